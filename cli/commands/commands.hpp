@@ -1,0 +1,23 @@
+// One registrar per noun; each lives in its own file under cli/commands/.
+#pragma once
+
+#include "run.hpp"
+
+namespace wb::cli::commands {
+
+void register_version(CLI::App& app, Context& ctx, Action& action);
+void register_help(CLI::App& app, Context& ctx, Action& action);
+void register_profile(CLI::App& app, Context& ctx, Action& action);
+void register_workspace(CLI::App& app, Context& ctx, Action& action);
+void register_whoami(CLI::App& app, Context& ctx, Action& action);
+void register_app(CLI::App& app, Context& ctx, Action& action);
+
+// The exit-code table (shared by `wb help exit-codes` and the man page generator).
+struct ExitCodeDoc {
+  int code;
+  const char* name;
+  const char* meaning;
+};
+const std::vector<ExitCodeDoc>& exit_code_docs();
+
+}  // namespace wb::cli::commands

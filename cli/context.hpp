@@ -1,0 +1,96 @@
+// What every command gets: injected IO, environment, global flags, and client factories.
+// Tests build a Context with string streams and fakes; main() builds the real one.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "http/http.hpp"
+#include "kube/client.hpp"
+#include "util/result.hpp"
+#include "util/time.hpp"
+#include "workbench/profile.hpp"
+
+namespace wb::cli {
+
+using util::Result;
+using util::Status;
+
+enum class OutputFormat { Table, Wide, Json, Yaml, Name };
+
+// Flags every command accepts.
+struct GlobalOptions {
+  std::string profile;
+  std::string kubeconfig;
+  std::string context;
+  std::string workspace;
+  std::string output = "table";
+  int verbose = 0;
+  bool quiet = false;
+  bool no_color = false;
+  bool yes = false;
+  std::string request_timeout;  // "30s"; "" = none
+
+  OutputFormat format() const;
+  bool machine_output() const { return format() == OutputFormat::Json || format() == OutputFormat::Yaml || format() == OutputFormat::Name; }
+};
+
+struct IO {
+  std::istream* in = nullptr;
+  std::ostream* out = nullptr;
+  std::ostream* err = nullptr;
+  bool stdin_tty = false;
+  bool stdout_tty = false;
+  bool stderr_tty = false;
+};
+
+class Context {
+ public:
+  IO io;
+  GlobalOptions global;
+  std::function<std::optional<std::string>(const std::string&)> env;
+  std::function<util::TimePoint()> now = [] { return util::Clock::now(); };
+  std::filesystem::path cwd;
+  // Builds a Kubernetes client from the settings; tests replace it.
+  std::function<Result<std::shared_ptr<kube::Client>>(Context&)> kube_factory;
+  // Runs exec credential plugins; tests replace it.
+  kube::ProcessRunner process_runner;
+
+  std::ostream& out() { return *io.out; }
+  std::ostream& err() { return *io.err; }
+  // Colors on stdout/stderr: a TTY, no --no-color, no NO_COLOR, TERM not dumb.
+  bool color_out() const;
+  bool color_err() const;
+  // Progress and status lines: stderr is a TTY, not --quiet, not a machine format.
+  bool show_progress() const;
+  // Running in GitLab CI (GITLAB_CI=true).
+  bool in_gitlab_ci() const;
+  // Can we ask the user a question? (stdin and stderr are TTYs)
+  bool can_prompt() const { return io.stdin_tty && io.stderr_tty; }
+
+  // Resolved settings (profile, wb.yaml, env, flags), computed once.
+  Result<const workbench::Settings*> settings();
+  // The Kubernetes client, built once.
+  Result<kube::Client*> kube();
+  // The workspace to act in: -w, WB_WORKSPACE, wb.yaml, `workspace use`, profile, kube context namespace.
+  Result<std::string> workspace();
+  // http::ClientOptions carrying -v tracing and --request-timeout.
+  http::ClientOptions http_options();
+  // A line on stderr (status/progress), shown only when show_progress().
+  void status(const std::string& line);
+  // A warning on stderr (always, unless --quiet).
+  void warn(const std::string& line);
+
+ private:
+  std::optional<workbench::Settings> settings_;
+  std::shared_ptr<kube::Client> kube_;
+};
+
+// The real factory: kubeconfig / in-cluster -> kube::make_client.
+Result<std::shared_ptr<kube::Client>> default_kube_factory(Context& ctx);
+
+}  // namespace wb::cli

@@ -1,0 +1,159 @@
+#include "output.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cctype>
+#include <ostream>
+
+#include "util/strings.hpp"
+
+namespace wb::cli {
+
+namespace {
+
+// Display width of UTF-8 text: counts code points, not bytes.
+size_t display_width(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s)
+    if ((c & 0xC0) != 0x80) ++n;
+  return n;
+}
+
+bool needs_quotes(const std::string& s) {
+  if (s.empty()) return true;
+  static const char* specials[] = {"true", "false", "yes", "no", "on", "off", "null", "~", "y", "n"};
+  std::string lower = util::to_lower(s);
+  for (const char* sp : specials)
+    if (lower == sp) return true;
+  // Numbers (ints, floats, octal-looking, exponents).
+  bool numeric = true, digit = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (std::isdigit(static_cast<unsigned char>(c))) digit = true;
+    else if (!(c == '.' || c == 'e' || c == 'E' || ((c == '-' || c == '+') && (i == 0 || s[i - 1] == 'e' || s[i - 1] == 'E')) || c == '_' || c == 'x' || c == 'o'))
+      numeric = false;
+  }
+  if (numeric && digit) return true;
+  return false;
+}
+
+void emit(YAML::Emitter& out, const json& v) {
+  switch (v.type()) {
+    case json::value_t::object:
+      out << YAML::BeginMap;
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        out << YAML::Key << it.key() << YAML::Value;
+        emit(out, it.value());
+      }
+      out << YAML::EndMap;
+      break;
+    case json::value_t::array:
+      out << YAML::BeginSeq;
+      for (const auto& e : v) emit(out, e);
+      out << YAML::EndSeq;
+      break;
+    case json::value_t::string: {
+      const auto& s = v.get_ref<const std::string&>();
+      if (s.find('\n') != std::string::npos) out << YAML::Literal << s;
+      else if (needs_quotes(s)) out << YAML::DoubleQuoted << s;
+      else out << s;
+      break;
+    }
+    case json::value_t::boolean: out << (v.get<bool>() ? "true" : "false"); break;
+    case json::value_t::null: out << YAML::Null; break;
+    default: out << v.dump(); break;
+  }
+}
+
+}  // namespace
+
+std::string to_yaml(const json& value) {
+  YAML::Emitter out;
+  out.SetIndent(2);
+  out.SetSeqFormat(YAML::Block);
+  out.SetMapFormat(YAML::Block);
+  if (value.is_object() && value.empty()) return "{}\n";
+  if (value.is_array() && value.empty()) return "[]\n";
+  emit(out, value);
+  std::string s = out.c_str();
+  if (s.empty() || s.back() != '\n') s += '\n';
+  return s;
+}
+
+void print_json(Context& ctx, const json& value) { ctx.out() << value.dump(2) << '\n'; }
+void print_yaml(Context& ctx, const json& value) { ctx.out() << to_yaml(value); }
+
+void print_table(Context& ctx, const Table& table) {
+  const bool wide = ctx.global.format() == OutputFormat::Wide;
+  std::vector<size_t> cols;
+  for (size_t i = 0; i < table.headers.size(); ++i) {
+    bool wide_only = std::find(table.wide_columns.begin(), table.wide_columns.end(), i) != table.wide_columns.end();
+    if (!wide_only || wide) cols.push_back(i);
+  }
+  auto cell = [](const std::vector<std::string>& row, size_t i) -> std::string { return i < row.size() ? row[i] : ""; };
+  if (!ctx.io.stdout_tty) {
+    for (const auto& row : table.rows) {
+      for (size_t c = 0; c < cols.size(); ++c) ctx.out() << (c ? "\t" : "") << cell(row, cols[c]);
+      ctx.out() << '\n';
+    }
+    return;
+  }
+  std::vector<size_t> width(cols.size());
+  for (size_t c = 0; c < cols.size(); ++c) {
+    width[c] = display_width(table.headers[cols[c]]);
+    for (const auto& row : table.rows) width[c] = std::max(width[c], display_width(cell(row, cols[c])));
+  }
+  auto print_row = [&](const std::vector<std::string>& row, bool header) {
+    std::string line;
+    for (size_t c = 0; c < cols.size(); ++c) {
+      std::string text = header ? table.headers[cols[c]] : cell(row, cols[c]);
+      if (header) std::transform(text.begin(), text.end(), text.begin(), [](unsigned char ch) { return std::toupper(ch); });
+      line += text;
+      if (c + 1 < cols.size()) line += std::string(width[c] - display_width(text) + 3, ' ');
+    }
+    ctx.out() << line << '\n';
+  };
+  print_row({}, true);
+  for (const auto& row : table.rows) print_row(row, false);
+}
+
+void print_result(Context& ctx, const json& data, const std::function<Table()>& table,
+                  const std::vector<std::string>& names) {
+  switch (ctx.global.format()) {
+    case OutputFormat::Json: print_json(ctx, data); break;
+    case OutputFormat::Yaml: print_yaml(ctx, data); break;
+    case OutputFormat::Name:
+      for (const auto& n : names) ctx.out() << n << '\n';
+      break;
+    default: print_table(ctx, table()); break;
+  }
+}
+
+std::string paint(bool enabled, const std::string& color, const std::string& text) {
+  if (!enabled) return text;
+  const char* code = "0";
+  if (color == "red") code = "31";
+  else if (color == "green") code = "32";
+  else if (color == "yellow") code = "33";
+  else if (color == "blue") code = "34";
+  else if (color == "bold") code = "1";
+  else if (color == "dim") code = "2";
+  return std::string("\033[") + code + "m" + text + "\033[0m";
+}
+
+LogSection::LogSection(Context& ctx, const std::string& name, const std::string& title)
+    : ctx_(ctx), name_(name), active_(ctx.in_gitlab_ci()) {
+  if (!active_) return;
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(ctx.now().time_since_epoch()).count();
+  ctx_.err() << "\033[0Ksection_start:" << secs << ":" << name_ << "[collapsed=true]\r\033[0K" << title << '\n';
+}
+
+LogSection::~LogSection() {
+  if (!active_) return;
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(ctx_.now().time_since_epoch()).count();
+  ctx_.err() << "\033[0Ksection_end:" << secs << ":" << name_ << "\r\033[0K" << '\n';
+}
+
+}  // namespace wb::cli

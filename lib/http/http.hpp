@@ -1,0 +1,149 @@
+// HTTP client interface. The implementation (libcurl) lives behind make_transport();
+// no curl type appears in a public header. Unit tests hand in their own Transport.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "util/result.hpp"
+
+namespace wb::http {
+
+using util::Result;
+using util::Status;
+
+// Header list that keeps order and duplicates; lookups are case-insensitive
+// (HTTP/2 servers send lower-case names).
+class Headers {
+ public:
+  Headers() = default;
+  Headers(std::initializer_list<std::pair<std::string, std::string>> init) : items_(init) {}
+  void add(std::string name, std::string value) { items_.emplace_back(std::move(name), std::move(value)); }
+  // Replaces every header of that name with one value.
+  void set(const std::string& name, std::string value);
+  // The first value of that name, if any.
+  std::optional<std::string> get(std::string_view name) const;
+  std::vector<std::string> get_all(std::string_view name) const;
+  const std::vector<std::pair<std::string, std::string>>& items() const { return items_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> items_;
+};
+
+// TLS settings for one server. PEM text ("_data") and file paths are alternatives.
+struct TlsOptions {
+  std::string ca_file;
+  std::string ca_data;          // PEM
+  std::string client_cert_file;
+  std::string client_cert_data; // PEM
+  std::string client_key_file;
+  std::string client_key_data;  // PEM
+  std::string server_name;      // overrides the name checked in the server certificate (SNI)
+  bool insecure = false;        // skip verification (only when the user asked)
+};
+
+// One line of the -v trace (already redacted: Authorization, tokens, passwords).
+using TraceSink = std::function<void(std::string_view line)>;
+
+struct ClientOptions {
+  TlsOptions tls;
+  std::string proxy;                                   // "" = libcurl's env handling (HTTPS_PROXY, NO_PROXY)
+  std::chrono::milliseconds connect_timeout{10000};
+  std::chrono::milliseconds request_timeout{0};        // whole request; 0 = none (streams)
+  int max_retries = 4;                                 // retries for idempotent requests
+  std::chrono::milliseconds retry_base_delay{250};     // exponential backoff with jitter from here
+  std::chrono::milliseconds retry_max_delay{10000};
+  int verbosity = 0;                                   // 0 quiet; 1 requests; 2 + headers; 3 + bodies
+  TraceSink trace;                                     // where -v lines go
+  std::string user_agent = "wb";
+};
+
+// Supplies request bodies in pieces. Returns the bytes written into buf (0 = end), or an error.
+using BodyReader = std::function<Result<size_t>(char* buf, size_t size)>;
+// Receives response body pieces as they arrive. Return false to stop (the request then ends
+// with ErrorCode::Interrupted unless the callback itself recorded why).
+using BodySink = std::function<bool(std::string_view chunk)>;
+
+struct Request {
+  std::string method = "GET";
+  std::string url;
+  Headers headers;
+  std::string body;                  // used when body_reader is empty
+  BodyReader body_reader;            // streaming upload
+  int64_t body_size = -1;            // with body_reader: the size if known (Content-Length)
+  // Called again before a retry of a streaming upload to rewind; without it, such a request is
+  // not retried after bytes were sent.
+  std::function<bool()> rewind;
+  BodySink on_body;                  // streaming download; when set, Response::body stays empty
+  // Called once the status line and headers have arrived, before the body (streams).
+  std::function<void(int status, const Headers& headers)> on_headers;
+  std::optional<std::chrono::milliseconds> timeout;  // overrides ClientOptions::request_timeout
+  // nullopt: retry GET/HEAD/PUT/DELETE/OPTIONS only; true/false to force.
+  std::optional<bool> idempotent;
+  bool follow_redirects = true;
+};
+
+struct Response {
+  int status = 0;
+  Headers headers;
+  std::string body;
+  std::string effective_url;
+};
+
+// A WebSocket message (RFC 6455). Control frames are handled inside except close.
+struct WsMessage {
+  enum class Kind { Text, Binary, Close } kind = Kind::Binary;
+  std::string data;          // payload (for Close: the reason)
+  uint16_t close_code = 0;   // for Close
+};
+
+class WebSocket {
+ public:
+  virtual ~WebSocket() = default;
+  // The subprotocol the server chose ("" if none).
+  virtual const std::string& subprotocol() const = 0;
+  virtual Status send_binary(std::string_view data) = 0;
+  virtual Status send_text(std::string_view data) = 0;
+  // Waits for the next data or close message; answers pings; reassembles fragments.
+  // timeout 0 = wait forever. Returns ErrorCode::Timeout on timeout, Unavailable on a broken
+  // connection, Interrupted on Ctrl-C.
+  virtual Result<WsMessage> receive(std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) = 0;
+  // Sends a close frame (if not sent yet) and waits briefly for the peer's.
+  virtual Status close(uint16_t code = 1000, std::string_view reason = {}) = 0;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // Performs one request (with retries per ClientOptions). HTTP error statuses are returned as
+  // responses, not errors; errors are for transport failures (DNS, connect, TLS, timeout, cut).
+  virtual Result<Response> send(const Request& request) = 0;
+  // Opens a WebSocket (http(s):// or ws(s):// URL) offering `protocols` in order.
+  // A non-101 answer is returned as an Error with http_status set and the body in the message.
+  virtual Result<std::unique_ptr<WebSocket>> open_websocket(const Request& request,
+                                                            const std::vector<std::string>& protocols) = 0;
+};
+
+// The libcurl transport. Connections are reused across requests of one Transport.
+std::unique_ptr<Transport> make_transport(const ClientOptions& options);
+
+// Redacts secrets in a header line for traces: "Authorization: Bearer abc" -> "Authorization: <redacted>".
+std::string redact_header(std::string_view name, std::string_view value);
+// Redacts query parameters and JSON fields that carry secrets (token, password, ...).
+std::string redact_text(std::string_view text);
+
+// Parses Retry-After (seconds or HTTP-date) into a delay; nullopt when absent/invalid.
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value);
+// The backoff delay before retry number `attempt` (0-based): base*2^attempt capped, with jitter
+// in [50%, 100%]. `random01` supplies a value in [0,1) (tests pass a fixed one).
+std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds base, std::chrono::milliseconds max,
+                                        double random01);
+
+}  // namespace wb::http

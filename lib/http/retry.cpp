@@ -1,0 +1,38 @@
+// Retry timing (see http.hpp: parse_retry_after, backoff_delay).
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+#include "http/http.hpp"
+#include "util/strings.hpp"
+
+namespace wb::http {
+
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value) {
+  const std::string v = util::trim(value);
+  if (v.empty()) return std::nullopt;
+  if (std::all_of(v.begin(), v.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    if (v.size() > 9) return std::chrono::milliseconds(std::chrono::hours(24 * 365));
+    return std::chrono::seconds(std::stol(v));
+  }
+  // HTTP-date (IMF-fixdate, RFC 850 or asctime); curl_getdate parses all three.
+  if (!std::isalpha(static_cast<unsigned char>(v[0]))) return std::nullopt;
+  const time_t when = curl_getdate(v.c_str(), nullptr);
+  if (when < 0) return std::nullopt;
+  const auto now = std::chrono::system_clock::now();
+  const auto delay = std::chrono::system_clock::from_time_t(when) - now;
+  return std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(delay));
+}
+
+std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds base, std::chrono::milliseconds max,
+                                        double random01) {
+  const double cap = static_cast<double>(max.count());
+  const double grown = static_cast<double>(base.count()) * std::pow(2.0, std::clamp(attempt, 0, 60));
+  const double full = std::min(grown, cap);
+  const double jitter = 0.5 + 0.5 * std::clamp(random01, 0.0, 1.0);
+  return std::chrono::milliseconds(static_cast<int64_t>(std::llround(full * jitter)));
+}
+
+}  // namespace wb::http

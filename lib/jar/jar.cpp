@@ -1,0 +1,335 @@
+#include "jar/jar.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <system_error>
+
+#include "util/strings.hpp"
+
+namespace wb::jar {
+
+using util::Error;
+using util::ErrorCode;
+
+bool CaseInsensitiveLess::operator()(const std::string& a, const std::string& b) const {
+  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) < std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
+Result<Attributes> parse_manifest(std::string_view text) {
+  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // BOM
+  // Split into lines on CRLF, LF or CR.
+  std::vector<std::string_view> lines;
+  size_t start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r' || text[i] == '\n') {
+      lines.push_back(text.substr(start, i - start));
+      if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+      start = i + 1;
+    }
+  }
+  if (start < text.size()) lines.push_back(text.substr(start));
+
+  Attributes attrs;
+  std::string name;
+  std::string value;
+  auto flush = [&] {
+    if (!name.empty()) attrs.emplace(name, value);  // the first of duplicate names wins
+    name.clear();
+    value.clear();
+  };
+  int line_no = 0;
+  for (std::string_view line : lines) {
+    ++line_no;
+    if (line.empty()) break;  // end of the main section
+    if (line[0] == ' ') {
+      if (name.empty()) {
+        return Error(ErrorCode::Usage,
+                     "invalid META-INF/MANIFEST.MF: line " + std::to_string(line_no) + " continues nothing");
+      }
+      value.append(line.substr(1));
+      continue;
+    }
+    flush();
+    size_t colon = line.find(": ");
+    if (colon == std::string_view::npos || colon == 0) {
+      // "Name:" with an empty value is allowed.
+      if (line.size() > 1 && line.back() == ':' && line.find(':') == line.size() - 1) {
+        name = std::string(line.substr(0, line.size() - 1));
+        continue;
+      }
+      return Error(ErrorCode::Usage, "invalid META-INF/MANIFEST.MF: line " + std::to_string(line_no) +
+                                         " is not \"Name: value\"");
+    }
+    name = std::string(line.substr(0, colon));
+    value = std::string(line.substr(colon + 2));
+  }
+  flush();
+  return attrs;
+}
+
+int java_version_for_major(int major) {
+  if (major < 45) return 0;
+  if (major <= 48) return 1;  // 1.0 .. 1.4
+  return major - 44;          // 49 -> 5, 52 -> 8, 55 -> 11, 61 -> 17, 65 -> 21
+}
+
+bool JarInfo::is_spring_boot() const {
+  if (start_class.empty() && spring_boot_version.empty()) return false;
+  return std::any_of(entries.begin(), entries.end(), [&](const Entry& e) {
+    return e.path.rfind(boot_classes, 0) == 0 || e.path.rfind(boot_lib, 0) == 0;
+  });
+}
+
+const Entry* JarInfo::find(std::string_view entry_path) const {
+  for (const Entry& e : entries) {
+    if (e.path == entry_path) return &e;
+  }
+  return nullptr;
+}
+
+namespace {
+
+struct ArchiveCloser {
+  void operator()(archive* a) const { archive_read_free(a); }
+};
+using ArchivePtr = std::unique_ptr<archive, ArchiveCloser>;
+
+std::string display(const std::filesystem::path& p) { return p.string(); }
+
+// Checks that the file exists and can be read, in the user's words.
+util::Status check_readable(const std::filesystem::path& path) {
+  std::error_code ec;
+  auto st = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(st)) {
+    return Error(ErrorCode::NotFound, display(path) + " not found", "check the path to the jar");
+  }
+  if (std::filesystem::is_directory(st)) {
+    return Error(ErrorCode::Usage, display(path) + " is a directory, not a jar");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Error(ErrorCode::NotFound, "cannot read " + display(path) + ": " + std::strerror(errno));
+  }
+  return {};
+}
+
+Result<ArchivePtr> open_zip(const std::filesystem::path& path) {
+  ArchivePtr a(archive_read_new());
+  if (!a) throw std::bad_alloc();
+  archive_read_support_format_zip_seekable(a.get());
+  if (archive_read_open_filename(a.get(), path.c_str(), 64 * 1024) != ARCHIVE_OK) {
+    int err = archive_errno(a.get());
+    if (err == ENOENT || err == EACCES) {
+      return Error(ErrorCode::NotFound, "cannot read " + display(path) + ": " + std::strerror(err));
+    }
+    return Error(ErrorCode::Usage, display(path) + " is not a jar (not a zip archive)");
+  }
+  return a;
+}
+
+bool is_safe_entry_path(std::string_view p) {
+  if (p.empty() || p[0] == '/' || p.find('\\') != std::string_view::npos) return false;
+  for (const std::string& seg : util::split(p, '/')) {
+    if (seg == "..") return false;
+  }
+  return true;
+}
+
+// Counts toward the required Java version: class files outside multi-release folders, except
+// module-info (libraries often compile that one alone for a newer release).
+bool counts_for_java_version(std::string_view p) {
+  if (p.size() < 6 || p.substr(p.size() - 6) != ".class") return false;
+  if (p.rfind("META-INF/versions/", 0) == 0) return false;
+  std::string_view base = p.substr(p.rfind('/') == std::string_view::npos ? 0 : p.rfind('/') + 1);
+  return base != "module-info.class";
+}
+
+std::string attr(const Attributes& attrs, const char* name) {
+  auto it = attrs.find(name);
+  return it == attrs.end() ? std::string() : util::trim(it->second);
+}
+
+}  // namespace
+
+Result<JarInfo> inspect_jar(const std::filesystem::path& path, const InspectOptions& options) {
+  WB_TRY(check_readable(path));
+  WB_ASSIGN_OR_RETURN(ArchivePtr a, open_zip(path));
+
+  JarInfo info;
+  info.path = path;
+  std::optional<std::string> manifest_text;
+  bool any_entry = false;
+  archive_entry* e = nullptr;
+  for (;;) {
+    int r = archive_read_next_header(a.get(), &e);
+    if (r == ARCHIVE_EOF) break;
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+      if (!any_entry) return Error(ErrorCode::Usage, display(path) + " is not a jar (not a zip archive)");
+      return Error(ErrorCode::Usage, "cannot read " + display(path) + ": " + archive_error_string(a.get()));
+    }
+    any_entry = true;
+    const char* name_c = archive_entry_pathname(e);
+    std::string name = name_c ? name_c : "";
+    if (!is_safe_entry_path(name)) {
+      return Error(ErrorCode::Usage, display(path) + " has an entry with an unsafe path: '" + name + "'",
+                   "a jar must not hold absolute paths or '..'; rebuild it");
+    }
+    if (archive_entry_filetype(e) != AE_IFREG || name.back() == '/') continue;
+    if (info.find(name) != nullptr) continue;  // duplicate entry: the first one wins (as in java)
+    Entry entry;
+    entry.path = name;
+    entry.size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+    entry.mode = archive_entry_perm(e);
+    entry.mtime = archive_entry_mtime(e);
+    info.entries.push_back(entry);
+
+    if (!manifest_text && util::iequals(name, "META-INF/MANIFEST.MF")) {
+      std::string text;
+      char buf[8192];
+      for (;;) {
+        la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
+        if (n < 0) return Error(ErrorCode::Usage, "cannot read META-INF/MANIFEST.MF in " + display(path) + ": " +
+                                                      archive_error_string(a.get()));
+        if (n == 0) break;
+        text.append(buf, static_cast<size_t>(n));
+        if (text.size() > (1u << 20)) return Error(ErrorCode::Usage, "META-INF/MANIFEST.MF in " + display(path) + " is too large");
+      }
+      manifest_text = std::move(text);
+    } else if (counts_for_java_version(name)) {
+      unsigned char head[8];
+      size_t got = 0;
+      while (got < sizeof head) {
+        la_ssize_t n = archive_read_data(a.get(), head + got, sizeof head - got);
+        if (n <= 0) break;
+        got += static_cast<size_t>(n);
+      }
+      if (got == sizeof head && head[0] == 0xCA && head[1] == 0xFE && head[2] == 0xBA && head[3] == 0xBE) {
+        int major = (head[6] << 8) | head[7];
+        info.class_major = std::max(info.class_major, major);
+      }
+    }
+  }
+  if (!any_entry) return Error(ErrorCode::Usage, display(path) + " is not a jar (an empty zip archive)");
+
+  const std::string hint = "build it as an executable jar (e.g. spring-boot-maven-plugin repackage)";
+  if (manifest_text) {
+    auto parsed = parse_manifest(*manifest_text);
+    if (!parsed.ok()) return parsed.error().with_context(display(path));
+    info.manifest = std::move(parsed).value();
+  }
+  info.main_class = attr(info.manifest, "Main-Class");
+  if (info.main_class.empty() && options.require_main_class) {
+    return Error(ErrorCode::Usage,
+                 display(path) + " has no Main-Class in META-INF/MANIFEST.MF; " + hint, hint);
+  }
+  info.start_class = attr(info.manifest, "Start-Class");
+  info.spring_boot_version = attr(info.manifest, "Spring-Boot-Version");
+  if (auto v = attr(info.manifest, "Spring-Boot-Classes"); !v.empty()) info.boot_classes = v;
+  if (auto v = attr(info.manifest, "Spring-Boot-Lib"); !v.empty()) info.boot_lib = v;
+  if (auto v = attr(info.manifest, "Spring-Boot-Layers-Index"); !v.empty()) info.layers_index_path = v;
+  for (std::string* dir : {&info.boot_classes, &info.boot_lib}) {
+    if (dir->back() != '/') dir->push_back('/');
+  }
+  info.implementation_title = attr(info.manifest, "Implementation-Title");
+  info.implementation_version = attr(info.manifest, "Implementation-Version");
+  for (const std::string& cp : util::split(attr(info.manifest, "Class-Path"), ' ')) {
+    if (!cp.empty()) info.class_path.push_back(cp);
+  }
+
+  info.java_version = java_version_for_major(info.class_major);
+  if (info.is_spring_boot() && !info.spring_boot_version.empty()) {
+    // Spring Boot 3 needs Java 17, Spring Boot 2 Java 8, whatever the application's classes say.
+    int boot_major = std::atoi(info.spring_boot_version.c_str());
+    info.java_version = std::max(info.java_version, boot_major >= 3 ? 17 : 8);
+  }
+
+  if (info.is_spring_boot() && info.find(info.layers_index_path) != nullptr) {
+    WB_ASSIGN_OR_RETURN(auto reader, EntryReader::open(path));
+    WB_ASSIGN_OR_RETURN(info.layers_index, reader->read_all(info.layers_index_path));
+  }
+  return info;
+}
+
+// ---- EntryReader ----
+
+Result<std::unique_ptr<EntryReader>> EntryReader::open(const std::filesystem::path& jar) {
+  WB_TRY(check_readable(jar));
+  std::unique_ptr<EntryReader> r(new EntryReader());
+  r->path_ = jar;
+  WB_TRY(r->reopen());
+  return r;
+}
+
+EntryReader::~EntryReader() {
+  if (ar_) archive_read_free(ar_);
+}
+
+Status EntryReader::reopen() {
+  if (ar_) archive_read_free(ar_);
+  ar_ = nullptr;
+  current_.clear();
+  at_end_ = false;
+  WB_ASSIGN_OR_RETURN(ArchivePtr a, open_zip(path_));
+  ar_ = a.release();
+  return {};
+}
+
+Status EntryReader::seek(const std::string& entry_path) {
+  bool from_start = current_.empty() && !at_end_;
+  for (int pass = 0; pass < 2; ++pass) {
+    if (pass == 1) {
+      if (from_start) break;
+      WB_TRY(reopen());
+    }
+    archive_entry* e = nullptr;
+    for (;;) {
+      int r = archive_read_next_header(ar_, &e);
+      if (r == ARCHIVE_EOF) {
+        at_end_ = true;
+        current_.clear();
+        break;
+      }
+      if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+        return Error(ErrorCode::Failure, "cannot read " + display(path_) + ": " + archive_error_string(ar_));
+      }
+      const char* name = archive_entry_pathname(e);
+      current_ = name ? name : "";
+      if (current_ == entry_path && archive_entry_filetype(e) == AE_IFREG) return {};
+    }
+  }
+  return Error(ErrorCode::NotFound, display(path_) + " has no entry " + entry_path,
+               "the jar changed while it was being read; build again");
+}
+
+Result<size_t> EntryReader::read(char* buf, size_t size) {
+  if (current_.empty()) return size_t{0};
+  la_ssize_t n = archive_read_data(ar_, buf, size);
+  if (n < 0) {
+    return Error(ErrorCode::Failure,
+                 "cannot read " + current_ + " in " + display(path_) + ": " + archive_error_string(ar_));
+  }
+  return static_cast<size_t>(n);
+}
+
+Result<std::string> EntryReader::read_all(const std::string& entry_path) {
+  WB_TRY(seek(entry_path));
+  std::string out;
+  char buf[16384];
+  for (;;) {
+    WB_ASSIGN_OR_RETURN(size_t n, read(buf, sizeof buf));
+    if (n == 0) break;
+    out.append(buf, n);
+  }
+  return out;
+}
+
+}  // namespace wb::jar

@@ -1,0 +1,179 @@
+#include "jar/plan.hpp"
+
+#include <algorithm>
+#include <system_error>
+
+#include "util/strings.hpp"
+
+namespace wb::jar {
+
+using util::Error;
+using util::ErrorCode;
+
+namespace {
+
+// The text between the first pair of double quotes, if the line is exactly `prefix"..."suffix`.
+std::optional<std::string> quoted(std::string_view line, std::string_view prefix, std::string_view suffix) {
+  if (line.size() < prefix.size() + suffix.size() + 2) return std::nullopt;
+  if (line.substr(0, prefix.size()) != prefix) return std::nullopt;
+  if (line.substr(line.size() - suffix.size()) != suffix) return std::nullopt;
+  std::string_view inner = line.substr(prefix.size(), line.size() - prefix.size() - suffix.size());
+  if (inner.size() < 2 || inner.front() != '"' || inner.back() != '"') return std::nullopt;
+  return std::string(inner.substr(1, inner.size() - 2));
+}
+
+bool matches(const std::string& entry, const std::string& pattern) {
+  if (!pattern.empty() && pattern.back() == '/') return entry.rfind(pattern, 0) == 0;
+  return entry == pattern;
+}
+
+std::string base_name(const std::string& p) {
+  size_t slash = p.rfind('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+bool has_dot_dot(const std::string& p) {
+  for (const std::string& seg : util::split(p, '/')) {
+    if (seg == "..") return true;
+  }
+  return false;
+}
+
+void finish(LayerPlan& plan) {
+  std::vector<Layer> kept;
+  for (Layer& layer : plan.layers) {
+    if (layer.items.empty()) continue;
+    std::sort(layer.items.begin(), layer.items.end(),
+              [](const LayerItem& a, const LayerItem& b) { return a.to < b.to; });
+    kept.push_back(std::move(layer));
+  }
+  plan.layers = std::move(kept);
+}
+
+}  // namespace
+
+Result<LayersIndex> parse_layers_index(std::string_view text) {
+  LayersIndex index;
+  int line_no = 0;
+  for (std::string raw : util::split(text, '\n')) {
+    ++line_no;
+    if (!raw.empty() && raw.back() == '\r') raw.pop_back();
+    if (util::trim(raw).empty()) continue;
+    if (auto name = quoted(raw, "- ", ":")) {
+      index.emplace_back(*name, std::vector<std::string>{});
+    } else if (auto entry = quoted(raw, "  - ", "")) {
+      if (index.empty()) {
+        return Error(ErrorCode::Usage, "invalid layers.idx: line " + std::to_string(line_no) + " comes before any layer");
+      }
+      index.back().second.push_back(*entry);
+    } else {
+      return Error(ErrorCode::Usage, "invalid layers.idx: line " + std::to_string(line_no) + " is neither '- \"layer\":' nor '  - \"path\"'");
+    }
+  }
+  if (index.empty()) return Error(ErrorCode::Usage, "invalid layers.idx: it names no layers");
+  return index;
+}
+
+Result<LayerPlan> plan_layers(const JarInfo& info, const PlanOptions& options) {
+  LayerPlan plan;
+  plan.jar = info.path;
+  plan.main_class = info.main_class;
+  plan.java_version = info.java_version;
+  plan.working_dir = options.app_dir;
+  if (info.main_class.empty()) {
+    return Error(ErrorCode::Usage, info.path.string() + " has no Main-Class in META-INF/MANIFEST.MF",
+                 "build it as an executable jar (e.g. spring-boot-maven-plugin repackage)");
+  }
+  const std::string app = options.app_dir.back() == '/' ? options.app_dir.substr(0, options.app_dir.size() - 1)
+                                                         : options.app_dir;
+
+  if (info.is_spring_boot()) {
+    plan.spring_boot = true;
+    plan.start_class = info.start_class;
+    // The exploded jar runs through the launcher the manifest names (Main-Class), as Jib and
+    // Buildpacks do, rather than `-cp BOOT-INF/classes:BOOT-INF/lib/* Start-Class`: the launcher
+    // keeps Spring Boot's class path order (classpath.idx), its nested-jar URL handling and its
+    // version-specific behaviour, and its class name comes from the jar, so Spring Boot 3.2's
+    // move to org.springframework.boot.loader.launch needs nothing from us.
+    plan.java_args = {"-cp", app, info.main_class};
+
+    auto item_for = [&](const Entry& e) {
+      return LayerItem{LayerItem::Source::JarEntry, e.path, app + "/" + e.path, e.size, e.mode};
+    };
+    if (info.layers_index) {
+      auto parsed = parse_layers_index(*info.layers_index);
+      if (!parsed.ok()) return parsed.error().with_context(info.path.string() + " " + info.layers_index_path);
+      const LayersIndex& index = *parsed;
+      for (const auto& [name, _] : index) plan.layers.push_back(Layer{name, {}});
+      size_t fallback = index.size() - 1;
+      for (size_t i = 0; i < index.size(); ++i) {
+        if (index[i].first == "application") fallback = i;
+      }
+      for (const Entry& e : info.entries) {
+        size_t target = fallback;
+        // First match in file order, as Spring Boot's own IndexedLayers does.
+        for (size_t i = 0; i < index.size(); ++i) {
+          const auto& patterns = index[i].second;
+          if (std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) { return matches(e.path, p); })) {
+            target = i;
+            break;
+          }
+        }
+        plan.layers[target].items.push_back(item_for(e));
+      }
+    } else {
+      plan.layers = {Layer{"dependencies", {}}, Layer{"spring-boot-loader", {}}, Layer{"snapshot-dependencies", {}},
+                     Layer{"application", {}}};
+      for (const Entry& e : info.entries) {
+        size_t target = 3;
+        if (e.path.rfind(info.boot_lib, 0) == 0) {
+          target = base_name(e.path).find("SNAPSHOT") != std::string::npos ? 2 : 0;
+        } else if (e.path.rfind("org/springframework/boot/loader/", 0) == 0) {
+          target = 1;
+        }
+        plan.layers[target].items.push_back(item_for(e));
+      }
+    }
+    finish(plan);
+    return plan;
+  }
+
+  // A plain jar runs as itself.
+  std::error_code ec;
+  auto jar_size = std::filesystem::file_size(info.path, ec);
+  plan.java_args = {"-jar", app + "/app.jar"};
+  Layer deps{"dependencies", {}};
+  if (options.class_path_siblings) {
+    const auto dir = info.path.parent_path();
+    for (std::string cp : info.class_path) {
+      if (cp.find("://") != std::string::npos || cp.rfind("file:", 0) == 0 || cp.front() == '/' || has_dot_dot(cp) ||
+          cp.back() == '/') {
+        plan.warnings.push_back("Class-Path entry " + cp + " is not a jar beside " + info.path.filename().string() +
+                                "; the image will not include it");
+        continue;
+      }
+      while (cp.rfind("./", 0) == 0) cp.erase(0, 2);
+      if (cp == "app.jar") {
+        plan.warnings.push_back("Class-Path entry app.jar clashes with the application jar; left out");
+        continue;
+      }
+      auto file = dir / cp;
+      if (!std::filesystem::is_regular_file(file, ec)) {
+        plan.warnings.push_back("Class-Path entry " + cp + " was not found beside " + info.path.filename().string() +
+                                "; the image will not include it");
+        continue;
+      }
+      auto size = std::filesystem::file_size(file, ec);
+      deps.items.push_back(LayerItem{LayerItem::Source::File, file.string(), app + "/" + cp,
+                                     ec ? 0 : static_cast<int64_t>(size), 0644});
+    }
+  }
+  plan.layers.push_back(std::move(deps));
+  plan.layers.push_back(Layer{"application",
+                              {LayerItem{LayerItem::Source::File, info.path.string(), app + "/app.jar",
+                                         static_cast<int64_t>(jar_size), 0644}}});
+  finish(plan);
+  return plan;
+}
+
+}  // namespace wb::jar

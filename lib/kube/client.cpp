@@ -1,0 +1,814 @@
+// The REST client over http::Transport.
+#include "kube/client.hpp"
+
+#include <set>
+#include <thread>
+
+#include "util/encoding.hpp"
+#include "util/interrupt.hpp"
+#include "util/strings.hpp"
+
+namespace wb::kube {
+
+using util::Error;
+using util::ErrorCode;
+
+namespace {
+
+// Query string builder; empty values are left out.
+class Query {
+ public:
+  Query& add(const std::string& key, const std::string& value) {
+    if (value.empty()) return *this;
+    text_ += text_.empty() ? '?' : '&';
+    text_ += util::url_encode(key) + "=" + util::url_encode(value);
+    return *this;
+  }
+  Query& add_always(const std::string& key, const std::string& value) {
+    text_ += text_.empty() ? '?' : '&';
+    text_ += util::url_encode(key) + "=" + util::url_encode(value);
+    return *this;
+  }
+  Query& add_if(bool cond, const std::string& key, const std::string& value) { return cond ? add(key, value) : *this; }
+  const std::string& str() const { return text_; }
+
+ private:
+  std::string text_;
+};
+
+std::string object_name(const json& object) {
+  if (!object.is_object()) return {};
+  auto m = object.find("metadata");
+  if (m == object.end() || !m->is_object()) return {};
+  auto n = m->find("name");
+  return n != m->end() && n->is_string() ? n->get<std::string>() : std::string();
+}
+
+std::string object_field(const json& object, const char* field) {
+  if (!object.is_object()) return {};
+  auto m = object.find("metadata");
+  if (m == object.end() || !m->is_object()) return {};
+  auto n = m->find(field);
+  return n != m->end() && n->is_string() ? n->get<std::string>() : std::string();
+}
+
+std::string namespace_for(const ResourceType& type, const std::string& ns, const json& object) {
+  if (!type.namespaced) return {};
+  return ns.empty() ? object_field(object, "namespace") : ns;
+}
+
+Result<json> parse_json(const http::Response& resp, const std::string& what) {
+  if (resp.body.empty()) return json::object();
+  json j = json::parse(resp.body, nullptr, false);
+  if (j.is_discarded())
+    return Error(ErrorCode::Unavailable, "the Kubernetes API sent a response to " + what + " that is not JSON");
+  return j;
+}
+
+// Splits a newline-delimited JSON stream that arrives in arbitrary pieces.
+class WatchDecoder {
+ public:
+  // Calls `emit` for every complete event; stops early (returning its error/false) if it says so.
+  template <class F>
+  Result<bool> feed(std::string_view chunk, F&& emit) {
+    buffer_.append(chunk);
+    size_t start = 0;
+    while (true) {
+      size_t nl = buffer_.find('\n', start);
+      if (nl == std::string::npos) break;
+      std::string_view line(buffer_.data() + start, nl - start);
+      start = nl + 1;
+      WB_ASSIGN_OR_RETURN(bool go_on, one(line, emit));
+      if (!go_on) {
+        buffer_.erase(0, start);
+        return false;
+      }
+    }
+    buffer_.erase(0, start);
+    return true;
+  }
+  // The stream ended: a last event without a newline still counts.
+  template <class F>
+  Result<bool> finish(F&& emit) {
+    std::string rest;
+    rest.swap(buffer_);
+    return one(rest, emit);
+  }
+
+ private:
+  template <class F>
+  Result<bool> one(std::string_view line, F&& emit) {
+    std::string t = util::trim(line);
+    if (t.empty()) return true;
+    json j = json::parse(t, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("type") || !j["type"].is_string())
+      return Error(ErrorCode::Unavailable, "the Kubernetes API sent a watch event that is not valid JSON");
+    WatchEvent ev;
+    ev.type = j["type"].get<std::string>();
+    if (j.contains("object")) ev.object = std::move(j["object"]);
+    return emit(ev);
+  }
+
+  std::string buffer_;
+};
+
+// pods/exec channel protocol over a WebSocket.
+class WsExecSession : public ExecSession {
+ public:
+  WsExecSession(std::unique_ptr<http::WebSocket> ws, StreamSink out, StreamSink err)
+      : ws_(std::move(ws)), out_(std::move(out)), err_(std::move(err)), protocol_(ws_->subprotocol()) {}
+  ~WsExecSession() override {
+    if (!closed_) (void)ws_->close();
+  }
+
+  const std::string& protocol() const override { return protocol_; }
+
+  util::Status write_stdin(std::string_view data) override {
+    if (stdin_closed_) return Error(ErrorCode::Failure, "stdin of the remote command is already closed");
+    std::string frame;
+    frame.reserve(data.size() + 1);
+    frame += '\0';
+    frame.append(data);
+    return ws_->send_binary(frame);
+  }
+
+  util::Status close_stdin() override {
+    if (protocol_ != "v5.channel.k8s.io")
+      return Error(ErrorCode::Failure, "the server speaks " + (protocol_.empty() ? std::string("an old protocol") : protocol_) +
+                                           ", which cannot close stdin on its own; close the connection instead");
+    if (stdin_closed_) return {};
+    stdin_closed_ = true;
+    return ws_->send_binary(std::string_view("\xff\x00", 2));
+  }
+
+  Result<ExecResult> wait() override {
+    while (true) {
+      auto msg = ws_->receive();
+      if (!msg) {
+        closed_ = true;
+        if (msg.error().code == ErrorCode::Interrupted) return msg.error();
+        return Error(ErrorCode::Unavailable,
+                     "the connection to the pod closed before the command's exit status arrived: " +
+                         msg.error().message);
+      }
+      if (msg->kind == http::WsMessage::Kind::Close) {
+        closed_ = true;
+        return Error(ErrorCode::Unavailable, "the connection to the pod closed before the command's exit status arrived");
+      }
+      if (msg->kind != http::WsMessage::Kind::Binary || msg->data.empty()) continue;
+      unsigned char channel = static_cast<unsigned char>(msg->data[0]);
+      std::string_view payload(msg->data.data() + 1, msg->data.size() - 1);
+      if (channel == 1 || channel == 2) {
+        if (payload.empty()) continue;
+        const StreamSink& sink = channel == 1 ? out_ : err_;
+        if (sink && !sink(payload)) {
+          (void)ws_->close();
+          closed_ = true;
+          return Error(ErrorCode::Interrupted, "stopped reading the command's output");
+        }
+      } else if (channel == 3) {
+        status_text_.append(payload);
+        json st = json::parse(status_text_, nullptr, false);
+        if (st.is_discarded()) continue;  // the status may come in pieces
+        (void)ws_->close();
+        closed_ = true;
+        return to_result(st);
+      }
+    }
+  }
+
+ private:
+  static Result<ExecResult> to_result(const json& st) {
+    ExecResult r;
+    if (!st.is_object()) return Error(ErrorCode::Unavailable, "the server sent an invalid exec status");
+    std::string status = st.value("status", "");
+    if (status == "Success") return r;
+    std::string reason = st.value("reason", "");
+    std::string message = st.contains("message") && st["message"].is_string() ? st["message"].get<std::string>() : "";
+    if (reason == "NonZeroExitCode" && st.contains("details") && st["details"].is_object()) {
+      const json& d = st["details"];
+      if (d.contains("causes") && d["causes"].is_array()) {
+        for (const auto& c : d["causes"]) {
+          if (!c.is_object() || c.value("reason", "") != "ExitCode") continue;
+          std::string m = c.value("message", "");
+          try {
+            r.exit_code = std::stoi(m);
+            return r;
+          } catch (const std::exception&) {
+          }
+        }
+      }
+    }
+    r.exit_code = -1;
+    r.failure_message = message.empty() ? "the command failed" : message;
+    return r;
+  }
+
+  std::unique_ptr<http::WebSocket> ws_;
+  StreamSink out_, err_;
+  std::string protocol_;
+  std::string status_text_;
+  bool stdin_closed_ = false;
+  bool closed_ = false;
+};
+
+// An error from open_websocket carrying an HTTP answer: find the Status JSON in its message.
+Error websocket_error(const Error& e) {
+  size_t brace = e.message.find('{');
+  if (brace != std::string::npos) {
+    std::string body = e.message.substr(brace);
+    json j = json::parse(body, nullptr, false);
+    if (!j.is_discarded()) return status_to_error(e.http_status, body);
+  }
+  return status_to_error(e.http_status, e.message);
+}
+
+class HttpClient : public Client {
+ public:
+  HttpClient(RestConfig config, std::shared_ptr<http::Transport> transport, TransportFactory factory,
+             http::ClientOptions options)
+      : config_(std::move(config)),
+        transport_(std::move(transport)),
+        factory_(std::move(factory)),
+        options_(std::move(options)) {}
+
+  const RestConfig& config() const override { return config_; }
+
+  Result<json> get(const ResourceType& type, const std::string& ns, const std::string& name) override {
+    WB_ASSIGN_OR_RETURN(auto resp, call({"GET", resource_path(type, ns, name)}));
+    return parse_json(resp, "get");
+  }
+
+  Result<json> list_page(const ResourceType& type, const std::string& ns, const ListOptions& o) override {
+    Query q;
+    q.add("labelSelector", o.label_selector)
+        .add("fieldSelector", o.field_selector)
+        .add_if(o.limit > 0, "limit", std::to_string(o.limit))
+        .add("continue", o.continue_token)
+        .add("resourceVersion", o.resource_version);
+    WB_ASSIGN_OR_RETURN(auto resp, call({"GET", resource_path(type, ns) + q.str()}));
+    return parse_json(resp, "list");
+  }
+
+  Result<json> list(const ResourceType& type, const std::string& ns, const ListOptions& options) override {
+    bool restarted = false;
+    while (true) {
+      ListOptions o = options;
+      json result;
+      bool gone = false;
+      while (true) {
+        auto page = list_page(type, ns, o);
+        if (!page) {
+          if (page.error().http_status == 410 && !o.continue_token.empty() && !restarted) {
+            gone = true;
+            break;
+          }
+          return std::move(page).error();
+        }
+        json& p = *page;
+        std::string next = object_field(p, "continue");
+        if (result.is_null()) {
+          result = std::move(p);
+          if (!result.contains("items") || !result["items"].is_array()) result["items"] = json::array();
+        } else if (p.contains("items") && p["items"].is_array()) {
+          for (auto& item : p["items"]) result["items"].push_back(std::move(item));
+        }
+        if (next.empty()) break;
+        o.continue_token = next;
+      }
+      if (gone) {
+        restarted = true;
+        continue;
+      }
+      if (result.contains("metadata") && result["metadata"].is_object()) result["metadata"].erase("continue");
+      return result;
+    }
+  }
+
+  Result<json> create(const ResourceType& type, const std::string& ns, const json& object, bool dry_run) override {
+    Query q;
+    q.add_if(dry_run, "dryRun", "All");
+    WB_ASSIGN_OR_RETURN(auto resp,
+                        call({"POST", resource_path(type, namespace_for(type, ns, object)) + q.str(), object.dump()}));
+    return parse_json(resp, "create");
+  }
+
+  Result<json> update(const ResourceType& type, const std::string& ns, const json& object, bool dry_run) override {
+    std::string name = object_name(object);
+    if (name.empty()) return Error(ErrorCode::Usage, "cannot update a " + type.kind + " without metadata.name");
+    Query q;
+    q.add_if(dry_run, "dryRun", "All");
+    WB_ASSIGN_OR_RETURN(
+        auto resp, call({"PUT", resource_path(type, namespace_for(type, ns, object), name) + q.str(), object.dump()}));
+    return parse_json(resp, "update");
+  }
+
+  Result<json> merge_patch(const ResourceType& type, const std::string& ns, const std::string& name, const json& patch,
+                           bool dry_run) override {
+    Query q;
+    q.add_if(dry_run, "dryRun", "All");
+    Call c{"PATCH", resource_path(type, ns, name) + q.str(), patch.dump()};
+    c.content_type = "application/merge-patch+json";
+    WB_ASSIGN_OR_RETURN(auto resp, call(c));
+    return parse_json(resp, "patch");
+  }
+
+  Result<json> apply(const ResourceType& type, const std::string& ns, const json& object, bool force,
+                     bool dry_run) override {
+    std::string name = object_name(object);
+    if (name.empty()) return Error(ErrorCode::Usage, "cannot apply a " + type.kind + " without metadata.name");
+    json body = object;
+    if (!body.contains("apiVersion")) body["apiVersion"] = type.api_version();
+    if (!body.contains("kind")) body["kind"] = type.kind;
+    Query q;
+    q.add("fieldManager", "wb").add("force", force ? "true" : "false").add_if(dry_run, "dryRun", "All");
+    Call c{"PATCH", resource_path(type, namespace_for(type, ns, object), name) + q.str(), body.dump()};
+    c.content_type = "application/apply-patch+yaml";
+    WB_ASSIGN_OR_RETURN(auto resp, call(c));
+    return parse_json(resp, "apply");
+  }
+
+  Status remove(const ResourceType& type, const std::string& ns, const std::string& name,
+                const DeleteOptions& options) override {
+    json body = {{"kind", "DeleteOptions"}, {"apiVersion", "v1"}, {"propagationPolicy", options.propagation}};
+    if (options.dry_run) body["dryRun"] = json::array({"All"});
+    Query q;
+    q.add_if(options.dry_run, "dryRun", "All");
+    WB_TRY(call({"DELETE", resource_path(type, ns, name) + q.str(), body.dump()}));
+    return {};
+  }
+
+  Status watch(const ResourceType& type, const std::string& ns, const WatchOptions& options,
+               const std::function<bool(const WatchEvent&)>& on_event) override {
+    WB_TRY(watch_once(type, ns, options, on_event));
+    return {};
+  }
+
+  Status list_watch(const ResourceType& type, const std::string& ns, const WatchOptions& options,
+                    const std::function<bool(const WatchEvent&)>& on_event) override;
+
+  Result<Discovery> discovery() override;
+  Result<ResourceType> prefer(const std::vector<ResourceType>& candidates) override;
+
+  Status pod_logs(const std::string& ns, const std::string& pod, const LogOptions& o, const StreamSink& sink) override {
+    Query q;
+    q.add("container", o.container)
+        .add_if(o.follow, "follow", "true")
+        .add_if(o.previous, "previous", "true")
+        .add_if(o.timestamps, "timestamps", "true")
+        .add_if(o.since_seconds.has_value(), "sinceSeconds", std::to_string(o.since_seconds.value_or(0)))
+        .add("sinceTime", o.since_time)
+        .add_if(o.tail_lines.has_value(), "tailLines", std::to_string(o.tail_lines.value_or(0)))
+        .add_if(o.limit_bytes.has_value(), "limitBytes", std::to_string(o.limit_bytes.value_or(0)));
+    Call c{"GET", resource_path(types::Pod, ns, pod) + "/log" + q.str()};
+    c.sink = [&](std::string_view chunk) { return sink(chunk); };
+    c.accept = "application/json, */*";
+    if (o.follow) c.timeout = std::chrono::milliseconds(0);
+    WB_TRY(call(c));
+    return {};
+  }
+
+  Result<std::unique_ptr<ExecSession>> exec(const std::string& ns, const std::string& pod, const ExecOptions& o,
+                                            StreamSink on_stdout, StreamSink on_stderr) override {
+    if (o.command.empty()) return Error(ErrorCode::Usage, "exec needs a command");
+    Query q;
+    for (const auto& arg : o.command) q.add_always("command", arg);
+    q.add("container", o.container)
+        .add("stdin", o.stdin ? "true" : "false")
+        .add("stdout", o.stdout ? "true" : "false")
+        .add("stderr", o.stderr ? "true" : "false")
+        .add("tty", o.tty ? "true" : "false");
+    std::string path = resource_path(types::Pod, ns, pod) + "/exec" + q.str();
+    for (int attempt = 0;; ++attempt) {
+      WB_ASSIGN_OR_RETURN(Credentials creds, credentials());
+      WB_ASSIGN_OR_RETURN(auto transport, transport_for(creds));
+      http::Request req = base_request("GET", path, creds);
+      auto ws = transport->open_websocket(req, {"v5.channel.k8s.io", "v4.channel.k8s.io"});
+      if (ws) {
+        return std::unique_ptr<ExecSession>(
+            std::make_unique<WsExecSession>(std::move(*ws), std::move(on_stdout), std::move(on_stderr)));
+      }
+      const Error& e = ws.error();
+      if (e.http_status == 401 && attempt == 0 && refreshable()) {
+        config_.credentials->invalidate();
+        continue;
+      }
+      if (e.http_status != 0) return websocket_error(e);
+      return transport_error(e);
+    }
+  }
+
+  Result<http::Response> raw(const std::string& method, const std::string& path, const std::string& body,
+                             const std::string& content_type) override {
+    Call c{method, path, body};
+    c.content_type = content_type;
+    return call(c);
+  }
+
+ private:
+  struct Call {
+    Call(std::string m, std::string p, std::string b = {})
+        : method(std::move(m)), path(std::move(p)), body(std::move(b)) {}
+    std::string method;
+    std::string path;  // with query
+    std::string body;
+    std::string content_type = "application/json";
+    std::string accept = "application/json";
+    StreamSink sink;              // streaming: 2xx body pieces go here
+    std::optional<std::chrono::milliseconds> timeout;  // overrides the transport's (0 = none)
+    bool* stopped_by_sink = nullptr;  // set when the sink returned false
+  };
+
+  bool refreshable() const { return config_.credentials && config_.credentials->refreshable(); }
+
+  Result<Credentials> credentials() {
+    if (!config_.credentials) return Credentials{};
+    return config_.credentials->get();
+  }
+
+  Result<std::shared_ptr<http::Transport>> transport_for(const Credentials& creds) {
+    if (!creds.client_cert_data.empty() && factory_) {
+      std::string key = util::sha256_hex(creds.client_cert_data + "\n--\n" + creds.client_key_data);
+      if (!cert_transport_ || key != cert_key_) {
+        http::ClientOptions o = options_;
+        o.tls.client_cert_file.clear();
+        o.tls.client_key_file.clear();
+        o.tls.client_cert_data = creds.client_cert_data;
+        o.tls.client_key_data = creds.client_key_data;
+        WB_ASSIGN_OR_RETURN(cert_transport_, factory_(o));
+        cert_key_ = key;
+      }
+      return cert_transport_;
+    }
+    if (!transport_) {
+      if (!factory_) return Error(ErrorCode::Failure, "no HTTP transport for the Kubernetes client");
+      WB_ASSIGN_OR_RETURN(transport_, factory_(options_));
+    }
+    return transport_;
+  }
+
+  http::Request base_request(const std::string& method, const std::string& path, const Credentials& creds,
+                             const std::string& accept = "application/json") const {
+    http::Request req;
+    req.method = method;
+    req.url = config_.server + path;
+    req.headers.add("Accept", accept);
+    req.headers.add("User-Agent", std::string("wb/") + WB_VERSION);
+    if (!creds.bearer_token.empty())
+      req.headers.add("Authorization", "Bearer " + creds.bearer_token);
+    else if (!creds.basic_user.empty() || !creds.basic_password.empty())
+      req.headers.add("Authorization",
+                      "Basic " + util::base64_encode(creds.basic_user + ":" + creds.basic_password));
+    return req;
+  }
+
+  Error transport_error(const Error& e) const {
+    if (e.code == ErrorCode::Interrupted || e.http_status != 0) return e;
+    if (e.message.find(config_.server) != std::string::npos) return e;
+    Error out = e;
+    out.message = "cannot reach the Kubernetes API at " + config_.server + ": " + e.message;
+    return out;
+  }
+
+  Result<http::Response> call(const Call& c) {
+    for (int attempt = 0;; ++attempt) {
+      WB_ASSIGN_OR_RETURN(Credentials creds, credentials());
+      WB_ASSIGN_OR_RETURN(auto transport, transport_for(creds));
+      http::Request req = base_request(c.method, c.path, creds, c.accept);
+      if (!c.body.empty()) {
+        req.headers.add("Content-Type", c.content_type);
+        req.body = c.body;
+      }
+      req.timeout = c.timeout;
+      int status = 0;
+      std::string error_body;
+      bool stopped = false;
+      if (c.sink) {
+        req.on_headers = [&](int s, const http::Headers&) { status = s; };
+        req.on_body = [&](std::string_view chunk) {
+          if (status != 0 && (status < 200 || status >= 300)) {
+            if (error_body.size() < 65536) error_body.append(chunk);
+            return true;
+          }
+          if (!c.sink(chunk)) {
+            stopped = true;
+            return false;
+          }
+          return true;
+        };
+      }
+      auto r = transport->send(req);
+      if (stopped) {
+        if (c.stopped_by_sink) *c.stopped_by_sink = true;
+        http::Response resp;
+        resp.status = status ? status : 200;
+        return resp;
+      }
+      if (!r) return transport_error(r.error());
+      http::Response resp = std::move(r).value();
+      if (c.sink) {
+        if (resp.status == 0) resp.status = status;
+        if (resp.body.empty()) resp.body = std::move(error_body);
+      }
+      if (resp.status == 401 && attempt == 0 && refreshable()) {
+        config_.credentials->invalidate();
+        continue;
+      }
+      if (resp.status >= 200 && resp.status < 300) return resp;
+      return status_to_error(resp.status, resp.body);
+    }
+  }
+
+  enum class WatchEnd { StreamEnded, StoppedByCaller };
+
+  Result<WatchEnd> watch_once(const ResourceType& type, const std::string& ns, const WatchOptions& o,
+                              const std::function<bool(const WatchEvent&)>& on_event, int* events = nullptr) {
+    Query q;
+    q.add("watch", "1")
+        .add("resourceVersion", o.resource_version)
+        .add_if(o.allow_bookmarks, "allowWatchBookmarks", "true")
+        .add_if(o.timeout.has_value(), "timeoutSeconds", std::to_string(o.timeout ? o.timeout->count() : 0))
+        .add("labelSelector", o.label_selector)
+        .add("fieldSelector", o.field_selector);
+    WatchDecoder decoder;
+    std::optional<Error> failure;
+    bool caller_stopped = false;
+    auto emit = [&](const WatchEvent& ev) -> Result<bool> {
+      if (ev.type == "ERROR") {
+        int code = ev.object.is_object() && ev.object.contains("code") && ev.object["code"].is_number_integer()
+                       ? ev.object["code"].get<int>()
+                       : 500;
+        return status_to_error(code, ev.object.dump());
+      }
+      if (events) ++*events;
+      if (!on_event(ev)) {
+        caller_stopped = true;
+        return false;
+      }
+      return true;
+    };
+    Call c{"GET", resource_path(type, ns) + q.str()};
+    // A watch lasts until the server's timeoutSeconds (plus slack), not the per-request timeout.
+    c.timeout = o.timeout ? std::chrono::duration_cast<std::chrono::milliseconds>(*o.timeout + std::chrono::seconds(30))
+                          : std::chrono::milliseconds(0);
+    c.sink = [&](std::string_view chunk) {
+      auto r = decoder.feed(chunk, emit);
+      if (!r) {
+        failure = r.error();
+        return false;
+      }
+      return *r;
+    };
+    auto r = call(c);
+    if (failure) return *failure;
+    if (caller_stopped) return WatchEnd::StoppedByCaller;
+    if (!r) return std::move(r).error();
+    auto last = decoder.finish(emit);
+    if (!last) return std::move(last).error();
+    if (caller_stopped) return WatchEnd::StoppedByCaller;
+    return WatchEnd::StreamEnded;
+  }
+
+  Result<std::vector<std::string>> group_version_resources(const std::string& gv) {
+    auto it = gv_cache_.find(gv);
+    if (it != gv_cache_.end()) return it->second;
+    std::string path = gv.find('/') == std::string::npos ? "/api/" + gv : "/apis/" + gv;
+    std::vector<std::string> names;
+    auto resp = call({"GET", path});
+    if (!resp) {
+      if (resp.error().code != ErrorCode::NotFound) return std::move(resp).error();
+    } else {
+      WB_ASSIGN_OR_RETURN(json j, parse_json(*resp, "discovery"));
+      if (j.contains("resources") && j["resources"].is_array())
+        for (const auto& res : j["resources"]) {
+          std::string n = res.is_object() ? res.value("name", "") : "";
+          if (!n.empty() && n.find('/') == std::string::npos) names.push_back(n);
+        }
+    }
+    gv_cache_[gv] = names;
+    return names;
+  }
+
+  RestConfig config_;
+  std::shared_ptr<http::Transport> transport_;
+  TransportFactory factory_;
+  http::ClientOptions options_;
+  std::shared_ptr<http::Transport> cert_transport_;
+  std::string cert_key_;
+  std::map<std::string, std::vector<std::string>> gv_cache_;
+  std::optional<Discovery> discovery_;
+};
+
+std::string object_key(const json& object) {
+  return object_field(object, "namespace") + "/" + object_field(object, "name");
+}
+
+// list_watch keeps the last state it reported per object so that a re-list after 410 Gone reports
+// only what changed meanwhile: ADDED for new objects, MODIFIED for changed resourceVersions,
+// DELETED (with the last known object) for objects that disappeared.
+Status HttpClient::list_watch(const ResourceType& type, const std::string& ns, const WatchOptions& options,
+                              const std::function<bool(const WatchEvent&)>& on_event) {
+  std::map<std::string, json> known;
+  std::string rv;
+  int failures = 0;
+
+  auto relist = [&]() -> Result<bool> {
+    ListOptions lo;
+    lo.label_selector = options.label_selector;
+    lo.field_selector = options.field_selector;
+    WB_ASSIGN_OR_RETURN(json list, this->list(type, ns, lo));
+    rv = object_field(list, "resourceVersion");
+    std::map<std::string, json> now;
+    for (auto& item : list["items"]) {
+      if (!item.contains("apiVersion")) item["apiVersion"] = type.api_version();
+      if (!item.contains("kind")) item["kind"] = type.kind;
+      std::string key = object_key(item);
+      now[key] = std::move(item);
+    }
+    for (auto& [key, obj] : now) {
+      auto it = known.find(key);
+      if (it == known.end()) {
+        if (!on_event({"ADDED", obj})) return false;
+      } else if (object_field(it->second, "resourceVersion") != object_field(obj, "resourceVersion")) {
+        if (!on_event({"MODIFIED", obj})) return false;
+      }
+    }
+    for (auto& [key, obj] : known)
+      if (!now.count(key))
+        if (!on_event({"DELETED", obj})) return false;
+    known = std::move(now);
+    return true;
+  };
+
+  auto backoff = [&](int n) {
+    auto d = options_.retry_base_delay * (1LL << std::min(n, 10));
+    if (d > options_.retry_max_delay) d = options_.retry_max_delay;
+    auto until = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < until) {
+      if (util::interrupted()) return false;
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          until - std::chrono::steady_clock::now(), std::chrono::milliseconds(50)));
+    }
+    return !util::interrupted();
+  };
+
+  WB_ASSIGN_OR_RETURN(bool go_on, relist());
+  if (!go_on) return {};
+  while (true) {
+    if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
+    WatchOptions wo = options;
+    wo.resource_version = rv;
+    wo.allow_bookmarks = true;
+    int events = 0;
+    bool stop = false;
+    auto r = watch_once(
+        type, ns, wo,
+        [&](const WatchEvent& ev) {
+          std::string v = object_field(ev.object, "resourceVersion");
+          if (!v.empty()) rv = v;
+          if (ev.type == "BOOKMARK") return true;
+          WatchEvent out = ev;
+          if (out.object.is_object()) {
+            if (!out.object.contains("apiVersion")) out.object["apiVersion"] = type.api_version();
+            if (!out.object.contains("kind")) out.object["kind"] = type.kind;
+          }
+          if (ev.type == "DELETED")
+            known.erase(object_key(ev.object));
+          else if (ev.type == "ADDED" || ev.type == "MODIFIED") {
+            std::string key = object_key(ev.object);
+            known[key] = out.object;
+          }
+          if (!on_event(out)) {
+            stop = true;
+            return false;
+          }
+          return true;
+        },
+        &events);
+    if (stop) return {};
+    if (r) {
+      if (*r == WatchEnd::StoppedByCaller) return {};
+      // The server closed the stream (its timeout): resume from rv.
+      if (events > 0) failures = 0;
+      if (events == 0 && !backoff(0)) return Error(ErrorCode::Interrupted, "interrupted");
+      continue;
+    }
+    const Error& e = r.error();
+    if (e.http_status == 410) {
+      WB_ASSIGN_OR_RETURN(bool cont, relist());
+      if (!cont) return {};
+      failures = 0;
+      continue;
+    }
+    if (e.code != ErrorCode::Unavailable && e.code != ErrorCode::Timeout) return e;
+    if (events > 0) failures = 0;
+    if (++failures > options_.max_retries) return e;
+    if (!backoff(failures - 1)) return Error(ErrorCode::Interrupted, "interrupted");
+  }
+}
+
+Result<Discovery> HttpClient::discovery() {
+  if (discovery_) return *discovery_;
+  Discovery d;
+  WB_ASSIGN_OR_RETURN(auto vresp, call({"GET", "/version"}));
+  WB_ASSIGN_OR_RETURN(json v, parse_json(vresp, "version"));
+  d.git_version = v.value("gitVersion", "");
+  auto leading_int = [](const std::string& s) {
+    int n = 0;
+    for (char ch : s) {
+      if (ch < '0' || ch > '9') break;
+      n = n * 10 + (ch - '0');
+    }
+    return n;
+  };
+  d.major = leading_int(v.value("major", ""));
+  d.minor = leading_int(v.value("minor", ""));
+  if ((d.major == 0 || d.minor == 0) && d.git_version.size() > 1 && d.git_version[0] == 'v') {
+    auto parts = util::split(d.git_version.substr(1), '.');
+    if (parts.size() >= 2) {
+      d.major = leading_int(parts[0]);
+      d.minor = leading_int(parts[1]);
+    }
+  }
+
+  std::vector<std::string> gvs;
+  WB_ASSIGN_OR_RETURN(auto core, call({"GET", "/api"}));
+  WB_ASSIGN_OR_RETURN(json cj, parse_json(core, "discovery"));
+  if (cj.contains("versions") && cj["versions"].is_array())
+    for (const auto& ver : cj["versions"])
+      if (ver.is_string()) gvs.push_back(ver.get<std::string>());
+  if (!gvs.empty()) d.preferred_versions[""] = gvs.front();
+
+  WB_ASSIGN_OR_RETURN(auto apis, call({"GET", "/apis"}));
+  WB_ASSIGN_OR_RETURN(json aj, parse_json(apis, "discovery"));
+  if (aj.contains("groups") && aj["groups"].is_array()) {
+    for (const auto& g : aj["groups"]) {
+      if (!g.is_object()) continue;
+      std::string name = g.value("name", "");
+      if (g.contains("preferredVersion") && g["preferredVersion"].is_object())
+        d.preferred_versions[name] = g["preferredVersion"].value("version", "");
+      if (g.contains("versions") && g["versions"].is_array())
+        for (const auto& ver : g["versions"])
+          if (ver.is_object() && ver.contains("groupVersion")) gvs.push_back(ver.value("groupVersion", ""));
+    }
+  }
+  for (const auto& gv : gvs) {
+    if (gv.empty()) continue;
+    auto names = group_version_resources(gv);
+    if (!names) {
+      // An aggregated API that is down (metrics, custom APIs) must not break everything else.
+      if (names.error().code == ErrorCode::Unavailable || names.error().code == ErrorCode::Timeout ||
+          names.error().code == ErrorCode::Auth)
+        continue;
+      return std::move(names).error();
+    }
+    d.resources[gv] = *names;
+  }
+  discovery_ = d;
+  return d;
+}
+
+Result<ResourceType> HttpClient::prefer(const std::vector<ResourceType>& candidates) {
+  std::vector<std::string> tried;
+  for (const auto& c : candidates) {
+    bool served = false;
+    if (discovery_) {
+      served = discovery_->has(c.api_version(), c.plural);
+    } else {
+      WB_ASSIGN_OR_RETURN(auto names, group_version_resources(c.api_version()));
+      for (const auto& n : names) served = served || n == c.plural;
+    }
+    if (served) return c;
+    tried.push_back(c.plural + "." + c.api_version());
+  }
+  return Error(ErrorCode::NotFound,
+               "the cluster serves none of: " + util::join(tried, ", "),
+               "this Kubernetes version may be too old or too new for wb");
+}
+
+}  // namespace
+
+std::unique_ptr<Client> make_client(RestConfig config, std::shared_ptr<http::Transport> transport,
+                                    http::ClientOptions options) {
+  if (transport) {
+    // An injected transport is used as is; a client certificate from an exec plugin then needs the
+    // factory variant.
+    return std::make_unique<HttpClient>(std::move(config), std::move(transport), nullptr, std::move(options));
+  }
+  return make_client_with_factory(
+      std::move(config),
+      [](const http::ClientOptions& o) -> Result<std::shared_ptr<http::Transport>> {
+        return std::shared_ptr<http::Transport>(http::make_transport(o));
+      },
+      std::move(options));
+}
+
+std::unique_ptr<Client> make_client_with_factory(RestConfig config, TransportFactory factory,
+                                                 http::ClientOptions options) {
+  options.tls = config.tls;
+  if (!config.proxy.empty()) options.proxy = config.proxy;
+  if (options.user_agent.empty() || options.user_agent == "wb") options.user_agent = std::string("wb/") + WB_VERSION;
+  return std::make_unique<HttpClient>(std::move(config), nullptr, std::move(factory), std::move(options));
+}
+
+}  // namespace wb::kube

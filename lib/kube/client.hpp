@@ -1,0 +1,194 @@
+// Kubernetes REST client: CRUD, merge patch, server-side apply, watch, discovery, pod logs and
+// exec. metav1.Status answers become Errors in the user's words with the right ErrorCode.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "http/http.hpp"
+#include "kube/kubeconfig.hpp"
+#include "util/result.hpp"
+
+namespace wb::kube {
+
+using json = nlohmann::json;
+
+// A resource type: group/version + plural name, e.g. {"apps", "v1", "deployments", "Deployment", true}.
+struct ResourceType {
+  std::string group;       // "" for core
+  std::string version;     // "v1"
+  std::string plural;      // "deployments"
+  std::string kind;        // "Deployment"
+  bool namespaced = true;
+
+  std::string api_version() const { return group.empty() ? version : group + "/" + version; }
+};
+
+// Well-known types.
+namespace types {
+extern const ResourceType Namespace, Pod, Service, Endpoints, ConfigMap, Secret, ServiceAccount, Event,
+    ResourceQuota, LimitRange, Deployment, ReplicaSet, IngressV1, IngressV1beta1, NetworkPolicy, Role, RoleBinding,
+    ClusterRole, ClusterRoleBinding, SelfSubjectAccessReview, SelfSubjectReview, SelfSubjectReviewV1beta1;
+}
+
+struct ListOptions {
+  std::string label_selector;
+  std::string field_selector;
+  int64_t limit = 0;              // page size; 0 = server default
+  std::string continue_token;     // for one page
+  std::string resource_version;
+};
+
+struct WatchOptions {
+  std::string label_selector;
+  std::string field_selector;
+  std::string resource_version;   // start after this version ("" = now, with initial ADDED events)
+  bool allow_bookmarks = true;
+  std::optional<std::chrono::seconds> timeout;  // server-side timeoutSeconds
+};
+
+struct WatchEvent {
+  std::string type;   // ADDED, MODIFIED, DELETED, BOOKMARK, ERROR
+  json object;
+};
+
+struct DeleteOptions {
+  std::string propagation = "Background";  // Background | Foreground | Orphan
+  bool dry_run = false;
+};
+
+struct LogOptions {
+  std::string container;
+  bool follow = false;
+  bool previous = false;
+  bool timestamps = false;
+  std::optional<int64_t> since_seconds;
+  std::string since_time;          // RFC 3339
+  std::optional<int64_t> tail_lines;
+  std::optional<int64_t> limit_bytes;
+};
+
+struct ExecOptions {
+  std::string container;
+  std::vector<std::string> command;
+  bool stdin = false;
+  bool stdout = true;
+  bool stderr = true;
+  bool tty = false;
+};
+
+// Result of a finished exec.
+struct ExecResult {
+  int exit_code = 0;           // 0 on success; from the Status causes ExitCode otherwise
+  std::string failure_message; // Status message when the runtime failed (e.g. command not found)
+};
+
+// A running exec. Reads must be drained by the caller through the sinks given to exec().
+class ExecSession {
+ public:
+  virtual ~ExecSession() = default;
+  // The negotiated channel protocol ("v5.channel.k8s.io" or "v4.channel.k8s.io").
+  virtual const std::string& protocol() const = 0;
+  virtual util::Status write_stdin(std::string_view data) = 0;
+  // Signals end of stdin (v5: close frame for channel 0; v4: not possible -> Failure returned).
+  virtual util::Status close_stdin() = 0;
+  // Pumps incoming frames into the sinks until the command exits; returns its result.
+  virtual Result<ExecResult> wait() = 0;
+};
+
+using StreamSink = std::function<bool(std::string_view data)>;  // false = stop
+
+// Discovered API surface, cached per Client.
+struct Discovery {
+  std::string git_version;   // "v1.32.0"
+  int major = 0, minor = 0;
+  // "group/version" -> plural names served
+  std::map<std::string, std::vector<std::string>> resources;
+  // API group ("" for core) -> its preferred version ("v1")
+  std::map<std::string, std::string> preferred_versions;
+  bool has(const std::string& api_version, const std::string& plural) const;
+};
+
+class Client {
+ public:
+  virtual ~Client() = default;
+
+  virtual Result<json> get(const ResourceType& type, const std::string& ns, const std::string& name) = 0;
+  // One page.
+  virtual Result<json> list_page(const ResourceType& type, const std::string& ns, const ListOptions& options) = 0;
+  // All pages (follows continue tokens; a 410 on a continue token re-lists from the start).
+  virtual Result<json> list(const ResourceType& type, const std::string& ns, const ListOptions& options = {}) = 0;
+  virtual Result<json> create(const ResourceType& type, const std::string& ns, const json& object,
+                              bool dry_run = false) = 0;
+  // PUT; the object's metadata.resourceVersion makes it conditional (Conflict if stale).
+  virtual Result<json> update(const ResourceType& type, const std::string& ns, const json& object,
+                              bool dry_run = false) = 0;
+  // application/merge-patch+json (RFC 7386).
+  virtual Result<json> merge_patch(const ResourceType& type, const std::string& ns, const std::string& name,
+                                   const json& patch, bool dry_run = false) = 0;
+  // Server-side apply with fieldManager=wb (force takes ownership on conflicts).
+  virtual Result<json> apply(const ResourceType& type, const std::string& ns, const json& object, bool force = false,
+                             bool dry_run = false) = 0;
+  virtual Status remove(const ResourceType& type, const std::string& ns, const std::string& name,
+                        const DeleteOptions& options = {}) = 0;
+  // Streams watch events to `on_event` until it returns false, the server ends the stream, or the
+  // timeout passes. The caller keeps the last resourceVersion (BOOKMARKs carry it) to resume.
+  // A 410 Gone arrives as an Error with ErrorCode::Conflict and http_status 410.
+  virtual Status watch(const ResourceType& type, const std::string& ns, const WatchOptions& options,
+                       const std::function<bool(const WatchEvent&)>& on_event) = 0;
+  // list + watch loop: calls on_event for the current state (ADDED) and every change until it
+  // returns false; re-lists on 410 Gone and reconnects broken streams. After a re-list it reports
+  // only the differences from what it reported before (ADDED new, MODIFIED changed
+  // resourceVersion, DELETED gone). BOOKMARKs are consumed (they move the resume point), not
+  // passed on. Objects get apiVersion/kind filled in. options.resource_version is ignored (it
+  // always starts with a list).
+  virtual Status list_watch(const ResourceType& type, const std::string& ns, const WatchOptions& options,
+                            const std::function<bool(const WatchEvent&)>& on_event) = 0;
+
+  virtual Result<Discovery> discovery() = 0;
+  // Picks the first type the server serves (e.g. Ingress v1, else v1beta1); NotFound if none.
+  virtual Result<ResourceType> prefer(const std::vector<ResourceType>& candidates) = 0;
+
+  // pods/log: streams raw bytes to `sink` (lines as the server sends them).
+  virtual Status pod_logs(const std::string& ns, const std::string& pod, const LogOptions& options,
+                          const StreamSink& sink) = 0;
+  // pods/exec over WebSocket, offering v5 then v4. stdout/stderr go to the sinks.
+  virtual Result<std::unique_ptr<ExecSession>> exec(const std::string& ns, const std::string& pod,
+                                                   const ExecOptions& options, StreamSink on_stdout,
+                                                   StreamSink on_stderr) = 0;
+
+  // Escape hatch for paths not covered above (subresources, reviews). `path` starts with '/'.
+  virtual Result<http::Response> raw(const std::string& method, const std::string& path, const std::string& body = {},
+                                     const std::string& content_type = "application/json") = 0;
+
+  // The namespace of the current context ("" if none) and where we are talking to.
+  virtual const RestConfig& config() const = 0;
+};
+
+// A Client over HTTP. `transport` may be null: one is built from the config's TLS settings.
+// Watch reconnects in list_watch back off from options.retry_base_delay (capped at
+// retry_max_delay) and give up after options.max_retries consecutive failures.
+std::unique_ptr<Client> make_client(RestConfig config, std::shared_ptr<http::Transport> transport = nullptr,
+                                    http::ClientOptions options = {});
+
+// Builds transports; called again with client_cert_data/client_key_data set when an exec plugin
+// hands out a (new) client certificate.
+using TransportFactory = std::function<Result<std::shared_ptr<http::Transport>>(const http::ClientOptions&)>;
+std::unique_ptr<Client> make_client_with_factory(RestConfig config, TransportFactory factory,
+                                                 http::ClientOptions options = {});
+
+// Turns a non-2xx API answer (metav1.Status or not) into an Error with a user-facing message and
+// the ErrorCode for its HTTP status (404 NotFound, 401/403 Auth, 409 Conflict, 5xx Unavailable...).
+util::Error status_to_error(int http_status, const std::string& body);
+
+// Builds the URL path for a type/namespace/name ("/apis/apps/v1/namespaces/x/deployments/y").
+std::string resource_path(const ResourceType& type, const std::string& ns, const std::string& name = {});
+
+}  // namespace wb::kube

@@ -1,0 +1,160 @@
+// metav1.Status (and non-JSON error bodies) -> Error in the user's words.
+#include <cctype>
+
+#include "kube/client.hpp"
+#include "util/strings.hpp"
+
+namespace wb::kube {
+
+using util::Error;
+using util::ErrorCode;
+
+namespace {
+
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 413: return "Request Entity Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "";
+  }
+}
+
+std::string status_words(int status) {
+  std::string p = reason_phrase(status);
+  return p.empty() ? "HTTP " + std::to_string(status) : std::to_string(status) + " " + p;
+}
+
+// One line out of an arbitrary body: tags stripped, whitespace collapsed, cut at 200 chars.
+std::string summarize(std::string_view body) {
+  std::string out;
+  bool in_tag = false, space = false;
+  bool html = !body.empty() && util::trim(body.substr(0, 64)).rfind('<', 0) == 0;
+  for (char c : body) {
+    if (html && c == '<') {
+      in_tag = true;
+      space = true;
+      continue;
+    }
+    if (html && in_tag) {
+      if (c == '>') in_tag = false;
+      continue;
+    }
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      space = true;
+      continue;
+    }
+    if (space && !out.empty()) out += ' ';
+    space = false;
+    out += c;
+    if (out.size() > 200) {
+      out = out.substr(0, 200) + "...";
+      break;
+    }
+  }
+  return out;
+}
+
+ErrorCode code_for(int status) {
+  if (status == 404) return ErrorCode::NotFound;
+  if (status == 401 || status == 403) return ErrorCode::Auth;
+  if (status == 409 || status == 410) return ErrorCode::Conflict;
+  if (status == 504) return ErrorCode::Timeout;
+  if (status == 429 || status >= 500) return ErrorCode::Unavailable;
+  if (status >= 400) return ErrorCode::Usage;
+  return ErrorCode::Failure;
+}
+
+}  // namespace
+
+util::Error status_to_error(int http_status, const std::string& body) {
+  std::string message;
+  json details;
+  int code = http_status;
+  json j = json::parse(body, nullptr, false);
+  bool is_status = !j.is_discarded() && j.is_object() && (j.value("kind", "") == "Status" || j.contains("message"));
+  if (is_status) {
+    if (j.contains("message") && j["message"].is_string()) message = util::trim(j["message"].get<std::string>());
+    if (j.contains("details") && j["details"].is_object()) details = j["details"];
+    if (code == 0 && j.contains("code") && j["code"].is_number_integer()) code = j["code"].get<int>();
+  }
+  std::string summary = is_status ? message : summarize(body);
+  // Messages must be one line.
+  summary = util::replace_all(summary, "\n", " ");
+
+  Error e;
+  e.http_status = code;
+  e.code = code_for(code);
+  switch (code) {
+    case 401:
+      e.message = "the server rejected your credentials (401 Unauthorized): your token may have expired; log in again";
+      e.hint = "check the user of your kubeconfig context, or get a fresh kubeconfig";
+      return e;
+    case 403:
+      e.message = summary.empty() ? "access denied (403 Forbidden)" : summary;
+      e.hint = "ask your cluster administrator for access";
+      return e;
+    case 404:
+      if (!is_status || summary.empty() || summary == "404 page not found")
+        e.message = "the server could not find the requested resource (404 Not Found)";
+      else
+        e.message = summary;
+      return e;
+    default:
+      break;
+  }
+  if ((code == 422 || code == 400) && details.is_object() && details.contains("causes") && details["causes"].is_array() &&
+      !details["causes"].empty()) {
+    std::string prefix = summary;
+    size_t pos = prefix.find(" is invalid");
+    if (pos != std::string::npos)
+      prefix = prefix.substr(0, pos + 11);
+    else if (details.contains("name") && details["name"].is_string()) {
+      std::string kind = details.value("kind", "object");
+      prefix = kind + " \"" + details["name"].get<std::string>() + "\" is invalid";
+    } else {
+      prefix = "the object is invalid";
+    }
+    std::vector<std::string> parts;
+    for (const auto& c : details["causes"]) {
+      if (!c.is_object()) continue;
+      std::string field = c.value("field", "");
+      std::string msg = c.value("message", "");
+      parts.push_back(field.empty() ? msg : field + ": " + msg);
+    }
+    e.message = prefix + ": " + util::join(parts, "; ");
+    return e;
+  }
+  if (code == 409 || code == 410 || code == 400 || code == 422) {
+    e.message = summary.empty() ? "the server answered " + status_words(code) : summary;
+    return e;
+  }
+  std::string what;
+  if (code == 429)
+    what = "the Kubernetes API is throttling requests";
+  else if (code == 504)
+    what = "the Kubernetes API timed out";
+  else if (code >= 500)
+    what = "the Kubernetes API failed";
+  else
+    what = "the Kubernetes API answered";
+  e.message = what + " (" + status_words(code) + ")" + (summary.empty() ? std::string() : ": " + summary);
+  if (code == 429 || code >= 500) e.hint = "try again in a moment";
+  return e;
+}
+
+}  // namespace wb::kube

@@ -1,0 +1,395 @@
+#include "workbench/profile.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fmt/format.h>
+
+#include "util/fs.hpp"
+#include "util/strings.hpp"
+
+namespace wb::workbench {
+
+using util::Error;
+using util::ErrorCode;
+
+const char* source_name(Source s) {
+  switch (s) {
+    case Source::Default: return "default";
+    case Source::Profile: return "profile";
+    case Source::WorkspaceUse: return "workspace use";
+    case Source::AppFile: return "wb.yaml";
+    case Source::Environment: return "env";
+    case Source::Flag: return "flag";
+  }
+  return "default";
+}
+
+const std::vector<SettingInfo>& known_settings() {
+  using T = SettingInfo::Type;
+  static const std::vector<SettingInfo> list = {
+      {"name", T::String, "", "display name of the profile"},
+      {"tenant", T::String, "", "the tenant (KubeSphere workspace) whose workspaces you use"},
+      {"workspace", T::String, "", "default workspace (namespace) for apps"},
+      {"kube.context", T::String, "", "kubeconfig context to use (default: the current one)"},
+      {"registry.host", T::String, "", "registry host[:port] images are pushed to; empty = local OCI layout"},
+      {"registry.project", T::String, "", "registry project (Harbor) or path prefix for app repositories"},
+      {"registry.credentials", T::String, "docker",
+       "where registry credentials come from: docker (docker/podman auth files), env (WB_REGISTRY_USER/PASSWORD)"},
+      {"registry.ca", T::String, "", "CA certificate file for the registry's TLS"},
+      {"registry.insecure", T::Bool, "false", "allow plain HTTP or unverified TLS to the registry"},
+      {"registry.pullSecret", T::String, "", "image pull secret name set on apps"},
+      {"baseImages", T::Map, "", "base image by Java major version, e.g. baseImages: {\"17\": reg/java:17}"},
+      {"route.domain", T::String, "", "apps get <app>.<workspace>.<domain> routes"},
+      {"route.ingressClass", T::String, "", "ingress class of routes"},
+      {"route.tlsSecret", T::String, "", "TLS secret for routes"},
+      {"tracing.enabled", T::Bool, "false", "new apps trace with the base image's SkyWalking agent"},
+      {"tracing.collector", T::String, "", "SkyWalking collector address (host:port)"},
+      {"tracing.agentPath", T::String, "/skywalking/agent/skywalking-agent.jar", "agent jar inside the base image"},
+      {"defaults.replicas", T::Int, "1", "replicas of a started app"},
+      {"defaults.cpu", T::String, "500m", "CPU limit of an app"},
+      {"defaults.memory", T::String, "1Gi", "memory limit of an app"},
+      {"defaults.timezone", T::String, "", "TZ of containers; empty = the host's /etc/localtime"},
+      {"retention.images", T::Int, "10", "image versions kept per app"},
+      {"retention.configs", T::Int, "10", "config versions kept per app"},
+      {"retention.revisions", T::Int, "10", "revisions kept per app"},
+      {"retention.auto", T::Bool, "false", "clean up after every successful push"},
+  };
+  return list;
+}
+
+namespace {
+
+const SettingInfo* find_setting(const std::string& key) {
+  for (const auto& s : known_settings())
+    if (s.key == key) return &s;
+  return nullptr;
+}
+
+bool is_map_prefix(const std::string& key) {
+  const auto* s = find_setting(key);
+  return s && s->type == SettingInfo::Type::Map;
+}
+
+// True if some known key starts with "prefix."
+bool is_section(const std::string& prefix) {
+  for (const auto& s : known_settings())
+    if (s.key.rfind(prefix + ".", 0) == 0) return true;
+  return false;
+}
+
+std::vector<std::string> candidates_under(const std::string& prefix) {
+  std::vector<std::string> out;
+  for (const auto& s : known_settings()) {
+    if (prefix.empty()) {
+      out.push_back(s.key.substr(0, s.key.find('.')));
+    } else if (s.key.rfind(prefix + ".", 0) == 0) {
+      out.push_back(s.key.substr(prefix.size() + 1));
+    }
+  }
+  return out;
+}
+
+std::string where(const std::string& file, const YAML::Mark& mark) {
+  if (mark.line < 0) return file;
+  return fmt::format("{}:{}:{}", file, mark.line + 1, mark.column + 1);
+}
+
+std::optional<bool> parse_bool(std::string v) {
+  v = util::to_lower(v);
+  if (v == "true" || v == "yes" || v == "on" || v == "1") return true;
+  if (v == "false" || v == "no" || v == "off" || v == "0") return false;
+  return std::nullopt;
+}
+
+bool is_int(const std::string& v) {
+  return !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+}
+
+Result<std::string> check_value(const SettingInfo& info, const std::string& key, const std::string& value,
+                                const std::string& at) {
+  if (info.type == SettingInfo::Type::Int && !is_int(value))
+    return Error(ErrorCode::Usage, fmt::format("{}: {} must be a whole number, not '{}'", at, key, value));
+  if (info.type == SettingInfo::Type::Bool) {
+    auto b = parse_bool(value);
+    if (!b) return Error(ErrorCode::Usage, fmt::format("{}: {} must be true or false, not '{}'", at, key, value));
+    return std::string(*b ? "true" : "false");
+  }
+  return value;
+}
+
+Status walk(const YAML::Node& node, const std::string& prefix, const std::string& file,
+            const std::vector<std::string>& allow_extra_top, SettingMap& out) {
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string name = it->first.as<std::string>();
+    const std::string key = prefix.empty() ? name : prefix + "." + name;
+    const std::string at = where(file, it->first.Mark());
+    if (prefix.empty() && std::find(allow_extra_top.begin(), allow_extra_top.end(), name) != allow_extra_top.end())
+      continue;
+    const YAML::Node& value = it->second;
+    if (is_map_prefix(key)) {
+      if (value.IsNull()) continue;
+      if (!value.IsMap())
+        return Error(ErrorCode::Usage, fmt::format("{}: {} must be a map, e.g. {}: {{\"17\": registry/java:17}}", at,
+                                                   key, key));
+      for (auto m = value.begin(); m != value.end(); ++m) {
+        if (!m->second.IsScalar())
+          return Error(ErrorCode::Usage,
+                       fmt::format("{}: {}.{} must be a text value", where(file, m->second.Mark()), key,
+                                   m->first.as<std::string>()));
+        out[key + "." + m->first.as<std::string>()] = m->second.as<std::string>();
+      }
+      continue;
+    }
+    if (is_section(key)) {
+      if (value.IsNull()) continue;
+      if (!value.IsMap()) return Error(ErrorCode::Usage, fmt::format("{}: {} must be a map of settings", at, key));
+      WB_TRY(walk(value, key, file, allow_extra_top, out));
+      continue;
+    }
+    const SettingInfo* info = find_setting(key);
+    if (!info) {
+      std::string msg = fmt::format("{}: unknown setting '{}'", at, key);
+      auto near = util::closest_match(name, candidates_under(prefix));
+      if (!near.empty()) msg += fmt::format(" (did you mean '{}'?)", prefix.empty() ? near : prefix + "." + near);
+      return Error(ErrorCode::Usage, msg, "see `man wb-profile` for the settings a profile may hold");
+    }
+    if (value.IsNull()) continue;
+    if (!value.IsScalar())
+      return Error(ErrorCode::Usage, fmt::format("{}: {} must be a single value", where(file, value.Mark()), key));
+    WB_ASSIGN_OR_RETURN(auto checked, check_value(*info, key, value.as<std::string>(), where(file, value.Mark())));
+    out[key] = checked;
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string env_name(const std::string& key) {
+  std::string out = "WB_";
+  for (size_t i = 0; i < key.size(); ++i) {
+    char c = key[i];
+    if (c == '.') {
+      out += '_';
+    } else if (std::isupper(static_cast<unsigned char>(c))) {
+      out += '_';
+      out += c;
+    } else {
+      out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+  }
+  return out;
+}
+
+Result<SettingMap> parse_settings_yaml(const std::string& text, const std::string& file_name,
+                                       const std::vector<std::string>& allow_extra_top) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return Error(ErrorCode::Usage, fmt::format("{}: {}", where(file_name, e.mark), e.msg));
+  }
+  SettingMap out;
+  if (root.IsNull()) return out;
+  if (!root.IsMap())
+    return Error(ErrorCode::Usage, fmt::format("{}: expected a map of settings (key: value)", where(file_name, root.Mark())));
+  try {
+    WB_TRY(walk(root, "", file_name, allow_extra_top, out));
+  } catch (const YAML::Exception& e) {
+    return Error(ErrorCode::Usage, fmt::format("{}: {}", where(file_name, e.mark), e.msg));
+  }
+  return out;
+}
+
+std::optional<std::string> Settings::get(const std::string& key) const {
+  auto it = values_.find(key);
+  if (it == values_.end() || it->second.value.empty()) return std::nullopt;
+  return it->second.value;
+}
+
+std::string Settings::get_or(const std::string& key, const std::string& fallback) const {
+  return get(key).value_or(fallback);
+}
+
+int Settings::get_int(const std::string& key, int fallback) const {
+  auto v = get(key);
+  return v && is_int(*v) ? std::stoi(*v) : fallback;
+}
+
+bool Settings::get_bool(const std::string& key, bool fallback) const {
+  auto v = get(key);
+  if (!v) return fallback;
+  return parse_bool(*v).value_or(fallback);
+}
+
+std::map<std::string, std::string> Settings::get_map(const std::string& prefix) const {
+  std::map<std::string, std::string> out;
+  for (const auto& [k, v] : values_)
+    if (k.rfind(prefix + ".", 0) == 0 && !v.value.empty()) out[k.substr(prefix.size() + 1)] = v.value;
+  return out;
+}
+
+ConfigDirs config_dirs(const EnvLookup& env) {
+  if (auto xdg = env("XDG_CONFIG_HOME"); xdg && !xdg->empty()) return {std::filesystem::path(*xdg) / "wb"};
+  auto home = env("HOME");
+  return {std::filesystem::path(home.value_or("/")) / ".config" / "wb"};
+}
+
+Result<LocalState> load_state(const ConfigDirs& dirs) {
+  LocalState state;
+  auto text = util::read_file(dirs.state_file());
+  if (!text) {
+    if (text.error().code == ErrorCode::NotFound) return state;
+    return text.error();
+  }
+  try {
+    YAML::Node root = YAML::Load(*text);
+    if (root["currentProfile"]) state.current_profile = root["currentProfile"].as<std::string>();
+    if (auto ws = root["workspaces"]; ws && ws.IsMap())
+      for (auto it = ws.begin(); it != ws.end(); ++it)
+        state.workspace_by_profile[it->first.as<std::string>()] = it->second.as<std::string>();
+  } catch (const YAML::Exception& e) {
+    return Error(ErrorCode::Usage, fmt::format("{}: {}", where(dirs.state_file().string(), e.mark), e.msg),
+                 "fix or remove that file; it only holds the current profile and workspace");
+  }
+  return state;
+}
+
+Status save_state(const ConfigDirs& dirs, const LocalState& state) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "currentProfile" << YAML::Value << state.current_profile;
+  if (!state.workspace_by_profile.empty()) {
+    out << YAML::Key << "workspaces" << YAML::Value << YAML::BeginMap;
+    for (const auto& [p, w] : state.workspace_by_profile) out << YAML::Key << p << YAML::Value << w;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
+  return util::write_file_atomic(dirs.state_file(), std::string(out.c_str()) + "\n", 0600);
+}
+
+std::vector<std::string> list_profiles(const ConfigDirs& dirs) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dirs.profiles(), ec)) {
+    if (entry.path().extension() == ".yaml") names.push_back(entry.path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Status check_profile_name(const std::string& name) {
+  if (!util::is_dns1123_label(name))
+    return Error(ErrorCode::Usage,
+                 fmt::format("'{}' is not a valid profile name: use lower-case letters, digits and '-'", name));
+  return {};
+}
+
+std::optional<std::filesystem::path> find_app_file(const std::filesystem::path& cwd) {
+  std::error_code ec;
+  for (auto dir = cwd; !dir.empty(); dir = dir.parent_path()) {
+    if (std::filesystem::exists(dir / "wb.yaml", ec)) return dir / "wb.yaml";
+    if (std::filesystem::exists(dir / ".git", ec) || dir == dir.parent_path()) break;
+  }
+  return std::nullopt;
+}
+
+Result<Settings> resolve_settings(const ResolveInputs& in) {
+  Settings s;
+  // Defaults.
+  for (const auto& info : known_settings())
+    if (!info.default_value.empty()) s.set(info.key, {info.default_value, Source::Default, "built-in"});
+
+  // Profile: --profile, then WB_PROFILE, then the current one.
+  const ConfigDirs dirs = config_dirs(in.env);
+  WB_ASSIGN_OR_RETURN(LocalState state, load_state(dirs));
+  std::string profile = in.profile_flag;
+  std::string profile_origin = "--profile";
+  if (profile.empty()) {
+    if (auto p = in.env("WB_PROFILE"); p && !p->empty()) {
+      profile = *p;
+      profile_origin = "WB_PROFILE";
+    }
+  }
+  if (profile.empty()) profile = state.current_profile;
+  if (!profile.empty()) {
+    auto path = dirs.profile_file(profile);
+    auto text = util::read_file(path);
+    if (!text) {
+      if (text.error().code != ErrorCode::NotFound) return text.error();
+      auto known = list_profiles(dirs);
+      return Error(ErrorCode::NotFound,
+                   fmt::format("profile '{}' not found (known: {})", profile,
+                               known.empty() ? "none" : util::join(known, ", ")),
+                   "create it with `wb profile init " + profile + "`");
+    }
+    WB_ASSIGN_OR_RETURN(auto values, parse_settings_yaml(*text, path.string()));
+    for (auto& [k, v] : values) s.set(k, {v, Source::Profile, path.string()});
+    s.profile_name = profile;
+  }
+  if (auto it = state.workspace_by_profile.find(profile); it != state.workspace_by_profile.end())
+    s.set("workspace", {it->second, Source::WorkspaceUse, dirs.state_file().string()});
+
+  // App file.
+  if (!in.cwd.empty()) {
+    if (auto app_file = find_app_file(in.cwd)) {
+      WB_ASSIGN_OR_RETURN(auto text, util::read_file(*app_file));
+      WB_ASSIGN_OR_RETURN(auto values, parse_settings_yaml(text, app_file->string(), {"app"}));
+      for (auto& [k, v] : values) s.set(k, {v, Source::AppFile, app_file->string()});
+    }
+  }
+
+  // Environment.
+  for (const auto& info : known_settings()) {
+    if (info.type == SettingInfo::Type::Map) continue;
+    auto var = env_name(info.key);
+    if (auto v = in.env(var); v && !v->empty()) {
+      WB_ASSIGN_OR_RETURN(auto checked, check_value(info, info.key, *v, var));
+      s.set(info.key, {checked, Source::Environment, var});
+    }
+  }
+
+  // Flags.
+  for (const auto& [k, v] : in.flags)
+    if (!v.empty()) s.set(k, {v, Source::Flag, "--" + k});
+  return s;
+}
+
+std::string render_profile(const std::string& name, const SettingMap& values) {
+  std::string out = fmt::format("# wb tenant profile '{}'. See `man wb-profile` for every setting.\n", name);
+  std::string section;
+  for (const auto& info : known_settings()) {
+    auto dot = info.key.find('.');
+    std::string sec = dot == std::string::npos ? "" : info.key.substr(0, dot);
+    std::string leaf = dot == std::string::npos ? info.key : info.key.substr(dot + 1);
+    if (info.type == SettingInfo::Type::Map) {
+      out += fmt::format("# {}\n{}:\n", info.description, info.key);
+      bool any = false;
+      for (const auto& [k, v] : values)
+        if (k.rfind(info.key + ".", 0) == 0) {
+          out += fmt::format("  \"{}\": {}\n", k.substr(info.key.size() + 1), v);
+          any = true;
+        }
+      if (!any) out += "  # \"17\": registry.example.com/base/java:17\n";
+      section.clear();
+      continue;
+    }
+    if (sec != section) {
+      if (!sec.empty()) out += sec + ":\n";
+      section = sec;
+    }
+    std::string indent = sec.empty() ? "" : "  ";
+    auto it = values.find(info.key);
+    if (it != values.end()) {
+      YAML::Emitter scalar;
+      scalar << YAML::DoubleQuoted << it->second;
+      out += fmt::format("{}{}: {}   # {}\n", indent, leaf, scalar.c_str(), info.description);
+    } else {
+      out += fmt::format("{}# {}: {}   # {}\n", indent, leaf, info.default_value, info.description);
+    }
+  }
+  return out;
+}
+
+}  // namespace wb::workbench

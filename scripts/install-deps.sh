@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything wb needs to build and test, from Debian's packages. Idempotent and
+# non-interactive; run as root (or with sudo available).
+set -euo pipefail
+
+build_pkgs=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libcli11-dev libcurl4-openssl-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libfmt-dev
+  libarchive-dev zlib1g-dev catch2
+)
+# Test servers and independent checkers: the fake API server (Python + aiohttp), the real OCI
+# registry, htpasswd for its auth, openssl for test certificates, skopeo to read what we push.
+test_pkgs=(python3 python3-aiohttp python3-yaml docker-registry apache2-utils openssl skopeo tar)
+
+want=("${build_pkgs[@]}")
+if [[ "${1:-}" == "--with-tests" ]]; then want+=("${test_pkgs[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#want[@]} packages present"
+  exit 0
+fi
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

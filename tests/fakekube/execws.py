@@ -1,0 +1,237 @@
+"""pods/exec over WebSocket (channel.k8s.io v4/v5) running real commands chrooted into the pod's
+directory tree."""
+import asyncio
+import os
+
+from aiohttp import WSMsgType, web
+
+from kutil import ApiError, bad_request, jdump, not_found
+
+PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io",
+             "channel.k8s.io"]
+PATH_DIRS = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+ENV_PATH = ":".join(PATH_DIRS)
+
+SCRIPT = r'''R="$1"; shift
+mount --bind /usr "$R/usr" || exit 126
+mount -o remount,bind,ro "$R/usr" 2>/dev/null
+for d in null zero random urandom; do [ -e "$R/dev/$d" ] && mount --bind "/dev/$d" "$R/dev/$d" 2>/dev/null; done
+mount --rbind /proc "$R/proc" 2>/dev/null
+exec chroot "$R" "$@"'''
+
+
+def _host_path(root, p):
+    """Map an absolute path inside the container to the host (usr is bind-mounted from the host)."""
+    p = os.path.normpath(p)
+    for link, target in (("/bin", "/usr/bin"), ("/sbin", "/usr/sbin"), ("/lib64", "/usr/lib64"),
+                         ("/lib", "/usr/lib")):
+        if p == link or p.startswith(link + "/"):
+            p = target + p[len(link):]
+            break
+    if p == "/usr" or p.startswith("/usr/"):
+        return p
+    return os.path.join(root, p.lstrip("/"))
+
+
+def resolve(root, cmd):
+    if "/" in cmd:
+        hp = _host_path(root, cmd)
+        return cmd if os.path.isfile(hp) and os.access(hp, os.X_OK) else None
+    for d in PATH_DIRS:
+        hp = _host_path(root, os.path.join(d, cmd))
+        if os.path.isfile(hp) and os.access(hp, os.X_OK):
+            return os.path.join(d, cmd)
+    return None
+
+
+def _not_found_status(cmd):
+    inner = (f'error executing command in container: failed to exec in container: failed to start exec '
+             f'"{os.urandom(32).hex()}": OCI runtime exec failed: exec failed: unable to start container '
+             f'process: exec: "{cmd}": executable file not found in $PATH: unknown')
+    return {"metadata": {}, "status": "Failure", "message": "Internal error occurred: " + inner,
+            "reason": "InternalError", "details": {"causes": [{"message": inner}]}, "code": 500}
+
+
+def _exit_status(command, code):
+    return {"metadata": {}, "status": "Failure",
+            "message": f"command terminated with non-zero exit code: error executing command "
+                       f"[{' '.join(command)}], exit code {code}",
+            "reason": "NonZeroExitCode", "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
+
+
+def _is_tar_create(command):
+    if os.path.basename(command[0]) != "tar":
+        return False
+    for a in command[1:]:
+        if a == "--create":
+            return True
+        if not a.startswith("--") and "c" in a.lstrip("-") and a.lstrip("-").isalpha():
+            return True
+    return False
+
+
+async def handle_exec(server, request, ns, name, sub):
+    pr = server.reg.for_kind("Pod")
+    pod = server.store.get(pr.storage, ns, name)
+    if pod is None:
+        raise not_found("pods", "", name)
+    q = request.query
+    container = server.ctl.pick_container(pod, q.get("container"))
+    command = q.getall("command", [])
+    if sub == "exec" and not command:
+        raise bad_request("you must specify at least 1 command")
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        if "spdy" in request.headers.get("Upgrade", "").lower():
+            raise ApiError(400, "BadRequest", "Upgrade request required: SPDY is not supported by this server")
+        raise bad_request("Upgrade request required")
+    rt = server.ctl.pod_rt(ns, name)
+    c = rt.containers.get(container) if rt else None
+    if rt is None or c is None or "running" not in c.state:
+        raise bad_request(f'unable to upgrade connection: container not found ("{container}")')
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    proto = next((p for p in PROTOCOLS if p in offered), None)
+    if proto is None:
+        raise bad_request("unable to upgrade connection: no supported subprotocol; supported: "
+                          + ", ".join(PROTOCOLS[:2]))
+    want_stdin = q.get("stdin") in ("1", "true")
+    want_stdout = q.get("stdout", "1") in ("1", "true")
+    want_stderr = q.get("stderr") in ("1", "true")
+    tty = q.get("tty") in ("1", "true")
+    ws = web.WebSocketResponse(protocols=[proto], max_msg_size=0, autoclose=False, autoping=True)
+    await ws.prepare(request)
+    v5 = proto == "v5.channel.k8s.io"
+    json_status = proto in ("v5.channel.k8s.io", "v4.channel.k8s.io")
+
+    async def send(ch, data):
+        if not ws.closed:
+            await ws.send_bytes(bytes([ch]) + data)
+
+    async def finish(status):
+        if json_status:
+            await send(3, jdump(status).encode())
+        elif status.get("status") != "Success":
+            await send(3, status.get("message", "").encode())
+        await ws.close(code=1000)
+
+    if sub == "attach":
+        command = ["cat"] if want_stdin else ["sleep", "infinity"]
+    root = server.ctl.pod_root(ns, name, container)
+    behaviours = server.ctl.behaviours(pod)
+    override = rt.exec_override.get(container)
+    if override is not None and _is_tar_create(command):
+        del rt.exec_override[container]
+        reader = asyncio.ensure_future(_drain_ws(ws))
+        for i in range(0, len(override), 65536):
+            await send(1, override[i:i + 65536])
+        reader.cancel()
+        await finish({"metadata": {}, "status": "Success"})
+        return ws
+    exe = resolve(root, command[0])
+    if exe is None or ("notar" in behaviours and os.path.basename(command[0]) == "tar"):
+        await finish(_not_found_status(command[0]))
+        return ws
+    spec_c = next((x for x in pod["spec"].get("containers") or [] if x.get("name") == container), {})
+    env = {"PATH": ENV_PATH, "HOSTNAME": name, "HOME": "/root"}
+    if tty:
+        env["TERM"] = "xterm"
+    for e in spec_c.get("env") or []:
+        if "value" in e:
+            env[e["name"]] = str(e["value"])
+    argv = list(command)
+    if spec_c.get("workingDir"):
+        argv = ["/bin/sh", "-c", 'cd "$0" && exec "$@"', spec_c["workingDir"]] + argv
+    full = ["unshare", "--mount", "--fork", "--", "/bin/sh", "-c", SCRIPT, "sh", root] + argv
+    proc = await asyncio.create_subprocess_exec(
+        *full, stdin=asyncio.subprocess.PIPE if want_stdin else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=(asyncio.subprocess.STDOUT if tty else asyncio.subprocess.PIPE),
+        env=env, limit=1 << 20, start_new_session=True)
+
+    async def pump(stream, ch, enabled):
+        while True:
+            data = await stream.read(65536)
+            if not data:
+                break
+            if enabled:
+                try:
+                    await send(ch, data)
+                except (ConnectionResetError, RuntimeError):
+                    enabled = False
+
+    stdin_closed = False
+
+    async def read_ws():
+        nonlocal stdin_closed
+        try:
+            while True:
+                msg = await ws.receive()
+                if msg.type == WSMsgType.BINARY:
+                    data = msg.data
+                    if not data:
+                        continue
+                    ch = data[0]
+                    if ch == 0 and want_stdin and not stdin_closed:
+                        try:
+                            proc.stdin.write(data[1:])
+                            await proc.stdin.drain()
+                        except (BrokenPipeError, ConnectionResetError):
+                            stdin_closed = True
+                    elif ch == 255 and v5 and len(data) > 1 and data[1] == 0 and want_stdin:
+                        if not stdin_closed:
+                            stdin_closed = True
+                            try:
+                                proc.stdin.close()
+                            except Exception:
+                                pass
+                elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                    return "closed"
+        except asyncio.CancelledError:
+            return "cancelled"
+
+    reader = asyncio.ensure_future(read_ws())
+    pumps = [asyncio.ensure_future(pump(proc.stdout, 1, want_stdout))]
+    if not tty:
+        pumps.append(asyncio.ensure_future(pump(proc.stderr, 2, want_stderr)))
+    done_all = asyncio.ensure_future(asyncio.gather(*pumps))
+    done, _ = await asyncio.wait([done_all, reader], return_when=asyncio.FIRST_COMPLETED)
+    if reader in done and not done_all.done():
+        # client went away: stop the process
+        try:
+            os.killpg(proc.pid, 9)
+        except ProcessLookupError:
+            pass
+        await proc.wait()
+        done_all.cancel()
+        return ws
+    code = await proc.wait()
+    reader.cancel()
+    try:
+        await reader
+    except BaseException:
+        pass
+    if want_stdin and not stdin_closed:
+        try:
+            proc.stdin.close()
+        except Exception:
+            pass
+    if code == 0:
+        status = {"metadata": {}, "status": "Success"}
+    else:
+        if code < 0:
+            code = 128 - code
+        status = _exit_status(command, code)
+    try:
+        await finish(status)
+    except (ConnectionResetError, RuntimeError):
+        pass
+    return ws
+
+
+async def _drain_ws(ws):
+    try:
+        while True:
+            msg = await ws.receive()
+            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                return
+    except asyncio.CancelledError:
+        pass

@@ -1,0 +1,683 @@
+#!/usr/bin/python3
+"""Self-test of the fake API server. Run: /usr/bin/python3 -m unittest tests/fakekube/test_fakekube.py"""
+import asyncio
+import http.client
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FAKE = os.path.join(HERE, "fakekube.py")
+
+
+class Fake:
+    def __init__(self, extra=(), tokens=None):
+        self.dir = tempfile.mkdtemp(prefix="fakekube-test-")
+        args = ["/usr/bin/python3", FAKE, "--dir", self.dir, "--port", "0"] + list(extra)
+        if tokens:
+            p = os.path.join(self.dir, "tokens.csv")
+            with open(p, "w") as f:
+                f.write(tokens)
+            args += ["--tokens", p]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("READY "):
+            raise RuntimeError(f"fake did not start: {line!r}")
+        self.info = json.loads(line[6:])
+        self.port = self.info["port"]
+        self.token = self.info["admin_token"]
+        self.ctx = ssl.create_default_context(cafile=self.info["ca"])
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.proc.stdout.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def conn(self, ctx=None):
+        return http.client.HTTPSConnection("127.0.0.1", self.port, context=ctx or self.ctx, timeout=20)
+
+    def req(self, method, path, body=None, token="admin", ctype="application/json", headers=None, ctx=None,
+            raw=False):
+        c = self.conn(ctx)
+        h = dict(headers or {})
+        if token == "admin":
+            token = self.token
+        if token:
+            h["Authorization"] = f"Bearer {token}"
+        if body is not None:
+            if not isinstance(body, (bytes, str)):
+                body = json.dumps(body)
+            h["Content-Type"] = ctype
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        if raw:
+            return r.status, data
+        try:
+            return r.status, json.loads(data) if data else None
+        except ValueError:
+            return r.status, data.decode()
+
+    def wait_for(self, fn, timeout=10, msg="condition"):
+        end = time.time() + timeout
+        while time.time() < end:
+            v = fn()
+            if v:
+                return v
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {msg}")
+
+
+DEPLOY = {"apiVersion": "apps/v1", "kind": "Deployment",
+          "metadata": {"name": "web", "labels": {"app": "web"}},
+          "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                   "template": {"metadata": {"labels": {"app": "web"}},
+                                "spec": {"containers": [{"name": "main", "image": "nginx:1.25"}]}}}}
+
+
+def deploy(name, image="nginx:1.25", replicas=1, ann=None):
+    d = json.loads(json.dumps(DEPLOY))
+    d["metadata"]["name"] = name
+    d["spec"]["replicas"] = replicas
+    d["spec"]["selector"]["matchLabels"] = {"app": name}
+    d["spec"]["template"]["metadata"]["labels"] = {"app": name}
+    d["spec"]["template"]["spec"]["containers"][0]["image"] = image
+    if ann:
+        d["metadata"]["annotations"] = ann
+    return d
+
+
+class FakeKubeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.f = Fake(tokens='tok-alice,alice,uid-alice,"devs,qa"\ntok-bob,bob,uid-bob\n')
+        cls.f.req("POST", "/fake/v1/settings", {"readinessDelay": 0.2, "crashDelay": 0.2, "backoffDelay": 0.3})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.f.stop()
+
+    # ---------------------------------------------------------------- auth
+    def test_auth(self):
+        f = self.f
+        st, body = f.req("GET", "/api/v1/namespaces", token=None)
+        self.assertEqual(st, 401)
+        self.assertEqual(body["reason"], "Unauthorized")
+        self.assertEqual(body["kind"], "Status")
+        st, body = f.req("GET", "/api/v1/namespaces", token="nope")
+        self.assertEqual(st, 401)
+        st, body = f.req("GET", "/version", token="tok-bob")
+        self.assertEqual(st, 200)
+        self.assertEqual(body["gitVersion"], "v1.32.0")
+        st, body = f.req("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                         {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}, token="tok-alice")
+        self.assertEqual(st, 201)
+        self.assertEqual(body["status"]["userInfo"]["username"], "alice")
+        self.assertIn("devs", body["status"]["userInfo"]["groups"])
+        self.assertIn("system:authenticated", body["status"]["userInfo"]["groups"])
+        # client certificate
+        prefix = os.path.join(f.dir, "carol")
+        subprocess.run(["/usr/bin/python3", FAKE, "issue-cert", "--dir", f.dir, "--user", "carol", "--group", "ops",
+                        "--out", prefix], check=True)
+        ctx = ssl.create_default_context(cafile=f.info["ca"])
+        ctx.load_cert_chain(prefix + ".crt", prefix + ".key")
+        st, body = f.req("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                         {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}, token=None,
+                         ctx=ctx)
+        self.assertEqual(st, 201, body)
+        self.assertEqual(body["status"]["userInfo"]["username"], "carol")
+        self.assertIn("ops", body["status"]["userInfo"]["groups"])
+        # kubeconfig exists and points at us
+        with open(f.info["kubeconfig"]) as fh:
+            kc = fh.read()
+        self.assertIn(f"https://127.0.0.1:{f.port}", kc)
+        self.assertIn("current-context: fake", kc)
+
+    def test_discovery(self):
+        f = self.f
+        st, body = f.req("GET", "/apis/apps/v1")
+        self.assertEqual(st, 200)
+        names = {r["name"]: r for r in body["resources"]}
+        self.assertTrue(names["deployments"]["namespaced"])
+        self.assertIn("deploy", names["deployments"]["shortNames"])
+        self.assertIn("deployments/scale", names)
+        st, body = f.req("GET", "/apis")
+        groups = [g["name"] for g in body["groups"]]
+        self.assertIn("networking.k8s.io", groups)
+        st, body = f.req("GET", "/api/v1")
+        self.assertIn("pods/exec", [r["name"] for r in body["resources"]])
+
+    # ---------------------------------------------------------------- CRUD
+    def test_crud_conflict_notfound(self):
+        f = self.f
+        st, ns = f.req("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                     "metadata": {"name": "crud"}})
+        self.assertEqual(st, 201)
+        st, body = f.req("POST", "/api/v1/namespaces", {"metadata": {"name": "crud"}})
+        self.assertEqual(st, 409)
+        self.assertEqual(body["reason"], "AlreadyExists")
+        self.assertEqual(body["message"], 'namespaces "crud" already exists')
+        cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c1"}, "data": {"a": "1"}}
+        st, c1 = f.req("POST", "/api/v1/namespaces/crud/configmaps", cm)
+        self.assertEqual(st, 201)
+        for k in ("uid", "resourceVersion", "creationTimestamp"):
+            self.assertIn(k, c1["metadata"])
+        st, body = f.req("POST", "/api/v1/namespaces/missing/configmaps", cm)
+        self.assertEqual(st, 404)
+        self.assertEqual(body["message"], 'namespaces "missing" not found')
+        # update with the current rv works, stale rv conflicts
+        c1["data"]["a"] = "2"
+        st, c2 = f.req("PUT", "/api/v1/namespaces/crud/configmaps/c1", c1)
+        self.assertEqual(st, 200)
+        self.assertGreater(int(c2["metadata"]["resourceVersion"]), int(c1["metadata"]["resourceVersion"]))
+        c1["data"]["a"] = "3"
+        st, body = f.req("PUT", "/api/v1/namespaces/crud/configmaps/c1", c1)
+        self.assertEqual(st, 409)
+        self.assertEqual(body["reason"], "Conflict")
+        self.assertTrue(body["message"].startswith('Operation cannot be fulfilled on configmaps "c1": the object '
+                                                   'has been modified'))
+        # unconditional update
+        del c1["metadata"]["resourceVersion"]
+        st, body = f.req("PUT", "/api/v1/namespaces/crud/configmaps/c1", c1)
+        self.assertEqual(st, 200)
+        self.assertEqual(body["data"]["a"], "3")
+        st, body = f.req("GET", "/apis/apps/v1/namespaces/crud/deployments/x")
+        self.assertEqual(st, 404)
+        self.assertEqual(body["message"], 'deployments.apps "x" not found')
+        self.assertEqual(body["details"], {"name": "x", "group": "apps", "kind": "deployments"})
+        # invalid name
+        st, body = f.req("POST", "/api/v1/namespaces/crud/configmaps", {"metadata": {"name": "Bad_Name"}})
+        self.assertEqual(st, 422)
+        self.assertEqual(body["reason"], "Invalid")
+        # generateName
+        st, body = f.req("POST", "/api/v1/namespaces/crud/configmaps", {"metadata": {"generateName": "gen-"}})
+        self.assertEqual(st, 201)
+        self.assertTrue(body["metadata"]["name"].startswith("gen-"))
+        # immutable configmap
+        st, body = f.req("POST", "/api/v1/namespaces/crud/configmaps",
+                         {"metadata": {"name": "imm"}, "data": {"a": "1"}, "immutable": True})
+        body["data"]["a"] = "2"
+        st, body = f.req("PUT", "/api/v1/namespaces/crud/configmaps/imm", body)
+        self.assertEqual(st, 422)
+        # secret stringData
+        st, body = f.req("POST", "/api/v1/namespaces/crud/secrets",
+                         {"metadata": {"name": "s"}, "stringData": {"p": "hunter2"}})
+        self.assertEqual(st, 201)
+        self.assertEqual(body["data"]["p"], "aHVudGVyMg==")
+        self.assertNotIn("stringData", body)
+        # patches
+        st, body = f.req("PATCH", "/api/v1/namespaces/crud/configmaps/c1", {"data": {"b": "x", "a": None}},
+                         ctype="application/merge-patch+json")
+        self.assertEqual(body["data"], {"b": "x"})
+        st, body = f.req("PATCH", "/api/v1/namespaces/crud/configmaps/c1",
+                         [{"op": "add", "path": "/data/c", "value": "y"}], ctype="application/json-patch+json")
+        self.assertEqual(body["data"], {"b": "x", "c": "y"})
+        # delete returns a Status for configmaps, then 404
+        st, body = f.req("DELETE", "/api/v1/namespaces/crud/configmaps/c1")
+        self.assertEqual(st, 200)
+        self.assertEqual(body["status"], "Success")
+        st, body = f.req("DELETE", "/api/v1/namespaces/crud/configmaps/c1")
+        self.assertEqual(st, 404)
+        # namespace deletion removes content
+        st, body = f.req("DELETE", "/api/v1/namespaces/crud")
+        self.assertEqual(body["status"]["phase"], "Terminating")
+        f.wait_for(lambda: f.req("GET", "/api/v1/namespaces/crud")[0] == 404, msg="namespace gone")
+        st, body = f.req("GET", "/api/v1/namespaces/crud/secrets/s")
+        self.assertEqual(st, 404)
+
+    def test_selectors_and_paging(self):
+        f = self.f
+        f.req("POST", "/api/v1/namespaces", {"metadata": {"name": "sel"}})
+        for i in range(7):
+            labels = {"app": "a" if i % 2 else "b", "idx": str(i)}
+            if i == 3:
+                labels["special"] = "yes"
+            f.req("POST", "/api/v1/namespaces/sel/configmaps", {"metadata": {"name": f"cm{i}", "labels": labels}})
+
+        def names(q):
+            st, body = f.req("GET", "/api/v1/namespaces/sel/configmaps?" + q)
+            self.assertEqual(st, 200, body)
+            return sorted(i["metadata"]["name"] for i in body["items"])
+        self.assertEqual(names("labelSelector=app%3Da"), ["cm1", "cm3", "cm5"])
+        self.assertEqual(names("labelSelector=app%3D%3Da,idx!%3D1"), ["cm3", "cm5"])
+        self.assertEqual(names("labelSelector=idx%20in%20(1,2)"), ["cm1", "cm2"])
+        self.assertEqual(names("labelSelector=idx%20notin%20(1,2),app%3Db"), ["cm0", "cm4", "cm6"])
+        self.assertEqual(names("labelSelector=special"), ["cm3"])
+        self.assertEqual(len(names("labelSelector=!special,app")), 6)
+        self.assertEqual(names("fieldSelector=metadata.name%3Dcm2"), ["cm2"])
+        st, body = f.req("GET", "/api/v1/namespaces/sel/configmaps?labelSelector=a%20in")
+        self.assertEqual(st, 400)
+        # paging
+        seen = []
+        st, body = f.req("GET", "/api/v1/namespaces/sel/configmaps?limit=3")
+        self.assertEqual(len(body["items"]), 3)
+        self.assertIn("continue", body["metadata"])
+        self.assertEqual(body["metadata"]["remainingItemCount"], 5)  # + kube-root-ca.crt
+        seen += body["items"]
+        while body["metadata"].get("continue"):
+            st, body = f.req("GET", "/api/v1/namespaces/sel/configmaps?limit=3&continue=" + body["metadata"]["continue"])
+            seen += body["items"]
+        self.assertEqual(len(seen), 8)
+        # cross namespace list + table
+        st, body = f.req("GET", "/api/v1/configmaps", headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})
+        self.assertEqual(body["kind"], "Table")
+        self.assertEqual(body["columnDefinitions"][0]["name"], "Name")
+
+    def _watch(self, path, timeout=10):
+        c = self.f.conn()
+        c.request("GET", path, headers={"Authorization": f"Bearer {self.f.token}"})
+        r = c.getresponse()
+        self.assertEqual(r.status, 200)
+        return c, r
+
+    def test_watch(self):
+        f = self.f
+        f.req("POST", "/api/v1/namespaces", {"metadata": {"name": "w"}})
+        st, a = f.req("POST", "/api/v1/namespaces/w/configmaps", {"metadata": {"name": "a", "labels": {"x": "1"}}})
+        rv = a["metadata"]["resourceVersion"]
+        f.req("POST", "/api/v1/namespaces/w/configmaps", {"metadata": {"name": "b", "labels": {"x": "2"}}})
+        f.req("PATCH", "/api/v1/namespaces/w/configmaps/a", {"data": {"k": "v"}}, ctype="application/merge-patch+json")
+        f.req("DELETE", "/api/v1/namespaces/w/configmaps/a")
+        c, r = self._watch(f"/api/v1/namespaces/w/configmaps?watch=1&resourceVersion={rv}&labelSelector=x%3D1"
+                           "&timeoutSeconds=1")
+        events = [json.loads(line) for line in r.read().splitlines() if line.strip()]
+        c.close()
+        self.assertEqual([e["type"] for e in events], ["MODIFIED", "DELETED"])
+        self.assertEqual(events[0]["object"]["data"], {"k": "v"})
+        # too old resourceVersion -> ERROR 410
+        c, r = self._watch("/api/v1/namespaces/w/configmaps?watch=1&resourceVersion=1")
+        events = [json.loads(line) for line in r.read().splitlines() if line.strip()]
+        c.close()
+        self.assertEqual(events[0]["type"], "ERROR")
+        self.assertEqual(events[0]["object"]["code"], 410)
+        self.assertEqual(events[0]["object"]["reason"], "Expired")
+        # bookmarks + live events
+        f.req("POST", "/fake/v1/settings", {"bookmarkInterval": 0.2})
+        c, r = self._watch("/api/v1/namespaces/w/configmaps?watch=true&allowWatchBookmarks=true&timeoutSeconds=2")
+        time.sleep(0.3)
+        f.req("POST", "/api/v1/namespaces/w/configmaps", {"metadata": {"name": "live"}})
+        events = [json.loads(line) for line in r.read().splitlines() if line.strip()]
+        c.close()
+        types = [e["type"] for e in events]
+        self.assertIn("BOOKMARK", types)
+        added = [e["object"]["metadata"]["name"] for e in events if e["type"] == "ADDED"]
+        self.assertIn("live", added)
+        self.assertIn("b", added)  # initial state
+
+    def test_server_side_apply(self):
+        f = self.f
+        f.req("POST", "/api/v1/namespaces", {"metadata": {"name": "ssa"}})
+        url = "/api/v1/namespaces/ssa/configmaps/cfg?fieldManager=wb"
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "labels": {"l1": "a", "l2": "b"}},
+                "data": {"a": "1", "b": "2"}}
+        st, o = f.req("PATCH", url, json.dumps(body), ctype="application/apply-patch+yaml")
+        self.assertEqual(st, 201, o)
+        self.assertEqual(o["data"], {"a": "1", "b": "2"})
+        mf = o["metadata"]["managedFields"]
+        self.assertEqual(mf[0]["manager"], "wb")
+        self.assertEqual(mf[0]["operation"], "Apply")
+        self.assertIn("f:a", mf[0]["fieldsV1"]["f:data"])
+        rv = o["metadata"]["resourceVersion"]
+        st, o = f.req("PATCH", url, json.dumps(body), ctype="application/apply-patch+yaml")
+        self.assertEqual(st, 200)
+        self.assertEqual(o["metadata"]["resourceVersion"], rv)  # no-op
+        st, o = f.req("PATCH", url, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  labels:\n    l1: a\n"
+                      "data:\n  a: '1'\n  c: '3'\n", ctype="application/apply-patch+yaml")
+        self.assertEqual(st, 200, o)
+        self.assertEqual(o["data"], {"a": "1", "c": "3"})
+        self.assertEqual(o["metadata"]["labels"], {"l1": "a"})
+        # another manager changes a field -> conflict for wb unless forced
+        st, o = f.req("PATCH", "/api/v1/namespaces/ssa/configmaps/cfg?fieldManager=other",
+                      json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"},
+                                  "data": {"a": "9"}}), ctype="application/apply-patch+yaml")
+        self.assertEqual(st, 409)
+        self.assertEqual(o["reason"], "Conflict")
+        self.assertIn('conflict with "wb"', o["message"])
+        st, o = f.req("PATCH", "/api/v1/namespaces/ssa/configmaps/cfg?fieldManager=other&force=true",
+                      json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"},
+                                  "data": {"a": "9"}}), ctype="application/apply-patch+yaml")
+        self.assertEqual(st, 200)
+        self.assertEqual(o["data"]["a"], "9")
+        # deployment via SSA with container list merge, then removal of env var
+        d = deploy("ssa-web")
+        d["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+        st, o = f.req("PATCH", "/apis/apps/v1/namespaces/ssa/deployments/ssa-web?fieldManager=wb", json.dumps(d),
+                      ctype="application/apply-patch+yaml")
+        self.assertEqual(st, 201, o)
+        d["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "A", "value": "1"}]
+        st, o = f.req("PATCH", "/apis/apps/v1/namespaces/ssa/deployments/ssa-web?fieldManager=wb", json.dumps(d),
+                      ctype="application/apply-patch+yaml")
+        self.assertEqual(st, 200, o)
+        self.assertEqual(o["spec"]["template"]["spec"]["containers"][0]["env"], [{"name": "A", "value": "1"}])
+        self.assertEqual(o["metadata"]["generation"], 2)
+
+    def test_rbac(self):
+        f = self.f
+        f.req("POST", "/api/v1/namespaces", {"metadata": {"name": "shop-prod"}})
+        st, body = f.req("POST", "/apis/apps/v1/namespaces/shop-prod/deployments", deploy("x"), token="tok-alice")
+        self.assertEqual(st, 403)
+        self.assertEqual(body["reason"], "Forbidden")
+        self.assertIn('User "alice" cannot create resource "deployments" in API group "apps" in the namespace '
+                      '"shop-prod"', body["message"])
+        ssar = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": {"namespace": "shop-prod", "verb": "create", "group": "apps",
+                                                "resource": "deployments"}}}
+        st, body = f.req("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", ssar, token="tok-alice")
+        self.assertEqual(st, 201)
+        self.assertFalse(body["status"]["allowed"])
+        f.req("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/shop-prod/rolebindings",
+              {"metadata": {"name": "devs-edit"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+               "subjects": [{"kind": "Group", "name": "devs", "apiGroup": "rbac.authorization.k8s.io"}]})
+        st, body = f.req("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", ssar, token="tok-alice")
+        self.assertTrue(body["status"]["allowed"])
+        st, body = f.req("POST", "/apis/apps/v1/namespaces/shop-prod/deployments", deploy("x"), token="tok-alice")
+        self.assertEqual(st, 201)
+        st, body = f.req("GET", "/apis/apps/v1/namespaces/default/deployments", token="tok-alice")
+        self.assertEqual(st, 403)
+        # bob: role with resourceNames
+        f.req("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/shop-prod/roles",
+              {"metadata": {"name": "one-cm"}, "rules": [{"apiGroups": [""], "resources": ["configmaps"],
+                                                          "resourceNames": ["allowed"], "verbs": ["get"]}]})
+        f.req("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/shop-prod/rolebindings",
+              {"metadata": {"name": "bob"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                                        "name": "one-cm"},
+               "subjects": [{"kind": "User", "name": "bob"}]})
+        f.req("POST", "/api/v1/namespaces/shop-prod/configmaps", {"metadata": {"name": "allowed"}})
+        f.req("POST", "/api/v1/namespaces/shop-prod/configmaps", {"metadata": {"name": "other"}})
+        self.assertEqual(f.req("GET", "/api/v1/namespaces/shop-prod/configmaps/allowed", token="tok-bob")[0], 200)
+        self.assertEqual(f.req("GET", "/api/v1/namespaces/shop-prod/configmaps/other", token="tok-bob")[0], 403)
+        # service account token via TokenRequest
+        f.req("POST", "/api/v1/namespaces/shop-prod/serviceaccounts", {"metadata": {"name": "deployer"}})
+        st, tr = f.req("POST", "/api/v1/namespaces/shop-prod/serviceaccounts/deployer/token",
+                       {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}})
+        self.assertEqual(st, 201, tr)
+        tok = tr["status"]["token"]
+        st, body = f.req("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                         {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}, token=tok)
+        self.assertEqual(body["status"]["userInfo"]["username"], "system:serviceaccount:shop-prod:deployer")
+        self.assertIn("system:serviceaccounts:shop-prod", body["status"]["userInfo"]["groups"])
+        st, body = f.req("GET", "/api/v1/namespaces/shop-prod/pods", token=tok)
+        self.assertEqual(st, 403)
+        f.req("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/shop-prod/rolebindings",
+              {"metadata": {"name": "sa-view"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                                                            "kind": "ClusterRole", "name": "view"},
+               "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": "shop-prod"}]})
+        st, body = f.req("GET", "/api/v1/namespaces/shop-prod/pods", token=tok)
+        self.assertEqual(st, 200)
+        # secret-based SA token
+        st, s = f.req("POST", "/api/v1/namespaces/shop-prod/secrets",
+                      {"metadata": {"name": "deployer-tok", "annotations": {"kubernetes.io/service-account.name": "deployer"}},
+                       "type": "kubernetes.io/service-account-token"})
+        import base64
+        tok2 = base64.b64decode(s["data"]["token"]).decode()
+        self.assertEqual(f.req("GET", "/api/v1/namespaces/shop-prod/pods", token=tok2)[0], 200)
+        f.req("DELETE", "/api/v1/namespaces/shop-prod/secrets/deployer-tok")
+        self.assertEqual(f.req("GET", "/api/v1/namespaces/shop-prod/pods", token=tok2)[0], 401)
+
+    # ---------------------------------------------------------------- controllers
+    def _pods(self, ns, sel):
+        return self.f.req("GET", f"/api/v1/namespaces/{ns}/pods?labelSelector={sel}")[1]["items"]
+
+    def test_deployment_rollout(self):
+        f = self.f
+        f.req("POST", "/api/v1/namespaces", {"metadata": {"name": "roll"}})
+        st, d = f.req("POST", "/apis/apps/v1/namespaces/roll/deployments", deploy("web", replicas=3))
+        self.assertEqual(st, 201)
+
+        def ready():
+            d = f.req("GET", "/apis/apps/v1/namespaces/roll/deployments/web")[1]
+            st = d.get("status", {})
+            conds = {c["type"]: c for c in st.get("conditions", [])}
+            ok = st.get("readyReplicas") == 3 and st.get("updatedReplicas") == 3 and st.get("replicas") == 3 and \
+                conds.get("Progressing", {}).get("reason") == "NewReplicaSetAvailable" and \
+                st.get("observedGeneration") == d["metadata"]["generation"]
+            return d if ok else None
+        d = f.wait_for(ready, msg="deployment ready")
+        self.assertEqual(len(self._pods("roll", "app%3Dweb")), 3)
+        pod = self._pods("roll", "app%3Dweb")[0]
+        self.assertRegex(pod["metadata"]["name"], r"^web-[a-z0-9]+-[a-z0-9]{5}$")
+        self.assertIn("pod-template-hash", pod["metadata"]["labels"])
+        # rollout with change-cause
+        st, d = f.req("PATCH", "/apis/apps/v1/namespaces/roll/deployments/web",
+                      {"metadata": {"annotations": {"kubernetes.io/change-cause": "v2"}},
+                       "spec": {"template": {"spec": {"containers": [{"name": "main", "image": "nginx:1.26"}]}}}},
+                      ctype="application/strategic-merge-patch+json")
+        self.assertEqual(d["metadata"]["generation"], 2)
+        f.wait_for(lambda: ready() and all(p["spec"]["containers"][0]["image"] == "nginx:1.26"
+                                           for p in self._pods("roll", "app%3Dweb")) and
+                   len(self._pods("roll", "app%3Dweb")) == 3, msg="rollout")
+        rss = f.req("GET", "/apis/apps/v1/namespaces/roll/replicasets")[1]["items"]
+        self.assertEqual(len(rss), 2)
+        new = [r for r in rss if r["spec"]["replicas"] == 3][0]
+        self.assertEqual(new["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "2")
+        self.assertEqual(new["metadata"]["annotations"]["kubernetes.io/change-cause"], "v2")
+        # pod deletion -> replacement
+        victim = self._pods("roll", "app%3Dweb")[0]["metadata"]["name"]
+        st, body = f.req("DELETE", f"/api/v1/namespaces/roll/pods/{victim}")
+        self.assertEqual(body["kind"], "Pod")
+        f.wait_for(lambda: len(self._pods("roll", "app%3Dweb")) == 3 and
+                   victim not in [p["metadata"]["name"] for p in self._pods("roll", "app%3Dweb")], msg="replacement")
+        # events
+        evs = f.req("GET", "/api/v1/namespaces/roll/events")[1]["items"]
+        reasons = {e["reason"] for e in evs}
+        for r in ("ScalingReplicaSet", "Scheduled", "Pulling", "Pulled", "Created", "Started", "SuccessfulCreate",
+                  "Killing"):
+            self.assertIn(r, reasons)
+        # scale to zero
+        st, sc = f.req("PATCH", "/apis/apps/v1/namespaces/roll/deployments/web/scale", {"spec": {"replicas": 0}},
+                       ctype="application/merge-patch+json")
+        self.assertEqual(sc["kind"], "Scale")
+        f.wait_for(lambda: len(self._pods("roll", "app%3Dweb")) == 0, msg="scaled to zero")
+        # delete cascades
+        st, body = f.req("DELETE", "/apis/apps/v1/namespaces/roll/deployments/web")
+        self.assertEqual(body["status"], "Success")
+        self.assertEqual(f.req("GET", "/apis/apps/v1/namespaces/roll/replicasets")[1]["items"], [])
+
+    def test_behaviours(self):
+        f = self.f
+        f.req("POST", "/api/v1/namespaces", {"metadata": {"name": "beh"}})
+        f.req("POST", "/apis/apps/v1/namespaces/beh/deployments", deploy("crash", image="acme/crashloop:1"))
+        f.req("POST", "/apis/apps/v1/namespaces/beh/deployments",
+              deploy("crash2", ann={"fake.wb.dev/behaviour": "crashloop"}))
+        f.req("POST", "/apis/apps/v1/namespaces/beh/deployments", deploy("pull", image="acme/imagepullfail:1"))
+        f.req("POST", "/apis/apps/v1/namespaces/beh/deployments", deploy("nosched", image="acme/unschedulable:1"))
+
+        def cs(name):
+            ps = self._pods("beh", f"app%3D{name}")
+            if not ps:
+                return None
+            return ps[0]
+
+        def crashed(name):
+            p = cs(name)
+            if not p:
+                return None
+            s = (p["status"].get("containerStatuses") or [{}])[0]
+            return p if s.get("restartCount", 0) >= 2 and s.get("lastState", {}).get("terminated", {}).get("exitCode") == 1 \
+                else None
+        p = f.wait_for(lambda: crashed("crash"), msg="crashloop")
+        f.wait_for(lambda: crashed("crash2"), msg="crashloop by annotation")
+        pname = p["metadata"]["name"]
+        st, logs = f.req("GET", f"/api/v1/namespaces/beh/pods/{pname}/log?previous=true", raw=True)
+        self.assertEqual(st, 200)
+        self.assertIn(b"Starting acme/crashloop:1", logs)
+        f.wait_for(lambda: (cs("crash")["status"]["containerStatuses"][0]["state"].get("waiting", {}).get("reason")
+                            == "CrashLoopBackOff"), msg="CrashLoopBackOff state")
+
+        def pullfail():
+            p = cs("pull")
+            w = ((p or {}).get("status", {}).get("containerStatuses") or [{}])[0].get("state", {}).get("waiting", {})
+            return w.get("reason") in ("ImagePullBackOff", "ErrImagePull") and w
+        w = f.wait_for(pullfail, msg="image pull failure")
+        self.assertIn("acme/imagepullfail:1", w["message"])
+
+        def nosched():
+            p = cs("nosched")
+            conds = (p or {}).get("status", {}).get("conditions") or []
+            return any(c["type"] == "PodScheduled" and c["status"] == "False" and c["reason"] == "Unschedulable"
+                       for c in conds) and p
+        p = f.wait_for(nosched, msg="unschedulable")
+        self.assertEqual(p["status"]["phase"], "Pending")
+        evs = f.req("GET", "/api/v1/namespaces/beh/events?fieldSelector=involvedObject.name%3D" +
+                    p["metadata"]["name"])[1]["items"]
+        self.assertEqual(evs[0]["reason"], "FailedScheduling")
+        self.assertEqual(evs[0]["message"], "0/3 nodes are available: 3 Insufficient memory.")
+        st, d = f.req("GET", "/apis/apps/v1/namespaces/beh/deployments/pull")
+        self.assertNotEqual(d["status"].get("readyReplicas"), 1)
+
+    # ---------------------------------------------------------------- logs
+    def _running_pod(self, ns, name, containers=None):
+        f = self.f
+        f.req("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})
+        spec = {"containers": containers or [{"name": "main", "image": "busybox"}]}
+        f.req("POST", f"/api/v1/namespaces/{ns}/pods", {"metadata": {"name": name}, "spec": spec})
+        f.wait_for(lambda: f.req("GET", f"/api/v1/namespaces/{ns}/pods/{name}")[1]["status"].get("phase") == "Running",
+                   msg="pod running")
+
+    def test_logs(self):
+        f = self.f
+        self._running_pod("logs", "p")
+        f.req("POST", "/fake/v1/namespaces/logs/pods/p/log", "one\ntwo\nthree\n", ctype="text/plain")
+        st, body = f.req("GET", "/api/v1/namespaces/logs/pods/p/log?tailLines=2", raw=True)
+        self.assertEqual(body, b"two\nthree\n")
+        st, body = f.req("GET", "/api/v1/namespaces/logs/pods/p/log?tailLines=1&timestamps=true", raw=True)
+        self.assertRegex(body.decode(), r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z three\n$")
+        st, body = f.req("GET", "/api/v1/namespaces/logs/pods/p/log?limitBytes=5", raw=True)
+        self.assertEqual(len(body), 5)
+        st, body = f.req("GET", "/api/v1/namespaces/logs/pods/p/log?previous=true")
+        self.assertEqual(st, 400)
+        self.assertEqual(body["message"], 'previous terminated container "main" in pod "p" not found')
+        # follow
+        c = f.conn()
+        c.request("GET", "/api/v1/namespaces/logs/pods/p/log?follow=true&tailLines=1",
+                  headers={"Authorization": f"Bearer {f.token}"})
+        r = c.getresponse()
+        self.assertEqual(r.readline(), b"three\n")
+        f.req("POST", "/fake/v1/namespaces/logs/pods/p/log", "four\n", ctype="text/plain")
+        self.assertEqual(r.readline(), b"four\n")
+        f.req("DELETE", "/api/v1/namespaces/logs/pods/p")
+        self.assertEqual(r.read(), b"")  # stream ends when the pod goes away
+        c.close()
+        # several containers
+        self._running_pod("logs", "multi", [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}])
+        st, body = f.req("GET", "/api/v1/namespaces/logs/pods/multi/log")
+        self.assertEqual(st, 400)
+        self.assertEqual(body["message"], "a container name must be specified for pod multi, choose one of: [a b]")
+        st, body = f.req("GET", "/api/v1/namespaces/logs/pods/multi/log?container=b", raw=True)
+        self.assertIn(b"Starting y", body)
+        # crash via control API -> previous logs
+        f.req("POST", "/fake/v1/namespaces/logs/pods/multi/log?container=a", "before crash\n", ctype="text/plain")
+        f.req("POST", "/fake/v1/namespaces/logs/pods/multi/crash?container=a&exitCode=2")
+        f.wait_for(lambda: f.req("GET", "/api/v1/namespaces/logs/pods/multi/log?container=a&previous=true")[0] == 200,
+                   msg="previous logs")
+        st, body = f.req("GET", "/api/v1/namespaces/logs/pods/multi/log?container=a&previous=true", raw=True)
+        self.assertIn(b"before crash", body)
+
+    # ---------------------------------------------------------------- exec
+    def _exec(self, ns, pod, command, stdin=None, proto="v5.channel.k8s.io", close_stdin=True):
+        import aiohttp
+        import urllib.parse
+        f = self.f
+
+        async def run():
+            q = [("command", c) for c in command] + [("stdout", "true"), ("stderr", "true")]
+            if stdin is not None:
+                q.append(("stdin", "true"))
+            url = f"https://127.0.0.1:{f.port}/api/v1/namespaces/{ns}/pods/{pod}/exec?" + urllib.parse.urlencode(q)
+            out = {1: b"", 2: b"", 3: b""}
+            async with aiohttp.ClientSession() as s:
+                async with s.ws_connect(url, protocols=[proto, "v4.channel.k8s.io"], ssl=f.ctx,
+                                        headers={"Authorization": f"Bearer {f.token}"}, max_msg_size=0) as ws:
+                    self.assertEqual(ws.protocol, proto)
+                    if stdin is not None:
+                        await ws.send_bytes(b"\x00" + stdin)
+                        if close_stdin:
+                            await ws.send_bytes(b"\xff\x00")
+                    async for msg in ws:
+                        if msg.type == aiohttp.WSMsgType.BINARY:
+                            out[msg.data[0]] += msg.data[1:]
+                    return out, ws.close_code
+        return asyncio.run(run())
+
+    def test_exec(self):
+        f = self.f
+        self._running_pod("ex", "p")
+        out, code = self._exec("ex", "p", ["cat", "/etc/hostname"])
+        self.assertEqual(out[1], b"p\n")
+        self.assertEqual(json.loads(out[3]), {"metadata": {}, "status": "Success"})
+        self.assertEqual(code, 1000)
+        out, code = self._exec("ex", "p", ["sh", "-c", "echo err >&2; exit 2"])
+        self.assertEqual(out[2], b"err\n")
+        st = json.loads(out[3])
+        self.assertEqual(st["status"], "Failure")
+        self.assertEqual(st["reason"], "NonZeroExitCode")
+        self.assertEqual(st["details"]["causes"], [{"reason": "ExitCode", "message": "2"}])
+        self.assertEqual(st["message"], "command terminated with non-zero exit code: error executing command "
+                                        "[sh -c echo err >&2; exit 2], exit code 2")
+        # stdin with v5 close signal
+        out, code = self._exec("ex", "p", ["sh", "-c", "cat > /tmp/in; wc -c < /tmp/in"], stdin=b"x" * 100000)
+        self.assertEqual(out[1].strip(), b"100000")
+        root = f.req("GET", "/fake/v1/namespaces/ex/pods/p/root")[1]["path"]
+        self.assertEqual(os.path.getsize(os.path.join(root, "tmp/in")), 100000)
+        # v4 (no stdin close signal): command without stdin
+        out, code = self._exec("ex", "p", ["ls", "/app"], proto="v4.channel.k8s.io")
+        self.assertIn(b"logs", out[1])
+        self.assertEqual(json.loads(out[3])["status"], "Success")
+        # unknown command
+        out, code = self._exec("ex", "p", ["nosuchcmd"])
+        st = json.loads(out[3])
+        self.assertEqual(st["status"], "Failure")
+        self.assertIn('exec: "nosuchcmd": executable file not found in $PATH', st["message"])
+        # exec override for tar
+        f.req("POST", "/fake/v1/namespaces/ex/pods/p/exec-override", b"EVIL-TAR-BYTES", ctype="application/octet-stream")
+        out, code = self._exec("ex", "p", ["tar", "cf", "-", "/app"])
+        self.assertEqual(out[1], b"EVIL-TAR-BYTES")
+        out, code = self._exec("ex", "p", ["tar", "cf", "-", "-C", "/etc", "hostname"])
+        self.assertTrue(out[1].startswith(b"hostname"))
+        # non-upgrade request
+        st, body = f.req("GET", "/api/v1/namespaces/ex/pods/p/exec?command=ls")
+        self.assertEqual(st, 400)
+        # notar behaviour
+        f.req("POST", "/api/v1/namespaces/ex/pods",
+              {"metadata": {"name": "nt", "annotations": {"fake.wb.dev/behaviour": "notar"}},
+               "spec": {"containers": [{"name": "main", "image": "busybox"}]}})
+        f.wait_for(lambda: f.req("GET", "/api/v1/namespaces/ex/pods/nt")[1]["status"].get("phase") == "Running")
+        out, code = self._exec("ex", "nt", ["tar", "cf", "-", "/app"])
+        self.assertIn('exec: "tar": executable file not found', json.loads(out[3])["message"])
+
+
+class Version118Test(unittest.TestCase):
+    def test_118(self):
+        f = Fake(["--k8s-version", "1.18"])
+        try:
+            st, body = f.req("GET", "/version")
+            self.assertEqual(body["gitVersion"], "v1.18.20")
+            st, body = f.req("GET", "/apis/networking.k8s.io/v1")
+            self.assertNotIn("ingresses", [r["name"] for r in body["resources"]])  # only NetworkPolicy in 1.18
+            self.assertEqual(f.req("GET", "/apis/extensions/v1beta1")[0], 200)
+            st, body = f.req("GET", "/apis/networking.k8s.io/v1beta1")
+            self.assertIn("ingresses", [r["name"] for r in body["resources"]])
+            self.assertEqual(f.req("GET", "/apis/authentication.k8s.io/v1")[0], 404)
+            st, body = f.req("POST", "/apis/extensions/v1beta1/namespaces/default/ingresses",
+                             {"apiVersion": "extensions/v1beta1", "kind": "Ingress", "metadata": {"name": "i"},
+                              "spec": {"backend": {"serviceName": "s", "servicePort": 80}}})
+            self.assertEqual(st, 201, body)
+            st, body = f.req("GET", "/apis/networking.k8s.io/v1beta1/namespaces/default/ingresses/i")
+            self.assertEqual(body["apiVersion"], "networking.k8s.io/v1beta1")
+        finally:
+            f.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,97 @@
+// Pure helpers: redaction, Retry-After and backoff.
+#include <catch2/catch.hpp>
+#include <ctime>
+
+#include "http/http.hpp"
+
+using namespace wb::http;
+using std::chrono::milliseconds;
+
+TEST_CASE("secret headers are redacted", "[http][redact]") {
+  CHECK(redact_header("Authorization", "Bearer abc.def") == "Authorization: <redacted>");
+  CHECK(redact_header("authorization", "Basic dXNlcjpwYXNz") == "authorization: <redacted>");
+  CHECK(redact_header("Proxy-Authorization", "x") == "Proxy-Authorization: <redacted>");
+  CHECK(redact_header("Cookie", "session=1") == "Cookie: <redacted>");
+  CHECK(redact_header("set-cookie", "session=1") == "set-cookie: <redacted>");
+  CHECK(redact_header("X-Registry-Auth", "eyJ") == "X-Registry-Auth: <redacted>");
+  CHECK(redact_header("Content-Type", "application/json") == "Content-Type: application/json");
+  CHECK(redact_header("Location", "https://h/x?token=s3cr3t&a=1") == "Location: https://h/x?token=<redacted>&a=1");
+  CHECK(redact_header("WWW-Authenticate", "Bearer realm=\"https://auth\",service=\"r\"").find("realm") !=
+        std::string::npos);
+}
+
+TEST_CASE("secret JSON fields are redacted", "[http][redact]") {
+  CHECK(redact_text(R"({"token":"s3cr3t","kind":"x"})") == R"({"token":"<redacted>","kind":"x"})");
+  CHECK(redact_text(R"({"access_token": "aaa", "refresh_token":"bbb", "expires_in": 300})") ==
+        R"({"access_token": "<redacted>", "refresh_token":"<redacted>", "expires_in": 300})");
+  CHECK(redact_text(R"({"password":"p\"w","username":"me"})") == R"({"password":"<redacted>","username":"me"})");
+  CHECK(redact_text(R"({"client-key-data":"LS0tLS1","secret":"x"})") ==
+        R"({"client-key-data":"<redacted>","secret":"<redacted>"})");
+  CHECK(redact_text(R"({"auth":"dXNlcjpwYXNz"})") == R"({"auth":"<redacted>"})");
+  // Objects named like secrets are kept (their fields are redacted on their own).
+  CHECK(redact_text(R"({"secret":{"name":"db"}})") == R"({"secret":{"name":"db"}})");
+  CHECK(redact_text(R"({"token":null})") == R"({"token":null})");
+  // JSON inside a JSON string (an echoed request body).
+  CHECK(redact_text(R"({"body":"{\"password\":\"pw\",\"user\":\"me\"}"})") ==
+        R"({"body":"{\"password\":\"<redacted>\",\"user\":\"me\"}"})");
+  // A truncated excerpt never shows the beginning of a secret.
+  CHECK(redact_text(R"({"token":"abcdefgh)") == R"({"token":"<redacted>)");
+  CHECK(redact_text(R"({"tokenizer":"x","mytoken":"y"})") == R"({"tokenizer":"x","mytoken":"y"})");
+}
+
+TEST_CASE("secret query parameters and credentials in lines are redacted", "[http][redact]") {
+  CHECK(redact_text("GET https://r/token?scope=pull&token=abc123") ==
+        "GET https://r/token?scope=pull&token=<redacted>");
+  CHECK(redact_text("/login?password=hunter2&user=me") == "/login?password=<redacted>&user=me");
+  CHECK(redact_text("a=1&access_token=zzz") == "a=1&access_token=<redacted>");
+  CHECK(redact_text("header Authorization: Bearer eyJhbGciOi.xyz done") ==
+        "header Authorization: Bearer <redacted> done");
+  CHECK(redact_text("Basic dXNlcjpwYXNzd29yZA==") == "Basic <redacted>");
+  CHECK(redact_text("https://user:pa55@registry.example/v2/") == "https://user:<redacted>@registry.example/v2/");
+  CHECK(redact_text("password: hunter2") == "password: <redacted>");
+  CHECK(redact_text("nothing secret here") == "nothing secret here");
+  // Redaction is idempotent.
+  std::string once = redact_text(R"({"token":"s3cr3t1"} Bearer s3cr3t2 token=s3cr3t3)");
+  CHECK(redact_text(once) == once);
+  CHECK(once.find("s3cr3t") == std::string::npos);
+}
+
+TEST_CASE("Retry-After accepts seconds and HTTP dates", "[http][retry]") {
+  CHECK(parse_retry_after("0") == milliseconds(0));
+  CHECK(parse_retry_after(" 7 ") == milliseconds(7000));
+  CHECK_FALSE(parse_retry_after(""));
+  CHECK_FALSE(parse_retry_after("soon"));
+  CHECK_FALSE(parse_retry_after("-3"));
+  CHECK_FALSE(parse_retry_after("1.5"));
+
+  const std::time_t future = std::time(nullptr) + 5;
+  char buf[64];
+  std::tm tm{};
+  gmtime_r(&future, &tm);
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  auto d = parse_retry_after(buf);
+  REQUIRE(d);
+  CHECK(*d > milliseconds(3000));
+  CHECK(*d <= milliseconds(5000));
+
+  auto past = parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT");
+  REQUIRE(past);
+  CHECK(*past == milliseconds(0));
+}
+
+TEST_CASE("backoff grows, is capped and jitters within [50%, 100%]", "[http][retry]") {
+  const milliseconds base(100), max(1000);
+  CHECK(backoff_delay(0, base, max, 0.999999) == milliseconds(100));
+  CHECK(backoff_delay(1, base, max, 0.999999) == milliseconds(200));
+  CHECK(backoff_delay(2, base, max, 0.999999) == milliseconds(400));
+  CHECK(backoff_delay(3, base, max, 0.999999) == milliseconds(800));
+  CHECK(backoff_delay(4, base, max, 0.999999) == milliseconds(1000));
+  CHECK(backoff_delay(100, base, max, 0.999999) == milliseconds(1000));
+  CHECK(backoff_delay(0, base, max, 0.0) == milliseconds(50));
+  CHECK(backoff_delay(10, base, max, 0.0) == milliseconds(500));
+  for (double r = 0.0; r < 1.0; r += 0.05) {
+    auto d = backoff_delay(2, base, max, r);
+    CHECK(d >= milliseconds(200));
+    CHECK(d <= milliseconds(400));
+  }
+}

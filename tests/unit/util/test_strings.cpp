@@ -1,0 +1,61 @@
+#include <catch2/catch.hpp>
+
+#include "util/encoding.hpp"
+#include "util/strings.hpp"
+#include "util/time.hpp"
+
+using namespace wb::util;
+
+TEST_CASE("dns1123 labels", "[util]") {
+  CHECK(is_dns1123_label("orders"));
+  CHECK(is_dns1123_label("a-1"));
+  CHECK_FALSE(is_dns1123_label("Orders"));
+  CHECK_FALSE(is_dns1123_label("-a"));
+  CHECK_FALSE(is_dns1123_label("a_b"));
+  CHECK_FALSE(is_dns1123_label(std::string(64, 'a')));
+  CHECK(is_dns1123_subdomain("a.b-c.d"));
+}
+
+TEST_CASE("closest match suggests near words only", "[util]") {
+  std::vector<std::string> verbs{"create", "delete", "list", "status"};
+  CHECK(closest_match("creat", verbs) == "create");
+  CHECK(closest_match("lst", verbs) == "list");
+  CHECK(closest_match("stauts", verbs) == "status");
+  CHECK(closest_match("zzzzzz", verbs).empty());
+}
+
+TEST_CASE("base64 round trips and rejects garbage", "[util]") {
+  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
+    auto enc = base64_encode(s);
+    auto dec = base64_decode(enc);
+    REQUIRE(dec);
+    CHECK(*dec == s);
+  }
+  CHECK(base64_encode("hello") == "aGVsbG8=");
+  CHECK_FALSE(base64_decode("a$b="));
+  CHECK(base64url_decode("aGVsbG8").value() == "hello");
+}
+
+TEST_CASE("sha256 of known vectors", "[util]") {
+  CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  Sha256 h;
+  h.update("a");
+  h.update("bc");
+  CHECK(h.hex_digest() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST_CASE("rfc3339 and durations", "[util]") {
+  auto t = parse_rfc3339("2024-05-01T10:00:00Z");
+  REQUIRE(t);
+  CHECK(format_rfc3339(*t) == "2024-05-01T10:00:00Z");
+  auto t2 = parse_rfc3339("2024-05-01T12:00:00.123456789+02:00");
+  REQUIRE(t2);
+  CHECK(format_rfc3339(*t2) == "2024-05-01T10:00:00Z");
+  CHECK_FALSE(parse_rfc3339("yesterday"));
+  CHECK(parse_duration("10m")->count() == 600000);
+  CHECK(parse_duration("1h30m")->count() == 5400000);
+  CHECK(parse_duration("45")->count() == 45000);
+  CHECK_FALSE(parse_duration("10x"));
+  CHECK(format_age(std::chrono::seconds(30)) == "30s");
+  CHECK(format_age(std::chrono::seconds(3 * 86400)) == "3d");
+}
