@@ -1,13 +1,16 @@
-// wb app create: an app (Deployment + Service) from wb.yaml's app section and flags.
+// wb app create: an app (Deployment + Service) from wb.yaml's app section and flags; the other
+// verbs are in app_lifecycle.cpp and app_revisions.cpp.
 #include <fmt/format.h>
 
 #include <ostream>
 
+#include "commands/app_common.hpp"
 #include "commands/commands.hpp"
 #include "output.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
 #include "workbench/app.hpp"
+#include "workbench/lifecycle.hpp"
 
 namespace wb::cli::commands {
 
@@ -80,39 +83,6 @@ Result<ResolvedSpec> resolve_spec(const CreateOptions& o, Context& ctx) {
   return r;
 }
 
-std::string object_name(const json& obj) {
-  std::string kind = util::to_lower(obj.value("kind", ""));
-  std::string api = obj.value("apiVersion", "");
-  auto slash = api.find('/');
-  std::string group = slash == std::string::npos ? "" : "." + api.substr(0, slash);
-  return fmt::format("{}{}/{}", kind, group, obj.value("/metadata/name"_json_pointer, std::string()));
-}
-
-// Objects as -o asks: json -> a v1 List, name -> kind/name lines, otherwise a YAML stream.
-void print_objects(Context& ctx, const std::vector<json>& objects) {
-  switch (ctx.global.format()) {
-    case OutputFormat::Json:
-      print_json(ctx, json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", objects}});
-      return;
-    case OutputFormat::Name:
-      for (const auto& obj : objects) ctx.out() << object_name(obj) << '\n';
-      return;
-    default:
-      for (size_t i = 0; i < objects.size(); ++i) ctx.out() << (i ? "---\n" : "") << to_yaml(objects[i]);
-      return;
-  }
-}
-
-// Who is creating the app, if the server can tell (SelfSubjectReview, Kubernetes 1.27+); "" otherwise.
-std::string current_user(k::Client& client) {
-  auto type = client.prefer({k::types::SelfSubjectReview, k::types::SelfSubjectReviewV1beta1});
-  if (!type) return "";
-  json review = {{"apiVersion", type->api_version()}, {"kind", "SelfSubjectReview"}};
-  auto answer = client.create(*type, "", review);
-  if (!answer) return "";
-  return answer->value("/status/userInfo/username"_json_pointer, std::string());
-}
-
 // Rewords API errors on an app's objects in the user's terms.
 Error app_error(Error e, const std::string& verb, const std::string& app, const std::string& ws) {
   if (e.code == ErrorCode::Auth && e.http_status == 403)
@@ -126,6 +96,17 @@ Error app_error(Error e, const std::string& verb, const std::string& app, const 
 
 std::string label_of(const json& obj, const char* key) {
   return obj.value("/metadata/labels"_json_pointer, json::object()).value(key, "");
+}
+
+// Remembers the replicas `wb app start` gives the app: from --replicas or wb.yaml, else what the app
+// remembered, else the profile's defaults.replicas.
+void remember_replicas(json& deployment, const wbw::AppSpec& spec, const json* existing, const wbw::Settings& settings) {
+  std::string n;
+  if (spec.replicas && *spec.replicas > 0) n = std::to_string(*spec.replicas);
+  if (n.empty() && existing)
+    n = existing->value("/metadata/annotations"_json_pointer, json::object()).value(wbw::annotations::kReplicas, "");
+  if (n.empty()) n = std::to_string(std::max(1, settings.get_int("defaults.replicas", 1)));
+  deployment["metadata"]["annotations"][wbw::annotations::kReplicas] = n;
 }
 
 Status run_create(const CreateOptions& o, Context& ctx) {
@@ -146,6 +127,8 @@ Status run_create(const CreateOptions& o, Context& ctx) {
     }
     WB_ASSIGN_OR_RETURN(auto objects, wbw::build_objects(spec, *settings, build));
     for (const auto& w : objects.warnings) ctx.warn(w);
+    remember_replicas(objects.deployment, spec, nullptr, *settings);
+    wbw::record_change(objects.deployment, {"", "create", ""});
     print_objects(ctx, {objects.deployment, objects.service});
     return {};
   }
@@ -194,11 +177,15 @@ Status run_create(const CreateOptions& o, Context& ctx) {
     build.creator =
         cur.value("/metadata/annotations"_json_pointer, json::object()).value(wbw::labels::kCreator, "");
   } else {
-    build.creator = current_user(*client);
+    build.creator = server_username(*client);
   }
 
   WB_ASSIGN_OR_RETURN(auto objects, wbw::build_objects(spec, *settings, build));
   for (const auto& w : objects.warnings) ctx.warn(w);
+  remember_replicas(objects.deployment, spec, existing ? &*existing : nullptr, *settings);
+  if (existing) wbw::keep_other_parts(objects.deployment, *existing);
+  if (!existing || objects.deployment["spec"]["template"] != (*existing)["spec"]["template"])
+    wbw::record_change(objects.deployment, change_info(ctx, *client, existing ? "update" : "create"));
 
   // Server-side apply for creating too: wb then owns every field it sets, so a later --update
   // removes what it no longer sets (an old port) instead of merging it in.
@@ -263,6 +250,8 @@ void register_app(CLI::App& app, Context& ctx, Action& action) {
     o->description_set = description->count() > 0;
     action = [o, &ctx] { return run_create(*o, ctx); };
   });
+
+  register_app_lifecycle(*noun, ctx, action);
 }
 
 }  // namespace wb::cli::commands

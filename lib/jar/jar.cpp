@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <system_error>
+#include <unordered_set>
 
 #include "util/strings.hpp"
 
@@ -168,6 +169,7 @@ Result<JarInfo> inspect_jar(const std::filesystem::path& path, const InspectOpti
   info.path = path;
   std::optional<std::string> manifest_text;
   bool any_entry = false;
+  std::unordered_set<std::string> seen;
   archive_entry* e = nullptr;
   for (;;) {
     int r = archive_read_next_header(a.get(), &e);
@@ -177,14 +179,15 @@ Result<JarInfo> inspect_jar(const std::filesystem::path& path, const InspectOpti
       return Error(ErrorCode::Usage, "cannot read " + display(path) + ": " + archive_error_string(a.get()));
     }
     any_entry = true;
-    const char* name_c = archive_entry_pathname(e);
+    const char* name_c = archive_entry_pathname_utf8(e);
+    if (!name_c) name_c = archive_entry_pathname(e);
     std::string name = name_c ? name_c : "";
     if (!is_safe_entry_path(name)) {
       return Error(ErrorCode::Usage, display(path) + " has an entry with an unsafe path: '" + name + "'",
                    "a jar must not hold absolute paths or '..'; rebuild it");
     }
     if (archive_entry_filetype(e) != AE_IFREG || name.back() == '/') continue;
-    if (info.find(name) != nullptr) continue;  // duplicate entry: the first one wins (as in java)
+    if (!seen.insert(name).second) continue;  // duplicate entry: the first one wins (as in java)
     Entry entry;
     entry.path = name;
     entry.size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
@@ -257,79 +260,6 @@ Result<JarInfo> inspect_jar(const std::filesystem::path& path, const InspectOpti
     WB_ASSIGN_OR_RETURN(info.layers_index, reader->read_all(info.layers_index_path));
   }
   return info;
-}
-
-// ---- EntryReader ----
-
-Result<std::unique_ptr<EntryReader>> EntryReader::open(const std::filesystem::path& jar) {
-  WB_TRY(check_readable(jar));
-  std::unique_ptr<EntryReader> r(new EntryReader());
-  r->path_ = jar;
-  WB_TRY(r->reopen());
-  return r;
-}
-
-EntryReader::~EntryReader() {
-  if (ar_) archive_read_free(ar_);
-}
-
-Status EntryReader::reopen() {
-  if (ar_) archive_read_free(ar_);
-  ar_ = nullptr;
-  current_.clear();
-  at_end_ = false;
-  WB_ASSIGN_OR_RETURN(ArchivePtr a, open_zip(path_));
-  ar_ = a.release();
-  return {};
-}
-
-Status EntryReader::seek(const std::string& entry_path) {
-  bool from_start = current_.empty() && !at_end_;
-  for (int pass = 0; pass < 2; ++pass) {
-    if (pass == 1) {
-      if (from_start) break;
-      WB_TRY(reopen());
-    }
-    archive_entry* e = nullptr;
-    for (;;) {
-      int r = archive_read_next_header(ar_, &e);
-      if (r == ARCHIVE_EOF) {
-        at_end_ = true;
-        current_.clear();
-        break;
-      }
-      if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-        return Error(ErrorCode::Failure, "cannot read " + display(path_) + ": " + archive_error_string(ar_));
-      }
-      const char* name = archive_entry_pathname(e);
-      current_ = name ? name : "";
-      if (current_ == entry_path && archive_entry_filetype(e) == AE_IFREG) return {};
-    }
-  }
-  return Error(ErrorCode::NotFound, display(path_) + " has no entry " + entry_path,
-               "the jar changed while it was being read; build again");
-}
-
-Result<size_t> EntryReader::read(char* buf, size_t size) {
-  if (current_.empty()) return size_t{0};
-  la_ssize_t n = archive_read_data(ar_, buf, size);
-  if (n < 0) {
-    return Error(ErrorCode::Failure,
-                 "cannot read " + current_ + " in " + display(path_) + ": " + archive_error_string(ar_));
-  }
-  return static_cast<size_t>(n);
-}
-
-Result<std::string> EntryReader::read_all(const std::string& entry_path) {
-  WB_TRY(seek(entry_path));
-  std::string out;
-  char buf[16384];
-  for (;;) {
-    WB_ASSIGN_OR_RETURN(size_t n, read(buf, sizeof buf));
-    if (n == 0) break;
-    out.append(buf, n);
-  }
-  return out;
 }
 
 }  // namespace wb::jar

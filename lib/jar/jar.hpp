@@ -13,8 +13,6 @@
 
 #include "util/result.hpp"
 
-struct archive;  // libarchive
-
 namespace wb::jar {
 
 using util::Result;
@@ -77,8 +75,9 @@ struct InspectOptions {
 // archive)", "orders.jar has no Main-Class in META-INF/MANIFEST.MF", unsafe entry paths).
 Result<JarInfo> inspect_jar(const std::filesystem::path& path, const InspectOptions& options = {});
 
-// Reads the bytes of entries of one jar, in any order. Sequential access in zip order is cheapest;
-// going back reopens the archive (cheap: the seekable zip reader uses the central directory).
+// Reads the bytes of entries of one jar, in any order: it indexes the zip's central directory
+// once, then each seek goes straight to the entry, which is inflated on the fly (and its CRC-32
+// checked). libarchive reads jars in zip order only, which would make sorted layers quadratic.
 class EntryReader {
  public:
   static Result<std::unique_ptr<EntryReader>> open(const std::filesystem::path& jar);
@@ -94,12 +93,9 @@ class EntryReader {
   Result<std::string> read_all(const std::string& entry_path);
 
  private:
-  EntryReader() = default;
-  Status reopen();
-  std::filesystem::path path_;
-  ::archive* ar_ = nullptr;
-  std::string current_;  // path of the entry the reader stands at ("" before the first)
-  bool at_end_ = false;
+  struct State;
+  explicit EntryReader(std::unique_ptr<State> state);
+  std::unique_ptr<State> st_;
 };
 
 }  // namespace wb::jar

@@ -11,6 +11,8 @@
 
 namespace wb::oci {
 
+using util::Result;
+
 struct Credentials {
   std::string username;
   std::string password;

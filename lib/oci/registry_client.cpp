@@ -76,6 +76,17 @@ bool transient(const Result<http::Response>& r) {
   return transient_status(r->status);
 }
 
+// The registry lost or refused the upload session (e.g. distribution after a connection was
+// cut mid-body: the stored size no longer matches the session state), or stored bytes that do
+// not hash to the digest: the upload must start over.
+bool session_lost(const Result<http::Response>& r) {
+  if (!r || (r->status != 404 && r->status != 400 && r->status != 416)) return false;
+  if (r->status == 416) return true;
+  const std::string& b = r->body;
+  return b.find("BLOB_UPLOAD_UNKNOWN") != std::string::npos || b.find("BLOB_UPLOAD_INVALID") != std::string::npos ||
+         b.find("DIGEST_INVALID") != std::string::npos;
+}
+
 // Parses "0-<end>" (Range / Docker-Upload-Range headers): the number of bytes stored.
 std::optional<int64_t> stored_bytes(const http::Headers& headers) {
   auto range = headers.get("range");
@@ -602,7 +613,7 @@ class Client final : public Registry {
 
   Status retry_or_fail(int& failures, const Result<http::Response>& r, const Reference& repo,
                        const std::string& what) {
-    if (!transient(r) || ++failures >= options_.upload_attempts) {
+    if (!(transient(r) || session_lost(r)) || ++failures >= options_.upload_attempts) {
       if (!r) return r.error().with_context(what);
       return error_for(*r, repo, "push", what);
     }
@@ -704,6 +715,10 @@ class Client final : public Registry {
         WB_TRY(retry_or_fail(failures, r, repo, what));
         const Error cause = r ? Error(ErrorCode::Unavailable, "registry answered " + std::to_string(r->status))
                               : r.error();
+        if (session_lost(r)) {
+          WB_TRY(restart(cause));
+          continue;
+        }
         // Ask where the upload stands.
         http::Request status_req;
         status_req.url = url;

@@ -44,6 +44,9 @@ std::optional<TimePoint> parse_rfc3339(std::string_view text) {
   tm.tm_min = mi;
   tm.tm_sec = s;
   time_t t = timegm(&tm);
+  // system_clock counts nanoseconds in 64 bits: beyond ~2262 saturate instead of wrapping.
+  constexpr time_t kMaxSeconds = 9'000'000'000;
+  if (t - offset > kMaxSeconds) return TimePoint::max();
   auto tp = Clock::from_time_t(t - offset);
   return tp + std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(nanos));
 }

@@ -1,6 +1,6 @@
 """wb app create: the objects it prints with --dry-run (no cluster at all), checked field by field
-and by an independent validator (tests/validate, kubernetes-models); bad input; and a create
-against the fake API server.
+and by an independent validator (tests/validate, kubernetes-models) and bad input. Creating on a
+cluster is in test_app_lifecycle.py.
 
 The validator needs its packages once: `npm ci --prefix tests/validate`. Without them those checks
 are skipped with a message.
@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import SOURCE_DIR, FakeCluster, WbTestCase  # noqa: E402
+from wbtest import SOURCE_DIR, WbTestCase  # noqa: E402
 
 VALIDATE_DIR = os.path.join(SOURCE_DIR, "tests", "validate")
 
@@ -144,7 +144,10 @@ class AppDryRun(WbTestCase):
         deploy, svc = doc["items"]
         self.assertEqual(deploy["metadata"]["name"], "orders")
         self.assertEqual(deploy["metadata"]["namespace"], "team-a")
-        self.assertEqual(deploy["metadata"]["annotations"], {"kubesphere.io/description": "Takes orders"})
+        # The description, the replicas `wb app start` will give it, and why this version exists.
+        self.assertEqual(deploy["metadata"]["annotations"], {"kubesphere.io/description": "Takes orders",
+                                                             "wb.dev/replicas": "1",
+                                                             "kubernetes.io/change-cause": "create"})
         c = deploy["spec"]["template"]["spec"]["containers"][0]
         self.assertEqual(c["ports"][0]["containerPort"], 8081)
         self.assertEqual(c["resources"]["limits"], {"cpu": "1", "memory": "768Mi"})
@@ -202,70 +205,6 @@ class AppDryRun(WbTestCase):
         with open(path, "w") as f:
             f.write("app:\n  name: orders\n  memory: 512\n")
         self.assertOneLineError(self.wb("app", "create", "--dry-run"), 2, path + ":3:11: memory '512' is too little")
-
-
-class AppCreateOnCluster(WbTestCase):
-    """The same command without --dry-run, against the fake API server (or WB_TEST_KUBECONFIG)."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.cluster = FakeCluster()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cluster.stop()
-
-    def setUp(self):
-        super().setUp()
-        self.cluster.skip_unless_fake(self, "creates namespaces as admin")
-        self.ns = "shop-" + os.path.basename(self.home).replace("_", "-").lower()[-8:].strip("-")
-        status, body = self.cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {
-            "name": self.ns, "labels": {"kubesphere.io/workspace": "shop"}}})
-        self.assertIn(status, (200, 201), body)
-        self.kubeconfig = self.cluster.kubeconfig_for(os.path.join(self.home, "kubeconfig"),
-                                                      token=self.cluster.admin_token)
-
-    def run_wb(self, *args):
-        return self.wb("--kubeconfig", self.kubeconfig, "-w", self.ns, *args)
-
-    def get(self, path):
-        status, body = self.cluster.request("GET", path)
-        self.assertEqual(status, 200, body)
-        return body
-
-    def test_create_then_conflict_then_update(self):
-        r = self.run_wb("app", "create", "orders", "--port", "8081")
-        self.assertExit(r, 0)
-        self.assertEqual(r.out, "Created app 'orders' in workspace '%s' (stopped; next: `wb push jar ... --app orders`)\n"
-                         % self.ns)
-        d = self.get("/apis/apps/v1/namespaces/%s/deployments/orders" % self.ns)
-        self.assertEqual(d["spec"]["replicas"], 0)
-        self.assertEqual(d["metadata"]["labels"]["app.kubernetes.io/managed-by"], "wb")
-        self.assertTrue(d["metadata"]["annotations"]["kubesphere.io/creator"])  # SelfSubjectReview's username
-        s = self.get("/api/v1/namespaces/%s/services/orders" % self.ns)
-        self.assertEqual(s["spec"]["ports"][0]["targetPort"], 8081)
-
-        r = self.run_wb("app", "create", "orders")
-        self.assertOneLineError(r, 5, "app 'orders' exists already in workspace '%s'" % self.ns, "--update")
-
-        r = self.run_wb("app", "create", "orders", "--port", "9090", "--update", "--description", "Takes orders")
-        self.assertExit(r, 0)
-        self.assertIn("Updated app 'orders'", r.out)
-        d = self.get("/apis/apps/v1/namespaces/%s/deployments/orders" % self.ns)
-        # Every field is wb's (server-side apply from the start): the old port goes, it does not merge in.
-        # (Only the key fields are compared: the fake API server leaves an empty stub where a removed
-        # list item was; a real one removes the item.)
-        ports = d["spec"]["template"]["spec"]["containers"][0]["ports"]
-        self.assertEqual([p["containerPort"] for p in ports if "containerPort" in p], [9090])
-        s = self.get("/api/v1/namespaces/%s/services/orders" % self.ns)
-        self.assertEqual([p["port"] for p in s["spec"]["ports"] if "port" in p], [9090])
-        self.assertIn("kubesphere.io/creator", d["metadata"]["annotations"])  # kept from the create
-        self.assertEqual(d["metadata"]["annotations"]["kubesphere.io/description"], "Takes orders")
-        self.assertEqual(d["spec"]["replicas"], 0)
-
-    def test_missing_workspace_is_not_found(self):
-        r = self.wb("--kubeconfig", self.kubeconfig, "-w", "nope", "app", "create", "orders")
-        self.assertOneLineError(r, 3, "workspace 'nope' not found")
 
 
 if __name__ == "__main__":

@@ -223,6 +223,31 @@ class NewUserMistakes(KubeTestCase):
         self.assertExit(r, 0)
 
 
+class AnyCluster(WbTestCase):
+    """What must hold on any cluster, fake or real (WB_TEST_KUBECONFIG)."""
+
+    def kubeconfig(self):
+        if cluster.real:
+            return cluster.kubeconfig
+        return cluster.kubeconfig_for(os.path.join(self.home, "kc"), token=ALICE_TOKEN)
+
+    def test_whoami_answers(self):
+        r = self.wb("--kubeconfig", self.kubeconfig(), "whoami", "-o", "json")
+        self.assertExit(r, 0)
+        info = json.loads(r.out)
+        self.assertTrue(info["server"].startswith("https://"))
+        if info["known"]:
+            self.assertTrue(info["username"])
+
+    def test_workspace_list_answers_or_says_forbidden(self):
+        r = self.wb("--kubeconfig", self.kubeconfig(), "workspace", "list", "-o", "json")
+        self.assertIn(r.code, (0, 4), repr(r))
+        if r.code == 0:
+            self.assertIsInstance(json.loads(r.out), list)
+        else:
+            self.assertIn("you may not list", r.err)
+
+
 class OldServer(WbTestCase):
     """Kubernetes 1.18 has no SelfSubjectReview: whoami says so plainly."""
 

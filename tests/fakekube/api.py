@@ -153,30 +153,54 @@ class Server:
     def _spec_of(o):
         return {k: v for k, v in o.items() if k not in ("metadata", "status", "apiVersion", "kind")}
 
-    def sys_create(self, r, obj):
+    def sys_create(self, r, obj, manager=None):
+        """Controller create; manager (e.g. kube-controller-manager) is recorded in managedFields."""
         obj = deepcopy(obj)
         kinds.prepare(self, r, obj, None, "create")
         self._finish_meta(r, obj)
+        if manager:
+            patchmod.record_update(None, obj, manager, r.gv, rfc3339())
         out = self.store.put(r.storage, obj, "ADDED")
         self._after_create(r, out)
         return out
 
-    def sys_update(self, r, obj, status=False, keep_generation=False, force_all=False):
-        md = obj["metadata"]
-        old = self.store.get(r.storage, md.get("namespace"), md["name"])
+    def sys_modify(self, r, ns, name, fn, subresource=None, manager=None):
+        """Controller write: atomic read-modify-write of the object as stored right now.
+
+        fn(obj) changes a private copy of the latest stored object in place (return False: no write).
+        Controllers must never write back a copy they read earlier: that would revert whatever a client
+        changed in between (spec, annotations, managedFields).
+        subresource="status": only the status is taken from fn's result (like PUT .../status), and
+        the write can only own status fields. Otherwise the stored status is kept for kinds with a
+        status subresource. manager: recorded in managedFields as an Update (with the subresource);
+        None records nothing (e.g. the scheduler's binding).
+        Returns the stored object (unchanged when nothing changed), or None if it does not exist."""
+        def mutate(old):
+            cand = deepcopy(old)
+            if fn(cand) is False:
+                return None
+            if subresource == "status":
+                new = deepcopy(old)
+                if cand.get("status") is None:
+                    new.pop("status", None)
+                else:
+                    new["status"] = cand["status"]
+            else:
+                new = cand
+                if r.status_sub:
+                    if old.get("status") is None:
+                        new.pop("status", None)
+                    else:
+                        new["status"] = deepcopy(old["status"])
+            self._finish_meta(r, new, old)
+            if manager:
+                patchmod.record_update(old, new, manager, r.gv, rfc3339(), subresource=subresource)
+            return None if new == old else new
+
+        old, out = self.store.update(r.storage, ns, name, mutate)
         if old is None:
-            return obj
-        obj = deepcopy(obj)
-        if status:
-            new = deepcopy(old)
-            new["status"] = obj.get("status")
-            obj = new
-        elif not force_all and r.status_sub:
-            obj["status"] = deepcopy(old.get("status"))
-        self._finish_meta(r, obj, old)
-        if keep_generation and r.generation:
-            obj["metadata"]["generation"] = old["metadata"].get("generation", 1)
-        return self.store.put(r.storage, obj, "MODIFIED")
+            return None
+        return out if out is not None else deepcopy(old)
 
     def sys_delete(self, r, ns, name):
         obj = self.store.get(r.storage, ns, name)
@@ -852,7 +876,8 @@ class Server:
             kinds.prepare(self, r, new, old, "update")
         self._finish_meta(r, new, old)
         if not op_apply:
-            patchmod.record_update(old, new, manager, r.gv, rfc3339(), subresource=sub if sub == "status" else None)
+            patchmod.record_update(old, new, manager, r.gv, rfc3339(),
+                                   subresource=sub if sub in ("status", "scale") else None)
         cmp_new = deepcopy(new)
         cmp_new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         cmp_old = deepcopy(old)
@@ -975,11 +1000,12 @@ class Server:
 
     # ------------------------------------------------------------ delete
     async def h_delete(self, request, r, ns, name):
+        raw = await request.read()
+        # no await after this read: the object written back below is the latest one
         obj = self.store.get(r.storage, ns, name)
         if obj is None:
             raise not_found(r.plural, r.group, name)
         opts = {}
-        raw = await request.read()
         if raw and "protobuf" in request.headers.get("Content-Type", ""):
             import pb
             try:
@@ -1103,6 +1129,9 @@ class Server:
 
     # ------------------------------------------------------------ subresources
     async def h_scale(self, request, r, ns, name):
+        raw = await request.read() if request.method != "GET" else b""
+        # read the object only after the last await: a copy taken before it could be stale and
+        # writing it back would revert concurrent changes (controller annotations/status, other clients)
         obj = self.store.get(r.storage, ns, name)
         if obj is None:
             raise not_found(r.plural, r.group, name)
@@ -1119,7 +1148,6 @@ class Server:
         cur = scale_of(obj)
         if request.method == "GET":
             return jresp(cur)
-        raw = await request.read()
         ct = request.headers.get("Content-Type", "").split(";")[0].strip()
         try:
             body = json.loads(raw) if "yaml" not in ct else load_yaml(raw.decode())
@@ -1140,7 +1168,7 @@ class Server:
                                                           "greater than or equal to 0", "FieldValueInvalid")])
         o = deepcopy(obj)
         o["spec"]["replicas"] = replicas
-        out = self.do_update(request, r, obj, o, None, self._manager(request))
+        out = self.do_update(request, r, obj, o, "scale", self._manager(request))
         return jresp(scale_of(out))
 
     async def h_token(self, request, r, ns, name):

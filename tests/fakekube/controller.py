@@ -13,6 +13,13 @@ from kutil import ApiError, bad_request, deepcopy, rfc3339, rfc3339_nano_fixed
 SAFE = "bcdfghjklmnpqrstvwxz2456789"
 BEHAVIOUR_ANN = "fake.wb.dev/behaviour"
 NODES = ["fake-node-1", "fake-node-2", "fake-node-3"]
+# field managers of the simulated components (what a real cluster shows in managedFields)
+KCM = "kube-controller-manager"
+KUBELET = "kubelet"
+# annotations the deployment controller does not copy from a Deployment to its ReplicaSets
+SKIP_COPY_ANNOTATIONS = {"kubectl.kubernetes.io/last-applied-configuration", "deployment.kubernetes.io/revision",
+                         "deployment.kubernetes.io/revision-history", "deployment.kubernetes.io/desired-replicas",
+                         "deployment.kubernetes.io/max-replicas", "deprecated.deployment.rollback.to"}
 
 
 def rand_suffix(n=5):
@@ -198,12 +205,16 @@ class Controllers:
     # ------------------------------------------------------------ reconcile
     def reconcile(self):
         dr, rr, pr = self.res("Deployment"), self.res("ReplicaSet"), self.res("Pod")
+        # each object is (re-)read right before it is reconciled: reconciling one deployment writes
+        # ReplicaSets, so a list taken at the start would be stale by the time we get to them
         for d in self.store.items(dr.storage):
-            if d["metadata"].get("deletionTimestamp"):
+            d = self.store.get(dr.storage, d["metadata"].get("namespace"), d["metadata"]["name"])
+            if d is None or d["metadata"].get("deletionTimestamp"):
                 continue
             self.reconcile_deployment(d, rr, pr)
         for rs in self.store.items(rr.storage):
-            if rs["metadata"].get("deletionTimestamp"):
+            rs = self.store.get(rr.storage, rs["metadata"].get("namespace"), rs["metadata"]["name"])
+            if rs is None or rs["metadata"].get("deletionTimestamp"):
                 continue
             self.reconcile_rs(rs, pr)
 
@@ -215,9 +226,11 @@ class Controllers:
         old = rs["spec"].get("replicas", 1)
         if old == n:
             return rs
-        rs = deepcopy(rs)
-        rs["spec"]["replicas"] = n
-        rs = self.server.sys_update(rr, rs)
+
+        def scale(o):
+            o["spec"]["replicas"] = n
+        rs = self.server.sys_modify(rr, rs["metadata"]["namespace"], rs["metadata"]["name"], scale,
+                                    manager=KCM) or rs
         direction = "up" if n > old else "down"
         if self.server.k8s_version == "1.18":
             msg = f"Scaled {direction} replica set {rs['metadata']['name']} to {n}"
@@ -256,7 +269,9 @@ class Controllers:
             unavail = resolve_int_or_percent(ru.get("maxUnavailable", "25%"), desired, False)
             if surge == 0 and unavail == 0:
                 unavail = 1
-        change_cause = (md.get("annotations") or {}).get("kubernetes.io/change-cause")
+        # like copyDeploymentAnnotationsToReplicaSet: every annotation of the deployment except its own
+        # bookkeeping goes onto the new ReplicaSet (added or overwritten, never removed)
+        copied = {k: v for k, v in (md.get("annotations") or {}).items() if k not in SKIP_COPY_ANNOTATIONS}
         if spec.get("paused"):
             self._deployment_status(d, new_rs, rss, desired, unavail, surge)
             return
@@ -271,8 +286,7 @@ class Controllers:
             ann = {"deployment.kubernetes.io/desired-replicas": str(desired),
                    "deployment.kubernetes.io/max-replicas": str(desired + surge),
                    "deployment.kubernetes.io/revision": str(max_rev + 1)}
-            if change_cause:
-                ann["kubernetes.io/change-cause"] = change_cause
+            ann = {**copied, **ann}
             labels = dict(t["metadata"]["labels"])
             rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
                   "metadata": {"name": name, "namespace": ns, "labels": labels, "annotations": ann,
@@ -284,7 +298,7 @@ class Controllers:
             if self.store.get(rr.storage, ns, name) is not None:
                 name = f"{md['name']}-{template_hash(spec.get('template'), 1)}"
                 rs["metadata"]["name"] = name
-            new_rs = self.server.sys_create(rr, rs)
+            new_rs = self.server.sys_create(rr, rs, manager=KCM)
             created_new = True
             rss.append(new_rs)
             self.progress[md["uid"]] = ("NewReplicaSetCreated", time.time(),
@@ -295,20 +309,22 @@ class Controllers:
             want = dict(ann)
             if rev < max_rev:  # rollback to an older template
                 want["deployment.kubernetes.io/revision"] = str(max_rev + 1)
-            if change_cause and ann.get("kubernetes.io/change-cause") != change_cause:
-                want["kubernetes.io/change-cause"] = change_cause
+            want.update(copied)
             want["deployment.kubernetes.io/desired-replicas"] = str(desired)
             want["deployment.kubernetes.io/max-replicas"] = str(desired + surge)
             if want != ann:
-                new_rs = deepcopy(new_rs)
-                new_rs["metadata"]["annotations"] = want
-                new_rs = self.server.sys_update(rr, new_rs)
+                changes = {k: v for k, v in want.items() if ann.get(k) != v}
+
+                def annotate(o):
+                    o["metadata"].setdefault("annotations", {}).update(changes)
+                new_rs = self.server.sys_modify(rr, ns, new_rs["metadata"]["name"], annotate,
+                                                manager=KCM) or new_rs
                 rss = [new_rs if r["metadata"]["uid"] == new_rs["metadata"]["uid"] else r for r in rss]
         rev = new_rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
         if (md.get("annotations") or {}).get("deployment.kubernetes.io/revision") != rev:
-            d = deepcopy(d)
-            d["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = rev
-            d = self.server.sys_update(self.res("Deployment"), d, keep_generation=True)
+            def set_revision(o):
+                o["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = rev
+            d = self.server.sys_modify(self.res("Deployment"), ns, md["name"], set_revision, manager=KCM) or d
         olds = [rs for rs in rss if rs["metadata"]["uid"] != new_rs["metadata"]["uid"]]
         olds.sort(key=lambda r: int(r["metadata"].get("annotations", {})
                                     .get("deployment.kubernetes.io/revision", "0")))
@@ -446,9 +462,10 @@ class Controllers:
         # keep condition order stable: Available then Progressing (as real)
         st["conditions"] = conds
         if self._strip_times(st) != self._strip_times(st_old):
-            d2 = deepcopy(d)
-            d2["status"] = st
-            self.server.sys_update(self.res("Deployment"), d2, status=True)
+            def set_status(o):
+                o["status"] = st
+            self.server.sys_modify(self.res("Deployment"), md["namespace"], md["name"], set_status,
+                                   subresource="status", manager=KCM)
 
     @staticmethod
     def _strip_times(st):
@@ -479,7 +496,7 @@ class Controllers:
                 if tm.get("annotations"):
                     pod["metadata"]["annotations"] = tm["annotations"]
                 try:
-                    self.server.sys_create(pr, pod)
+                    self.server.sys_create(pr, pod, manager=KCM)
                 except ApiError as e:
                     self.event(rsk, "FailedCreate", f"Error creating: {e.message}", "Warning",
                                "replicaset-controller")
@@ -508,9 +525,10 @@ class Controllers:
             st["readyReplicas"] = ready
             st["availableReplicas"] = ready
         if st != (rs.get("status") or {}):
-            rs2 = deepcopy(rs)
-            rs2["status"] = st
-            self.server.sys_update(self.res("ReplicaSet"), rs2, status=True)
+            def set_status(o):
+                o["status"] = st
+            self.server.sys_modify(self.res("ReplicaSet"), ns, md["name"], set_status, subresource="status",
+                                   manager=KCM)
 
     # ------------------------------------------------------------ kubelet
     def behaviours(self, pod):
@@ -606,11 +624,27 @@ class Controllers:
         return p
 
     def write_pod_status(self, rt, spec_node=False):
-        pod = self._pod(rt)
-        if pod is None:
-            return
+        """Kubelet status write (subresource status, manager kubelet); with spec_node the scheduler's
+        binding (spec.nodeName) is written first. Both are atomic read-modify-writes of the stored pod."""
+        pr = self.res("Pod")
+        if spec_node:
+            def bind(o):  # pods/binding: no managedFields entry, like the real one
+                if o["metadata"]["uid"] != rt.uid:
+                    return False
+                o["spec"]["nodeName"] = rt.node
+            self.server.sys_modify(pr, rt.ns, rt.name, bind)
+
+        def kubelet(o):
+            if o["metadata"]["uid"] != rt.uid:
+                return False
+            st = self._pod_status(rt, o.get("status") or {})
+            if st == (o.get("status") or {}):
+                return False
+            o["status"] = st
+        self.server.sys_modify(pr, rt.ns, rt.name, kubelet, subresource="status", manager=KUBELET)
+
+    def _pod_status(self, rt, old):
         now = rfc3339()
-        old = pod.get("status") or {}
         st = {"phase": "Pending", "qosClass": old.get("qosClass", "BestEffort")}
         oldc = {c["type"]: c for c in old.get("conditions") or []}
 
@@ -667,13 +701,7 @@ class Controllers:
             st["podIPs"] = [{"ip": rt.ip}]
             st["startTime"] = rt.start_time
             st["containerStatuses"] = cs_list
-        if st == old and not spec_node:
-            return
-        pod = deepcopy(pod)
-        pod["status"] = st
-        if spec_node:
-            pod["spec"]["nodeName"] = rt.node
-        self.server.sys_update(self.res("Pod"), pod, status=not spec_node, force_all=spec_node)
+        return st
 
     async def _run_pod(self, rt):
         try:

@@ -403,15 +403,21 @@ def apply_merge(live, applied, field=None):
     return deepcopy(applied)
 
 
-def changed_paths(old, new, prefix=(), out=None, top=True):
-    """Leaf paths of new whose value differs from old (used for Update operations)."""
+def changed_paths(old, new, prefix=(), out=None, top=True, subresource=None):
+    """Leaf paths of new whose value differs from old (used for Update operations).
+
+    A write through the status subresource can only change (and so only own) status fields; any
+    other write never owns status fields of kinds with a status subresource."""
     if out is None:
         out = set()
     if not isinstance(new, dict):
         return out
     old = old if isinstance(old, dict) else {}
     for k, v in new.items():
-        if top and k in ("apiVersion", "kind", "status"):
+        if top and subresource == "status":
+            if k != "status":
+                continue
+        elif top and k in ("apiVersion", "kind", "status"):
             continue
         if top and k == "metadata":
             keep = ("labels", "annotations", "finalizers", "ownerReferences")
@@ -438,6 +444,38 @@ def changed_paths(old, new, prefix=(), out=None, top=True):
         else:
             out.add(p)
     return out
+
+
+def _remove_unowned(obj, removed, kept):
+    """Remove from obj the paths a manager stopped applying (removed) unless some manager still owns
+    them (kept = the manager's new set plus every other manager's set).
+
+    A keyed list item is owned as a unit through its ('k:{...}', '.') path: when nobody keeps the
+    item or anything below it, the whole item goes (key fields included). When somebody still owns a
+    field of the item, the item stays with its key fields (they identify it and are never removed on
+    their own) and only the unowned fields are dropped.
+
+    The order is deterministic (shortest paths first, then lexicographic): items are removed as a
+    whole before their fields are visited. Iterating the set directly made the result depend on the
+    process' string hash seed: removing the key field f:name first left {"value": "2"} behind, which
+    no later path could find again."""
+    kept_bases = {q[:-1] if q and q[-1] == "." else q for q in kept}
+    kept_leaves = {q for q in kept if q and q[-1] != "."}
+    for p in sorted(removed, key=lambda q: (len(q), q)):
+        base = p[:-1] if p and p[-1] == "." else p
+        if not base:
+            continue
+        # somebody still owns this value or something below it
+        if any(q[:len(base)] == base for q in kept_bases):
+            continue
+        # somebody owns an enclosing value as a whole (atomic map/list)
+        if any(len(q) < len(base) and base[:len(q)] == q for q in kept_leaves):
+            continue
+        # a key field of an item: it goes with the item's own path (or stays with the item)
+        if len(base) >= 2 and base[-1].startswith("f:") and base[-2].startswith("k:") and \
+                base[-1][2:] in json.loads(base[-2][2:]):
+            continue
+        remove_at(obj, p)
 
 
 def server_side_apply(live, applied, manager, api_version, force, now, resource, group, name):
@@ -492,13 +530,7 @@ def server_side_apply(live, applied, manager, api_version, force, now, resource,
     still_owned = set()
     for e in others:
         still_owned |= fieldsv1_to_paths(e.get("fieldsV1"))
-    removed = prev - new_paths
-    for p in sorted(removed, key=len, reverse=True):
-        base = p[:-1] if p[-1] == "." else p
-        if p in still_owned or any(q[:len(base)] == base for q in still_owned) or \
-                any(q[:len(base)] == base for q in new_paths):
-            continue
-        remove_at(obj, p)
+    _remove_unowned(obj, prev - new_paths, new_paths | still_owned)
     # merge
     md_applied = applied.get("metadata") or {}
     body = {k: v for k, v in applied.items() if k not in ("metadata", "status")}
@@ -549,7 +581,7 @@ def record_update(old, new, manager, api_version, now, subresource=None):
     mfs = deepcopy(old_mfs)
     if old is None:
         mfs = []
-    changed = changed_paths(old or {}, new)
+    changed = changed_paths(old or {}, new, subresource=subresource)
     if not changed:
         md["managedFields"] = mfs
         if not mfs:

@@ -78,6 +78,22 @@ class Store:
         self._record(storage, etype, obj, old)
         return deepcopy(obj)
 
+    def update(self, storage, ns, name, fn):
+        """Atomic read-modify-write of the latest stored object.
+
+        fn(current) gets the object as stored right now (a private copy) and returns the new object, or
+        None to leave it alone. No await happens between the read and the write, so nothing (API request
+        or controller) can slip in between; callers never write back a copy they read earlier.
+        Returns (old, stored copy of the new object) or (old, None) when nothing was written; old is None
+        when the object does not exist (fn is not called then)."""
+        cur = self.data[storage].get((ns or "", name))
+        if cur is None:
+            return None, None
+        new = fn(deepcopy(cur))
+        if new is None:
+            return cur, None
+        return cur, self.put(storage, new, "MODIFIED")
+
     def remove(self, storage, ns, name):
         key = (ns or "", name)
         obj = self.data[storage].pop(key, None)

@@ -361,6 +361,95 @@ class FakeKubeTest(unittest.TestCase):
         self.assertEqual(o["spec"]["template"]["spec"]["containers"][0]["env"], [{"name": "A", "value": "1"}])
         self.assertEqual(o["metadata"]["generation"], 2)
 
+    def test_server_side_apply_shared_list_item(self):
+        f = self.f
+        f.req("POST", "/api/v1/namespaces", {"metadata": {"name": "ssa2"}})
+        url = "/apis/apps/v1/namespaces/ssa2/deployments/shared"
+
+        def env(o):
+            return o["spec"]["template"]["spec"]["containers"][0]["env"]
+
+        def entry(o, manager, subresource=None):
+            es = [e for e in o["metadata"]["managedFields"]
+                  if e["manager"] == manager and e.get("subresource") == subresource]
+            self.assertEqual(len(es), 1, o["metadata"]["managedFields"])
+            return es[0]
+
+        def env_fields(e):
+            return e["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"main"}']["f:env"]
+
+        d = deploy("shared")
+        d["spec"]["template"]["spec"]["containers"][0]["env"] = [
+            {"name": "A", "value": "1"}, {"name": "B", "value": "2"}, {"name": "C", "value": "5"}]
+        st, o = f.req("PATCH", url + "?fieldManager=wb", json.dumps(d), ctype="application/apply-patch+yaml")
+        self.assertEqual(st, 201, o)
+        # let the deployment controller write the revision annotation and the status in between
+        o = f.wait_for(lambda: (lambda x: x if (x.get("status") or {}).get("availableReplicas") else None)(
+            f.req("GET", url)[1]), msg="deployment available")
+        # the controller's writes: status through the status subresource, the revision annotation as an
+        # Update; neither owns any spec field, and the spec is what wb applied
+        kcm = entry(o, "kube-controller-manager", "status")
+        self.assertEqual(list(kcm["fieldsV1"]), ["f:status"])
+        self.assertEqual(entry(o, "kube-controller-manager")["fieldsV1"],
+                         {"f:metadata": {"f:annotations": {"f:deployment.kubernetes.io/revision": {}}}})
+        for e in o["metadata"]["managedFields"]:
+            if e["manager"] != "wb":
+                self.assertNotIn("f:spec", e["fieldsV1"], e)
+        self.assertEqual(env(o), d["spec"]["template"]["spec"]["containers"][0]["env"])
+        # a second manager changes B's value (Update): it owns that field of the item
+        st, o = f.req("PATCH", url + "?fieldManager=other", json.dumps(
+            {"spec": {"template": {"spec": {"containers": [{"name": "main", "env": [{"name": "B", "value": "3"}]}]}}}}),
+            ctype="application/strategic-merge-patch+json")
+        self.assertEqual(st, 200, o)
+        self.assertEqual(env_fields(entry(o, "other")), {'k:{"name":"B"}': {"f:value": {}}})
+        # a third manager applies C with the same value: shared ownership, no conflict
+        st, o = f.req("PATCH", url + "?fieldManager=third", json.dumps(
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "shared"},
+             "spec": {"template": {"spec": {"containers": [{"name": "main", "env": [{"name": "C", "value": "5"}]}]}}}}),
+            ctype="application/apply-patch+yaml")
+        self.assertEqual(st, 200, o)
+        # wb stops applying B and C: both stay (somebody else owns a field of each), with their keys
+        d["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "A", "value": "1"}]
+        st, o = f.req("PATCH", url + "?fieldManager=wb", json.dumps(d), ctype="application/apply-patch+yaml")
+        self.assertEqual(st, 200, o)
+        self.assertEqual(env(o), [{"name": "A", "value": "1"}, {"name": "B", "value": "3"}, {"name": "C", "value": "5"}])
+        self.assertEqual(set(env_fields(entry(o, "wb", None))), {'k:{"name":"A"}'})
+        self.assertEqual(env_fields(entry(o, "other")), {'k:{"name":"B"}': {"f:value": {}}})
+        # the third manager stops applying C: it was C's only owner now, so C goes as a whole
+        st, o = f.req("PATCH", url + "?fieldManager=third", json.dumps(
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "shared"}}),
+            ctype="application/apply-patch+yaml")
+        self.assertEqual(st, 200, o)
+        self.assertEqual(env(o), [{"name": "A", "value": "1"}, {"name": "B", "value": "3"}])
+        self.assertEqual(o["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1.25")
+        # the scale subresource records its own entry
+        st, sc = f.req("PATCH", url + "/scale?fieldManager=scaler", {"spec": {"replicas": 2}},
+                       ctype="application/merge-patch+json")
+        self.assertEqual(st, 200, sc)
+        o = f.req("GET", url)[1]
+        self.assertEqual(entry(o, "scaler", "scale")["fieldsV1"], {"f:spec": {"f:replicas": {}}})
+        self.assertEqual(env(o), [{"name": "A", "value": "1"}, {"name": "B", "value": "3"}])
+        # two template changes since the first rollout; the controller's annotation survives them all
+        f.wait_for(lambda: f.req("GET", url)[1]["metadata"]["annotations"].get(
+            "deployment.kubernetes.io/revision") == "3", msg="revision 3")
+
+    def test_server_side_apply_removal_is_hash_seed_independent(self):
+        # the removal order used to follow set iteration order, i.e. the string hash seed
+        script = (
+            "import json, sys; sys.path.insert(0, %r); import patch\n"
+            "def d(env):\n"
+            "    return {'apiVersion': 'apps/v1', 'kind': 'Deployment', 'metadata': {'name': 'x'},\n"
+            "            'spec': {'template': {'spec': {'containers': [{'name': 'c', 'image': 'i', 'env': env}]}}}}\n"
+            "o = patch.server_side_apply(None, d([{'name': 'A', 'value': '1'}, {'name': 'B', 'value': '2'}]),\n"
+            "                            'wb', 'apps/v1', False, 't', 'deployments', 'apps', 'x')\n"
+            "o = patch.server_side_apply(o, d([{'name': 'A', 'value': '1'}]),\n"
+            "                            'wb', 'apps/v1', False, 't', 'deployments', 'apps', 'x')\n"
+            "print(json.dumps(o['spec']['template']['spec']['containers'][0]['env']))\n") % HERE
+        for seed in range(12):
+            out = subprocess.run(["/usr/bin/python3", "-c", script], env=dict(os.environ, PYTHONHASHSEED=str(seed)),
+                                 check=True, stdout=subprocess.PIPE, text=True).stdout
+            self.assertEqual(json.loads(out), [{"name": "A", "value": "1"}], f"PYTHONHASHSEED={seed}")
+
     def test_rbac(self):
         f = self.f
         f.req("POST", "/api/v1/namespaces", {"metadata": {"name": "shop-prod"}})

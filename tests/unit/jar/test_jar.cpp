@@ -2,11 +2,14 @@
 #include <archive_entry.h>
 #include <unistd.h>
 
+#include <functional>
+
 #include <catch2/catch.hpp>
 
 #include "jar/fixture_jars.hpp"
 #include "jar/jar.hpp"
 #include "jar/plan.hpp"
+#include "util/fs.hpp"
 
 using namespace wb;
 using wb::test::fixture_jar;
@@ -246,4 +249,49 @@ TEST_CASE("entry reader reads entries in any order") {
   auto none = (*reader)->read_all("nope");
   REQUIRE_FALSE(none.ok());
   CHECK(none.error().code == util::ErrorCode::NotFound);
+}
+
+namespace {
+std::filesystem::path copy_with(const std::string& jar_name, const std::string& out_name,
+                                const std::function<void(std::string&)>& edit) {
+  std::string bytes = util::read_file(fixture_jar(jar_name)).value();
+  edit(bytes);
+  auto out = std::filesystem::temp_directory_path() / (out_name + "-" + std::to_string(getpid()) + ".jar");
+  REQUIRE(util::write_file_atomic(out, bytes).ok());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("a fully executable jar (launch script before the zip) reads like any other") {
+  auto path = copy_with("boot.jar", "launchscript", [](std::string& b) {
+    b.insert(0, "#!/bin/bash\n# a Spring Boot launch script\nexec java -jar \"$0\" \"$@\"\nexit 0\n");
+  });
+  auto info = jar::inspect_jar(path);
+  REQUIRE(info.ok());
+  CHECK(info->launcher() == "org.springframework.boot.loader.launch.JarLauncher");
+  REQUIRE(info->layers_index.has_value());
+  auto reader = jar::EntryReader::open(path);
+  REQUIRE(reader.ok());
+  auto cls = (*reader)->read_all("BOOT-INF/classes/com/example/App.class");
+  REQUIRE(cls.ok());
+  CHECK(cls->substr(0, 4) == "\xCA\xFE\xBA\xBE");
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("entry reader: corrupt data is an error, not wrong bytes") {
+  auto path = copy_with("plain.jar", "corrupt", [](std::string& b) {
+    size_t at = b.find("com/example/plain/Main.class");  // the local header's name
+    REQUIRE(at != std::string::npos);
+    for (size_t i = at + 40; i < at + 60; ++i) b[i] = static_cast<char>(b[i] ^ 0x5a);
+  });
+  auto reader = jar::EntryReader::open(path);
+  REQUIRE(reader.ok());
+  auto cls = (*reader)->read_all("com/example/plain/Main.class");
+  REQUIRE_FALSE(cls.ok());
+  CHECK(cls.error().message.find("is not a valid jar") != std::string::npos);
+  std::filesystem::remove(path);
+
+  auto text = jar::EntryReader::open(fixture_jar("orders.txt"));
+  REQUIRE_FALSE(text.ok());
+  CHECK(text.error().message.find("is not a jar (not a zip archive)") != std::string::npos);
 }

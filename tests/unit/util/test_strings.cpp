@@ -52,6 +52,10 @@ TEST_CASE("rfc3339 and durations", "[util]") {
   REQUIRE(t2);
   CHECK(format_rfc3339(*t2) == "2024-05-01T10:00:00Z");
   CHECK_FALSE(parse_rfc3339("yesterday"));
+  // Far-future expiry times (exec credentials say 2999) stay in the future.
+  auto far = parse_rfc3339("2999-01-01T00:00:00Z");
+  REQUIRE(far);
+  CHECK(*far > Clock::now());
   CHECK(parse_duration("10m")->count() == 600000);
   CHECK(parse_duration("1h30m")->count() == 5400000);
   CHECK(parse_duration("45")->count() == 45000);

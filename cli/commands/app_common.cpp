@@ -1,0 +1,167 @@
+// Shared by the `wb app` verbs: --dry-run printing, who changes an app, waiting with progress.
+#include "commands/app_common.hpp"
+
+#include <fmt/format.h>
+
+#include <ostream>
+
+#include "output.hpp"
+#include "util/strings.hpp"
+#include "util/time.hpp"
+
+namespace wb::cli::commands {
+
+using util::Error;
+using util::ErrorCode;
+namespace wbw = wb::workbench;
+namespace k = wb::kube;
+
+namespace {
+
+std::string object_name(const json& obj) {
+  std::string kind = util::to_lower(obj.value("kind", ""));
+  std::string api = obj.value("apiVersion", "");
+  auto slash = api.find('/');
+  std::string group = slash == std::string::npos ? "" : "." + api.substr(0, slash);
+  return fmt::format("{}{}/{}", kind, group, obj.value("/metadata/name"_json_pointer, std::string()));
+}
+
+}  // namespace
+
+void print_objects(Context& ctx, const std::vector<json>& objects) {
+  switch (ctx.global.format()) {
+    case OutputFormat::Json:
+      print_json(ctx, json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", objects}});
+      return;
+    case OutputFormat::Name:
+      for (const auto& obj : objects) ctx.out() << object_name(obj) << '\n';
+      return;
+    default:
+      for (size_t i = 0; i < objects.size(); ++i) ctx.out() << (i ? "---\n" : "") << to_yaml(objects[i]);
+      return;
+  }
+}
+
+std::string server_username(k::Client& client) {
+  auto type = client.prefer({k::types::SelfSubjectReview, k::types::SelfSubjectReviewV1beta1});
+  if (!type) return "";
+  json review = {{"apiVersion", type->api_version()}, {"kind", "SelfSubjectReview"}};
+  auto answer = client.create(*type, "", review);
+  if (!answer) return "";
+  return answer->value("/status/userInfo/username"_json_pointer, std::string());
+}
+
+wbw::ChangeInfo change_info(Context& ctx, k::Client& client, const std::string& cause) {
+  wbw::ChangeInfo info;
+  info.cause = cause;
+  std::string user = server_username(client);
+  if (user.empty()) user = client.config().user_name;
+  info.who = user;
+  if (ctx.in_gitlab_ci() && ctx.env) {
+    if (auto login = ctx.env("GITLAB_USER_LOGIN"); login && !login->empty())
+      info.who = user.empty() ? *login : fmt::format("{} via {}", *login, user);
+    if (auto url = ctx.env("CI_PIPELINE_URL")) info.pipeline = *url;
+  }
+  return info;
+}
+
+void add_wait_flags(CLI::App& verb, WaitFlags& flags) {
+  verb.add_flag("--no-wait", flags.no_wait, "Do not wait for the app to settle");
+  verb.add_option("--timeout", flags.timeout, "Give up waiting after this long, exit 6 (default 5m)")
+      ->type_name("DURATION")
+      ->check([](const std::string& v) {
+        return util::parse_duration(v) ? std::string() : "must be a duration such as 90s, 5m or 1h";
+      });
+}
+
+Result<wbw::AppState> wait_for_app(Context& ctx, k::Client& client, const std::string& ns, const std::string& app,
+                                   const WaitFlags& flags) {
+  wbw::WaitOptions o;
+  o.timeout = util::parse_duration(flags.timeout).value_or(std::chrono::minutes(5));
+  o.fail_after = std::min<std::chrono::milliseconds>(o.timeout, std::chrono::seconds(30));
+  const bool progress = ctx.show_progress();
+  bool shown = false;
+  o.on_change = [&](const wbw::AppState& s) {
+    if (!progress) return;
+    std::string line = fmt::format("{}: {}", app, s.summary());
+    if (!s.reason.empty()) line += " (" + s.reason + ")";
+    ctx.err() << "\r\033[K" << line << std::flush;
+    shown = true;
+  };
+  auto state = wbw::wait_for_rollout(client, ns, app, o);
+  if (shown) ctx.err() << "\r\033[K" << std::flush;
+  if (state) return state;
+  Error e = wbw::reword_forbidden(std::move(state).error(), ns);
+  if (e.code == ErrorCode::Timeout && e.message.find("crashing") != std::string::npos) {
+    auto lines = wbw::crash_log_tail(client, ns, app, 10);
+    if (!lines.empty()) {
+      // The error is one line; the log tail follows it, indented (print_error adds the hint).
+      e.hint += "\n  last lines of its log before it stopped:";
+      for (const auto& l : lines) e.hint += "\n    " + l;
+    }
+  }
+  return e;
+}
+
+json status_document(const std::string& ns, const wbw::AppDetails& d) {
+  const std::string app = d.deployment.value("/metadata/name"_json_pointer, std::string());
+  const json tmpl = d.deployment.value("/spec/template"_json_pointer, json::object());
+  const auto& s = d.state;
+  json replicas = json::array();
+  for (const auto& r : s.replicas)
+    replicas.push_back({{"name", wbw::replica_name(r.name, app)},
+                        {"ready", r.ready},
+                        {"newest", r.current},
+                        {"restarts", r.restarts},
+                        {"problem", r.reason}});
+  json events = json::array();
+  for (const auto& e : d.events)
+    events.push_back({{"time", e.time}, {"type", e.type}, {"message", e.message}, {"count", e.count}});
+  std::string config = wbw::config_version(tmpl, app);
+  std::string version = wbw::version_words(d.deployment);
+  return {{"name", app},
+          {"workspace", ns},
+          {"status", s.summary()},
+          {"phase", wbw::phase_name(s.phase)},
+          {"ready", s.ready},
+          {"desired", s.desired},
+          {"reason", s.reason},
+          {"hint", s.hint},
+          {"revision", s.revision.empty() ? json(nullptr) : json(std::atol(s.revision.c_str()))},
+          {"version", version.empty() ? json(nullptr) : json(version)},
+          {"image", wbw::app_image(d.deployment)},
+          {"config", config.empty() ? json(nullptr) : json(config)},
+          {"tracing", wbw::tracing_on(tmpl, app)},
+          {"url", wbw::app_url(d)},
+          {"routes", d.routes},
+          {"address", d.address},
+          {"replicas", replicas},
+          {"events", events}};
+}
+
+Status report_app(Context& ctx, k::Client& client, const std::string& ns, const std::string& app,
+                  const std::string& line) {
+  const auto format = ctx.global.format();
+  const bool doc = format == OutputFormat::Json || format == OutputFormat::Yaml;
+  auto details = wbw::describe_app(client, ns, app, doc ? 8 : 0);
+  if (!details) return std::move(details).error();
+  if (doc) {
+    print_result(ctx, status_document(ns, *details), [] { return Table{}; });
+    return {};
+  }
+  if (format == OutputFormat::Name) {
+    ctx.out() << "app/" << app << '\n';
+    return {};
+  }
+  const auto& s = details->state;
+  std::string words;
+  switch (s.phase) {
+    case wbw::Phase::Stopped: words = "stopped"; break;
+    case wbw::Phase::Running: words = fmt::format("running {}/{} at {}", s.ready, s.desired, wbw::app_url(*details)); break;
+    default: words = util::to_lower(s.summary()) + (s.reason.empty() ? "" : " (" + s.reason + ")"); break;
+  }
+  ctx.out() << util::replace_all(line, "{state}", words) << '\n';
+  return {};
+}
+
+}  // namespace wb::cli::commands

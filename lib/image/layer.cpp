@@ -1,0 +1,310 @@
+#include "image/layer.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "util/encoding.hpp"
+#include "util/strings.hpp"
+
+namespace wb::image {
+
+using util::Error;
+using util::ErrorCode;
+
+namespace {
+
+constexpr size_t kChunk = 64 * 1024;
+
+struct TarEntry {
+  std::string name;  // "app/BOOT-INF/lib/x.jar", directories end with '/'
+  const jar::LayerItem* item = nullptr;  // null for directories
+};
+
+bool safe_image_path(const std::string& p) {
+  if (p.empty()) return false;
+  for (const std::string& seg : util::split(p, '/')) {
+    if (seg == ".." || seg == ".") return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+struct LayerStream::Impl {
+  std::filesystem::path jar;
+  LayerOptions options;
+  Output output = Output::Gzip;
+  bool discard = false;  // drain(): produce, hash, but keep nothing
+
+  std::vector<TarEntry> entries;
+  size_t next = 0;
+  std::unique_ptr<jar::EntryReader> reader;
+  std::FILE* file = nullptr;
+  std::string source_name;  // the entry or file being copied, for messages
+  bool in_entry = false;
+  int64_t remaining = 0;
+
+  archive* ar = nullptr;
+  z_stream z{};
+  bool z_open = false;
+  util::Sha256 tar_sha;
+  util::Sha256 out_sha;
+  int64_t tar_size = 0;
+  int64_t out_size = 0;
+  std::string pending;  // produced, not yet handed out
+  size_t pending_off = 0;
+  std::string callback_error;
+  std::vector<char> chunk = std::vector<char>(kChunk);
+  std::vector<unsigned char> zbuf = std::vector<unsigned char>(kChunk);
+
+  ~Impl() {
+    if (ar) archive_write_free(ar);
+    if (z_open) deflateEnd(&z);
+    if (file) std::fclose(file);
+  }
+
+  void emit(const void* data, size_t len) {
+    out_sha.update(data, len);
+    out_size += static_cast<int64_t>(len);
+    if (!discard) pending.append(static_cast<const char*>(data), len);
+  }
+
+  // Runs `flush` through deflate until it has consumed its input (and, for Z_FINISH, ended).
+  bool deflate_some(int flush) {
+    for (;;) {
+      z.next_out = zbuf.data();
+      z.avail_out = static_cast<uInt>(zbuf.size());
+      int r = deflate(&z, flush);
+      if (r == Z_STREAM_ERROR) return false;
+      size_t produced = zbuf.size() - z.avail_out;
+      if (produced) emit(zbuf.data(), produced);
+      if (flush == Z_FINISH) {
+        if (r == Z_STREAM_END) return true;
+      } else if (z.avail_in == 0 && z.avail_out != 0) {
+        return true;
+      }
+    }
+  }
+
+  la_ssize_t on_tar(const void* buf, size_t len) {
+    tar_sha.update(buf, len);
+    tar_size += static_cast<int64_t>(len);
+    if (output == Output::Tar) {  // the tar is the output: its hash is the diff_id
+      if (!discard) pending.append(static_cast<const char*>(buf), len);
+      return static_cast<la_ssize_t>(len);
+    }
+    z.next_in = static_cast<Bytef*>(const_cast<void*>(buf));
+    z.avail_in = static_cast<uInt>(len);
+    if (!deflate_some(Z_NO_FLUSH)) {
+      callback_error = "gzip compression failed";
+      return -1;
+    }
+    return static_cast<la_ssize_t>(len);
+  }
+
+  static la_ssize_t write_cb(archive*, void* self, const void* buf, size_t len) {
+    return static_cast<Impl*>(self)->on_tar(buf, len);
+  }
+
+  Error archive_failure(const std::string& what) {
+    std::string why = !callback_error.empty() ? callback_error
+                      : archive_error_string(ar) ? archive_error_string(ar)
+                                                 : "unknown error";
+    return Error(ErrorCode::Failure, what + ": " + why);
+  }
+};
+
+LayerStream::LayerStream(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LayerStream::~LayerStream() = default;
+
+Result<std::unique_ptr<LayerStream>> LayerStream::open(const std::filesystem::path& jar, const jar::Layer& layer,
+                                                       const LayerOptions& options, Output output) {
+  if (options.gzip_level < 0 || options.gzip_level > 9) {
+    return Error(ErrorCode::Usage, "gzip level " + std::to_string(options.gzip_level) + " is not between 0 and 9");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->jar = jar;
+  impl->options = options;
+  impl->output = output;
+
+  // Sorted entries with every parent directory made explicit.
+  std::map<std::string, const jar::LayerItem*> files;
+  std::set<std::string> dirs;
+  for (const jar::LayerItem& item : layer.items) {
+    std::string name = item.to;
+    while (!name.empty() && name.front() == '/') name.erase(0, 1);
+    if (!safe_image_path(name) || name.back() == '/') {
+      return Error(ErrorCode::Failure, "layer " + layer.name + ": '" + item.to + "' is not a file path");
+    }
+    files.emplace(name, &item);  // the first of two items with the same path wins
+    for (size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', slash + 1)) {
+      dirs.insert(name.substr(0, slash + 1));
+    }
+  }
+  for (const std::string& d : dirs) impl->entries.push_back(TarEntry{d, nullptr});
+  for (const auto& [name, item] : files) impl->entries.push_back(TarEntry{name, item});
+  std::sort(impl->entries.begin(), impl->entries.end(),
+            [](const TarEntry& a, const TarEntry& b) { return a.name < b.name; });
+
+  if (std::any_of(files.begin(), files.end(),
+                  [](const auto& f) { return f.second->source == jar::LayerItem::Source::JarEntry; })) {
+    WB_ASSIGN_OR_RETURN(impl->reader, jar::EntryReader::open(jar));
+  }
+
+  if (output == Output::Gzip) {
+    // windowBits 15+16: a gzip wrapper with mtime 0, no name, OS "unix": the same bytes every time.
+    if (deflateInit2(&impl->z, options.gzip_level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+      return Error(ErrorCode::Failure, "cannot start gzip compression");
+    }
+    impl->z_open = true;
+  }
+  impl->ar = archive_write_new();
+  if (!impl->ar) throw std::bad_alloc();
+  archive_write_set_format_pax_restricted(impl->ar);  // ustar, plus pax records only for long names
+  archive_write_add_filter_none(impl->ar);
+  archive_write_set_bytes_per_block(impl->ar, 512);
+  archive_write_set_bytes_in_last_block(impl->ar, 1);
+  if (archive_write_open(impl->ar, impl.get(), nullptr, &Impl::write_cb, nullptr) != ARCHIVE_OK) {
+    return impl->archive_failure("cannot start the layer tar");
+  }
+  return std::unique_ptr<LayerStream>(new LayerStream(std::move(impl)));
+}
+
+Status LayerStream::step() {
+  Impl& s = *impl_;
+  if (s.in_entry) {
+    size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(s.chunk.size()), s.remaining + 1));
+    size_t got = 0;
+    if (s.file) {
+      got = std::fread(s.chunk.data(), 1, want, s.file);
+      if (got == 0 && std::ferror(s.file)) {
+        return Error(ErrorCode::Failure, "cannot read " + s.source_name + ": " + std::strerror(errno));
+      }
+    } else {
+      WB_ASSIGN_OR_RETURN(got, s.reader->read(s.chunk.data(), want));
+    }
+    if (static_cast<int64_t>(got) > s.remaining || (got == 0 && s.remaining > 0)) {
+      return Error(ErrorCode::Failure, s.source_name + " changed while the image was being built",
+                   "build again once the jar is written");
+    }
+    if (got == 0) {
+      if (s.file) std::fclose(s.file);
+      s.file = nullptr;
+      s.in_entry = false;
+      if (archive_write_finish_entry(s.ar) != ARCHIVE_OK) return s.archive_failure("cannot write the layer tar");
+      return {};
+    }
+    if (archive_write_data(s.ar, s.chunk.data(), got) < 0) return s.archive_failure("cannot write the layer tar");
+    s.remaining -= static_cast<int64_t>(got);
+    return {};
+  }
+
+  if (s.next < s.entries.size()) {
+    const TarEntry& te = s.entries[s.next++];
+    int64_t size = 0;
+    if (te.item) {
+      if (te.item->source == jar::LayerItem::Source::File) {
+        s.source_name = te.item->from;
+        s.file = std::fopen(te.item->from.c_str(), "rb");
+        if (!s.file) {
+          int err = errno;
+          return Error(err == ENOENT ? ErrorCode::NotFound : ErrorCode::Failure,
+                       "cannot read " + te.item->from + ": " + std::strerror(err));
+        }
+        std::error_code ec;
+        auto fs_size = std::filesystem::file_size(te.item->from, ec);
+        if (ec) return Error(ErrorCode::Failure, "cannot read " + te.item->from + ": " + ec.message());
+        size = static_cast<int64_t>(fs_size);
+      } else {
+        s.source_name = te.item->from + " in " + s.jar.string();
+        WB_TRY(s.reader->seek(te.item->from));
+        size = te.item->size;
+      }
+    }
+    std::unique_ptr<archive_entry, void (*)(archive_entry*)> e(archive_entry_new(), archive_entry_free);
+    archive_entry_set_pathname_utf8(e.get(), te.name.c_str());
+    archive_entry_set_filetype(e.get(), te.item ? AE_IFREG : AE_IFDIR);
+    bool exec = te.item && (te.item->mode & 0111) != 0;
+    archive_entry_set_perm(e.get(), !te.item || exec ? 0755 : 0644);
+    archive_entry_set_size(e.get(), size);
+    archive_entry_set_mtime(e.get(), s.options.mtime, 0);
+    archive_entry_set_uid(e.get(), s.options.uid);
+    archive_entry_set_gid(e.get(), s.options.gid);
+    if (archive_write_header(s.ar, e.get()) != ARCHIVE_OK) return s.archive_failure("cannot write the layer tar");
+    if (te.item) {
+      s.in_entry = true;
+      s.remaining = size;
+    }
+    return {};
+  }
+
+  // Everything written: end the tar, then the gzip stream.
+  if (archive_write_close(s.ar) != ARCHIVE_OK) return s.archive_failure("cannot finish the layer tar");
+  if (s.z_open) {
+    s.z.next_in = nullptr;
+    s.z.avail_in = 0;
+    if (!s.deflate_some(Z_FINISH)) return Error(ErrorCode::Failure, "gzip compression failed");
+    deflateEnd(&s.z);
+    s.z_open = false;
+  }
+  s.reader.reset();
+  digests_.diff_id = "sha256:" + s.tar_sha.hex_digest();
+  digests_.digest = s.output == Output::Tar ? digests_.diff_id : "sha256:" + s.out_sha.hex_digest();
+  digests_.size = s.output == Output::Tar ? s.tar_size : s.out_size;
+  digests_.tar_size = s.tar_size;
+  finished_ = true;
+  return {};
+}
+
+Result<size_t> LayerStream::read(char* buf, size_t size) {
+  Impl& s = *impl_;
+  while (s.pending_off >= s.pending.size() && !finished_) {
+    s.pending.clear();
+    s.pending_off = 0;
+    WB_TRY(step());
+  }
+  size_t n = std::min(size, s.pending.size() - s.pending_off);
+  if (n) std::memcpy(buf, s.pending.data() + s.pending_off, n);
+  s.pending_off += n;
+  return n;
+}
+
+Status LayerStream::drain() {
+  impl_->discard = true;
+  impl_->pending.clear();
+  impl_->pending_off = 0;
+  while (!finished_) WB_TRY(step());
+  return {};
+}
+
+http::BodyReader body_reader(LayerStream& stream) {
+  return [&stream](char* buf, size_t size) { return stream.read(buf, size); };
+}
+
+Result<LayerDigests> compute_diff_id(const std::filesystem::path& jar, const jar::Layer& layer,
+                                     const LayerOptions& options) {
+  WB_ASSIGN_OR_RETURN(auto stream, LayerStream::open(jar, layer, options, LayerStream::Output::Tar));
+  WB_TRY(stream->drain());
+  LayerDigests d = stream->digests();
+  d.digest.clear();
+  d.size = 0;
+  return d;
+}
+
+Result<LayerDigests> compute_layer_digests(const std::filesystem::path& jar, const jar::Layer& layer,
+                                           const LayerOptions& options) {
+  WB_ASSIGN_OR_RETURN(auto stream, LayerStream::open(jar, layer, options, LayerStream::Output::Gzip));
+  WB_TRY(stream->drain());
+  return stream->digests();
+}
+
+}  // namespace wb::image

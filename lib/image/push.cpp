@@ -1,0 +1,476 @@
+#include "image/push.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <exception>
+#include <set>
+#include <thread>
+
+#include "util/fs.hpp"
+#include "util/interrupt.hpp"
+
+namespace wb::image {
+
+using util::Error;
+using util::ErrorCode;
+
+const char* fate_name(LayerFate fate) {
+  switch (fate) {
+    case LayerFate::Uploaded: return "uploaded";
+    case LayerFate::Skipped: return "skipped";
+    case LayerFate::Mounted: return "mounted";
+    case LayerFate::Copied: return "copied";
+  }
+  return "?";
+}
+
+// ---- LayerCache ----
+
+namespace {
+
+constexpr size_t kCacheMaxEntries = 2000;
+
+std::string cache_key(const std::string& diff_id, int level) { return diff_id + "/gzip-" + std::to_string(level); }
+
+template <class Entry>
+void load_cache_file(const std::filesystem::path& file, std::map<std::string, Entry>& into) {
+  auto text = util::read_file(file);
+  if (!text.ok()) return;
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || j.value("version", 0) != 1 || !j.contains("layers") ||
+      !j["layers"].is_object()) {
+    return;  // a cache: unreadable means empty
+  }
+  for (auto it = j["layers"].begin(); it != j["layers"].end(); ++it) {
+    const json& v = it.value();
+    if (!v.is_object() || !v.contains("digest") || !v["digest"].is_string() || !v.contains("size") ||
+        !v["size"].is_number_integer()) {
+      continue;
+    }
+    std::string digest = v["digest"].get<std::string>();
+    if (!oci::is_valid_digest(digest)) continue;
+    Entry e;
+    e.digest = digest;
+    e.size = v["size"].get<int64_t>();
+    e.time = v.value("time", int64_t{0});
+    into.emplace(it.key(), e);
+  }
+}
+
+}  // namespace
+
+LayerCache::LayerCache(std::filesystem::path file) : file_(std::move(file)) {
+  if (!file_.empty()) load_cache_file(file_, entries_);
+}
+
+std::optional<LayerCache::Hit> LayerCache::find(const std::string& diff_id, int gzip_level) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(cache_key(diff_id, gzip_level));
+  if (it == entries_.end()) return std::nullopt;
+  return Hit{it->second.digest, it->second.size};
+}
+
+void LayerCache::put(const std::string& diff_id, int gzip_level, const std::string& digest, int64_t size) {
+  std::lock_guard<std::mutex> lock(mu_);
+  entries_[cache_key(diff_id, gzip_level)] = Entry{digest, size, static_cast<int64_t>(std::time(nullptr))};
+  dirty_ = true;
+}
+
+Status LayerCache::save() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (file_.empty() || !dirty_) return {};
+  std::map<std::string, Entry> merged;
+  load_cache_file(file_, merged);
+  for (const auto& [k, v] : entries_) merged[k] = v;
+  if (merged.size() > kCacheMaxEntries) {
+    std::vector<std::pair<int64_t, std::string>> by_time;
+    for (const auto& [k, v] : merged) by_time.emplace_back(v.time, k);
+    std::sort(by_time.begin(), by_time.end());
+    for (size_t i = 0; i + kCacheMaxEntries < by_time.size(); ++i) merged.erase(by_time[i].second);
+  }
+  json layers = json::object();
+  for (const auto& [k, v] : merged) layers[k] = {{"digest", v.digest}, {"size", v.size}, {"time", v.time}};
+  WB_TRY(util::write_file_atomic(file_, json({{"version", 1}, {"layers", layers}}).dump(1) + "\n"));
+  dirty_ = false;
+  return {};
+}
+
+namespace {
+
+// Serialises observer calls from the worker threads.
+class Progress {
+ public:
+  explicit Progress(PushObserver* o) : o_(o) {}
+  template <class F>
+  void call(F&& f) {
+    if (!o_) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    f(*o_);
+  }
+
+ private:
+  PushObserver* o_;
+  std::mutex mu_;
+};
+
+// Cancels the other layers when one fails, and everything on Ctrl-C.
+struct Cancel {
+  std::atomic<bool> flag{false};
+  bool stop() const { return flag.load() || util::interrupted(); }
+  Error error() const {
+    return util::interrupted() ? Error(ErrorCode::Interrupted, "interrupted")
+                               : Error(ErrorCode::Interrupted, "stopped because another layer failed");
+  }
+};
+
+// A base layer on its way from the base registry to the target: get_blob (push-style, on its
+// own thread) feeds a bounded queue that put_blob's reader (pull-style) drains.
+class BlobCopy {
+ public:
+  BlobCopy(oci::Registry& from, const oci::Reference& repo, const std::string& digest, const Cancel& cancel)
+      : cancel_(cancel) {
+    thread_ = std::thread([this, &from, repo, digest] {
+      Status st = from.get_blob(repo, digest, [this](std::string_view chunk) { return push(chunk); });
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+      if (!st.ok() && !reader_closed_) error_ = st.error();
+      cv_.notify_all();
+    });
+  }
+  ~BlobCopy() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      reader_closed_ = true;
+      cv_.notify_all();
+    }
+    thread_.join();
+  }
+  BlobCopy(const BlobCopy&) = delete;
+  BlobCopy& operator=(const BlobCopy&) = delete;
+
+  Result<size_t> read(char* buf, size_t size) {
+    std::unique_lock<std::mutex> lock(mu_);
+    // Cancellation sets a flag without notifying: look again now and then.
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return !queue_.empty() || done_ || cancel_.stop(); })) {
+    }
+    if (cancel_.stop()) return cancel_.error();
+    if (queue_.empty()) {
+      if (error_) return *error_;
+      return size_t{0};
+    }
+    std::string& front = queue_.front();
+    size_t n = std::min(size, front.size() - front_off_);
+    std::memcpy(buf, front.data() + front_off_, n);
+    front_off_ += n;
+    if (front_off_ == front.size()) {
+      buffered_ -= front.size();
+      queue_.pop_front();
+      front_off_ = 0;
+      cv_.notify_all();
+    }
+    return n;
+  }
+
+ private:
+  static constexpr size_t kMaxBuffered = 4u << 20;
+
+  bool push(std::string_view chunk) {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(100),
+                         [&] { return buffered_ < kMaxBuffered || reader_closed_ || cancel_.stop(); })) {
+    }
+    if (reader_closed_ || cancel_.stop()) return false;
+    queue_.emplace_back(chunk);
+    buffered_ += chunk.size();
+    cv_.notify_all();
+    return true;
+  }
+
+  const Cancel& cancel_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;
+  size_t front_off_ = 0;
+  size_t buffered_ = 0;
+  bool done_ = false;
+  bool reader_closed_ = false;
+  std::optional<Error> error_;
+  std::thread thread_;
+};
+
+// Runs tasks on up to `parallel` threads; the first error cancels the rest and is returned.
+// A task that throws (a bug) has its exception rethrown here after every thread has stopped.
+Status run_parallel(const std::vector<std::function<Status()>>& tasks, int parallel, Cancel& cancel) {
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::optional<Error> first;
+  std::exception_ptr thrown;
+  auto worker = [&] {
+    for (;;) {
+      size_t i = next++;
+      if (i >= tasks.size() || cancel.stop()) return;
+      try {
+        Status st = tasks[i]();
+        if (!st.ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (!first) first = st.error();
+          cancel.flag = true;
+        }
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!thrown) thrown = std::current_exception();
+        cancel.flag = true;
+      }
+    }
+  };
+  size_t n = std::clamp<size_t>(static_cast<size_t>(std::max(parallel, 1)), 1, std::max<size_t>(tasks.size(), 1));
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < n; ++i) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  if (thrown) std::rethrow_exception(thrown);
+  if (first) return *first;
+  if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
+  return {};
+}
+
+oci::Reference by_digest(const oci::Reference& ref, const std::string& digest) {
+  oci::Reference r = ref;
+  r.tag.clear();
+  r.digest = digest;
+  return r;
+}
+
+oci::Reference by_tag(const oci::Reference& ref, const std::string& tag) {
+  oci::Reference r = ref;
+  r.tag = tag;
+  r.digest.clear();
+  return r;
+}
+
+Status check_digest(const std::string& what, const std::string& expected, const std::string& got) {
+  if (!got.empty() && got != expected) {
+    return Error(ErrorCode::Failure, "the registry stored " + what + " as " + got + ", but it is " + expected);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<PushResult> push_image(oci::Registry& target, const oci::Reference& target_ref,
+                              const std::vector<std::string>& tags_in, oci::Registry& base_registry,
+                              const oci::Reference& base_ref, const jar::LayerPlan& plan,
+                              const PushOptions& options) {
+  Progress progress(options.observer);
+  Cancel cancel;
+  const ImageOptions& io = options.image;
+  const LayerOptions layer_options{layer_mtime(io), io.uid, io.gid, io.gzip_level};
+  if (io.gzip_level < 0 || io.gzip_level > 9) {
+    return Error(ErrorCode::Usage, "gzip level " + std::to_string(io.gzip_level) + " is not between 0 and 9");
+  }
+
+  progress.call([&](PushObserver& o) { o.on_step("resolving base image " + base_ref.str()); });
+  WB_ASSIGN_OR_RETURN(Base base, resolve_base(base_registry, base_ref, io.platforms));
+  const MediaFamily family = base.family;
+
+  // Base layers, each once (platforms share none usually, but a digest is a digest).
+  std::vector<json> base_layers;
+  std::set<std::string> seen;
+  for (const BaseImage& img : base.images) {
+    for (const json& l : img.manifest["layers"]) {
+      std::string d = l.is_object() ? l.value("digest", "") : "";
+      if (!oci::is_valid_digest(d)) {
+        return Error(ErrorCode::Failure, "base image " + base_ref.str() + " has a layer without a valid digest");
+      }
+      if (seen.insert(d).second) base_layers.push_back(l);
+    }
+  }
+
+  PushResult result;
+  result.layers.resize(base_layers.size() + plan.layers.size());
+  LayerCache cache(options.cache_file);
+  std::vector<std::function<Status()>> tasks;
+  const bool same_registry = base_ref.registry == target_ref.registry;
+
+  for (size_t i = 0; i < base_layers.size(); ++i) {
+    tasks.push_back([&, i]() -> Status {
+      const json& l = base_layers[i];
+      LayerReport& rep = result.layers[i];
+      rep.name = "base";
+      rep.from_base = true;
+      rep.digest = l["digest"].get<std::string>();
+      rep.size = l.value("size", int64_t{0});
+      const std::string media_type = l.value("mediaType", std::string(layer_media_type(family)));
+      progress.call([&](PushObserver& o) { o.on_layer_started(rep.name, rep.digest, rep.size); });
+      auto finished = [&](LayerFate fate) {
+        rep.fate = fate;
+        progress.call([&](PushObserver& o) { o.on_layer_finished(rep); });
+        return Status{};
+      };
+      if (l.contains("urls")) return finished(LayerFate::Skipped);  // foreign layer: never pushed
+      WB_ASSIGN_OR_RETURN(bool has, target.has_blob(target_ref, rep.digest));
+      if (has) return finished(LayerFate::Skipped);
+      if (same_registry && base_ref.repository != target_ref.repository) {
+        WB_ASSIGN_OR_RETURN(bool mounted, target.mount_blob(target_ref, rep.digest, base_ref.repository));
+        if (mounted) return finished(LayerFate::Mounted);
+      }
+      std::shared_ptr<BlobCopy> copy;
+      auto done = std::make_shared<std::atomic<int64_t>>(0);
+      oci::Registry::BlobOpener open = [&]() -> Result<http::BodyReader> {
+        copy.reset();  // a retry starts the download again
+        copy = std::make_shared<BlobCopy>(base_registry, base_ref, rep.digest, cancel);
+        *done = 0;
+        return http::BodyReader([c = copy, done, &progress, &rep](char* buf, size_t size) -> Result<size_t> {
+          WB_ASSIGN_OR_RETURN(size_t n, c->read(buf, size));
+          *done += static_cast<int64_t>(n);
+          progress.call([&](PushObserver& o) { o.on_layer_bytes(rep.name, *done, rep.size); });
+          return n;
+        });
+      };
+      auto put = target.put_blob(target_ref, open, rep.size, rep.digest, media_type);
+      copy.reset();
+      if (!put.ok()) return std::move(put).error().with_context("copying base layer " + rep.digest);
+      WB_TRY(check_digest("base layer " + rep.digest, rep.digest, put->digest));
+      return finished(LayerFate::Copied);
+    });
+  }
+
+  for (size_t i = 0; i < plan.layers.size(); ++i) {
+    tasks.push_back([&, i]() -> Status {
+      const jar::Layer& layer = plan.layers[i];
+      LayerReport& rep = result.layers[base_layers.size() + i];
+      rep.name = layer.name;
+      progress.call([&](PushObserver& o) { o.on_layer_started(rep.name, "", -1); });
+      auto finished = [&](LayerFate fate) {
+        rep.fate = fate;
+        progress.call([&](PushObserver& o) { o.on_layer_finished(rep); });
+        return Status{};
+      };
+      // The cheap pass: the tar's digest, without compressing.
+      WB_ASSIGN_OR_RETURN(LayerDigests pass1, compute_diff_id(plan.jar, layer, layer_options));
+      if (cancel.stop()) return cancel.error();
+      rep.diff_id = pass1.diff_id;
+      if (auto hit = cache.find(pass1.diff_id, io.gzip_level)) {
+        WB_ASSIGN_OR_RETURN(bool has, target.has_blob(target_ref, hit->digest));
+        if (has) {
+          rep.digest = hit->digest;
+          rep.size = hit->size;
+          return finished(LayerFate::Skipped);
+        }
+      }
+      // Compress while uploading; the digest is known at the end.
+      std::shared_ptr<LayerStream> stream;
+      auto done = std::make_shared<std::atomic<int64_t>>(0);
+      oci::Registry::BlobOpener open = [&]() -> Result<http::BodyReader> {
+        WB_ASSIGN_OR_RETURN(auto s, LayerStream::open(plan.jar, layer, layer_options, LayerStream::Output::Gzip));
+        stream = std::shared_ptr<LayerStream>(std::move(s));
+        *done = 0;
+        return http::BodyReader([s = stream, done, &progress, &rep, &cancel](char* buf, size_t size) -> Result<size_t> {
+          if (cancel.stop()) return cancel.error();
+          WB_ASSIGN_OR_RETURN(size_t n, s->read(buf, size));
+          *done += static_cast<int64_t>(n);
+          progress.call([&](PushObserver& o) { o.on_layer_bytes(rep.name, *done, -1); });
+          return n;
+        });
+      };
+      auto put = target.put_blob(target_ref, open, -1, "", layer_media_type(family));
+      if (!put.ok()) return std::move(put).error().with_context("uploading layer " + layer.name);
+      if (!stream || !stream->finished()) {
+        return Error(ErrorCode::Failure, "the upload of layer " + layer.name + " ended before the layer did");
+      }
+      const LayerDigests& d = stream->digests();
+      if (d.diff_id != pass1.diff_id) {
+        return Error(ErrorCode::Failure, plan.jar.string() + " changed while the image was being built",
+                     "build again once the jar is written");
+      }
+      WB_TRY(check_digest("layer " + layer.name, d.digest, put->digest));
+      rep.digest = d.digest;
+      rep.size = d.size;
+      cache.put(d.diff_id, io.gzip_level, d.digest, d.size);
+      return finished(LayerFate::Uploaded);
+    });
+  }
+
+  progress.call([&](PushObserver& o) { o.on_step("pushing layers"); });
+  Status layers_status = run_parallel(tasks, options.parallel, cancel);
+  (void)cache.save();  // best effort: what was learned stays true even if the push failed
+  WB_TRY(layers_status);
+
+  std::vector<AppLayer> app_layers;
+  for (size_t i = 0; i < plan.layers.size(); ++i) {
+    const LayerReport& r = result.layers[base_layers.size() + i];
+    app_layers.push_back(AppLayer{r.name, r.diff_id, r.digest, r.size});
+  }
+
+  // Configs and manifests per platform; the manifests go up only after every blob is there.
+  progress.call([&](PushObserver& o) { o.on_step("pushing manifests"); });
+  std::vector<std::pair<std::string, std::string>> manifests;  // bytes, digest
+  std::vector<oci::Descriptor> manifest_descs;
+  for (const BaseImage& img : base.images) {
+    json config = build_config(img.config, plan, app_layers, io);
+    std::string config_bytes = to_bytes(config);
+    oci::Descriptor config_desc;
+    config_desc.media_type = config_media_type(family);
+    config_desc.digest = oci::digest_of(config_bytes);
+    config_desc.size = static_cast<int64_t>(config_bytes.size());
+    WB_ASSIGN_OR_RETURN(bool has_config, target.has_blob(target_ref, config_desc.digest));
+    if (!has_config) {
+      auto put = oci::put_blob_data(target, target_ref, config_bytes, config_desc.media_type);
+      if (!put.ok()) return std::move(put).error().with_context("uploading the image config");
+      WB_TRY(check_digest("the image config", config_desc.digest, put->digest));
+    }
+    std::string bytes = to_bytes(build_manifest(family, config_desc, img.manifest, app_layers));
+    oci::Descriptor md;
+    md.media_type = manifest_media_type(family);
+    md.digest = oci::digest_of(bytes);
+    md.size = static_cast<int64_t>(bytes.size());
+    md.platform = img.index_platform ? *img.index_platform : json(nullptr);
+    if (!img.index_platform) {
+      json p = {{"os", img.platform.os}, {"architecture", img.platform.architecture}};
+      if (!img.platform.variant.empty()) p["variant"] = img.platform.variant;
+      md.platform = p;
+    }
+    manifests.emplace_back(bytes, md.digest);
+    manifest_descs.push_back(md);
+    result.platforms.push_back(PlatformReport{img.platform.str(), md.digest, config_desc.digest});
+  }
+
+  std::vector<std::string> tags = tags_in;
+  if (tags.empty() && !target_ref.tag.empty()) tags.push_back(target_ref.tag);
+  std::string top_bytes;
+  std::string top_type;
+  if (base.is_index) {
+    for (const auto& [bytes, digest] : manifests) {
+      WB_ASSIGN_OR_RETURN(std::string got, target.put_manifest(by_digest(target_ref, digest), bytes,
+                                                               manifest_media_type(family)));
+      WB_TRY(check_digest("a manifest", digest, got));
+    }
+    top_bytes = to_bytes(build_index(family, manifest_descs));
+    top_type = index_media_type(family);
+  } else {
+    top_bytes = manifests.front().first;
+    top_type = manifest_media_type(family);
+  }
+  const std::string top_digest = oci::digest_of(top_bytes);
+  if (tags.empty()) {
+    WB_ASSIGN_OR_RETURN(std::string got, target.put_manifest(by_digest(target_ref, top_digest), top_bytes, top_type));
+    WB_TRY(check_digest("the image", top_digest, got));
+  }
+  for (const std::string& tag : tags) {
+    WB_ASSIGN_OR_RETURN(std::string got, target.put_manifest(by_tag(target_ref, tag), top_bytes, top_type));
+    WB_TRY(check_digest("the image", top_digest, got));
+  }
+
+  result.digest = top_digest;
+  result.media_type = top_type;
+  result.reference = target_ref.with_digest(top_digest);
+  result.tags = tags;
+  return result;
+}
+
+}  // namespace wb::image

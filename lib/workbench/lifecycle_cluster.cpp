@@ -1,0 +1,183 @@
+// The parts of an app's lifecycle that talk to the cluster: reading, read-modify-write with
+// retries, describing, the crash log tail, and what `wb app delete` removes.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "util/strings.hpp"
+#include "workbench/lifecycle.hpp"
+
+namespace wb::workbench {
+
+using util::Error;
+using util::ErrorCode;
+namespace k = wb::kube;
+
+namespace {
+
+std::string selector_of(const std::string& app, bool managed_only) {
+  std::string s = fmt::format("{}={}", labels::kName, app);
+  if (managed_only) s += fmt::format(",{}=wb", labels::kManagedBy);
+  return s;
+}
+
+bool made_by_wb(const json& obj) {
+  return obj.value("/metadata/labels"_json_pointer, json::object()).value(labels::kManagedBy, "") == "wb";
+}
+
+Error not_found(const std::string& ns, const std::string& app) {
+  return Error(ErrorCode::NotFound, fmt::format("app '{}' not found in workspace '{}'", app, ns),
+               "`wb app list` shows the apps there");
+}
+
+json items(const Result<json>& list) {
+  return list ? list->value("items", json::array()) : json::array();
+}
+
+}  // namespace
+
+Result<json> read_app(k::Client& client, const std::string& ns, const std::string& app) {
+  auto d = client.get(k::types::Deployment, ns, app);
+  if (!d) {
+    if (d.error().code == ErrorCode::NotFound) return not_found(ns, app);
+    return reword_forbidden(std::move(d).error(), ns);
+  }
+  if (!made_by_wb(*d)) {
+    auto e = not_found(ns, app);
+    e.hint = fmt::format("'{}' there was not made by wb; `wb app list` shows the apps wb made", app);
+    return e;
+  }
+  return std::move(*d);
+}
+
+Result<json> update_app(k::Client& client, const std::string& ns, const std::string& app,
+                        const std::function<Status(json&)>& mutate, bool dry_run, int attempts) {
+  for (int i = 0; i < std::max(1, attempts); ++i) {
+    WB_ASSIGN_OR_RETURN(json d, read_app(client, ns, app));
+    d["metadata"].erase("managedFields");
+    WB_TRY(mutate(d));
+    if (dry_run) {
+      d.erase("status");
+      return d;
+    }
+    auto written = client.update(k::types::Deployment, ns, d);
+    if (written) return std::move(*written);
+    if (written.error().http_status == 409 || written.error().code == ErrorCode::Conflict) continue;
+    if (written.error().code == ErrorCode::NotFound) return not_found(ns, app);
+    return reword_forbidden(std::move(written).error(), ns);
+  }
+  return Error(ErrorCode::Conflict,
+               fmt::format("app '{}' in workspace '{}' kept changing while wb was changing it ({} tries)", app, ns,
+                           attempts),
+               "someone else is changing it too; try again in a moment");
+}
+
+Result<AppDetails> describe_app(k::Client& client, const std::string& ns, const std::string& app, size_t events) {
+  AppDetails out;
+  WB_ASSIGN_OR_RETURN(out.deployment, read_app(client, ns, app));
+  k::ListOptions opts;
+  opts.label_selector = selector_of(app, false);
+  auto rss = client.list(k::types::ReplicaSet, ns, opts);
+  if (!rss) return reword_forbidden(std::move(rss).error(), ns);
+  auto pods = client.list(k::types::Pod, ns, opts);
+  if (!pods) return reword_forbidden(std::move(pods).error(), ns);
+  out.replica_sets = items(rss);
+  out.pods = items(pods);
+  out.state = compute_state(app, out.deployment, out.replica_sets, out.pods);
+  // Events, routes and the Service are extras: a role that may not read them still gets the rest.
+  if (events > 0) {
+    auto evs = client.list(k::types::Event, ns);
+    out.events = app_events(items(evs), app, out.replica_sets, events);
+  }
+  if (auto ingress = client.prefer({k::types::IngressV1, k::types::IngressV1beta1})) {
+    k::ListOptions mine;
+    mine.label_selector = selector_of(app, false);
+    for (const auto& ing : items(client.list(*ingress, ns, mine))) {
+      std::vector<std::string> tls_hosts;
+      for (const auto& t : ing.value("/spec/tls"_json_pointer, json::array()))
+        for (const auto& h : t.value("hosts", json::array())) tls_hosts.push_back(h.get<std::string>());
+      for (const auto& rule : ing.value("/spec/rules"_json_pointer, json::array())) {
+        std::string host = rule.value("host", "");
+        if (host.empty()) continue;
+        bool tls = std::find(tls_hosts.begin(), tls_hosts.end(), host) != tls_hosts.end();
+        std::string url = (tls ? "https://" : "http://") + host;
+        if (std::find(out.routes.begin(), out.routes.end(), url) == out.routes.end()) out.routes.push_back(url);
+      }
+    }
+  }
+  int port = 0;
+  if (auto svc = client.get(k::types::Service, ns, app); svc && made_by_wb(*svc)) {
+    auto ports = svc->value("/spec/ports"_json_pointer, json::array());
+    if (!ports.empty()) port = ports[0].value("port", 0);
+  }
+  if (port == 0) {
+    if (const json* c = app_container(out.deployment.value("/spec/template"_json_pointer, json::object()), app)) {
+      auto ports = c->value("ports", json::array());
+      if (!ports.empty()) port = ports[0].value("containerPort", 0);
+    }
+  }
+  out.address = port ? fmt::format("http://{}.{}.svc:{}", app, ns, port) : fmt::format("http://{}.{}.svc", app, ns);
+  return out;
+}
+
+std::string app_url(const AppDetails& details) { return details.routes.empty() ? details.address : details.routes[0]; }
+
+std::vector<std::string> crash_log_tail(k::Client& client, const std::string& ns, const std::string& app,
+                                        size_t lines) {
+  auto state = read_state(client, ns, app);
+  if (!state) return {};
+  const ReplicaState* worst = nullptr;
+  for (const auto& r : state->replicas)
+    if (r.current && r.restarts > 0 && (!worst || r.restarts > worst->restarts)) worst = &r;
+  if (!worst) return {};
+  k::LogOptions opts;
+  opts.previous = true;
+  opts.tail_lines = static_cast<int64_t>(lines);
+  opts.limit_bytes = 64 * 1024;
+  std::string text;
+  auto st = client.pod_logs(ns, worst->name, opts, [&](std::string_view data) {
+    text.append(data);
+    return true;
+  });
+  if (!st) return {};
+  std::vector<std::string> out;
+  for (auto& line : util::split(text, '\n'))
+    if (!line.empty()) out.push_back(line);
+  if (out.size() > lines) out.erase(out.begin(), out.end() - static_cast<long>(lines));
+  return out;
+}
+
+Result<std::vector<OwnedObject>> objects_of_app(k::Client& client, const std::string& ns, const std::string& app) {
+  std::vector<OwnedObject> out;
+  auto d = client.get(k::types::Deployment, ns, app);
+  if (d) {
+    if (made_by_wb(*d)) out.push_back({k::types::Deployment, app});
+  } else if (d.error().code != ErrorCode::NotFound) {
+    return reword_forbidden(std::move(d).error(), ns);
+  }
+  std::vector<k::ResourceType> kinds = {k::types::Service, k::types::ConfigMap, k::types::Secret};
+  if (auto ingress = client.prefer({k::types::IngressV1, k::types::IngressV1beta1})) kinds.push_back(*ingress);
+  k::ListOptions opts;
+  opts.label_selector = selector_of(app, true);
+  for (const auto& type : kinds) {
+    auto list = client.list(type, ns, opts);
+    if (!list) return reword_forbidden(std::move(list).error(), ns);
+    for (const auto& obj : items(list)) {
+      if (!made_by_wb(obj)) continue;  // the selector says so; a second look costs nothing
+      out.push_back({type, obj.value("/metadata/name"_json_pointer, std::string())});
+    }
+  }
+  return out;
+}
+
+Status delete_objects(k::Client& client, const std::string& ns, const std::vector<OwnedObject>& objects) {
+  k::DeleteOptions opts;
+  opts.propagation = "Background";
+  for (const auto& o : objects) {
+    auto st = client.remove(o.type, ns, o.name, opts);
+    if (!st && st.error().code != ErrorCode::NotFound) return reword_forbidden(std::move(st).error(), ns);
+  }
+  return {};
+}
+
+}  // namespace wb::workbench

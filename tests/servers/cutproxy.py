@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""A TCP proxy in front of an HTTP/1.1 server that cuts connections in the middle of request bodies.
+
+    cutproxy.py --target 127.0.0.1:5000 --cut-after 1000000 [--cuts 1] [--methods PATCH,PUT]
+
+Forwards every connection to the target. For requests whose method is listed, once `cut-after`
+bytes of the request body have been forwarded, the proxy drops both sides of the connection
+(at most `cuts` times in all; -1 = always). Requests are followed on keep-alive connections by
+their Content-Length. Prints `READY <port>` and serves until stdin closes. Each cut is logged on
+stderr as `CUT <method> <path> after <n> bytes`.
+"""
+import argparse
+import asyncio
+import sys
+
+
+class State:
+    cuts_left = 1
+
+
+async def pump_responses(reader, writer):
+    try:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                break
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, asyncio.CancelledError):
+        pass
+    finally:
+        writer.close()
+
+
+async def handle(client_reader, client_writer, args):
+    host, port = args.target.rsplit(":", 1)
+    try:
+        up_reader, up_writer = await asyncio.open_connection(host, int(port))
+    except OSError:
+        client_writer.close()
+        return
+    back = asyncio.ensure_future(pump_responses(up_reader, client_writer))
+    methods = set(args.methods.split(","))
+    buf = b""
+    try:
+        first = await client_reader.read(65536)
+        if first[:1] == b"\x16":  # a TLS handshake: not ours to parse, pass it through
+            up_writer.write(first)
+            while True:
+                data = await client_reader.read(65536)
+                if not data:
+                    return
+                up_writer.write(data)
+                await up_writer.drain()
+        buf = first
+        while True:
+            # Request headers.
+            while b"\r\n\r\n" not in buf:
+                data = await client_reader.read(65536)
+                if not data:
+                    return
+                buf += data
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            up_writer.write(head + b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, path = lines[0].split(" ")[0], lines[0].split(" ")[1]
+            length = 0
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value.strip())
+            cut = method in methods and State.cuts_left != 0 and length > args.cut_after
+            sent = 0
+            while sent < length:
+                if not buf:
+                    buf = await client_reader.read(65536)
+                    if not buf:
+                        return
+                take = min(len(buf), length - sent)
+                if cut and sent + take >= args.cut_after:
+                    take = args.cut_after - sent
+                    up_writer.write(buf[:take])
+                    await up_writer.drain()
+                    if State.cuts_left > 0:
+                        State.cuts_left -= 1
+                    print("CUT %s %s after %d bytes" % (method, path, args.cut_after), file=sys.stderr, flush=True)
+                    up_writer.transport.abort()
+                    client_writer.transport.abort()
+                    return
+                up_writer.write(buf[:take])
+                buf = buf[take:]
+                sent += take
+            await up_writer.drain()
+    except (ConnectionError, ValueError, IndexError):
+        pass
+    finally:
+        up_writer.close()
+        await back
+
+
+async def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--target", required=True)
+    p.add_argument("--cut-after", type=int, required=True)
+    p.add_argument("--cuts", type=int, default=1)
+    p.add_argument("--methods", default="PATCH,PUT")
+    args = p.parse_args()
+    State.cuts_left = args.cuts
+    server = await asyncio.start_server(lambda r, w: handle(r, w, args), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    print("READY %d" % port, flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)  # until stdin closes
+    server.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
