@@ -51,6 +51,7 @@ void build_cli(CLI::App& app, Context& ctx, Action& action) {
   commands::register_workspace(app, ctx, action);
   commands::register_whoami(app, ctx, action);
   commands::register_app(app, ctx, action);
+  commands::register_push(app, ctx, action);
 }
 
 void print_error(Context& ctx, const Error& error) {

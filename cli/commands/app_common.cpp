@@ -156,9 +156,15 @@ Status report_app(Context& ctx, k::Client& client, const std::string& ns, const 
   const auto& s = details->state;
   std::string words;
   switch (s.phase) {
-    case wbw::Phase::Stopped: words = "stopped"; break;
-    case wbw::Phase::Running: words = fmt::format("running {}/{} at {}", s.ready, s.desired, wbw::app_url(*details)); break;
-    default: words = util::to_lower(s.summary()) + (s.reason.empty() ? "" : " (" + s.reason + ")"); break;
+    case wbw::Phase::Stopped:
+      words = "stopped";
+      break;
+    case wbw::Phase::Running:
+      words = fmt::format("running {}/{} at {}", s.ready, s.desired, wbw::app_url(*details));
+      break;
+    default:
+      words = util::to_lower(s.summary()) + (s.reason.empty() ? "" : " (" + s.reason + ")");
+      break;
   }
   ctx.out() << util::replace_all(line, "{state}", words) << '\n';
   return {};

@@ -2,10 +2,9 @@
 // waiting for a rollout with one progress line.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "run.hpp"
 #include "workbench/lifecycle.hpp"

@@ -67,7 +67,8 @@ Status run_list(Context& ctx) {
     t.rows.push_back({r.name, r.status, r.version, r.config, r.tracing ? "on" : "off", r.age, r.reason});
     names.push_back("app/" + r.name);
   }
-  print_result(ctx, out, [&] { return t; }, names);
+  print_result(
+      ctx, out, [&] { return t; }, names);
   return {};
 }
 
@@ -137,8 +138,8 @@ struct RunOptions {
 };
 
 Error no_version_yet(const std::string& app) {
-  return Error(ErrorCode::Usage, fmt::format("app '{}' has no version yet; push a jar first: wb push jar FILE --app {}",
-                                             app, app));
+  return Error(ErrorCode::Usage,
+               fmt::format("app '{}' has no version yet; push a jar first: wb push jar FILE --app {}", app, app));
 }
 
 // Sets the replicas (remembering a non-zero count for the next start), then waits.
@@ -177,11 +178,14 @@ Status run_start(const RunOptions& o, Context& ctx) {
   std::optional<int> flag;
   if (o.replicas_set) flag = o.replicas;
   if (flag && *flag < 1)
-    return Error(ErrorCode::Usage, fmt::format("--replicas must be at least 1 to start (`wb app stop {}` stops it)", o.name));
+    return Error(ErrorCode::Usage,
+                 fmt::format("--replicas must be at least 1 to start (`wb app stop {}` stops it)", o.name));
   return scale_to(ctx, o.name, flag, false, o, o.name + " is {state}");
 }
 
-Status run_stop(const RunOptions& o, Context& ctx) { return scale_to(ctx, o.name, std::nullopt, true, o, o.name + " is {state}"); }
+Status run_stop(const RunOptions& o, Context& ctx) {
+  return scale_to(ctx, o.name, std::nullopt, true, o, o.name + " is {state}");
+}
 
 Status run_scale(const RunOptions& o, Context& ctx) {
   if (o.replicas < 0) return Error(ErrorCode::Usage, fmt::format("replicas must be 0 or more, not {}", o.replicas));
@@ -208,7 +212,8 @@ Status run_restart(const RunOptions& o, Context& ctx) {
   }
   if (o.wait.no_wait) {
     if (ctx.global.machine_output()) return report_app(ctx, *client, ns, o.name, "");
-    ctx.out() << fmt::format("Restarting {} one replica at a time; `wb app status {}` shows how it goes\n", o.name, o.name);
+    ctx.out() << fmt::format("Restarting {} one replica at a time; `wb app status {}` shows how it goes\n", o.name,
+                             o.name);
     return {};
   }
   WB_TRY(wait_for_app(ctx, *client, ns, o.name, o.wait));
@@ -331,8 +336,8 @@ void register_app_lifecycle(CLI::App& noun, Context& ctx, Action& action) {
   sc->callback([scale, &ctx, &action] { action = [scale, &ctx] { return run_scale(*scale, ctx); }; });
 
   auto del = std::make_shared<DeleteOptions>();
-  auto* d = add_verb(noun, "delete",
-                     "Delete the app and everything wb made for it (service, configs, routes); asks first");
+  auto* d =
+      add_verb(noun, "delete", "Delete the app and everything wb made for it (service, configs, routes); asks first");
   d->alias("rm");
   d->add_option("name", del->name, "App name")->required();
   d->add_flag("--dry-run", del->dry_run, "Print what would be deleted (-o json|yaml|name)");

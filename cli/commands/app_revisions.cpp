@@ -149,7 +149,8 @@ Status run_history(const std::string& app, Context& ctx) {
                       r.cause.empty() ? "-" : r.cause});
     names.push_back(std::to_string(r.number));
   }
-  print_result(ctx, out, [&] { return t; }, names);
+  print_result(
+      ctx, out, [&] { return t; }, names);
   return {};
 }
 
@@ -206,7 +207,8 @@ void register_app_revisions(CLI::App& noun, Context& ctx, Action& action) {
   s->add_option("name", set->name, "App name")->required();
   s->add_option("--memory", set->memory, "Memory limit, e.g. 512Mi or 2Gi")->type_name("QUANTITY");
   s->add_option("--cpu", set->cpu, "CPU limit, e.g. 500m or 2")->type_name("QUANTITY");
-  auto* replicas = s->add_option("--replicas", set->replicas, "Replicas (remembered for `wb app start`)")->type_name("N");
+  auto* replicas =
+      s->add_option("--replicas", set->replicas, "Replicas (remembered for `wb app start`)")->type_name("N");
   s->add_option("--env", set->env, "Set an environment variable NAME=VALUE (repeatable)")
       ->type_name("NAME=VALUE")
       ->allow_extra_args(false);
@@ -232,7 +234,8 @@ void register_app_revisions(CLI::App& noun, Context& ctx, Action& action) {
   h->callback([name, &ctx, &action] { action = [name, &ctx] { return run_history(*name, ctx); }; });
 
   auto rb = std::make_shared<RollbackOptions>();
-  auto* r = add_verb(noun, "rollback", "Go back to an earlier version (image and config together); default: the previous");
+  auto* r =
+      add_verb(noun, "rollback", "Go back to an earlier version (image and config together); default: the previous");
   r->add_option("name", rb->name, "App name")->required();
   auto* to = r->add_option("--to", rb->to, "Revision to go back to (see `wb app history`)")->type_name("REV");
   r->add_flag("--dry-run", rb->dry_run, "Print the changed object instead of sending it (-o json|yaml)");

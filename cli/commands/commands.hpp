@@ -11,6 +11,7 @@ void register_profile(CLI::App& app, Context& ctx, Action& action);
 void register_workspace(CLI::App& app, Context& ctx, Action& action);
 void register_whoami(CLI::App& app, Context& ctx, Action& action);
 void register_app(CLI::App& app, Context& ctx, Action& action);
+void register_push(CLI::App& app, Context& ctx, Action& action);
 
 // The exit-code table (shared by `wb help exit-codes` and the man page generator).
 struct ExitCodeDoc {

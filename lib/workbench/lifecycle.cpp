@@ -53,7 +53,8 @@ long revision_of(const json& obj) { return to_number(annotation(obj, annotations
 
 std::string env_value(const json& container, const std::string& name) {
   for (const auto& e : at(container, "/env"))
-    if (e.value("name", "") == name && e.contains("value") && e["value"].is_string()) return e["value"].get<std::string>();
+    if (e.value("name", "") == name && e.contains("value") && e["value"].is_string())
+      return e["value"].get<std::string>();
   return "";
 }
 
@@ -194,8 +195,7 @@ std::string replica_name(const std::string& pod_name, const std::string& app) {
   return app + pod_name.substr(dash);
 }
 
-std::vector<AppRow> app_rows(const json& deployments, const json& replica_sets, const json& pods,
-                             util::TimePoint now) {
+std::vector<AppRow> app_rows(const json& deployments, const json& replica_sets, const json& pods, util::TimePoint now) {
   std::vector<AppRow> rows;
   for (const auto& d : deployments) {
     AppRow r;
@@ -229,7 +229,8 @@ std::optional<EventLine> translate_event(const json& ev, const std::string& app,
   } else if (kind == "ReplicaSet") {
     subject = "a version";
     for (const auto& rs : replica_sets)
-      if (str(rs, "/metadata/name") == name && revision_of(rs) > 0) subject = fmt::format("version {}", revision_of(rs));
+      if (str(rs, "/metadata/name") == name && revision_of(rs) > 0)
+        subject = fmt::format("version {}", revision_of(rs));
   } else {
     subject = "app";
   }
@@ -359,8 +360,8 @@ Result<Revision> rollback_target(const std::vector<Revision>& revisions, std::op
   for (const auto& r : revisions)
     if (r.number < current) best = &r;
   if (!best)
-    return Error(ErrorCode::Usage,
-                 fmt::format("app '{}' has no earlier revision to roll back to (it has: {})", app, util::join(known, ", ")));
+    return Error(ErrorCode::Usage, fmt::format("app '{}' has no earlier revision to roll back to (it has: {})", app,
+                                               util::join(known, ", ")));
   return *best;
 }
 
@@ -495,7 +496,7 @@ void keep_other_parts(json& rebuilt, const json& current) {
     if (kept.count(m.value("name", ""))) (*new_c)["volumeMounts"].push_back(m);
 }
 
-util::Error reword_forbidden(util::Error e, const std::string& ns, const std::string& who) {
+util::Error reword_forbidden(util::Error e, const std::string& ns, const std::string& who, bool changing) {
   if (e.http_status != 403) return e;
   static const std::regex said(R"re(User "([^"]*)" cannot (\w+) resource "([^"]+)")re");
   std::smatch m;
@@ -505,12 +506,16 @@ util::Error reword_forbidden(util::Error e, const std::string& ns, const std::st
     verb = m[2].str();
     resource = m[3].str();
   }
-  const bool reading = verb == "get" || verb == "list" || verb == "watch";
+  const bool reading = !changing && (verb == "get" || verb == "list" || verb == "watch");
   std::string what = "apps";
-  if (resource == "configmaps" || resource == "secrets") what = "app configs";
-  else if (resource == "ingresses") what = "routes";
-  else if (resource == "events") what = "app events";
-  else if (resource == "pods/log") what = "app logs";
+  if (resource == "configmaps" || resource == "secrets")
+    what = "app configs";
+  else if (resource == "ingresses")
+    what = "routes";
+  else if (resource == "events")
+    what = "app events";
+  else if (resource == "pods/log")
+    what = "app logs";
   std::string you = user.empty() ? "you" : fmt::format("you ({})", user);
   return Error(ErrorCode::Auth,
                fmt::format("{} may not {} {} in workspace '{}'", you, reading ? "see" : "change", what, ns),

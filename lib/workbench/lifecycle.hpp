@@ -8,11 +8,10 @@
 
 #include <chrono>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "kube/client.hpp"
 #include "util/result.hpp"
@@ -27,11 +26,11 @@ using json = nlohmann::json;
 
 // Annotations wb reads and writes on an app's Deployment.
 namespace annotations {
-inline constexpr const char* kReplicas = "wb.dev/replicas";              // replicas when started (set by create/set/scale)
-inline constexpr const char* kChangedBy = "wb.dev/changed-by";           // who made the change that made a version
-inline constexpr const char* kPipeline = "wb.dev/pipeline";              // the CI pipeline that made it, if any
+inline constexpr const char* kReplicas = "wb.dev/replicas";     // replicas when started (set by create/set/scale)
+inline constexpr const char* kChangedBy = "wb.dev/changed-by";  // who made the change that made a version
+inline constexpr const char* kPipeline = "wb.dev/pipeline";     // the CI pipeline that made it, if any
 inline constexpr const char* kChangeCause = "kubernetes.io/change-cause";
-inline constexpr const char* kJar = "wb.dev/jar";                        // jar file name (set by `wb push jar`)
+inline constexpr const char* kJar = "wb.dev/jar";  // jar file name (set by `wb push jar`)
 inline constexpr const char* kRestartedAt = "kubectl.kubernetes.io/restartedAt";  // on the pod template
 inline constexpr const char* kRevision = "deployment.kubernetes.io/revision";
 }  // namespace annotations
@@ -72,16 +71,15 @@ std::string replica_name(const std::string& pod_name, const std::string& app);
 // One row of `wb app list`.
 struct AppRow {
   std::string name;
-  std::string status;    // AppState::summary()
-  std::string version;   // version_words or "-"
-  std::string config;    // "v3" or "-"
+  std::string status;   // AppState::summary()
+  std::string version;  // version_words or "-"
+  std::string config;   // "v3" or "-"
   bool tracing = false;
-  std::string age;       // "5m"
-  std::string reason;    // why it is failing, in words
+  std::string age;     // "5m"
+  std::string reason;  // why it is failing, in words
 };
 // Builds the rows from a namespace's wb Deployments and their ReplicaSets and Pods (lists' items).
-std::vector<AppRow> app_rows(const json& deployments, const json& replica_sets, const json& pods,
-                             util::TimePoint now);
+std::vector<AppRow> app_rows(const json& deployments, const json& replica_sets, const json& pods, util::TimePoint now);
 
 // ---------------------------------------------------------------- events
 
@@ -110,7 +108,7 @@ struct Revision {
   std::string config;   // config_version ("" if none)
   std::string cause;    // kubernetes.io/change-cause
   bool current = false;
-  json pod_template;    // with the pod-template-hash label removed
+  json pod_template;  // with the pod-template-hash label removed
 };
 // The app's versions (ReplicaSets owned by the Deployment), oldest first.
 std::vector<Revision> history(const json& deployment, const json& replica_sets);
@@ -149,8 +147,9 @@ Status apply_changes(SpecAndBuild& current, const AppChanges& changes);
 void keep_other_parts(json& rebuilt, const json& current);
 
 // Turns a 403 from the API server into our words: "you (alice) may not change apps in workspace
-// 'shop-prod'" (the user from the server's message, else `who`). Other errors pass through.
-util::Error reword_forbidden(util::Error e, const std::string& ns, const std::string& who = {});
+// 'shop-prod'" (the user from the server's message, else `who`). `changing`: the user meant to
+// change something, so a refused read on the way says "change" too. Other errors pass through.
+util::Error reword_forbidden(util::Error e, const std::string& ns, const std::string& who = {}, bool changing = false);
 
 // ---------------------------------------------------------------- on the cluster
 
@@ -167,15 +166,14 @@ Result<json> update_app(kube::Client& client, const std::string& ns, const std::
 // Everything about one app, read from the cluster.
 struct AppDetails {
   json deployment;
-  json replica_sets;        // items
-  json pods;                // items
+  json replica_sets;  // items
+  json pods;          // items
   AppState state;
   std::vector<EventLine> events;
-  std::vector<std::string> routes;   // "https://orders.apps.example.com" from the app's Ingresses
-  std::string address;               // "http://orders.shop-dev.svc:8080"
+  std::vector<std::string> routes;  // "https://orders.apps.example.com" from the app's Ingresses
+  std::string address;              // "http://orders.shop-dev.svc:8080"
 };
-Result<AppDetails> describe_app(kube::Client& client, const std::string& ns, const std::string& app,
-                                size_t events = 8);
+Result<AppDetails> describe_app(kube::Client& client, const std::string& ns, const std::string& app, size_t events = 8);
 // Where the app answers: its first route, else the in-cluster address.
 std::string app_url(const AppDetails& details);
 

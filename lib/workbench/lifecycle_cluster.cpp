@@ -30,9 +30,7 @@ Error not_found(const std::string& ns, const std::string& app) {
                "`wb app list` shows the apps there");
 }
 
-json items(const Result<json>& list) {
-  return list ? list->value("items", json::array()) : json::array();
-}
+json items(const Result<json>& list) { return list ? list->value("items", json::array()) : json::array(); }
 
 }  // namespace
 
@@ -66,10 +64,10 @@ Result<json> update_app(k::Client& client, const std::string& ns, const std::str
     if (written.error().code == ErrorCode::NotFound) return not_found(ns, app);
     return reword_forbidden(std::move(written).error(), ns);
   }
-  return Error(ErrorCode::Conflict,
-               fmt::format("app '{}' in workspace '{}' kept changing while wb was changing it ({} tries)", app, ns,
-                           attempts),
-               "someone else is changing it too; try again in a moment");
+  return Error(
+      ErrorCode::Conflict,
+      fmt::format("app '{}' in workspace '{}' kept changing while wb was changing it ({} tries)", app, ns, attempts),
+      "someone else is changing it too; try again in a moment");
 }
 
 Result<AppDetails> describe_app(k::Client& client, const std::string& ns, const std::string& app, size_t events) {
@@ -153,7 +151,7 @@ Result<std::vector<OwnedObject>> objects_of_app(k::Client& client, const std::st
   if (d) {
     if (made_by_wb(*d)) out.push_back({k::types::Deployment, app});
   } else if (d.error().code != ErrorCode::NotFound) {
-    return reword_forbidden(std::move(d).error(), ns);
+    return reword_forbidden(std::move(d).error(), ns, "", true);
   }
   std::vector<k::ResourceType> kinds = {k::types::Service, k::types::ConfigMap, k::types::Secret};
   if (auto ingress = client.prefer({k::types::IngressV1, k::types::IngressV1beta1})) kinds.push_back(*ingress);
@@ -161,7 +159,7 @@ Result<std::vector<OwnedObject>> objects_of_app(k::Client& client, const std::st
   opts.label_selector = selector_of(app, true);
   for (const auto& type : kinds) {
     auto list = client.list(type, ns, opts);
-    if (!list) return reword_forbidden(std::move(list).error(), ns);
+    if (!list) return reword_forbidden(std::move(list).error(), ns, "", true);
     for (const auto& obj : items(list)) {
       if (!made_by_wb(obj)) continue;  // the selector says so; a second look costs nothing
       out.push_back({type, obj.value("/metadata/name"_json_pointer, std::string())});

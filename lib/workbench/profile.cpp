@@ -134,7 +134,7 @@ Status walk(const YAML::Node& node, const std::string& prefix, const std::string
     const std::string at = where(file, it->first.Mark());
     if (prefix.empty() && std::find(allow_extra_top.begin(), allow_extra_top.end(), name) != allow_extra_top.end())
       continue;
-    const YAML::Node& value = it->second;
+    const YAML::Node value = it->second;
     if (is_map_prefix(key)) {
       if (value.IsNull()) continue;
       if (!value.IsMap())
