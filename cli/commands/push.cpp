@@ -64,7 +64,6 @@ class PushProgress final : public img::PushObserver {
     f.start = std::chrono::steady_clock::now();
     f.total = size;
     f.done = 0;
-    ++started_;
   }
   void on_layer_bytes(const std::string& name, int64_t done, int64_t total) override {
     if (!redraw_) return;
@@ -127,7 +126,6 @@ class PushProgress final : public img::PushObserver {
   Context& ctx_;
   bool redraw_;
   bool drawn_ = false;
-  int started_ = 0;
   std::map<std::string, Flight> flights_;
   std::chrono::steady_clock::time_point last_draw_{};
 };
@@ -230,7 +228,9 @@ Status run_push_jar(const PushJarOptions& o, Context& ctx) {
       if (!state) return std::move(state).error();
       state_words = state->summary();
       revision = state->revision;
-      ctx.status(fmt::format("{}: {}{}", plan.app, state_words, deployed.changed ? "" : " (it ran this image already)"));
+      if (lines)
+        ctx.err() << fmt::format("{}: {}{}\n", plan.app, state_words,
+                                 deployed.changed ? "" : " (it ran this image already)");
     }
     doc["deployed"] = {{"app", plan.app},
                        {"workspace", ns},
@@ -245,23 +245,23 @@ Status run_push_jar(const PushJarOptions& o, Context& ctx) {
   return {};
 }
 
-constexpr const char* kPushJarHelp = R"(Builds a layered image from a jar without Docker and pushes it; then points the app at it by digest and waits for the rollout.
-
-Target (--to): an image repository (registry/project/app), oci:DIR[:TAG] (an OCI image layout) or tar:FILE (an oci-archive, for `podman load`). Default: <registry.host>/<registry.project>/<app> from the profile, else oci:./build/wb-image.
+constexpr const char* kPushJarHelp = R"(Target (--to): an image repository (registry/project/app), oci:DIR[:TAG] (an OCI image layout) or tar:FILE (an oci-archive, for `podman load`). Default: <registry.host>/<registry.project>/<app> from the profile, else oci:./build/wb-image.
 Tags: --tag, else a tag written in --to, else CI_COMMIT_SHORT_SHA, else the jar's Implementation-Version, else latest.
 App: --app, else app.name in wb.yaml, else the jar's Implementation-Title or file name.
 Base: --base, else the profile's baseImages entry for the smallest Java version the jar runs on; 'scratch' is an empty image (the default for local targets when the profile has no baseImages). oci:DIR:TAG reads a base from a local layout.
 Credentials: WB_REGISTRY_USER/WB_REGISTRY_PASSWORD when set, then podman's auth.json and docker's config.json (and credential helpers). registry.ca and registry.insecure come from the profile.
 Labels org.opencontainers.image.* come from CI variables or git; SOURCE_DATE_EPOCH sets the layers' times and 'created'.
 Only registry targets are deployed; a stopped app gets the new image and stays stopped. Exit 6 when the app does not become ready in --timeout, with the reason.
-Prints the image reference (registry/repo@sha256:...; for local targets oci:DIR:TAG or oci-archive:FILE:TAG) on stdout.)";
+Prints the image reference (registry/repo@sha256:...; for local targets oci:DIR:TAG or oci-archive:FILE:TAG) on stdout. See `man wb-push` for more.)";
 
 }  // namespace
 
 void register_push(CLI::App& app, Context& ctx, Action& action) {
   auto* noun = add_verb(app, "push", "Push what you built: a jar becomes an image, and the app rolls to it");
   auto o = std::make_shared<PushJarOptions>();
-  auto* v = add_verb(*noun, "jar", kPushJarHelp);
+  auto* v = add_verb(*noun, "jar",
+                     "Build a layered image from a jar without Docker, push it, and roll the app to it by digest");
+  v->footer(kPushJarHelp);
   v->add_option("jar", o->request.jar, "The jar to push (a plain jar with Main-Class, or a Spring Boot jar)")
       ->required()
       ->type_name("FILE");
@@ -291,7 +291,10 @@ void register_push(CLI::App& app, Context& ctx, Action& action) {
       ->type_name("FILE");
   v->add_option("--parallel", o->parallel, "Layers uploaded at once (default 3)")
       ->type_name("N")
-      ->check(CLI::Range(1, 16));
+      ->check([](const std::string& s) {
+        int n = std::atoi(s.c_str());
+        return n >= 1 && n <= 16 ? std::string() : "must be between 1 and 16";
+      });
   v->callback([o, &ctx, &action] { action = [o, &ctx] { return run_push_jar(*o, ctx); }; });
 }
 

@@ -123,6 +123,13 @@ Status write_scratch_base(oci::OciLayout& layout) {
   return {};
 }
 
+// Registry errors in the profile's terms (the HTTP layer speaks of kubeconfig-like settings).
+Error registry_error(Error e) {
+  if (e.hint.find("certificate-authority") != std::string::npos)
+    e.hint = "set registry.ca in your profile to the CA that signed it (registry.insecure only on a trusted network)";
+  return e;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- parsing
@@ -572,13 +579,20 @@ Result<image::PushResult> push_plan(const PushPlan& plan, const PushRun& run) {
     }
   }
 
+  // A registry that cannot be reached or refuses us is found out before anything is built.
+  if (plan.target.kind == PushTarget::Kind::Registry) {
+    auto head = target->head_manifest(target_ref);
+    if (!head && head.error().code != ErrorCode::NotFound) return registry_error(std::move(head).error());
+  }
+
   image::PushOptions o;
   o.image = plan.image;
   o.cache_file = run.cache_file;
   o.parallel = std::max(1, run.parallel);
   o.observer = run.observer;
-  WB_ASSIGN_OR_RETURN(image::PushResult result,
-                      image::push_image(*target, target_ref, plan.tags, *base, base_ref, plan.layers, o));
+  auto pushed = image::push_image(*target, target_ref, plan.tags, *base, base_ref, plan.layers, o);
+  if (!pushed) return registry_error(std::move(pushed).error());
+  image::PushResult result = std::move(*pushed);
   if (plan.target.kind == PushTarget::Kind::Archive)
     WB_TRY(oci::write_oci_archive(archive_dir->path() / "layout", plan.target.path));
   if (plan.target.kind != PushTarget::Kind::Registry) result.reference = pushed_reference(plan, result);

@@ -112,7 +112,15 @@ class FakeCluster:
         kind_paths = {"Namespace": "/api/v1/namespaces", "RoleBinding": None}
         api = obj["apiVersion"]
         base = "/api/" + api if "/" not in api else "/apis/" + api
-        plural = obj["kind"].lower() + "s" if not obj["kind"].endswith("y") else obj["kind"][:-1].lower() + "ies"
+        kind = obj["kind"].lower()
+        if kind == "endpoints":
+            plural = kind
+        elif kind.endswith("y"):
+            plural = kind[:-1] + "ies"
+        elif kind.endswith("s"):
+            plural = kind + "es"
+        else:
+            plural = kind + "s"
         if obj["kind"] == "Namespace":
             path = kind_paths["Namespace"]
         elif obj["metadata"].get("namespace"):
