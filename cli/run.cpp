@@ -52,6 +52,10 @@ void build_cli(CLI::App& app, Context& ctx, Action& action) {
   commands::register_whoami(app, ctx, action);
   commands::register_app(app, ctx, action);
   commands::register_push(app, ctx, action);
+  commands::register_config(app, ctx, action);
+  commands::register_route(app, ctx, action);
+  commands::register_logs(app, ctx, action);
+  commands::register_files(app, ctx, action);
 }
 
 void print_error(Context& ctx, const Error& error) {

@@ -65,6 +65,42 @@ size_t redact_value(std::string_view text, size_t k, std::string& out) {
   return e;
 }
 
+// "data": {"K": "v", ...} and "stringData": {...} (the values of Secrets, and of ConfigMaps, which
+// often hold passwords in application.yml too): every string value inside the object is replaced.
+// `k` is just after the key's closing quote; returns the index after the object, npos if no object follows.
+size_t redact_data_object(std::string_view text, size_t k, std::string& out) {
+  const size_t n = text.size();
+  size_t i = k;
+  while (i < n && text[i] == ' ') ++i;
+  if (i >= n || text[i] != ':') return std::string_view::npos;
+  ++i;
+  while (i < n && text[i] == ' ') ++i;
+  if (i >= n || text[i] != '{') return std::string_view::npos;
+  out.append(text.substr(k, i + 1 - k));
+  ++i;
+  bool after_colon = false;
+  while (i < n && text[i] != '}') {
+    const char c = text[i];
+    if (c == '"') {
+      size_t e = i + 1;
+      while (e < n && text[e] != '"') e += (text[e] == '\\') ? 2 : 1;
+      if (after_colon)
+        out.append("\"").append(kRedacted).append("\"");
+      else
+        out.append(text.substr(i, std::min(e + 1, n) - i));
+      i = std::min(e + 1, n);
+      after_colon = false;
+      continue;
+    }
+    if (c == ':') after_colon = true;
+    if (c == ',') after_colon = false;
+    out += c;
+    ++i;
+  }
+  if (i < n) out += text[i++];
+  return i;
+}
+
 // "token": "x", token=x, password: x  ->  value replaced.
 std::string redact_fields(std::string_view text) {
   std::string out;
@@ -80,6 +116,15 @@ std::string redact_fields(std::string_view text) {
     std::string_view key = text.substr(i, j - i);
     out.append(key);
     i = j;
+    if ((key == "data" || key == "stringData") && j < text.size() && text[j] == '"' && i - key.size() > 0 &&
+        text[i - key.size() - 1] == '"') {
+      size_t after = redact_data_object(text, j + 1, out.append("\""));
+      if (after != std::string_view::npos) {
+        i = after;
+        continue;
+      }
+      out.pop_back();
+    }
     if (!is_secret_key(key)) continue;
     size_t k = j;
     if (text.substr(k, 2) == "\\\"")

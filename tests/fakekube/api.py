@@ -1267,6 +1267,9 @@ class Server:
         try:
             await self.ctl.stream_logs(lb, rt, opts, write)
             await resp.write_eof()
+        except ConnectionAbortedError:
+            if request.transport is not None:  # a broken connection: no end of the chunked body
+                request.transport.abort()
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         return resp

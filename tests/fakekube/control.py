@@ -45,6 +45,16 @@ def route(server, app):
         lb.append(await request.read())
         return _json({"appended": True, "lines": len(lb.lines)})
 
+    async def log_cut(request):
+        pod, rt = pod_and_rt(request)
+        c = container_of(request, pod, rt)
+        lb = rt.containers[c].current_log()
+        if lb is None:
+            raise bad_request(f'container "{c}" has no log yet')
+        lb.cuts += 1
+        lb._kick()
+        return _json({"cut": True})
+
     async def crash(request):
         pod, rt = pod_and_rt(request)
         c = container_of(request, pod, rt)
@@ -115,6 +125,7 @@ def route(server, app):
     base = "/fake/v1/namespaces/{ns}/pods/{pod}"
     app.router.add_route("POST", base + "/log", admin(log))
     app.router.add_route("POST", base + "/crash", admin(crash))
+    app.router.add_route("POST", base + "/log-cut", admin(log_cut))
     app.router.add_route("POST", base + "/ready", admin(ready))
     app.router.add_route("GET", base + "/root", admin(root))
     app.router.add_route("POST", base + "/exec-override", admin(override))

@@ -71,6 +71,7 @@ class LogBuf:
     def __init__(self):
         self.lines = []  # (ts_ns, bytes)
         self.closed = False
+        self.cuts = 0  # bumped by the control API: open follow streams break off
         self.changed = asyncio.Event()
 
     def _kick(self):
@@ -874,6 +875,7 @@ class Controllers:
         tail = opts.get("tailLines")
         limit = opts.get("limitBytes")
         ts = opts.get("timestamps")
+        cuts = lb.cuts
         lines = lb.lines
         start = 0
         if since_ns is not None:
@@ -895,6 +897,8 @@ class Controllers:
                     return
                 sent += len(data)
                 await write(data)
+            if lb.cuts != cuts:
+                raise ConnectionAbortedError("log stream cut by the control API")
             if not opts.get("follow") or lb.closed or (rt is not None and rt.deleted):
                 return
             ev = lb.changed

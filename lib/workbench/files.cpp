@@ -1,0 +1,668 @@
+#include "workbench/files.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "util/interrupt.hpp"
+#include "util/strings.hpp"
+#include "workbench/lifecycle.hpp"
+#include "workbench/logs.hpp"
+
+namespace wb::workbench {
+
+using util::Error;
+using util::ErrorCode;
+using util::Result;
+using util::Status;
+namespace fs = std::filesystem;
+namespace k = wb::kube;
+
+namespace {
+
+constexpr size_t kQueueBytes = 4 << 20;    // download: at most this much waits between socket and disk
+constexpr size_t kStdinChunk = 256 << 10;  // upload: bytes per stdin frame
+constexpr size_t kKeepStderr = 8 << 10;
+
+std::string jstr(const json& obj, const char* pointer) {
+  const json::json_pointer p(pointer);
+  if (!obj.is_object() || !obj.contains(p)) return "";
+  const json& v = obj.at(p);
+  return v.is_string() ? v.get<std::string>() : "";
+}
+
+// Chunks from the exec stream to the extractor, bounded so memory stays flat.
+class ChunkQueue {
+ public:
+  bool push(std::string_view data) {
+    std::unique_lock<std::mutex> lock(mu_);
+    space_.wait(lock, [&] { return aborted_ || bytes_ < kQueueBytes; });
+    if (aborted_) return false;
+    q_.emplace_back(data);
+    bytes_ += data.size();
+    data_.notify_one();
+    return true;
+  }
+  // The next chunk; false at the end (closed and drained, or aborted).
+  bool pop(std::string& out) {
+    std::unique_lock<std::mutex> lock(mu_);
+    data_.wait(lock, [&] { return !q_.empty() || closed_ || aborted_; });
+    if (q_.empty() || aborted_) return false;
+    out = std::move(q_.front());
+    q_.pop_front();
+    bytes_ -= out.size();
+    space_.notify_one();
+    return true;
+  }
+  void close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    data_.notify_all();
+  }
+  void abort() {
+    std::lock_guard<std::mutex> lock(mu_);
+    aborted_ = true;
+    space_.notify_all();
+    data_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable space_, data_;
+  std::deque<std::string> q_;
+  size_t bytes_ = 0;
+  bool closed_ = false, aborted_ = false;
+};
+
+struct Captured {
+  k::ExecResult result;
+  std::string out, err;
+};
+
+bool no_such_command(const k::ExecResult& r) {
+  return r.failure_message.find("executable file not found") != std::string::npos ||
+         r.failure_message.find("no such file or directory") != std::string::npos;
+}
+
+std::string first_line(const std::string& text) {
+  std::string t = util::trim(text);
+  auto nl = t.find('\n');
+  return nl == std::string::npos ? t : t.substr(0, nl);
+}
+
+Result<Captured> run_capture(k::Client& client, const std::string& ns, const std::string& pod,
+                             const std::string& container, std::vector<std::string> command) {
+  Captured c;
+  k::ExecOptions eo;
+  eo.container = container;
+  eo.command = std::move(command);
+  auto session = client.exec(
+      ns, pod, eo,
+      [&](std::string_view d) {
+        if (c.out.size() < (64 << 20)) c.out.append(d);
+        return true;
+      },
+      [&](std::string_view d) {
+        if (c.err.size() < kKeepStderr) c.err.append(d);
+        return true;
+      });
+  if (!session) return std::move(session).error();
+  WB_ASSIGN_OR_RETURN(c.result, (*session)->wait());
+  return c;
+}
+
+struct Target {
+  json pod;
+  std::string name, replica, container;
+};
+
+Result<Target> pick_pod(k::Client& client, const std::string& ns, const std::string& app, const std::string& replica,
+                        const std::string& container) {
+  WB_ASSIGN_OR_RETURN(auto pods, app_pods(client, ns, app));
+  const json* best = nullptr;
+  int best_score = -1;
+  for (const auto& p : pods) {
+    if (!replica_matches(p, app, replica)) continue;
+    int score = 0;
+    if (jstr(p, "/status/phase") == "Running") score += 2;
+    for (const auto& c : p.value("/status/conditions"_json_pointer, json::array()))
+      if (c.value("type", "") == "Ready" && c.value("status", "") == "True") score += 1;
+    if (score > best_score) {
+      best = &p;
+      best_score = score;
+    }
+  }
+  if (!best) {
+    if (!replica.empty())
+      return Error(ErrorCode::NotFound, fmt::format("app '{}' has no replica '{}'", app, replica),
+                   fmt::format("`wb app status {}` lists its replicas", app));
+    return Error(ErrorCode::NotFound, fmt::format("app '{}' runs no replica, so there are no files to reach", app),
+                 fmt::format("`wb app start {}` starts it", app));
+  }
+  Target t;
+  t.pod = *best;
+  t.name = jstr(*best, "/metadata/name");
+  t.replica = replica_name(t.name, app);
+  t.container = pick_container(*best, app, container);
+  return t;
+}
+
+// What `ls -ldn` says about a path; nullopt when ls is not there to ask.
+Result<std::optional<RemoteEntry>> stat_remote(k::Client& client, const std::string& ns, const Target& t,
+                                               const std::string& path) {
+  WB_ASSIGN_OR_RETURN(auto c,
+                      run_capture(client, ns, t.name, t.container, {"ls", "-ldn", "--time-style=+%s", "--", path}));
+  if (!c.result.failure_message.empty()) {
+    if (no_such_command(c.result)) return std::optional<RemoteEntry>();
+    return Error(ErrorCode::Failure,
+                 fmt::format("cannot look at '{}' in replica {}: {}", path, t.replica, c.result.failure_message));
+  }
+  if (c.result.exit_code != 0) {
+    if (c.err.find("No such file") != std::string::npos)
+      return Error(ErrorCode::NotFound, fmt::format("'{}' does not exist in replica {}", path, t.replica),
+                   "`wb files ls APP:/DIR` shows what is there");
+    if (c.err.find("unrecognized option") != std::string::npos || c.err.find("invalid option") != std::string::npos)
+      return std::optional<RemoteEntry>();  // not GNU ls: go on without knowing
+    return Error(ErrorCode::Failure,
+                 fmt::format("cannot look at '{}' in replica {}: {}", path, t.replica, first_line(c.err)));
+  }
+  auto entries = parse_ls(c.out);
+  if (entries.empty()) return std::optional<RemoteEntry>();
+  return std::optional<RemoteEntry>(entries.front());
+}
+
+std::string strip_trailing_slashes(std::string p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
+std::pair<std::string, std::string> split_remote(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (path == "/") return {"/", "."};
+  if (slash == std::string::npos) return {".", path};
+  std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+  return {dir, path.substr(slash + 1)};
+}
+
+Error exec_error(const std::string& what, const Target& t, const Captured& c) {
+  if (!c.result.failure_message.empty())
+    return Error(ErrorCode::Failure,
+                 fmt::format("{} in replica {} failed: {}", what, t.replica, c.result.failure_message));
+  std::string detail = first_line(c.err);
+  return Error(ErrorCode::Failure, fmt::format("{} in replica {} failed (exit code {}){}", what, t.replica,
+                                               c.result.exit_code, detail.empty() ? "" : ": " + detail));
+}
+
+// Fetches one file with `cat` (for containers without tar).
+Result<CopyResult> cat_file(k::Client& client, const std::string& ns, const Target& t, const std::string& remote,
+                            const std::optional<RemoteEntry>& info, const fs::path& root, const std::string& name,
+                            const CopyOptions& o) {
+  int dir = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return Error(ErrorCode::Failure, fmt::format("cannot open '{}': {}", root.string(), strerror(errno)));
+  int fd = ::openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  const int open_errno = errno;
+  ::close(dir);
+  if (fd < 0)
+    return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", (root / name).string(),
+                                                 open_errno == ELOOP ? "it is a symlink" : strerror(open_errno)));
+  CopyResult res;
+  CopyProgress progress;
+  progress.current = name;
+  if (info) progress.total = info->size;
+  std::optional<Error> write_error;
+  Captured c;
+  k::ExecOptions eo;
+  eo.container = t.container;
+  eo.command = {"cat", "--", remote};
+  auto session = client.exec(
+      ns, t.name, eo,
+      [&](std::string_view d) {
+        const char* p = d.data();
+        size_t left = d.size();
+        while (left > 0) {
+          ssize_t n = ::write(fd, p, left);
+          if (n < 0 && errno == EINTR) continue;
+          if (n < 0) {
+            write_error = Error(ErrorCode::Failure,
+                                fmt::format("cannot write '{}': {}", (root / name).string(), strerror(errno)));
+            return false;
+          }
+          p += n;
+          left -= static_cast<size_t>(n);
+        }
+        res.bytes += d.size();
+        progress.bytes = res.bytes;
+        if (o.on_progress) o.on_progress(progress);
+        return !util::interrupted();
+      },
+      [&](std::string_view d) {
+        if (c.err.size() < kKeepStderr) c.err.append(d);
+        return true;
+      });
+  if (!session) {
+    ::close(fd);
+    return std::move(session).error();
+  }
+  auto r = (*session)->wait();
+  if (info) {
+    (void)::fchmod(fd, info->mode & 0777);
+    struct timespec times[2] = {{info->mtime, 0}, {info->mtime, 0}};
+    (void)::futimens(fd, times);
+  }
+  ::close(fd);
+  if (write_error) return *write_error;
+  if (!r) return std::move(r).error();
+  c.result = *r;
+  if (!c.result.failure_message.empty() || c.result.exit_code != 0) return exec_error("cat", t, c);
+  res.files = 1;
+  res.method = "cat";
+  res.replica = t.replica;
+  res.written = root / name;
+  return res;
+}
+
+}  // namespace
+
+std::optional<RemotePath> parse_remote_path(const std::string& arg) {
+  auto colon = arg.find(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  std::string app = arg.substr(0, colon);
+  if (!util::is_dns1123_label(app)) return std::nullopt;
+  std::string path = arg.substr(colon + 1);
+  if (path.empty()) return std::nullopt;
+  return RemotePath{app, path};
+}
+
+// ---------------------------------------------------------------- download
+
+Result<CopyResult> copy_from_app(k::Client& client, const std::string& ns, const CopyOptions& o) {
+  WB_ASSIGN_OR_RETURN(Target t, pick_pod(client, ns, o.app, o.replica, o.container));
+  const std::string remote = strip_trailing_slashes(o.remote);
+  WB_ASSIGN_OR_RETURN(auto info, stat_remote(client, ns, t, remote));
+  if (info && info->type == 'd' && !o.recursive)
+    return Error(ErrorCode::Usage, fmt::format("'{}' is a directory; add -r to copy it", remote));
+  if (info && info->type != 'd' && info->type != '-' && info->type != 'l')
+    return Error(ErrorCode::Usage, fmt::format("'{}' is not a file or directory", remote));
+  auto [dir, base] = split_remote(remote);
+
+  // Like cp: into an existing directory, else as the named path.
+  fs::path root;
+  std::string rename;
+  std::error_code ec;
+  if (fs::is_directory(o.local, ec)) {
+    root = o.local;
+    rename = base == "." ? "" : base;
+  } else {
+    root = o.local.parent_path();
+    if (root.empty()) root = ".";
+    rename = o.local.filename().string();
+    if (!fs::is_directory(root, ec))
+      return Error(ErrorCode::NotFound, fmt::format("local directory '{}' does not exist", root.string()));
+  }
+  if (rename.empty() && base != ".") rename = base;
+
+  ExtractTarget target{root, base, rename, fmt::format("replica {}", t.replica)};
+  ChunkQueue queue;
+  Captured c;
+  std::optional<Error> exec_failure;
+  k::ExecOptions eo;
+  eo.container = t.container;
+  eo.command = {"tar", "cf", "-", "-C", dir, base};
+  auto session = client.exec(
+      ns, t.name, eo, [&](std::string_view d) { return queue.push(d); },
+      [&](std::string_view d) {
+        if (c.err.size() < kKeepStderr) c.err.append(d);
+        return true;
+      });
+  if (!session) return std::move(session).error();
+  std::thread pump([&] {
+    auto r = (*session)->wait();
+    if (r)
+      c.result = *r;
+    else
+      exec_failure = std::move(r).error();
+    queue.close();
+  });
+  std::string chunk;
+  auto read = [&]() -> Result<std::string_view> {
+    if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
+    if (!queue.pop(chunk)) return std::string_view();
+    return std::string_view(chunk);
+  };
+  ExtractStats stats;
+  std::function<void(const CopyProgress&)> progress;
+  if (o.on_progress) {
+    progress = [&](const CopyProgress& p) {
+      CopyProgress q = p;
+      if (info && info->type == '-') q.total = info->size;
+      o.on_progress(q);
+    };
+  }
+  Status st = extract_tar(read, target, stats, progress);
+  if (!st) queue.abort();
+  // Drain what is left (a tar stream may have padding after its end).
+  while (queue.pop(chunk)) {
+  }
+  pump.join();
+
+  const bool refused = !st && st.error().message.rfind("refused ", 0) == 0;
+  if (refused) return st.error();
+  if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
+  if (no_such_command(c.result)) {
+    // No tar in the container: a single file still comes with cat.
+    if (info && info->type == 'd')
+      return Error(ErrorCode::Failure,
+                   fmt::format("replica {} has no `tar`, which copying a directory needs", t.replica),
+                   "copy single files instead (wb uses `cat` for those), or add tar to the image");
+    return cat_file(client, ns, t, remote, info, root, rename.empty() ? base : rename, o);
+  }
+  if (exec_failure) return *exec_failure;
+  if (!c.result.failure_message.empty() || c.result.exit_code != 0) {
+    if (c.err.find("No such file") != std::string::npos)
+      return Error(ErrorCode::NotFound, fmt::format("'{}' does not exist in replica {}", remote, t.replica));
+    return exec_error("tar", t, c);
+  }
+  if (!st) return st.error();
+  if (stats.files + stats.dirs + stats.links == 0)
+    return Error(ErrorCode::Failure, fmt::format("replica {} sent nothing for '{}'", t.replica, remote));
+  CopyResult res;
+  res.replica = t.replica;
+  res.method = "tar";
+  res.written = rename.empty() ? root : root / rename;
+  res.files = stats.files;
+  res.dirs = stats.dirs;
+  res.links = stats.links;
+  res.bytes = stats.bytes;
+  return res;
+}
+
+// ---------------------------------------------------------------- upload
+
+namespace {
+
+struct Upload {
+  k::ExecSession* session = nullptr;
+  std::string buffer;
+  std::optional<Error> error;
+  CopyResult* result = nullptr;
+  CopyProgress progress;
+  const CopyOptions* options = nullptr;
+
+  Status flush() {
+    if (buffer.empty()) return {};
+    auto st = session->write_stdin(buffer);
+    buffer.clear();
+    return st;
+  }
+};
+
+la_ssize_t on_write(struct archive* a, void* data, const void* buf, size_t size) {
+  auto* u = static_cast<Upload*>(data);
+  if (util::interrupted()) {
+    u->error = Error(ErrorCode::Interrupted, "interrupted");
+    archive_set_error(a, EINTR, "interrupted");
+    return -1;
+  }
+  u->buffer.append(static_cast<const char*>(buf), size);
+  if (u->buffer.size() >= kStdinChunk) {
+    auto st = u->flush();
+    if (!st) {
+      u->error = st.error();
+      archive_set_error(a, EIO, "%s", st.error().message.c_str());
+      return -1;
+    }
+  }
+  return static_cast<la_ssize_t>(size);
+}
+
+Status archive_failed(struct archive* a, Upload& u, const std::string& what) {
+  if (u.error) return *u.error;
+  const char* msg = archive_error_string(a);
+  return Error(ErrorCode::Failure, fmt::format("cannot send '{}': {}", what, msg ? msg : "archive error"));
+}
+
+Status add_path(struct archive* a, Upload& u, const fs::path& path, const std::string& name) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0)
+    return Error(ErrorCode::Failure, fmt::format("cannot read '{}': {}", path.string(), strerror(errno)));
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
+    ++u.result->skipped;
+    return {};
+  }
+  struct archive_entry* e = archive_entry_new();
+  struct Freer {
+    struct archive_entry* e;
+    ~Freer() { archive_entry_free(e); }
+  } freer{e};
+  archive_entry_set_pathname(e, name.c_str());
+  archive_entry_set_perm(e, st.st_mode & 07777);
+  archive_entry_set_mtime(e, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  archive_entry_set_uid(e, 0);
+  archive_entry_set_gid(e, 0);
+  if (S_ISLNK(st.st_mode)) {
+    std::string link(static_cast<size_t>(st.st_size) + 256, '\0');
+    ssize_t n = ::readlink(path.c_str(), link.data(), link.size());
+    if (n < 0) return Error(ErrorCode::Failure, fmt::format("cannot read '{}': {}", path.string(), strerror(errno)));
+    link.resize(static_cast<size_t>(n));
+    archive_entry_set_filetype(e, AE_IFLNK);
+    archive_entry_set_symlink(e, link.c_str());
+    if (archive_write_header(a, e) != ARCHIVE_OK) return archive_failed(a, u, path.string());
+    ++u.result->links;
+    return {};
+  }
+  if (S_ISDIR(st.st_mode)) {
+    archive_entry_set_filetype(e, AE_IFDIR);
+    if (archive_write_header(a, e) != ARCHIVE_OK) return archive_failed(a, u, path.string());
+    ++u.result->dirs;
+    std::vector<fs::path> children;
+    std::error_code ec;
+    for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) children.push_back(it->path());
+    if (ec) return Error(ErrorCode::Failure, fmt::format("cannot read '{}': {}", path.string(), ec.message()));
+    std::sort(children.begin(), children.end());
+    for (const auto& child : children) WB_TRY(add_path(a, u, child, name + "/" + child.filename().string()));
+    return {};
+  }
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_size(e, st.st_size);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error(ErrorCode::Failure, fmt::format("cannot read '{}': {}", path.string(), strerror(errno)));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  if (archive_write_header(a, e) != ARCHIVE_OK) return archive_failed(a, u, path.string());
+  std::vector<char> buf(kStdinChunk);
+  u.progress.current = name;
+  uint64_t sent = 0;
+  while (sent < static_cast<uint64_t>(st.st_size)) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error(ErrorCode::Failure, fmt::format("cannot read '{}': {}", path.string(), strerror(errno)));
+    if (n == 0) break;  // shrank while we read: libarchive pads the rest
+    n = static_cast<ssize_t>(std::min<uint64_t>(static_cast<uint64_t>(n), static_cast<uint64_t>(st.st_size) - sent));
+    if (archive_write_data(a, buf.data(), static_cast<size_t>(n)) < 0) return archive_failed(a, u, path.string());
+    sent += static_cast<uint64_t>(n);
+    u.result->bytes += static_cast<uint64_t>(n);
+    u.progress.bytes += static_cast<uint64_t>(n);
+    if (u.options->on_progress) u.options->on_progress(u.progress);
+  }
+  ++u.result->files;
+  return {};
+}
+
+uint64_t local_size(const fs::path& p) {
+  std::error_code ec;
+  if (fs::is_regular_file(fs::symlink_status(p, ec))) return fs::file_size(p, ec);
+  return 0;
+}
+
+}  // namespace
+
+Result<CopyResult> copy_to_app(k::Client& client, const std::string& ns, const CopyOptions& o) {
+  struct stat st {};
+  if (::lstat(o.local.c_str(), &st) != 0)
+    return Error(ErrorCode::NotFound, fmt::format("'{}' does not exist", o.local.string()));
+  if (S_ISDIR(st.st_mode) && !o.recursive)
+    return Error(ErrorCode::Usage, fmt::format("'{}' is a directory; add -r to copy it", o.local.string()));
+  if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+    return Error(ErrorCode::Usage, fmt::format("'{}' is not a file or directory", o.local.string()));
+  std::string local_name = fs::path(o.local).lexically_normal().filename().string();
+  if (local_name.empty()) local_name = fs::absolute(o.local).lexically_normal().parent_path().filename().string();
+  if (local_name.empty() || local_name == "." || local_name == "..")
+    local_name = fs::absolute(o.local).lexically_normal().filename().string();
+  if (local_name.empty()) return Error(ErrorCode::Usage, "cannot copy '/' into a container");
+
+  WB_ASSIGN_OR_RETURN(Target t, pick_pod(client, ns, o.app, o.replica, o.container));
+  const std::string remote = strip_trailing_slashes(o.remote);
+  auto info = stat_remote(client, ns, t, remote);
+  std::string dir, name;
+  if (info && *info && (*info)->type == 'd') {
+    dir = remote;
+    name = local_name;
+  } else if (!info && info.error().code != ErrorCode::NotFound) {
+    return std::move(info).error();
+  } else {
+    if (info && *info && S_ISDIR(st.st_mode))
+      return Error(ErrorCode::Usage,
+                   fmt::format("'{}' is a file in replica {}; a directory cannot replace it", remote, t.replica));
+    auto [d, b] = split_remote(remote);
+    dir = d;
+    name = b;
+  }
+
+  CopyResult res;
+  res.replica = t.replica;
+  res.method = "tar";
+  res.written = (dir == "/" ? "/" : dir + "/") + name;
+  Captured c;
+  k::ExecOptions eo;
+  eo.container = t.container;
+  eo.stdin = true;
+  eo.command = {"tar", "xf", "-", "-C", dir};
+  auto collect = [&](std::string_view d) {
+    if (c.err.size() < kKeepStderr) c.err.append(d);
+    return true;
+  };
+  auto session = client.exec(ns, t.name, eo, collect, collect);
+  if (!session) return std::move(session).error();
+  Upload u;
+  u.session = session->get();
+  u.result = &res;
+  u.options = &o;
+  if (S_ISREG(st.st_mode)) u.progress.total = local_size(o.local);
+
+  struct archive* a = archive_write_new();
+  if (!a) throw std::bad_alloc();
+  archive_write_set_format_pax_restricted(a);
+  archive_write_set_bytes_in_last_block(a, 1);
+  Status sent;
+  if (archive_write_open(a, &u, nullptr, on_write, nullptr) != ARCHIVE_OK) {
+    sent = archive_failed(a, u, o.local.string());
+  } else {
+    sent = add_path(a, u, o.local, name);
+    if (sent && archive_write_close(a) != ARCHIVE_OK) sent = archive_failed(a, u, o.local.string());
+    if (sent) sent = u.flush();
+  }
+  archive_write_free(a);
+  // v5 closes stdin; on v4 tar stops at the archive's end marker.
+  if (sent) (void)(*session)->close_stdin();
+  auto r = (*session)->wait();
+  if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
+  if (r) c.result = *r;
+  if (r && no_such_command(c.result))
+    return Error(ErrorCode::Failure, fmt::format("replica {} has no `tar`, which copying into it needs", t.replica),
+                 "add tar to the image");
+  if (r && (!c.result.failure_message.empty() || c.result.exit_code != 0)) return exec_error("tar", t, c);
+  if (!sent) return sent.error();
+  if (!r) return std::move(r).error();
+  return res;
+}
+
+// ---------------------------------------------------------------- listing
+
+std::vector<RemoteEntry> parse_ls(std::string_view text) {
+  std::vector<RemoteEntry> out;
+  for (const auto& raw : util::split(text, '\n')) {
+    std::string_view line = raw;
+    if (line.empty() || line.rfind("total ", 0) == 0) continue;
+    // mode links uid gid size mtime name; devices have "major, minor" in place of size.
+    size_t pos = 0;
+    auto next = [&]() -> std::string_view {
+      while (pos < line.size() && line[pos] == ' ') ++pos;
+      size_t start = pos;
+      while (pos < line.size() && line[pos] != ' ') ++pos;
+      return line.substr(start, pos - start);
+    };
+    std::string_view mode = next();
+    if (mode.size() < 10) continue;
+    next();  // links
+    next();  // uid
+    next();  // gid
+    std::string_view size = next();
+    if (!size.empty() && size.back() == ',') size = next();
+    std::string_view mtime = next();
+    if (pos < line.size()) ++pos;  // the one space before the name
+    std::string_view name = pos <= line.size() ? line.substr(pos) : std::string_view();
+    if (name.empty()) continue;
+    RemoteEntry e;
+    e.type = mode[0] == '-' ? '-' : mode[0];
+    unsigned bits = 0;
+    static const char kLetters[] = "rwxrwxrwx";
+    for (int i = 0; i < 9; ++i) {
+      char ch = mode[1 + i];
+      if (ch == kLetters[i] || ch == 's' || ch == 't') bits |= 1u << (8 - i);
+    }
+    if (mode[3] == 's' || mode[3] == 'S') bits |= 04000;
+    if (mode[6] == 's' || mode[6] == 'S') bits |= 02000;
+    if (mode[9] == 't' || mode[9] == 'T') bits |= 01000;
+    e.mode = bits;
+    try {
+      e.size = std::stoull(std::string(size));
+      e.mtime = std::stoll(std::string(mtime));
+    } catch (const std::exception&) {
+      continue;
+    }
+    std::string n(name);
+    if (e.type == 'l') {
+      auto arrow = n.find(" -> ");
+      if (arrow != std::string::npos) {
+        e.target = n.substr(arrow + 4);
+        n = n.substr(0, arrow);
+      }
+    }
+    if (n == "." || n == "..") continue;
+    e.name = n;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<std::vector<RemoteEntry>> list_app_files(k::Client& client, const std::string& ns, const std::string& app,
+                                                const std::string& path, const std::string& replica,
+                                                const std::string& container, std::string* replica_used) {
+  WB_ASSIGN_OR_RETURN(Target t, pick_pod(client, ns, app, replica, container));
+  if (replica_used) *replica_used = t.replica;
+  WB_ASSIGN_OR_RETURN(auto c,
+                      run_capture(client, ns, t.name, t.container, {"ls", "-lan", "--time-style=+%s", "--", path}));
+  if (no_such_command(c.result))
+    return Error(ErrorCode::Failure, fmt::format("replica {} has no `ls` to list files with", t.replica));
+  if (!c.result.failure_message.empty() || c.result.exit_code != 0) {
+    if (c.err.find("No such file") != std::string::npos)
+      return Error(ErrorCode::NotFound, fmt::format("'{}' does not exist in replica {}", path, t.replica));
+    return exec_error("ls", t, c);
+  }
+  return parse_ls(c.out);
+}
+
+}  // namespace wb::workbench

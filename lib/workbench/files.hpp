@@ -1,0 +1,105 @@
+// Files in an app's containers: copying out of and into a replica over exec (tar in the
+// container, libarchive on our side, streamed with flat memory), and listing a directory.
+//
+// Safe by construction (the kubectl cp CVEs are the list of mistakes not to repeat): what comes
+// out of a container is written only under the local target, never through a symlink, never as
+// a device or FIFO; the first entry that would break that is refused by name and nothing after
+// it is written. Nothing here prints.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kube/client.hpp"
+#include "util/result.hpp"
+
+namespace wb::workbench {
+
+// "orders:/app/logs" -> {"orders", "/app/logs"}; nullopt for a local path ("./x", "/tmp/x",
+// "C:x" is local too when no such app syntax fits: an app name is a DNS-1123 label).
+struct RemotePath {
+  std::string app;
+  std::string path;  // absolute, as given
+};
+std::optional<RemotePath> parse_remote_path(const std::string& arg);
+
+struct CopyProgress {
+  uint64_t bytes = 0;             // file data moved so far
+  std::optional<uint64_t> total;  // when known (a single file)
+  std::string current;            // the entry being copied
+};
+
+struct CopyOptions {
+  std::string app;
+  std::string remote;  // path in the container
+  std::filesystem::path local;
+  bool recursive = false;                                // directories need it
+  std::string replica;                                   // default: the first ready replica
+  std::string container;                                 // default: the app's container
+  std::function<void(const CopyProgress&)> on_progress;  // called often; throttle on your side
+};
+
+struct CopyResult {
+  std::string replica;            // "orders-x2x9z"
+  std::string method;             // "tar" or "cat"
+  std::filesystem::path written;  // local path written (download) / remote path (upload)
+  uint64_t files = 0, dirs = 0, links = 0, bytes = 0;
+  uint64_t skipped = 0;  // local special files not uploaded (devices, FIFOs, sockets)
+};
+
+// Copies a file (or with recursive a directory) out of a replica to `local` (like cp: into it
+// when it is a directory, else as that name).
+util::Result<CopyResult> copy_from_app(kube::Client& client, const std::string& ns, const CopyOptions& options);
+// Copies a local file or directory into a replica (into `remote` when it is a directory there).
+util::Result<CopyResult> copy_to_app(kube::Client& client, const std::string& ns, const CopyOptions& options);
+
+// One entry of a container directory.
+struct RemoteEntry {
+  std::string name;
+  char type = '-';  // '-' file, 'd' directory, 'l' symlink, 'c' 'b' 'p' 's' others
+  uint64_t size = 0;
+  unsigned mode = 0;   // permission bits (07777)
+  int64_t mtime = 0;   // seconds since the epoch
+  std::string target;  // of a symlink
+};
+// Parses `ls -lan --time-style=+%s` output (the "total" line and "." ".." are skipped).
+std::vector<RemoteEntry> parse_ls(std::string_view text);
+// Lists `path` in a replica of the app (a file lists as itself).
+util::Result<std::vector<RemoteEntry>> list_app_files(kube::Client& client, const std::string& ns,
+                                                      const std::string& app, const std::string& path,
+                                                      const std::string& replica, const std::string& container,
+                                                      std::string* replica_used = nullptr);
+
+// ---------------------------------------------------------------- safe extraction (exposed for tests)
+
+// Where an archive's entries land: under `root` (an existing local directory); entries must be
+// `top` or under it (the thing that was asked for; "." = anything) and are renamed to `rename`.
+struct ExtractTarget {
+  std::filesystem::path root;
+  std::string top;
+  std::string rename;
+  std::string source_words = "the container";  // for messages: "refused 'x' from the container"
+};
+
+// The local relative path for an entry name ("logs/a.txt" -> "out/a.txt"), or a refusal naming
+// the entry: absolute, "..", empty or over-long components, outside `top`.
+util::Result<std::string> checked_entry_path(std::string_view name, const ExtractTarget& target);
+// Whether a symlink at relative path `entry` pointing to `link` stays under the root (lexically;
+// absolute targets never do). The refusal names the entry.
+util::Status check_symlink_target(std::string_view entry_name, const std::string& entry, std::string_view link,
+                                  const ExtractTarget& target);
+
+struct ExtractStats {
+  uint64_t files = 0, dirs = 0, links = 0, bytes = 0;
+};
+// Pulls a tar stream from `read` (returns the next chunk; empty = end; an Error stops) and writes
+// its entries under the target. Refusals stop at the bad entry; the files before it stay.
+util::Status extract_tar(const std::function<util::Result<std::string_view>()>& read, const ExtractTarget& target,
+                         ExtractStats& stats, const std::function<void(const CopyProgress&)>& on_progress = {});
+
+}  // namespace wb::workbench

@@ -1,0 +1,451 @@
+#include "workbench/logs.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "util/interrupt.hpp"
+#include "util/strings.hpp"
+#include "util/time.hpp"
+#include "workbench/app.hpp"
+#include "workbench/lifecycle.hpp"
+
+namespace wb::workbench {
+
+using util::Error;
+using util::ErrorCode;
+using util::Status;
+namespace k = wb::kube;
+
+namespace {
+
+std::string jstr(const json& obj, const char* pointer) {
+  const json::json_pointer p(pointer);
+  if (!obj.is_object() || !obj.contains(p)) return "";
+  const json& v = obj.at(p);
+  return v.is_string() ? v.get<std::string>() : "";
+}
+
+// Waits in short slices; false when told to stop meanwhile.
+bool pause(std::chrono::milliseconds delay, const std::function<bool()>& stop) {
+  const auto until = std::chrono::steady_clock::now() + delay;
+  while (std::chrono::steady_clock::now() < until) {
+    if (util::interrupted() || stop()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return !util::interrupted() && !stop();
+}
+
+// Everything the streams share.
+struct Hub {
+  const LogsOptions& options;
+  const LogLineSink& on_line;
+  const LogNoticeSink& on_notice;
+  std::mutex mu;
+  std::atomic<bool> stop{false};
+
+  void notice(const std::string& text) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (on_notice) on_notice(text);
+  }
+};
+
+// One replica's log stream, on its own thread.
+struct ReplicaStream {
+  std::string pod, replica, container;
+  bool from_start = false;  // appeared after we started: its whole log, not --tail/--since
+  std::atomic<bool> gone{false};
+  std::atomic<bool> done{false};
+  Status result;
+  std::thread thread;
+};
+
+void run_stream(k::Client& client, const std::string& ns, ReplicaStream& s, Hub& hub) {
+  const LogsOptions& o = hub.options;
+  ResumePoint resume;
+  LineSplitter splitter;
+  std::vector<LogLine> batch;
+  bool warned = false;
+  auto stopped = [&] { return hub.stop.load() || s.gone.load(); };
+  while (true) {
+    k::LogOptions lo;
+    lo.container = s.container;
+    lo.follow = o.follow;
+    lo.previous = o.previous;
+    lo.timestamps = true;  // to resume after a break; stripped unless asked for
+    if (resume.empty()) {
+      if (!s.from_start) {
+        lo.since_seconds = o.since_seconds;
+        lo.since_time = o.since_time;
+        lo.tail_lines = o.tail;
+      }
+    } else {
+      lo.since_time = resume.since_time();
+      resume.begin_replay();
+    }
+    auto handle = [&](std::string_view raw) {
+      auto [stamp, message] = split_log_timestamp(raw);
+      if (!stamp.empty()) {
+        if (auto nanos = parse_log_time(stamp); nanos && !resume.accept(*nanos)) return;
+      }
+      if (o.grep && !std::regex_search(message.begin(), message.end(), *o.grep)) return;
+      warned = false;  // lines flow again: the next break gets its own notice
+      LogLine line;
+      line.replica = s.replica;
+      line.pod = s.pod;
+      line.container = s.container;
+      line.time = std::string(stamp);
+      line.message = std::string(message);
+      batch.push_back(std::move(line));
+    };
+    auto flush = [&] {
+      if (batch.empty()) return;
+      std::lock_guard<std::mutex> lock(hub.mu);
+      for (const auto& l : batch) hub.on_line(l);
+      if (o.on_flush) o.on_flush();
+      batch.clear();
+    };
+    Status st = client.pod_logs(ns, s.pod, lo, [&](std::string_view chunk) {
+      splitter.feed(chunk, handle);
+      flush();
+      return !hub.stop.load();
+    });
+    if (st) {
+      // A clean end: an unterminated last line is whole as far as the server is concerned.
+      std::string rest = splitter.take_rest();
+      if (!rest.empty()) handle(rest);
+      flush();
+    } else {
+      (void)splitter.take_rest();  // a broken stream: the line comes again on the reconnect
+    }
+    if (!o.follow) {
+      s.result = std::move(st);
+      return;
+    }
+    if (util::interrupted() || stopped()) return;
+    if (!st) {
+      const Error& e = st.error();
+      if (e.code == ErrorCode::Interrupted) return;
+      if (e.code == ErrorCode::NotFound) return;  // the replica is gone
+      if (e.code == ErrorCode::Auth) {
+        hub.notice(fmt::format("replica {}: {}", s.replica, e.message));
+        return;
+      }
+      // Waiting to start, restarting, a broken connection: try again shortly.
+      if (!warned && e.http_status != 400) {
+        hub.notice(fmt::format("replica {}: log stream broke ({}); reconnecting", s.replica, e.message));
+        warned = true;
+      }
+    }
+    if (!pause(o.retry_delay, stopped)) return;
+  }
+}
+
+void start_stream(k::Client& client, const std::string& ns, ReplicaStream& s, Hub& hub) {
+  s.thread = std::thread([&client, ns, &s, &hub] {
+    run_stream(client, ns, s, hub);
+    s.done = true;
+  });
+}
+
+// Whether an event is about the app, its versions or its replicas.
+bool event_of_app(const json& ev, const std::string& app) {
+  const std::string kind = jstr(ev, "/involvedObject/kind");
+  const std::string name = jstr(ev, "/involvedObject/name");
+  if (kind == "Deployment") return name == app;
+  if (name.size() <= app.size() + 1 || name.compare(0, app.size() + 1, app + "-") != 0) return false;
+  const auto dashes = std::count(name.begin() + static_cast<long>(app.size()) + 1, name.end(), '-');
+  return (kind == "ReplicaSet" && dashes == 0) || (kind == "Pod" && dashes == 1);
+}
+
+std::optional<LogLine> event_line(const json& ev, const std::string& app, const json& replica_sets) {
+  if (!event_of_app(ev, app)) return std::nullopt;
+  auto words = translate_event(ev, app, replica_sets);
+  if (!words) return std::nullopt;
+  LogLine line;
+  line.event = true;
+  line.warning = words->type == "Warning";
+  line.time = words->time;
+  line.message = words->message;
+  if (jstr(ev, "/involvedObject/kind") == "Pod") {
+    line.pod = jstr(ev, "/involvedObject/name");
+    line.replica = replica_name(line.pod, app);
+  }
+  return line;
+}
+
+// The moment from which events are shown: --since/--since-time, else from now on.
+int64_t events_from(const LogsOptions& o, util::TimePoint now) {
+  auto to_ns = [](util::TimePoint t) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  };
+  if (o.since_seconds) return to_ns(now - std::chrono::seconds(*o.since_seconds));
+  if (!o.since_time.empty())
+    if (auto t = parse_log_time(o.since_time)) return *t;
+  return to_ns(now - std::chrono::seconds(2));
+}
+
+int64_t event_nanos(const LogLine& l) { return parse_log_time(l.time).value_or(0); }
+
+}  // namespace
+
+// ---------------------------------------------------------------- pods of an app
+
+Result<std::vector<json>> app_pods(k::Client& client, const std::string& ns, const std::string& app) {
+  k::ListOptions lo;
+  lo.label_selector = fmt::format("{}={}", labels::kName, app);
+  auto list = client.list(k::types::Pod, ns, lo);
+  if (!list) return reword_forbidden(std::move(list).error(), ns);
+  std::vector<json> pods;
+  for (const auto& p : list->value("items", json::array()))
+    if (jstr(p, "/metadata/deletionTimestamp").empty()) pods.push_back(p);
+  if (pods.empty()) {
+    auto d = read_app(client, ns, app);
+    if (!d) return std::move(d).error();
+  }
+  std::stable_sort(pods.begin(), pods.end(), [](const json& a, const json& b) {
+    return jstr(a, "/metadata/creationTimestamp") < jstr(b, "/metadata/creationTimestamp");
+  });
+  return pods;
+}
+
+bool replica_matches(const json& pod, const std::string& app, const std::string& wanted) {
+  if (wanted.empty()) return true;
+  const std::string name = jstr(pod, "/metadata/name");
+  if (name == wanted) return true;
+  const std::string short_name = replica_name(name, app);
+  if (short_name == wanted) return true;
+  auto dash = name.rfind('-');
+  return dash != std::string::npos && name.substr(dash + 1) == wanted;
+}
+
+std::string pick_container(const json& pod, const std::string& app, const std::string& wanted) {
+  if (!wanted.empty()) return wanted;
+  const json tmpl = {{"spec", pod.is_object() ? pod.value("spec", json::object()) : json::object()}};
+  if (const json* c = app_container(tmpl, app)) return c->value("name", "");
+  const json& cs = tmpl["spec"].is_object() ? tmpl["spec"].value("containers", json::array()) : json::array();
+  if (cs.is_array() && !cs.empty() && cs[0].is_object()) return cs[0].value("name", "");
+  return "";
+}
+
+// ---------------------------------------------------------------- streaming
+
+Status stream_app_logs(k::Client& client, const std::string& ns, const LogsOptions& o, const LogLineSink& on_line,
+                       const LogNoticeSink& on_notice) {
+  WB_ASSIGN_OR_RETURN(auto pods, app_pods(client, ns, o.app));
+  std::vector<json> chosen;
+  for (auto& p : pods)
+    if (replica_matches(p, o.app, o.replica)) chosen.push_back(std::move(p));
+  if (chosen.empty() && !o.follow) {
+    if (!o.replica.empty())
+      return Error(ErrorCode::NotFound, fmt::format("app '{}' has no replica '{}'", o.app, o.replica),
+                   fmt::format("`wb app status {}` lists its replicas", o.app));
+    return Error(ErrorCode::NotFound, fmt::format("app '{}' runs no replica, so there are no logs", o.app),
+                 fmt::format("`wb app start {}` starts it", o.app));
+  }
+
+  Hub hub{o, on_line, on_notice, {}, {}};
+  std::map<std::string, std::unique_ptr<ReplicaStream>> streams;
+  auto add = [&](const json& pod, bool from_start) {
+    auto s = std::make_unique<ReplicaStream>();
+    s->pod = jstr(pod, "/metadata/name");
+    s->replica = replica_name(s->pod, o.app);
+    s->container = pick_container(pod, o.app, o.container);
+    s->from_start = from_start;
+    auto& ref = *s;
+    streams[s->pod] = std::move(s);
+    start_stream(client, ns, ref, hub);
+  };
+
+  json replica_sets = json::array();
+  if (o.events) {
+    k::ListOptions lo;
+    lo.label_selector = fmt::format("{}={}", labels::kName, o.app);
+    if (auto rss = client.list(k::types::ReplicaSet, ns, lo)) replica_sets = rss->value("items", json::array());
+  }
+  const int64_t events_since = events_from(o, util::Clock::now());
+
+  if (!o.follow) {
+    if (o.events) {
+      auto evs = client.list(k::types::Event, ns);
+      if (evs) {
+        std::vector<LogLine> lines;
+        for (const auto& ev : evs->value("items", json::array()))
+          if (auto l = event_line(ev, o.app, replica_sets);
+              l && (o.since_seconds || !o.since_time.empty() ? event_nanos(*l) >= events_since : true))
+            lines.push_back(std::move(*l));
+        std::stable_sort(lines.begin(), lines.end(),
+                         [](const LogLine& a, const LogLine& b) { return event_nanos(a) < event_nanos(b); });
+        std::lock_guard<std::mutex> lock(hub.mu);
+        for (const auto& l : lines) on_line(l);
+        if (o.on_flush) o.on_flush();
+      }
+    }
+    for (const auto& p : chosen) add(p, false);
+    for (auto& [name, s] : streams) s->thread.join();
+    std::optional<Error> first_error;
+    size_t failed = 0;
+    for (auto& [name, s] : streams) {
+      if (s->result) continue;
+      ++failed;
+      if (s->result.error().code == ErrorCode::Interrupted) return s->result.error();
+      if (!first_error) first_error = s->result.error();
+    }
+    if (failed == 0) return {};
+    const bool no_previous =
+        o.previous && first_error->message.find("previous terminated container") != std::string::npos;
+    if (failed == streams.size()) {
+      if (no_previous)
+        return Error(
+            ErrorCode::NotFound,
+            fmt::format("{} of app '{}' has restarted, so there is no previous log",
+                        streams.size() > 1 ? "no replica" : "replica " + streams.begin()->second->replica, o.app),
+            fmt::format("`wb logs {}` shows the current one", o.app));
+      if (streams.size() > 1)
+        return Error(first_error->code,
+                     fmt::format("no replica of app '{}' has logs to show: {}", o.app, first_error->message),
+                     first_error->hint);
+      return *first_error;
+    }
+    for (auto& [name, s] : streams)
+      if (!s->result)
+        hub.notice(fmt::format(
+            "replica {}: {}", s->replica,
+            no_previous ? std::string("has not restarted, so it has no previous log") : s->result.error().message));
+    return {};
+  }
+
+  // Follow: the replicas there now, and every one that appears until Ctrl-C.
+  std::set<std::string> initial;
+  for (const auto& p : chosen) {
+    initial.insert(jstr(p, "/metadata/name"));
+    add(p, false);
+  }
+  if (chosen.empty()) hub.notice(fmt::format("waiting for replicas of {} to start", o.app));
+
+  std::thread events_thread;
+  if (o.events) {
+    events_thread = std::thread([&] {
+      k::WatchOptions wo;
+      while (!hub.stop && !util::interrupted()) {
+        (void)client.list_watch(k::types::Event, ns, wo, [&](const k::WatchEvent& we) {
+          if (we.type == "ADDED" || we.type == "MODIFIED") {
+            if (auto l = event_line(we.object, o.app, replica_sets); l && event_nanos(*l) >= events_since) {
+              std::lock_guard<std::mutex> lock(hub.mu);
+              on_line(*l);
+              if (o.on_flush) o.on_flush();
+            }
+          }
+          return !hub.stop && !util::interrupted();
+        });
+        if (!pause(std::chrono::seconds(1), [&] { return hub.stop.load(); })) break;
+      }
+    });
+  }
+
+  k::WatchOptions wo;
+  wo.label_selector = fmt::format("{}={}", labels::kName, o.app);
+  while (!util::interrupted()) {
+    Status st = client.list_watch(k::types::Pod, ns, wo, [&](const k::WatchEvent& we) {
+      const std::string name = jstr(we.object, "/metadata/name");
+      if (we.type == "DELETED" || !jstr(we.object, "/metadata/deletionTimestamp").empty()) {
+        if (auto it = streams.find(name); it != streams.end()) it->second->gone = true;
+      } else if ((we.type == "ADDED" || we.type == "MODIFIED") && !streams.count(name) &&
+                 replica_matches(we.object, o.app, o.replica)) {
+        hub.notice(fmt::format("replica {} appeared", replica_name(name, o.app)));
+        add(we.object, !initial.count(name));
+      }
+      // Let go of finished streams of replicas that are gone.
+      for (auto it = streams.begin(); it != streams.end();) {
+        if (it->second->done && it->second->gone) {
+          it->second->thread.join();
+          it = streams.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      return !util::interrupted();
+    });
+    if (util::interrupted()) break;
+    if (!st) hub.notice(fmt::format("lost track of the replicas of {} ({}); retrying", o.app, st.error().message));
+    if (!pause(std::chrono::seconds(1), [] { return false; })) break;
+  }
+  hub.stop = true;
+  for (auto& [name, s] : streams) s->thread.join();
+  if (events_thread.joinable()) events_thread.join();
+  return Error(ErrorCode::Interrupted, "interrupted");
+}
+
+// ---------------------------------------------------------------- pieces
+
+std::optional<int64_t> parse_log_time(std::string_view text) {
+  // Split off the fraction; util::parse_rfc3339 handles the rest. Consecutive lines mostly share
+  // their second, so the last one parsed is remembered.
+  thread_local std::string last_base;
+  thread_local int64_t last_secs = 0;
+  size_t dot = text.find('.');
+  int64_t frac = 0;
+  std::string_view head = text, tail;
+  if (dot != std::string_view::npos) {
+    size_t end = dot + 1;
+    int digits = 0;
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9') {
+      if (digits < 9) {
+        frac = frac * 10 + (text[end] - '0');
+        ++digits;
+      }
+      ++end;
+    }
+    if (end == dot + 1) return std::nullopt;
+    for (; digits < 9; ++digits) frac *= 10;
+    head = text.substr(0, dot);
+    tail = text.substr(end);
+  }
+  if (head.size() + tail.size() == last_base.size() && last_base.compare(0, head.size(), head) == 0 &&
+      last_base.compare(head.size(), tail.size(), tail) == 0)
+    return last_secs * 1'000'000'000LL + frac;
+  std::string base;
+  base.reserve(head.size() + tail.size());
+  base.append(head).append(tail);
+  auto t = util::parse_rfc3339(base);
+  if (!t) return std::nullopt;
+  last_secs = std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count();
+  last_base = std::move(base);
+  return last_secs * 1'000'000'000LL + frac;
+}
+
+std::pair<std::string_view, std::string_view> split_log_timestamp(std::string_view line) {
+  size_t sp = line.find(' ');
+  std::string_view first = sp == std::string_view::npos ? line : line.substr(0, sp);
+  // A cheap check before parsing: "2024-05-01T..."
+  if (first.size() < 20 || first[4] != '-' || first[10] != 'T' || !parse_log_time(first))
+    return {std::string_view(), line};
+  return {first, sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1)};
+}
+
+bool ResumePoint::accept(int64_t nanos) {
+  if (last_ && nanos < *last_) return false;
+  if (last_ && nanos == *last_) {
+    ++replayed_at_last_;
+    if (replayed_at_last_ <= count_at_last_) return false;
+    ++count_at_last_;
+    return true;
+  }
+  last_ = nanos;
+  count_at_last_ = 1;
+  replayed_at_last_ = 1;
+  return true;
+}
+
+std::string ResumePoint::since_time() const {
+  if (!last_) return "";
+  util::TimePoint t{std::chrono::duration_cast<util::Clock::duration>(std::chrono::seconds(*last_ / 1'000'000'000LL))};
+  return util::format_rfc3339(t);
+}
+
+}  // namespace wb::workbench

@@ -1,0 +1,134 @@
+// An app's logs: every replica at once, streamed line by line, following replicas that come and
+// go (rollouts, restarts, scaling) and resuming broken streams without losing or repeating a
+// line. Nothing here prints: lines go to a sink, one whole line at a time.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <regex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kube/client.hpp"
+#include "util/result.hpp"
+
+namespace wb::workbench {
+
+// One line of a replica's log, or one of the app's events in words.
+struct LogLine {
+  std::string replica;    // "orders-x2x9z" ("" for app-level events)
+  std::string pod;        // the pod's full name ("" for app-level events)
+  std::string container;  // "orders"
+  std::string time;       // RFC 3339 with nanoseconds, as the server stamped it ("" if unknown)
+  std::string message;    // without the line end
+  bool event = false;     // an event in words (--events), not a log line
+  bool warning = false;   // an event of type Warning
+};
+
+struct LogsOptions {
+  std::string app;
+  bool follow = false;
+  std::optional<int64_t> since_seconds;
+  std::string since_time;                      // RFC 3339
+  std::optional<int64_t> tail;                 // lines per replica
+  bool previous = false;                       // the crashed (previous) container
+  std::string replica;                         // only this replica (pod name, "orders-x2x9z" or "x2x9z")
+  std::string container;                       // default: the app's container
+  bool events = false;                         // interleave the app's events in words
+  std::optional<std::regex> grep;              // only lines whose message matches
+  std::chrono::milliseconds retry_delay{500};  // before reconnecting a stream that ended (follow)
+  // Called (under the same lock as the sinks) after each batch of lines: a place to flush.
+  std::function<void()> on_flush;
+};
+
+// Receives lines (called under a lock: one line at a time, never two at once).
+using LogLineSink = std::function<void(const LogLine&)>;
+// Receives notices in words ("replica orders-x2x9z appeared"), under the same lock.
+using LogNoticeSink = std::function<void(const std::string&)>;
+
+// Streams the app's logs to `on_line` until every stream ends (or, with follow, until Ctrl-C:
+// then ErrorCode::Interrupted). NotFound when the app has no replica (or none matches --replica);
+// with a single replica its error (e.g. "waiting to start") is the error.
+util::Status stream_app_logs(kube::Client& client, const std::string& ns, const LogsOptions& options,
+                             const LogLineSink& on_line, const LogNoticeSink& on_notice);
+
+// The app's pods (label app.kubernetes.io/name=<app>), oldest first. NotFound naming the app when
+// it does not exist; an empty list when it exists but runs no replica.
+util::Result<std::vector<kube::json>> app_pods(kube::Client& client, const std::string& ns, const std::string& app);
+// Whether a pod is `wanted` ("" = any): its full name, "<app>-<suffix>" or the suffix alone.
+bool replica_matches(const kube::json& pod, const std::string& app, const std::string& wanted);
+// The container to use in a pod: `wanted` when given, else the app's container, else the first.
+std::string pick_container(const kube::json& pod, const std::string& app, const std::string& wanted);
+
+// ---------------------------------------------------------------- pieces (exposed for tests)
+
+// Cuts a byte stream into whole lines; a line split across chunks is kept until its end arrives.
+class LineSplitter {
+ public:
+  // Calls emit(line) (without '\n', a trailing '\r' removed) for each complete line in `chunk`.
+  template <class F>
+  void feed(std::string_view chunk, F&& emit) {
+    size_t start = 0;
+    while (true) {
+      size_t nl = chunk.find('\n', start);
+      if (nl == std::string_view::npos) break;
+      std::string_view piece = chunk.substr(start, nl - start);
+      if (partial_.empty()) {
+        emit(strip_cr(piece));
+      } else {
+        partial_.append(piece);
+        std::string line = std::move(partial_);
+        partial_.clear();
+        emit(strip_cr(line));
+      }
+      start = nl + 1;
+    }
+    partial_.append(chunk.substr(start));
+  }
+  // The unterminated rest (a stream that ended without '\n'); clears it.
+  std::string take_rest() {
+    std::string r = std::move(partial_);
+    partial_.clear();
+    return r;
+  }
+
+ private:
+  static std::string_view strip_cr(std::string_view s) {
+    return !s.empty() && s.back() == '\r' ? s.substr(0, s.size() - 1) : s;
+  }
+  std::string partial_;
+};
+
+// A server timestamp as nanoseconds since the epoch ("2024-05-01T10:00:00.123456789Z");
+// nullopt when it is not one.
+std::optional<int64_t> parse_log_time(std::string_view text);
+
+// Splits "2024-05-01T10:00:00.123456789Z message" into its timestamp and message; the
+// timestamp is empty when the line does not start with one.
+std::pair<std::string_view, std::string_view> split_log_timestamp(std::string_view line);
+
+// Where a stream got to, so a reconnect resumes there: remembers the newest timestamp passed on
+// and how many lines carried exactly that timestamp.
+class ResumePoint {
+ public:
+  // True when a line stamped `nanos` is new (and records it); false for a line already passed on
+  // before a reconnect (older than the newest seen, or one of the lines at the newest stamp).
+  // Call begin_replay() before feeding a reconnected stream.
+  bool accept(int64_t nanos);
+  // Starts counting the lines of a new connection at the newest timestamp again.
+  void begin_replay() { replayed_at_last_ = 0; }
+  bool empty() const { return !last_.has_value(); }
+  // sinceTime for a reconnect: the newest timestamp rounded down to the second (RFC 3339).
+  std::string since_time() const;
+
+ private:
+  std::optional<int64_t> last_;
+  int64_t count_at_last_ = 0;     // lines passed on with exactly last_
+  int64_t replayed_at_last_ = 0;  // lines at last_ seen again on the current connection
+};
+
+}  // namespace wb::workbench

@@ -1,0 +1,379 @@
+"""wb cp-files and wb files ls against the fake API server, whose exec runs real tar/cat/ls in the
+pod's directory: a directory round trip keeps contents, modes and mtimes; single files; upload;
+a corpus of hostile archives (served through the fake's exec-override) is refused entry by entry
+with nothing landing outside the target; a container without tar gets a clear message and single
+files still come with cat; kubectl cp against the same fake gives the same files.
+
+WB_TEST_BIG=1 also runs a 1 GiB round trip (same sha256, peak memory of wb reported and bounded);
+it is off by default because CI machines are small.
+"""
+import hashlib
+import io
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tarfile
+import time
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
+from wbtest import WB_BIN, FakeCluster, WbTestCase  # noqa: E402
+
+IMAGE = "registry.local/shop/orders@sha256:" + "a" * 64
+KUBECTL = shutil.which("kubectl")
+cluster = None
+
+
+def setUpModule():
+    global cluster
+    cluster = FakeCluster()
+    if cluster.real:
+        return
+    status, body = cluster.request("POST", "/fake/v1/settings", {"readinessDelay": 0.1})
+    assert status == 200, body
+
+
+def tearDownModule():
+    if cluster:
+        cluster.stop()
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def tar_bytes(members):
+    """members: list of (TarInfo, data or None)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for info, data in members:
+            tf.addfile(info, io.BytesIO(data) if data is not None else None)
+    return buf.getvalue()
+
+
+def entry(name, type=tarfile.REGTYPE, data=b"", linkname="", mode=0o644):
+    info = tarfile.TarInfo(name)
+    info.type = type
+    info.mode = mode
+    info.mtime = 1700000000
+    info.linkname = linkname
+    if type == tarfile.REGTYPE:
+        info.size = len(data)
+        return info, data
+    return info, None
+
+
+class CpFiles(WbTestCase):
+    def setUp(self):
+        super().setUp()
+        if cluster.real:
+            self.skipTest("needs the fake API server (files written into the pod's directory)")
+        self.app = "orders"
+        self.ns = "cp-" + uuid.uuid4().hex[:8]
+        status, body = cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.ns}})
+        self.assertIn(status, (200, 201), body)
+        self.kubeconfig = cluster.kubeconfig
+        self.assertExit(self.run_wb("app", "create", self.app, "--replicas", "1"), 0)
+        patch = {"spec": {"template": {"spec": {"containers": [{"name": self.app, "image": IMAGE}]}}}}
+        status, body = cluster.request("PATCH", "/apis/apps/v1/namespaces/%s/deployments/%s" % (self.ns, self.app),
+                                       patch, content_type="application/strategic-merge-patch+json")
+        self.assertEqual(status, 200, body)
+        self.assertExit(self.run_wb("app", "start", self.app), 0)
+        status, body = cluster.request("GET", "/api/v1/namespaces/%s/pods?labelSelector=app.kubernetes.io/name=%s"
+                                       % (self.ns, self.app))
+        self.pod = body["items"][0]["metadata"]["name"]
+        status, body = cluster.request("GET", "/fake/v1/namespaces/%s/pods/%s/root" % (self.ns, self.pod))
+        self.assertEqual(status, 200, body)
+        self.root = body["path"]
+        self.local = os.path.join(self.home, "local")
+        os.makedirs(self.local)
+
+    def run_wb(self, *args, **kw):
+        return self.wb("--kubeconfig", self.kubeconfig, "-w", self.ns, *args, **kw)
+
+    def in_pod(self, path):
+        return os.path.join(self.root, path.lstrip("/"))
+
+    def make_tree(self, base):
+        """A small tree with modes and mtimes; returns {relpath: (mode, mtime, data|linktarget)}."""
+        spec = {
+            "a.txt": (0o644, 1600000000, b"alpha\n"),
+            "run.sh": (0o755, 1600000100, b"#!/bin/sh\necho hi\n"),
+            "secret.key": (0o600, 1600000200, b"k" * 5000),
+            "sub/deeper/b.bin": (0o640, 1600000300, os.urandom(200000)),
+            "name with spaces.txt": (0o644, 1600000400, b"spaces\n"),
+        }
+        for rel, (mode, mtime, data) in spec.items():
+            p = os.path.join(base, rel)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, "wb") as f:
+                f.write(data)
+            os.chmod(p, mode)
+            os.utime(p, (mtime, mtime))
+        os.symlink("a.txt", os.path.join(base, "link-to-a"))
+        os.chmod(os.path.join(base, "sub"), 0o750)
+        os.utime(os.path.join(base, "sub/deeper"), (1600000500, 1600000500))
+        os.utime(os.path.join(base, "sub"), (1600000600, 1600000600))
+        return spec
+
+    def assertSameTree(self, spec, base):
+        for rel, (mode, mtime, data) in spec.items():
+            p = os.path.join(base, rel)
+            st = os.lstat(p)
+            self.assertEqual(stat.S_IMODE(st.st_mode), mode, rel)
+            self.assertEqual(int(st.st_mtime), mtime, rel)
+            with open(p, "rb") as f:
+                self.assertEqual(f.read(), data, rel)
+        self.assertEqual(os.readlink(os.path.join(base, "link-to-a")), "a.txt")
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(base, "sub")).st_mode), 0o750)
+        self.assertEqual(int(os.stat(os.path.join(base, "sub")).st_mtime), 1600000600)
+        self.assertEqual(int(os.stat(os.path.join(base, "sub/deeper")).st_mtime), 1600000500)
+
+    # ------------------------------------------------------------ round trips
+    def test_directory_round_trip_keeps_modes_and_mtimes(self):
+        spec = self.make_tree(self.in_pod("/app/data"))
+        r = self.run_wb("cp-files", self.app + ":/app/data", self.local)
+        self.assertOneLineError(r, 2, "'/app/data' is a directory; add -r to copy it")
+        # Into an existing directory: local/data
+        r = self.run_wb("cp-files", "-r", self.app + ":/app/data", self.local)
+        self.assertExit(r, 0)
+        self.assertEqual(r.out, "")
+        self.assertSameTree(spec, os.path.join(self.local, "data"))
+        # As a new name
+        r = self.run_wb("cp-files", "-r", self.app + ":/app/data/", os.path.join(self.local, "copy"), "-o", "json")
+        self.assertExit(r, 0)
+        doc = json.loads(r.out)
+        self.assertEqual((doc["method"], doc["files"], doc["links"]), ("tar", 5, 1))
+        self.assertSameTree(spec, os.path.join(self.local, "copy"))
+        # Upload it back under another name, then compare in the pod.
+        r = self.run_wb("cp-files", "-r", os.path.join(self.local, "copy"), self.app + ":/app/uploaded")
+        self.assertExit(r, 0)
+        self.assertSameTree(spec, self.in_pod("/app/uploaded"))
+        # Upload into an existing directory.
+        r = self.run_wb("cp-files", "-r", os.path.join(self.local, "copy"), self.app + ":/tmp")
+        self.assertExit(r, 0)
+        self.assertSameTree(spec, self.in_pod("/tmp/copy"))
+
+    def test_single_file_both_ways_and_listing(self):
+        p = self.in_pod("/app/logs/app.log")
+        with open(p, "wb") as f:
+            f.write(b"line\n" * 1000)
+        os.chmod(p, 0o640)
+        os.utime(p, (1650000000, 1650000000))
+        r = self.run_wb("cp-files", self.app + ":/app/logs/app.log", self.local)
+        self.assertExit(r, 0)
+        got = os.path.join(self.local, "app.log")
+        self.assertEqual(read(got), b"line\n" * 1000)
+        self.assertEqual(stat.S_IMODE(os.stat(got).st_mode), 0o640)
+        self.assertEqual(int(os.stat(got).st_mtime), 1650000000)
+        r = self.run_wb("cp-files", self.app + ":/app/logs/app.log", os.path.join(self.local, "renamed.log"))
+        self.assertExit(r, 0)
+        # On a terminal: a progress line (cleared) and a summary on stderr.
+        r = self.run_wb("cp-files", self.app + ":/app/logs/app.log", os.path.join(self.local, "tty.log"), tty=True)
+        self.assertExit(r, 0)
+        self.assertIn("Copied 1 file (4.9 KiB) from replica %s" % self.app, r.out)
+        self.assertTrue(os.path.exists(os.path.join(self.local, "renamed.log")))
+        # Upload a single file as a new name.
+        up = os.path.join(self.local, "conf.yaml")
+        with open(up, "w") as f:
+            f.write("a: 1\n")
+        os.chmod(up, 0o600)
+        r = self.run_wb("cp-files", up, self.app + ":/app/application.yaml")
+        self.assertExit(r, 0)
+        self.assertEqual(read(self.in_pod("/app/application.yaml")), b"a: 1\n")
+        self.assertEqual(stat.S_IMODE(os.stat(self.in_pod("/app/application.yaml")).st_mode), 0o600)
+        # Listing
+        r = self.run_wb("files", "ls", self.app + ":/app", "-o", "json")
+        self.assertExit(r, 0)
+        docs = {d["name"]: d for d in json.loads(r.out)}
+        self.assertEqual(docs["logs"]["type"], "directory")
+        self.assertEqual(docs["application.yaml"]["mode"], "0600")
+        self.assertEqual(docs["application.yaml"]["size"], 5)
+        r = self.run_wb("files", "ls", self.app + ":/app/logs")
+        self.assertExit(r, 0)
+        self.assertEqual(r.out.strip().split("\t"), ["app.log", "5000", "-rw-r-----", "2022-04-15T05:20:00Z"])
+        # Errors
+        r = self.run_wb("cp-files", self.app + ":/app/nope.txt", self.local)
+        self.assertOneLineError(r, 3, "'/app/nope.txt' does not exist in replica %s" % self.app)
+        r = self.run_wb("files", "ls", self.app + ":/nowhere")
+        self.assertOneLineError(r, 3, "'/nowhere' does not exist")
+        r = self.run_wb("cp-files", self.local, self.local)
+        self.assertOneLineError(r, 2, "one side must be in a container")
+
+    # ------------------------------------------------------------ hostile archives
+    def hostile(self, members, bad_name, why):
+        """Serves `members` as the container's tar of /app/logs and checks the refusal."""
+        target = os.path.join(self.home, "t-" + uuid.uuid4().hex[:6])
+        os.makedirs(target)
+        outside_before = set(os.listdir(self.home))
+        payload = tar_bytes([entry("logs", tarfile.DIRTYPE, mode=0o755), entry("logs/ok.txt", data=b"fine\n")]
+                            + members + [entry("logs/after.txt", data=b"never\n")])
+        status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/exec-override" % (self.ns, self.pod),
+                                       payload, content_type="application/octet-stream")
+        self.assertEqual(status, 200, body)
+        r = self.run_wb("cp-files", "-r", self.app + ":/app/logs", target)
+        self.assertExit(r, 1)
+        lines = [l for l in r.err.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, r.err)
+        self.assertIn("refused '%s' from replica" % bad_name, lines[0])
+        self.assertIn(why, lines[0])
+        self.assertIn("nothing after it was written", lines[0])
+        self.assertTrue(os.path.exists(os.path.join(target, "logs", "ok.txt")))
+        self.assertFalse(os.path.exists(os.path.join(target, "logs", "after.txt")))
+        self.assertEqual(set(os.listdir(self.home)), outside_before)  # nothing new next to the target
+        return target, lines[0]
+
+    def test_hostile_archives_are_refused_by_name(self):
+        sentinel = os.path.join(self.home, "pwned")
+        cases = [
+            ([entry(sentinel, data=b"x")], sentinel, "would be written outside"),
+            ([entry("logs/../../pwned", data=b"x")], "logs/../../pwned", "would be written outside"),
+            ([entry("logs/esc", tarfile.SYMTYPE, linkname="../../"), entry("logs/esc/pwned", data=b"x")],
+             "logs/esc", "a symlink to '../../' would lead outside"),
+            ([entry("logs/abs", tarfile.SYMTYPE, linkname=self.home), entry("logs/abs/pwned", data=b"x")],
+             "logs/abs", "would lead outside"),
+            ([entry("logs/hl", tarfile.LNKTYPE, linkname="../../etc/passwd")], "logs/hl",
+             "a hard link to '../../etc/passwd' would lead outside"),
+            ([entry("logs/hl2", tarfile.LNKTYPE, linkname="/etc/passwd")], "logs/hl2", "would lead outside"),
+            ([entry("logs/null", tarfile.CHRTYPE)], "logs/null", "device node"),
+            ([entry("logs/disk", tarfile.BLKTYPE)], "logs/disk", "device node"),
+            ([entry("logs/pipe", tarfile.FIFOTYPE)], "logs/pipe", "FIFO"),
+            ([entry("logs/" + "n" * 300, data=b"x")], "logs/" + "n" * 115 + "...", "longer than the 255 bytes"),
+            ([entry("other/file", data=b"x")], "other/file", "not part of 'logs'"),
+        ]
+        for members, bad, why in cases:
+            with self.subTest(bad=bad[:40]):
+                self.hostile(members, bad, why)
+                self.assertFalse(os.path.exists(sentinel))
+        self.assertFalse(os.path.exists("/etc/pwned"))
+
+    def test_symlink_first_then_file_through_it(self):
+        # A symlink that stays inside is fine, but nothing is ever written through a symlink;
+        # and a symlink already in the target is not followed either.
+        outside = os.path.join(self.home, "outside")
+        os.makedirs(outside)
+        target, line = self.hostile([entry("logs/inner", tarfile.SYMTYPE, linkname="."),
+                                     entry("logs/inner/x.txt", data=b"x")],
+                                    "logs/inner/x.txt", "through the symlink 'logs/inner'")
+        target2 = os.path.join(self.home, "t2")
+        os.makedirs(os.path.join(target2, "logs"))
+        os.symlink(outside, os.path.join(target2, "logs", "planted"))
+        payload = tar_bytes([entry("logs", tarfile.DIRTYPE, mode=0o755),
+                             entry("logs/planted/evil.txt", data=b"x")])
+        cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/exec-override" % (self.ns, self.pod), payload,
+                        content_type="application/octet-stream")
+        r = self.run_wb("cp-files", "-r", self.app + ":/app/logs", target2)
+        self.assertOneLineError(r, 1, "refused 'logs/planted/evil.txt'", "through the symlink 'logs/planted'")
+        self.assertEqual(os.listdir(outside), [])
+
+    def test_huge_declared_size_with_truncated_data(self):
+        info = tarfile.TarInfo("logs/huge.bin")
+        info.size = 10 * 1024 ** 3
+        info.mtime = 1700000000
+        header = info.tobuf(format=tarfile.PAX_FORMAT)
+        # The members without the end-of-archive blocks, then a header promising 10 GiB and 100 kB of data.
+        buf = io.BytesIO()
+        tf = tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT)
+        for i, d in [entry("logs", tarfile.DIRTYPE, mode=0o755), entry("logs/ok.txt", data=b"fine\n")]:
+            tf.addfile(i, io.BytesIO(d) if d is not None else None)
+        payload = buf.getvalue() + header + b"z" * 100000
+        target = os.path.join(self.home, "huge")
+        os.makedirs(target)
+        cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/exec-override" % (self.ns, self.pod), payload,
+                        content_type="application/octet-stream")
+        r = self.run_wb("cp-files", "-r", self.app + ":/app/logs", target)
+        self.assertOneLineError(r, 1, "broke off in 'logs/huge.bin'", "declared 10737418240 bytes")
+        self.assertTrue(os.path.exists(os.path.join(target, "logs", "ok.txt")))
+        self.assertFalse(os.path.exists(os.path.join(target, "logs", "huge.bin")))
+
+    # ------------------------------------------------------------ no tar
+    def test_container_without_tar(self):
+        status, body = cluster.request(
+            "PATCH", "/api/v1/namespaces/%s/pods/%s" % (self.ns, self.pod),
+            {"metadata": {"annotations": {"fake.wb.dev/behaviour": "notar"}}},
+            content_type="application/merge-patch+json")
+        self.assertEqual(status, 200, body)
+        p = self.in_pod("/app/logs/app.log")
+        with open(p, "wb") as f:
+            f.write(b"via cat\n")
+        os.chmod(p, 0o604)
+        os.utime(p, (1650000000, 1650000000))
+        r = self.run_wb("cp-files", self.app + ":/app/logs/app.log", self.local, "-o", "json")
+        self.assertExit(r, 0)
+        self.assertEqual(json.loads(r.out)["method"], "cat")
+        got = os.path.join(self.local, "app.log")
+        self.assertEqual(read(got), b"via cat\n")
+        self.assertEqual(stat.S_IMODE(os.stat(got).st_mode), 0o604)
+        self.assertEqual(int(os.stat(got).st_mtime), 1650000000)
+        r = self.run_wb("cp-files", "-r", self.app + ":/app/logs", self.local)
+        self.assertOneLineError(r, 1, "has no `tar`, which copying a directory needs")
+        r = self.run_wb("cp-files", got, self.app + ":/app/x.log")
+        self.assertOneLineError(r, 1, "has no `tar`, which copying into it needs")
+
+    # ------------------------------------------------------------ kubectl cp, same files
+    def test_kubectl_cp_same_files(self):
+        if not KUBECTL:
+            self.skipTest("kubectl is not installed")
+        spec = self.make_tree(self.in_pod("/app/data"))
+        k = subprocess.run([KUBECTL, "--kubeconfig", self.kubeconfig, "cp", "%s/%s:/app/data" % (self.ns, self.pod),
+                            os.path.join(self.local, "by-kubectl")], capture_output=True, text=True, timeout=120)
+        self.assertEqual(k.returncode, 0, k.stderr)
+        r = self.run_wb("cp-files", "-r", self.app + ":/app/data", os.path.join(self.local, "by-wb"))
+        self.assertExit(r, 0)
+        for rel, (_, _, data) in spec.items():
+            for who in ("by-kubectl", "by-wb"):
+                with open(os.path.join(self.local, who, rel), "rb") as f:
+                    self.assertEqual(f.read(), data, (who, rel))
+
+    # ------------------------------------------------------------ big
+    def test_big_file_round_trip(self):
+        if os.environ.get("WB_TEST_BIG") != "1":
+            self.skipTest("set WB_TEST_BIG=1 for the 1 GiB round trip")
+        size = 1024 ** 3
+        p = self.in_pod("/app/big.bin")
+        h = hashlib.sha256()
+        block = os.urandom(1 << 20)
+        with open(p, "wb") as f:
+            for i in range(size // len(block)):
+                chunk = block[i % 7:] + block[:i % 7]
+                f.write(chunk)
+                h.update(chunk)
+        want = h.hexdigest()
+
+        def run(*args):
+            proc = subprocess.Popen([WB_BIN, "--kubeconfig", self.kubeconfig, "-w", self.ns] + list(args),
+                                    env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.workdir)
+            t0 = time.time()
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            out, err = proc.stdout.read(), proc.stderr.read()
+            proc.stdout.close()
+            proc.stderr.close()
+            self.assertEqual(os.waitstatus_to_exitcode(status), 0, err)
+            return time.time() - t0, usage.ru_maxrss  # KiB
+
+        secs, rss = run("cp-files", self.app + ":/app/big.bin", self.local)
+        got = os.path.join(self.local, "big.bin")
+        h = hashlib.sha256()
+        with open(got, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        self.assertEqual(h.hexdigest(), want)
+        print("\n1 GiB download: %.1f s, %.0f MB/s, peak RSS %d MiB" % (secs, 1024 / secs, rss // 1024),
+              file=sys.stderr)
+        self.assertLess(rss, 64 * 1024)
+        os.unlink(p)
+        secs, rss = run("cp-files", got, self.app + ":/app/big.bin")
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        self.assertEqual(h.hexdigest(), want)
+        print("1 GiB upload: %.1f s, %.0f MB/s, peak RSS %d MiB" % (secs, 1024 / secs, rss // 1024), file=sys.stderr)
+        self.assertLess(rss, 64 * 1024)
+        os.unlink(p)
+        os.unlink(got)

@@ -1,0 +1,265 @@
+"""wb logs against the fake API server: every replica at once with a prefix, --tail, --since,
+--previous after a crash, -o json, --grep, --events, and -f picking up a replica that appears
+after a scale-up and ending on Ctrl-C. kubectl logs against the same fake gives the same lines.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
+from wbtest import WB_BIN, FakeCluster, WbTestCase  # noqa: E402
+
+IMAGE = "registry.local/shop/orders@sha256:" + "a" * 64
+KUBECTL = shutil.which("kubectl")
+cluster = None
+
+
+def setUpModule():
+    global cluster
+    cluster = FakeCluster()
+    if cluster.real:
+        return
+    status, body = cluster.request("POST", "/fake/v1/settings",
+                                   {"readinessDelay": 0.1, "crashDelay": 0.2, "backoffDelay": 0.5})
+    assert status == 200, body
+
+
+def tearDownModule():
+    if cluster:
+        cluster.stop()
+
+
+class Logs(WbTestCase):
+    def setUp(self):
+        super().setUp()
+        if cluster.real:
+            self.skipTest("needs the fake API server (log lines on demand)")
+        self.app = "orders"
+        self.ns = "logs-" + uuid.uuid4().hex[:8]
+        status, body = cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.ns}})
+        self.assertIn(status, (200, 201), body)
+        self.kubeconfig = cluster.kubeconfig
+        self.assertExit(self.run_wb("app", "create", self.app, "--replicas", "2"), 0)
+        patch = {"spec": {"template": {"spec": {"containers": [{"name": self.app, "image": IMAGE}]}}}}
+        status, body = cluster.request("PATCH", "/apis/apps/v1/namespaces/%s/deployments/%s" % (self.ns, self.app),
+                                       patch, content_type="application/strategic-merge-patch+json")
+        self.assertEqual(status, 200, body)
+        self.assertExit(self.run_wb("app", "start", self.app), 0)
+
+    def run_wb(self, *args, **kw):
+        return self.wb("--kubeconfig", self.kubeconfig, "-w", self.ns, *args, **kw)
+
+    def pods(self):
+        status, body = cluster.request("GET", "/api/v1/namespaces/%s/pods?labelSelector=app.kubernetes.io/name=%s"
+                                       % (self.ns, self.app))
+        self.assertEqual(status, 200, body)
+        return sorted(p["metadata"]["name"] for p in body["items"]
+                      if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp"))
+
+    def say(self, pod, text):
+        status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/log" % (self.ns, pod), text,
+                                       content_type="text/plain")
+        self.assertEqual(status, 200, body)
+
+    def short(self, pod):
+        return self.app + pod[pod.rfind("-"):]
+
+    def test_all_replicas_prefixed(self):
+        pods = self.pods()
+        self.assertEqual(len(pods), 2)
+        for i, p in enumerate(pods):
+            self.say(p, "hello from %d\nsecond line %d\n" % (i, i))
+        r = self.run_wb("logs", self.app)
+        self.assertExit(r, 0)
+        for i, p in enumerate(pods):
+            self.assertIn("%s hello from %d\n" % (self.short(p), i), r.out)
+            self.assertIn("%s second line %d\n" % (self.short(p), i), r.out)
+            self.assertIn("%s container %s of pod %s started\n" % (self.short(p), self.app, p), r.out)
+        self.assertNotIn("\x1b[", r.out)  # no color in a pipe
+        # Lines of one replica keep their order.
+        lines = [l for l in r.out.splitlines() if l.startswith(self.short(pods[0]) + " ")]
+        self.assertLess(lines.index("%s hello from 0" % self.short(pods[0])),
+                        lines.index("%s second line 0" % self.short(pods[0])))
+
+        # --tail: the last N lines of each replica.
+        r = self.run_wb("logs", self.app, "--tail", "1")
+        self.assertExit(r, 0)
+        self.assertEqual(sorted(r.out.splitlines()),
+                         sorted("%s second line %d" % (self.short(p), i) for i, p in enumerate(pods)))
+
+        # --replica, --timestamps, --grep
+        r = self.run_wb("logs", self.app, "--replica", self.short(pods[1]), "--timestamps", "--grep", "^hello")
+        self.assertExit(r, 0)
+        lines = r.out.splitlines()
+        self.assertEqual(len(lines), 1, r.out)
+        prefix, stamp, message = lines[0].split(" ", 2)
+        self.assertEqual((prefix, message), (self.short(pods[1]), "hello from 1"))
+        self.assertRegex(stamp, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")
+
+        # -o json: one object a line.
+        r = self.run_wb("logs", self.app, "-o", "json", "--replica", pods[0])
+        self.assertExit(r, 0)
+        docs = [json.loads(l) for l in r.out.splitlines()]
+        self.assertIn({"replica": self.short(pods[0]), "container": self.app, "message": "hello from 0",
+                       "time": docs[-2]["time"]}, docs)
+        self.assertEqual(set(docs[0]), {"time", "replica", "container", "message"})
+
+        # --since: nothing that old... and something recent.
+        time.sleep(1.2)
+        self.say(pods[0], "fresh\n")
+        r = self.run_wb("logs", self.app, "--since", "1s")
+        self.assertExit(r, 0)
+        self.assertEqual(r.out, "%s fresh\n" % self.short(pods[0]))
+
+        # A TTY: colored prefixes.
+        r = self.run_wb("logs", self.app, "--tail", "1", tty=True)
+        self.assertExit(r, 0)
+        self.assertIn("\x1b[", r.out)
+
+    def test_errors(self):
+        r = self.run_wb("logs", "nope")
+        self.assertOneLineError(r, 3, "app 'nope' not found")
+        r = self.run_wb("logs", self.app, "--replica", "zzzzz")
+        self.assertOneLineError(r, 3, "has no replica 'zzzzz'")
+        r = self.run_wb("logs", self.app, "--since", "soon")
+        self.assertOneLineError(r, 2, "--since 'soon'")
+        r = self.run_wb("logs", self.app, "--previous")
+        self.assertOneLineError(r, 3, "no replica of app 'orders' has restarted, so there is no previous log")
+
+    def test_previous_after_crash(self):
+        pod = self.pods()[0]
+        self.say(pod, "about to fall over\n")
+        status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/crash?exitCode=3" % (self.ns, pod),
+                                       "panic: out of cheese\n", content_type="text/plain")
+        self.assertEqual(status, 200, body)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            r = self.run_wb("logs", self.app, "--previous", "--replica", pod)
+            if r.code == 0:
+                break
+            time.sleep(0.2)
+        self.assertExit(r, 0)
+        self.assertIn("%s about to fall over\n" % self.short(pod), r.out)
+        self.assertTrue(r.out.endswith("%s panic: out of cheese\n" % self.short(pod)), r.out)
+
+    def test_follow_picks_up_new_replica_and_stops_on_ctrl_c(self):
+        pods = self.pods()
+        env = self.env()
+        proc = subprocess.Popen([WB_BIN, "--kubeconfig", self.kubeconfig, "-w", self.ns, "logs", self.app, "-f",
+                                 "--tail", "0", "--events"],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.workdir)
+        out_lines = []
+        reader = threading.Thread(target=lambda: out_lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+        reader.start()
+
+        def wait_for(text, timeout=15):
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                if any(text in l for l in out_lines):
+                    return
+                time.sleep(0.05)
+            self.fail("no line with %r in:\n%s" % (text, "".join(out_lines)))
+
+        try:
+            time.sleep(1.0)
+            self.say(pods[0], "live one\n")
+            wait_for("%s live one" % self.short(pods[0]))
+            # Scale up: the third replica's log is followed from its start.
+            r = self.run_wb("app", "scale", self.app, "3")
+            self.assertExit(r, 0)
+            new = [p for p in self.pods() if p not in pods]
+            self.assertEqual(len(new), 1)
+            wait_for("%s container %s of pod %s started" % (self.short(new[0]), self.app, new[0]))
+            self.say(new[0], "newcomer speaks\n")
+            wait_for("%s newcomer speaks" % self.short(new[0]))
+            wait_for("* replica %s started" % self.short(new[0]))  # --events, in words
+            # A restart of a replica: the stream resumes on the new run without repeating lines.
+            status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/crash" % (self.ns, pods[1]),
+                                           "last words\n", content_type="text/plain")
+            self.assertEqual(status, 200, body)
+            wait_for("%s last words" % self.short(pods[1]))
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                status, pod = cluster.request("GET", "/api/v1/namespaces/%s/pods/%s" % (self.ns, pods[1]))
+                st = pod["status"]["containerStatuses"][0]
+                if st["restartCount"] >= 1 and "running" in st["state"]:
+                    break
+                time.sleep(0.1)
+            self.say(pods[1], "back again\n")
+            wait_for("%s back again" % self.short(pods[1]))
+            time.sleep(0.5)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                self.fail("wb logs -f did not stop on Ctrl-C")
+        reader.join(timeout=5)
+        err = proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+        self.assertEqual(proc.returncode, 130, err)
+        text = "".join(out_lines)
+        for line in ("live one", "newcomer speaks", "last words", "back again"):
+            self.assertEqual(sum(1 for l in out_lines if l.rstrip("\n").endswith(" " + line)), 1, text)
+        self.assertIn("replica %s appeared" % self.short(new[0]), err)
+
+    def test_follow_resumes_a_broken_stream_without_loss_or_repeats(self):
+        pod = self.pods()[0]
+        self.say(pod, "\n".join("before %d" % i for i in range(50)) + "\n")
+        proc = subprocess.Popen([WB_BIN, "--kubeconfig", self.kubeconfig, "-w", self.ns, "logs", self.app, "-f",
+                                 "--replica", pod], env=self.env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=self.workdir)
+        out_lines = []
+        reader = threading.Thread(target=lambda: out_lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+        reader.start()
+        try:
+            deadline = time.time() + 10
+            while time.time() < deadline and not any("before 49" in l for l in out_lines):
+                time.sleep(0.05)
+            for round in range(3):
+                status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/log-cut" % (self.ns, pod))
+                self.assertEqual(status, 200, body)
+                # Lines written while the stream is down must still arrive, once.
+                self.say(pod, "gap %d a\ngap %d b\n" % (round, round))
+                time.sleep(0.3)
+                self.say(pod, "after %d\n" % round)
+            deadline = time.time() + 10
+            while time.time() < deadline and not any("after 2" in l for l in out_lines):
+                time.sleep(0.05)
+            time.sleep(0.7)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=10)
+        reader.join(timeout=5)
+        err = proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+        self.assertEqual(proc.returncode, 130, err)
+        messages = [l.rstrip("\n").split(" ", 1)[1] for l in out_lines]
+        want = ["before %d" % i for i in range(50)]
+        for round in range(3):
+            want += ["gap %d a" % round, "gap %d b" % round, "after %d" % round]
+        self.assertEqual([m for m in messages if not m.startswith(("Starting", "container"))], want, err)
+        self.assertIn("reconnecting", err)
+
+    def test_kubectl_logs_same_lines(self):
+        if not KUBECTL:
+            self.skipTest("kubectl is not installed")
+        pod = self.pods()[0]
+        self.say(pod, "one\ntwo\nthree\n")
+        for args in ([], ["--tail", "2"], ["--timestamps"]):
+            k = subprocess.run([KUBECTL, "--kubeconfig", self.kubeconfig, "-n", self.ns, "logs", pod] + args,
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(k.returncode, 0, k.stderr)
+            r = self.run_wb("logs", self.app, "--replica", pod, *args)
+            self.assertExit(r, 0)
+            prefix = self.short(pod) + " "
+            self.assertEqual(r.out, "".join(prefix + l + "\n" for l in k.stdout.splitlines()), args)

@@ -1,0 +1,80 @@
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "workbench/logs.hpp"
+
+using namespace wb::workbench;
+using nlohmann::json;
+
+TEST_CASE("LineSplitter emits whole lines only, joining pieces across chunks") {
+  LineSplitter s;
+  std::vector<std::string> lines;
+  auto emit = [&](std::string_view l) { lines.emplace_back(l); };
+  s.feed("first\nsec", emit);
+  CHECK(lines == std::vector<std::string>{"first"});
+  s.feed("ond half", emit);
+  CHECK(lines.size() == 1);
+  s.feed("\r\nthird\n\nfou", emit);
+  CHECK(lines == std::vector<std::string>{"first", "second half", "third", ""});
+  CHECK(s.take_rest() == "fou");
+  CHECK(s.take_rest().empty());
+}
+
+TEST_CASE("log timestamps parse to nanoseconds and split off the message") {
+  auto t = parse_log_time("2024-05-01T10:00:00.123456789Z");
+  REQUIRE(t);
+  CHECK(*t % 1000000000 == 123456789);
+  auto whole = parse_log_time("2024-05-01T10:00:00Z");
+  REQUIRE(whole);
+  CHECK(*t - *whole == 123456789);
+  CHECK(*parse_log_time("2024-05-01T10:00:00.5Z") - *whole == 500000000);
+  CHECK_FALSE(parse_log_time("yesterday"));
+  CHECK_FALSE(parse_log_time("2024-05-01T10:00:00.Z"));
+
+  auto [stamp, msg] = split_log_timestamp("2024-05-01T10:00:00.000000001Z hello world");
+  CHECK(stamp == "2024-05-01T10:00:00.000000001Z");
+  CHECK(msg == "hello world");
+  auto [s2, m2] = split_log_timestamp("not a stamp at all");
+  CHECK(s2.empty());
+  CHECK(m2 == "not a stamp at all");
+  auto [s3, m3] = split_log_timestamp("2024-05-01T10:00:00.000000001Z");
+  CHECK(s3 == "2024-05-01T10:00:00.000000001Z");
+  CHECK(m3.empty());
+}
+
+TEST_CASE("ResumePoint drops what a reconnect repeats and keeps what is new") {
+  ResumePoint rp;
+  CHECK(rp.empty());
+  const int64_t base = 1714557600LL * 1000000000LL;  // 2024-05-01T10:00:00Z
+  CHECK(rp.accept(base + 100));
+  CHECK(rp.accept(base + 200));
+  CHECK(rp.accept(base + 200));  // two lines with the very same stamp: both new
+  CHECK(rp.since_time() == "2024-05-01T10:00:00Z");
+  // The reconnect (sinceTime rounded down to the second) sends everything again, and more.
+  rp.begin_replay();
+  CHECK_FALSE(rp.accept(base + 100));
+  CHECK_FALSE(rp.accept(base + 200));
+  CHECK_FALSE(rp.accept(base + 200));
+  CHECK(rp.accept(base + 200));  // a third line at that stamp was not seen before
+  CHECK(rp.accept(base + 300));
+  // A second break right after.
+  rp.begin_replay();
+  CHECK_FALSE(rp.accept(base + 300));
+  CHECK(rp.accept(base + 1000000000LL));
+  CHECK(rp.since_time() == "2024-05-01T10:00:01Z");
+}
+
+TEST_CASE("replicas are matched by full name, short name or suffix; the app's container is picked") {
+  json pod = {{"metadata", {{"name", "orders-7d9f5c6b8-x2x9z"}}},
+              {"spec", {{"containers", json::array({{{"name", "sidecar"}}, {{"name", "orders"}}})}}}};
+  CHECK(replica_matches(pod, "orders", ""));
+  CHECK(replica_matches(pod, "orders", "orders-7d9f5c6b8-x2x9z"));
+  CHECK(replica_matches(pod, "orders", "orders-x2x9z"));
+  CHECK(replica_matches(pod, "orders", "x2x9z"));
+  CHECK_FALSE(replica_matches(pod, "orders", "orders-aaaaa"));
+  CHECK(pick_container(pod, "orders", "") == "orders");
+  CHECK(pick_container(pod, "orders", "sidecar") == "sidecar");
+  json other = {{"metadata", {{"name", "x-1"}}}, {"spec", {{"containers", json::array({{{"name", "main"}}})}}}};
+  CHECK(pick_container(other, "orders", "") == "main");
+}
