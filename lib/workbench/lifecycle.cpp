@@ -11,6 +11,7 @@
 #include <set>
 
 #include "util/strings.hpp"
+#include "workbench/json_fields.hpp"
 
 namespace wb::workbench {
 
@@ -19,16 +20,10 @@ using util::ErrorCode;
 
 namespace {
 
-const json& at(const json& obj, const char* pointer) {
-  static const json null;
-  json::json_pointer p(pointer);
-  return obj.is_object() && obj.contains(p) ? obj.at(p) : null;
-}
+using fields::at;
+using fields::str;
 
-std::string str(const json& obj, const char* pointer) {
-  const json& v = at(obj, pointer);
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
+
 
 std::string annotation(const json& obj, const std::string& key) {
   const json& a = at(obj, "/metadata/annotations");

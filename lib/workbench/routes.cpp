@@ -11,6 +11,7 @@
 #include "util/strings.hpp"
 #include "workbench/app.hpp"
 #include "workbench/lifecycle.hpp"
+#include "workbench/json_fields.hpp"
 
 namespace wb::workbench {
 
@@ -20,18 +21,10 @@ namespace k = wb::kube;
 
 namespace {
 
-const json& at(const json& obj, const char* pointer) {
-  static const json null;
-  json::json_pointer p(pointer);
-  return obj.is_object() && obj.contains(p) ? obj.at(p) : null;
-}
+using fields::at;
+using fields::meta_string;
 
-std::string meta_string(const json& obj, const char* section, const std::string& key) {
-  const json& m = at(obj, "/metadata");
-  if (!m.is_object() || !m.contains(section) || !m[section].is_object()) return "";
-  auto it = m[section].find(key);
-  return it != m[section].end() && it->is_string() ? it->get<std::string>() : std::string();
-}
+
 
 int to_int(const std::string& s) {
   if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), ::isdigit)) return 0;

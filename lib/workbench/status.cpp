@@ -1,5 +1,7 @@
 #include "workbench/status.hpp"
 
+#include "workbench/json_fields.hpp"
+
 #include <fmt/format.h>
 
 #include <thread>
@@ -33,21 +35,9 @@ std::string AppState::summary() const {
 
 namespace {
 
-const json& field(const json& obj, const char* pointer) {
-  static const json null;
-  json::json_pointer p(pointer);
-  return obj.contains(p) ? obj.at(p) : null;
-}
-
-std::string str(const json& obj, const char* pointer) {
-  const json& v = field(obj, pointer);
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-
-int integer(const json& obj, const char* pointer, int fallback = 0) {
-  const json& v = field(obj, pointer);
-  return v.is_number_integer() ? v.get<int>() : fallback;
-}
+using fields::integer;
+using fields::str;
+const json& field(const json& obj, const char* pointer) { return fields::at(obj, pointer); }
 
 bool owned_by(const json& obj, const std::string& uid) {
   for (const auto& ref : field(obj, "/metadata/ownerReferences"))
