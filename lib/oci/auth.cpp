@@ -200,7 +200,13 @@ Result<Exit> run_with_input(const std::string& exe, const std::vector<std::strin
   sigemptyset(&block);
   sigaddset(&block, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &block, &old);
-  (void)!::write(in_w.fd, input.data(), input.size());
+  ssize_t written = ::write(in_w.fd, input.data(), input.size());
+  if (written < 0 && errno == EPIPE) {
+    // The helper exited without reading: take the SIGPIPE that is now pending on this thread, so
+    // unblocking does not deliver it (which would end the process).
+    struct timespec zero {};
+    sigtimedwait(&block, nullptr, &zero);
+  }
   in_w.reset();
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
 
