@@ -1,6 +1,9 @@
 #include "jar/plan.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <set>
+#include <string_view>
 #include <system_error>
 
 #include "util/strings.hpp"
@@ -39,13 +42,75 @@ bool has_dot_dot(const std::string& p) {
   return false;
 }
 
-void finish(LayerPlan& plan) {
+constexpr size_t kMaxSplit = 4;
+
+bool is_dependencies_layer(const std::string& name) {
+  static constexpr std::string_view suffix = "-dependencies";
+  return name == "dependencies" ||
+         (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0);
+}
+
+// FNV-1a, 64 bit: fixed by definition, so bucket membership is the same on every platform and
+// every build (std::hash promises neither).
+uint64_t fnv1a64(std::string_view s) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+// Splits a large dependencies layer into up to kMaxSplit layers "<name>-<bucket>" (1-based) that
+// compress and upload concurrently: a cold push is otherwise bounded by deflating ~all of the bytes
+// on one core. Membership is by a hash of each file's image path modulo K rather than by chunking
+// the sorted list by size: chunking balances sizes better, but one added or removed jar shifts the
+// chunk boundaries and so changes (re-uploads) every later part; with hashing the other files stay
+// where they were, and only the bucket that gains or loses a file changes. K depends only on the
+// layer's total size, so it changes (and everything moves) only when the total crosses a multiple of
+// the threshold. Empty buckets are left out but the others keep their numbers; a layer whose files
+// all land in one bucket (one huge jar, say) is left whole under its own name.
+void split_layer(Layer&& layer, int64_t threshold, const std::set<std::string>& taken, std::vector<Layer>& out) {
+  int64_t total = 0;
+  for (const LayerItem& item : layer.items) total += std::max<int64_t>(item.size, 0);
+  if (threshold <= 0 || total <= threshold || layer.items.size() < 2 || !is_dependencies_layer(layer.name)) {
+    out.push_back(std::move(layer));
+    return;
+  }
+  const size_t k = static_cast<size_t>(
+      std::min<int64_t>(static_cast<int64_t>(kMaxSplit), (total + threshold - 1) / threshold));
+  std::vector<Layer> parts(k);
+  for (size_t b = 0; b < k; ++b) {
+    parts[b].name = layer.name + "-" + std::to_string(b + 1);
+    // A layers.idx that already uses such a name: leave the layer whole rather than clash.
+    if (taken.count(parts[b].name)) {
+      out.push_back(std::move(layer));
+      return;
+    }
+  }
+  for (LayerItem& item : layer.items) parts[fnv1a64(item.to) % k].items.push_back(std::move(item));
+  size_t used = static_cast<size_t>(std::count_if(parts.begin(), parts.end(), [](const Layer& p) { return !p.items.empty(); }));
+  if (used < 2) {  // nothing to gain: keep the name
+    for (Layer& p : parts) {
+      if (!p.items.empty()) layer.items = std::move(p.items);
+    }
+    out.push_back(std::move(layer));
+    return;
+  }
+  for (Layer& p : parts) {
+    if (!p.items.empty()) out.push_back(std::move(p));  // items stay sorted: a stable partition
+  }
+}
+
+void finish(LayerPlan& plan, const PlanOptions& options) {
+  std::set<std::string> taken;
+  for (const Layer& layer : plan.layers) taken.insert(layer.name);
   std::vector<Layer> kept;
   for (Layer& layer : plan.layers) {
     if (layer.items.empty()) continue;
     std::sort(layer.items.begin(), layer.items.end(),
               [](const LayerItem& a, const LayerItem& b) { return a.to < b.to; });
-    kept.push_back(std::move(layer));
+    split_layer(std::move(layer), options.split_threshold, taken, kept);
   }
   plan.layers = std::move(kept);
 }
@@ -134,7 +199,7 @@ Result<LayerPlan> plan_layers(const JarInfo& info, const PlanOptions& options) {
         plan.layers[target].items.push_back(item_for(e));
       }
     }
-    finish(plan);
+    finish(plan, options);
     return plan;
   }
 
@@ -172,7 +237,7 @@ Result<LayerPlan> plan_layers(const JarInfo& info, const PlanOptions& options) {
   plan.layers.push_back(Layer{"application",
                               {LayerItem{LayerItem::Source::File, info.path.string(), app + "/app.jar",
                                          static_cast<int64_t>(jar_size), 0644}}});
-  finish(plan);
+  finish(plan, options);
   return plan;
 }
 

@@ -52,6 +52,13 @@ struct PlanOptions {
   // Plain jars: also add Class-Path jars that sit beside the jar (relative paths only).
   // This is the one place the plan looks at the disk beyond the jar.
   bool class_path_siblings = true;
+  // A dependencies layer ("dependencies", "snapshot-dependencies", or any layers.idx layer whose
+  // name ends in "-dependencies") whose files total more than this many bytes (uncompressed) is
+  // split into K = min(4, ceil(total / split_threshold)) layers "<name>-1".."<name>-K" that
+  // compress and upload in parallel. Each file goes to bucket fnv1a64(its image path) % K, so
+  // adding or removing one dependency changes only the layer that holds it (while K stays the
+  // same). 0: never split. "application" and "spring-boot-loader" are never split.
+  int64_t split_threshold = int64_t{16} * 1024 * 1024;
 };
 
 // Splits a jar into layers.
@@ -59,6 +66,7 @@ struct PlanOptions {
 // spring-boot-loader, snapshot-dependencies, application. Plain jar: the jar as /app/app.jar
 // (layer "application"), below it its Class-Path jars (layer "dependencies").
 // Only "application" changes when only the application's own classes change.
+// Large dependencies layers are split (see PlanOptions::split_threshold).
 Result<LayerPlan> plan_layers(const JarInfo& info, const PlanOptions& options = {});
 
 }  // namespace wb::jar

@@ -1,3 +1,8 @@
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+
 #include <catch2/catch.hpp>
 
 #include "image/helpers.hpp"
@@ -153,6 +158,99 @@ TEST_CASE("a one-class change changes only the application layer") {
       CHECK(a->digest == b->digest);
     }
   }
+}
+
+namespace {
+
+// Writes a Spring-Boot-shaped jar (no layers.idx) with `libs` dependency jars of 4 KiB each.
+std::filesystem::path write_boot_jar(const std::string& file, int libs, const std::string& c7,
+                                     const std::string& extra_lib = "") {
+  auto path = std::filesystem::temp_directory_path() / (file + "-" + std::to_string(getpid()) + ".jar");
+  std::vector<std::pair<std::string, std::string>> entries = {
+      {"META-INF/MANIFEST.MF",
+       "Manifest-Version: 1.0\r\nMain-Class: org.springframework.boot.loader.launch.JarLauncher\r\n"
+       "Start-Class: com.example.App\r\nSpring-Boot-Version: 3.2.0\r\n"
+       "Spring-Boot-Classes: BOOT-INF/classes/\r\nSpring-Boot-Lib: BOOT-INF/lib/\r\n\r\n"},
+      {"org/springframework/boot/loader/launch/JarLauncher.class", "\xCA\xFE\xBA\xBE loader"},
+      {"BOOT-INF/classes/com/example/App.class", "\xCA\xFE\xBA\xBE app"},
+      {"BOOT-INF/classes/com/example/C7.class", c7},
+  };
+  auto lib = [](const std::string& name) { return std::string(4096, static_cast<char>(name.size() * 7 + name.back())); };
+  for (int i = 0; i < libs; ++i) {
+    std::string name = "BOOT-INF/lib/dep" + std::to_string(i) + "-1.0.jar";
+    entries.emplace_back(name, lib(name));
+  }
+  if (!extra_lib.empty()) entries.emplace_back("BOOT-INF/lib/" + extra_lib, lib(extra_lib));
+  archive* a = archive_write_new();
+  archive_write_set_format_zip(a);
+  if (archive_write_open_filename(a, path.c_str()) != ARCHIVE_OK) throw std::runtime_error("cannot write " + path.string());
+  for (const auto& [name, content] : entries) {
+    archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, name.c_str());
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_mtime(e, 1700000000, 0);
+    archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
+    archive_write_header(a, e);
+    archive_write_data(a, content.data(), content.size());
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  return path;
+}
+
+// Layer name -> compressed digest.
+std::map<std::string, std::string> split_digests(const std::filesystem::path& jar_path) {
+  auto info = jar::inspect_jar(jar_path);
+  if (!info.ok()) throw std::runtime_error(info.error().message);
+  jar::PlanOptions options;
+  options.split_threshold = 4096 * 10;  // 40 jars of 4 KiB -> K = 4
+  auto plan = jar::plan_layers(*info, options);
+  if (!plan.ok()) throw std::runtime_error(plan.error().message);
+  std::map<std::string, std::string> out;
+  for (const auto& layer : plan->layers) {
+    auto d = image::compute_layer_digests(plan->jar, layer, LayerOptions{});
+    if (!d.ok()) throw std::runtime_error(d.error().message);
+    out[layer.name] = d->digest;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("split dependencies layers: reproducible, a class change or a new jar re-uploads one layer") {
+  auto v1_path = write_boot_jar("split-v1", 40, "\xCA\xFE\xBA\xBE one");
+  auto v1b_path = write_boot_jar("split-v1b", 40, "\xCA\xFE\xBA\xBE one");
+  auto v2_path = write_boot_jar("split-v2", 40, "\xCA\xFE\xBA\xBE two");
+  auto v3_path = write_boot_jar("split-v3", 40, "\xCA\xFE\xBA\xBE one", "brand-new-lib-2.3.jar");
+  auto v1 = split_digests(v1_path);
+  auto v1b = split_digests(v1b_path);
+  auto v2 = split_digests(v2_path);
+  auto v3 = split_digests(v3_path);
+  for (const auto& p : {v1_path, v1b_path, v2_path, v3_path}) std::filesystem::remove(p);
+
+  std::vector<std::string> names;
+  for (const auto& [name, _] : v1) names.push_back(name);
+  CHECK(names == std::vector<std::string>{"application", "dependencies-1", "dependencies-2", "dependencies-3",
+                                          "dependencies-4", "spring-boot-loader"});
+  CHECK(v1 == v1b);  // the same jar written twice: the same layers
+
+  REQUIRE(v2.size() == v1.size());
+  for (const auto& [name, digest] : v1) {
+    INFO(name);
+    CHECK((v2.at(name) == digest) == (name != "application"));
+  }
+
+  REQUIRE(v3.size() == v1.size());
+  int changed = 0;
+  for (const auto& [name, digest] : v1) {
+    INFO(name);
+    if (v3.at(name) == digest) continue;
+    ++changed;
+    CHECK(name.rfind("dependencies-", 0) == 0);
+  }
+  CHECK(changed == 1);
 }
 
 TEST_CASE("a missing jar or file is an error, not a broken layer") {

@@ -295,3 +295,155 @@ TEST_CASE("entry reader: corrupt data is an error, not wrong bytes") {
   REQUIRE_FALSE(text.ok());
   CHECK(text.error().message.find("is not a jar (not a zip archive)") != std::string::npos);
 }
+
+namespace {
+
+// A Spring Boot jar's metadata without a file: the plan only looks at the entries.
+jar::JarInfo boot_info(int libs, int64_t lib_size, int classes = 20) {
+  jar::JarInfo info;
+  info.path = "/nonexistent/app.jar";
+  info.main_class = "org.springframework.boot.loader.launch.JarLauncher";
+  info.start_class = "com.example.App";
+  info.spring_boot_version = "3.2.0";
+  info.entries.push_back({"META-INF/MANIFEST.MF", 200, 0644, 0});
+  for (int i = 0; i < 10; ++i) {
+    info.entries.push_back({"org/springframework/boot/loader/launch/L" + std::to_string(i) + ".class", 4000, 0644, 0});
+  }
+  for (int i = 0; i < classes; ++i) {
+    info.entries.push_back({"BOOT-INF/classes/com/example/C" + std::to_string(i) + ".class", 3000, 0644, 0});
+  }
+  for (int i = 0; i < libs; ++i) {
+    info.entries.push_back({"BOOT-INF/lib/dep" + std::to_string(i) + "-1.0.jar", lib_size, 0644, 0});
+  }
+  return info;
+}
+
+const jar::Layer* find_layer(const jar::LayerPlan& plan, const std::string& name) {
+  for (const auto& l : plan.layers) {
+    if (l.name == name) return &l;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("a large dependencies layer is split into size-balanced hash buckets") {
+  // 100 jars of 1 MB: 100 MB > 16 MiB, so K = min(4, ceil(100 MB / 16 MiB)) = 4.
+  auto info = boot_info(100, 1'000'000);
+  REQUIRE(info.is_spring_boot());
+  auto plan = jar::plan_layers(info);
+  REQUIRE(plan.ok());
+  REQUIRE(layer_names(*plan) == std::vector<std::string>{"dependencies-1", "dependencies-2", "dependencies-3",
+                                                          "dependencies-4", "spring-boot-loader", "application"});
+  std::vector<std::string> all;
+  for (int b = 0; b < 4; ++b) {
+    auto part = names(plan->layers[b]);
+    INFO(plan->layers[b].name);
+    CHECK(std::is_sorted(part.begin(), part.end()));
+    CHECK(part.size() >= 10);  // roughly balanced: 25 expected each
+    CHECK(part.size() <= 45);
+    all.insert(all.end(), part.begin(), part.end());
+  }
+  std::sort(all.begin(), all.end());
+  CHECK(all.size() == 100);
+  CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());
+
+  // Deterministic: the same jar gives the same plan.
+  auto again = jar::plan_layers(info);
+  REQUIRE(again.ok());
+  REQUIRE(again->layers.size() == plan->layers.size());
+  for (size_t i = 0; i < plan->layers.size(); ++i) CHECK(names(again->layers[i]) == names(plan->layers[i]));
+
+  // Fewer parts for a smaller layer: 20 MB -> K = 2.
+  auto two = jar::plan_layers(boot_info(20, 1'000'000));
+  REQUIRE(two.ok());
+  CHECK(layer_names(*two) ==
+        std::vector<std::string>{"dependencies-1", "dependencies-2", "spring-boot-loader", "application"});
+
+  // Under the threshold, or with splitting off: one layer, as before.
+  auto small = jar::plan_layers(boot_info(10, 1'000'000));
+  REQUIRE(small.ok());
+  CHECK(layer_names(*small) == std::vector<std::string>{"dependencies", "spring-boot-loader", "application"});
+  jar::PlanOptions off;
+  off.split_threshold = 0;
+  auto unsplit = jar::plan_layers(info, off);
+  REQUIRE(unsplit.ok());
+  CHECK(layer_names(*unsplit) == std::vector<std::string>{"dependencies", "spring-boot-loader", "application"});
+  CHECK(names(unsplit->layers[0]) == all);
+}
+
+TEST_CASE("splitting: application and spring-boot-loader never split, snapshot-dependencies does") {
+  auto info = boot_info(0, 0, 200);
+  for (int i = 0; i < 10; ++i) {
+    info.entries.push_back({"BOOT-INF/lib/snap" + std::to_string(i) + "-1.0-SNAPSHOT.jar", 1000, 0644, 0});
+  }
+  jar::PlanOptions tiny;
+  tiny.split_threshold = 100;  // every layer is "large"
+  auto plan = jar::plan_layers(info, tiny);
+  REQUIRE(plan.ok());
+  auto got = layer_names(*plan);
+  CHECK(std::count_if(got.begin(), got.end(),
+                      [](const std::string& n) { return n.rfind("snapshot-dependencies-", 0) == 0; }) >= 2);
+  CHECK(find_layer(*plan, "spring-boot-loader") != nullptr);
+  REQUIRE(find_layer(*plan, "application") != nullptr);
+  CHECK(find_layer(*plan, "application")->items.size() == 201);  // the classes and the manifest
+
+  // A single jar bigger than the threshold stays one layer, under its own name.
+  auto one = jar::plan_layers(boot_info(1, 100'000'000));
+  REQUIRE(one.ok());
+  CHECK(layer_names(*one) == std::vector<std::string>{"dependencies", "spring-boot-loader", "application"});
+
+  // layers.idx layers: split by name, and never onto a name the index already uses.
+  auto indexed = boot_info(100, 1'000'000);
+  indexed.layers_index =
+      "- \"dependencies\":\n  - \"BOOT-INF/lib/\"\n- \"spring-boot-loader\":\n  - \"org/\"\n"
+      "- \"application\":\n  - \"BOOT-INF/classes/\"\n  - \"META-INF/\"\n";
+  auto ip = jar::plan_layers(indexed);
+  REQUIRE(ip.ok());
+  CHECK(layer_names(*ip).size() == 6);
+  indexed.layers_index = *indexed.layers_index + "- \"dependencies-2\":\n  - \"nothing/\"\n";
+  auto clash = jar::plan_layers(indexed);
+  REQUIRE(clash.ok());
+  CHECK(layer_names(*clash) == std::vector<std::string>{"dependencies", "spring-boot-loader", "application"});
+}
+
+TEST_CASE("splitting is stable: a class change touches only application, a new jar only its bucket") {
+  auto base = boot_info(100, 1'000'000);
+  auto v1 = jar::plan_layers(base);
+  REQUIRE(v1.ok());
+
+  auto changed = base;
+  for (auto& e : changed.entries) {
+    if (e.path == "BOOT-INF/classes/com/example/C7.class") e.size += 10;
+  }
+  changed.entries.push_back({"BOOT-INF/classes/com/example/New.class", 500, 0644, 0});
+  auto v2 = jar::plan_layers(changed);
+  REQUIRE(v2.ok());
+  REQUIRE(layer_names(*v2) == layer_names(*v1));
+  for (size_t i = 0; i < v1->layers.size(); ++i) {
+    INFO(v1->layers[i].name);
+    bool same = names(v1->layers[i]) == names(v2->layers[i]);
+    for (size_t j = 0; same && j < v1->layers[i].items.size(); ++j) {
+      same = v1->layers[i].items[j].size == v2->layers[i].items[j].size;
+    }
+    CHECK(same == (v1->layers[i].name != "application"));
+  }
+
+  auto added = base;
+  added.entries.push_back({"BOOT-INF/lib/brand-new-lib-2.3.jar", 1'000'000, 0644, 0});
+  auto v3 = jar::plan_layers(added);
+  REQUIRE(v3.ok());
+  REQUIRE(layer_names(*v3) == layer_names(*v1));  // 101 MB: still K = 4
+  int differing = 0;
+  for (size_t i = 0; i < v1->layers.size(); ++i) {
+    auto before = names(v1->layers[i]);
+    auto after = names(v3->layers[i]);
+    if (before == after) continue;
+    ++differing;
+    INFO(v1->layers[i].name);
+    CHECK(v1->layers[i].name.rfind("dependencies-", 0) == 0);
+    CHECK(after.size() == before.size() + 1);
+    CHECK(std::find(after.begin(), after.end(), "/app/BOOT-INF/lib/brand-new-lib-2.3.jar") != after.end());
+  }
+  CHECK(differing == 1);
+}
