@@ -13,35 +13,15 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.hpp"
 #include "http/http.hpp"
 
 namespace wb::kube::test {
 
-class TempDir {
+// A temp dir named wb-kube-test-XXXXXX.
+class TempDir : public wb::test::TempDir {
  public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "wb-kube-test-XXXXXX").string();
-    char* p = ::mkdtemp(tmpl.data());
-    REQUIRE(p != nullptr);
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-  // Writes a file (creating directories), returns its path.
-  std::filesystem::path write(const std::string& name, const std::string& text, unsigned mode = 0644) const {
-    auto p = path_ / name;
-    std::filesystem::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
-    ::chmod(p.c_str(), mode);
-    return p;
-  }
-
- private:
-  std::filesystem::path path_;
+  TempDir() : wb::test::TempDir("wb-kube-test") {}
 };
 
 inline std::string read_text(const std::filesystem::path& p) {

@@ -12,34 +12,14 @@
 #include <random>
 #include <string>
 
+#include "temp_dir.hpp"
+
 namespace wb::oci::test {
 
-class TempDir {
+// A temp dir named wb-oci-test-XXXXXX.
+class TempDir : public wb::test::TempDir {
  public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "wb-oci-test-XXXXXX").string();
-    char* p = ::mkdtemp(tmpl.data());
-    REQUIRE(p != nullptr);
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-  std::filesystem::path write(const std::string& name, const std::string& text, unsigned mode = 0644) const {
-    auto p = path_ / name;
-    std::filesystem::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
-    ::chmod(p.c_str(), mode);
-    return p;
-  }
-
- private:
-  std::filesystem::path path_;
+  TempDir() : wb::test::TempDir("wb-oci-test") {}
 };
 
 inline std::string read_all(const std::filesystem::path& p) {
