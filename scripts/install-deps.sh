@@ -9,8 +9,10 @@ build_pkgs=(
   libarchive-dev zlib1g-dev catch2
 )
 # Test servers and independent checkers: the fake API server (Python + aiohttp), the real OCI
-# registry, htpasswd for its auth, openssl for test certificates, skopeo to read what we push.
-test_pkgs=(python3 python3-aiohttp python3-yaml docker-registry apache2-utils openssl skopeo tar)
+# registry, htpasswd for its auth, openssl for test certificates, skopeo to read what we push,
+# podman + runc + debootstrap to run a pushed image on a real JRE base.
+test_pkgs=(python3 python3-aiohttp python3-yaml docker-registry apache2-utils openssl skopeo tar
+           podman runc debootstrap)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--with-tests" ]]; then want+=("${test_pkgs[@]}"); fi

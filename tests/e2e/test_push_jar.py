@@ -10,8 +10,8 @@ so: the cluster cannot pull from the test's loopback registry. What needs no run
 found, --no-deploy, a stopped app gets the image) runs there too, in WB_TEST_NAMESPACE.
 
 Running the pushed image for real (podman + a debootstrapped JRE base, minutes) is optional: set
-WB_TEST_PODMAN=1 and WB_TEST_JRE_LAYOUT=DIR (an OCI layout whose tag "17" holds a JRE base, see
-shared/TESTING.md); otherwise that test is skipped.
+WB_TEST_PODMAN=1 (root, with podman, runc and debootstrap; the JRE base is made once by
+tests/fixtures/jre/make_jre_layout.sh, or taken from WB_TEST_JRE_LAYOUT); otherwise it is skipped.
 """
 import base64
 import gzip
@@ -432,21 +432,66 @@ class PushToLocalTargets(PushCase):
                          .count("Writing manifest"), 1)
 
 
-@unittest.skipUnless(os.environ.get("WB_TEST_PODMAN") == "1" and os.environ.get("WB_TEST_JRE_LAYOUT"),
-                     "runs the image with podman on a JRE base: set WB_TEST_PODMAN=1 and WB_TEST_JRE_LAYOUT=DIR "
-                     "(an OCI layout tagged 17 with a JRE, see shared/TESTING.md)")
+def jre_layout():
+    """The JRE base layout: WB_TEST_JRE_LAYOUT, else one made once by tests/fixtures/jre (cached
+    outside the checkout, ~40 s the first time)."""
+    if os.environ.get("WB_TEST_JRE_LAYOUT"):
+        return os.environ["WB_TEST_JRE_LAYOUT"]
+    cache = os.environ.get("WB_TEST_CACHE", "/var/tmp/wb-test-cache")
+    layout = os.path.join(cache, "jre-layout")
+    if not os.path.exists(os.path.join(layout, "index.json")):
+        script = os.path.join(SOURCE_DIR, "tests", "fixtures", "jre", "make_jre_layout.sh")
+        p = subprocess.run(["bash", script, layout, os.path.join(cache, "jre-rootfs")], capture_output=True,
+                           text=True, timeout=900)
+        if p.returncode != 0:
+            raise RuntimeError("could not make the JRE base: " + p.stderr[-2000:])
+    return layout
+
+
+@unittest.skipUnless(os.environ.get("WB_TEST_PODMAN") == "1" and shutil.which("podman") and os.geteuid() == 0,
+                     "runs the image with podman on a JRE base made by debootstrap: set WB_TEST_PODMAN=1 (root, "
+                     "podman, runc and debootstrap installed; scripts/test.sh does this in CI)")
 class RunsForReal(PushCase):
-    def test_plain_jar_says_its_word(self):
-        out = os.path.join(self.home, "img.tar")
-        r = self.push(os.path.join(jars, "plain.jar"), "--to", "tar:" + out, "--tag", "run",
-                      "--base", "oci:%s:17" % os.environ["WB_TEST_JRE_LAYOUT"], profile=None, timeout=600)
+    """The image wb builds on a real JRE base runs under podman and the jar prints what it should."""
+
+    def setUp(self):
+        super().setUp()
+        self.layout = jre_layout()
+        conf = os.path.join(self.home, "podman")
+        os.makedirs(conf)
+        # As shared/TESTING.md found: host network, no default ulimits, runc, cgroupfs, vfs storage.
+        with open(os.path.join(conf, "containers.conf"), "w") as f:
+            f.write('[containers]\nnetns="host"\ndefault_ulimits=[]\n'
+                    '[engine]\nruntime="runc"\ncgroup_manager="cgroupfs"\nevents_logger="file"\n')
+        with open(os.path.join(conf, "storage.conf"), "w") as f:
+            f.write('[storage]\ndriver="vfs"\ngraphroot="%s/graph"\nrunroot="%s/run"\n' % (conf, conf))
+        with open(os.path.join(conf, "registries.conf"), "w") as f:
+            f.write("unqualified-search-registries=[]\n")
+        self.podman_env = dict(os.environ, HOME=self.home,
+                               CONTAINERS_CONF=os.path.join(conf, "containers.conf"),
+                               CONTAINERS_STORAGE_CONF=os.path.join(conf, "storage.conf"),
+                               CONTAINERS_REGISTRIES_CONF=os.path.join(conf, "registries.conf"))
+        self.addCleanup(shutil.rmtree, conf, True)
+
+    def run_image(self, jar, tag):
+        out = os.path.join(self.home, tag + ".tar")
+        r = self.push(os.path.join(jars, jar), "--to", "tar:" + out, "--tag", tag,
+                      "--base", "oci:%s:17" % self.layout, profile=None, timeout=600)
         self.assertExit(r, 0)
-        load = subprocess.run(["podman", "load", "-i", out], capture_output=True, text=True, timeout=600)
+        load = subprocess.run(["podman", "load", "-i", out], capture_output=True, text=True, timeout=600,
+                              env=self.podman_env)
         self.assertEqual(load.returncode, 0, load.stderr)
         image = load.stdout.strip().split()[-1]
-        run = subprocess.run(["podman", "run", "--rm", image], capture_output=True, text=True, timeout=600)
+        run = subprocess.run(["podman", "run", "--rm", image], capture_output=True, text=True, timeout=600,
+                             env=self.podman_env)
         self.assertEqual(run.returncode, 0, run.stderr)
-        self.assertIn("plain says", run.stdout)
+        return run.stdout
+
+    def test_plain_jar_says_its_word(self):
+        self.assertIn("plain says hi", self.run_image("plain.jar", "plain"))
+
+    def test_spring_boot_shaped_jar_runs_exploded_with_its_dependencies(self):
+        self.assertIn("boot app v1: greetings from dep-1.0 and foo-2.0-SNAPSHOT", self.run_image("boot.jar", "boot"))
 
 
 # ---------------------------------------------------------------- deploying
