@@ -38,10 +38,7 @@ class OnKubernetes118(WbTestCase):
 
     def test_the_serial_flow(self):
         self.assertExit(self.run_wb("app", "create", "orders", "--replicas", "2"), 0)
-        status, body = self.cluster.request(
-            "PATCH", "/apis/apps/v1/namespaces/old-dev/deployments/orders",
-            {"spec": {"template": {"spec": {"containers": [{"name": "orders", "image": IMAGE}]}}}},
-            content_type="application/strategic-merge-patch+json")
+        status, body = self.cluster.set_app_image("old-dev", "orders", IMAGE)
         self.assertEqual(status, 200, body)
         r = self.run_wb("app", "start", "orders", "--timeout", "60s")
         self.assertExit(r, 0)

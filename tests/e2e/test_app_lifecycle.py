@@ -110,8 +110,7 @@ class AppOnCluster(WbTestCase):
                                 "-p", json.dumps(patch))
             self.assertEqual(code, 0, out)
             return
-        status, body = cluster.request("PATCH", self.path("deployments", self.app), patch,
-                                       content_type="application/strategic-merge-patch+json")
+        status, body = cluster.set_app_image(self.ns, self.app, image)
         self.assertEqual(status, 200, body)
 
     def status_json(self):

@@ -93,9 +93,7 @@ class ConfigOnCluster(WbTestCase):
         return refs, vols
 
     def set_image(self, image):
-        patch = {"spec": {"template": {"spec": {"containers": [{"name": self.app, "image": image}]}}}}
-        status, body = cluster.request("PATCH", "/apis/apps/v1/namespaces/%s/deployments/%s" % (self.ns, self.app),
-                                       patch, content_type="application/strategic-merge-patch+json")
+        status, body = cluster.set_app_image(self.ns, self.app, image)
         self.assertEqual(status, 200, body)
 
     def started(self, *create_args, env=None):

@@ -46,9 +46,7 @@ class Logs(WbTestCase):
         self.assertIn(status, (200, 201), body)
         self.kubeconfig = cluster.kubeconfig
         self.assertExit(self.run_wb("app", "create", self.app, "--replicas", "2"), 0)
-        patch = {"spec": {"template": {"spec": {"containers": [{"name": self.app, "image": IMAGE}]}}}}
-        status, body = cluster.request("PATCH", "/apis/apps/v1/namespaces/%s/deployments/%s" % (self.ns, self.app),
-                                       patch, content_type="application/strategic-merge-patch+json")
+        status, body = cluster.set_app_image(self.ns, self.app, IMAGE)
         self.assertEqual(status, 200, body)
         self.assertExit(self.run_wb("app", "start", self.app), 0)
 

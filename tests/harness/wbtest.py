@@ -107,6 +107,13 @@ class FakeCluster:
         except ValueError:
             return status, raw.decode(errors="replace")
 
+    def set_app_image(self, ns, app, image):
+        """Points an app's container at `image` as an admin would (what `wb push jar` does);
+        returns (status, body) of the PATCH."""
+        patch = {"spec": {"template": {"spec": {"containers": [{"name": app, "image": image}]}}}}
+        return self.request("PATCH", "/apis/apps/v1/namespaces/%s/deployments/%s" % (ns, app), patch,
+                            content_type="application/strategic-merge-patch+json")
+
     def apply(self, obj):
         """Creates an object as admin (namespaced by its metadata.namespace)."""
         kind_paths = {"Namespace": "/api/v1/namespaces", "RoleBinding": None}
