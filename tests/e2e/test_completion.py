@@ -1,0 +1,232 @@
+"""Shell completion as a user meets it: the checked-in scripts (completions/) are loaded into real
+bash, zsh and fish and asked to complete command lines; app names, workspaces and config versions
+come from the cluster through `wb __complete`, which stays quiet and quick when it cannot reach one.
+
+Against the fake API server by default (a real cluster with WB_TEST_KUBECONFIG skips the parts that
+need workspaces of its own).
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import unittest
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
+from wbtest import FakeCluster, WbTestCase, WB_BIN, SOURCE_DIR  # noqa: E402
+
+COMPLETIONS = os.path.join(SOURCE_DIR, "completions")
+cluster = None
+
+
+def setUpModule():
+    global cluster
+    cluster = FakeCluster()
+
+
+def tearDownModule():
+    if cluster:
+        cluster.stop()
+
+
+class Completion(WbTestCase):
+    def setUp(self):
+        super().setUp()
+        # `wb` on PATH is the binary under test, as it would be once installed.
+        self.bindir = os.path.join(self.home, "bin")
+        os.makedirs(self.bindir)
+        os.symlink(WB_BIN, os.path.join(self.bindir, "wb"))
+        self.path = self.bindir + ":" + os.environ.get("PATH", "/usr/bin:/bin")
+
+    def shell_env(self):
+        return self.env({"PATH": self.path})
+
+    def bash(self, line):
+        """Completes `line` (cursor at its end) with completions/wb.bash; returns the candidates."""
+        script = ('source "$1"; COMP_LINE="$2"; COMP_POINT=${#COMP_LINE}; read -ra COMP_WORDS <<<"$2"; '
+                  'COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); [[ $2 == *" " ]] && COMP_CWORD=${#COMP_WORDS[@]}; '
+                  '_wb; printf "%s\\n" "${COMPREPLY[@]}"')
+        p = subprocess.run(["bash", "--norc", "--noprofile", "-c", script, "bash", os.path.join(COMPLETIONS, "wb.bash"),
+                            line], capture_output=True, text=True, env=self.shell_env(), cwd=self.workdir, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, "")
+        return [l for l in p.stdout.splitlines() if l]
+
+    def fish(self, line):
+        """`complete -C LINE` in fish with completions/wb.fish; returns the candidates (no descriptions)."""
+        if not shutil.which("fish"):
+            self.skipTest("fish is not installed (scripts/install-deps.sh --with-tests installs it)")
+        p = subprocess.run(["fish", "--no-config", "-c", 'source $argv[1]; complete -C $argv[2]',
+                            os.path.join(COMPLETIONS, "wb.fish"), line],
+                           capture_output=True, text=True, env=self.shell_env(), cwd=self.workdir, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, "")
+        return [l.split("\t")[0] for l in p.stdout.splitlines() if l]
+
+    def zsh(self, *words):
+        """Runs the zsh completion function on `words` (the last one is completed) with compadd,
+        _describe and _files replaced by recorders; returns what it offered."""
+        if not shutil.which("zsh"):
+            self.skipTest("zsh is not installed (scripts/install-deps.sh --with-tests installs it)")
+        script = r'''
+autoload -U compinit && compinit -u -d "$HOME/.zcompdump"
+source "$1"; shift
+compadd() {
+  local -a sfx; local arr="" a
+  while (( $# )); do
+    case $1 in
+      -S) sfx=$2; shift 2 ;;
+      -a) arr=$2; shift 2 ;;
+      --) shift; break ;;
+      -*) shift ;;
+      *) break ;;
+    esac
+  done
+  if [[ -n $arr ]]; then for a in ${(P)arr}; do print -r -- "$a$sfx"; done; fi
+  for a in "$@"; do print -r -- "$a$sfx"; done
+}
+_describe() { local a; for a in ${(P)4}; do print -r -- "${a%%:*}"; done }
+_files() { print -r -- "<files>" }
+compset() { return 0 }
+words=("$@"); CURRENT=$#
+_wb
+'''
+        p = subprocess.run(["zsh", "-f", "-c", script, "zsh", os.path.join(COMPLETIONS, "_wb")] + list(words),
+                           capture_output=True, text=True, env=self.shell_env(), cwd=self.workdir, timeout=60)
+        self.assertEqual(p.stderr, "")
+        return [l for l in p.stdout.splitlines() if l]
+
+    def workspace_with_apps(self, *apps):
+        ns = "shop-" + uuid.uuid4().hex[:8]
+        status, body = cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+            "name": ns, "labels": {"kubesphere.io/workspace": "shop"}}})
+        self.assertIn(status, (200, 201), body)
+        kubeconfig = cluster.kubeconfig_for(os.path.join(self.home, "kubeconfig"), token=cluster.admin_token)
+        for app in apps:
+            self.assertExit(self.wb("--kubeconfig", kubeconfig, "-w", ns, "app", "create", app), 0)
+        return ns, kubeconfig
+
+    # ---------------------------------------------------------------------------------- static
+    def test_bash_completes_commands_options_and_choices(self):
+        self.assertIn("app", self.bash("wb "))
+        self.assertIn("completion", self.bash("wb "))
+        self.assertNotIn("__complete", self.bash("wb "))
+        self.assertEqual(self.bash("wb app st"), ["status", "start", "stop"])
+        self.assertEqual(self.bash("wb ws u"), ["use"])                 # an alias of workspace
+        self.assertEqual(self.bash("wb -o "), ["table", "wide", "json", "yaml", "name"])
+        self.assertEqual(self.bash("wb app list --output=ya"), ["yaml"])
+        self.assertEqual(self.bash("wb app set orders --trace of"), ["off"])
+        self.assertEqual(self.bash("wb completion "), ["bash", "zsh", "fish"])
+        self.assertEqual(self.bash("wb app create --rep"), ["--replicas"])
+        self.assertIn("--kubeconfig", self.bash("wb logs orders --"))   # global options everywhere
+        self.assertIn("--since", self.bash("wb logs orders --"))
+        self.assertEqual(self.bash("wb help ap"), ["app"])
+        self.assertIn("exit-codes", self.bash("wb help "))
+        self.assertIn("create", self.bash("wb help app "))
+        self.assertEqual(self.bash("wb app create "), [])             # a new name: nothing to offer
+
+    def test_bash_completes_files_where_a_file_is_wanted(self):
+        with open(os.path.join(self.workdir, "orders.jar"), "w") as f:
+            f.write("x")
+        os.makedirs(os.path.join(self.workdir, "target"))
+        self.assertEqual(sorted(self.bash("wb push jar ")), ["orders.jar", "target"])
+        self.assertEqual(self.bash("wb config set orders --file ord"), ["orders.jar"])
+        self.assertEqual(self.bash("wb --kubeconfig or"), ["orders.jar"])
+
+    def test_zsh_script_loads_and_completes(self):
+        if not shutil.which("zsh"):
+            self.skipTest("zsh is not installed")
+        p = subprocess.run(["zsh", "-f", "-c", 'autoload -U compinit && compinit -u -d "$HOME/.zcompdump"; '
+                            'source "$1" && print -r -- ${_comps[wb]}', "zsh", os.path.join(COMPLETIONS, "_wb")],
+                           capture_output=True, text=True, env=self.shell_env(), timeout=60)
+        self.assertEqual((p.returncode, p.stderr, p.stdout.strip()), (0, "", "_wb"))
+        self.assertIn("app", self.zsh("wb", ""))
+        self.assertIn("rollback", self.zsh("wb", "app", ""))
+        self.assertEqual(self.zsh("wb", "-o", ""), ["table", "wide", "json", "yaml", "name"])
+        self.assertIn("--replicas", self.zsh("wb", "app", "create", "--"))
+        self.assertEqual(self.zsh("wb", "push", "jar", ""), ["<files>"])
+        self.assertEqual(self.zsh("wb", "completion", ""), ["bash", "zsh", "fish"])
+
+    def test_fish_completes_commands_and_options(self):
+        self.assertEqual(self.fish("wb app st"), ["start", "status", "stop"])
+        self.assertIn("--replicas", self.fish("wb app create --"))
+        self.assertIn("--output=json", self.fish("wb app list --output="))
+        self.assertEqual(self.fish("wb completion "), ["bash", "fish", "zsh"])
+        self.assertIn("exit-codes", self.fish("wb help "))
+
+    # --------------------------------------------------------------------------------- dynamic
+    def test_app_names_come_from_the_cluster_in_every_shell(self):
+        if cluster.real:
+            self.skipTest("needs a workspace of its own on the fake API server")
+        ns, kubeconfig = self.workspace_with_apps("orders", "billing", "ordermail")
+        r = self.wb("--kubeconfig", kubeconfig, "-w", ns, "__complete", "apps")
+        self.assertExit(r, 0)
+        self.assertEqual(sorted(r.out.split()), ["billing", "ordermail", "orders"])
+        line = "wb --kubeconfig %s -w %s " % (kubeconfig, ns)
+        self.assertEqual(sorted(self.bash(line + "app status ord")), ["ordermail", "orders"])
+        self.assertEqual(sorted(self.bash(line + "logs ")), ["billing", "ordermail", "orders"])
+        self.assertEqual(self.bash(line + "config get bil"), ["billing"])
+        self.assertEqual(self.bash(line + "push jar --app bi"), ["billing"])
+        self.assertEqual(self.bash(line + "cp-files bil"), ["billing:"])
+        self.assertEqual(sorted(self.fish(line + "app start ord")), ["ordermail", "orders"])
+        self.assertEqual(sorted(self.zsh("wb", "--kubeconfig", kubeconfig, "-w", ns, "app", "stop", "")),
+                         ["billing", "ordermail", "orders"])
+        # The workspace can also come from the profile's state: `wb workspace use`.
+        self.assertExit(self.wb("--kubeconfig", kubeconfig, "workspace", "use", ns), 0)
+        self.assertEqual(sorted(self.bash("wb --kubeconfig %s app history " % kubeconfig)),
+                         ["billing", "ordermail", "orders"])
+
+    def test_workspaces_config_versions_profiles_and_contexts(self):
+        if cluster.real:
+            self.skipTest("needs workspaces of its own on the fake API server")
+        ns, kubeconfig = self.workspace_with_apps("orders")
+        for n in (1, 2, 3):
+            status, body = cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+                "name": "orders-config-v%d" % n, "namespace": ns,
+                "labels": {"app.kubernetes.io/name": "orders", "app.kubernetes.io/managed-by": "wb",
+                           "wb.dev/config-version": str(n)}}, "data": {"N": str(n)}})
+            self.assertEqual(status, 201, body)
+        line = "wb --kubeconfig %s -w %s " % (kubeconfig, ns)
+        self.assertEqual(self.bash(line + "config get orders --version "), ["1", "2", "3"])
+        self.assertEqual(self.bash(line + "config diff orders 1 "), ["1", "2", "3"])
+        self.assertEqual(self.bash(line + "config rollback orders --to=2"), ["2"])
+        self.assertIn(ns, self.bash("wb --kubeconfig %s workspace use " % kubeconfig))
+        self.assertIn(ns, self.bash("wb --kubeconfig %s -w " % kubeconfig))
+        self.assertEqual(self.bash("wb --kubeconfig %s --context " % kubeconfig), ["fake"])
+        for name in ("acme", "acme-test"):
+            self.assertExit(self.wb("profile", "init", name, "--tenant", "shop"), 0)
+        self.assertEqual(self.bash("wb --profile ac"), ["acme", "acme-test"])
+        self.assertEqual(self.bash("wb profile use acme-"), ["acme-test"])
+        self.assertEqual(sorted(self.fish("wb profile show ")), ["acme", "acme-test"])
+
+    def test_dynamic_values_are_quiet_and_quick_without_a_cluster(self):
+        # No kubeconfig at all.
+        r = self.wb("__complete", "apps")
+        self.assertEqual((r.code, r.out, r.err), (0, "", ""))
+        r = self.wb("__complete", "no-such-kind")
+        self.assertEqual((r.code, r.out, r.err), (0, "", ""))
+        # A server that accepts the connection and never answers.
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen(8)
+            kubeconfig = cluster.kubeconfig_for(os.path.join(self.home, "silent"), token="t",
+                                                server="https://127.0.0.1:%d" % s.getsockname()[1])
+            start = time.time()
+            r = self.wb("--kubeconfig", kubeconfig, "-w", "shop", "__complete", "apps", timeout=30)
+            took = time.time() - start
+            self.assertEqual((r.code, r.out, r.err), (0, "", ""))
+            self.assertLess(took, 4.0)
+            start = time.time()
+            self.assertEqual(self.bash("wb --kubeconfig %s -w shop app status " % kubeconfig), [])
+            self.assertLess(time.time() - start, 6.0)
+        # Not allowed to list: nothing, no error text in the middle of the user's command line.
+        ns, _ = self.workspace_with_apps("orders")
+        stranger = cluster.kubeconfig_for(os.path.join(self.home, "stranger"), token="nobody-token")
+        r = self.wb("--kubeconfig", stranger, "-w", ns, "__complete", "apps")
+        self.assertEqual((r.code, r.out, r.err), (0, "", ""))
+
+
+if __name__ == "__main__":
+    unittest.main()
