@@ -47,6 +47,7 @@ std::string sentence(const std::string& s) {
 struct Source {
   std::vector<std::string> nouns;                 // @page
   std::map<std::string, std::string> verb_prose;  // @verb PATH ... @end
+  std::map<std::string, std::string> option_prose;  // @option PATH NAME ... @end, key "PATH NAME"
   std::vector<std::pair<int, std::string>> lines; // the rest, with line numbers
 };
 
@@ -60,14 +61,15 @@ util::Result<Source> parse_source(const std::string& page, const std::string& te
   std::istringstream in(text);
   std::string line;
   int n = 0;
-  std::string verb;
+  std::string verb;    // the block being read: "PATH" (@verb) or "PATH NAME" (@option)
+  bool is_option = false;
   std::string prose;
   bool saw_page = false;
   while (std::getline(in, line)) {
     ++n;
     if (!verb.empty()) {
       if (line == "@end") {
-        src.verb_prose[verb] = prose;
+        (is_option ? src.option_prose : src.verb_prose)[verb] = prose;
         verb.clear();
         prose.clear();
       } else {
@@ -81,8 +83,18 @@ util::Result<Source> parse_source(const std::string& page, const std::string& te
       saw_page = true;
       continue;
     }
+    if (line.rfind("@option ", 0) == 0) {
+      verb = util::trim(line.substr(8));
+      if (verb.rfind("wb ", 0) == 0) verb = verb.substr(2);  // wb's own options: key " --name"
+      is_option = true;
+      if (verb.find(' ') == std::string::npos)
+        return source_error(page, n, "@option needs a command and an option, e.g. `@option logs --follow`");
+      if (src.option_prose.count(verb)) return source_error(page, n, "a second @option " + verb);
+      continue;
+    }
     if (line.rfind("@verb ", 0) == 0) {
       verb = util::trim(line.substr(6));
+      is_option = false;
       if (verb.empty()) return source_error(page, n, "@verb needs a command, e.g. `@verb app create`");
       if (src.verb_prose.count(verb)) return source_error(page, n, "a second @verb " + verb);
       continue;
@@ -131,6 +143,16 @@ std::string synopsis_positional(const OptionDoc& p) {
   return ".RI [ " + name + " ]" + (p.multi ? "..." : "") + "\n";
 }
 
+// " \fINAME\fR [\fITOPIC\fR]..." for a tag line.
+std::string positionals_inline(const CommandDoc& cmd) {
+  std::string out;
+  for (const auto& p : cmd.positionals) {
+    std::string name = "\\fI" + roff_name(p.placeholder()) + "\\fR";
+    out += " " + (p.required ? name : "[" + name + "]") + (p.multi ? "..." : "");
+  }
+  return out;
+}
+
 std::string command_words(const CommandDoc& cmd) {
   std::vector<std::string> words = {"wb"};
   for (const auto& w : cmd.path) words.push_back(roff_name(w));
@@ -167,11 +189,28 @@ std::string option_text(const OptionDoc& o) {
   return roff_text(text);
 }
 
-std::string option_list(const CommandDoc& cmd) {
+// The list of a command's arguments and options; written prose (@option) replaces the one-line
+// description of an option.
+std::string option_list(const CommandDoc& cmd, const std::map<std::string, std::string>& prose = {}) {
   std::string out;
-  for (const auto& p : cmd.positionals) out += ".TP\n" + option_tag(p) + "\n" + option_text(p) + "\n";
-  for (const auto& o : cmd.options) out += ".TP\n" + option_tag(o) + "\n" + option_text(o) + "\n";
+  auto text = [&](const OptionDoc& o) {
+    for (const auto& n : o.names) {
+      auto it = prose.find(cmd.path_string() + " " + n);
+      if (it != prose.end()) return it->second;
+    }
+    return option_text(o) + "\n";
+  };
+  for (const auto& p : cmd.positionals) out += ".TP\n" + option_tag(p) + "\n" + text(p);
+  for (const auto& o : cmd.options) out += ".TP\n" + option_tag(o) + "\n" + text(o);
   return out;
+}
+
+bool has_option(const CommandDoc& cmd, const std::string& name) {
+  for (const auto* list : {&cmd.options, &cmd.positionals})
+    for (const auto& o : *list)
+      for (const auto& n : o.names)
+        if (n == name) return true;
+  return false;
 }
 
 std::string verb_prose(const Source& src, const CommandDoc& cmd) {
@@ -199,8 +238,18 @@ class PageRenderer {
       if (!find_command(root_, path))
         return Error(ErrorCode::Usage, fmt::format("man/src/{}.1.in: @verb {}: no such command", page_, path),
                      "fix or remove the block");
-    std::string out;
+    for (const auto& [key, _] : src_.option_prose) {
+      auto space = key.rfind(' ');
+      const CommandDoc* cmd = find_command(root_, key.substr(0, space));
+      if (!cmd || !has_option(*cmd, key.substr(space + 1)))
+        return Error(ErrorCode::Usage, fmt::format("man/src/{}.1.in: @option {}: no such option", page_, key),
+                     "fix or remove the block");
+    }
+    std::string out = fmt::format(".\\\" Generated from man/src/{}.1.in by scripts/gen-docs.sh; do not edit.\n", page_);
+    bool header = true;  // the source's own leading comments are about the source
     for (const auto& [n, line] : src_.lines) {
+      if (header && line.rfind(".\\\"", 0) == 0) continue;
+      header = false;
       if (line.empty() || line[0] != '@') {
         out += line + "\n";
         continue;
@@ -224,18 +273,18 @@ class PageRenderer {
           for (const auto* verb : leaves(*noun)) verbs.push_back(verb);
         if (verbs.size() == 1) {
           out += verb_prose(src_, *verbs[0]);
-          out += option_list(*verbs[0]);
+          out += option_list(*verbs[0], src_.option_prose);
         } else {
           for (const auto* verb : verbs) {
             out += ".SS \"" + command_words(*verb) + "\"\n" + roff_text(sentence(verb->description)) + "\n";
             out += verb_prose(src_, *verb);
-            if (!verb->positionals.empty() || !verb->options.empty()) out += ".PP\n" + option_list(*verb);
+            if (!verb->positionals.empty() || !verb->options.empty()) out += ".PP\n" + option_list(*verb, src_.option_prose);
           }
         }
       } else if (d == "@NOUNS") {
         out += nouns_list();
       } else if (d == "@GLOBAL_OPTIONS") {
-        out += option_list(root_);
+        out += option_list(root_, src_.option_prose);
       } else if (d == "@EXIT_STATUS") {
         for (const auto& e : exits_)
           out += fmt::format(".TP\n.B {}\n{}\n", e.code, roff_text(std::string(e.name) + ": " + e.meaning));
@@ -267,21 +316,19 @@ class PageRenderer {
       auto owner = owner_.find(noun.name());
       const bool here = owner != owner_.end() && owner->second == page_;
       if (!here) {
-        out += ".TP\n.B " + command_words(noun);
+        std::string tag = "\\fB" + command_words(noun) + "\\fR";
         std::vector<std::string> verbs;
-        for (const auto& v : noun.subcommands) verbs.push_back(roff_name(v.name()));
-        if (!verbs.empty()) out += " " + util::join(verbs, "|");
-        out += "\n";
-        for (const auto& p : noun.positionals) out += synopsis_positional(p);
+        for (const auto& v : noun.subcommands) verbs.push_back("\\fB" + roff_name(v.name()) + "\\fR");
+        if (!verbs.empty()) tag += " " + util::join(verbs, "|");
+        out += ".TP\n" + tag + positionals_inline(noun) + "\n";
         out += roff_text(sentence(noun.description)) + "\n";
         if (owner != owner_.end()) out += "See\n.BR " + roff_name(owner->second) + " (1).\n";
         continue;
       }
       for (const auto* verb : leaves(noun)) {
-        out += ".TP\n.B " + command_words(*verb) + "\n";
-        for (const auto& p : verb->positionals) out += synopsis_positional(p);
+        out += ".TP\n\\fB" + command_words(*verb) + "\\fR" + positionals_inline(*verb) + "\n";
         out += roff_text(sentence(verb->description)) + "\n" + verb_prose(src_, *verb);
-        if (!verb->options.empty()) out += ".RS\n" + option_list(*verb) + ".RE\n";
+        if (!verb->options.empty()) out += ".RS\n" + option_list(*verb, src_.option_prose) + ".RE\n";
       }
     }
     return out;
