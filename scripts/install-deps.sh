@@ -13,6 +13,9 @@ build_pkgs=(
 # podman + runc + debootstrap to run a pushed image on a real JRE base.
 test_pkgs=(python3 python3-aiohttp python3-yaml docker-registry apache2-utils openssl skopeo tar
            podman runc debootstrap)
+# The shells whose completion scripts are tested, groff and man for the man pages, and what
+# `cpack -G DEB` needs to compute the package's dependencies (dpkg-shlibdeps, file).
+test_pkgs+=(bash zsh fish groff-base man-db gzip dpkg-dev file)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--with-tests" ]]; then want+=("${test_pkgs[@]}"); fi
