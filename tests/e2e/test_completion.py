@@ -6,6 +6,7 @@ Against the fake API server by default (a real cluster with WB_TEST_KUBECONFIG s
 need workspaces of its own).
 """
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -98,6 +99,25 @@ _wb
         self.assertEqual(p.stderr, "")
         return [l for l in p.stdout.splitlines() if l]
 
+    def zsh_interactive(self, line):
+        """Types `line` and TAB TAB into a real interactive zsh (on a pseudo-terminal, through zsh's
+        zpty module) with compinit and completions/_wb loaded; returns what the terminal showed."""
+        if not shutil.which("zsh"):
+            self.skipTest("zsh is not installed")
+        driver = r'''
+zmodload zsh/zpty
+zpty z "zsh -f -i"
+zpty -w z 'PS1="%% "; autoload -U compinit; compinit -u -d "$HOME/.zcompdump"; source '"$1"
+zpty -w -n z "$2"$'\t\t'
+sleep 3
+while zpty -r -t z chunk; do print -rn -- "$chunk"; done
+zpty -w -n z $'\x15'
+zpty -d z
+'''
+        p = subprocess.run(["zsh", "-f", "-c", driver, "zsh", os.path.join(COMPLETIONS, "_wb"), line],
+                           capture_output=True, text=True, env=dict(self.shell_env(), TERM="dumb"), timeout=60)
+        return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", p.stdout.replace("\r", ""))
+
     def workspace_with_apps(self, *apps):
         ns = "shop-" + uuid.uuid4().hex[:8]
         status, body = cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {
@@ -149,6 +169,14 @@ _wb
         self.assertEqual(self.zsh("wb", "push", "jar", ""), ["<files>"])
         self.assertEqual(self.zsh("wb", "completion", ""), ["bash", "zsh", "fish"])
 
+    def test_zsh_completes_in_a_real_interactive_shell(self):
+        screen = self.zsh_interactive("wb app st")
+        self.assertIn("status", screen)
+        self.assertIn("stop", screen)
+        self.assertIn("An app's state in words", screen)   # descriptions in the menu
+        screen = self.zsh_interactive("wb completion f")
+        self.assertIn("wb completion fish", screen)
+
     def test_fish_completes_commands_and_options(self):
         self.assertEqual(self.fish("wb app st"), ["start", "status", "stop"])
         self.assertIn("--replicas", self.fish("wb app create --"))
@@ -173,6 +201,10 @@ _wb
         self.assertEqual(sorted(self.fish(line + "app start ord")), ["ordermail", "orders"])
         self.assertEqual(sorted(self.zsh("wb", "--kubeconfig", kubeconfig, "-w", ns, "app", "stop", "")),
                          ["billing", "ordermail", "orders"])
+        screen = self.zsh_interactive(line + "app stop ord")
+        self.assertIn("ordermail", screen)
+        self.assertIn("orders", screen)
+        self.assertNotIn("billing", screen)
         # The workspace can also come from the profile's state: `wb workspace use`.
         self.assertExit(self.wb("--kubeconfig", kubeconfig, "workspace", "use", ns), 0)
         self.assertEqual(sorted(self.bash("wb --kubeconfig %s app history " % kubeconfig)),
