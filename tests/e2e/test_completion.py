@@ -101,20 +101,24 @@ _wb
 
     def zsh_interactive(self, line):
         """Types `line` and TAB TAB into a real interactive zsh (on a pseudo-terminal, through zsh's
-        zpty module) with compinit and completions/_wb loaded; returns what the terminal showed."""
+        zpty module) that finds _wb in its fpath, as the package installs it; returns what the
+        terminal showed."""
         if not shutil.which("zsh"):
             self.skipTest("zsh is not installed")
         driver = r'''
 zmodload zsh/zpty
 zpty z "zsh -f -i"
-zpty -w z 'PS1="%% "; autoload -U compinit; compinit -u -d "$HOME/.zcompdump"; source '"$1"
+zpty -w z 'PS1="%% "; fpath=('"$1"' $fpath); autoload -U compinit; compinit -u -d "$HOME/.zcompdump"'
 zpty -w -n z "$2"$'\t\t'
 sleep 3
 while zpty -r -t z chunk; do print -rn -- "$chunk"; done
 zpty -w -n z $'\x15'
 zpty -d z
 '''
-        p = subprocess.run(["zsh", "-f", "-c", driver, "zsh", os.path.join(COMPLETIONS, "_wb"), line],
+        fpath_dir = os.path.join(self.home, "zfunc")
+        os.makedirs(fpath_dir, exist_ok=True)
+        shutil.copy(os.path.join(COMPLETIONS, "_wb"), fpath_dir)
+        p = subprocess.run(["zsh", "-f", "-c", driver, "zsh", fpath_dir, line],
                            capture_output=True, text=True, env=dict(self.shell_env(), TERM="dumb"), timeout=60)
         return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", p.stdout.replace("\r", ""))
 
