@@ -126,6 +126,12 @@ void register_completion(CLI::App& app, Context& ctx, Action& action) {
       ->required()
       ->type_name("SHELL")
       ->check(CLI::IsMember(docs::completion_shells()));
+  c->footer(
+      "Load it in your shell (the Debian package installs it for all three):\n"
+      "  bash:  source <(wb completion bash)      in ~/.bashrc\n"
+      "  zsh:   source <(wb completion zsh)       in ~/.zshrc, after compinit\n"
+      "  fish:  wb completion fish | source       in ~/.config/fish/config.fish\n"
+      "App names, workspaces and config versions are read from the cluster (within about 2 s).");
   c->callback([shell, &app, &ctx, &action] {
     action = [shell, &app, &ctx]() -> Status {
       ctx.out() << docs::completion_script(*shell, docs::describe(app));
