@@ -4,7 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <map>
+#include <thread>
 #include <ostream>
 
 #include "commands/commands.hpp"
@@ -224,6 +226,16 @@ json retention_after_push(Context& ctx, k::Client& client, const std::string& ns
   if (!repository) {
     warn("retention after the push skipped: " + repository.error().message);
     return summary;
+  }
+  // The deployment controller makes the new version shortly after the push changed the app; until
+  // it has, the plan would take the previous version for the current one (and keep one too many).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto d = client.get(k::types::Deployment, ns, app);
+    if (!d || d->value("/status/observedGeneration"_json_pointer, int64_t{0}) >=
+                  d->value("/metadata/generation"_json_pointer, int64_t{0}))
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   std::unique_ptr<oci::Registry> registry;
   if (*repository) registry = registry_for(ctx, **settings, **repository);
