@@ -459,6 +459,7 @@ GcOutcome apply_gc_plan(k::Client& client, oci::Registry* registry, const GcPlan
   for (GcKind kind : {GcKind::Revision, GcKind::Config, GcKind::Routes, GcKind::Image})
     for (const auto& item : plan.items)
       if (item.kind == kind && !item.keep) doomed.push_back(&item);
+  std::vector<std::string> rescued_images;  // images of versions that got replicas since the plan
   size_t i = 0;
   auto stop = [&](Error e) -> GcOutcome {
     out.failure = std::move(e);
@@ -477,6 +478,7 @@ GcOutcome apply_gc_plan(k::Client& client, oci::Registry* registry, const GcPlan
       if (!rs) return stop(reword_forbidden(std::move(rs).error(), plan.workspace, "", true));
       if (replicas_of(*rs) > 0 || !made_by_wb(*rs)) {
         out.not_deleted.push_back(&item);
+        for (const auto& img : template_images(at(*rs, "/spec/template"))) rescued_images.push_back(img);
         continue;
       }
     }
@@ -494,7 +496,13 @@ GcOutcome apply_gc_plan(k::Client& client, oci::Registry* registry, const GcPlan
       out.deleted.push_back(&item);
       continue;
     }
-    if (!registry || out.registry_refused) {
+    // An image a rescued version runs stays with it.
+    const bool rescued = std::any_of(rescued_images.begin(), rescued_images.end(), [&](const std::string& img) {
+      if (img.find("@" + item.name) != std::string::npos) return true;
+      return std::any_of(item.tags.begin(), item.tags.end(),
+                         [&](const std::string& t) { return img == plan.repository + ":" + t; });
+    });
+    if (!registry || out.registry_refused || rescued) {
       out.not_deleted.push_back(&item);
       continue;
     }

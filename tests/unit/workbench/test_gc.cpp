@@ -302,3 +302,141 @@ TEST_CASE("gc: retention settings with floors", "[workbench][gc]") {
   CHECK(d.revisions == 10);
   CHECK_FALSE(d.automatic);
 }
+
+// ---------------------------------------------------------------- applying a plan
+
+#include "../cli/fake_client.hpp"
+
+namespace {
+
+// Records removes; fails the one named in `fail_on`.
+class RecordingClient : public wb::test::FakeClient {
+ public:
+  std::vector<std::string> removed;
+  std::string fail_on;
+  wb::util::Status remove(const wb::kube::ResourceType& t, const std::string& ns, const std::string& name,
+                          const wb::kube::DeleteOptions&) override {
+    if (name == fail_on)
+      return wb::util::Error(wb::util::ErrorCode::Auth, "configmaps \"" + name + "\" is forbidden", "", 403);
+    removed.push_back(t.kind + "/" + name);
+    objects.erase(key(t, ns, name));
+    return {};
+  }
+};
+
+// Records manifest deletes; refuses them (405) when deletes are off.
+class RecordingRegistry : public wb::oci::Registry {
+ public:
+  std::vector<std::string> deleted;
+  bool deletes_enabled = true;
+  wb::util::Status delete_manifest(const wb::oci::Reference& ref) override {
+    if (!deletes_enabled)
+      return wb::util::Error(wb::util::ErrorCode::Failure, "registry r does not allow deleting images", "", 405);
+    deleted.push_back(ref.with_digest(ref.digest));
+    return {};
+  }
+  wb::util::Result<Manifest> get_manifest(const wb::oci::Reference&) override { return unexpected(); }
+  wb::util::Result<bool> has_blob(const wb::oci::Reference&, const std::string&) override { return unexpected(); }
+  wb::util::Status get_blob(const wb::oci::Reference&, const std::string&, const wb::http::BodySink&) override {
+    return unexpected();
+  }
+  wb::util::Result<bool> mount_blob(const wb::oci::Reference&, const std::string&, const std::string&) override {
+    return unexpected();
+  }
+  wb::util::Result<wb::oci::Descriptor> put_blob(const wb::oci::Reference&, const wb::http::BodyReader&, int64_t,
+                                                 const std::string&, const std::string&) override {
+    return unexpected();
+  }
+  wb::util::Result<std::string> put_manifest(const wb::oci::Reference&, const std::string&,
+                                             const std::string&) override {
+    return unexpected();
+  }
+
+ private:
+  static wb::util::Error unexpected() { return wb::util::Error(wb::util::ErrorCode::Failure, "unexpected call"); }
+};
+
+GcPlan plan_to_apply() {
+  GcSnapshot s = fifteen_pushes(13);
+  s.config_maps.push_back(config_map(config_map_name("orders", 1), kConfigVersionLabel, 1));
+  s.config_maps.push_back(config_map(config_map_name("orders", 2), kConfigVersionLabel, 2));
+  s.secrets.push_back(config_map(config_secret_name("orders", 1), kConfigVersionLabel, 1));
+  return plan_gc(s, policy(13, 1, 1));  // deletes: revision 13; config v1 (ConfigMap + Secret); images v1, v2
+}
+
+void add_replica_sets(RecordingClient& client, int first, int replicas_of_first = 0) {
+  for (int n = first; n <= 15; ++n)
+    client.add(wb::kube::types::ReplicaSet, "shop-dev", replica_set(n, by_digest(n), n == first ? replicas_of_first : 0));
+}
+
+}  // namespace
+
+TEST_CASE("gc apply: versions, then configs, the registry last", "[workbench][gc]") {
+  GcPlan plan = plan_to_apply();
+  REQUIRE(plan.deletes() == 4);
+  RecordingClient client;
+  add_replica_sets(client, 13);
+  RecordingRegistry registry;
+  GcOutcome out = apply_gc_plan(client, &registry, plan);
+  CHECK_FALSE(out.failure);
+  CHECK(out.deleted.size() == 4);
+  CHECK(out.not_deleted.empty());
+  CHECK(client.removed ==
+        std::vector<std::string>{"ReplicaSet/orders-rs13", "ConfigMap/orders-config-v1", "Secret/orders-secret-v1"});
+  CHECK(registry.deleted == std::vector<std::string>{by_digest(2), by_digest(1)});
+}
+
+TEST_CASE("gc apply: a failure midway says what was and was not deleted; the registry is not touched",
+          "[workbench][gc]") {
+  GcPlan plan = plan_to_apply();
+  RecordingClient client;
+  add_replica_sets(client, 13);
+  client.fail_on = "orders-config-v1";
+  RecordingRegistry registry;
+  GcOutcome out = apply_gc_plan(client, &registry, plan);
+  REQUIRE(out.failure);
+  CHECK_THAT(out.failure->message, Catch::Contains("deleting config v1 of orders"));
+  REQUIRE(out.deleted.size() == 1);
+  CHECK(out.deleted[0]->name == "orders-rs13");
+  CHECK(out.not_deleted.size() == 3);
+  CHECK(registry.deleted.empty());
+}
+
+TEST_CASE("gc apply: a registry that refuses deletes is asked once and is no failure", "[workbench][gc]") {
+  GcPlan plan = plan_to_apply();
+  RecordingClient client;
+  add_replica_sets(client, 13);
+  RecordingRegistry registry;
+  registry.deletes_enabled = false;
+  GcOutcome out = apply_gc_plan(client, &registry, plan);
+  CHECK_FALSE(out.failure);
+  CHECK(out.registry_refused);
+  CHECK_THAT(out.registry_message, Catch::Contains("does not allow deleting images"));
+  CHECK(out.deleted.size() == 2);      // the version and the config
+  CHECK(out.not_deleted.size() == 2);  // both images
+}
+
+TEST_CASE("gc apply: a version that got replicas since the plan stays", "[workbench][gc]") {
+  GcPlan plan = plan_to_apply();
+  RecordingClient client;
+  add_replica_sets(client, 13, /*replicas_of_first=*/2);  // rolled back to meanwhile
+  RecordingRegistry registry;
+  GcOutcome out = apply_gc_plan(client, &registry, plan);
+  CHECK_FALSE(out.failure);
+  REQUIRE(out.not_deleted.size() == 1);
+  CHECK(out.not_deleted[0]->name == "orders-rs13");
+  CHECK(std::find(client.removed.begin(), client.removed.end(), "ReplicaSet/orders-rs13") == client.removed.end());
+}
+
+TEST_CASE("gc apply: the image of a version rescued since the plan is not deleted", "[workbench][gc]") {
+  GcSnapshot s = fifteen_pushes(13);
+  GcPlan plan = plan_gc(s, policy(2, 1, 1));  // deletes revision 13 and images v1..v13
+  RecordingClient client;
+  add_replica_sets(client, 13, /*replicas_of_first=*/1);
+  RecordingRegistry registry;
+  GcOutcome out = apply_gc_plan(client, &registry, plan);
+  CHECK_FALSE(out.failure);
+  CHECK(out.not_deleted.size() == 2);  // revision 13 and the image it runs
+  CHECK(registry.deleted.size() == 12);
+  CHECK(std::find(registry.deleted.begin(), registry.deleted.end(), by_digest(13)) == registry.deleted.end());
+}
