@@ -6,8 +6,8 @@
 
 #include <chrono>
 #include <map>
-#include <thread>
 #include <ostream>
+#include <thread>
 
 #include "commands/commands.hpp"
 #include "oci/registry_client.hpp"
@@ -71,7 +71,10 @@ struct AppRun {
 };
 
 json item_document(const wbw::GcItem& item, const std::string& status) {
-  json j = {{"kind", wbw::gc_kind_name(item.kind)}, {"name", item.name}, {"keep", item.keep}, {"status", status},
+  json j = {{"kind", wbw::gc_kind_name(item.kind)},
+            {"name", item.name},
+            {"keep", item.keep},
+            {"status", status},
             {"reasons", item.reasons}};
   if (item.kind == wbw::GcKind::Image) j["tags"] = item.tags;
   if (item.kind == wbw::GcKind::Revision) j["revision"] = item.number;
@@ -86,9 +89,12 @@ json item_document(const wbw::GcItem& item, const std::string& status) {
 
 std::string item_name(const wbw::GcItem& item) {
   switch (item.kind) {
-    case wbw::GcKind::Revision: return fmt::format("{} ({})", item.number, item.name);
-    case wbw::GcKind::Image: return short_digest(item.name);
-    default: return item.name;
+    case wbw::GcKind::Revision:
+      return fmt::format("{} ({})", item.number, item.name);
+    case wbw::GcKind::Image:
+      return short_digest(item.name);
+    default:
+      return item.name;
   }
 }
 
@@ -105,8 +111,8 @@ Status run_gc(const GcOptions& o, Context& ctx) {
   for (const auto& app : apps) {
     WB_ASSIGN_OR_RETURN(auto repository, wbw::app_repository(*settings, app));
     if (repository && !registry) registry = registry_for(ctx, *settings, *repository);
-    WB_ASSIGN_OR_RETURN(auto snapshot, wbw::read_gc_snapshot(*client, repository ? registry.get() : nullptr, ns, app,
-                                                             repository));
+    WB_ASSIGN_OR_RETURN(auto snapshot,
+                        wbw::read_gc_snapshot(*client, repository ? registry.get() : nullptr, ns, app, repository));
     runs.push_back({wbw::plan_gc(snapshot, policy), {}});
   }
 
@@ -163,15 +169,15 @@ Status run_gc(const GcOptions& o, Context& ctx) {
                           {"items", items},
                           {"notes", run.plan.notes}});
     }
-    json doc = {{"workspace", ns},
-                {"dryRun", o.dry_run},
-                {"retention",
-                 {{"images", policy.images}, {"configs", policy.configs}, {"revisions", policy.revisions}}},
-                {"apps", apps_doc},
-                {"deleted", deleted},
-                {"notDeleted", not_deleted},
-                {"registryRefusedDeletes", refused ? json(refusal) : json(nullptr)},
-                {"failure", failure ? json(failure->message) : json(nullptr)}};
+    json doc = {
+        {"workspace", ns},
+        {"dryRun", o.dry_run},
+        {"retention", {{"images", policy.images}, {"configs", policy.configs}, {"revisions", policy.revisions}}},
+        {"apps", apps_doc},
+        {"deleted", deleted},
+        {"notDeleted", not_deleted},
+        {"registryRefusedDeletes", refused ? json(refusal) : json(nullptr)},
+        {"failure", failure ? json(failure->message) : json(nullptr)}};
     if (format == OutputFormat::Json || format == OutputFormat::Yaml) {
       print_result(ctx, doc, [] { return Table{}; });
     } else {
@@ -203,7 +209,8 @@ Status run_gc(const GcOptions& o, Context& ctx) {
   return {};
 }
 
-constexpr const char* kGcHelp = R"(Keeps, per app: the current version; the newest retention.revisions older versions (for `wb app rollback`); the newest retention.configs config and routes versions plus every one a kept version uses or the Ingress shows; the newest retention.images images in the app's repository (<registry.host>/<registry.project>/<app>) plus every image a kept version, the Deployment or a pod of the workspace uses. Everything else goes: versions first, then configs and routes, the registry last (by digest; every tag on a deleted digest goes with it).
+constexpr const char* kGcHelp =
+    R"(Keeps, per app: the current version; the newest retention.revisions older versions (for `wb app rollback`); the newest retention.configs config and routes versions plus every one a kept version uses or the Ingress shows; the newest retention.images images in the app's repository (<registry.host>/<registry.project>/<app>) plus every image a kept version, the Deployment or a pod of the workspace uses. Everything else goes: versions first, then configs and routes, the registry last (by digest; every tag on a deleted digest goes with it).
 "Newest" for images means: ran most recently (the highest revision that ran it); images no version ran rank below those, by tag.
 Only objects labelled app.kubernetes.io/managed-by=wb and only the apps' own repositories are touched. A registry that does not allow deletes is reported once as a warning; the rest is still cleaned up.
 Run it from cron or CI, or set retention.auto in the profile to clean up after every `wb push jar`. See `man wb-gc`.)";

@@ -2,9 +2,8 @@
 // profile says retention.auto.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "context.hpp"
 #include "kube/client.hpp"

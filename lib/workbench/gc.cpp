@@ -37,8 +37,8 @@ long revision_number(const json& obj) { return to_long(meta_string(obj, "annotat
 bool made_by_wb(const json& obj) { return meta_string(obj, "labels", labels::kManagedBy) == "wb"; }
 
 bool owned_by(const json& obj, const std::string& uid) {
-  for (const auto& ref : at(obj, "/metadata/ownerReferences").is_array() ? at(obj, "/metadata/ownerReferences")
-                                                                          : json::array())
+  for (const auto& ref :
+       at(obj, "/metadata/ownerReferences").is_array() ? at(obj, "/metadata/ownerReferences") : json::array())
     if (ref.value("uid", "") == uid) return true;
   return false;
 }
@@ -136,10 +136,14 @@ RetentionPolicy retention_policy(const Settings& settings) {
 
 std::string gc_kind_name(GcKind kind) {
   switch (kind) {
-    case GcKind::Revision: return "revision";
-    case GcKind::Config: return "config";
-    case GcKind::Routes: return "routes";
-    case GcKind::Image: return "image";
+    case GcKind::Revision:
+      return "revision";
+    case GcKind::Config:
+      return "config";
+    case GcKind::Routes:
+      return "routes";
+    case GcKind::Image:
+      return "image";
   }
   return "?";
 }
@@ -179,7 +183,6 @@ GcPlan plan_gc(const GcSnapshot& s, const RetentionPolicy& policy) {
   int old_kept = 0;
   std::vector<const json*> staying;  // templates of versions that stay (kept or not ours)
   for (const json* f : foreign) staying.push_back(f);
-  std::map<std::string, long> kept_revision_of_item;
   for (auto& r : revisions) {
     GcItem item;
     item.kind = GcKind::Revision;
@@ -253,9 +256,9 @@ GcPlan plan_gc(const GcSnapshot& s, const RetentionPolicy& policy) {
   }
 
   // ---- routes versions
-  const int live_routes = s.ingress.is_object()
-                              ? static_cast<int>(to_long(meta_string(s.ingress, "annotations", kRoutesVersionAnnotation)))
-                              : 0;
+  const int live_routes =
+      s.ingress.is_object() ? static_cast<int>(to_long(meta_string(s.ingress, "annotations", kRoutesVersionAnnotation)))
+                            : 0;
   rank = 0;
   for (auto it = routes_objects.rbegin(); it != routes_objects.rend(); ++it, ++rank) {
     GcItem item;
@@ -269,8 +272,8 @@ GcPlan plan_gc(const GcSnapshot& s, const RetentionPolicy& policy) {
     if (it->first == live_routes) item.reasons.push_back("the app's Ingress shows it");
     item.keep = !item.reasons.empty();
     if (!item.keep)
-      item.reasons.push_back(fmt::format("older than the {} newest routes versions ({}) and not live",
-                                         policy.configs, retention_words(policy.configs, "configs")));
+      item.reasons.push_back(fmt::format("older than the {} newest routes versions ({}) and not live", policy.configs,
+                                         retention_words(policy.configs, "configs")));
     plan.items.push_back(std::move(item));
   }
 
@@ -281,7 +284,7 @@ GcPlan plan_gc(const GcSnapshot& s, const RetentionPolicy& policy) {
   }
   if (!s.images_listed) return plan;
   ImageResolver resolve(s.repository, s.images);
-  std::map<std::string, long> last_ran;                 // digest -> newest revision that ran it
+  std::map<std::string, long> last_ran;                   // digest -> newest revision that ran it
   std::map<std::string, std::vector<std::string>> users;  // digest -> reasons it is in use
   auto add_user = [&](const std::string& digest, const std::string& why) {
     if (digest.empty()) return;
@@ -294,9 +297,8 @@ GcPlan plan_gc(const GcSnapshot& s, const RetentionPolicy& policy) {
   for (const json* rs : staying) {
     const long n = revision_number(*rs);
     for (const auto& img : template_images(at(*rs, "/spec/template")))
-      add_user(resolve.digest_of(img),
-               n == current ? fmt::format("revision {} (current) runs it", n)
-                            : fmt::format("revision {} (to roll back to) runs it", n));
+      add_user(resolve.digest_of(img), n == current ? fmt::format("revision {} (current) runs it", n)
+                                                    : fmt::format("revision {} (to roll back to) runs it", n));
   }
   for (const auto& img : template_images(deployment_template)) {
     auto d = resolve.digest_of(img);
@@ -341,8 +343,8 @@ GcPlan plan_gc(const GcSnapshot& s, const RetentionPolicy& policy) {
     item.tags = img->tags;
     std::sort(item.tags.begin(), item.tags.end(), natural_less);
     if (rank++ < policy.images)
-      item.reasons.push_back(fmt::format("one of the {} newest images ({})", policy.images,
-                                         retention_words(policy.images, "images")));
+      item.reasons.push_back(
+          fmt::format("one of the {} newest images ({})", policy.images, retention_words(policy.images, "images")));
     for (const auto& u : users[img->digest]) item.reasons.push_back(u);
     item.keep = !item.reasons.empty();
     if (!item.keep) {
@@ -401,7 +403,8 @@ Result<GcSnapshot> read_gc_snapshot(k::Client& client, oci::Registry* registry, 
   if (!cms) return reword_forbidden(std::move(cms).error(), ns);
   s.config_maps = items_of(cms);
   k::ListOptions secret_opts;
-  secret_opts.label_selector = fmt::format("{}={},{}=wb,{}", labels::kName, app, labels::kManagedBy, kConfigVersionLabel);
+  secret_opts.label_selector =
+      fmt::format("{}={},{}=wb,{}", labels::kName, app, labels::kManagedBy, kConfigVersionLabel);
   auto secrets = client.list(k::types::Secret, ns, secret_opts);
   if (!secrets) return reword_forbidden(std::move(secrets).error(), ns);
   s.secrets = items_of(secrets);

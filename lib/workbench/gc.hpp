@@ -19,12 +19,11 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "kube/client.hpp"
 #include "oci/oci.hpp"
@@ -37,9 +36,9 @@ using json = nlohmann::json;
 
 // The profile's retention.* settings.
 struct RetentionPolicy {
-  int images = 10;     // image versions kept per app (at least 1)
-  int configs = 10;    // config versions kept per app, and routes versions (at least 1)
-  int revisions = 10;  // old versions kept for rollback besides the current one (like revisionHistoryLimit)
+  int images = 10;         // image versions kept per app (at least 1)
+  int configs = 10;        // config versions kept per app, and routes versions (at least 1)
+  int revisions = 10;      // old versions kept for rollback besides the current one (like revisionHistoryLimit)
   bool automatic = false;  // retention.auto: clean up after every successful push
 };
 RetentionPolicy retention_policy(const Settings& settings);
@@ -54,8 +53,8 @@ struct RepositoryImage {
 struct GcSnapshot {
   std::string app;
   std::string workspace;
-  std::string repository;      // "registry/project/app"; "" when no registry is configured
-  json deployment;             // the app's Deployment (made by wb)
+  std::string repository;             // "registry/project/app"; "" when no registry is configured
+  json deployment;                    // the app's Deployment (made by wb)
   json replica_sets = json::array();  // items labelled app.kubernetes.io/name=<app>
   json pods = json::array();          // every pod of the workspace
   json config_maps = json::array();   // the app's config and routes versions (managed-by wb)
@@ -73,9 +72,9 @@ std::string gc_kind_name(GcKind kind);
 // One thing the plan decides about.
 struct GcItem {
   GcKind kind = GcKind::Image;
-  std::string name;                  // ReplicaSet name, "v3", or the image digest
-  long number = 0;                   // the revision or version number (0 for images)
-  std::vector<std::string> tags;     // images
+  std::string name;                                                 // ReplicaSet name, "v3", or the image digest
+  long number = 0;                                                  // the revision or version number (0 for images)
+  std::vector<std::string> tags;                                    // images
   std::vector<std::pair<kube::ResourceType, std::string>> objects;  // what deleting it removes (cluster kinds)
   bool keep = true;
   std::vector<std::string> reasons;  // why it is kept, or why it goes
@@ -85,7 +84,7 @@ struct GcPlan {
   std::string app;
   std::string workspace;
   std::string repository;
-  std::vector<GcItem> items;  // grouped by kind (revisions, configs, routes, images), newest first
+  std::vector<GcItem> items;       // grouped by kind (revisions, configs, routes, images), newest first
   std::vector<std::string> notes;  // e.g. "no registry configured: images are not cleaned up"
   size_t deletes() const;
 };
@@ -104,9 +103,10 @@ GcPlan plan_gc(const GcSnapshot& snapshot, const RetentionPolicy& policy);
 // when no registry.host is configured. Usage error when they do not make a repository name.
 Result<std::optional<oci::Reference>> app_repository(const Settings& settings, const std::string& app);
 
-// Reads what the plan needs. `registry` may be null (no registry: images are not decided). A
-// registry that cannot be read leaves images undecided with a note rather than failing, so the
-// cluster side is still cleaned up.
+// Reads what the plan needs: everything in full, or an error (what cannot be seen cannot be known
+// to be unused, so nothing is deleted then). `registry` may be null (no registry configured:
+// images are not decided). Tags are listed and resolved to digests; digests versions name whose
+// tags have moved on are included when the repository still has them.
 Result<GcSnapshot> read_gc_snapshot(kube::Client& client, oci::Registry* registry, const std::string& ns,
                                     const std::string& app, const std::optional<oci::Reference>& repository);
 

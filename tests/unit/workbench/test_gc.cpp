@@ -1,9 +1,9 @@
 // Retention's keep/delete decision (plan_gc) over hand-made snapshots: versions, config and
 // routes versions, images (by revision order, tags, pods, the just-pushed one), and what wb did
 // not make.
-#include <catch2/catch.hpp>
-
 #include <fmt/format.h>
+
+#include <catch2/catch.hpp>
 
 #include "workbench/app.hpp"
 #include "workbench/config.hpp"
@@ -158,7 +158,8 @@ TEST_CASE("gc: a running pod's image survives however old", "[workbench][gc]") {
                     {"spec", {{"containers", json::array({{{"name", "orders"}, {"image", "elsewhere/x:1"}}})}}},
                     {"status",
                      {{"phase", "Running"},
-                      {"containerStatuses", json::array({{{"name", "orders"}, {"imageID", "docker-pullable://" + by_digest(3)}}})}}}});
+                      {"containerStatuses",
+                       json::array({{{"name", "orders"}, {"imageID", "docker-pullable://" + by_digest(3)}}})}}}});
   // A finished pod protects nothing.
   s.pods.push_back({{"metadata", {{"name", "done-1"}}},
                     {"spec", {{"containers", json::array({{{"name", "c"}, {"image", by_digest(4)}}})}}},
@@ -174,7 +175,7 @@ TEST_CASE("gc: a running pod's image survives however old", "[workbench][gc]") {
 
 TEST_CASE("gc: versions with replicas and the Deployment's image stay", "[workbench][gc]") {
   GcSnapshot s = fifteen_pushes(10);
-  s.replica_sets[0]["spec"]["replicas"] = 1;  // revision 10 still scaling down
+  s.replica_sets[0]["spec"]["replicas"] = 1;     // revision 10 still scaling down
   s.deployment = deployment(16, by_digest(16));  // pointed at a new image, not rolled out yet
   s.images.push_back({digest(16), {"v16"}});
   GcPlan plan = plan_gc(s, policy(1, 10, 1));
@@ -227,8 +228,8 @@ TEST_CASE("gc: config versions a kept version uses stay; routes the Ingress show
   s.app = "orders";
   s.workspace = "shop-dev";
   s.deployment = deployment(6, by_digest(1), 7);
-  s.replica_sets = json::array({replica_set(4, by_digest(1), 0, 2), replica_set(5, by_digest(1), 0, 3),
-                                replica_set(6, by_digest(1), 1, 7)});
+  s.replica_sets = json::array(
+      {replica_set(4, by_digest(1), 0, 2), replica_set(5, by_digest(1), 0, 3), replica_set(6, by_digest(1), 1, 7)});
   for (int n = 1; n <= 7; ++n) {
     s.config_maps.push_back(config_map(config_map_name("orders", n), kConfigVersionLabel, n));
     s.config_maps.push_back(config_map(routes_map_name("orders", n), kRoutesVersionLabel, n));
@@ -366,7 +367,8 @@ GcPlan plan_to_apply() {
 
 void add_replica_sets(RecordingClient& client, int first, int replicas_of_first = 0) {
   for (int n = first; n <= 15; ++n)
-    client.add(wb::kube::types::ReplicaSet, "shop-dev", replica_set(n, by_digest(n), n == first ? replicas_of_first : 0));
+    client.add(wb::kube::types::ReplicaSet, "shop-dev",
+               replica_set(n, by_digest(n), n == first ? replicas_of_first : 0));
 }
 
 }  // namespace
