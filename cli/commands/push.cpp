@@ -8,6 +8,7 @@
 
 #include "commands/app_common.hpp"
 #include "commands/commands.hpp"
+#include "commands/gc.hpp"
 #include "output.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
@@ -238,6 +239,9 @@ Status run_push_jar(const PushJarOptions& o, Context& ctx) {
                        {"changed", deployed.changed},
                        {"revision", revision.empty() ? json(nullptr) : json(std::atol(revision.c_str()))},
                        {"state", state_words}};
+    // retention.auto: clean up after a push that deployed (the cluster says what is in use).
+    if (settings->get_bool("retention.auto", false))
+      doc["retention"] = retention_after_push(ctx, *client, ns, plan.app, result.digest);
   }
 
   if (format == OutputFormat::Json) print_json(ctx, doc);

@@ -111,6 +111,9 @@ class Registry {
   virtual Result<Descriptor> head_manifest(const Reference& ref);
   // Deletes the manifest `ref.digest` (every tag on it goes). The default: not supported.
   virtual Status delete_manifest(const Reference& ref_with_digest);
+  // Every tag of the repository `repo` (its tag/digest ignored), all pages, in the registry's
+  // order; empty when the repository does not exist. The default: not supported.
+  virtual Result<std::vector<std::string>> list_tags(const Reference& repo);
 };
 
 // Uploads bytes held in memory (configs, small layers) through put_blob.
