@@ -29,6 +29,13 @@ struct ExportOptions {
   std::string to;
 };
 
+// DIR as given, relative to the working directory.
+std::filesystem::path checkout_path(Context& ctx, const std::string& dir) {
+  std::filesystem::path p(dir);
+  if (p.is_relative()) p = (ctx.cwd.empty() ? std::filesystem::current_path() : ctx.cwd) / p;
+  return p.lexically_normal();
+}
+
 // GET that treats "not there" as null.
 Result<json> get_optional(k::Client& client, const k::ResourceType& type, const std::string& ns,
                           const std::string& name) {
@@ -67,18 +74,20 @@ Status run_export(const ExportOptions& o, Context& ctx) {
   const int uses = wbw::referenced_config_version(deployment.value("/spec/template"_json_pointer, json::object()), o.app);
   if (uses > 0) {
     WB_ASSIGN_OR_RETURN(auto cm, get_optional(*client, k::types::ConfigMap, ns, wbw::config_map_name(o.app, uses)));
-    if (cm.is_null())
+    if (cm.is_null()) {
       warnings.push_back(fmt::format("the app uses config v{}, which is gone from the cluster", uses));
-    else
+    } else {
       objects.push_back(cm);
-    if (wbw::config_version(deployment.value("/spec/template"_json_pointer, json::object()), o.app).size() &&
-        deployment.dump().find(wbw::config_secret_name(o.app, uses)) != std::string::npos)
-      warnings.push_back(fmt::format("secret {} stays in the cluster: secret values never go into git; the "
-                                     "Deployment keeps referring to it",
-                                     wbw::config_secret_name(o.app, uses)));
+      const std::string secret =
+          cm.value("/metadata/annotations"_json_pointer, json::object()).value(wbw::kConfigSecretAnnotation, "");
+      if (!secret.empty())
+        warnings.push_back(fmt::format("secret {} stays in the cluster: secret values never go into git; the "
+                                       "Deployment keeps referring to it",
+                                       secret));
+    }
   }
 
-  const std::filesystem::path root = std::filesystem::absolute(o.to).lexically_normal();
+  const std::filesystem::path root = checkout_path(ctx, o.to);
   WB_ASSIGN_OR_RETURN(auto written, gops::write_app(root, ns, o.app, objects));
   for (const auto& w : warnings) ctx.warn(w);
   if (ctx.global.machine_output() && ctx.global.format() != OutputFormat::Name) {
@@ -116,10 +125,14 @@ Result<GitopsApp> open_gitops_app(Context& ctx, const GitopsFlags& flags, const 
   WB_ASSIGN_OR_RETURN(auto settings, ctx.settings());
   GitopsApp out;
   out.git = gops::real_git();
-  out.commit.root = std::filesystem::absolute(flags.dir).lexically_normal();
+  out.commit.root = checkout_path(ctx, flags.dir);
   out.commit.push = flags.push;
   out.commit.env = ctx.env;
+  // Both become folder names: nothing that could climb out of the checkout.
+  WB_TRY(wbw::check_app_name(app));
   WB_ASSIGN_OR_RETURN(auto ws, gops::find_workspace(out.commit.root, app, settings->get_or("workspace", "")));
+  if (!util::is_dns1123_label(ws))
+    return Error(ErrorCode::Usage, fmt::format("'{}' is not a workspace name", ws), "pass -w WORKSPACE");
   WB_TRY(gops::check_checkout(out.git, out.commit));
   WB_ASSIGN_OR_RETURN(out.app, gops::read_app(out.commit.root, ws, app));
   return out;

@@ -128,7 +128,10 @@ class GitOps(WbTestCase):
 
     def make_app(self, app="orders"):
         self.assertExit(self.on_cluster("app", "create", app, "--replicas", "1"), 0)
-        self.assertExit(self.on_cluster("config", "set", app, "GREETING=hello", "--no-wait"), 0)
+        yml = os.path.join(self.workdir, "application.yml")
+        with open(yml, "w") as f:
+            f.write("server:\n  port: 8080\n")
+        self.assertExit(self.on_cluster("config", "set", app, "GREETING=hello", "--file", yml, "--no-wait"), 0)
         self.assertExit(self.on_cluster("route", "add", app), 0)
 
     def export(self, app="orders", checkout=None, commit=True):
@@ -424,6 +427,27 @@ class GitOps(WbTestCase):
         # The remote has only the first push.
         self.assertEqual(git(self.remote, "rev-parse", "main").strip(), self.head(self.checkout))
 
+    def test_secrets_stay_in_the_cluster(self):
+        self.make_app()
+        self.assertExit(self.on_cluster("config", "set", "orders", "--secret", "PASSWORD=hunter2-do-not-commit",
+                                        "--no-wait"), 0)
+        r = self.export()
+        self.assertIn("orders-secret-v2 stays in the cluster", r.err)
+        for name in git(self.checkout, "ls-files").split():
+            with open(os.path.join(self.checkout, name)) as f:
+                text = f.read()
+            self.assertNotIn("hunter2", text, name)
+            self.assertNotIn("aHVudGVyMi", text, name)  # base64 of it
+        self.assertNotIn("Secret", [o["kind"] for o in self.kustomize(self.checkout)])
+        r = self.offline("config", "set", "orders", "MODE=x", "--gitops", self.checkout, "-o", "json")
+        self.assertExit(r, 0)
+        self.assertIn("orders-secret-v2", r.err)  # the warning: it keeps its secret values from there
+        d = [o for o in self.kustomize(self.checkout) if o["kind"] == "Deployment"][0]
+        self.assertEqual(d["spec"]["template"]["spec"]["containers"][0]["envFrom"],
+                         [{"configMapRef": {"name": "orders-config-v3"}}, {"secretRef": {"name": "orders-secret-v2"}}])
+        vols = {v["name"]: v for v in d["spec"]["template"]["spec"]["volumes"]}
+        self.assertEqual(vols["wb-config"]["configMap"]["name"], "orders-config-v3")
+
     def test_app_not_in_checkout_and_not_a_checkout(self):
         r = self.offline("config", "set", "orders", "X=1", "--gitops", self.checkout)
         self.assertOneLineError(r, 3, "not in the config checkout", "wb export orders")
@@ -434,6 +458,8 @@ class GitOps(WbTestCase):
         r = self.offline("config", "set", "orders", "X=1", "--gitops", plain)
         self.assertOneLineError(r, 2, "not a git checkout")
         r = self.offline("config", "set", "orders", "X=1", "--git-push")
+        self.assertExit(r, 2)
+        r = self.offline("config", "set", "../../etc", "X=1", "--gitops", self.checkout)
         self.assertExit(r, 2)
 
 
