@@ -723,10 +723,12 @@ Result<CommitResult> commit_changes(const GitRunner& git, const CommitOptions& o
   std::vector<std::string> paths;
   for (const auto& [path, text] : changes.files) paths.push_back(path);
 
-  // Puts the checkout back as it was: HEAD, index and the files we touched.
+  // Puts the checkout back as it was: HEAD, index and the files we touched. HEAD moves back only
+  // from a commit of ours (another process committing in the same checkout keeps its commit).
+  std::set<std::string> ours = {orig};
   auto restore = [&](Error e) -> Error {
     (void)git(o.root, {"rebase", "--abort"});
-    (void)git(o.root, {"reset", "-q", "--hard", orig});
+    if (ours.count(git_value(git, o.root, {"rev-parse", "HEAD"}))) (void)git(o.root, {"reset", "-q", "--hard", orig});
     std::vector<std::string> clean = {"clean", "-fq", "--"};
     clean.insert(clean.end(), paths.begin(), paths.end());
     (void)git(o.root, clean);
@@ -745,6 +747,7 @@ Result<CommitResult> commit_changes(const GitRunner& git, const CommitOptions& o
   auto head = git_ok(git, o.root, {"rev-parse", "HEAD"}, "git rev-parse");
   if (!head) return restore(head.error());
   out.commit = *head;
+  ours.insert(out.commit);
   if (!o.push) return out;
 
   std::string remote = git_value(git, o.root, {"config", "--get", "branch." + out.branch + ".remote"});
@@ -754,7 +757,9 @@ Result<CommitResult> commit_changes(const GitRunner& git, const CommitOptions& o
   const std::string short_merge = merge.rfind("refs/heads/", 0) == 0 ? merge.substr(11) : merge;
   out.pushed_to = remote + "/" + short_merge;
   const std::vector<std::string> push = {"push", "-q", remote, "HEAD:" + merge};
-  WB_ASSIGN_OR_RETURN(auto first, git(o.root, push));
+  auto first_or = git(o.root, push);
+  if (!first_or) return restore(first_or.error());
+  auto& first = *first_or;
   if (first.exit_code != 0) {
     // Refused (someone pushed meanwhile): rebase onto theirs once and try again.
     auto fetched = git_ok(git, o.root, {"fetch", "-q", remote, merge}, "git fetch " + remote);
@@ -766,13 +771,18 @@ Result<CommitResult> commit_changes(const GitRunner& git, const CommitOptions& o
     }
     std::vector<std::string> rebase = identity;
     rebase.insert(rebase.end(), {"rebase", "-q", "FETCH_HEAD"});
-    WB_ASSIGN_OR_RETURN(auto rebased, git(o.root, rebase));
+    auto rebased_or = git(o.root, rebase);
+    if (!rebased_or) return restore(rebased_or.error());
+    auto& rebased = *rebased_or;
+    if (auto h = git_value(git, o.root, {"rev-parse", "HEAD"}); !h.empty()) ours.insert(h);
     if (rebased.exit_code != 0)
       return restore(Error(ErrorCode::Conflict,
                            fmt::format("{} changed the same lines meanwhile; the rebase onto it failed ({})",
                                        out.pushed_to, git_error_line(rebased)),
                            "the config checkout is as it was; pull, then run the command again"));
-    WB_ASSIGN_OR_RETURN(auto second, git(o.root, push));
+    auto second_or = git(o.root, push);
+    if (!second_or) return restore(second_or.error());
+    auto& second = *second_or;
     if (second.exit_code != 0)
       return restore(Error(ErrorCode::Failure,
                            fmt::format("git push to {} failed: {}", out.pushed_to, git_error_line(second))));
