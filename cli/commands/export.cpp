@@ -71,7 +71,8 @@ Status run_export(const ExportOptions& o, Context& ctx) {
   }
 
   // The config version the app uses (its Secret stays in the cluster).
-  const int uses = wbw::referenced_config_version(deployment.value("/spec/template"_json_pointer, json::object()), o.app);
+  const int uses =
+      wbw::referenced_config_version(deployment.value("/spec/template"_json_pointer, json::object()), o.app);
   if (uses > 0) {
     WB_ASSIGN_OR_RETURN(auto cm, get_optional(*client, k::types::ConfigMap, ns, wbw::config_map_name(o.app, uses)));
     if (cm.is_null()) {
@@ -81,9 +82,10 @@ Status run_export(const ExportOptions& o, Context& ctx) {
       const std::string secret =
           cm.value("/metadata/annotations"_json_pointer, json::object()).value(wbw::kConfigSecretAnnotation, "");
       if (!secret.empty())
-        warnings.push_back(fmt::format("secret {} stays in the cluster: secret values never go into git; the "
-                                       "Deployment keeps referring to it",
-                                       secret));
+        warnings.push_back(
+            fmt::format("secret {} stays in the cluster: secret values never go into git; the "
+                        "Deployment keeps referring to it",
+                        secret));
     }
   }
 
@@ -102,8 +104,8 @@ Status run_export(const ExportOptions& o, Context& ctx) {
     return {};
   }
   for (const auto& f : written.files) ctx.out() << f << '\n';
-  ctx.status(fmt::format("Exported {} ({} files) to {}; `kubectl kustomize {}` renders it", o.app,
-                         written.files.size(), root.string(), root.string()));
+  ctx.status(fmt::format("Exported {} ({} files) to {}; `kubectl kustomize {}` renders it", o.app, written.files.size(),
+                         root.string(), root.string()));
   return {};
 }
 
@@ -157,7 +159,10 @@ Result<json> commit_gitops(Context& ctx, GitopsApp& target, const gops::FileChan
   if (changes.empty()) {
     if (!ctx.global.quiet && !ctx.global.machine_output())
       ctx.err() << fmt::format("note: {} already says so; nothing to commit\n", target.commit.root.string());
-    return json{{"dir", target.commit.root.string()}, {"commit", nullptr}, {"files", files}, {"pushed", nullptr},
+    return json{{"dir", target.commit.root.string()},
+                {"commit", nullptr},
+                {"files", files},
+                {"pushed", nullptr},
                 {"rebased", false}};
   }
   target.commit.message = message;
@@ -179,7 +184,8 @@ Result<json> commit_gitops(Context& ctx, GitopsApp& target, const gops::FileChan
 
 void register_export(CLI::App& app, Context& ctx, Action& action) {
   auto o = std::make_shared<ExportOptions>();
-  auto* v = add_verb(app, "export", "Write an app as plain manifests + kustomization into a config repository (GitOps)");
+  auto* v =
+      add_verb(app, "export", "Write an app as plain manifests + kustomization into a config repository (GitOps)");
   v->footer(
       "Layout: DIR/kustomization.yaml -> DIR/<workspace>/kustomization.yaml -> DIR/<workspace>/<app>/ with "
       "deployment.yaml, service.yaml, ingress.yaml and routes-vN.yaml (when the app has routes), config-vN.yaml (the "
@@ -217,7 +223,8 @@ Status gitops_config_set(Context& ctx, const GitopsFlags& flags, const std::stri
   WB_ASSIGN_OR_RETURN(auto settings, ctx.settings());
   WB_ASSIGN_OR_RETURN(auto target, open_gitops_app(ctx, flags, app));
   const std::string who = gitops_who(ctx, target);
-  WB_ASSIGN_OR_RETURN(auto made, gops::config_change(target.app, change, who, settings->get_int("retention.configs", 10)));
+  WB_ASSIGN_OR_RETURN(auto made,
+                      gops::config_change(target.app, change, who, settings->get_int("retention.configs", 10)));
   for (const auto& w : made.warnings) ctx.warn(w);
   gops::MessageFacts facts;
   facts.workspace = target.app.workspace;

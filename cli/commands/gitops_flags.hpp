@@ -13,8 +13,8 @@
 namespace wb::cli::commands {
 
 struct GitopsFlags {
-  std::string dir;        // --gitops: the config checkout ("" = change the cluster)
-  bool push = false;      // --git-push
+  std::string dir;    // --gitops: the config checkout ("" = change the cluster)
+  bool push = false;  // --git-push
   bool on() const { return !dir.empty(); }
 };
 // Adds --gitops DIR and --git-push (which needs --gitops) to a verb.

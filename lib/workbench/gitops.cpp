@@ -3,12 +3,11 @@
 #include "workbench/gitops.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -47,8 +46,8 @@ bool is_plain_float(const std::string& s) {
 
 // Words YAML 1.1 (which kubectl's parser follows) reads as booleans or null.
 bool is_special_word(const std::string& s) {
-  static const std::set<std::string> words = {"true", "false", "yes", "no", "on", "off", "y", "n", "null", "~",
-                                              ".inf", "-.inf", "+.inf", ".nan"};
+  static const std::set<std::string> words = {"true", "false", "yes", "no",   "on",    "off",   "y",
+                                              "n",    "null",  "~",   ".inf", "-.inf", "+.inf", ".nan"};
   return words.count(util::to_lower(s)) > 0;
 }
 
@@ -115,10 +114,18 @@ void emit(YAML::Emitter& out, const json& v) {
       for (const auto& e : v) emit(out, e);
       out << YAML::EndSeq;
       break;
-    case json::value_t::string: emit_string(out, v.get_ref<const std::string&>(), false); break;
-    case json::value_t::boolean: out << (v.get<bool>() ? "true" : "false"); break;
-    case json::value_t::null: out << YAML::Null; break;
-    default: out << v.dump(); break;
+    case json::value_t::string:
+      emit_string(out, v.get_ref<const std::string&>(), false);
+      break;
+    case json::value_t::boolean:
+      out << (v.get<bool>() ? "true" : "false");
+      break;
+    case json::value_t::null:
+      out << YAML::Null;
+      break;
+    default:
+      out << v.dump();
+      break;
   }
 }
 
@@ -149,7 +156,8 @@ json scalar_to_json(const YAML::Node& n) {
 
 json node_to_json(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Scalar: return scalar_to_json(n);
+    case YAML::NodeType::Scalar:
+      return scalar_to_json(n);
     case YAML::NodeType::Sequence: {
       json a = json::array();
       for (const auto& e : n) a.push_back(node_to_json(e));
@@ -160,7 +168,8 @@ json node_to_json(const YAML::Node& n) {
       for (const auto& kv : n) o[kv.first.Scalar()] = node_to_json(kv.second);
       return o;
     }
-    default: return nullptr;
+    default:
+      return nullptr;
   }
 }
 
@@ -375,8 +384,8 @@ Result<WrittenApp> write_app(const fs::path& root, const std::string& workspace,
   std::map<std::string, std::string> files;
   for (const auto& obj : objects) {
     if (obj.value("kind", "") == "Secret")
-      return Error(ErrorCode::Usage, fmt::format("secret '{}' cannot go into a git repository",
-                                                 str_at(obj, "/metadata/name")));
+      return Error(ErrorCode::Usage,
+                   fmt::format("secret '{}' cannot go into a git repository", str_at(obj, "/metadata/name")));
     json clean = without_cluster_fields(obj);
     if (clean.value("kind", "") == "ConfigMap" && config_version_number(clean, app) > 0 &&
         str_at(clean, "/metadata/name").find("-config-v") != std::string::npos)
@@ -491,8 +500,8 @@ Result<FileChanges> image_change(const CheckoutApp& app, const std::string& imag
   const std::string old_name = old_image.substr(0, old_image.find('@'));
   for (const auto& entry : app.kustomization.value("images", json::array())) {
     const std::string name = entry.value("name", "");
-    if (!name.empty() && (name == old_name || name == image.substr(0, image.find('@')) ||
-                          old_name.rfind(name + ":", 0) == 0))
+    if (!name.empty() &&
+        (name == old_name || name == image.substr(0, image.find('@')) || old_name.rfind(name + ":", 0) == 0))
       return Error(ErrorCode::Usage,
                    fmt::format("{} sets the image of '{}' with `images:`, which would override the Deployment",
                                rel_path(app.dir / kKustomization, app.root), name),
@@ -529,7 +538,8 @@ Result<FileChanges> image_change(const CheckoutApp& app, const std::string& imag
   json* c = nullptr;
   for (auto& x : d["spec"]["template"]["spec"]["containers"])
     if (x.value("name", "") == app.app) c = &x;
-  if (!c) return Error(ErrorCode::Failure, fmt::format("{}: app '{}' has no container named '{}'", file, app.app, app.app));
+  if (!c)
+    return Error(ErrorCode::Failure, fmt::format("{}: app '{}' has no container named '{}'", file, app.app, app.app));
   (*c)["image"] = image;
   out.files[file] = to_yaml(d);
   return out;
@@ -557,8 +567,8 @@ Result<ConfigCommit> config_change(const CheckoutApp& app, const ConfigChange& c
   out.version = out.base + 1;
   out.change = describe_config_change(change);
   const json& deployment = app.objects.at(app.deployment_file);
-  const std::string ns = str_at(deployment, "/metadata/namespace").empty() ? app.workspace
-                                                                           : str_at(deployment, "/metadata/namespace");
+  const std::string ns =
+      str_at(deployment, "/metadata/namespace").empty() ? app.workspace : str_at(deployment, "/metadata/namespace");
   VersionMeta meta;
   meta.who = who;
   meta.change = out.change;
@@ -662,8 +672,7 @@ namespace {
 Result<std::string> git_ok(const GitRunner& git, const fs::path& dir, const std::vector<std::string>& args,
                            const std::string& what) {
   WB_ASSIGN_OR_RETURN(auto r, git(dir, args));
-  if (r.exit_code != 0)
-    return Error(ErrorCode::Failure, fmt::format("{} failed: {}", what, git_error_line(r)));
+  if (r.exit_code != 0) return Error(ErrorCode::Failure, fmt::format("{} failed: {}", what, git_error_line(r)));
   return util::trim(r.out);
 }
 
@@ -695,8 +704,8 @@ Status check_checkout(const GitRunner& git, const CommitOptions& o) {
   if (top.exit_code != 0)
     return Error(ErrorCode::Usage, fmt::format("{} is not a git checkout ({})", o.root.string(), git_error_line(top)),
                  "clone your config repository and pass that directory to --gitops");
-  WB_ASSIGN_OR_RETURN(auto status, git_ok(git, o.root, {"status", "--porcelain", "--untracked-files=normal"},
-                                          "git status"));
+  WB_ASSIGN_OR_RETURN(auto status,
+                      git_ok(git, o.root, {"status", "--porcelain", "--untracked-files=normal"}, "git status"));
   if (!status.empty()) {
     const std::string first = util::trim(util::split(status, '\n').front());
     return Error(ErrorCode::Conflict,
@@ -707,10 +716,11 @@ Status check_checkout(const GitRunner& git, const CommitOptions& o) {
     return Error(ErrorCode::Usage, fmt::format("the config checkout {} has no commit yet", o.root.string()),
                  "commit the exported manifests first");
   if (o.push && git_value(git, o.root, {"symbolic-ref", "-q", "--short", "HEAD"}).empty())
-    return Error(ErrorCode::Usage,
-                 fmt::format("the config checkout {} is not on a branch (detached HEAD), so --git-push has nowhere to go",
-                             o.root.string()),
-                 "check out the branch Argo CD follows (git checkout main)");
+    return Error(
+        ErrorCode::Usage,
+        fmt::format("the config checkout {} is not on a branch (detached HEAD), so --git-push has nowhere to go",
+                    o.root.string()),
+        "check out the branch Argo CD follows (git checkout main)");
   return {};
 }
 
@@ -784,8 +794,8 @@ Result<CommitResult> commit_changes(const GitRunner& git, const CommitOptions& o
     if (!second_or) return restore(second_or.error());
     auto& second = *second_or;
     if (second.exit_code != 0)
-      return restore(Error(ErrorCode::Failure,
-                           fmt::format("git push to {} failed: {}", out.pushed_to, git_error_line(second))));
+      return restore(
+          Error(ErrorCode::Failure, fmt::format("git push to {} failed: {}", out.pushed_to, git_error_line(second))));
     out.rebased = true;
     auto rehead = git_ok(git, o.root, {"rev-parse", "HEAD"}, "git rev-parse");
     if (rehead) out.commit = *rehead;

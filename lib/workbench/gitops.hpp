@@ -23,11 +23,10 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "util/result.hpp"
 #include "workbench/config.hpp"
@@ -81,10 +80,10 @@ struct CheckoutApp {
   fs::path root;
   std::string workspace, app;
   fs::path dir;
-  json kustomization;                   // parsed kustomization.yaml
-  std::map<std::string, json> objects;  // file name (in dir) -> object
+  json kustomization;                        // parsed kustomization.yaml
+  std::map<std::string, json> objects;       // file name (in dir) -> object
   std::map<std::string, std::string> texts;  // file name -> text as read
-  std::string deployment_file;          // the file holding the app's Deployment
+  std::string deployment_file;               // the file holding the app's Deployment
 };
 // The workspace folder holding the app: `workspace` when given; else the only ROOT/*/<app> with
 // a kustomization. NotFound/Usage with what to do otherwise.
@@ -114,8 +113,8 @@ struct ConfigCommit {
   FileChanges changes;
   int version = 0;
   int base = 0;
-  std::string change;                // in words
-  std::vector<int> dropped;          // versions removed from the repository
+  std::string change;        // in words
+  std::vector<int> dropped;  // versions removed from the repository
   std::vector<std::string> warnings;
 };
 Result<ConfigCommit> config_change(const CheckoutApp& app, const ConfigChange& change, const std::string& who,
@@ -138,16 +137,16 @@ GitRunner real_git();
 std::string git_error_line(const GitOutput& out);
 
 struct CommitOptions {
-  fs::path root;             // the config checkout (or a folder inside it)
-  std::string message;       // the whole commit message
-  bool push = false;         // push to the branch's upstream (or origin/<branch>)
-  EnvLookup env;             // GITLAB_USER_NAME/EMAIL as the committer when git has none
+  fs::path root;        // the config checkout (or a folder inside it)
+  std::string message;  // the whole commit message
+  bool push = false;    // push to the branch's upstream (or origin/<branch>)
+  EnvLookup env;        // GITLAB_USER_NAME/EMAIL as the committer when git has none
 };
 struct CommitResult {
-  std::string commit;    // full hash
+  std::string commit;  // full hash
   std::string branch;
-  std::string pushed_to; // "origin/main" when pushed
-  bool rebased = false;  // pushed after rebasing onto commits pushed meanwhile
+  std::string pushed_to;  // "origin/main" when pushed
+  bool rebased = false;   // pushed after rebasing onto commits pushed meanwhile
 };
 // Checks that ROOT is inside a git checkout with no uncommitted changes (and, for a push, on a
 // branch). Conflict naming the first dirty file otherwise.

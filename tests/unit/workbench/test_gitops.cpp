@@ -3,7 +3,6 @@
 // repository as the remote): dirty checkouts refused, a refused push rebased once, a conflicting
 // rebase undone.
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -53,12 +52,15 @@ std::vector<json> sample_objects() {
   point_template_to_config(d["spec"]["template"], "orders", 1, content);
   json svc = objs.value().service;
   svc["spec"]["clusterIP"] = "10.0.0.7";
-  return {d, svc, config_map_object("orders", "shop-dev", 1, content, VersionMeta{"alice", "first", "set GREETING"}, true)};
+  return {d, svc,
+          config_map_object("orders", "shop-dev", 1, content, VersionMeta{"alice", "first", "set GREETING"}, true)};
 }
 
 std::string sh(const std::string& cmd) {
-  std::string full = "env HOME=/nonexistent GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@x "
-                     "GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@x sh -c '" + cmd + "' 2>&1";
+  std::string full =
+      "env HOME=/nonexistent GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@x "
+      "GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@x sh -c '" +
+      cmd + "' 2>&1";
   FILE* p = ::popen(full.c_str(), "r");
   REQUIRE(p != nullptr);
   std::string out;
@@ -103,10 +105,38 @@ CommitOptions options(const std::string& root, bool push) {
 
 TEST_CASE("YAML reads back exactly what was written", "[workbench][gitops]") {
   json o = {{"strings",
-             {"true", "yes", "No", "on", "y", "null", "~", "", "1.0", "0755", "1e3", "0x1f", "1:30", "2024-01-02",
-              "-1", ".5", "a: b", "- x", "#c", "*star", "&amp", "multi\nline\n", "no trailing\nnewline",
-              "two trailing\n\n", "  leading\nspace\n", "tab\tin", "unicode \xc3\xa9", "127.0.0.1:5000/a@sha256:00",
-              "-XX:MaxRAMPercentage=75.0", "500m", "1Gi", "8080/tcp"}},
+             {"true",
+              "yes",
+              "No",
+              "on",
+              "y",
+              "null",
+              "~",
+              "",
+              "1.0",
+              "0755",
+              "1e3",
+              "0x1f",
+              "1:30",
+              "2024-01-02",
+              "-1",
+              ".5",
+              "a: b",
+              "- x",
+              "#c",
+              "*star",
+              "&amp",
+              "multi\nline\n",
+              "no trailing\nnewline",
+              "two trailing\n\n",
+              "  leading\nspace\n",
+              "tab\tin",
+              "unicode \xc3\xa9",
+              "127.0.0.1:5000/a@sha256:00",
+              "-XX:MaxRAMPercentage=75.0",
+              "500m",
+              "1Gi",
+              "8080/tcp"}},
             {"numbers", {0, 8080, -3, 75.5}},
             {"flags", {true, false}},
             {"empty_map", json::object()},
@@ -160,10 +190,9 @@ TEST_CASE("an export is one folder per workspace and app, listed by kustomizatio
   auto w = write_app(tmp.path(), "shop-dev", "orders", sample_objects());
   REQUIRE(w.ok());
   CHECK(w.value().files == std::vector<std::string>{"kustomization.yaml", "shop-dev/kustomization.yaml",
-                                                     "shop-dev/orders/config-v1.yaml",
-                                                     "shop-dev/orders/deployment.yaml",
-                                                     "shop-dev/orders/kustomization.yaml",
-                                                     "shop-dev/orders/service.yaml"});
+                                                    "shop-dev/orders/config-v1.yaml", "shop-dev/orders/deployment.yaml",
+                                                    "shop-dev/orders/kustomization.yaml",
+                                                    "shop-dev/orders/service.yaml"});
   auto k = parse_yaml(wb::util::read_file(tmp / "shop-dev/orders/kustomization.yaml").value(), "k");
   REQUIRE(k.ok());
   CHECK(k.value()[0]["resources"] == json::array({"config-v1.yaml", "deployment.yaml", "service.yaml"}));
@@ -234,7 +263,8 @@ TEST_CASE("the image edit changes only the image scalar, comments stay", "[workb
 
   // A kustomize images: transformer would override it: refused.
   auto k = wb::util::read_file(tmp / "shop-dev/orders/kustomization.yaml").value();
-  tmp.write("shop-dev/orders/kustomization.yaml", k + "images:\n- name: registry.example.com/shop/orders\n  newTag: x\n");
+  tmp.write("shop-dev/orders/kustomization.yaml",
+            k + "images:\n- name: registry.example.com/shop/orders\n  newTag: x\n");
   auto overridden = read_app(tmp.path(), "shop-dev", "orders");
   REQUIRE(overridden.ok());
   auto refused = image_change(overridden.value(), "registry.example.com/shop/orders@sha256:" + std::string(64, 'c'));
