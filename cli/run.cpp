@@ -57,6 +57,7 @@ void build_cli(CLI::App& app, Context& ctx, Action& action) {
   commands::register_logs(app, ctx, action);
   commands::register_files(app, ctx, action);
   commands::register_gc(app, ctx, action);
+  commands::register_export(app, ctx, action);
 }
 
 void print_error(Context& ctx, const Error& error) {
