@@ -255,6 +255,34 @@ class Doctor(WbTestCase):
         self.assertEqual(checks["workspace"]["detail"], "no workspace chosen")
         self.assertIn("wb workspace use", checks["workspace"]["hint"])
 
+    def test_clock_skew(self):
+        # wb runs under libfaketime (the `faketime` package): its clock is off, the server's is not.
+        if not shutil.which("faketime"):
+            self.skipTest("needs faketime (scripts/install-deps.sh --with-tests installs it)")
+
+        def skewed(offset):
+            from wbtest import WB_BIN
+            env = self.env({"WB_PROFILE": "t", "KUBECONFIG": self.kubeconfig})
+            p = subprocess.run(["faketime", "-f", offset, WB_BIN, "doctor", "-o", "json"], env=env,
+                               capture_output=True, text=True, cwd=self.workdir, timeout=120)
+            return p.returncode, {c["id"]: c for c in json.loads(p.stdout)["checks"]}
+
+        code, checks = skewed("+90s")
+        self.assertEqual(code, 0, checks)  # a warning does not fail
+        self.assertEqual(checks["clock"]["state"], "warn", checks["clock"])
+        self.assertIn("ahead of the API server", checks["clock"]["detail"])
+        self.assertIn("NTP", checks["clock"]["hint"])
+        code, checks = skewed("+1h")
+        self.assertEqual(code, 1, checks)
+        self.assertEqual(checks["clock"]["state"], "fail", checks["clock"])
+        self.assertIn("60m ahead of the API server", checks["clock"]["detail"])
+        self.assertEqual([c["id"] for c in checks.values() if c["state"] == "fail"], ["clock"])
+        # An hour behind, the fake's fresh server certificate is not valid yet: TLS fails first.
+        code, checks = skewed("-1h")
+        self.assertEqual(checks["server"]["state"], "fail", checks["server"])
+        self.assertIn("not valid yet", checks["server"]["detail"])
+        self.assertIn("clock", checks["server"]["hint"])
+
     # ------------------------------------------------------------------ the registry side
     def test_registry_down(self):
         down = "127.0.0.1:%d" % free_port()

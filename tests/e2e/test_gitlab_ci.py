@@ -129,6 +129,21 @@ class PipelineRuns(WbTestCase):
         self.assertEqual(report["WB_IMAGE"], "%s@%s" % (repo, digest))
         self.assertEqual(report["WB_IMAGE_TAG"], self.sha[:8])
 
+        # The deploy job's report (wb app status --dotenv-out): the app ran that image, Running.
+        app_env = None
+        for root, _, files in os.walk(os.path.join(self.project, ".gitlab-ci-local")):
+            if "app.env" in files:
+                app_env = os.path.join(root, "app.env")
+        self.assertIsNotNone(app_env, "no app.env artifact")
+        with open(app_env) as f:
+            app_report = dict(line.split("=", 1) for line in f.read().splitlines() if line)
+        self.assertEqual(app_report["WB_APP"], "hello")
+        self.assertEqual(app_report["WB_APP_WORKSPACE"], self.ns)
+        self.assertEqual(app_report["WB_APP_PHASE"], "Running")
+        self.assertEqual(app_report["WB_APP_STATUS"], "Running 1/1")
+        self.assertEqual(app_report["WB_APP_IMAGE"], report["WB_IMAGE"])
+        self.assertEqual(app_report["WB_APP_CONFIG"], "v1")
+
         # The verify job saw the digest through the dotenv report.
         self.assertIn("verified: hello runs %s" % digest, log)
 
