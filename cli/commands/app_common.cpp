@@ -98,7 +98,8 @@ Result<wbw::AppState> wait_for_app(Context& ctx, k::Client& client, const std::s
     shown = true;
   };
   std::optional<LogSection> section;
-  if (ci_lines) section.emplace(ctx, "wb_wait_" + util::replace_all(app, "-", "_"), fmt::format("Waiting for {} in {}", app, ns));
+  if (ci_lines)
+    section.emplace(ctx, "wb_wait_" + util::replace_all(app, "-", "_"), fmt::format("Waiting for {} in {}", app, ns));
   auto state = wbw::wait_for_rollout(client, ns, app, o);
   section.reset();
   if (shown) ctx.err() << "\r\033[K" << std::flush;

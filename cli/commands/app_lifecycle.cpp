@@ -87,10 +87,10 @@ Status write_status_dotenv(const std::string& file, const json& doc) {
     return s;
   };
   std::string text;
-  const std::pair<const char*, const char*> vars[] = {
-      {"WB_APP", "name"},       {"WB_APP_WORKSPACE", "workspace"}, {"WB_APP_STATUS", "status"},
-      {"WB_APP_PHASE", "phase"}, {"WB_APP_IMAGE", "image"},         {"WB_APP_REVISION", "revision"},
-      {"WB_APP_CONFIG", "config"}, {"WB_APP_URL", "url"}};
+  const std::pair<const char*, const char*> vars[] = {{"WB_APP", "name"},          {"WB_APP_WORKSPACE", "workspace"},
+                                                      {"WB_APP_STATUS", "status"}, {"WB_APP_PHASE", "phase"},
+                                                      {"WB_APP_IMAGE", "image"},   {"WB_APP_REVISION", "revision"},
+                                                      {"WB_APP_CONFIG", "config"}, {"WB_APP_URL", "url"}};
   for (const auto& [var, key] : vars) text += fmt::format("{}={}\n", var, text_of(key));
   auto st = util::write_file_atomic(file, text);
   if (!st) return st.error().with_context("--dotenv-out");
@@ -323,13 +323,13 @@ void register_app_lifecycle(CLI::App& noun, Context& ctx, Action& action) {
   auto dotenv = std::make_shared<std::string>();
   auto* s = add_verb(noun, "status", "An app's state in words: replicas, version, config, URL, recent events");
   s->add_option("name", *name, "App name")->required();
-  s->add_option("--dotenv-out", *dotenv,
-                "Also write WB_APP_STATUS, WB_APP_PHASE, WB_APP_IMAGE, WB_APP_REVISION, WB_APP_URL... to FILE (a GitLab "
-                "dotenv report)")
+  s->add_option(
+       "--dotenv-out", *dotenv,
+       "Also write WB_APP_STATUS, WB_APP_PHASE, WB_APP_IMAGE, WB_APP_REVISION, WB_APP_URL... to FILE (a GitLab "
+       "dotenv report)")
       ->type_name("FILE");
-  s->callback([name, dotenv, &ctx, &action] {
-    action = [name, dotenv, &ctx] { return run_status(*name, *dotenv, ctx); };
-  });
+  s->callback(
+      [name, dotenv, &ctx, &action] { action = [name, dotenv, &ctx] { return run_status(*name, *dotenv, ctx); }; });
 
   auto start = std::make_shared<RunOptions>();
   auto* st = add_verb(noun, "start", "Start the app and wait until every replica runs the newest version");

@@ -6,17 +6,18 @@
 //   ok (bool), exitCode (int), checks [{id, title, state (ok|warn|fail|skip), detail, hint,
 //   error (the failure's kind, e.g. "unavailable"; null unless state is fail)}].
 // Check ids: profile, kubeconfig, server, identity, workspace, registry, push, base-image, clock.
+#include "workbench/doctor.hpp"
+
 #include <fmt/format.h>
 
 #include <ostream>
 
 #include "commands/commands.hpp"
-#include "output.hpp"
 #include "oci/registry_client.hpp"
+#include "output.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
 #include "workbench/app.hpp"
-#include "workbench/doctor.hpp"
 #include "workbench/push_jar.hpp"
 
 namespace wb::cli::commands {
@@ -45,20 +46,28 @@ bool utf8_locale(Context& ctx) {
 
 std::string mark(wbw::CheckState s, bool utf8) {
   switch (s) {
-    case wbw::CheckState::Ok: return utf8 ? "✓" : "[ok]  ";
-    case wbw::CheckState::Warn: return utf8 ? "!" : "[warn]";
-    case wbw::CheckState::Fail: return utf8 ? "✗" : "[FAIL]";
-    case wbw::CheckState::Skip: return utf8 ? "-" : "[skip]";
+    case wbw::CheckState::Ok:
+      return utf8 ? "✓" : "[ok]  ";
+    case wbw::CheckState::Warn:
+      return utf8 ? "!" : "[warn]";
+    case wbw::CheckState::Fail:
+      return utf8 ? "✗" : "[FAIL]";
+    case wbw::CheckState::Skip:
+      return utf8 ? "-" : "[skip]";
   }
   return "?";
 }
 
 const char* mark_color(wbw::CheckState s) {
   switch (s) {
-    case wbw::CheckState::Ok: return "green";
-    case wbw::CheckState::Warn: return "yellow";
-    case wbw::CheckState::Fail: return "red";
-    case wbw::CheckState::Skip: return "dim";
+    case wbw::CheckState::Ok:
+      return "green";
+    case wbw::CheckState::Warn:
+      return "yellow";
+    case wbw::CheckState::Fail:
+      return "red";
+    case wbw::CheckState::Skip:
+      return "dim";
   }
   return "dim";
 }
@@ -77,8 +86,10 @@ std::string kube_source(Context& ctx, const k::RestConfig& c) {
 Status run_doctor(const DoctorOptions& o, Context& ctx) {
   wbw::DoctorInputs in;
   auto settings = ctx.settings();
-  if (settings) in.settings = *settings;
-  else in.settings = settings.error();
+  if (settings)
+    in.settings = *settings;
+  else
+    in.settings = settings.error();
 
   // Quick answers: a check that waits minutes helps nobody.
   http::ClientOptions http = ctx.http_options();
@@ -122,17 +133,19 @@ Status run_doctor(const DoctorOptions& o, Context& ctx) {
   if (ctx.global.machine_output()) {
     json checks = json::array();
     for (const auto& c : report.checks)
-      checks.push_back({{"id", c.id},
-                        {"title", c.title},
-                        {"state", wbw::check_state_name(c.state)},
-                        {"detail", c.detail},
-                        {"hint", c.hint},
-                        {"error", c.state == wbw::CheckState::Fail ? json(util::error_code_name(c.code)) : json(nullptr)}});
+      checks.push_back(
+          {{"id", c.id},
+           {"title", c.title},
+           {"state", wbw::check_state_name(c.state)},
+           {"detail", c.detail},
+           {"hint", c.hint},
+           {"error", c.state == wbw::CheckState::Fail ? json(util::error_code_name(c.code)) : json(nullptr)}});
     json doc = {{"ok", failure == nullptr}, {"exitCode", exit_code}, {"checks", checks}};
     std::vector<std::string> names;
     for (const auto& c : report.checks)
       if (c.state == wbw::CheckState::Fail) names.push_back(c.id);
-    print_result(ctx, doc, [] { return Table{}; }, names);
+    print_result(
+        ctx, doc, [] { return Table{}; }, names);
   } else {
     const bool utf8 = utf8_locale(ctx);
     const bool color = ctx.color_out();
@@ -153,8 +166,8 @@ Status run_doctor(const DoctorOptions& o, Context& ctx) {
       out << (warned ? fmt::format("Ready, with {} warning{}.\n", warned, warned == 1 ? "" : "s")
                      : std::string("Ready: everything wb needs is in place.\n"));
     else
-      out << fmt::format("{} check{} failed; fix the first one first (the checks after it may depend on it).\n",
-                         failed, failed == 1 ? "" : "s");
+      out << fmt::format("{} check{} failed; fix the first one first (the checks after it may depend on it).\n", failed,
+                         failed == 1 ? "" : "s");
   }
   if (!failure) return {};
   // The lines above said it all; exit with the first failure's status without another message.
@@ -165,15 +178,17 @@ Status run_doctor(const DoctorOptions& o, Context& ctx) {
 
 void register_doctor(CLI::App& app, Context& ctx, Action& action) {
   auto o = std::make_shared<DoctorOptions>();
-  auto* d = add_verb(app, "doctor",
-                     "Check that everything wb needs is in place: kubeconfig, cluster, rights, registry, base image, clock");
+  auto* d =
+      add_verb(app, "doctor",
+               "Check that everything wb needs is in place: kubeconfig, cluster, rights, registry, base image, clock");
   d->footer(
       "Each line is a check: ✓ passed, ✗ failed (with what to do on the next line), ! a warning, - skipped because a "
       "check it needs failed. Outside a UTF-8 locale the marks are [ok], [FAIL], [warn] and [skip].\n"
       "Nothing is changed: the push check opens an upload in <registry.host>/<registry.project>/<app> and cancels it.\n"
       "Exit 0 when nothing failed (warnings do not fail); else the status of the first failure: 7 unreachable, 4 not "
       "logged in or not allowed, 3 not found, 2 nothing configured, 1 other. See `man wb-doctor`.");
-  d->add_option("--app", o->app, "App whose registry repository the push check uses (default: wb.yaml's, else wb-doctor)")
+  d->add_option("--app", o->app,
+                "App whose registry repository the push check uses (default: wb.yaml's, else wb-doctor)")
       ->type_name("NAME");
   d->callback([o, &ctx, &action] { action = [o, &ctx] { return run_doctor(*o, ctx); }; });
 }

@@ -19,10 +19,14 @@ using json = nlohmann::json;
 
 const char* check_state_name(CheckState s) {
   switch (s) {
-    case CheckState::Ok: return "ok";
-    case CheckState::Warn: return "warn";
-    case CheckState::Fail: return "fail";
-    case CheckState::Skip: return "skip";
+    case CheckState::Ok:
+      return "ok";
+    case CheckState::Warn:
+      return "warn";
+    case CheckState::Fail:
+      return "fail";
+    case CheckState::Skip:
+      return "skip";
   }
   return "fail";
 }
@@ -86,8 +90,8 @@ CheckResult clock_check(std::optional<util::TimePoint> server_time, util::TimePo
     c.detail = fmt::format("{} s {} the API server", off, side);
   } else {
     c.state = off > fail_after.count() ? CheckState::Fail : CheckState::Warn;
-    c.detail = fmt::format("this machine's clock is {} {} the API server", util::format_age(std::chrono::seconds(off)),
-                           side);
+    c.detail =
+        fmt::format("this machine's clock is {} {} the API server", util::format_age(std::chrono::seconds(off)), side);
     c.hint = "sync it (NTP: `timedatectl set-ntp true`); a skewed clock breaks tokens (JWT) and TLS certificates";
   }
   return c;
@@ -149,8 +153,12 @@ void add_unique(std::vector<std::string>& v, const std::string& s) {
 CheckResult workspace_check(k::Client& client, const std::string& ns) {
   const std::string title = "workspace access";
   if (ns.empty())
-    return {"workspace", title, CheckState::Fail, "no workspace chosen",
-            "pass -w WORKSPACE, run `wb workspace use NAME`, or set one in your profile", ErrorCode::Usage};
+    return {"workspace",
+            title,
+            CheckState::Fail,
+            "no workspace chosen",
+            "pass -w WORKSPACE, run `wb workspace use NAME`, or set one in your profile",
+            ErrorCode::Usage};
   std::vector<std::string> can, cannot_required, cannot_optional, denied;
   for (const Right& r : kRights) {
     auto ok = may(client, r.verb, r.group, r.resource, r.subresource, ns);
@@ -170,7 +178,9 @@ CheckResult workspace_check(k::Client& client, const std::string& ns) {
         std::find(cannot_optional.begin(), cannot_optional.end(), w) == cannot_optional.end())
       fine.push_back(w);
   if (!cannot_required.empty())
-    return {"workspace", title, CheckState::Fail,
+    return {"workspace",
+            title,
+            CheckState::Fail,
             fmt::format("you may not {} in workspace '{}' (denied: {})", words_list(cannot_required), ns,
                         util::join(denied, ", ")),
             fmt::format("ask a tenant admin for the operator (edit) role in '{}'; `wb workspace list` shows where "
@@ -178,12 +188,14 @@ CheckResult workspace_check(k::Client& client, const std::string& ns) {
                         ns),
             ErrorCode::Auth};
   if (!cannot_optional.empty())
-    return {"workspace", title, CheckState::Warn,
+    return {"workspace",
+            title,
+            CheckState::Warn,
             fmt::format("you may {} in '{}', but not {} (denied: {})", words_list(fine), ns,
                         words_list(cannot_optional), util::join(denied, ", ")),
             fmt::format("ask a tenant admin for the operator (edit) role in '{}' if you need them", ns),
             ErrorCode::Auth};
-  return {"workspace", title, CheckState::Ok, fmt::format("you may {} in '{}'", words_list(fine), ns), "",
+  return {"workspace",       title, CheckState::Ok, fmt::format("you may {} in '{}'", words_list(fine), ns), "",
           ErrorCode::Failure};
 }
 
@@ -253,8 +265,9 @@ DoctorReport run_doctor(const DoctorInputs& in) {
     out.push_back(skipped("identity", "who you are", "server reachable"));
   } else {
     auto type = client->prefer({k::types::SelfSubjectReview, k::types::SelfSubjectReviewV1beta1});
-    const std::string hint = "your credentials are expired or wrong: get a fresh kubeconfig (or token) from your "
-                             "platform team";
+    const std::string hint =
+        "your credentials are expired or wrong: get a fresh kubeconfig (or token) from your "
+        "platform team";
     if (type) {
       json review = {{"apiVersion", type->api_version()}, {"kind", "SelfSubjectReview"}};
       auto answer = client->create(*type, "", review);
@@ -269,7 +282,8 @@ DoctorReport run_doctor(const DoctorInputs& in) {
                        groups.empty() ? name : fmt::format("{} (groups: {})", name, util::join(groups, ", ")), "",
                        ErrorCode::Failure});
       } else {
-        out.push_back(failed("identity", "who you are", answer.error(), answer.error().code == ErrorCode::Auth ? hint : ""));
+        out.push_back(
+            failed("identity", "who you are", answer.error(), answer.error().code == ErrorCode::Auth ? hint : ""));
       }
     } else if (type.error().code == ErrorCode::NotFound) {
       // Before Kubernetes 1.27 the server cannot say; the workspace check still proves the credentials.
@@ -353,9 +367,10 @@ DoctorReport run_doctor(const DoctorInputs& in) {
       if (!d) {
         Error e = d.error();
         std::string hint = e.code == ErrorCode::NotFound
-                               ? fmt::format("the base image for Java {} is missing: ask your platform team, or fix "
-                                             "baseImages in your profile (`wb profile show --resolved`)",
-                                             java)
+                               ? fmt::format(
+                                     "the base image for Java {} is missing: ask your platform team, or fix "
+                                     "baseImages in your profile (`wb profile show --resolved`)",
+                                     java)
                                : e.hint;
         e.message = fmt::format("base image {} (Java {}): {}", image, java, e.message);
         bad = failed("base-image", "base image readable", e, hint);
@@ -368,8 +383,8 @@ DoctorReport run_doctor(const DoctorInputs& in) {
     else if (read.empty() && skip)
       out.push_back(skipped("base-image", "base image readable", "registry reachable"));
     else
-      out.push_back({"base-image", "base image readable", CheckState::Ok, util::join(read, ", "), "",
-                     ErrorCode::Failure});
+      out.push_back(
+          {"base-image", "base image readable", CheckState::Ok, util::join(read, ", "), "", ErrorCode::Failure});
   }
 
   // ---- the clock, from the API server's answer

@@ -25,11 +25,11 @@ enum class CheckState { Ok, Warn, Fail, Skip };
 const char* check_state_name(CheckState s);
 
 struct CheckResult {
-  std::string id;      // stable: profile, kubeconfig, server, identity, workspace, registry, push, base-image, clock
-  std::string title;   // "server reachable"
+  std::string id;     // stable: profile, kubeconfig, server, identity, workspace, registry, push, base-image, clock
+  std::string title;  // "server reachable"
   CheckState state = CheckState::Ok;
-  std::string detail;  // what was found, or what is wrong; for Skip: why it was not run
-  std::string hint;    // what to do (Fail/Warn only)
+  std::string detail;                               // what was found, or what is wrong; for Skip: why it was not run
+  std::string hint;                                 // what to do (Fail/Warn only)
   util::ErrorCode code = util::ErrorCode::Failure;  // meaningful for Fail
 };
 

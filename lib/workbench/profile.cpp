@@ -323,7 +323,8 @@ Result<Settings> resolve_settings(const ResolveInputs& in) {
   // A path instead of a name (it has a '/' or ends in .yaml/.yml): the profile file itself, e.g. a
   // GitLab CI/CD variable of type File, whose value is the path of a temporary file.
   auto ends = [&](const std::string& suffix) {
-    return profile.size() > suffix.size() && profile.compare(profile.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return profile.size() > suffix.size() &&
+           profile.compare(profile.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
   const bool profile_is_path = profile.find('/') != std::string::npos || ends(".yaml") || ends(".yml");
   if (!profile.empty() && profile_is_path) {

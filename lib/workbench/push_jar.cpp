@@ -621,8 +621,10 @@ std::string push_change_cause(const PushPlan& plan) {
   if (!plan.provenance.version.empty()) cause += " " + plan.provenance.version;
   std::vector<std::string> extra;
   const Provenance& pv = plan.provenance;
-  if (!pv.project.empty()) extra.push_back(pv.ref.empty() ? pv.project : pv.project + "@" + pv.ref);
-  else if (!pv.ref.empty()) extra.push_back("ref " + pv.ref);
+  if (!pv.project.empty())
+    extra.push_back(pv.ref.empty() ? pv.project : pv.project + "@" + pv.ref);
+  else if (!pv.ref.empty())
+    extra.push_back("ref " + pv.ref);
   if (!pv.revision.empty()) extra.push_back("commit " + pv.revision.substr(0, 8));
   if (!pv.pipeline.empty()) extra.push_back(pv.pipeline);
   if (!pv.job.empty()) extra.push_back("job " + pv.job);
