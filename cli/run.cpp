@@ -58,6 +58,7 @@ void build_cli(CLI::App& app, Context& ctx, Action& action) {
   commands::register_files(app, ctx, action);
   commands::register_gc(app, ctx, action);
   commands::register_export(app, ctx, action);
+  commands::register_doctor(app, ctx, action);
 }
 
 void print_error(Context& ctx, const Error& error) {
@@ -141,7 +142,8 @@ int run_cli(const std::vector<std::string>& args, Context& ctx) {
   }
   Status st = action();
   if (!st.ok()) {
-    print_error(ctx, st.error());
+    // An error without a message: the command already said what went wrong (e.g. wb doctor).
+    if (!st.error().message.empty()) print_error(ctx, st.error());
     return util::exit_status(st.error().code);
   }
   return 0;

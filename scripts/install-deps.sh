@@ -13,6 +13,10 @@ build_pkgs=(
 # podman + runc + debootstrap to run a pushed image on a real JRE base.
 test_pkgs=(python3 python3-aiohttp python3-yaml docker-registry apache2-utils openssl skopeo tar
            podman runc debootstrap)
+# gitlab-ci-local (npm, tests/gitlab-ci-local) runs examples/.gitlab-ci.yml and needs rsync.
+test_pkgs+=(rsync)
+# libfaketime: `wb doctor`'s clock check against a skewed clock (tests/e2e/test_doctor.py).
+test_pkgs+=(faketime)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--with-tests" ]]; then want+=("${test_pkgs[@]}"); fi

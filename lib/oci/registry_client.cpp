@@ -414,6 +414,22 @@ class Client final : public Registry {
     return tags;
   }
 
+  Status ping(const std::string& registry) override {
+    WB_TRY(host(registry));
+    return {};
+  }
+
+  Status check_push(const Reference& repo) override {
+    WB_ASSIGN_OR_RETURN(std::string url, start_upload(repo));
+    http::Request req;
+    req.method = "DELETE";
+    req.url = url;
+    WB_ASSIGN_OR_RETURN(http::Response r, call(repo, std::move(req), {repo_scope(repo, "pull,push")}));
+    // 204 per the distribution spec; 404 means the session is already gone (nothing left either).
+    if (r.status == 204 || r.status == 200 || r.status == 202 || r.status == 404) return {};
+    return error_for(r, repo, "push", "cancelling an upload to " + repo.name());
+  }
+
  private:
   static Status check_digest(const std::string& digest) {
     if (!is_valid_digest(digest))
