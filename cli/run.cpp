@@ -56,6 +56,9 @@ void build_cli(CLI::App& app, Context& ctx, Action& action) {
   commands::register_route(app, ctx, action);
   commands::register_logs(app, ctx, action);
   commands::register_files(app, ctx, action);
+  commands::register_gc(app, ctx, action);
+  commands::register_export(app, ctx, action);
+  commands::register_doctor(app, ctx, action);
   commands::register_completion(app, ctx, action);
 }
 
@@ -140,7 +143,8 @@ int run_cli(const std::vector<std::string>& args, Context& ctx) {
   }
   Status st = action();
   if (!st.ok()) {
-    print_error(ctx, st.error());
+    // An error without a message: the command already said what went wrong (e.g. wb doctor).
+    if (!st.error().message.empty()) print_error(ctx, st.error());
     return util::exit_status(st.error().code);
   }
   return 0;

@@ -7,7 +7,7 @@
 # _wb_f (flags), _wb_v (options that take a value), _wb_p (kinds of its positional arguments).
 _wb_cmd() {
   case "$1" in
-    "") _wb_s="version help profile workspace whoami app push config route logs cp-files files completion" _wb_f="-h --help --help-all -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
+    "") _wb_s="version help profile workspace whoami app push config route logs cp-files files gc export doctor completion" _wb_f="-h --help --help-all -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "version") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "help") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="help+" ;;
     "profile") _wb_s="init list use show" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
@@ -22,7 +22,7 @@ _wb_cmd() {
     "app") _wb_s="create list status start stop restart scale delete set history rollback" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "app create") _wb_s="" _wb_f="-h --help --trace --no-trace --spring-boot --no-spring-boot --update --dry-run -v --verbose -q --quiet --no-color -y --yes" _wb_v="--port --replicas --cpu --memory --env --health --route-host --description --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="none" ;;
     "app list") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
-    "app status") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
+    "app status") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--dotenv-out --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "app start") _wb_s="" _wb_f="-h --help --dry-run --no-wait -v --verbose -q --quiet --no-color -y --yes" _wb_v="--replicas --timeout --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "app stop") _wb_s="" _wb_f="-h --help --dry-run --no-wait -v --verbose -q --quiet --no-color -y --yes" _wb_v="--timeout --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "app restart") _wb_s="" _wb_f="-h --help --dry-run --no-wait -v --verbose -q --quiet --no-color -y --yes" _wb_v="--timeout --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
@@ -32,9 +32,9 @@ _wb_cmd() {
     "app history") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "app rollback") _wb_s="" _wb_f="-h --help --dry-run --no-wait -v --verbose -q --quiet --no-color -y --yes" _wb_v="--to --timeout --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "push") _wb_s="jar" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
-    "push jar") _wb_s="" _wb_f="-h --help --no-deploy -v --verbose -q --quiet --no-color -y --yes" _wb_v="--app -t --tag --to --base --platform --jvm-flag --env --timeout --dotenv-out --parallel --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="files" ;;
+    "push jar") _wb_s="" _wb_f="-h --help --no-deploy --git-push -v --verbose -q --quiet --no-color -y --yes" _wb_v="--app -t --tag --to --base --platform --jvm-flag --env --timeout --dotenv-out --parallel --gitops --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="files" ;;
     "config") _wb_s="set get history diff rollback" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
-    "config set") _wb_s="" _wb_f="-h --help --secret --no-wait -v --verbose -q --quiet --no-color -y --yes" _wb_v="--file --env-file --unset -m --message --timeout --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps none+" ;;
+    "config set") _wb_s="" _wb_f="-h --help --secret --no-wait --git-push -v --verbose -q --quiet --no-color -y --yes" _wb_v="--file --env-file --unset -m --message --timeout --gitops --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps none+" ;;
     "config get") _wb_s="" _wb_f="-h --help --show-secrets -v --verbose -q --quiet --no-color -y --yes" _wb_v="--version --file --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "config history") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "config diff") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps @configs+" ;;
@@ -50,6 +50,9 @@ _wb_cmd() {
     "cp-files") _wb_s="" _wb_f="-h --help -r --recursive -v --verbose -q --quiet --no-color -y --yes" _wb_v="--replica -c --container --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="apppath apppath" ;;
     "files") _wb_s="ls" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "files ls") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--replica -c --container --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="apppath" ;;
+    "gc") _wb_s="" _wb_f="-h --help --dry-run -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
+    "export") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--to --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
+    "doctor") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--app --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "completion") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="=bash,zsh,fish" ;;
     *) _wb_s="" _wb_f="" _wb_v="" _wb_p="" ;;
   esac
@@ -71,6 +74,9 @@ _wb_sub() {
     "/logs") _wb_n=logs ;;
     "/cp-files") _wb_n=cp-files ;;
     "/files") _wb_n=files ;;
+    "/gc") _wb_n=gc ;;
+    "/export") _wb_n=export ;;
+    "/doctor") _wb_n=doctor ;;
     "/completion") _wb_n=completion ;;
     "profile/init") _wb_n=init ;;
     "profile/list") _wb_n=list ;;
@@ -114,9 +120,9 @@ _wb_sub() {
 # _wb_kind PATH OPTION: sets _wb_k to what OPTION's value completes to (see `wb __complete`).
 _wb_kind() {
   case "$1/$2" in
+    "app status/--dotenv-out"|"push jar/--dotenv-out"|"config set/--file"|"config set/--env-file") _wb_k='files' ;;
     "app set/--trace") _wb_k='=on,off,true,false,yes,no' ;;
-    "push jar/--app") _wb_k='@apps' ;;
-    "push jar/--dotenv-out"|"config set/--file"|"config set/--env-file") _wb_k='files' ;;
+    "push jar/--app"|"doctor/--app") _wb_k='@apps' ;;
     "config get/--version"|"config rollback/--to") _wb_k='@configs' ;;
     *"/--profile") _wb_k='@profiles' ;;
     *"/--kubeconfig") _wb_k='files' ;;

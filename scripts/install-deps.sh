@@ -16,6 +16,10 @@ test_pkgs=(python3 python3-aiohttp python3-yaml docker-registry apache2-utils op
 # The shells whose completion scripts are tested, groff and man for the man pages, and what
 # `cpack -G DEB` needs to compute the package's dependencies (dpkg-shlibdeps, file).
 test_pkgs+=(bash zsh fish groff-base man-db gzip dpkg-dev file)
+# gitlab-ci-local (npm, tests/gitlab-ci-local) runs examples/.gitlab-ci.yml and needs rsync.
+test_pkgs+=(rsync)
+# libfaketime: `wb doctor`'s clock check against a skewed clock (tests/e2e/test_doctor.py).
+test_pkgs+=(faketime)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--with-tests" ]]; then want+=("${test_pkgs[@]}"); fi

@@ -7,6 +7,8 @@ preset="${1:-default}"
 scripts/install-deps.sh --with-tests
 # The independent schema validator for generated objects (npm kubernetes-models).
 if command -v npm >/dev/null; then npm ci --prefix tests/validate --no-audit --no-fund --loglevel=error; fi
+# gitlab-ci-local, which runs examples/.gitlab-ci.yml for real in tests/e2e/test_gitlab_ci.py.
+if command -v npm >/dev/null; then npm ci --prefix tests/gitlab-ci-local --no-audit --no-fund --loglevel=error; fi
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset" -j"$(nproc)"
 # The "runs for real" test (a pushed image on a debootstrapped JRE base under podman) needs root;

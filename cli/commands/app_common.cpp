@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <optional>
 #include <ostream>
 
 #include "output.hpp"
@@ -79,16 +80,28 @@ Result<wbw::AppState> wait_for_app(Context& ctx, k::Client& client, const std::s
   wbw::WaitOptions o;
   o.timeout = util::parse_duration(flags.timeout).value_or(std::chrono::minutes(5));
   o.fail_after = std::min<std::chrono::milliseconds>(o.timeout, std::chrono::seconds(30));
-  const bool progress = ctx.show_progress();
+  // In GitLab CI: each change on a line of its own inside a collapsible section, no redraws.
+  const bool ci_lines = ctx.in_gitlab_ci() && !ctx.global.quiet && !ctx.global.machine_output();
+  const bool progress = ctx.show_progress() && !ci_lines;
   bool shown = false;
+  std::string last_line;
   o.on_change = [&](const wbw::AppState& s) {
-    if (!progress) return;
+    if (!progress && !ci_lines) return;
     std::string line = fmt::format("{}: {}", app, s.summary());
     if (!s.reason.empty()) line += " (" + s.reason + ")";
+    if (ci_lines) {
+      if (line != last_line) ctx.err() << line << '\n' << std::flush;
+      last_line = line;
+      return;
+    }
     ctx.err() << "\r\033[K" << line << std::flush;
     shown = true;
   };
+  std::optional<LogSection> section;
+  if (ci_lines)
+    section.emplace(ctx, "wb_wait_" + util::replace_all(app, "-", "_"), fmt::format("Waiting for {} in {}", app, ns));
   auto state = wbw::wait_for_rollout(client, ns, app, o);
+  section.reset();
   if (shown) ctx.err() << "\r\033[K" << std::flush;
   if (state) return state;
   Error e = wbw::reword_forbidden(std::move(state).error(), ns);

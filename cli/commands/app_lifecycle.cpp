@@ -16,6 +16,7 @@
 #include "commands/app_common.hpp"
 #include "commands/commands.hpp"
 #include "output.hpp"
+#include "util/fs.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
 
@@ -74,11 +75,34 @@ Status run_list(Context& ctx) {
 
 // ---------------------------------------------------------------- status
 
-Status run_status(const std::string& app, Context& ctx) {
+// `--dotenv-out FILE`: the app's state for a GitLab dotenv report (one KEY=VALUE a line, no
+// quotes, no newlines in values): WB_APP, WB_APP_WORKSPACE, WB_APP_STATUS, WB_APP_PHASE,
+// WB_APP_IMAGE, WB_APP_REVISION, WB_APP_CONFIG, WB_APP_URL ("" when there is none).
+Status write_status_dotenv(const std::string& file, const json& doc) {
+  auto text_of = [&](const char* key) -> std::string {
+    const json& v = doc.contains(key) ? doc[key] : json();
+    std::string s = v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump();
+    for (char& c : s)
+      if (c == '\n' || c == '\r') c = ' ';
+    return s;
+  };
+  std::string text;
+  const std::pair<const char*, const char*> vars[] = {{"WB_APP", "name"},          {"WB_APP_WORKSPACE", "workspace"},
+                                                      {"WB_APP_STATUS", "status"}, {"WB_APP_PHASE", "phase"},
+                                                      {"WB_APP_IMAGE", "image"},   {"WB_APP_REVISION", "revision"},
+                                                      {"WB_APP_CONFIG", "config"}, {"WB_APP_URL", "url"}};
+  for (const auto& [var, key] : vars) text += fmt::format("{}={}\n", var, text_of(key));
+  auto st = util::write_file_atomic(file, text);
+  if (!st) return st.error().with_context("--dotenv-out");
+  return {};
+}
+
+Status run_status(const std::string& app, const std::string& dotenv_out, Context& ctx) {
   WB_ASSIGN_OR_RETURN(auto ns, ctx.workspace());
   WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
   WB_ASSIGN_OR_RETURN(auto d, wbw::describe_app(*client, ns, app, 8));
   const json doc = status_document(ns, d);
+  if (!dotenv_out.empty()) WB_TRY(write_status_dotenv(dotenv_out, doc));
   if (ctx.global.machine_output()) {
     print_result(ctx, doc, [] { return Table{}; }, {"app/" + app});
     return {};
@@ -296,9 +320,16 @@ void register_app_lifecycle(CLI::App& noun, Context& ctx, Action& action) {
   l->callback([&ctx, &action] { action = [&ctx] { return run_list(ctx); }; });
 
   auto name = std::make_shared<std::string>();
+  auto dotenv = std::make_shared<std::string>();
   auto* s = add_verb(noun, "status", "An app's state in words: replicas, version, config, URL, recent events");
   s->add_option("name", *name, "App name")->required();
-  s->callback([name, &ctx, &action] { action = [name, &ctx] { return run_status(*name, ctx); }; });
+  s->add_option(
+       "--dotenv-out", *dotenv,
+       "Also write WB_APP_STATUS, WB_APP_PHASE, WB_APP_IMAGE, WB_APP_REVISION, WB_APP_URL... to FILE (a GitLab "
+       "dotenv report)")
+      ->type_name("FILE");
+  s->callback(
+      [name, dotenv, &ctx, &action] { action = [name, dotenv, &ctx] { return run_status(*name, *dotenv, ctx); }; });
 
   auto start = std::make_shared<RunOptions>();
   auto* st = add_verb(noun, "start", "Start the app and wait until every replica runs the newest version");

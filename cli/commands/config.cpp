@@ -10,6 +10,7 @@
 
 #include "commands/app_common.hpp"
 #include "commands/commands.hpp"
+#include "commands/gitops_flags.hpp"
 #include "output.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
@@ -58,6 +59,7 @@ struct SetOptions {
   bool secret = false;
   std::string message;
   WaitFlags wait;
+  GitopsFlags gitops;
 };
 
 // Writes the version, points the app at it, prunes old versions, waits and reports.
@@ -150,6 +152,7 @@ Status run_set(const SetOptions& o, Context& ctx) {
   for (const auto& [key, value] : change.set) WB_TRY(wbw::check_config_key(key));
   // Every input is checked before anything is read from or written to the cluster.
   WB_TRY(wbw::apply_config_change({}, wbw::ConfigChange{change.set, change.secret, change.files, {}, {}, {}}, o.app));
+  if (o.gitops.on()) return gitops_config_set(ctx, o.gitops, o.app, change);
   return write_and_roll(ctx, o.app, change, o.wait);
 }
 
@@ -366,6 +369,7 @@ void register_config(CLI::App& app, Context& ctx, Action& action) {
   s->add_option("-m,--message", set->message, "Why (recorded with the version and the app's revision)")
       ->type_name("TEXT");
   add_wait_flags(*s, set->wait);
+  add_gitops_flags(*s, set->gitops);
   s->callback([set, &ctx, &action] { action = [set, &ctx] { return run_set(*set, ctx); }; });
 
   auto get = std::make_shared<GetOptions>();

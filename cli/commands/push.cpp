@@ -4,10 +4,13 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <ostream>
 
 #include "commands/app_common.hpp"
 #include "commands/commands.hpp"
+#include "commands/gc.hpp"
+#include "commands/gitops_flags.hpp"
 #include "output.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
@@ -29,6 +32,7 @@ struct PushJarOptions {
   std::string timeout = "5m";
   std::string dotenv_out;
   int parallel = 3;
+  GitopsFlags gitops;
 };
 
 std::string human_bytes(int64_t n) {
@@ -165,8 +169,19 @@ Status run_push_jar(const PushJarOptions& o, Context& ctx) {
     if (!ctx.global.quiet) ctx.err() << "note: " << n << '\n';
   for (const auto& w : plan.warnings) ctx.warn(w);
 
+  // GitOps: the checkout must hold the app (and be clean) before anything is uploaded.
+  std::optional<GitopsApp> gitops;
+  if (o.gitops.on()) {
+    if (o.no_deploy) return Error(ErrorCode::Usage, "--no-deploy and --gitops contradict each other", "pick one");
+    if (plan.target.kind != wbw::PushTarget::Kind::Registry)
+      return Error(ErrorCode::Usage, fmt::format("--gitops needs a registry target, not {}", plan.target.str()),
+                   "the cluster pulls the image from a registry: set registry.host or pass --to REGISTRY/REPO");
+    WB_ASSIGN_OR_RETURN(auto target, open_gitops_app(ctx, o.gitops, plan.app));
+    gitops.emplace(std::move(target));
+  }
+
   // Deploying: the app must exist before anything is uploaded.
-  const bool deploy = !o.no_deploy && plan.target.kind == wbw::PushTarget::Kind::Registry;
+  const bool deploy = !gitops && !o.no_deploy && plan.target.kind == wbw::PushTarget::Kind::Registry;
   std::string ns;
   kube::Client* client = nullptr;
   if (deploy) {
@@ -206,6 +221,9 @@ Status run_push_jar(const PushJarOptions& o, Context& ctx) {
   const bool document = format == OutputFormat::Json || format == OutputFormat::Yaml;
   if (!document) ctx.out() << reference << '\n' << std::flush;
   json doc = push_document(plan, result, reference);
+  if (gitops) {
+    WB_ASSIGN_OR_RETURN(doc["gitops"], gitops_set_image(ctx, *gitops, plan, reference, result.digest));
+  }
 
   if (deploy) {
     LogSection section(ctx, "wb_deploy", fmt::format("Rolling app {} in workspace {} to {}", plan.app, ns,
@@ -238,6 +256,9 @@ Status run_push_jar(const PushJarOptions& o, Context& ctx) {
                        {"changed", deployed.changed},
                        {"revision", revision.empty() ? json(nullptr) : json(std::atol(revision.c_str()))},
                        {"state", state_words}};
+    // retention.auto: clean up after a push that deployed (the cluster says what is in use).
+    if (settings->get_bool("retention.auto", false))
+      doc["retention"] = retention_after_push(ctx, *client, ns, plan.app, result.digest);
   }
 
   if (format == OutputFormat::Json) print_json(ctx, doc);
@@ -295,6 +316,7 @@ void register_push(CLI::App& app, Context& ctx, Action& action) {
         int n = std::atoi(s.c_str());
         return n >= 1 && n <= 16 ? std::string() : "must be between 1 and 16";
       });
+  add_gitops_flags(*v, o->gitops);
   v->callback([o, &ctx, &action] { action = [o, &ctx] { return run_push_jar(*o, ctx); }; });
 }
 

@@ -147,7 +147,11 @@ Error verification_error(CURL* h, const char* errbuf, const Target& t) {
     return Error(ErrorCode::Failure, msg, "connect by a name the certificate lists, or set tls-server-name to one");
   }
   if (contains(errbuf, "expired"))
-    return Error(ErrorCode::Failure, "TLS: the certificate of " + t.origin + " has expired");
+    return Error(ErrorCode::Failure, "TLS: the certificate of " + t.origin + " has expired",
+                 "if it should not have, check this machine's clock (`date`, NTP)");
+  if (contains(errbuf, "not yet valid"))
+    return Error(ErrorCode::Failure, "TLS: the certificate of " + t.origin + " is not valid yet",
+                 "this machine's clock is probably behind: check it (`date`, NTP)");
   if (contains(errbuf, "certificate problem"))
     return Error(ErrorCode::Failure, "TLS: the certificate of " + t.origin + " is not signed by a trusted CA",
                  "set certificate-authority to the CA that signed it (insecure-skip-tls-verify only on a trusted "

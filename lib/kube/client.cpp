@@ -1,6 +1,7 @@
 // The REST client over http::Transport.
 #include "kube/client.hpp"
 
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -427,6 +428,7 @@ class HttpClient : public Client {
   }
 
   Result<std::shared_ptr<http::Transport>> transport_for(const Credentials& creds) {
+    std::lock_guard<std::mutex> lock(state_mu_);
     if (!creds.client_cert_data.empty() && factory_) {
       std::string key = util::sha256_hex(creds.client_cert_data + "\n--\n" + creds.client_key_data);
       if (!cert_transport_ || key != cert_key_) {
@@ -570,8 +572,11 @@ class HttpClient : public Client {
   }
 
   Result<std::vector<std::string>> group_version_resources(const std::string& gv) {
-    auto it = gv_cache_.find(gv);
-    if (it != gv_cache_.end()) return it->second;
+    {
+      std::lock_guard<std::mutex> lock(state_mu_);
+      auto it = gv_cache_.find(gv);
+      if (it != gv_cache_.end()) return it->second;
+    }
     std::string path = gv.find('/') == std::string::npos ? "/api/" + gv : "/apis/" + gv;
     std::vector<std::string> names;
     auto resp = call({"GET", path});
@@ -585,6 +590,7 @@ class HttpClient : public Client {
           if (!n.empty() && n.find('/') == std::string::npos) names.push_back(n);
         }
     }
+    std::lock_guard<std::mutex> lock(state_mu_);
     gv_cache_[gv] = names;
     return names;
   }
@@ -595,8 +601,17 @@ class HttpClient : public Client {
   http::ClientOptions options_;
   std::shared_ptr<http::Transport> cert_transport_;
   std::string cert_key_;
+  // Guards the lazily built state above and below (transports, discovery caches): one client is
+  // shared by threads (wb logs -f follows every replica on its own thread). Never held across a
+  // network call; two threads may both fetch discovery once, the results are the same.
+  std::mutex state_mu_;
   std::map<std::string, std::vector<std::string>> gv_cache_;
   std::optional<Discovery> discovery_;
+
+  std::optional<Discovery> cached_discovery() {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    return discovery_;
+  }
 };
 
 std::string object_key(const json& object) {
@@ -708,7 +723,7 @@ Status HttpClient::list_watch(const ResourceType& type, const std::string& ns, c
 }
 
 Result<Discovery> HttpClient::discovery() {
-  if (discovery_) return *discovery_;
+  if (auto cached = cached_discovery()) return *std::move(cached);
   Discovery d;
   WB_ASSIGN_OR_RETURN(auto vresp, call({"GET", "/version"}));
   WB_ASSIGN_OR_RETURN(json v, parse_json(vresp, "version"));
@@ -764,6 +779,7 @@ Result<Discovery> HttpClient::discovery() {
     }
     d.resources[gv] = *names;
   }
+  std::lock_guard<std::mutex> lock(state_mu_);
   discovery_ = d;
   return d;
 }
@@ -772,8 +788,8 @@ Result<ResourceType> HttpClient::prefer(const std::vector<ResourceType>& candida
   std::vector<std::string> tried;
   for (const auto& c : candidates) {
     bool served = false;
-    if (discovery_) {
-      served = discovery_->has(c.api_version(), c.plural);
+    if (auto cached = cached_discovery()) {
+      served = cached->has(c.api_version(), c.plural);
     } else {
       WB_ASSIGN_OR_RETURN(auto names, group_version_resources(c.api_version()));
       for (const auto& n : names) served = served || n == c.plural;

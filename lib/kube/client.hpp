@@ -116,6 +116,9 @@ struct Discovery {
   bool has(const std::string& api_version, const std::string& plural) const;
 };
 
+// Implementations made by make_client are safe to share between threads: every call is an
+// independent request, and the lazily built state (transports, discovery caches, exec-plugin
+// credentials) is guarded inside.
 class Client {
  public:
   virtual ~Client() = default;

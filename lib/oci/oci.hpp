@@ -111,6 +111,16 @@ class Registry {
   virtual Result<Descriptor> head_manifest(const Reference& ref);
   // Deletes the manifest `ref.digest` (every tag on it goes). The default: not supported.
   virtual Status delete_manifest(const Reference& ref_with_digest);
+  // Every tag of the repository `repo` (its tag/digest ignored), all pages, in the registry's
+  // order; empty when the repository does not exist. The default: not supported.
+  virtual Result<std::vector<std::string>> list_tags(const Reference& repo);
+  // Reaches the registry's /v2/ endpoint (an answer that asks for credentials counts as reached).
+  // Unavailable when nothing answers. The default: not supported.
+  virtual Status ping(const std::string& registry);
+  // Proves push access to `repo` without leaving anything behind: opens a blob upload session
+  // and cancels it (DELETE of the upload URL). Auth when pushing is not allowed. The default:
+  // not supported.
+  virtual Status check_push(const Reference& repo);
 };
 
 // Uploads bytes held in memory (configs, small layers) through put_blob.

@@ -30,6 +30,18 @@ Status Registry::delete_manifest(const Reference& ref_with_digest) {
   return Error(ErrorCode::Failure, "deleting " + ref_with_digest.str() + " is not supported here");
 }
 
+Result<std::vector<std::string>> Registry::list_tags(const Reference& repo) {
+  return Error(ErrorCode::Failure, "listing the tags of " + repo.name() + " is not supported here");
+}
+
+Status Registry::ping(const std::string& registry) {
+  return Error(ErrorCode::Failure, "checking registry " + registry + " is not supported here");
+}
+
+Status Registry::check_push(const Reference& repo) {
+  return Error(ErrorCode::Failure, "checking push access to " + repo.name() + " is not supported here");
+}
+
 Result<Descriptor> put_blob_data(Registry& registry, const Reference& repo, std::string_view data,
                                  const std::string& media_type) {
   auto data_copy = std::make_shared<std::string>(data);

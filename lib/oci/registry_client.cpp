@@ -376,8 +376,58 @@ class Client final : public Registry {
     const std::string summary = summarize_registry_errors(r.body);
     if (r.status == 405 || summary.find("UNSUPPORTED") != std::string::npos)
       return Error(ErrorCode::Failure, "registry " + ref.registry + " does not allow deleting images",
-                   "deletes are disabled there (distribution: storage.delete.enabled: true)", r.status);
+                   "deletes are disabled there (distribution: storage.delete.enabled: true)", 405);
     return error_for(r, ref, "delete", "manifest " + ref.with_digest(ref.digest));
+  }
+
+  Result<std::vector<std::string>> list_tags(const Reference& repo) override {
+    std::vector<std::string> tags;
+    std::string url = "/v2/" + repo.repository + "/tags/list?n=" + std::to_string(std::max(1, options_.tag_page_size));
+    std::set<std::string> seen_urls;
+    while (!url.empty()) {
+      if (!seen_urls.insert(url).second)
+        return Error(ErrorCode::Failure, "registry " + repo.registry + " sent the same page of tags of " +
+                                             repo.name() + " twice (a Link loop)");
+      http::Request req;
+      req.url = url;
+      WB_ASSIGN_OR_RETURN(http::Response r, call(repo, std::move(req), {repo_scope(repo, "pull")}));
+      if (r.status == 404) {
+        // No such repository (NAME_UNKNOWN): nothing pushed there yet.
+        if (tags.empty()) return tags;
+        return error_for(r, repo, "pull", "tags of " + repo.name());
+      }
+      if (r.status != 200) return error_for(r, repo, "pull", "tags of " + repo.name());
+      json j = json::parse(r.body, nullptr, false);
+      if (!j.is_object())
+        return Error(ErrorCode::Failure, "registry " + repo.registry + " answered the tag list of " + repo.name() +
+                                             " with something that is not JSON");
+      if (j.contains("tags") && j["tags"].is_array())
+        for (const json& t : j["tags"])
+          if (t.is_string()) tags.push_back(t.get<std::string>());
+      const std::string request_url = r.effective_url.empty() ? base_url(repo) + url : r.effective_url;
+      url.clear();
+      for (const std::string& link : r.headers.get_all("link")) {
+        url = next_page_link(request_url, link);
+        if (!url.empty()) break;
+      }
+    }
+    return tags;
+  }
+
+  Status ping(const std::string& registry) override {
+    WB_TRY(host(registry));
+    return {};
+  }
+
+  Status check_push(const Reference& repo) override {
+    WB_ASSIGN_OR_RETURN(std::string url, start_upload(repo));
+    http::Request req;
+    req.method = "DELETE";
+    req.url = url;
+    WB_ASSIGN_OR_RETURN(http::Response r, call(repo, std::move(req), {repo_scope(repo, "pull,push")}));
+    // 204 per the distribution spec; 404 means the session is already gone (nothing left either).
+    if (r.status == 204 || r.status == 200 || r.status == 202 || r.status == 404) return {};
+    return error_for(r, repo, "push", "cancelling an upload to " + repo.name());
   }
 
  private:
@@ -888,6 +938,35 @@ std::string append_query(const std::string& url, const std::string& name, const 
   if (sep) base += sep;
   return base + util::url_encode(name) + "=" + util::url_encode(value) + fragment;
 }
+
+std::string next_page_link(const std::string& request_url, const std::string& link) {
+  // A header may hold several links: `<a>; rel="x", <b>; rel="next"`.
+  size_t i = 0;
+  while (i < link.size()) {
+    size_t open = link.find('<', i);
+    if (open == std::string::npos) break;
+    size_t close = link.find('>', open);
+    if (close == std::string::npos) break;
+    const std::string target = link.substr(open + 1, close - open - 1);
+    size_t next_link = link.find('<', close);
+    std::string params = link.substr(close + 1, next_link == std::string::npos ? std::string::npos : next_link - close - 1);
+    for (const std::string& raw : util::split(params, ';')) {
+      std::string p = util::trim(raw);
+      if (p.size() && p.back() == ',') p.pop_back();
+      auto eq = p.find('=');
+      if (eq == std::string::npos || util::to_lower(util::trim(p.substr(0, eq))) != "rel") continue;
+      std::string v = util::trim(p.substr(eq + 1));
+      if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+      for (const std::string& rel : util::split(v, ' '))
+        if (util::to_lower(rel) == "next" && !target.empty()) return resolve_location(request_url, target);
+    }
+    if (next_link == std::string::npos) break;
+    i = next_link;
+  }
+  return "";
+}
+
+bool deletes_disabled(const util::Error& e) { return e.http_status == 405; }
 
 std::string summarize_registry_errors(const std::string& body) {
   json j = json::parse(body, nullptr, false);

@@ -1,7 +1,7 @@
 // The OCI distribution client: oci::Registry over http::Transport, with scheme choice, /v2/
 // ping, anonymous/Basic/Bearer-token auth, manifests, blobs (HEAD, streamed GET with digest
 // check, cross-repository mount, monolithic or chunked uploads that resume or restart after
-// transient failures) and manifest deletion.
+// transient failures), tag listing (paginated) and manifest deletion.
 #pragma once
 
 #include <chrono>
@@ -39,6 +39,8 @@ struct RegistryOptions {
   // offset the registry confirms, or restarts the upload (re-opening the source).
   int upload_attempts = 5;
   std::chrono::milliseconds upload_retry_delay{500};
+  // Tags asked for per page of a tag listing (the registry may send fewer, and a Link to more).
+  int tag_page_size = 100;
   // Progress of an upload: bytes the registry has confirmed so far, of `size` (-1 unknown).
   std::function<void(const std::string& digest_or_empty, int64_t done, int64_t size)> on_upload_progress;
 };
@@ -67,6 +69,13 @@ std::vector<AuthChallenge> parse_www_authenticate(const std::string& value);
 std::string resolve_location(const std::string& request_url, const std::string& location);
 // Appends a query parameter, keeping existing ones (e.g. `_state`).
 std::string append_query(const std::string& url, const std::string& name, const std::string& value);
+// The URL of the next page from a Link header (RFC 8288: `<url>; rel="next"`), resolved against
+// the request URL; "" when there is none.
+std::string next_page_link(const std::string& request_url, const std::string& link);
+// True for the error delete_manifest returns when the registry has deletes turned off (405, or
+// an UNSUPPORTED error code): a setting of the registry, not a failure of what was asked.
+bool deletes_disabled(const util::Error& e);
+
 // Summarises a registry's JSON error body ({"errors":[{"code","message","detail"}]}) in one
 // line; "" when the body is not such JSON.
 std::string summarize_registry_errors(const std::string& body);

@@ -320,7 +320,26 @@ Result<Settings> resolve_settings(const ResolveInputs& in) {
     }
   }
   if (profile.empty()) profile = state.current_profile;
-  if (!profile.empty()) {
+  // A path instead of a name (it has a '/' or ends in .yaml/.yml): the profile file itself, e.g. a
+  // GitLab CI/CD variable of type File, whose value is the path of a temporary file.
+  auto ends = [&](const std::string& suffix) {
+    return profile.size() > suffix.size() &&
+           profile.compare(profile.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  const bool profile_is_path = profile.find('/') != std::string::npos || ends(".yaml") || ends(".yml");
+  if (!profile.empty() && profile_is_path) {
+    std::filesystem::path path = util::expand_home(profile);
+    if (path.is_relative() && !in.cwd.empty()) path = in.cwd / path;
+    auto text = util::read_file(path);
+    if (!text) {
+      if (text.error().code != ErrorCode::NotFound) return text.error();
+      return Error(ErrorCode::NotFound, fmt::format("profile file {} not found ({})", path.string(), profile_origin),
+                   "point " + profile_origin + " at a profile file, or name a profile in " + dirs.profiles().string());
+    }
+    WB_ASSIGN_OR_RETURN(auto values, parse_settings_yaml(*text, path.string()));
+    for (auto& [k, v] : values) s.set(k, {v, Source::Profile, path.string()});
+    s.profile_name = path.stem().string();
+  } else if (!profile.empty()) {
     auto path = dirs.profile_file(profile);
     auto text = util::read_file(path);
     if (!text) {

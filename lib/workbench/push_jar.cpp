@@ -337,6 +337,9 @@ Provenance provenance(const jar::JarInfo& info, const PushEnvironment& env) {
   else if (auto ref = env_value(env.env, "CI_COMMIT_REF_NAME"))
     p.version = *ref;
   if (auto v = env_value(env.env, "CI_PIPELINE_URL")) p.pipeline = *v;
+  if (auto v = env_value(env.env, "CI_JOB_URL")) p.job = *v;
+  if (auto v = env_value(env.env, "CI_PROJECT_PATH")) p.project = *v;
+  if (auto v = env_value(env.env, "CI_COMMIT_REF_NAME")) p.ref = *v;
   return p;
 }
 
@@ -476,6 +479,11 @@ Result<PushPlan> plan_push(const PushRequest& req, const Settings& settings, con
   if (!pv.source.empty()) io.labels["org.opencontainers.image.source"] = pv.source;
   if (!pv.revision.empty()) io.labels["org.opencontainers.image.revision"] = pv.revision;
   if (!pv.version.empty()) io.labels["org.opencontainers.image.version"] = pv.version;
+  // Where in GitLab CI it was built (absent outside CI).
+  if (!pv.project.empty()) io.labels["dev.wb.ci.project"] = pv.project;
+  if (!pv.ref.empty()) io.labels["dev.wb.ci.ref"] = pv.ref;
+  if (!pv.pipeline.empty()) io.labels["dev.wb.ci.pipeline-url"] = pv.pipeline;
+  if (!pv.job.empty()) io.labels["dev.wb.ci.job-url"] = pv.job;
   io.labels["org.opencontainers.image.title"] = plan.app;
   io.labels["org.opencontainers.image.created"] = image::created_time(io);
   return plan;
@@ -612,8 +620,14 @@ std::string push_change_cause(const PushPlan& plan) {
   std::string cause = "push " + plan.jar_name;
   if (!plan.provenance.version.empty()) cause += " " + plan.provenance.version;
   std::vector<std::string> extra;
-  if (!plan.provenance.revision.empty()) extra.push_back("commit " + plan.provenance.revision.substr(0, 8));
-  if (!plan.provenance.pipeline.empty()) extra.push_back(plan.provenance.pipeline);
+  const Provenance& pv = plan.provenance;
+  if (!pv.project.empty())
+    extra.push_back(pv.ref.empty() ? pv.project : pv.project + "@" + pv.ref);
+  else if (!pv.ref.empty())
+    extra.push_back("ref " + pv.ref);
+  if (!pv.revision.empty()) extra.push_back("commit " + pv.revision.substr(0, 8));
+  if (!pv.pipeline.empty()) extra.push_back(pv.pipeline);
+  if (!pv.job.empty()) extra.push_back("job " + pv.job);
   if (!extra.empty()) cause += " (" + util::join(extra, ", ") + ")";
   return cause;
 }

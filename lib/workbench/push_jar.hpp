@@ -101,6 +101,9 @@ struct Provenance {
   std::string revision;  // CI_COMMIT_SHA, else `git rev-parse HEAD`
   std::string version;   // CI_COMMIT_TAG, else the jar's Implementation-Version, else CI_COMMIT_REF_NAME
   std::string pipeline;  // CI_PIPELINE_URL
+  std::string job;       // CI_JOB_URL
+  std::string project;   // CI_PROJECT_PATH ("shop/orders")
+  std::string ref;       // CI_COMMIT_REF_NAME (branch or tag)
 };
 
 // Everything decided before anything is uploaded.

@@ -179,11 +179,12 @@ class FakeCluster:
 
 
 class Registry:
-    """Debian's docker-registry on a random loopback port; tls=True adds TLS and htpasswd auth."""
+    """Debian's docker-registry on a random loopback port; tls=True adds TLS and htpasswd auth;
+    delete=False turns manifest deletes off (storage.delete.enabled: false, DELETE answers 405)."""
 
-    def __init__(self, tls=False, user="wbuser", password="wbpass"):
+    def __init__(self, tls=False, user="wbuser", password="wbpass", delete=True):
         self.dir = tempfile.mkdtemp(prefix="wb-registry-")
-        self.tls, self.user, self.password = tls, user, password
+        self.tls, self.user, self.password, self.delete = tls, user, password, delete
         self.proc = None
         for _ in range(5):
             self.port = free_port()
@@ -201,7 +202,8 @@ class Registry:
 
     def _write_config(self):
         lines = ["version: 0.1", "log: {level: warn}",
-                 "storage: {filesystem: {rootdirectory: %s/data}, delete: {enabled: true}}" % self.dir,
+                 "storage: {filesystem: {rootdirectory: %s/data}, delete: {enabled: %s}}" % (
+                     self.dir, "true" if self.delete else "false"),
                  "http:", "  addr: 127.0.0.1:%d" % self.port]
         if self.tls:
             self.cert = os.path.join(self.dir, "cert.pem")
@@ -228,6 +230,11 @@ class Registry:
             except OSError:
                 time.sleep(0.05)
         return False
+
+    def garbage_collect(self):
+        """Runs `docker-registry garbage-collect` on this registry's config (frees unreferenced blobs)."""
+        return subprocess.run(["docker-registry", "garbage-collect", self.config], capture_output=True, text=True,
+                              timeout=120)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -228,3 +228,50 @@ TEST_CASE("Client against fakekube over real HTTPS", "[fakekube]") {
   // Listing in a missing namespace is an empty list on a real API server.
   CHECK(missing_ns.ok());
 }
+
+TEST_CASE("one Client shared by threads: first discovery, transport and reads race safely", "[fakekube][threads]") {
+  TempDir d;
+  FakeKube server(d.path());
+  if (!server.ready()) {
+    WARN("fakekube did not start; skipping");
+    return;
+  }
+  ConnectOptions co;
+  co.kubeconfig_flag = server.kubeconfig;
+  co.env = [](const std::string&) { return std::nullopt; };
+  co.stdin_is_tty = false;
+  auto rc = load_rest_config(co);
+  REQUIRE(rc.ok());
+  // A fresh client: nothing cached yet, so every thread races to build the transport and to
+  // fill the discovery caches (what `wb logs -f` does when it starts one thread per replica).
+  auto client = make_client(*rc);
+  const std::string ns = rc->namespace_.empty() ? "default" : rc->namespace_;
+  constexpr int kThreads = 8;
+  std::vector<std::string> failures(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 5; ++i) {
+        auto ing = client->prefer({types::IngressV1, types::IngressV1beta1});
+        if (!ing || ing->version != "v1") {
+          failures[t] = ing ? "prefer picked " + ing->version : ing.error().message;
+          return;
+        }
+        auto disc = client->discovery();
+        if (!disc || !disc->has("apps/v1", "deployments")) {
+          failures[t] = disc ? "discovery lacks deployments" : disc.error().message;
+          return;
+        }
+        auto listed = client->list(types::ConfigMap, ns);
+        if (!listed) {
+          failures[t] = listed.error().message;
+          return;
+        }
+      }
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) {
+    INFO("thread " << t);
+    CHECK(failures[t].empty());
+  }
+}

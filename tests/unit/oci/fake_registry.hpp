@@ -26,6 +26,7 @@ class FakeRegistry {
   std::string realm = "https://auth.example.com/token";
   bool relative_urls = false;
   bool deletes_enabled = true;
+  size_t tag_page_limit = 0;  // most tags per page of /tags/list (0 = the client's n, unlimited)
   bool anonymous_pull = false;  // token service gives pull tokens without credentials
   // Failure injection: called for each request before it is handled; return a response or error
   // to answer instead (nullopt = handle normally).
@@ -168,8 +169,11 @@ class FakeRegistry {
         return answer(401, "", {{"WWW-Authenticate", "Bearer realm=\"" + realm + "\",service=\"" + host + "\""}});
       return answer(200, "{}");
     }
-    // /v2/<repo>/(manifests|blobs)/<ref> or /v2/<repo>/blobs/uploads/[uuid]
+    // /v2/<repo>/(manifests|blobs)/<ref> or /v2/<repo>/blobs/uploads/[uuid] or /v2/<repo>/tags/list
     const std::string rest = path.substr(4);
+    const std::string tags_suffix = "/tags/list";
+    if (rest.size() > tags_suffix.size() && rest.compare(rest.size() - tags_suffix.size(), tags_suffix.size(), tags_suffix) == 0)
+      return tags_route(req, rest.substr(0, rest.size() - tags_suffix.size()), q);
     size_t up = rest.find("/blobs/uploads/");
     if (up != std::string::npos) return uploads_route(req, rest.substr(0, up), rest.substr(up + 15), q);
     size_t m = rest.rfind("/manifests/");
@@ -192,6 +196,40 @@ class FakeRegistry {
     return error(404, "NAME_UNKNOWN", "no route");
   }
 
+  // Like distribution: tags in lexical order, `n` per page, `last` to continue after, and a
+  // host-relative Link header `</v2/<repo>/tags/list?last=X&n=N>; rel="next"` when more follow.
+  util::Result<http::Response> tags_route(const http::Request& req, const std::string& repo,
+                                          const std::map<std::string, std::string>& q) {
+    if (auto a = check_auth(req, repo, "pull")) return *a;
+    std::vector<std::string> tags;
+    for (const auto& [key, value] : manifests) {
+      if (key.rfind(repo + "@", 0) != 0) continue;
+      std::string ref = key.substr(repo.size() + 1);
+      if (ref.rfind("sha256:", 0) != 0) tags.push_back(ref);
+    }
+    if (tags.empty()) return error(404, "NAME_UNKNOWN", "repository name not known to registry");
+    size_t n = q.count("n") ? std::stoul(q.at("n")) : tags.size();
+    if (tag_page_limit) n = std::min(n, tag_page_limit);
+    const std::string last = q.count("last") ? q.at("last") : "";
+    std::vector<std::string> page;
+    bool more = false;
+    for (const std::string& t : tags) {
+      if (!last.empty() && t <= last) continue;
+      if (page.size() == n) {
+        more = true;
+        break;
+      }
+      page.push_back(t);
+    }
+    std::string body = R"({"name":")" + repo + R"(","tags":[)";
+    for (size_t i = 0; i < page.size(); ++i) body += (i ? ",\"" : "\"") + page[i] + "\"";
+    body += "]}";
+    http::Headers h{{"Content-Type", "application/json"}};
+    if (more)
+      h.add("Link", "</v2/" + repo + "/tags/list?last=" + page.back() + "&n=" + std::to_string(n) + R"(>; rel="next")");
+    return answer(200, body, h);
+  }
+
   util::Result<http::Response> manifest_route(const http::Request& req, const std::string& repo,
                                               const std::string& ref) {
     const bool write = req.method == "PUT" || req.method == "DELETE";
@@ -205,6 +243,13 @@ class FakeRegistry {
     if (req.method == "DELETE") {
       if (!deletes_enabled) return error(405, "UNSUPPORTED", "The operation is unsupported.");
       if (!manifests.erase(repo + "@" + ref)) return error(404, "MANIFEST_UNKNOWN", "manifest unknown");
+      // Like distribution: every tag on that digest goes with it.
+      for (auto it = manifests.begin(); it != manifests.end();) {
+        if (it->first.rfind(repo + "@", 0) == 0 && digest_of(it->second.first) == ref)
+          it = manifests.erase(it);
+        else
+          ++it;
+      }
       return answer(202);
     }
     auto it = manifests.find(repo + "@" + ref);

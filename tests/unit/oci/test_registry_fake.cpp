@@ -456,3 +456,76 @@ TEST_CASE("registry client: connection failures are Unavailable") {
   CHECK(r.error().code == ErrorCode::Unavailable);
   CHECK_THAT(r.error().message, Catch::Contains("cannot reach registry registry.example.com"));
 }
+
+TEST_CASE("registry client: Link header parsing for the next page") {
+  const std::string req = "https://r.example/v2/shop/orders/tags/list?n=2";
+  CHECK(next_page_link(req, R"(</v2/shop/orders/tags/list?last=b&n=2>; rel="next")") ==
+        "https://r.example/v2/shop/orders/tags/list?last=b&n=2");
+  CHECK(next_page_link(req, R"(<https://cdn.example/x?last=b>; rel=next)") == "https://cdn.example/x?last=b");
+  CHECK(next_page_link(req, R"(</first>; rel="first", </v2/n?last=c>; rel="next")") == "https://r.example/v2/n?last=c");
+  CHECK(next_page_link(req, R"(</prev>; rel="prev")").empty());
+  CHECK(next_page_link(req, "").empty());
+}
+
+TEST_CASE("registry client: tag listing follows Link pages; deletes by digest take every tag") {
+  FakeRegistry fake;
+  fake.auth = FakeRegistry::Auth::Bearer;
+  fake.tag_page_limit = 2;  // the registry caps pages below what the client asks
+  auto client = make_registry_client(options_for(fake));
+  CHECK(client->list_tags(R("registry.example.com/shop/orders")).value().empty());  // no repository yet
+
+  std::map<std::string, std::string> digests;
+  for (int i = 1; i <= 5; ++i) {
+    const std::string body = R"({"schemaVersion":2,"v":)" + std::to_string(i) + "}";
+    auto d = client->put_manifest(R("registry.example.com/shop/orders:v" + std::to_string(i)), body, media::kOciManifest);
+    REQUIRE(d.ok());
+    digests["v" + std::to_string(i)] = *d;
+  }
+  // A second tag on v5's manifest, and another repository that must not show up.
+  REQUIRE(client->put_manifest(R("registry.example.com/shop/orders:latest"), R"({"schemaVersion":2,"v":5})",
+                               media::kOciManifest).ok());
+  REQUIRE(client->put_manifest(R("registry.example.com/shop/billing:b1"), R"({"schemaVersion":2})",
+                               media::kOciManifest).ok());
+
+  fake.seen.clear();
+  auto tags = client->list_tags(R("registry.example.com/shop/orders"));
+  REQUIRE(tags.ok());
+  CHECK(*tags == std::vector<std::string>{"latest", "v1", "v2", "v3", "v4", "v5"});
+  int pages = 0;
+  for (const auto& s : fake.seen)
+    if (s.method == "GET" && s.url.find("/tags/list") != std::string::npos && s.url.find("auth.example") == std::string::npos)
+      ++pages;
+  CHECK(pages == 3);
+
+  REQUIRE(client->delete_manifest(R("registry.example.com/shop/orders@" + digests["v5"])).ok());
+  CHECK(*client->list_tags(R("registry.example.com/shop/orders")) ==
+        std::vector<std::string>{"v1", "v2", "v3", "v4"});
+  CHECK(*client->list_tags(R("registry.example.com/shop/billing")) == std::vector<std::string>{"b1"});
+
+  fake.deletes_enabled = false;
+  auto refused = client->delete_manifest(R("registry.example.com/shop/orders@" + digests["v1"]));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(deletes_disabled(refused.error()));
+  auto gone = client->delete_manifest(R("registry.example.com/shop/orders@" + digests["v5"]));
+  fake.deletes_enabled = true;
+  gone = client->delete_manifest(R("registry.example.com/shop/orders@" + digests["v5"]));
+  REQUIRE_FALSE(gone.ok());
+  CHECK(gone.error().code == ErrorCode::NotFound);
+  CHECK_FALSE(deletes_disabled(gone.error()));
+}
+
+TEST_CASE("registry client: a Link loop is refused, not followed forever") {
+  FakeRegistry fake;
+  fake.inject = [](const wb::http::Request& req, int) -> std::optional<wb::util::Result<wb::http::Response>> {
+    if (req.url.find("/tags/list") == std::string::npos) return std::nullopt;
+    wb::http::Response r;
+    r.status = 200;
+    r.body = R"({"name":"shop/orders","tags":["a"]})";
+    r.headers.add("Link", R"(</v2/shop/orders/tags/list?last=a>; rel="next")");
+    return wb::util::Result<wb::http::Response>(r);
+  };
+  auto client = make_registry_client(options_for(fake));
+  auto tags = client->list_tags(R("registry.example.com/shop/orders"));
+  REQUIRE_FALSE(tags.ok());
+  CHECK_THAT(tags.error().message, Catch::Contains("Link loop"));
+}

@@ -1,6 +1,8 @@
 // The registry client against Debian's real docker-registry (distribution 2.8), checked with skopeo.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "oci/registry_client.hpp"
 #include "registry_fixture.hpp"
 #include "util/encoding.hpp"
@@ -376,4 +378,56 @@ TEST_CASE("real registry: bearer token flow through a token-auth front", "[regis
   CHECK(w.error().code == ErrorCode::Auth);
   CHECK_THAT(w.error().message, Catch::Contains("refused your credentials for shop/orders (pull)"));
   CHECK_THAT(w.error().message, Catch::Contains("[credentials from /root/.docker/config.json]"));
+}
+
+// Distribution 2.8 answers the tag list in one page whatever `n` asks (paging came with 3.0 and
+// Harbor; the fake registry's tests cover following Link pages): here the list must be whole.
+TEST_CASE("real registry: tag listing, delete by digest takes every tag", "[registry]") {
+  if (!have_tools()) return;
+  RegistryServer server;
+  RegistryOptions o = plain_options();
+  o.tag_page_size = 2;
+  int pages = 0;
+  o.http.verbosity = 1;
+  o.http.trace = [&](std::string_view line) {
+    if (line.rfind("> GET", 0) == 0 && line.find("/tags/list") != std::string_view::npos) ++pages;
+  };
+  auto client = make_registry_client(o);
+  const Reference repo = R(server.host() + "/shop/orders");
+  CHECK(client->list_tags(repo).value().empty());  // not pushed yet: NAME_UNKNOWN is an empty list
+
+  std::vector<std::string> digests;
+  for (int i = 1; i <= 3; ++i) {
+    auto pushed = push_image(*client, R(repo.name() + ":v" + std::to_string(i)), {random_bytes(100, 40 + i)});
+    REQUIRE(pushed.ok());
+    digests.push_back(pushed->digest);
+  }
+  // Two more tags on v3's manifest.
+  auto v3 = client->get_manifest(R(repo.name() + ":v3"));
+  REQUIRE(v3.ok());
+  for (const char* t : {"latest", "stable"}) REQUIRE(client->put_manifest(R(repo.name() + ":" + t), v3->bytes, v3->media_type).ok());
+
+  pages = 0;
+  auto tags = client->list_tags(repo);
+  REQUIRE(tags.ok());
+  std::vector<std::string> sorted = *tags;
+  std::sort(sorted.begin(), sorted.end());
+  CHECK(sorted == std::vector<std::string>{"latest", "stable", "v1", "v2", "v3"});
+  CHECK(pages >= 1);
+  auto listed = skopeo({"list-tags", "--tls-verify=false", "docker://" + repo.name()});
+  REQUIRE(listed.status == 0);
+  CHECK(json::parse(listed.output)["Tags"].size() == 5);
+
+  REQUIRE(client->delete_manifest(R(repo.with_digest(digests[2]))).ok());
+  tags = client->list_tags(repo);
+  REQUIRE(tags.ok());
+  sorted = *tags;
+  std::sort(sorted.begin(), sorted.end());
+  CHECK(sorted == std::vector<std::string>{"v1", "v2"});
+  listed = skopeo({"list-tags", "--tls-verify=false", "docker://" + repo.name()});
+  REQUIRE(listed.status == 0);
+  CHECK(json::parse(listed.output)["Tags"] == json::array({"v1", "v2"}));
+  auto again = client->delete_manifest(R(repo.with_digest(digests[2])));
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code == ErrorCode::NotFound);
 }

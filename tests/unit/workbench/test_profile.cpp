@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <map>
 
+#include "temp_dir.hpp"
 #include "workbench/profile.hpp"
 
 using namespace wb::workbench;
@@ -49,4 +52,34 @@ TEST_CASE("rendered profiles parse back to the same values", "[profile]") {
   auto back = parse_settings_yaml(text, "x.yaml");
   REQUIRE(back.ok());
   CHECK(*back == values);
+}
+
+TEST_CASE("WB_PROFILE may name a profile file (a GitLab CI/CD variable of type File)", "[profile]") {
+  wb::test::TempDir dir("wb-profile-path");
+  {
+    std::ofstream f(dir.path() / "ci-profile.yaml");
+    f << "workspace: shop-ci\nregistry:\n  host: harbor.example.com\n";
+  }
+  std::map<std::string, std::string> vars = {{"HOME", (dir.path() / "home").string()},
+                                             {"WB_PROFILE", (dir.path() / "ci-profile.yaml").string()}};
+  ResolveInputs in;
+  in.env = [&](const std::string& k) -> std::optional<std::string> {
+    auto it = vars.find(k);
+    return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+  auto s = resolve_settings(in);
+  REQUIRE(s.ok());
+  CHECK(s->get_or("workspace", "") == "shop-ci");
+  CHECK(s->get_or("registry.host", "") == "harbor.example.com");
+  CHECK(s->profile_name == "ci-profile");
+
+  in.cwd = dir.path();
+  vars["WB_PROFILE"] = "ci-profile.yaml";  // relative to the working directory
+  REQUIRE(resolve_settings(in).ok());
+
+  vars["WB_PROFILE"] = (dir.path() / "missing.yaml").string();
+  auto missing = resolve_settings(in);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code == wb::util::ErrorCode::NotFound);
+  CHECK(missing.error().message.find("missing.yaml not found (WB_PROFILE)") != std::string::npos);
 }

@@ -185,6 +185,23 @@ TEST_CASE("plan_push: defaults from the jar, the profile, CI and git") {
     CHECK(plan->image.labels.at("org.opencontainers.image.revision") == "abcd1234ffff");
     CHECK(plan->image.labels.at("org.opencontainers.image.version") == "v1.2.0");
     CHECK(push_change_cause(*plan) == "push plain.jar v1.2.0 (commit abcd1234, https://gitlab.example.com/p/9)");
+    CHECK(plan->image.labels.count("dev.wb.ci.job-url") == 0);
+
+    auto ci = environment(cwd.path, {{"CI_COMMIT_SHA", "abcd1234ffff"},
+                                     {"CI_COMMIT_REF_NAME", "main"},
+                                     {"CI_PROJECT_PATH", "shop/orders"},
+                                     {"CI_PIPELINE_URL", "https://gitlab.example.com/shop/orders/-/pipelines/9"},
+                                     {"CI_JOB_URL", "https://gitlab.example.com/shop/orders/-/jobs/31"}});
+    auto in_ci = plan_push(request_for("plain.jar"), s, ci);
+    REQUIRE(in_ci.ok());
+    CHECK(in_ci->image.labels.at("dev.wb.ci.project") == "shop/orders");
+    CHECK(in_ci->image.labels.at("dev.wb.ci.ref") == "main");
+    CHECK(in_ci->image.labels.at("dev.wb.ci.pipeline-url") == "https://gitlab.example.com/shop/orders/-/pipelines/9");
+    CHECK(in_ci->image.labels.at("dev.wb.ci.job-url") == "https://gitlab.example.com/shop/orders/-/jobs/31");
+    CHECK(push_change_cause(*in_ci) ==
+          "push plain.jar 1.0.0 (shop/orders@main, commit abcd1234, "
+          "https://gitlab.example.com/shop/orders/-/pipelines/9, "
+          "job https://gitlab.example.com/shop/orders/-/jobs/31)");
 
     auto req = request_for("plain.jar");
     req.app = "orders";

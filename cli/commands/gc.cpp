@@ -1,0 +1,284 @@
+// wb gc: retention — old versions, config and routes versions and images beyond what the
+// profile keeps go; what runs and what can be rolled back to stays.
+#include "commands/gc.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <map>
+#include <ostream>
+#include <thread>
+
+#include "commands/commands.hpp"
+#include "oci/registry_client.hpp"
+#include "output.hpp"
+#include "util/strings.hpp"
+#include "workbench/app.hpp"
+#include "workbench/gc.hpp"
+#include "workbench/lifecycle.hpp"
+#include "workbench/push_jar.hpp"
+
+namespace wb::cli::commands {
+
+using util::Error;
+using util::ErrorCode;
+namespace wbw = wb::workbench;
+namespace k = wb::kube;
+
+namespace {
+
+struct GcOptions {
+  std::string app;
+  bool dry_run = false;
+};
+
+std::string short_digest(const std::string& d) {
+  auto colon = d.find(':');
+  return colon == std::string::npos ? d : d.substr(0, colon + 1 + 12);
+}
+
+// The registry client for the profile's registry (credentials and TLS as for `wb push jar`).
+std::unique_ptr<oci::Registry> registry_for(Context& ctx, const wbw::Settings& settings, const oci::Reference& repo) {
+  wbw::PushTarget target;
+  target.kind = wbw::PushTarget::Kind::Registry;
+  target.ref = repo;
+  return oci::make_registry_client(wbw::registry_options(settings, target, ctx.env, ctx.http_options()));
+}
+
+// The apps to clean: the one named, else every app wb made in the workspace.
+Result<std::vector<std::string>> apps_to_clean(k::Client& client, const std::string& ns, const std::string& app) {
+  if (!app.empty()) {
+    WB_TRY(wbw::check_app_name(app));
+    WB_ASSIGN_OR_RETURN(auto d, wbw::read_app(client, ns, app));
+    (void)d;
+    return std::vector<std::string>{app};
+  }
+  k::ListOptions opts;
+  opts.label_selector = fmt::format("{}=wb", wbw::labels::kManagedBy);
+  auto list = client.list(k::types::Deployment, ns, opts);
+  if (!list) return wbw::reword_forbidden(std::move(list).error(), ns);
+  std::vector<std::string> out;
+  for (const auto& d : list->value("items", json::array()))
+    out.push_back(d.value("/metadata/name"_json_pointer, std::string()));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// One app's plan and, once applied, what happened to each item.
+struct AppRun {
+  wbw::GcPlan plan;
+  std::map<const wbw::GcItem*, std::string> status;  // "kept", "would delete", "deleted", "not deleted"
+};
+
+json item_document(const wbw::GcItem& item, const std::string& status) {
+  json j = {{"kind", wbw::gc_kind_name(item.kind)},
+            {"name", item.name},
+            {"keep", item.keep},
+            {"status", status},
+            {"reasons", item.reasons}};
+  if (item.kind == wbw::GcKind::Image) j["tags"] = item.tags;
+  if (item.kind == wbw::GcKind::Revision) j["revision"] = item.number;
+  if (item.kind == wbw::GcKind::Config || item.kind == wbw::GcKind::Routes) j["version"] = item.number;
+  if (item.kind != wbw::GcKind::Image) {
+    json objects = json::array();
+    for (const auto& [type, name] : item.objects) objects.push_back(util::to_lower(type.kind) + "/" + name);
+    j["objects"] = objects;
+  }
+  return j;
+}
+
+std::string item_name(const wbw::GcItem& item) {
+  switch (item.kind) {
+    case wbw::GcKind::Revision:
+      return fmt::format("{} ({})", item.number, item.name);
+    case wbw::GcKind::Image:
+      return short_digest(item.name);
+    default:
+      return item.name;
+  }
+}
+
+Status run_gc(const GcOptions& o, Context& ctx) {
+  WB_ASSIGN_OR_RETURN(auto settings, ctx.settings());
+  WB_ASSIGN_OR_RETURN(auto ns, ctx.workspace());
+  WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
+  const wbw::RetentionPolicy policy = wbw::retention_policy(*settings);
+  WB_ASSIGN_OR_RETURN(auto apps, apps_to_clean(*client, ns, o.app));
+
+  // Every plan first: nothing is deleted when anything cannot be read.
+  std::unique_ptr<oci::Registry> registry;
+  std::vector<AppRun> runs;
+  for (const auto& app : apps) {
+    WB_ASSIGN_OR_RETURN(auto repository, wbw::app_repository(*settings, app));
+    if (repository && !registry) registry = registry_for(ctx, *settings, *repository);
+    WB_ASSIGN_OR_RETURN(auto snapshot,
+                        wbw::read_gc_snapshot(*client, repository ? registry.get() : nullptr, ns, app, repository));
+    runs.push_back({wbw::plan_gc(snapshot, policy), {}});
+  }
+
+  // Then the deletes, app by app.
+  bool refused = false;
+  std::string refusal;
+  std::optional<Error> failure;
+  size_t deleted = 0, not_deleted = 0;
+  for (auto& run : runs) {
+    for (const auto& item : run.plan.items) run.status[&item] = item.keep ? "kept" : (o.dry_run ? "would delete" : "");
+    if (o.dry_run) continue;
+    if (failure) {
+      for (const auto& item : run.plan.items)
+        if (!item.keep) run.status[&item] = "not deleted", ++not_deleted;
+      continue;
+    }
+    auto outcome = wbw::apply_gc_plan(*client, refused ? nullptr : registry.get(), run.plan);
+    for (const auto* item : outcome.deleted) run.status[item] = "deleted", ++deleted;
+    for (const auto* item : outcome.not_deleted) run.status[item] = "not deleted", ++not_deleted;
+    if (outcome.registry_refused && !refused) {
+      refused = true;
+      refusal = outcome.registry_message;
+    }
+    if (outcome.failure) failure = outcome.failure;
+  }
+  size_t images_left = 0;
+  for (auto& run : runs)
+    for (const auto& item : run.plan.items)
+      if (item.kind == wbw::GcKind::Image && run.status[&item] == "not deleted") ++images_left;
+  if (refused)
+    ctx.warn(fmt::format("{}: {} image{} stay{}; the rest was cleaned up", refusal, images_left,
+                         images_left == 1 ? "" : "s", images_left == 1 ? "s" : ""));
+
+  // The report.
+  const auto format = ctx.global.format();
+  if (format == OutputFormat::Name) {
+    for (auto& run : runs)
+      for (const auto& item : run.plan.items)
+        if (run.status[&item] == "deleted" || run.status[&item] == "would delete")
+          ctx.out() << wbw::gc_kind_name(item.kind) << "/" << run.plan.app << "/" << item.name << '\n';
+  } else {
+    json apps_doc = json::array();
+    Table t{{"app", "kind", "name", "tags", "status", "why"}, {}, {}};
+    for (auto& run : runs) {
+      json items = json::array();
+      for (const auto& item : run.plan.items) {
+        items.push_back(item_document(item, run.status[&item]));
+        t.rows.push_back({run.plan.app, wbw::gc_kind_name(item.kind), item_name(item),
+                          item.tags.empty() ? "-" : util::join(item.tags, ","), run.status[&item],
+                          util::join(item.reasons, "; ")});
+      }
+      apps_doc.push_back({{"app", run.plan.app},
+                          {"repository", run.plan.repository.empty() ? json(nullptr) : json(run.plan.repository)},
+                          {"items", items},
+                          {"notes", run.plan.notes}});
+    }
+    json doc = {
+        {"workspace", ns},
+        {"dryRun", o.dry_run},
+        {"retention", {{"images", policy.images}, {"configs", policy.configs}, {"revisions", policy.revisions}}},
+        {"apps", apps_doc},
+        {"deleted", deleted},
+        {"notDeleted", not_deleted},
+        {"registryRefusedDeletes", refused ? json(refusal) : json(nullptr)},
+        {"failure", failure ? json(failure->message) : json(nullptr)}};
+    if (format == OutputFormat::Json || format == OutputFormat::Yaml) {
+      print_result(ctx, doc, [] { return Table{}; });
+    } else {
+      for (auto& run : runs)
+        for (const auto& n : run.plan.notes)
+          if (!ctx.global.quiet) ctx.err() << "note: " << run.plan.app << ": " << n << '\n';
+      if (t.rows.empty()) {
+        if (!ctx.global.quiet)
+          ctx.err() << (apps.empty() ? fmt::format("No apps in workspace '{}'.\n", ns) : "Nothing to clean up.\n");
+      } else {
+        print_table(ctx, t);
+      }
+      if (!ctx.global.quiet && !failure) {
+        size_t would = 0;
+        for (auto& run : runs) would += run.plan.deletes();
+        ctx.err() << (o.dry_run ? fmt::format("Dry run: {} thing{} would be deleted; nothing was.\n", would,
+                                              would == 1 ? "" : "s")
+                                : fmt::format("Deleted {} thing{}{}.\n", deleted, deleted == 1 ? "" : "s",
+                                              not_deleted ? fmt::format(", {} not deleted", not_deleted) : ""));
+      }
+    }
+  }
+  if (failure) {
+    Error e = *failure;
+    e.message += fmt::format(" ({} deleted before it, {} not deleted)", deleted, not_deleted);
+    if (e.hint.empty()) e.hint = "run `wb gc --dry-run` to see what is left, then `wb gc` again";
+    return e;
+  }
+  return {};
+}
+
+constexpr const char* kGcHelp =
+    R"(Keeps, per app: the current version; the newest retention.revisions older versions (for `wb app rollback`); the newest retention.configs config and routes versions plus every one a kept version uses or the Ingress shows; the newest retention.images images in the app's repository (<registry.host>/<registry.project>/<app>) plus every image a kept version, the Deployment or a pod of the workspace uses. Everything else goes: versions first, then configs and routes, the registry last (by digest; every tag on a deleted digest goes with it).
+"Newest" for images means: ran most recently (the highest revision that ran it); images no version ran rank below those, by tag.
+Only objects labelled app.kubernetes.io/managed-by=wb and only the apps' own repositories are touched. A registry that does not allow deletes is reported once as a warning; the rest is still cleaned up.
+Run it from cron or CI, or set retention.auto in the profile to clean up after every `wb push jar`. See `man wb-gc`.)";
+
+}  // namespace
+
+json retention_after_push(Context& ctx, k::Client& client, const std::string& ns, const std::string& app,
+                          const std::string& pushed_digest) {
+  json summary = {{"deleted", json::object()}, {"notDeleted", 0}, {"warnings", json::array()}};
+  auto warn = [&](const std::string& w) {
+    ctx.warn(w);
+    summary["warnings"].push_back(w);
+  };
+  auto settings = ctx.settings();
+  if (!settings) {
+    warn("retention after the push skipped: " + settings.error().message);
+    return summary;
+  }
+  auto repository = wbw::app_repository(**settings, app);
+  if (!repository) {
+    warn("retention after the push skipped: " + repository.error().message);
+    return summary;
+  }
+  // The deployment controller makes the new version shortly after the push changed the app; until
+  // it has, the plan would take the previous version for the current one (and keep one too many).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto d = client.get(k::types::Deployment, ns, app);
+    if (!d || d->value("/status/observedGeneration"_json_pointer, int64_t{0}) >=
+                  d->value("/metadata/generation"_json_pointer, int64_t{0}))
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::unique_ptr<oci::Registry> registry;
+  if (*repository) registry = registry_for(ctx, **settings, **repository);
+  auto snapshot = wbw::read_gc_snapshot(client, registry.get(), ns, app, *repository);
+  if (!snapshot) {
+    warn("retention after the push skipped: " + snapshot.error().message);
+    return summary;
+  }
+  snapshot->just_pushed.insert(pushed_digest);
+  const auto plan = wbw::plan_gc(*snapshot, wbw::retention_policy(**settings));
+  auto outcome = wbw::apply_gc_plan(client, registry.get(), plan);
+  std::map<std::string, int> counts;
+  for (const auto* item : outcome.deleted) ++counts[wbw::gc_kind_name(item->kind)];
+  for (const auto& [kind, n] : counts) summary["deleted"][kind] = n;
+  summary["notDeleted"] = outcome.not_deleted.size();
+  if (outcome.registry_refused)
+    warn(fmt::format("{}: old images of {} stay (the push itself succeeded)", outcome.registry_message, app));
+  if (outcome.failure)
+    warn(fmt::format("retention after the push stopped: {} ({} deleted, {} not)", outcome.failure->message,
+                     outcome.deleted.size(), outcome.not_deleted.size()));
+  if (!outcome.deleted.empty() && !ctx.global.quiet && !ctx.global.machine_output()) {
+    std::vector<std::string> parts;
+    for (const auto& [kind, n] : counts) parts.push_back(fmt::format("{} {}{}", n, kind, n == 1 ? "" : "s"));
+    ctx.err() << fmt::format("Retention: deleted {} of {}\n", util::join(parts, ", "), app);
+  }
+  return summary;
+}
+
+void register_gc(CLI::App& app, Context& ctx, Action& action) {
+  auto o = std::make_shared<GcOptions>();
+  auto* v = add_verb(app, "gc",
+                     "Clean up by the profile's retention: old versions, configs, routes and images nothing needs");
+  v->footer(kGcHelp);
+  v->add_option("app", o->app, "Only this app (default: every app in the workspace)")->type_name("APP");
+  v->add_flag("--dry-run", o->dry_run, "Show what would be deleted and why each kept thing is kept; delete nothing");
+  v->callback([o, &ctx, &action] { action = [o, &ctx] { return run_gc(*o, ctx); }; });
+}
+
+}  // namespace wb::cli::commands

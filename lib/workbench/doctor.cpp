@@ -1,0 +1,398 @@
+#include "workbench/doctor.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <ctime>
+
+#include "oci/registry_client.hpp"
+#include "util/strings.hpp"
+
+namespace wb::workbench {
+
+using util::Error;
+using util::ErrorCode;
+namespace k = wb::kube;
+using json = nlohmann::json;
+
+const char* check_state_name(CheckState s) {
+  switch (s) {
+    case CheckState::Ok:
+      return "ok";
+    case CheckState::Warn:
+      return "warn";
+    case CheckState::Fail:
+      return "fail";
+    case CheckState::Skip:
+      return "skip";
+  }
+  return "fail";
+}
+
+const CheckResult* DoctorReport::first_failure() const {
+  for (const auto& c : checks)
+    if (c.state == CheckState::Fail) return &c;
+  return nullptr;
+}
+
+std::optional<util::TimePoint> parse_http_date(std::string_view text) {
+  // "Sun, 06 Nov 1994 08:49:37 GMT"
+  static const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::string s = util::trim(std::string(text));
+  auto comma = s.find(", ");
+  if (comma == std::string::npos) return std::nullopt;
+  s = s.substr(comma + 2);
+  if (s.size() < 24) return std::nullopt;
+  auto digits = [&](size_t pos, size_t n) -> int {
+    int v = 0;
+    for (size_t i = pos; i < pos + n; ++i) {
+      if (!std::isdigit(static_cast<unsigned char>(s[i]))) return -1;
+      v = v * 10 + (s[i] - '0');
+    }
+    return v;
+  };
+  std::tm tm{};
+  tm.tm_mday = digits(0, 2);
+  int month = -1;
+  for (int i = 0; i < 12; ++i)
+    if (s.compare(3, 3, months[i]) == 0) month = i;
+  tm.tm_mon = month;
+  tm.tm_year = digits(7, 4) - 1900;
+  tm.tm_hour = digits(12, 2);
+  tm.tm_min = digits(15, 2);
+  tm.tm_sec = digits(18, 2);
+  if (tm.tm_mday < 1 || month < 0 || tm.tm_year < 0 || tm.tm_hour < 0 || tm.tm_min < 0 || tm.tm_sec < 0 ||
+      s[2] != ' ' || s[6] != ' ' || s[11] != ' ' || s[14] != ':' || s[17] != ':' || s.compare(20, 4, " GMT") != 0)
+    return std::nullopt;
+  time_t t = timegm(&tm);
+  if (t == static_cast<time_t>(-1)) return std::nullopt;
+  return util::Clock::from_time_t(t);
+}
+
+CheckResult clock_check(std::optional<util::TimePoint> server_time, util::TimePoint local,
+                        std::chrono::seconds warn_after, std::chrono::seconds fail_after) {
+  CheckResult c{"clock", "clock in sync", CheckState::Ok, "", "", ErrorCode::Failure};
+  if (!server_time) {
+    c.state = CheckState::Skip;
+    c.detail = "the API server sent no Date header to compare with";
+    return c;
+  }
+  // The Date header has whole seconds: round the local clock the same way.
+  auto diff = std::chrono::duration_cast<std::chrono::seconds>(local - *server_time);
+  const long long secs = diff.count();
+  const long long off = std::llabs(secs);
+  const std::string side = secs > 0 ? "ahead of" : "behind";
+  if (off <= 1) {
+    c.detail = "same time as the API server";
+  } else if (off <= warn_after.count()) {
+    c.detail = fmt::format("{} s {} the API server", off, side);
+  } else {
+    c.state = off > fail_after.count() ? CheckState::Fail : CheckState::Warn;
+    c.detail =
+        fmt::format("this machine's clock is {} {} the API server", util::format_age(std::chrono::seconds(off)), side);
+    c.hint = "sync it (NTP: `timedatectl set-ntp true`); a skewed clock breaks tokens (JWT) and TLS certificates";
+  }
+  return c;
+}
+
+namespace {
+
+CheckResult skipped(const std::string& id, const std::string& title, const std::string& needs) {
+  return {id, title, CheckState::Skip, "skipped: needs " + needs, "", ErrorCode::Failure};
+}
+
+CheckResult failed(const std::string& id, const std::string& title, const Error& e, const std::string& fallback_hint) {
+  return {id, title, CheckState::Fail, e.message, e.hint.empty() ? fallback_hint : e.hint, e.code};
+}
+
+// May the current user `verb` `resource` in `ns`? (SelfSubjectAccessReview)
+Result<bool> may(k::Client& client, const std::string& verb, const std::string& group, const std::string& resource,
+                 const std::string& subresource, const std::string& ns) {
+  json attrs = {{"namespace", ns}, {"verb", verb}, {"group", group}, {"resource", resource}};
+  if (!subresource.empty()) attrs["subresource"] = subresource;
+  json review = {{"apiVersion", "authorization.k8s.io/v1"},
+                 {"kind", "SelfSubjectAccessReview"},
+                 {"spec", {{"resourceAttributes", attrs}}}};
+  WB_ASSIGN_OR_RETURN(auto answer, client.create(k::types::SelfSubjectAccessReview, "", review));
+  return answer.value("/status/allowed"_json_pointer, false);
+}
+
+struct Right {
+  const char* verb;
+  const char* group;
+  const char* resource;
+  const char* subresource;
+  const char* words;  // what it lets you do
+  bool required;      // without it wb cannot deploy at all
+};
+
+const Right kRights[] = {
+    {"create", "apps", "deployments", "", "deploy", true},
+    {"patch", "apps", "deployments", "", "deploy", true},
+    {"create", "", "services", "", "deploy", true},
+    {"create", "", "configmaps", "", "configure", true},
+    {"create", "", "secrets", "", "configure", true},
+    {"get", "", "pods", "log", "read logs", false},
+    {"create", "", "pods", "exec", "copy files", false},
+    {"create", "networking.k8s.io", "ingresses", "", "add routes", false},
+};
+
+std::string words_list(const std::vector<std::string>& items) {
+  if (items.empty()) return "";
+  if (items.size() == 1) return items[0];
+  std::vector<std::string> head(items.begin(), items.end() - 1);
+  return util::join(head, ", ") + " and " + items.back();
+}
+
+void add_unique(std::vector<std::string>& v, const std::string& s) {
+  if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
+}
+
+CheckResult workspace_check(k::Client& client, const std::string& ns) {
+  const std::string title = "workspace access";
+  if (ns.empty())
+    return {"workspace",
+            title,
+            CheckState::Fail,
+            "no workspace chosen",
+            "pass -w WORKSPACE, run `wb workspace use NAME`, or set one in your profile",
+            ErrorCode::Usage};
+  std::vector<std::string> can, cannot_required, cannot_optional, denied;
+  for (const Right& r : kRights) {
+    auto ok = may(client, r.verb, r.group, r.resource, r.subresource, ns);
+    if (!ok) return failed("workspace", title, ok.error(), "");
+    std::string what = std::string(r.resource) + (*r.subresource ? std::string("/") + r.subresource : "");
+    if (*ok) {
+      add_unique(can, r.words);
+    } else {
+      add_unique(denied, std::string(r.verb) + " " + what);
+      add_unique(r.required ? cannot_required : cannot_optional, r.words);
+    }
+  }
+  // A right counts only when every request behind it is allowed.
+  std::vector<std::string> fine;
+  for (const auto& w : can)
+    if (std::find(cannot_required.begin(), cannot_required.end(), w) == cannot_required.end() &&
+        std::find(cannot_optional.begin(), cannot_optional.end(), w) == cannot_optional.end())
+      fine.push_back(w);
+  if (!cannot_required.empty())
+    return {"workspace",
+            title,
+            CheckState::Fail,
+            fmt::format("you may not {} in workspace '{}' (denied: {})", words_list(cannot_required), ns,
+                        util::join(denied, ", ")),
+            fmt::format("ask a tenant admin for the operator (edit) role in '{}'; `wb workspace list` shows where "
+                        "you may deploy",
+                        ns),
+            ErrorCode::Auth};
+  if (!cannot_optional.empty())
+    return {"workspace",
+            title,
+            CheckState::Warn,
+            fmt::format("you may {} in '{}', but not {} (denied: {})", words_list(fine), ns,
+                        words_list(cannot_optional), util::join(denied, ", ")),
+            fmt::format("ask a tenant admin for the operator (edit) role in '{}' if you need them", ns),
+            ErrorCode::Auth};
+  return {"workspace",       title, CheckState::Ok, fmt::format("you may {} in '{}'", words_list(fine), ns), "",
+          ErrorCode::Failure};
+}
+
+std::string server_version(const std::string& body) {
+  json j = json::parse(body, nullptr, false);
+  if (!j.is_object()) return "";
+  return j.value("gitVersion", "");
+}
+
+}  // namespace
+
+DoctorReport run_doctor(const DoctorInputs& in) {
+  DoctorReport report;
+  auto& out = report.checks;
+
+  // ---- the profile
+  const Settings* settings = nullptr;
+  if (!in.settings) {
+    out.push_back(failed("profile", "profile", in.settings.error(), "fix the file, or choose another with --profile"));
+  } else {
+    settings = *in.settings;
+    std::string name = settings && !settings->profile_name.empty() ? settings->profile_name : "";
+    out.push_back({"profile", "profile", CheckState::Ok,
+                   name.empty() ? "none (built-in defaults; `wb profile init` makes one)" : name, "",
+                   ErrorCode::Failure});
+  }
+
+  // ---- Kubernetes: kubeconfig, server, identity, workspace, clock
+  std::optional<k::RestConfig> config;
+  if (in.load_kube) {
+    auto loaded = in.load_kube();
+    if (loaded) {
+      out.push_back({"kubeconfig", "kubeconfig found", CheckState::Ok, in.kube_source ? in.kube_source(*loaded) : "",
+                     "", ErrorCode::Failure});
+      config = std::move(loaded).value();
+    } else {
+      out.push_back(failed("kubeconfig", "kubeconfig found", loaded.error(),
+                           "ask your platform team for a kubeconfig; put it in ~/.kube/config or point KUBECONFIG "
+                           "(or --kubeconfig) at it"));
+    }
+  }
+  std::unique_ptr<k::Client> client;
+  std::optional<util::TimePoint> server_time;
+  bool server_ok = false, identity_ok = false;
+  if (!config) {
+    out.push_back(skipped("server", "server reachable", "a kubeconfig"));
+  } else {
+    const std::string server = config->server;
+    client = in.make_kube(*config);
+    auto r = client->raw("GET", "/version");
+    if (r) {
+      server_ok = true;
+      if (auto d = r->headers.get("date")) server_time = parse_http_date(*d);
+      std::string v = server_version(r->body);
+      out.push_back({"server", "server reachable", CheckState::Ok,
+                     v.empty() ? server : fmt::format("{} (Kubernetes {})", server, v), "", ErrorCode::Failure});
+    } else if (r.error().http_status == 401 || r.error().http_status == 403) {
+      server_ok = true;  // it answered; who-you-are says why it refuses
+      out.push_back({"server", "server reachable", CheckState::Ok,
+                     fmt::format("{} (it answered {})", server, r.error().http_status), "", ErrorCode::Failure});
+    } else {
+      out.push_back(failed("server", "server reachable", r.error(),
+                           "check the server address in your kubeconfig, and your network, VPN or proxy"));
+    }
+  }
+  if (!server_ok) {
+    out.push_back(skipped("identity", "who you are", "server reachable"));
+  } else {
+    auto type = client->prefer({k::types::SelfSubjectReview, k::types::SelfSubjectReviewV1beta1});
+    const std::string hint =
+        "your credentials are expired or wrong: get a fresh kubeconfig (or token) from your "
+        "platform team";
+    if (type) {
+      json review = {{"apiVersion", type->api_version()}, {"kind", "SelfSubjectReview"}};
+      auto answer = client->create(*type, "", review);
+      if (answer) {
+        identity_ok = true;
+        const json user = answer->value("/status/userInfo"_json_pointer, json::object());
+        std::vector<std::string> groups;
+        for (const auto& g : user.value("groups", json::array()))
+          if (g.is_string() && g.get<std::string>() != "system:authenticated") groups.push_back(g.get<std::string>());
+        std::string name = user.value("username", "");
+        out.push_back({"identity", "who you are", CheckState::Ok,
+                       groups.empty() ? name : fmt::format("{} (groups: {})", name, util::join(groups, ", ")), "",
+                       ErrorCode::Failure});
+      } else {
+        out.push_back(
+            failed("identity", "who you are", answer.error(), answer.error().code == ErrorCode::Auth ? hint : ""));
+      }
+    } else if (type.error().code == ErrorCode::NotFound) {
+      // Before Kubernetes 1.27 the server cannot say; the workspace check still proves the credentials.
+      identity_ok = true;
+      out.push_back({"identity", "who you are", CheckState::Ok,
+                     fmt::format("kubeconfig user '{}' (the server is too old to say more)",
+                                 config->user_name.empty() ? "(service account)" : config->user_name),
+                     "", ErrorCode::Failure});
+    } else {
+      out.push_back(failed("identity", "who you are", type.error(), type.error().code == ErrorCode::Auth ? hint : ""));
+    }
+  }
+  if (!identity_ok) {
+    out.push_back(skipped("workspace", "workspace access", "who you are"));
+  } else {
+    out.push_back(workspace_check(*client, in.workspace.empty() ? config->namespace_ : in.workspace));
+  }
+
+  // ---- the registry: reachable, push allowed, base images readable
+  const std::string host = settings ? settings->get_or("registry.host", "") : "";
+  std::unique_ptr<oci::Registry> registry;
+  bool registry_ok = false;
+  if (!settings) {
+    out.push_back(skipped("registry", "registry reachable", "a profile"));
+  } else if (host.empty()) {
+    out.push_back({"registry", "registry reachable", CheckState::Skip,
+                   "no registry in the profile (registry.host): `wb push jar` writes local images", "",
+                   ErrorCode::Failure});
+  } else {
+    registry = in.make_registry();
+    auto st = registry->ping(host);
+    if (st) {
+      registry_ok = true;
+      out.push_back({"registry", "registry reachable", CheckState::Ok, host, "", ErrorCode::Failure});
+    } else {
+      out.push_back(failed("registry", "registry reachable", st.error(),
+                           "check registry.host (and registry.ca / registry.insecure) with `wb profile show "
+                           "--resolved`, and your network"));
+    }
+  }
+  if (!registry_ok) {
+    out.push_back(skipped("push", "registry push allowed", host.empty() ? "a registry" : "registry reachable"));
+  } else {
+    std::string project = settings->get_or("registry.project", "");
+    while (!project.empty() && project.back() == '/') project.pop_back();
+    const std::string repo = host + "/" + (project.empty() ? "" : project + "/") + in.app;
+    auto ref = oci::parse_reference(repo);
+    if (!ref) {
+      out.push_back(failed("push", "registry push allowed", ref.error(), "check registry.host and registry.project"));
+    } else {
+      auto st = registry->check_push(*ref);
+      if (st)
+        out.push_back({"push", "registry push allowed", CheckState::Ok, ref->name(), "", ErrorCode::Failure});
+      else
+        out.push_back(failed("push", "registry push allowed", st.error(), ""));
+    }
+  }
+  const auto bases = settings ? settings->get_map("baseImages") : std::map<std::string, std::string>{};
+  if (!settings) {
+    out.push_back(skipped("base-image", "base image readable", "a profile"));
+  } else if (bases.empty()) {
+    out.push_back({"base-image", "base image readable", CheckState::Skip,
+                   "no baseImages in the profile: pass --base to `wb push jar`", "", ErrorCode::Failure});
+  } else {
+    std::vector<std::string> read;
+    std::optional<CheckResult> bad;
+    bool skip = false;
+    for (const auto& [java, image] : bases) {
+      if (image.rfind("oci:", 0) == 0) continue;  // a local layout: nothing to reach
+      auto ref = oci::parse_reference(image);
+      if (!ref) {
+        bad = failed("base-image", "base image readable", ref.error(), "fix baseImages in your profile");
+        break;
+      }
+      if (ref->registry == host && !registry_ok) {
+        skip = true;
+        continue;
+      }
+      if (!registry) registry = in.make_registry();
+      auto d = registry->head_manifest(*ref);
+      if (!d) {
+        Error e = d.error();
+        std::string hint = e.code == ErrorCode::NotFound
+                               ? fmt::format(
+                                     "the base image for Java {} is missing: ask your platform team, or fix "
+                                     "baseImages in your profile (`wb profile show --resolved`)",
+                                     java)
+                               : e.hint;
+        e.message = fmt::format("base image {} (Java {}): {}", image, java, e.message);
+        bad = failed("base-image", "base image readable", e, hint);
+        break;
+      }
+      read.push_back(image);
+    }
+    if (bad)
+      out.push_back(*bad);
+    else if (read.empty() && skip)
+      out.push_back(skipped("base-image", "base image readable", "registry reachable"));
+    else
+      out.push_back(
+          {"base-image", "base image readable", CheckState::Ok, util::join(read, ", "), "", ErrorCode::Failure});
+  }
+
+  // ---- the clock, from the API server's answer
+  if (!server_ok)
+    out.push_back(skipped("clock", "clock in sync", "server reachable"));
+  else
+    out.push_back(clock_check(server_time, in.now(), in.skew_warn, in.skew_fail));
+  return report;
+}
+
+}  // namespace wb::workbench

@@ -1,0 +1,838 @@
+// GitOps: app manifests in a config checkout (YAML, layout, kustomizations), the edits push jar and
+// config set make there, and the git runner that commits and pushes them.
+#include "workbench/gitops.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <regex>
+#include <set>
+
+#include "util/fs.hpp"
+#include "util/strings.hpp"
+#include "workbench/app.hpp"
+#include "workbench/json_fields.hpp"
+#include "workbench/lifecycle.hpp"
+#include "workbench/routes.hpp"
+
+extern char** environ;
+
+namespace wb::workbench::gitops {
+
+using util::Error;
+using util::ErrorCode;
+
+namespace {
+
+// ---------------------------------------------------------------- YAML helpers
+
+bool is_plain_int(const std::string& s) {
+  static const std::regex re("^[-+]?(0|[1-9][0-9]*)$");
+  return std::regex_match(s, re);
+}
+
+bool is_plain_float(const std::string& s) {
+  static const std::regex re("^[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?$");
+  return std::regex_match(s, re);
+}
+
+// Words YAML 1.1 (which kubectl's parser follows) reads as booleans or null.
+bool is_special_word(const std::string& s) {
+  static const std::set<std::string> words = {"true", "false", "yes", "no",   "on",    "off",   "y",
+                                              "n",    "null",  "~",   ".inf", "-.inf", "+.inf", ".nan"};
+  return words.count(util::to_lower(s)) > 0;
+}
+
+// A string that a plain scalar would turn into another type (or that starts like a number).
+bool needs_quotes(const std::string& s) {
+  if (s.empty() || is_special_word(s)) return true;
+  // Numbers in any YAML 1.1 spelling (1_000, 0x1f, 0o17, 1e3, .5, 1:30 sexagesimal) and dates.
+  static const std::regex number(
+      "^[-+]?(\\.[0-9]+|[0-9][0-9_]*(\\.[0-9_]*)?)([eE][-+]?[0-9]+)?$|"
+      "^[-+]?0[xXoObB][0-9a-fA-F_]+$|"
+      "^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\\.[0-9_]*)?$|"
+      "^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?$");
+  return std::regex_match(s, number);
+}
+
+// A literal block (|) keeps the text exactly only when it ends in one newline and no line starts
+// with a space (which would need an indentation indicator) or holds control characters.
+bool literal_safe(const std::string& s) {
+  if (s.size() < 2 || s.back() != '\n' || s[s.size() - 2] == '\n') return false;
+  bool line_start = true;
+  for (char c : s) {
+    if (line_start && (c == ' ' || c == '\t')) return false;
+    if (c != '\n' && static_cast<unsigned char>(c) < 0x20) return false;
+    line_start = c == '\n';
+  }
+  return true;
+}
+
+void emit_string(YAML::Emitter& out, const std::string& s, bool key) {
+  if (!key && s.find('\n') != std::string::npos) {
+    if (literal_safe(s))
+      out << YAML::Literal << s;
+    else
+      out << YAML::DoubleQuoted << s;
+  } else if (needs_quotes(s) || s.find('\n') != std::string::npos) {
+    out << YAML::DoubleQuoted << s;
+  } else {
+    out << s;
+  }
+}
+
+void emit(YAML::Emitter& out, const json& v) {
+  switch (v.type()) {
+    case json::value_t::object:
+      if (v.empty()) {
+        out << YAML::Flow << YAML::BeginMap << YAML::EndMap;
+        break;
+      }
+      out << YAML::BeginMap;
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        out << YAML::Key;
+        emit_string(out, it.key(), true);
+        out << YAML::Value;
+        emit(out, it.value());
+      }
+      out << YAML::EndMap;
+      break;
+    case json::value_t::array:
+      if (v.empty()) {
+        out << YAML::Flow << YAML::BeginSeq << YAML::EndSeq;
+        break;
+      }
+      out << YAML::BeginSeq;
+      for (const auto& e : v) emit(out, e);
+      out << YAML::EndSeq;
+      break;
+    case json::value_t::string:
+      emit_string(out, v.get_ref<const std::string&>(), false);
+      break;
+    case json::value_t::boolean:
+      out << (v.get<bool>() ? "true" : "false");
+      break;
+    case json::value_t::null:
+      out << YAML::Null;
+      break;
+    default:
+      out << v.dump();
+      break;
+  }
+}
+
+json scalar_to_json(const YAML::Node& n) {
+  const std::string& s = n.Scalar();
+  if (n.Tag() == "!") return s;  // quoted (or a literal block): a string
+  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
+  static const std::set<std::string> yes = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON", "y", "Y"};
+  static const std::set<std::string> no = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF", "n", "N"};
+  if (yes.count(s)) return true;
+  if (no.count(s)) return false;
+  if (is_plain_int(s)) {
+    try {
+      return std::stoll(s);
+    } catch (...) {
+      return s;
+    }
+  }
+  if (is_plain_float(s)) {
+    try {
+      return std::stod(s);
+    } catch (...) {
+      return s;
+    }
+  }
+  return s;
+}
+
+json node_to_json(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Scalar:
+      return scalar_to_json(n);
+    case YAML::NodeType::Sequence: {
+      json a = json::array();
+      for (const auto& e : n) a.push_back(node_to_json(e));
+      return a;
+    }
+    case YAML::NodeType::Map: {
+      json o = json::object();
+      for (const auto& kv : n) o[kv.first.Scalar()] = node_to_json(kv.second);
+      return o;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+std::string str_at(const json& obj, const char* pointer) {
+  const json& v = fields::at(obj, pointer);
+  return v.is_string() ? v.get<std::string>() : "";
+}
+
+// ---------------------------------------------------------------- kustomizations
+
+json new_kustomization() {
+  return {{"apiVersion", "kustomize.config.k8s.io/v1beta1"}, {"kind", "Kustomization"}, {"resources", json::array()}};
+}
+
+Result<json> read_kustomization(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return new_kustomization();
+  WB_ASSIGN_OR_RETURN(auto text, util::read_file(file));
+  WB_ASSIGN_OR_RETURN(auto docs, parse_yaml(text, file.string()));
+  if (docs.empty()) return new_kustomization();
+  if (!docs[0].is_object())
+    return Error(ErrorCode::Usage, fmt::format("{}: not a kustomization", file.string()), "fix or remove the file");
+  json k = docs[0];
+  if (!k.contains("resources") || !k["resources"].is_array()) k["resources"] = json::array();
+  return k;
+}
+
+std::vector<std::string> resources_of(const json& k) {
+  std::vector<std::string> out;
+  for (const auto& r : k.value("resources", json::array()))
+    if (r.is_string()) out.push_back(r.get<std::string>());
+  return out;
+}
+
+void set_resources(json& k, std::vector<std::string> list) {
+  std::sort(list.begin(), list.end());
+  list.erase(std::unique(list.begin(), list.end()), list.end());
+  k["resources"] = list;
+}
+
+// A file wb itself names (and may therefore replace or remove).
+bool is_wb_file(const std::string& name) {
+  static const std::regex re("^(deployment|service|ingress|(config|routes)-v[0-9]+)\\.yaml$");
+  return std::regex_match(name, re);
+}
+
+std::string rel_path(const fs::path& p, const fs::path& root) { return p.lexically_relative(root).generic_string(); }
+
+// ---------------------------------------------------------------- processes
+
+Result<GitOutput> run_process(const std::vector<std::string>& argv) {
+  std::vector<std::string> envs;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv = *e;
+    if (kv.rfind("GIT_TERMINAL_PROMPT=", 0) == 0 || kv.rfind("LC_ALL=", 0) == 0 || kv.rfind("LANGUAGE=", 0) == 0)
+      continue;
+    envs.push_back(kv);
+  }
+  envs.push_back("GIT_TERMINAL_PROMPT=0");  // a credential question would hang a CI job
+  envs.push_back("LC_ALL=C");
+  std::vector<char*> cenv;
+  for (auto& e : envs) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+  std::vector<std::string> args = argv;
+  std::vector<char*> cargv;
+  for (auto& a : args) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+
+  int out_pipe[2], err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return Error(ErrorCode::Failure, "cannot run git: no pipe");
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    ::close(out_pipe[0]), ::close(out_pipe[1]);
+    return Error(ErrorCode::Failure, "cannot run git: no pipe");
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
+  pid_t pid = 0;
+  int rc = ::posix_spawnp(&pid, argv[0].c_str(), &fa, nullptr, cargv.data(), cenv.data());
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  if (rc != 0) {
+    ::close(out_pipe[0]);
+    ::close(err_pipe[0]);
+    return Error(ErrorCode::Failure, fmt::format("cannot run {}: {}", argv[0], std::strerror(rc)),
+                 "install git (apt-get install git) and make sure it is on PATH");
+  }
+  GitOutput result;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* sinks[2] = {&result.out, &result.err};
+  int open_fds = 2;
+  char buf[8192];
+  while (open_fds > 0) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+        continue;
+      }
+      if (sinks[i]->size() < 1024 * 1024) sinks[i]->append(buf, static_cast<size_t>(n));
+    }
+  }
+  for (auto& f : fds)
+    if (f.fd >= 0) ::close(f.fd);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  return result;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- YAML
+
+std::string to_yaml(const json& object) {
+  YAML::Emitter out;
+  out.SetIndent(2);
+  out.SetSeqFormat(YAML::Block);
+  out.SetMapFormat(YAML::Block);
+  emit(out, object);
+  std::string s = out.c_str();
+  if (s.empty() || s.back() != '\n') s += '\n';
+  return s;
+}
+
+Result<std::vector<json>> parse_yaml(const std::string& text, const std::string& file_name) {
+  std::vector<json> out;
+  try {
+    for (const auto& doc : YAML::LoadAll(text)) {
+      if (!doc || doc.IsNull()) continue;
+      out.push_back(node_to_json(doc));
+    }
+  } catch (const YAML::Exception& e) {
+    return Error(ErrorCode::Usage, fmt::format("{}:{}:{}: {}", file_name, e.mark.line + 1, e.mark.column + 1, e.msg),
+                 "fix the file in the config repository");
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- objects and files
+
+json without_cluster_fields(json o) {
+  if (!o.is_object()) return o;
+  o.erase("status");
+  if (o.contains("metadata") && o["metadata"].is_object()) {
+    json& m = o["metadata"];
+    for (const char* k : {"resourceVersion", "uid", "managedFields", "creationTimestamp", "generation", "selfLink",
+                          "ownerReferences", "deletionTimestamp", "deletionGracePeriodSeconds"})
+      m.erase(k);
+    if (m.contains("annotations") && m["annotations"].is_object()) {
+      m["annotations"].erase(annotations::kRevision);
+      m["annotations"].erase("kubectl.kubernetes.io/last-applied-configuration");
+      if (m["annotations"].empty()) m.erase("annotations");
+    }
+  }
+  if (o.value("kind", "") == "Service" && o.contains("spec") && o["spec"].is_object()) {
+    o["spec"].erase("clusterIP");  // allocated by the cluster; another cluster has its own
+    o["spec"].erase("clusterIPs");
+  }
+  if (o.contains("spec") && o["spec"].is_object() && o["spec"].contains("template") &&
+      o["spec"]["template"].is_object() && o["spec"]["template"].contains("metadata")) {
+    o["spec"]["template"]["metadata"].erase("creationTimestamp");  // null in what the server returns
+  }
+  return o;
+}
+
+void keep_from_pruning(json& object) {
+  json& a = object["metadata"]["annotations"];
+  if (!a.is_object()) a = json::object();
+  a[kArgoSyncOptions] = "Prune=false";
+  a[kArgoCompareOptions] = "IgnoreExtraneous";
+}
+
+std::string file_name_for(const json& object, const std::string& app) {
+  const std::string kind = object.value("kind", "");
+  const std::string name = str_at(object, "/metadata/name");
+  if (name == app && (kind == "Deployment" || kind == "Service" || kind == "Ingress"))
+    return util::to_lower(kind) + ".yaml";
+  if (kind == "ConfigMap") {
+    static const std::regex versioned("^(config|routes)-v([0-9]+)$");
+    std::smatch m;
+    const std::string prefix = app + "-";
+    if (name.rfind(prefix, 0) == 0) {
+      const std::string rest = name.substr(prefix.size());
+      if (std::regex_match(rest, m, versioned)) return rest + ".yaml";
+    }
+  }
+  return util::to_lower(kind) + "-" + name + ".yaml";
+}
+
+fs::path app_dir(const fs::path& root, const std::string& workspace, const std::string& app) {
+  return root / workspace / app;
+}
+
+Result<WrittenApp> write_app(const fs::path& root, const std::string& workspace, const std::string& app,
+                             const std::vector<json>& objects) {
+  WrittenApp out;
+  out.dir = app_dir(root, workspace, app);
+  // Everything is decided before the first file is written.
+  std::map<std::string, std::string> files;
+  for (const auto& obj : objects) {
+    if (obj.value("kind", "") == "Secret")
+      return Error(ErrorCode::Usage,
+                   fmt::format("secret '{}' cannot go into a git repository", str_at(obj, "/metadata/name")));
+    json clean = without_cluster_fields(obj);
+    if (clean.value("kind", "") == "ConfigMap" && config_version_number(clean, app) > 0 &&
+        str_at(clean, "/metadata/name").find("-config-v") != std::string::npos)
+      keep_from_pruning(clean);
+    files[file_name_for(clean, app)] = to_yaml(clean);
+  }
+  WB_ASSIGN_OR_RETURN(json kust, read_kustomization(out.dir / kKustomization));
+  std::vector<std::string> resources;
+  for (const auto& r : resources_of(kust)) {
+    if (!is_wb_file(r) || files.count(r)) {
+      if (!is_wb_file(r)) resources.push_back(r);  // the user's own files stay
+      continue;
+    }
+    out.removed.push_back(rel_path(out.dir / r, root));
+  }
+  for (const auto& [name, text] : files) resources.push_back(name);
+  set_resources(kust, resources);
+
+  FileChanges changes;
+  for (const auto& [name, text] : files) changes.files[rel_path(out.dir / name, root)] = text;
+  for (const auto& r : out.removed) changes.files[r] = std::nullopt;
+  changes.files[rel_path(out.dir / kKustomization, root)] = to_yaml(kust);
+  // The folders above list the app and the workspace.
+  WB_ASSIGN_OR_RETURN(json ws_kust, read_kustomization(root / workspace / kKustomization));
+  auto ws_resources = resources_of(ws_kust);
+  ws_resources.push_back(app);
+  set_resources(ws_kust, ws_resources);
+  changes.files[rel_path(root / workspace / kKustomization, root)] = to_yaml(ws_kust);
+  WB_ASSIGN_OR_RETURN(json root_kust, read_kustomization(root / kKustomization));
+  auto root_resources = resources_of(root_kust);
+  root_resources.push_back(workspace);
+  set_resources(root_kust, root_resources);
+  changes.files[std::string(kKustomization)] = to_yaml(root_kust);
+  WB_TRY(apply_files(root, changes));
+  for (const auto& [path, text] : changes.files)
+    if (text) out.files.push_back(path);
+  return out;
+}
+
+Result<std::string> find_workspace(const fs::path& root, const std::string& app, const std::string& workspace) {
+  std::error_code ec;
+  if (!fs::is_directory(root, ec))
+    return Error(ErrorCode::NotFound, fmt::format("config checkout {} not found", root.string()),
+                 "pass the directory of your config repository's clone to --gitops");
+  if (!workspace.empty()) return workspace;
+  std::vector<std::string> found;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    if (!entry.is_directory(ec) || entry.path().filename().string().front() == '.') continue;
+    if (fs::exists(entry.path() / app / kKustomization, ec)) found.push_back(entry.path().filename().string());
+  }
+  std::sort(found.begin(), found.end());
+  if (found.size() == 1) return found.front();
+  if (found.empty())
+    return Error(ErrorCode::NotFound, fmt::format("app '{}' is not in the config checkout {}", app, root.string()),
+                 fmt::format("`wb export {} --to {}` writes it there", app, root.string()));
+  return Error(ErrorCode::Usage,
+               fmt::format("app '{}' is in several workspaces of {} ({})", app, root.string(), util::join(found, ", ")),
+               "pass -w WORKSPACE");
+}
+
+Result<CheckoutApp> read_app(const fs::path& root, const std::string& workspace, const std::string& app) {
+  CheckoutApp out;
+  out.root = root;
+  out.workspace = workspace;
+  out.app = app;
+  out.dir = app_dir(root, workspace, app);
+  std::error_code ec;
+  if (!fs::exists(out.dir / kKustomization, ec))
+    return Error(ErrorCode::NotFound,
+                 fmt::format("app '{}' of workspace '{}' is not in the config checkout {} (no {})", app, workspace,
+                             root.string(), rel_path(out.dir / kKustomization, root)),
+                 fmt::format("`wb export {} --to {}` writes it there", app, root.string()));
+  WB_ASSIGN_OR_RETURN(out.kustomization, read_kustomization(out.dir / kKustomization));
+  for (const auto& r : resources_of(out.kustomization)) {
+    const fs::path file = out.dir / r;
+    if (fs::is_directory(file, ec)) continue;  // a nested kustomization is the user's business
+    WB_ASSIGN_OR_RETURN(auto text, util::read_file(file));
+    WB_ASSIGN_OR_RETURN(auto docs, parse_yaml(text, rel_path(file, root)));
+    out.texts[r] = text;
+    if (docs.size() == 1) out.objects[r] = docs[0];
+    for (const auto& d : docs)
+      if (d.value("kind", "") == "Deployment" && str_at(d, "/metadata/name") == app) {
+        if (docs.size() != 1)
+          return Error(ErrorCode::Usage,
+                       fmt::format("{} holds the Deployment and other objects; wb edits a file with one object",
+                                   rel_path(file, root)),
+                       "move the other objects into files of their own");
+        out.deployment_file = r;
+      }
+  }
+  if (out.deployment_file.empty())
+    return Error(ErrorCode::Usage,
+                 fmt::format("{} lists no Deployment '{}'", rel_path(out.dir / kKustomization, root), app),
+                 fmt::format("`wb export {} --to {}` writes it", app, root.string()));
+  return out;
+}
+
+std::string checkout_image(const CheckoutApp& app) {
+  const json& d = app.objects.at(app.deployment_file);
+  const json& tmpl = fields::at(d, "/spec/template");
+  if (!tmpl.is_object()) return "";
+  const json* c = app_container(tmpl, app.app);
+  return c ? c->value("image", "") : "";
+}
+
+Result<FileChanges> image_change(const CheckoutApp& app, const std::string& image) {
+  FileChanges out;
+  const std::string old_image = checkout_image(app);
+  if (old_image == image) return out;
+  const std::string file = rel_path(app.dir / app.deployment_file, app.root);
+  // An `images:` transformer naming this image would replace what we write.
+  const std::string old_name = old_image.substr(0, old_image.find('@'));
+  for (const auto& entry : app.kustomization.value("images", json::array())) {
+    const std::string name = entry.value("name", "");
+    if (!name.empty() &&
+        (name == old_name || name == image.substr(0, image.find('@')) || old_name.rfind(name + ":", 0) == 0))
+      return Error(ErrorCode::Usage,
+                   fmt::format("{} sets the image of '{}' with `images:`, which would override the Deployment",
+                               rel_path(app.dir / kKustomization, app.root), name),
+                   "remove that images: entry; wb writes the image into the Deployment");
+  }
+  // Find the scalar in the text and replace it there: comments and layout stay.
+  const std::string& text = app.texts.at(app.deployment_file);
+  try {
+    YAML::Node root = YAML::Load(text);
+    YAML::Node containers = root["spec"]["template"]["spec"]["containers"];
+    YAML::Node found;
+    for (auto c : containers)
+      if (c["name"] && c["name"].Scalar() == app.app) found = c["image"];
+    if (!found && containers.size() == 1) found = containers[0]["image"];
+    if (found && found.IsScalar()) {
+      const auto mark = found.Mark();
+      const size_t pos = static_cast<size_t>(mark.pos);
+      std::string replacement = needs_quotes(image) ? "\"" + image + "\"" : image;
+      for (const std::string& written : {old_image, "\"" + old_image + "\"", "'" + old_image + "'"}) {
+        if (mark.pos >= 0 && text.compare(pos, written.size(), written) == 0) {
+          const size_t end = pos + written.size();
+          if (end < text.size() && text[end] != '\n' && text[end] != ' ' && text[end] != '\r' && text[end] != '#')
+            continue;
+          std::string edited = text.substr(0, pos) + replacement + text.substr(end);
+          out.files[file] = edited;
+          return out;
+        }
+      }
+    }
+  } catch (const YAML::Exception&) {
+  }
+  // Not a simple scalar (a block or folded string?): write the Deployment anew.
+  json d = app.objects.at(app.deployment_file);
+  json* c = nullptr;
+  for (auto& x : d["spec"]["template"]["spec"]["containers"])
+    if (x.value("name", "") == app.app) c = &x;
+  if (!c)
+    return Error(ErrorCode::Failure, fmt::format("{}: app '{}' has no container named '{}'", file, app.app, app.app));
+  (*c)["image"] = image;
+  out.files[file] = to_yaml(d);
+  return out;
+}
+
+Result<ConfigCommit> config_change(const CheckoutApp& app, const ConfigChange& change, const std::string& who,
+                                   int keep) {
+  ConfigCommit out;
+  if (change.secret || (change.replace_with && !change.replace_with->secrets.empty()))
+    return Error(ErrorCode::Usage, "secret values cannot go into a git repository (--secret with --gitops)",
+                 "set secrets without --gitops (they stay in the cluster), or use your secret tooling");
+  std::map<int, std::string> versions;  // number -> file
+  for (const auto& [file, obj] : app.objects) {
+    if (obj.value("kind", "") != "ConfigMap") continue;
+    const int n = config_version_number(obj, app.app);
+    if (n > 0 && str_at(obj, "/metadata/name") == config_map_name(app.app, n)) versions[n] = file;
+  }
+  ConfigContent base;
+  if (!versions.empty()) {
+    out.base = versions.rbegin()->first;
+    base = config_version_from(app.objects.at(versions.rbegin()->second), nullptr).content;
+  }
+  WB_ASSIGN_OR_RETURN(auto content, apply_config_change(base, change, app.app));
+  WB_TRY(check_config_size(content));
+  out.version = out.base + 1;
+  out.change = describe_config_change(change);
+  const json& deployment = app.objects.at(app.deployment_file);
+  const std::string ns =
+      str_at(deployment, "/metadata/namespace").empty() ? app.workspace : str_at(deployment, "/metadata/namespace");
+  VersionMeta meta;
+  meta.who = who;
+  meta.change = out.change;
+  meta.cause = change.message.empty() ? out.change : change.message;
+  json cm = config_map_object(app.app, ns, out.version, content, meta, /*immutable=*/true);
+  keep_from_pruning(cm);
+  const std::string cm_file = fmt::format("config-v{}.yaml", out.version);
+  if (app.texts.count(cm_file) || fs::exists(app.dir / cm_file))
+    return Error(ErrorCode::Conflict, fmt::format("{} exists already", rel_path(app.dir / cm_file, app.root)),
+                 "list it in the kustomization or remove it");
+
+  // The Deployment: pointed at the new version; a Secret it used (kept in the cluster) stays.
+  json d = deployment;
+  json& tmpl = d["spec"]["template"];
+  std::vector<json> kept_secret_refs;
+  if (const json* c = app_container(tmpl, app.app)) {
+    const std::regex secret_re("^" + app.app + "-secret-v[0-9]+$");
+    for (const auto& f : c->value("envFrom", json::array())) {
+      const std::string name = str_at(f, "/secretRef/name");
+      if (!name.empty() && std::regex_match(name, secret_re)) kept_secret_refs.push_back(f);
+    }
+  }
+  point_template_to_config(tmpl, app.app, out.version, content);
+  if (!kept_secret_refs.empty()) {
+    for (auto& c : tmpl["spec"]["containers"])
+      if (c.value("name", "") == app.app || tmpl["spec"]["containers"].size() == 1)
+        for (const auto& f : kept_secret_refs) {
+          c["envFrom"].push_back(f);
+          out.warnings.push_back(fmt::format("the app keeps its secret values from {} (in the cluster, not in git)",
+                                             str_at(f, "/secretRef/name")));
+        }
+  }
+
+  // Retention in the repository: the newest `keep`, always the new one.
+  std::vector<int> existing;
+  for (const auto& [n, file] : versions) existing.push_back(n);
+  existing.push_back(out.version);
+  out.dropped = config_versions_to_delete(existing, {out.version}, keep);
+
+  auto resources = resources_of(app.kustomization);
+  std::set<std::string> dropped_files;
+  for (int n : out.dropped) dropped_files.insert(versions.at(n));
+  resources.erase(std::remove_if(resources.begin(), resources.end(),
+                                 [&](const std::string& r) { return dropped_files.count(r) > 0; }),
+                  resources.end());
+  resources.push_back(cm_file);
+  json kust = app.kustomization;
+  set_resources(kust, resources);
+
+  auto rel = [&](const std::string& f) { return rel_path(app.dir / f, app.root); };
+  out.changes.files[rel(cm_file)] = to_yaml(cm);
+  const std::string deployment_text = to_yaml(d);
+  if (deployment_text != app.texts.at(app.deployment_file) && d != deployment)
+    out.changes.files[rel(app.deployment_file)] = deployment_text;
+  out.changes.files[rel(kKustomization)] = to_yaml(kust);
+  for (const auto& f : dropped_files) out.changes.files[rel(f)] = std::nullopt;
+  return out;
+}
+
+Status apply_files(const fs::path& root, const FileChanges& changes) {
+  for (const auto& [path, text] : changes.files) {
+    const fs::path p = root / path;
+    if (text) {
+      auto st = util::write_file_atomic(p, *text);
+      if (!st) return st.error().with_context(p.string());
+    } else {
+      std::error_code ec;
+      fs::remove(p, ec);
+      if (ec) return Error(ErrorCode::Failure, fmt::format("cannot remove {}: {}", p.string(), ec.message()));
+    }
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------- git
+
+GitRunner real_git() {
+  return [](const fs::path& dir, const std::vector<std::string>& args) -> Result<GitOutput> {
+    std::vector<std::string> argv = {"git", "-C", dir.empty() ? std::string(".") : dir.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv);
+  };
+}
+
+std::string git_error_line(const GitOutput& out) {
+  std::string last;
+  for (const auto& line : util::split(out.err, '\n')) {
+    std::string t = util::trim(line);
+    if (t.empty() || t.rfind("hint:", 0) == 0) continue;
+    last = t;
+    if (t.rfind("fatal:", 0) == 0 || t.rfind("error:", 0) == 0) break;
+  }
+  if (last.empty()) last = util::trim(out.out.substr(0, out.out.find('\n')));
+  if (last.empty()) last = fmt::format("git exited with {}", out.exit_code);
+  return last;
+}
+
+namespace {
+
+// Runs git and turns a failure into an error saying what git said.
+Result<std::string> git_ok(const GitRunner& git, const fs::path& dir, const std::vector<std::string>& args,
+                           const std::string& what) {
+  WB_ASSIGN_OR_RETURN(auto r, git(dir, args));
+  if (r.exit_code != 0) return Error(ErrorCode::Failure, fmt::format("{} failed: {}", what, git_error_line(r)));
+  return util::trim(r.out);
+}
+
+std::string git_value(const GitRunner& git, const fs::path& dir, const std::vector<std::string>& args) {
+  auto r = git(dir, args);
+  if (!r || r->exit_code != 0) return "";
+  return util::trim(r->out);
+}
+
+// `-c user.name=... -c user.email=...` when git has no identity (a fresh CI runner).
+std::vector<std::string> identity_args(const GitRunner& git, const fs::path& dir, const EnvLookup& env) {
+  auto from_env = [&](const char* name, const char* fallback) {
+    if (env)
+      if (auto v = env(name); v && !v->empty()) return *v;
+    return std::string(fallback);
+  };
+  std::vector<std::string> out;
+  if (git_value(git, dir, {"config", "user.name"}).empty())
+    out.insert(out.end(), {"-c", "user.name=" + from_env("GITLAB_USER_NAME", "wb")});
+  if (git_value(git, dir, {"config", "user.email"}).empty())
+    out.insert(out.end(), {"-c", "user.email=" + from_env("GITLAB_USER_EMAIL", "wb@localhost")});
+  return out;
+}
+
+}  // namespace
+
+Status check_checkout(const GitRunner& git, const CommitOptions& o) {
+  WB_ASSIGN_OR_RETURN(auto top, git(o.root, {"rev-parse", "--show-toplevel"}));
+  if (top.exit_code != 0)
+    return Error(ErrorCode::Usage, fmt::format("{} is not a git checkout ({})", o.root.string(), git_error_line(top)),
+                 "clone your config repository and pass that directory to --gitops");
+  WB_ASSIGN_OR_RETURN(auto status,
+                      git_ok(git, o.root, {"status", "--porcelain", "--untracked-files=normal"}, "git status"));
+  if (!status.empty()) {
+    const std::string first = util::trim(util::split(status, '\n').front());
+    return Error(ErrorCode::Conflict,
+                 fmt::format("the config checkout {} has uncommitted changes ({})", o.root.string(), first),
+                 "commit, stash or discard them first; nothing was changed");
+  }
+  if (git_value(git, o.root, {"rev-parse", "--verify", "-q", "HEAD"}).empty())
+    return Error(ErrorCode::Usage, fmt::format("the config checkout {} has no commit yet", o.root.string()),
+                 "commit the exported manifests first");
+  if (o.push && git_value(git, o.root, {"symbolic-ref", "-q", "--short", "HEAD"}).empty())
+    return Error(
+        ErrorCode::Usage,
+        fmt::format("the config checkout {} is not on a branch (detached HEAD), so --git-push has nowhere to go",
+                    o.root.string()),
+        "check out the branch Argo CD follows (git checkout main)");
+  return {};
+}
+
+Result<CommitResult> commit_changes(const GitRunner& git, const CommitOptions& o, const FileChanges& changes) {
+  if (changes.empty()) return Error(ErrorCode::Failure, "nothing to commit: the checkout says so already");
+  WB_TRY(check_checkout(git, o));
+  CommitResult out;
+  WB_ASSIGN_OR_RETURN(const std::string orig, git_ok(git, o.root, {"rev-parse", "HEAD"}, "git rev-parse"));
+  out.branch = git_value(git, o.root, {"symbolic-ref", "-q", "--short", "HEAD"});
+  std::vector<std::string> paths;
+  for (const auto& [path, text] : changes.files) paths.push_back(path);
+
+  // Puts the checkout back as it was: HEAD, index and the files we touched. HEAD moves back only
+  // from a commit of ours (another process committing in the same checkout keeps its commit).
+  std::set<std::string> ours = {orig};
+  auto restore = [&](Error e) -> Error {
+    (void)git(o.root, {"rebase", "--abort"});
+    if (ours.count(git_value(git, o.root, {"rev-parse", "HEAD"}))) (void)git(o.root, {"reset", "-q", "--hard", orig});
+    std::vector<std::string> clean = {"clean", "-fq", "--"};
+    clean.insert(clean.end(), paths.begin(), paths.end());
+    (void)git(o.root, clean);
+    if (e.hint.empty()) e.hint = "the config checkout is as it was; nothing was committed";
+    return e;
+  };
+
+  if (auto st = apply_files(o.root, changes); !st) return restore(st.error());
+  std::vector<std::string> add = {"add", "-A", "--"};
+  add.insert(add.end(), paths.begin(), paths.end());
+  if (auto r = git_ok(git, o.root, add, "git add"); !r) return restore(r.error());
+  const auto identity = identity_args(git, o.root, o.env);
+  std::vector<std::string> commit = identity;
+  commit.insert(commit.end(), {"commit", "-q", "-m", o.message});
+  if (auto r = git_ok(git, o.root, commit, "git commit"); !r) return restore(r.error());
+  auto head = git_ok(git, o.root, {"rev-parse", "HEAD"}, "git rev-parse");
+  if (!head) return restore(head.error());
+  out.commit = *head;
+  ours.insert(out.commit);
+  if (!o.push) return out;
+
+  std::string remote = git_value(git, o.root, {"config", "--get", "branch." + out.branch + ".remote"});
+  std::string merge = git_value(git, o.root, {"config", "--get", "branch." + out.branch + ".merge"});
+  if (remote.empty() || remote == ".") remote = "origin";
+  if (merge.empty()) merge = "refs/heads/" + out.branch;
+  const std::string short_merge = merge.rfind("refs/heads/", 0) == 0 ? merge.substr(11) : merge;
+  out.pushed_to = remote + "/" + short_merge;
+  const std::vector<std::string> push = {"push", "-q", remote, "HEAD:" + merge};
+  auto first_or = git(o.root, push);
+  if (!first_or) return restore(first_or.error());
+  auto& first = *first_or;
+  if (first.exit_code != 0) {
+    // Refused (someone pushed meanwhile): rebase onto theirs once and try again.
+    auto fetched = git_ok(git, o.root, {"fetch", "-q", remote, merge}, "git fetch " + remote);
+    if (!fetched) {
+      Error e = fetched.error();
+      e.message = fmt::format("git push to {} failed ({}), and so did fetching it: {}", out.pushed_to,
+                              git_error_line(first), e.message);
+      return restore(e);
+    }
+    std::vector<std::string> rebase = identity;
+    rebase.insert(rebase.end(), {"rebase", "-q", "FETCH_HEAD"});
+    auto rebased_or = git(o.root, rebase);
+    if (!rebased_or) return restore(rebased_or.error());
+    auto& rebased = *rebased_or;
+    if (auto h = git_value(git, o.root, {"rev-parse", "HEAD"}); !h.empty()) ours.insert(h);
+    if (rebased.exit_code != 0)
+      return restore(Error(ErrorCode::Conflict,
+                           fmt::format("{} changed the same lines meanwhile; the rebase onto it failed ({})",
+                                       out.pushed_to, git_error_line(rebased)),
+                           "the config checkout is as it was; pull, then run the command again"));
+    auto second_or = git(o.root, push);
+    if (!second_or) return restore(second_or.error());
+    auto& second = *second_or;
+    if (second.exit_code != 0)
+      return restore(
+          Error(ErrorCode::Failure, fmt::format("git push to {} failed: {}", out.pushed_to, git_error_line(second))));
+    out.rebased = true;
+    auto rehead = git_ok(git, o.root, {"rev-parse", "HEAD"}, "git rev-parse");
+    if (rehead) out.commit = *rehead;
+  }
+  return out;
+}
+
+std::string commit_message(const MessageFacts& f) {
+  std::string subject;
+  if (!f.digest.empty() || !f.image.empty()) {
+    subject = fmt::format("{}: deploy {}", f.app, f.jar.empty() ? short_image(f.image) : f.jar);
+    if (!f.version.empty()) subject += " " + f.version;
+    if (!f.digest.empty()) subject += fmt::format(" ({})", f.digest.substr(0, std::min<size_t>(f.digest.size(), 19)));
+  } else {
+    subject = fmt::format("{}: config v{}", f.app, f.config_version);
+    const std::string why = f.reason.empty() ? f.change : f.reason;
+    if (!why.empty()) subject += " (" + why + ")";
+  }
+  std::vector<std::pair<std::string, std::string>> lines = {
+      {"App", f.app},
+      {"Workspace", f.workspace},
+      {"Jar", f.jar},
+      {"Version", f.version},
+      {"Image", f.image},
+      {"Config-Version", f.config_version ? fmt::format("v{}", f.config_version) : ""},
+      {"Change", f.change},
+      {"Reason", f.reason},
+      {"Source-Commit", f.source_commit},
+      {"Pipeline", f.pipeline},
+      {"Changed-By", f.who},
+  };
+  std::string body;
+  for (const auto& [k, v] : lines) {
+    std::string value = util::replace_all(util::trim(v), "\n", " ");
+    if (!value.empty()) body += k + ": " + value + "\n";
+  }
+  return subject + "\n\n" + body;
+}
+
+}  // namespace wb::workbench::gitops
