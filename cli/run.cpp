@@ -56,6 +56,10 @@ void build_cli(CLI::App& app, Context& ctx, Action& action) {
   commands::register_route(app, ctx, action);
   commands::register_logs(app, ctx, action);
   commands::register_files(app, ctx, action);
+  commands::register_platform(app, ctx, action);
+  commands::register_tenant(app, ctx, action);
+  commands::register_member(app, ctx, action);
+  commands::register_robot(app, ctx, action);
 }
 
 void print_error(Context& ctx, const Error& error) {
@@ -139,8 +143,9 @@ int run_cli(const std::vector<std::string>& args, Context& ctx) {
   }
   Status st = action();
   if (!st.ok()) {
-    print_error(ctx, st.error());
-    return util::exit_status(st.error().code);
+    const Error err = commands::explain_error(ctx, st.error());
+    print_error(ctx, err);
+    return util::exit_status(err.code);
   }
   return 0;
 }
