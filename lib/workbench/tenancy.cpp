@@ -315,7 +315,7 @@ std::string action_words(const Forbidden& f) {
     if (f.verb == "list") return "list workspaces";
     return read ? "see the workspace" : "change the workspace";
   }
-  if (r == "clusterroles") return "change roles";
+  if (r == "clusterroles") return read ? "see roles" : "change roles";
   if (r == "resourcequotas" || r == "limitranges") return read ? "see the quota" : "change the quota";
   if (r == "pods") return read ? "see replicas" : "restart replicas";
   std::string what = f.group.empty() ? r : r + "." + f.group;

@@ -137,3 +137,52 @@ TEST_CASE("robot kubeconfig uses the server and CA it was made with") {
   cfg.tls.insecure = true;
   CHECK(robot_kubeconfig(cfg, "ci", "d", "t").find("insecure-skip-tls-verify: true") != std::string::npos);
 }
+
+#include "cli/fake_client.hpp"
+
+namespace {
+const char* kProd403 =
+    "deployments.apps \"orders\" is forbidden: User \"alice\" cannot patch resource \"deployments\" in API group "
+    "\"apps\" in the namespace \"shop-prod\"";
+}
+
+TEST_CASE("explain_forbidden: role from access reviews, tenant from the namespace") {
+  wb::test::FakeClient c;
+  c.add(wb::kube::types::Namespace, "",
+        json{{"metadata", {{"name", "shop-prod"}, {"labels", {{"kubesphere.io/workspace", "shop"}}}}}});
+  c.allowed["list pods shop-prod"] = true;
+  auto e = explain_forbidden(c, wb::util::Error(ErrorCode::Auth, kProd403, "ask your cluster administrator", 403));
+  CHECK(e.code == ErrorCode::Auth);
+  CHECK(e.message == "you (alice) cannot deploy in workspace shop-prod: you are a viewer there");
+  CHECK(e.hint == "a tenant admin of 'shop' can change that");
+}
+
+TEST_CASE("explain_forbidden: falls back when the details cannot be read") {
+  wb::test::FakeClient c;  // namespace unreadable (not found), no role
+  auto e = explain_forbidden(c, wb::util::Error(ErrorCode::Auth, kProd403, "", 403));
+  CHECK(e.message == "you (alice) cannot deploy in workspace shop-prod: you have no role there");
+  CHECK(e.hint == "a tenant admin of the workspace's tenant can change that");
+  // Not an RBAC 403 (e.g. a registry's): unchanged. Not a 403: unchanged.
+  wb::util::Error reg(ErrorCode::Auth, "registry refused the push (403 Forbidden)", "check the robot account", 403);
+  CHECK(explain_forbidden(c, reg).message == reg.message);
+  CHECK(explain_forbidden(c, reg).hint == reg.hint);
+  CHECK_FALSE(is_forbidden_in_words_candidate(reg));
+  wb::util::Error nf(ErrorCode::NotFound, "x not found", "", 404);
+  CHECK(explain_forbidden(c, nf).message == "x not found");
+  // wb's own rewording of an app command's 403, without the user: asked of SelfSubjectReview
+  c.user_info = json{{"username", "victor"}};
+  wb::util::Error app(ErrorCode::Auth, "you may not delete app 'orders' in workspace 'shop-dev'", "", 403);
+  REQUIRE(is_forbidden_in_words_candidate(app));
+  CHECK(explain_forbidden(c, app).message == "you (victor) cannot delete apps in workspace shop-dev: you have no role there");
+}
+
+TEST_CASE("explain_forbidden: cluster scope goes to the platform team") {
+  wb::test::FakeClient c;
+  auto e = explain_forbidden(
+      c, wb::util::Error(ErrorCode::Auth,
+                         "namespaces is forbidden: User \"bob\" cannot create resource \"namespaces\" in API group "
+                         "\"\" at the cluster scope",
+                         "", 403));
+  CHECK(e.message == "you (bob) cannot create workspaces: that needs a cluster-wide permission");
+  CHECK(e.hint == "the platform team can do it, or give you that right");
+}
