@@ -407,6 +407,13 @@ class Tenancy(WbTestCase):
         self.assertEqual(status, 401)
         self.assertEqual(self.status_of("/api/v1/namespaces/shop-dev/secrets/ci2-token"), 404)
         self.assertEqual(self.status_of(RBAC + "/namespaces/shop-dev/rolebindings/wb:robot:ci2"), 404)
+        # the token is on stdout only: a -vvv trace redacts it
+        r = self.as_user("bob", "-w", "shop-dev", "robot", "create", "ci4", "-vvv")
+        self.assertExit(r, 0)
+        token = yaml.safe_load(r.out)["users"][0]["user"]["token"]
+        self.assertGreater(len(token), 20)
+        self.assertIn("ci4-token", r.err)
+        self.assertNotIn(token, r.err)
         r = self.as_user("bob", "-w", "shop-dev", "robot", "create", "ci3", "--role", "viewer", "--token")
         self.assertExit(r, 0)
         self.assertEqual(cluster.request("GET", "/api/v1/namespaces/shop-dev/pods", token=r.out.strip())[0], 200)
