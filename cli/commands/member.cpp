@@ -43,8 +43,10 @@ Status run_add(const MemberOptions& o, Context& ctx) {
   }
   if (ctx.global.machine_output()) {
     json out = {{"member", o.who}, {"role", ten::role_name(role)}};
-    if (!o.tenant.empty()) out["tenant"] = o.tenant;
-    else out["workspace"] = ctx.workspace().value_or("");
+    if (!o.tenant.empty())
+      out["tenant"] = o.tenant;
+    else
+      out["workspace"] = ctx.workspace().value_or("");
     print_result(ctx, out, [] { return Table{}; }, {o.who});
     return {};
   }
@@ -76,7 +78,8 @@ Status run_list(const MemberOptions& o, Context& ctx) {
     ctx.err() << "No members yet; add one with `wb member add USER --role developer`.\n";
     return {};
   }
-  print_result(ctx, out, [&] { return t; }, names);
+  print_result(
+      ctx, out, [&] { return t; }, names);
   return {};
 }
 
@@ -105,7 +108,8 @@ Status run_rm(const MemberOptions& o, Context& ctx) {
 void register_member(CLI::App& app, Context& ctx, Action& action) {
   auto* noun = add_verb(app, "member", "Who works in a workspace or tenant, and in which role (tenant admins)");
   auto a = std::make_shared<MemberOptions>();
-  auto* add = add_verb(*noun, "add", "Give USER a role in the workspace (-w) or in every workspace of a tenant (--tenant)");
+  auto* add =
+      add_verb(*noun, "add", "Give USER a role in the workspace (-w) or in every workspace of a tenant (--tenant)");
   add->add_option("user", a->who, "User name (group:NAME for a group)")->required();
   add->add_option("--role", a->role,
                   "developer, viewer or tenant-admin (on KubeSphere also workspace-admin, workspace-regular, "

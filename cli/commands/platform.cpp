@@ -36,7 +36,8 @@ Status run_init(const InitOptions& o, Context& ctx) {
     t.rows.push_back({"ClusterRole", name, role, a.outcome});
     names.push_back("clusterrole/" + name);
   }
-  print_result(ctx, out, [&] { return t; }, names);
+  print_result(
+      ctx, out, [&] { return t; }, names);
   return {};
 }
 

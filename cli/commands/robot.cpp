@@ -44,10 +44,11 @@ Status run_create(const CreateOptions& o, Context& ctx) {
     ctx.out() << "robot/" << robot.name << '\n';
     return {};
   }
-  ctx.status(fmt::format("Robot '{}' can now act as {} in workspace '{}'. Store what follows as a protected, masked "
-                         "GitLab CI variable ({}); remove it with `wb robot rm {}`.",
-                         robot.name, ten::role_name(robot.role), ws,
-                         o.token_only ? "the token" : "type File, named KUBECONFIG", robot.name));
+  ctx.status(
+      fmt::format("Robot '{}' can now act as {} in workspace '{}'. Store what follows as a protected, masked "
+                  "GitLab CI variable ({}); remove it with `wb robot rm {}`.",
+                  robot.name, ten::role_name(robot.role), ws,
+                  o.token_only ? "the token" : "type File, named KUBECONFIG", robot.name));
   ctx.out() << (o.token_only ? robot.token + "\n" : robot.kubeconfig);
   return {};
 }

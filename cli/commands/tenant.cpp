@@ -54,7 +54,8 @@ Status run_list(Context& ctx) {
     ctx.err() << "No tenants yet; the platform team creates them with `wb tenant create NAME`.\n";
     return {};
   }
-  print_result(ctx, out, [&] { return t; }, names);
+  print_result(
+      ctx, out, [&] { return t; }, names);
   return {};
 }
 
@@ -91,7 +92,8 @@ Status run_delete(const std::string& name, Context& ctx) {
 void register_tenant(CLI::App& app, Context& ctx, Action& action) {
   auto* noun = add_verb(app, "tenant", "Tenants: groups of workspaces with their own admins (platform team)");
   auto co = std::make_shared<CreateOptions>();
-  auto* c = add_verb(*noun, "create", "Create a tenant (its admin role; a KubeSphere WorkspaceTemplate where KubeSphere runs)");
+  auto* c = add_verb(*noun, "create",
+                     "Create a tenant (its admin role; a KubeSphere WorkspaceTemplate where KubeSphere runs)");
   c->add_option("name", co->name, "Tenant name")->required();
   c->add_option("--admin", co->admins, "A tenant admin (repeatable; user name, group:NAME)")->type_name("USER");
   c->callback([co, &ctx, &action] { action = [co, &ctx] { return run_create(*co, ctx); }; });

@@ -33,18 +33,19 @@ json labels_wb() { return {{kManagedBy, "wb"}}; }
 json cluster_role(const std::string& name, Role role, std::vector<json> rules, const std::string& description) {
   json labels = labels_wb();
   labels[kRoleLabel] = role_name(role);
-  return {{"apiVersion", "rbac.authorization.k8s.io/v1"},
-          {"kind", "ClusterRole"},
-          {"metadata",
-           {{"name", name}, {"labels", labels}, {"annotations", {{"kubesphere.io/description", description}}}}},
-          {"rules", rules}};
+  return {
+      {"apiVersion", "rbac.authorization.k8s.io/v1"},
+      {"kind", "ClusterRole"},
+      {"metadata", {{"name", name}, {"labels", labels}, {"annotations", {{"kubesphere.io/description", description}}}}},
+      {"rules", rules}};
 }
 
 std::vector<json> viewer_rules() {
   return {
       rule({"apps"}, {"deployments", "deployments/scale", "replicasets", "statefulsets"}, kRead),
-      rule({""}, {"pods", "pods/log", "services", "endpoints", "configmaps", "events", "resourcequotas", "limitranges",
-                  "serviceaccounts"},
+      rule({""},
+           {"pods", "pods/log", "services", "endpoints", "configmaps", "events", "resourcequotas", "limitranges",
+            "serviceaccounts"},
            kRead),
       rule({"events.k8s.io"}, {"events"}, kRead),
       rule({"networking.k8s.io"}, {"ingresses", "networkpolicies"}, kRead),
@@ -80,8 +81,8 @@ std::vector<json> developer_rules() {
 std::vector<json> tenant_admin_rules() {
   std::vector<json> r = developer_rules();
   r.push_back(rule({kRbac}, {"rolebindings"}, kWrite));
-  r.push_back(rule({kRbac}, {"clusterroles"}, {"bind"},
-                   {"wb:developer", "wb:viewer", "wb:deployer", "wb:tenant-admin"}));
+  r.push_back(
+      rule({kRbac}, {"clusterroles"}, {"bind"}, {"wb:developer", "wb:viewer", "wb:deployer", "wb:tenant-admin"}));
   r.push_back(rule({""}, {"serviceaccounts"}, kWrite));
   r.push_back(rule({""}, {"serviceaccounts/token"}, {"create"}));
   r.push_back(rule({""}, {"resourcequotas", "limitranges"}, {"get", "list", "watch", "update", "patch"}));
@@ -101,10 +102,14 @@ bool valid_quantity(const std::string& v, bool memory) {
 
 const char* role_name(Role role) {
   switch (role) {
-    case Role::Developer: return "developer";
-    case Role::Viewer: return "viewer";
-    case Role::TenantAdmin: return "tenant-admin";
-    case Role::Deployer: return "deployer";
+    case Role::Developer:
+      return "developer";
+    case Role::Viewer:
+      return "viewer";
+    case Role::TenantAdmin:
+      return "tenant-admin";
+    case Role::Deployer:
+      return "deployer";
   }
   return "";
 }
@@ -132,15 +137,18 @@ Result<Role> parse_role(const std::string& name, bool kubesphere, bool allow_dep
     const char* name;
     Role role;
   };
-  static const Alias aliases[] = {{"workspace-admin", Role::TenantAdmin}, {"workspace-regular", Role::Developer},
-                                  {"workspace-viewer", Role::Viewer},     {"admin", Role::TenantAdmin},
+  static const Alias aliases[] = {{"workspace-admin", Role::TenantAdmin},
+                                  {"workspace-regular", Role::Developer},
+                                  {"workspace-viewer", Role::Viewer},
+                                  {"admin", Role::TenantAdmin},
                                   {"operator", Role::Developer}};
   for (const auto& a : aliases) {
     if (n != a.name) continue;
     if (kubesphere) return a.role;
-    return Error(ErrorCode::Usage,
-                 fmt::format("role '{}' is a KubeSphere role name, and KubeSphere is not installed on this cluster", name),
-                 fmt::format("use {} (roles: developer, viewer, tenant-admin)", role_name(a.role)));
+    return Error(
+        ErrorCode::Usage,
+        fmt::format("role '{}' is a KubeSphere role name, and KubeSphere is not installed on this cluster", name),
+        fmt::format("use {} (roles: developer, viewer, tenant-admin)", role_name(a.role)));
   }
   return Error(ErrorCode::Usage, fmt::format("unknown role '{}'", name),
                kubesphere ? "roles: developer, viewer, tenant-admin (KubeSphere names: workspace-admin, "
@@ -169,8 +177,7 @@ json subject_for(const std::string& who) {
     if (colon != std::string::npos)
       return {{"kind", "ServiceAccount"}, {"name", rest.substr(colon + 1)}, {"namespace", rest.substr(0, colon)}};
   }
-  if (who.rfind("group:", 0) == 0)
-    return {{"kind", "Group"}, {"apiGroup", kRbac}, {"name", who.substr(6)}};
+  if (who.rfind("group:", 0) == 0) return {{"kind", "Group"}, {"apiGroup", kRbac}, {"name", who.substr(6)}};
   return {{"kind", "User"}, {"apiGroup", kRbac}, {"name", who}};
 }
 
@@ -207,22 +214,22 @@ std::vector<std::pair<kube::ResourceType, json>> workspace_objects(const Workspa
                       {"limits.cpu", d.quota_cpu},
                       {"requests.memory", d.quota_memory},
                       {"limits.memory", d.quota_memory}}}}}}});
-  out.push_back({t::LimitRange,
-                 {{"apiVersion", "v1"},
-                  {"kind", "LimitRange"},
-                  {"metadata", {{"name", "wb-limits"}, {"namespace", s.name}, {"labels", labels}}},
-                  {"spec",
-                   {{"limits", json::array({{{"type", "Container"},
-                                             {"default", {{"cpu", d.limit_cpu}, {"memory", d.limit_memory}}},
-                                             {"defaultRequest",
-                                              {{"cpu", d.request_cpu}, {"memory", d.request_memory}}}}})}}}}});
+  out.push_back(
+      {t::LimitRange,
+       {{"apiVersion", "v1"},
+        {"kind", "LimitRange"},
+        {"metadata", {{"name", "wb-limits"}, {"namespace", s.name}, {"labels", labels}}},
+        {"spec",
+         {{"limits", json::array({{{"type", "Container"},
+                                   {"default", {{"cpu", d.limit_cpu}, {"memory", d.limit_memory}}},
+                                   {"defaultRequest", {{"cpu", d.request_cpu}, {"memory", d.request_memory}}}}})}}}}});
   if (d.network_policy) {
     // Ingress only from the tenant's own workspaces and from namespaces outside any tenant
     // (ingress controllers, monitoring); other tenants are kept out.
-    json from = json::array(
-        {{{"namespaceSelector", {{"matchLabels", {{kTenantLabel, s.tenant}}}}}},
-         {{"namespaceSelector",
-           {{"matchExpressions", json::array({{{"key", kTenantLabel}, {"operator", "DoesNotExist"}}})}}}}});
+    json from =
+        json::array({{{"namespaceSelector", {{"matchLabels", {{kTenantLabel, s.tenant}}}}}},
+                     {{"namespaceSelector",
+                       {{"matchExpressions", json::array({{{"key", kTenantLabel}, {"operator", "DoesNotExist"}}})}}}}});
     out.push_back({t::NetworkPolicy,
                    {{"apiVersion", "networking.k8s.io/v1"},
                     {"kind", "NetworkPolicy"},
@@ -235,12 +242,13 @@ std::vector<std::pair<kube::ResourceType, json>> workspace_objects(const Workspa
   if (!s.tenant_admins.empty()) {
     json rb_labels = labels;
     rb_labels[kRoleLabel] = role_name(Role::TenantAdmin);
-    out.push_back({t::RoleBinding,
-                   {{"apiVersion", "rbac.authorization.k8s.io/v1"},
-                    {"kind", "RoleBinding"},
-                    {"metadata", {{"name", binding_of(Role::TenantAdmin)}, {"namespace", s.name}, {"labels", rb_labels}}},
-                    {"roleRef", {{"apiGroup", kRbac}, {"kind", "ClusterRole"}, {"name", cluster_role_of(Role::TenantAdmin)}}},
-                    {"subjects", s.tenant_admins}}});
+    out.push_back(
+        {t::RoleBinding,
+         {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+          {"kind", "RoleBinding"},
+          {"metadata", {{"name", binding_of(Role::TenantAdmin)}, {"namespace", s.name}, {"labels", rb_labels}}},
+          {"roleRef", {{"apiGroup", kRbac}, {"kind", "ClusterRole"}, {"name", cluster_role_of(Role::TenantAdmin)}}},
+          {"subjects", s.tenant_admins}}});
   }
   return out;
 }
@@ -257,7 +265,8 @@ json tenant_cluster_role(const std::string& tenant, bool kubesphere) {
       rule({kRbac}, {"clusterrolebindings"}, {"get", "update", "patch"}, {name}),
       rule({kRbac}, {"clusterroles"}, {"get", "bind"}, {name}),
   };
-  if (kubesphere) rules.push_back(rule({"tenant.kubesphere.io"}, {"workspacetemplates"}, {"get", "update", "patch"}, {tenant}));
+  if (kubesphere)
+    rules.push_back(rule({"tenant.kubesphere.io"}, {"workspacetemplates"}, {"get", "update", "patch"}, {tenant}));
   json labels = labels_wb();
   labels[kTenantRoleLabel] = tenant;
   return {{"apiVersion", "rbac.authorization.k8s.io/v1"},

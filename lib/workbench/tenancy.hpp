@@ -12,11 +12,10 @@
 //    can hand out to the tenant's own workspaces).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "kube/client.hpp"
 #include "util/result.hpp"
@@ -76,7 +75,7 @@ struct WorkspaceDefaults {
 struct WorkspaceSpec {
   std::string name;
   std::string tenant;
-  std::string creator;            // kubesphere.io/creator ("" = unknown)
+  std::string creator;  // kubesphere.io/creator ("" = unknown)
   WorkspaceDefaults defaults;
   std::vector<json> tenant_admins;  // subjects of the tenant's admins (RoleBinding wb:tenant-admin)
 };
@@ -112,8 +111,8 @@ struct TenantInfo {
   std::string name;
   std::vector<std::string> workspaces;
   std::vector<std::string> admins;
-  bool has_role = false;          // wb:tenant:T exists
-  bool has_template = false;      // KubeSphere WorkspaceTemplate exists
+  bool has_role = false;      // wb:tenant:T exists
+  bool has_template = false;  // KubeSphere WorkspaceTemplate exists
 };
 Result<std::vector<TenantInfo>> list_tenants(kube::Client& client);
 Result<TenantInfo> get_tenant(kube::Client& client, const std::string& tenant);
@@ -169,9 +168,9 @@ std::string robot_kubeconfig(const kube::RestConfig& config, const std::string& 
 struct Forbidden {
   std::string user;
   std::string verb;
-  std::string resource;     // may carry a subresource: "pods/log"
+  std::string resource;  // may carry a subresource: "pods/log"
   std::string group;
-  std::string ns;           // "" at the cluster scope
+  std::string ns;  // "" at the cluster scope
 };
 std::optional<Forbidden> parse_forbidden(const std::string& message);
 // "deploy", "change config", "read logs", "manage members", ... for a verb on a resource.

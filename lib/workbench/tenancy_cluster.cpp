@@ -1,5 +1,6 @@
 // Tenancy on a cluster: platform roles, tenants, workspaces, members, robots, and 403s in words.
 #include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <chrono>
@@ -7,8 +8,6 @@
 #include <regex>
 #include <set>
 #include <thread>
-
-#include <yaml-cpp/yaml.h>
 
 #include "util/encoding.hpp"
 #include "util/fs.hpp"
@@ -74,7 +73,8 @@ Status add_to_binding(kube::Client& client, const std::string& ns, Role role, co
   // Not found, or not even allowed to read it: creating it is what is wanted (and, when refused,
   // what the refusal should be about).
   if (st || (st.error().http_status != 404 && st.error().http_status != 403)) return st;
-  auto made = client.create(t::RoleBinding, ns, role_binding(ns, name, role, cluster_role_of(role), json::array({subject})));
+  auto made =
+      client.create(t::RoleBinding, ns, role_binding(ns, name, role, cluster_role_of(role), json::array({subject})));
   if (made) return {};
   if (made.error().code == ErrorCode::Conflict && st.error().http_status == 404)
     return add_to_binding(client, ns, role, subject);
@@ -150,8 +150,9 @@ Result<std::vector<Applied>> platform_init(kube::Client& client, bool dry_run) {
       outcome = "created";
     } else {
       const json& c = *current;
-      bool same = c.value("rules", json::array()) == role["rules"] &&
-                  fields::meta_string(c, "labels", kRoleLabel) == role["metadata"]["labels"][kRoleLabel].get<std::string>();
+      bool same =
+          c.value("rules", json::array()) == role["rules"] &&
+          fields::meta_string(c, "labels", kRoleLabel) == role["metadata"]["labels"][kRoleLabel].get<std::string>();
       outcome = same ? "unchanged" : "configured";
     }
     if (outcome != "unchanged") WB_TRY(client.apply(t::ClusterRole, "", role, true, dry_run));
@@ -211,8 +212,10 @@ Result<TenantInfo> get_tenant(kube::Client& client, const std::string& tenant) {
   TenantInfo info;
   info.name = tenant;
   auto cr = client.get(t::ClusterRole, "", tenant_role_name(tenant));
-  if (cr) info.has_role = true;
-  else if (cr.error().http_status != 404) return cr.error();
+  if (cr)
+    info.has_role = true;
+  else if (cr.error().http_status != 404)
+    return cr.error();
   auto crb = client.get(t::ClusterRoleBinding, "", tenant_role_name(tenant));
   if (crb) {
     for (const auto& s : crb->value("subjects", json::array())) info.admins.push_back(who_of(s));
@@ -222,8 +225,10 @@ Result<TenantInfo> get_tenant(kube::Client& client, const std::string& tenant) {
   WB_ASSIGN_OR_RETURN(bool ks, kubesphere_installed(client));
   if (ks) {
     auto wt = client.get(WorkspaceTemplate, "", tenant);
-    if (wt) info.has_template = true;
-    else if (wt.error().http_status != 404) return wt.error();
+    if (wt)
+      info.has_template = true;
+    else if (wt.error().http_status != 404)
+      return wt.error();
   }
   if (!info.has_role && !info.has_template) return tenant_not_found(tenant);
   WB_ASSIGN_OR_RETURN(info.workspaces, tenant_workspaces(client, tenant));
@@ -325,7 +330,8 @@ Result<std::string> delete_workspace(kube::Client& client, const std::string& na
   const json& ns = *got;
   std::string tenant = fields::meta_string(ns, "labels", kTenantLabel);
   if (tenant.empty())
-    return Error(ErrorCode::Usage, fmt::format("namespace '{}' is not a workspace (it has no {} label)", name, kTenantLabel),
+    return Error(ErrorCode::Usage,
+                 fmt::format("namespace '{}' is not a workspace (it has no {} label)", name, kTenantLabel),
                  "wb deletes only workspaces; use kubectl for other namespaces");
   auto st = client.remove(t::Namespace, "", name);
   if (!st && st.error().http_status == 404) return workspace_not_found(name);
@@ -449,8 +455,8 @@ std::string robot_kubeconfig(const kube::RestConfig& config, const std::string& 
   }
   if (!config.tls.server_name.empty()) out += "    tls-server-name: " + yaml_scalar(config.tls.server_name) + "\n";
   out += "users:\n- name: " + yaml_scalar(user) + "\n  user:\n    token: " + yaml_scalar(token) + "\n";
-  out += "contexts:\n- name: " + yaml_scalar(ctxname) + "\n  context:\n    cluster: wb\n    user: " + yaml_scalar(user) +
-         "\n    namespace: " + yaml_scalar(ns) + "\n";
+  out += "contexts:\n- name: " + yaml_scalar(ctxname) +
+         "\n  context:\n    cluster: wb\n    user: " + yaml_scalar(user) + "\n    namespace: " + yaml_scalar(ns) + "\n";
   out += "current-context: " + yaml_scalar(ctxname) + "\n";
   return out;
 }
@@ -541,11 +547,11 @@ namespace {
 
 Result<bool> can(kube::Client& client, const std::string& verb, const std::string& group, const std::string& resource,
                  const std::string& ns) {
-  json review = {{"apiVersion", "authorization.k8s.io/v1"},
-                 {"kind", "SelfSubjectAccessReview"},
-                 {"spec",
-                  {{"resourceAttributes",
-                    {{"namespace", ns}, {"verb", verb}, {"group", group}, {"resource", resource}}}}}};
+  json review = {
+      {"apiVersion", "authorization.k8s.io/v1"},
+      {"kind", "SelfSubjectAccessReview"},
+      {"spec",
+       {{"resourceAttributes", {{"namespace", ns}, {"verb", verb}, {"group", group}, {"resource", resource}}}}}};
   WB_ASSIGN_OR_RETURN(json a, client.create(t::SelfSubjectAccessReview, "", review));
   return a.value("/status/allowed"_json_pointer, false);
 }
@@ -572,12 +578,15 @@ Result<std::string> role_in(kube::Client& client, const std::string& ns) {
 std::optional<Forbidden> parse_reworded(const std::string& message) {
   // What wb's app commands already made of a 403 ("you (alice) may not change app configs in
   // workspace 'shop-dev'", "you may not delete app 'orders' in workspace 'shop-dev'").
-  static const std::regex with_what(R"re(you(?: \(([^)]*)\))? may not (see|change) (apps|app configs|routes|app events|app logs) in workspace '([^']+)')re");
+  static const std::regex with_what(
+      R"re(you(?: \(([^)]*)\))? may not (see|change) (apps|app configs|routes|app events|app logs) in workspace '([^']+)')re");
   static const std::regex with_app(R"re(you(?: \(([^)]*)\))? may not (\w+) app '[^']*' in workspace '([^']+)')re");
   std::smatch m;
   if (std::regex_search(message, m, with_what)) {
-    static const std::map<std::string, std::string> res = {{"apps", "deployments"},   {"app configs", "configmaps"},
-                                                           {"routes", "ingresses"},   {"app events", "events"},
+    static const std::map<std::string, std::string> res = {{"apps", "deployments"},
+                                                           {"app configs", "configmaps"},
+                                                           {"routes", "ingresses"},
+                                                           {"app events", "events"},
                                                            {"app logs", "pods/log"}};
     return Forbidden{m[1], m[2] == "see" ? "get" : "update", res.at(m[3]), "", m[4]};
   }
@@ -639,13 +648,16 @@ Error explain_forbidden(kube::Client& client, const Error& error) {
   auto role = role_in(client, f->ns);
   std::string where;
   if (f->resource == "namespaces") {
-    std::string v = f->verb == "delete" ? "delete" : f->verb == "create" ? "create"
-                    : (f->verb == "get" || f->verb == "list" || f->verb == "watch") ? "see" : "change";
+    std::string v = f->verb == "delete"                                             ? "delete"
+                    : f->verb == "create"                                           ? "create"
+                    : (f->verb == "get" || f->verb == "list" || f->verb == "watch") ? "see"
+                                                                                    : "change";
     where = fmt::format("{} cannot {} workspace {}", who, v, f->ns);
   } else {
     where = fmt::format("{} cannot {} in workspace {}", who, action_words(*f), f->ns);
   }
-  if (role) out.message = where + (role->empty() ? ": you have no role there" : ": you are " + *role + " there");
+  if (role)
+    out.message = where + (role->empty() ? ": you have no role there" : ": you are " + *role + " there");
   else
     out.message = where;
   out.hint = tenant.empty() ? "a tenant admin of the workspace's tenant can change that"

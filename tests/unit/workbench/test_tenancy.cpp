@@ -30,7 +30,8 @@ TEST_CASE("platform roles: tenant admins may bind exactly wb's roles; deployers 
   REQUIRE(roles.size() == 4);
   std::map<std::string, json> by;
   for (auto& r : roles) by[r["metadata"]["name"]] = r;
-  auto grants = [&](const std::string& role, const std::string& group, const std::string& res, const std::string& verb) {
+  auto grants = [&](const std::string& role, const std::string& group, const std::string& res,
+                    const std::string& verb) {
     for (const auto& rule : by[role]["rules"]) {
       auto has = [](const json& list, const std::string& v) {
         for (const auto& x : list)
@@ -76,8 +77,9 @@ TEST_CASE("workspace objects carry the tenant, quota, limits and isolation") {
   CHECK(objs[1].second["spec"]["hard"]["limits.cpu"] == "4");
   CHECK(objs[1].second["spec"]["hard"]["requests.memory"] == "16Gi");
   CHECK(objs[2].second["spec"]["limits"][0]["defaultRequest"]["cpu"] == "100m");
-  CHECK(objs[3].second["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["kubesphere.io/workspace"] ==
-        "shop");
+  CHECK(
+      objs[3].second["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["kubesphere.io/workspace"] ==
+      "shop");
   CHECK(objs[4].second["roleRef"]["name"] == "wb:tenant-admin");
   CHECK(objs[4].second["subjects"][0]["name"] == "bob");
   s.defaults.network_policy = false;
@@ -112,7 +114,8 @@ TEST_CASE("a 403 message is parsed and put in words") {
   CHECK(f->ns == "shop-prod");
   CHECK(action_words(*f) == "deploy");
   auto c = parse_forbidden(
-      "namespaces is forbidden: User \"bob\" cannot create resource \"namespaces\" in API group \"\" at the cluster scope");
+      "namespaces is forbidden: User \"bob\" cannot create resource \"namespaces\" in API group \"\" at the cluster "
+      "scope");
   REQUIRE(c);
   CHECK(c->ns.empty());
   CHECK(action_words(*c) == "create workspaces");
@@ -173,7 +176,8 @@ TEST_CASE("explain_forbidden: falls back when the details cannot be read") {
   c.user_info = json{{"username", "victor"}};
   wb::util::Error app(ErrorCode::Auth, "you may not delete app 'orders' in workspace 'shop-dev'", "", 403);
   REQUIRE(is_forbidden_in_words_candidate(app));
-  CHECK(explain_forbidden(c, app).message == "you (victor) cannot delete apps in workspace shop-dev: you have no role there");
+  CHECK(explain_forbidden(c, app).message ==
+        "you (victor) cannot delete apps in workspace shop-dev: you have no role there");
 }
 
 TEST_CASE("explain_forbidden: cluster scope goes to the platform team") {
