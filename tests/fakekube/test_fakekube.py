@@ -768,5 +768,125 @@ class Version118Test(unittest.TestCase):
             f.stop()
 
 
+class EscalationTest(unittest.TestCase):
+    """RBAC escalation prevention and a namespace's own name as its namespace, like kube-apiserver."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.f = Fake(tokens='tok-adm,nsadmin,uid-a\ntok-dev,dev,uid-d\n')
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.f.stop()
+
+    def rb(self, ns, name, role, user, kind="ClusterRole"):
+        return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": name, "namespace": ns},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}
+
+    def test_bindings_need_bind_or_the_permissions(self):
+        f = self.f
+        for ns in ("esc-a", "esc-b"):
+            self.assertEqual(f.req("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})[0], 201)
+        # nsadmin may manage rolebindings in esc-a and bind "view" there (not "edit"), holds "view" rules
+        f.req("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", {
+            "metadata": {"name": "esc-binder"},
+            "rules": [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["rolebindings"],
+                       "verbs": ["create", "get", "list", "update", "delete"]},
+                      {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+                       "verbs": ["bind"], "resourceNames": ["view"]}]})
+        st, body = f.req("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/esc-a/rolebindings",
+                         self.rb("esc-a", "adm", "esc-binder", "nsadmin"))
+        self.assertEqual(st, 201, body)
+        rbs = "/apis/rbac.authorization.k8s.io/v1/namespaces/%s/rolebindings"
+        # bind on view: allowed
+        st, body = f.req("POST", rbs % "esc-a", self.rb("esc-a", "dev-view", "view", "dev"), token="tok-adm")
+        self.assertEqual(st, 201, body)
+        # edit: neither bind nor its permissions -> 403 naming the missing rules
+        st, body = f.req("POST", rbs % "esc-a", self.rb("esc-a", "dev-edit", "edit", "dev"), token="tok-adm")
+        self.assertEqual(st, 403, body)
+        self.assertEqual(body["reason"], "Forbidden")
+        self.assertIn('rolebindings.rbac.authorization.k8s.io "dev-edit" is forbidden: user "nsadmin" '
+                      '(groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently '
+                      'held:\n{APIGroups:["', body["message"])
+        # dry run is checked too
+        st, _ = f.req("POST", rbs % "esc-a" + "?dryRun=All", self.rb("esc-a", "dev-edit", "edit", "dev"),
+                      token="tok-adm")
+        self.assertEqual(st, 403)
+        # a role whose permissions nsadmin holds (esc-binder itself) may be bound without `bind`
+        st, body = f.req("POST", rbs % "esc-a", self.rb("esc-a", "dev-binder", "esc-binder", "dev"),
+                         token="tok-adm")
+        self.assertEqual(st, 201, body)
+        # nothing in another namespace: no create there at all
+        st, body = f.req("POST", rbs % "esc-b", self.rb("esc-b", "dev-view", "view", "dev"), token="tok-adm")
+        self.assertEqual(st, 403, body)
+        self.assertIn('cannot create resource "rolebindings"', body["message"])
+        # updating subjects of a binding to a role one may not bind is refused as well
+        st, body = f.req("POST", rbs % "esc-a", self.rb("esc-a", "dev-edit", "edit", "nobody"))
+        self.assertEqual(st, 201, body)
+        body["subjects"].append({"kind": "User", "name": "dev", "apiGroup": "rbac.authorization.k8s.io"})
+        st, body = f.req("PUT", (rbs % "esc-a") + "/dev-edit", body, token="tok-adm")
+        self.assertEqual(st, 403, body)
+        # ClusterRoles: creating one with rules you lack needs escalate
+        f.req("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
+            "metadata": {"name": "esc-cr-writer"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "esc-cr-writer"},
+            "subjects": [{"kind": "User", "name": "nsadmin"}]})
+        f.req("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", {
+            "metadata": {"name": "esc-cr-writer"},
+            "rules": [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+                       "verbs": ["create"]}]})
+        st, body = f.req("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", {
+            "metadata": {"name": "esc-mine"}, "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]},
+            token="tok-adm")
+        self.assertEqual(st, 403, body)
+        self.assertIn('{APIGroups:["*"], Resources:["*"], Verbs:["*"]}', body["message"])
+        st, body = f.req("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", {
+            "metadata": {"name": "esc-small"},
+            "rules": [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+                       "verbs": ["create"]}]}, token="tok-adm")
+        self.assertEqual(st, 201, body)
+
+    def test_a_namespace_is_authorized_in_itself(self):
+        f = self.f
+        self.assertEqual(f.req("POST", "/api/v1/namespaces", {"metadata": {"name": "esc-self"}})[0], 201)
+        self.assertEqual(f.req("GET", "/api/v1/namespaces/esc-self", token="tok-dev")[0], 403)
+        st, body = f.req("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/esc-self/rolebindings",
+                         self.rb("esc-self", "v", "view", "dev"))
+        self.assertEqual(st, 201, body)
+        st, body = f.req("GET", "/api/v1/namespaces/esc-self", token="tok-dev")
+        self.assertEqual(st, 200, body)
+        self.assertEqual(f.req("GET", "/api/v1/namespaces/default", token="tok-dev")[0], 403)
+        self.assertEqual(f.req("GET", "/api/v1/namespaces", token="tok-dev")[0], 403)  # list stays cluster-scoped
+
+
+class KubeSphereTest(unittest.TestCase):
+    def test_workspacetemplates_only_with_the_flag(self):
+        plain = Fake()
+        try:
+            st, body = plain.req("GET", "/apis")
+            self.assertNotIn("tenant.kubesphere.io", [g["name"] for g in body["groups"]])
+            self.assertEqual(plain.req("GET", "/apis/tenant.kubesphere.io/v1alpha2/workspacetemplates")[0], 404)
+        finally:
+            plain.stop()
+        f = Fake(["--kubesphere"])
+        try:
+            st, body = f.req("GET", "/apis")
+            self.assertIn("tenant.kubesphere.io", [g["name"] for g in body["groups"]])
+            st, body = f.req("GET", "/apis/tenant.kubesphere.io/v1alpha2")
+            self.assertEqual([(r["name"], r["namespaced"], r["kind"]) for r in body["resources"]],
+                             [("workspacetemplates", False, "WorkspaceTemplate")])
+            st, body = f.req("POST", "/apis/tenant.kubesphere.io/v1alpha2/workspacetemplates", {
+                "apiVersion": "tenant.kubesphere.io/v1alpha2", "kind": "WorkspaceTemplate",
+                "metadata": {"name": "shop"}, "spec": {"template": {"spec": {"manager": "bob"}}}})
+            self.assertEqual(st, 201, body)
+            st, body = f.req("GET", "/apis/tenant.kubesphere.io/v1alpha2/workspacetemplates/shop")
+            self.assertEqual((st, body["kind"], body["spec"]["template"]["spec"]["manager"]),
+                             (200, "WorkspaceTemplate", "bob"))
+        finally:
+            f.stop()
+
+
 if __name__ == "__main__":
     unittest.main()
