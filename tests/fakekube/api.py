@@ -39,6 +39,7 @@ DEFAULT_SETTINGS = {
     "backoffDelay": 1.0,     # crashloop / image pull back-off
     "bookmarkInterval": 1.0,
     "namespaceDeleteDelay": 0.1,
+    "execV5": 1,             # 0: exec offers v4.channel.k8s.io at most (an API server before 1.30)
 }
 
 JSON_CT = "application/json"
@@ -276,6 +277,7 @@ class Server:
                  "accept": request.headers.get("Accept", ""),
                  "userAgent": request.headers.get("User-Agent", ""), "time": rfc3339_micro(start)}
         self.requests.append(entry)
+        request["log_entry"] = entry  # handlers may add to it (exec: bytes sent)
         try:
             try:
                 user = self.authenticate(request)
