@@ -125,11 +125,11 @@ class WsExecSession : public ExecSession {
 
   util::Status write_stdin(std::string_view data) override {
     if (stdin_closed_) return Error(ErrorCode::Failure, "stdin of the remote command is already closed");
-    std::string frame;
-    frame.reserve(data.size() + 1);
-    frame += '\0';
-    frame.append(data);
-    return ws_->send_binary(frame);
+    stdin_frame_.clear();  // reused: a fresh 256 KiB string per frame costs page faults
+    stdin_frame_.reserve(data.size() + 1);
+    stdin_frame_ += '\0';
+    stdin_frame_.append(data);
+    return ws_->send_binary(stdin_frame_);
   }
 
   util::Status close_stdin() override {
@@ -208,6 +208,7 @@ class WsExecSession : public ExecSession {
   StreamSink out_, err_;
   std::string protocol_;
   std::string status_text_;
+  std::string stdin_frame_;
   bool stdin_closed_ = false;
   bool closed_ = false;
 };

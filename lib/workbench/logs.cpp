@@ -46,6 +46,8 @@ bool pause(std::chrono::milliseconds delay, const std::function<bool()>& stop) {
 
 // Everything the streams share.
 struct Hub {
+  Hub(const LogsOptions& o, const LogLineSink& line, const LogNoticeSink& notice_sink)
+      : options(o), on_line(line), on_notice(notice_sink) {}
   const LogsOptions& options;
   const LogLineSink& on_line;
   const LogNoticeSink& on_notice;
@@ -55,6 +57,42 @@ struct Hub {
   void notice(const std::string& text) {
     std::lock_guard<std::mutex> lock(mu);
     if (on_notice) on_notice(text);
+  }
+
+  // Flushing after every chunk costs a write(2) per line when a server sends a line per chunk:
+  // while lines pour in, output is flushed at most every kFlushEvery; the flusher thread
+  // flushes what is left once they stop. Call under mu.
+  static constexpr std::chrono::milliseconds kFlushEvery{40};
+  bool dirty = false;
+  std::chrono::steady_clock::time_point last_flush{};
+  void lines_written() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_flush >= kFlushEvery) {
+      if (options.on_flush) options.on_flush();
+      last_flush = now;
+      dirty = false;
+    } else {
+      dirty = true;
+    }
+  }
+  std::atomic<bool> flusher_stop{false};
+  std::thread flusher;
+  void start_flusher() {
+    flusher = std::thread([this] {
+      while (!flusher_stop.load()) {
+        std::this_thread::sleep_for(kFlushEvery / 2);
+        std::lock_guard<std::mutex> lock(mu);
+        if (dirty && std::chrono::steady_clock::now() - last_flush >= kFlushEvery / 2) {
+          if (options.on_flush) options.on_flush();
+          last_flush = std::chrono::steady_clock::now();
+          dirty = false;
+        }
+      }
+    });
+  }
+  ~Hub() {
+    flusher_stop = true;
+    if (flusher.joinable()) flusher.join();
   }
 };
 
@@ -160,7 +198,7 @@ void run_stream(k::Client& client, const std::string& ns, ReplicaStream& s, Hub&
       if (used == 0) return;
       std::lock_guard<std::mutex> lock(hub.mu);
       for (size_t i = 0; i < used; ++i) hub.on_line(batch[i]);
-      if (o.on_flush) o.on_flush();
+      hub.lines_written();
       used = 0;
     };
     Status st = client.pod_logs(ns, s.pod, lo, [&](std::string_view chunk) {
@@ -311,7 +349,8 @@ Status stream_app_logs(k::Client& client, const std::string& ns, const LogsOptio
                  fmt::format("`wb app start {}` starts it", o.app));
   }
 
-  Hub hub{o, on_line, on_notice, {}, {}};
+  Hub hub(o, on_line, on_notice);
+  hub.start_flusher();
   std::map<std::string, std::unique_ptr<ReplicaStream>> streams;
   auto add = [&](const json& pod, bool from_start) {
     auto s = std::make_unique<ReplicaStream>();
@@ -400,7 +439,7 @@ Status stream_app_logs(k::Client& client, const std::string& ns, const LogsOptio
             if (auto l = event_line(we.object, o.app, replica_sets); l && event_nanos(*l) >= events_since) {
               std::lock_guard<std::mutex> lock(hub.mu);
               on_line(*l);
-              if (o.on_flush) o.on_flush();
+              hub.lines_written();
             }
           }
           return !hub.stop && !util::interrupted();
