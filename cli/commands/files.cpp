@@ -209,6 +209,11 @@ void register_files(CLI::App& app, Context& ctx, Action& action) {
   auto cp = std::make_shared<CpFlags>();
   auto* c = add_verb(app, "cp-files",
                      "Copy files out of an app's replica (APP:/path LOCAL) or into it (LOCAL APP:/path), safely");
+  c->footer(
+      "Files land whole: each is written as .NAME.wb-part and renamed into place when complete. A single file whose "
+      "download breaks continues where it broke (tail -c +N, when the file is unchanged); a directory starts over; "
+      "up to 3 breaks, then exit 7. Containers without tar: single files come with cat and go in with dd (the "
+      "latter needs the v5 exec protocol, Kubernetes 1.30+). See `man wb-cp-files`.");
   c->add_option("from", cp->from, "Source: APP:/path or a local path")->required();
   c->add_option("to", cp->to, "Destination: a local path or APP:/path")->required();
   c->add_flag("-r,--recursive", cp->recursive, "Copy directories");

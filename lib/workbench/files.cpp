@@ -311,7 +311,7 @@ Result<bool> resume_file(k::Client& client, const std::string& ns, const Target&
 // when complete; a broken stream resumes like the tar path's.
 Result<CopyResult> cat_file(k::Client& client, const std::string& ns, const Target& t, const std::string& remote,
                             const std::optional<RemoteEntry>& info, const fs::path& root, const std::string& name,
-                            const CopyOptions& o, CopyResult res) {
+                            const CopyOptions& o, CopyResult res, bool* no_cat = nullptr) {
   CopyProgress progress;
   progress.current = name;
   if (info) progress.total = info->size;
@@ -327,9 +327,14 @@ Result<CopyResult> cat_file(k::Client& client, const std::string& ns, const Targ
     }
     progress.bytes = 0;
     WB_ASSIGN_OR_RETURN(Fetched f, fetch_into(client, ns, t, {"cat", "--", remote}, *part, progress, o));
-    if (f == Fetched::NoTool)
+    if (f == Fetched::NoTool) {
+      if (no_cat) {
+        *no_cat = true;
+        return Error(ErrorCode::Failure, "no cat");
+      }
       return Error(ErrorCode::Failure, fmt::format("replica {} has neither `tar` nor `cat` to copy files with", t.replica),
                    "add tar to the image");
+    }
     bool done = f == Fetched::Done;
     if (done) {
       WB_TRY(part->commit(part->perm, part->mtime));
@@ -396,6 +401,13 @@ Result<CopyResult> copy_from_app(k::Client& client, const std::string& ns, const
   }
   if (rename.empty() && base != ".") rename = base;
 
+  // A regular file whose size, mode and mtime ls told comes with cat: the raw stream, without
+  // tar's 10 KiB records (a third faster), and resumable the same way. Without cat: tar.
+  if (info && info->type == '-') {
+    bool no_cat = false;
+    auto r = cat_file(client, ns, t, remote, info, root, rename.empty() ? base : rename, o, CopyResult{}, &no_cat);
+    if (!no_cat) return r;
+  }
   ExtractTarget target{root, base, rename, fmt::format("replica {}", t.replica)};
   // A single file's part file is kept when the stream breaks, to be continued from there.
   target.keep_partial = info && info->type == '-';
