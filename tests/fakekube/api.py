@@ -41,6 +41,7 @@ DEFAULT_SETTINGS = {
     "backoffDelay": 1.0,     # crashloop / image pull back-off
     "bookmarkInterval": 1.0,
     "namespaceDeleteDelay": 0.1,
+    "execV5": 1,             # 0: exec offers v4.channel.k8s.io at most (an API server before 1.30)
 }
 
 JSON_CT = "application/json"
@@ -283,6 +284,7 @@ class Server:
                  "accept": request.headers.get("Accept", ""),
                  "userAgent": request.headers.get("User-Agent", ""), "time": rfc3339_micro(start)}
         self.requests.append(entry)
+        request["log_entry"] = entry  # handlers may add to it (exec: bytes sent)
         try:
             try:
                 user = self.authenticate(request)
@@ -1309,12 +1311,33 @@ class Server:
         resp = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
         await resp.prepare(request)
 
+        # Like the kubelet: a followed log is flushed line by line, a plain read goes out in
+        # 32 KiB pieces (io.Copy's buffer), not a chunk per line.
+        pending = []
+        pending_size = 0
+
         async def write(data):
-            await resp.write(data)
+            nonlocal pending_size
+            if opts.get("follow"):
+                await resp.write(data)
+                return
+            pending.append(data)
+            pending_size += len(data)
+            if pending_size >= 32768:
+                await flush()
+
+        async def flush():
+            nonlocal pending_size
+            if pending:
+                await resp.write(b"".join(pending))
+                pending.clear()
+                pending_size = 0
         try:
             await self.ctl.stream_logs(lb, rt, opts, write)
+            await flush()
             await resp.write_eof()
         except ConnectionAbortedError:
+            await flush()
             if request.transport is not None:  # a broken connection: no end of the chunked body
                 request.transport.abort()
         except (ConnectionResetError, asyncio.CancelledError):

@@ -674,7 +674,7 @@ class FakeKubeTest(unittest.TestCase):
         self.assertIn(b"before crash", body)
 
     # ---------------------------------------------------------------- exec
-    def _exec(self, ns, pod, command, stdin=None, proto="v5.channel.k8s.io", close_stdin=True):
+    def _exec(self, ns, pod, command, stdin=None, proto="v5.channel.k8s.io", close_stdin=True, expect_proto=None):
         import aiohttp
         import urllib.parse
         f = self.f
@@ -688,7 +688,7 @@ class FakeKubeTest(unittest.TestCase):
             async with aiohttp.ClientSession() as s:
                 async with s.ws_connect(url, protocols=[proto, "v4.channel.k8s.io"], ssl=f.ctx,
                                         headers={"Authorization": f"Bearer {f.token}"}, max_msg_size=0) as ws:
-                    self.assertEqual(ws.protocol, proto)
+                    self.assertEqual(ws.protocol, expect_proto or proto)
                     if stdin is not None:
                         await ws.send_bytes(b"\x00" + stdin)
                         if close_stdin:
@@ -744,6 +744,47 @@ class FakeKubeTest(unittest.TestCase):
         f.wait_for(lambda: f.req("GET", "/api/v1/namespaces/ex/pods/nt")[1]["status"].get("phase") == "Running")
         out, code = self._exec("ex", "nt", ["tar", "cf", "-", "/app"])
         self.assertIn('exec: "tar": executable file not found', json.loads(out[3])["message"])
+
+    def test_exec_cut_v4_only_and_log_cut_after_bytes(self):
+        f = self.f
+        self._running_pod("excut", "p")
+        root = f.req("GET", "/fake/v1/namespaces/excut/pods/p/root")[1]["path"]
+        with open(os.path.join(root, "app", "blob"), "wb") as fh:
+            fh.write(os.urandom(1 << 20))
+        f.req("DELETE", "/fake/v1/requests")
+        st, body = f.req("POST", "/fake/v1/namespaces/excut/pods/p/exec-cut?afterBytes=300000&count=1")
+        self.assertEqual(st, 200, body)
+        # Small outputs do not use the cut up; the big one breaks off like a dropped connection:
+        # no exit status, no close code 1000, at most afterBytes arrive.
+        out, code = self._exec("excut", "p", ["cat", "/etc/hostname"])
+        self.assertEqual(code, 1000)
+        out, code = self._exec("excut", "p", ["cat", "/app/blob"])
+        self.assertEqual(out[3], b"")
+        self.assertNotEqual(code, 1000)
+        self.assertLessEqual(len(out[1]), 300000)
+        out, code = self._exec("excut", "p", ["cat", "/app/blob"])  # used up
+        self.assertEqual(len(out[1]), 1 << 20)
+        self.assertEqual(json.loads(out[3])["status"], "Success")
+        execs = [e for e in f.req("GET", "/fake/v1/requests")[1]["items"] if e["path"].endswith("/exec")]
+        self.assertEqual([e.get("execCut", False) for e in execs], [False, True, False])
+        self.assertEqual(execs[1]["execBytesOut"], 300000)
+        self.assertEqual(execs[2]["execBytesOut"], 1 << 20)
+        # execV5=0: an API server before 1.30 picks v4 even when v5 is offered.
+        f.req("POST", "/fake/v1/settings", {"execV5": 0})
+        try:
+            out, code = self._exec("excut", "p", ["cat", "/etc/hostname"], expect_proto="v4.channel.k8s.io")
+            self.assertEqual(out[1], b"p\n")
+        finally:
+            f.req("POST", "/fake/v1/settings", {"execV5": 1})
+        # log-cut?afterBytes: the next (non-follow) log stream breaks off mid-body.
+        f.req("POST", "/fake/v1/namespaces/excut/pods/p/log", b"".join(b"line %03d\n" % i for i in range(100)),
+              ctype="text/plain")
+        st, body = f.req("POST", "/fake/v1/namespaces/excut/pods/p/log-cut?afterBytes=100")
+        self.assertEqual(st, 200, body)
+        with self.assertRaises(Exception):
+            f.req("GET", "/api/v1/namespaces/excut/pods/p/log", raw=True)
+        st, body = f.req("GET", "/api/v1/namespaces/excut/pods/p/log", raw=True)
+        self.assertIn(b"line 099", body)
 
 
 class Version118Test(unittest.TestCase):
