@@ -59,6 +59,10 @@ void build_cli(CLI::App& app, Context& ctx, Action& action) {
   commands::register_gc(app, ctx, action);
   commands::register_export(app, ctx, action);
   commands::register_doctor(app, ctx, action);
+  commands::register_platform(app, ctx, action);
+  commands::register_tenant(app, ctx, action);
+  commands::register_member(app, ctx, action);
+  commands::register_robot(app, ctx, action);
   commands::register_completion(app, ctx, action);
 }
 
@@ -144,8 +148,10 @@ int run_cli(const std::vector<std::string>& args, Context& ctx) {
   Status st = action();
   if (!st.ok()) {
     // An error without a message: the command already said what went wrong (e.g. wb doctor).
-    if (!st.error().message.empty()) print_error(ctx, st.error());
-    return util::exit_status(st.error().code);
+    if (st.error().message.empty()) return util::exit_status(st.error().code);
+    const Error err = commands::explain_error(ctx, st.error());
+    print_error(ctx, err);
+    return util::exit_status(err.code);
   }
   return 0;
 }

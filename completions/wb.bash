@@ -7,7 +7,7 @@
 # _wb_f (flags), _wb_v (options that take a value), _wb_p (kinds of its positional arguments).
 _wb_cmd() {
   case "$1" in
-    "") _wb_s="version help profile workspace whoami app push config route logs cp-files files gc export doctor completion" _wb_f="-h --help --help-all -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
+    "") _wb_s="version help profile workspace whoami app push config route logs cp-files files gc export doctor platform tenant member robot completion" _wb_f="-h --help --help-all -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "version") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "help") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="help+" ;;
     "profile") _wb_s="init list use show" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
@@ -15,9 +15,11 @@ _wb_cmd() {
     "profile list") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "profile use") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@profiles" ;;
     "profile show") _wb_s="" _wb_f="-h --help --resolved -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@profiles" ;;
-    "workspace") _wb_s="list use" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
+    "workspace") _wb_s="list use create delete" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "workspace list") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "workspace use") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@workspaces" ;;
+    "workspace create") _wb_s="" _wb_f="-h --help --no-network-policy --dry-run -v --verbose -q --quiet --no-color -y --yes" _wb_v="--tenant --cpu --memory --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="none" ;;
+    "workspace delete") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="none" ;;
     "whoami") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "app") _wb_s="create list status start stop restart scale delete set history rollback" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "app create") _wb_s="" _wb_f="-h --help --trace --no-trace --spring-boot --no-spring-boot --update --dry-run -v --verbose -q --quiet --no-color -y --yes" _wb_v="--port --replicas --cpu --memory --env --health --route-host --description --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="none" ;;
@@ -53,6 +55,19 @@ _wb_cmd() {
     "gc") _wb_s="" _wb_f="-h --help --dry-run -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "export") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--to --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "doctor") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--app --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
+    "platform") _wb_s="init" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
+    "platform init") _wb_s="" _wb_f="-h --help --dry-run -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
+    "tenant") _wb_s="create list delete" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
+    "tenant create") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--admin --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="none" ;;
+    "tenant list") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
+    "tenant delete") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="none" ;;
+    "member") _wb_s="add list rm" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
+    "member add") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--role --tenant --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="none" ;;
+    "member list") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--tenant --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
+    "member rm") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--tenant --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="none" ;;
+    "robot") _wb_s="create rm" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
+    "robot create") _wb_s="" _wb_f="-h --help --token -v --verbose -q --quiet --no-color -y --yes" _wb_v="--role --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="none" ;;
+    "robot rm") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="none" ;;
     "completion") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="=bash,zsh,fish" ;;
     *) _wb_s="" _wb_f="" _wb_v="" _wb_p="" ;;
   esac
@@ -77,6 +92,10 @@ _wb_sub() {
     "/gc") _wb_n=gc ;;
     "/export") _wb_n=export ;;
     "/doctor") _wb_n=doctor ;;
+    "/platform") _wb_n=platform ;;
+    "/tenant") _wb_n=tenant ;;
+    "/member") _wb_n=member ;;
+    "/robot") _wb_n=robot ;;
     "/completion") _wb_n=completion ;;
     "profile/init") _wb_n=init ;;
     "profile/list") _wb_n=list ;;
@@ -86,6 +105,9 @@ _wb_sub() {
     "workspace/list") _wb_n=list ;;
     "workspace/ls") _wb_n=list ;;
     "workspace/use") _wb_n=use ;;
+    "workspace/create") _wb_n=create ;;
+    "workspace/delete") _wb_n=delete ;;
+    "workspace/rm") _wb_n=delete ;;
     "app/create") _wb_n=create ;;
     "app/list") _wb_n=list ;;
     "app/ls") _wb_n=list ;;
@@ -113,6 +135,20 @@ _wb_sub() {
     "route/rollback") _wb_n=rollback ;;
     "route/add-external") _wb_n=add-external ;;
     "files/ls") _wb_n=ls ;;
+    "platform/init") _wb_n=init ;;
+    "tenant/create") _wb_n=create ;;
+    "tenant/list") _wb_n=list ;;
+    "tenant/ls") _wb_n=list ;;
+    "tenant/delete") _wb_n=delete ;;
+    "tenant/rm") _wb_n=delete ;;
+    "member/add") _wb_n=add ;;
+    "member/list") _wb_n=list ;;
+    "member/ls") _wb_n=list ;;
+    "member/rm") _wb_n=rm ;;
+    "member/remove") _wb_n=rm ;;
+    "robot/create") _wb_n=create ;;
+    "robot/rm") _wb_n=rm ;;
+    "robot/delete") _wb_n=rm ;;
     *) _wb_n="" ;;
   esac
 }

@@ -6,12 +6,17 @@
          (MB/s and peak RSS from /usr/bin/time -v)
 
 Usage: bench/logs_cp/run.sh [--lines N] [--mib N] [--runs N]   (WB_BIN picks the binary)
+
+Each round runs every contender once, round after round, and the report gives the median (and
+the best) of each with its speed relative to the raw stream and to kubectl measured in the same
+rounds: on a shared machine the absolute numbers move, the ratios much less.
 """
 import argparse
 import hashlib
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,16 +42,36 @@ def timed(cmd, stdout=subprocess.DEVNULL):
     return secs, int(m.group(1)) / 1024 if m else 0.0
 
 
-def best(runs, cmd, **kw):
-    results = [timed(cmd, **kw) for _ in range(runs)]
-    return min(r[0] for r in results), max(r[1] for r in results)
+def interleaved(runs, rows):
+    """Runs every row once per round, round after round (so a busy moment of a shared machine
+    hits all of them alike); returns {name: (median s, best s, peak RSS MiB)}."""
+    times = {name: [] for name, *_ in rows}
+    rss = {name: 0.0 for name, *_ in rows}
+    for _ in range(runs):
+        for name, cmd, stdout_path in rows:
+            if stdout_path:
+                with open(stdout_path, "wb") as so:
+                    secs, r = timed(cmd, stdout=so)
+            else:
+                secs, r = timed(cmd)
+            times[name].append(secs)
+            rss[name] = max(rss[name], r)
+    return {n: (statistics.median(t), min(t), rss[n]) for n, t in times.items()}
+
+
+def report(results, unit_total, unit, ref_names):
+    for name, (med, best_s, rss) in results.items():
+        # speed relative to a reference = its time / this time (1.00x = as fast)
+        ratios = "  ".join("%.2fx %s" % (results[r][0] / med, r) for r in ref_names if r != name)
+        print("  %-22s median %6.2f s  best %6.2f s  %10.1f %s  peak RSS %6.1f MiB   speed vs: %s"
+              % (name, med, best_s, unit_total / med, unit, rss, ratios))
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--lines", type=int, default=200000)
+    ap.add_argument("--lines", type=int, default=500000)
     ap.add_argument("--mib", type=int, default=256)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=7)
     a = ap.parse_args()
     cluster = FakeCluster()
     home = tempfile.mkdtemp(prefix="wb-bench-")
@@ -76,16 +101,14 @@ def main():
                             content_type="text/plain")
         total = a.lines + 2  # the container's own start lines
         raw_url = "%s/api/v1/namespaces/%s/pods/%s/log" % (cluster.server, ns, pod)
-        print("logs: %d lines of ~%d bytes, best of %d" % (total, len(line), a.runs))
+        print("logs: %d lines of ~%d bytes, %d interleaved rounds" % (total, len(line), a.runs))
         curl = ["curl", "-sS", "--fail", "--cacert", cluster.ca, "-H", "Authorization: Bearer " + cluster.admin_token]
-        rows = [("curl (raw stream)", curl + [raw_url]),
-                # wb asks for timestamps (to resume a broken stream); the server's cost of that:
-                ("curl (timestamps)", curl + [raw_url + "?timestamps=true"]),
-                ("kubectl logs", kubectl + ["logs", pod]),
-                ("wb logs", wb + ["logs", "orders", "--replica", pod])]
-        for name, cmd in rows:
-            secs, rss = best(a.runs, cmd)
-            print("  %-20s %8.2f s  %10.0f lines/s  peak RSS %6.1f MiB" % (name, secs, total / secs, rss))
+        rows = [("curl (raw stream)", curl + [raw_url], None),
+                ("kubectl logs", kubectl + ["logs", pod], None),
+                ("wb logs", wb + ["logs", "orders", "--replica", pod], None),
+                ("curl (timestamps)", curl + [raw_url + "?timestamps=true"], None),
+                ("wb logs --timestamps", wb + ["logs", "orders", "--replica", pod, "--timestamps"], None)]
+        report(interleaved(a.runs, rows), total, "lines/s", ["curl (raw stream)", "kubectl logs"])
 
         # ---------------------------------------------------------------- copy
         _, body = cluster.request("GET", "/fake/v1/namespaces/%s/pods/%s/root" % (ns, pod))
@@ -96,23 +119,26 @@ def main():
                 f.write(block[i % 13:] + block[:i % 13])
         out = os.path.join(home, "out")
         os.makedirs(out)
-        print("copy: one file of %d MiB out of the container, best of %d" % (a.mib, a.runs))
-        with open(os.devnull, "wb") as devnull:
-            rows = [("exec cat (raw)", kubectl + ["exec", pod, "--", "cat", "/app/big.bin"], devnull),
-                    ("kubectl cp", kubectl + ["cp", "%s:/app/big.bin" % pod, os.path.join(out, "k.bin")], None),
-                    ("wb cp-files", wb + ["cp-files", "orders:/app/big.bin", os.path.join(out, "w.bin")], None)]
-            for name, cmd, so in rows:
-                secs, rss = best(a.runs, cmd, stdout=so or subprocess.DEVNULL)
-                print("  %-20s %8.2f s  %8.1f MB/s  peak RSS %6.1f MiB" % (name, secs, a.mib * 1.048576 / secs, rss))
-        up = os.path.join(out, "w.bin")
-        secs, rss = best(a.runs, wb + ["cp-files", up, "orders:/tmp/up.bin"])
-        print("  %-20s %8.2f s  %8.1f MB/s  peak RSS %6.1f MiB" % ("wb cp-files (upload)", secs,
-                                                                    a.mib * 1.048576 / secs, rss))
-        secs, rss = best(a.runs, kubectl + ["cp", up, "%s:/tmp/k.bin" % pod])
-        print("  %-20s %8.2f s  %8.1f MB/s  peak RSS %6.1f MiB" % ("kubectl cp (upload)", secs,
-                                                                    a.mib * 1.048576 / secs, rss))
+        up = os.path.join(out, "up-src.bin")
+        with open(up, "wb") as f:
+            for i in range(a.mib):
+                f.write(block[i % 13:] + block[:i % 13])
+        mb = a.mib * 1.048576
+        print("copy: one file of %d MiB out of the container, %d interleaved rounds" % (a.mib, a.runs))
+        rows = [("exec cat (raw)", kubectl + ["exec", pod, "--", "cat", "/app/big.bin"], os.path.join(out, "r.bin")),
+                ("kubectl cp", kubectl + ["cp", "%s:/app/big.bin" % pod, os.path.join(out, "k.bin")], None),
+                ("wb cp-files", wb + ["cp-files", "orders:/app/big.bin", os.path.join(out, "w.bin")], None)]
+        report(interleaved(a.runs, rows), mb, "MB/s", ["exec cat (raw)", "kubectl cp"])
+        print("copy: the same file into the container, %d interleaved rounds" % a.runs)
+        raw_in = "%s exec -i %s -- sh -c 'cat > /tmp/raw.bin' < %s" % (" ".join(kubectl), pod, up)
+        rows = [("exec -i cat (raw)", ["sh", "-c", raw_in], None),
+                ("kubectl cp (upload)", kubectl + ["cp", up, "%s:/tmp/k.bin" % pod], None),
+                ("wb cp-files (upload)", wb + ["cp-files", up, "orders:/tmp/up.bin"], None)]
+        report(interleaved(a.runs, rows), mb, "MB/s", ["exec -i cat (raw)", "kubectl cp (upload)"])
         sums = set()
-        for p in (big, up, os.path.join(out, "k.bin"), os.path.join(body["path"], "tmp", "up.bin")):
+        for p in (big, up, os.path.join(out, "k.bin"), os.path.join(out, "w.bin"), os.path.join(out, "r.bin"),
+                  os.path.join(body["path"], "tmp", "up.bin"), os.path.join(body["path"], "tmp", "k.bin"),
+                  os.path.join(body["path"], "tmp", "raw.bin")):
             h = hashlib.sha256()
             with open(p, "rb") as f:
                 for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -19,7 +19,15 @@ void register_files(CLI::App& app, Context& ctx, Action& action);
 void register_gc(CLI::App& app, Context& ctx, Action& action);
 void register_export(CLI::App& app, Context& ctx, Action& action);
 void register_doctor(CLI::App& app, Context& ctx, Action& action);
+void register_platform(CLI::App& app, Context& ctx, Action& action);
+void register_tenant(CLI::App& app, Context& ctx, Action& action);
+void register_member(CLI::App& app, Context& ctx, Action& action);
+void register_robot(CLI::App& app, Context& ctx, Action& action);
 void register_completion(CLI::App& app, Context& ctx, Action& action);
+
+// A 403 from the Kubernetes API in words (who you are, your role there, who can change it);
+// other errors unchanged.
+util::Error explain_error(Context& ctx, const util::Error& error);
 
 // The exit-code table (shared by `wb help exit-codes` and the man page generator).
 struct ExitCodeDoc {

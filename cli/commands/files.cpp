@@ -1,8 +1,9 @@
 // wb cp-files APP:/path LOCAL | LOCAL APP:/path, and wb files ls APP:/path: copying files out of
 // and into an app's replica, and looking at a directory there.
 //
-// `wb cp-files -o json` prints {"replica", "method" ("tar"|"cat"), "to", "files", "directories",
-// "links", "bytes"}. `wb files ls -o json` prints [{"name", "type" (file|directory|symlink|
+// `wb cp-files -o json` prints {"replica", "method" ("tar"|"cat"|"dd"), "to", "files", "directories",
+// "links", "bytes"}, and for a download "resumed"/"restarted" (broken streams continued from where
+// they broke / started over). `wb files ls -o json` prints [{"name", "type" (file|directory|symlink|
 // device|fifo|socket), "size", "mode" ("0644"), "modified" (RFC 3339), "target" (symlinks)}].
 #include "workbench/files.hpp"
 
@@ -50,6 +51,9 @@ class ProgressLine {
                           100.0 * static_cast<double>(p.bytes) / static_cast<double>(*p.total));
     }
     line += fmt::format("  {}/s", human_bytes(rate));
+    if (p.resumes > 0 && !p.restarted)
+      line += fmt::format("  (resumed{})", p.resumes > 1 ? fmt::format(" {}x", p.resumes) : "");
+    if (p.restarted) line += "  (started over)";
     if (p.total && rate > 0 && *p.total > p.bytes) {
       auto eta = std::chrono::seconds(static_cast<int64_t>(static_cast<double>(*p.total - p.bytes) / rate));
       line += "  ETA " + util::format_age(eta);
@@ -111,6 +115,10 @@ Status run_cp(const CpFlags& f, Context& ctx) {
   if (ctx.global.machine_output()) {
     json doc = {{"replica", res.replica},  {"method", res.method}, {"to", res.written.string()}, {"files", res.files},
                 {"directories", res.dirs}, {"links", res.links},   {"bytes", res.bytes}};
+    if (src) {
+      doc["resumed"] = res.resumed;
+      doc["restarted"] = res.restarted;
+    }
     print_result(ctx, doc, [] { return Table{}; }, {res.written.string()});
     return {};
   }
@@ -121,6 +129,14 @@ Status run_cp(const CpFlags& f, Context& ctx) {
   ctx.status(fmt::format("Copied {} ({}) {} replica {}{}", what, human_bytes(static_cast<double>(res.bytes)),
                          src ? "from" : "to", res.replica,
                          src ? " to " + res.written.string() : " at " + res.written.string()));
+  if (res.resumed || res.restarted) {
+    std::string how;
+    if (res.resumed) how = fmt::format("resumed {} time{}", res.resumed, res.resumed == 1 ? "" : "s");
+    if (res.restarted)
+      how += fmt::format("{}started over {} time{}", how.empty() ? "" : ", ", res.restarted,
+                         res.restarted == 1 ? "" : "s");
+    ctx.status(fmt::format("The connection broke on the way; the copy {}", how));
+  }
   if (res.skipped)
     ctx.warn(
         fmt::format("skipped {} special file{} (devices, FIFOs, sockets)", res.skipped, res.skipped == 1 ? "" : "s"));
@@ -193,6 +209,11 @@ void register_files(CLI::App& app, Context& ctx, Action& action) {
   auto cp = std::make_shared<CpFlags>();
   auto* c = add_verb(app, "cp-files",
                      "Copy files out of an app's replica (APP:/path LOCAL) or into it (LOCAL APP:/path), safely");
+  c->footer(
+      "Files land whole: each is written as .NAME.wb-part and renamed into place when complete. A single file whose "
+      "download breaks continues where it broke (tail -c +N, when the file is unchanged); a directory starts over; "
+      "up to 3 breaks, then exit 7. Containers without tar: single files come with cat and go in with dd (the "
+      "latter needs the v5 exec protocol, Kubernetes 1.30+). See `man wb-cp-files`.");
   c->add_option("from", cp->from, "Source: APP:/path or a local path")->required();
   c->add_option("to", cp->to, "Destination: a local path or APP:/path")->required();
   c->add_flag("-r,--recursive", cp->recursive, "Copy directories");

@@ -58,6 +58,7 @@ Status run_logs(const LogsFlags& f, Context& ctx) {
   o.replica = f.replica;
   o.container = f.container;
   o.events = f.events;
+  o.timestamps = f.timestamps || ctx.global.format() == OutputFormat::Json;
   if (!f.since.empty() && !f.since_time.empty())
     return Error(ErrorCode::Usage, "--since and --since-time cannot be used together");
   if (!f.since.empty()) {
@@ -108,9 +109,13 @@ Status run_logs(const LogsFlags& f, Context& ctx) {
       if (f.timestamps && !l.time.empty()) text = l.time + " " + text;
       buf = paint(color, "dim", who) + " " + paint(color, l.warning ? "yellow" : "bold", text);
     } else {
-      buf = color ? fmt::format("\033[{}m{}\033[0m ", replica_color(l.replica), l.replica) : l.replica + " ";
-      if (f.timestamps && !l.time.empty()) buf += l.time + " ";
-      buf += l.message;
+      if (color) {
+        buf.append("\033[").append(replica_color(l.replica)).append("m").append(l.replica).append("\033[0m ");
+      } else {
+        buf.append(l.replica).append(1, ' ');
+      }
+      if (f.timestamps && !l.time.empty()) buf.append(l.time).append(1, ' ');
+      buf.append(l.message);
     }
     buf += '\n';
     out.write(buf.data(), static_cast<std::streamsize>(buf.size()));

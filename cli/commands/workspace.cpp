@@ -1,8 +1,10 @@
 // wb workspace list|use and wb whoami: where you work and who the cluster thinks you are.
 #include <fmt/format.h>
 
+#include "commands/app_common.hpp"
 #include "commands/commands.hpp"
 #include "output.hpp"
+#include "workbench/tenancy.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
 
@@ -12,10 +14,10 @@ using util::Error;
 using util::ErrorCode;
 namespace wbw = wb::workbench;
 namespace k = wb::kube;
+using wbw::tenancy::kTenantLabel;
 
 namespace {
 
-constexpr const char* kTenantLabel = "kubesphere.io/workspace";
 
 // Asks the server whether the current user may do `verb` on `resource` in `ns`.
 Result<bool> can_i(k::Client& client, const std::string& verb, const std::string& group, const std::string& resource,
@@ -108,6 +110,78 @@ Status run_use(const std::string& name, Context& ctx) {
   return {};
 }
 
+struct CreateOptions {
+  std::string name;
+  std::string tenant;
+  std::string cpu;
+  std::string memory;
+  bool no_network_policy = false;
+  bool dry_run = false;
+};
+
+Status run_create(const CreateOptions& o, Context& ctx) {
+  namespace ten = wbw::tenancy;
+  WB_ASSIGN_OR_RETURN(auto settings, ctx.settings());
+  ten::WorkspaceSpec spec;
+  spec.name = o.name;
+  spec.tenant = o.tenant.empty() ? settings->get_or("tenant", "") : o.tenant;
+  if (spec.tenant.empty())
+    return Error(ErrorCode::Usage, fmt::format("which tenant does workspace '{}' belong to?", o.name),
+                 "pass --tenant T (or set tenant in the profile)");
+  auto& d = spec.defaults;
+  d.quota_cpu = o.cpu.empty() ? settings->get_or("workspaces.quota.cpu", d.quota_cpu) : o.cpu;
+  d.quota_memory = o.memory.empty() ? settings->get_or("workspaces.quota.memory", d.quota_memory) : o.memory;
+  d.limit_cpu = settings->get_or("workspaces.limits.cpu", d.limit_cpu);
+  d.limit_memory = settings->get_or("workspaces.limits.memory", d.limit_memory);
+  d.request_cpu = settings->get_or("workspaces.limits.cpuRequest", d.request_cpu);
+  d.request_memory = settings->get_or("workspaces.limits.memoryRequest", d.request_memory);
+  d.network_policy = !o.no_network_policy && settings->get_bool("workspaces.networkPolicy", true);
+  WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
+  if (!o.dry_run) spec.creator = server_username(*client);
+  WB_ASSIGN_OR_RETURN(auto objects, ten::create_workspace(*client, spec, o.dry_run));
+  if (o.dry_run) {
+    print_objects(ctx, objects);
+    return {};
+  }
+  if (ctx.global.machine_output()) {
+    if (ctx.global.format() == OutputFormat::Name) {
+      ctx.out() << "workspace/" << o.name << '\n';
+      return {};
+    }
+    print_result(ctx, json{{"name", o.name}, {"tenant", spec.tenant}, {"objects", objects}}, [] { return Table{}; });
+    return {};
+  }
+  ctx.out() << fmt::format("Created workspace '{}' in tenant '{}' (quota {} CPU, {} memory{})\n", o.name, spec.tenant,
+                           d.quota_cpu, d.quota_memory,
+                           d.network_policy ? "; other tenants are kept out" : "; no network policy");
+  return {};
+}
+
+Status run_delete(const std::string& name, Context& ctx) {
+  WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
+  if (!ctx.global.yes) {
+    if (!ctx.can_prompt())
+      return Error(ErrorCode::Usage, fmt::format("deleting workspace '{}' needs confirmation", name),
+                   "pass --yes when not on a terminal");
+    ctx.err() << fmt::format("Delete workspace '{}' with all its apps, configs and members? [y/N] ", name)
+              << std::flush;
+    std::string answer;
+    if (!ctx.io.in || !std::getline(*ctx.io.in, answer)) answer.clear();
+    answer = util::to_lower(util::trim(answer));
+    if (answer != "y" && answer != "yes") {
+      ctx.err() << "Nothing deleted.\n";
+      return {};
+    }
+  }
+  WB_ASSIGN_OR_RETURN(auto tenant, wbw::tenancy::delete_workspace(*client, name));
+  if (ctx.global.machine_output())
+    print_result(ctx, json{{"name", name}, {"tenant", tenant}, {"deleted", true}}, [] { return Table{}; },
+                 {"workspace/" + name});
+  else
+    ctx.out() << fmt::format("Deleted workspace '{}' of tenant '{}'\n", name, tenant);
+  return {};
+}
+
 Status run_whoami(Context& ctx) {
   WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
   const auto& cfg = client->config();
@@ -157,6 +231,26 @@ void register_workspace(CLI::App& app, Context& ctx, Action& action) {
   auto* u = add_verb(*noun, "use", "Work in this workspace from now on (for the current profile)");
   u->add_option("name", *name, "Workspace name")->required();
   u->callback([name, &ctx, &action] { action = [name, &ctx] { return run_use(*name, ctx); }; });
+
+  auto co = std::make_shared<CreateOptions>();
+  auto* c = add_verb(*noun, "create",
+                     "Create a workspace of a tenant: namespace, quota, limit range, network policy, tenant admins "
+                     "(platform team)");
+  c->add_option("name", co->name, "Workspace name")->required();
+  c->add_option("--tenant", co->tenant, "Tenant it belongs to (default: the profile's tenant)")->type_name("TENANT");
+  c->add_option("--cpu", co->cpu, "CPU quota (default: profile workspaces.quota.cpu, 8)")->type_name("CPU");
+  c->add_option("--memory", co->memory, "Memory quota (default: profile workspaces.quota.memory, 16Gi)")
+      ->type_name("SIZE");
+  c->add_flag("--no-network-policy", co->no_network_policy,
+              "Do not add the NetworkPolicy that keeps other tenants out (profile: workspaces.networkPolicy)");
+  c->add_flag("--dry-run", co->dry_run, "Print the objects (YAML; -o json for a List) without creating them");
+  c->callback([co, &ctx, &action] { action = [co, &ctx] { return run_create(*co, ctx); }; });
+
+  auto dn = std::make_shared<std::string>();
+  auto* d = add_verb(*noun, "delete", "Delete a workspace and everything in it (asks, or --yes)");
+  d->alias("rm");
+  d->add_option("name", *dn, "Workspace name")->required();
+  d->callback([dn, &ctx, &action] { action = [dn, &ctx] { return run_delete(*dn, ctx); }; });
 }
 
 void register_whoami(CLI::App& app, Context& ctx, Action& action) {

@@ -40,8 +40,11 @@ std::string upper(std::string s) {
 
 std::string sentence(const std::string& s) {
   if (s.empty()) return s;
+  auto ends = [](char c) { return c == '.' || c == '!' || c == '?'; };
   char last = s.back();
-  return (last == '.' || last == '!' || last == '?' || last == ')' || last == ':') ? s : s + ".";
+  // "(asks, or --yes)" still needs its full stop; "(see below.)" does not.
+  if (last == ')') return s.size() > 1 && ends(s[s.size() - 2]) ? s : s + ".";
+  return (ends(last) || last == ':') ? s : s + ".";
 }
 
 struct Source {

@@ -267,11 +267,14 @@ class CurlWebSocket final : public WebSocket {
     const std::string bytes = random_bytes(4);
     std::copy(bytes.begin(), bytes.end(), key.begin());
     std::lock_guard<std::mutex> lock(send_mu_);
-    return write_all(ws::encode_frame(op, payload, true, key));
+    ws::encode_frame_into(frame_, op, payload, true, key);
+    Status st = write_all(frame_);
+    if (frame_.capacity() > (1u << 20)) std::string().swap(frame_);  // do not keep a huge one
+    return st;
   }
 
   Result<size_t> read_into(std::string& out, Deadline deadline) {
-    char buf[16384];
+    char buf[65536];
     WB_ASSIGN_OR_RETURN(size_t n, read_some(buf, sizeof buf, deadline));
     out.append(buf, n);
     return n;
@@ -342,6 +345,7 @@ class CurlWebSocket final : public WebSocket {
   ws::MessageReader reader_;
   std::mutex io_mu_;          // one curl_easy_send/recv at a time (TLS state is shared)
   std::mutex send_mu_;        // one frame at a time
+  std::string frame_;         // under send_mu_: the frame being sent, reused
   std::timed_mutex recv_mu_;  // one receiver at a time
   std::atomic<bool> close_sent_{false};
   std::atomic<bool> close_received_{false};

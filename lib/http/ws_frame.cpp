@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <cstring>
+
 #include <stdexcept>
 
 #include "util/encoding.hpp"
@@ -32,11 +34,33 @@ uint64_t get_be(const std::string& buf, size_t pos, int bytes) {
 bool is_control(Opcode op) { return (static_cast<uint8_t>(op) & 0x8) != 0; }
 
 void apply_mask(char* data, size_t size, const MaskKey& key, size_t offset) {
-  for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>(data[i] ^ key[(i + offset) & 3]);
+  // Eight bytes at a time (the key repeated, rotated to the offset): a byte loop with the index
+  // arithmetic was a fifth of an upload's CPU time.
+  size_t i = 0;
+  if (size >= 16) {
+    unsigned char rotated[8];
+    for (size_t j = 0; j < 8; ++j) rotated[j] = key[(j + offset) & 3];
+    uint64_t word;
+    std::memcpy(&word, rotated, 8);
+    for (; i + 8 <= size; i += 8) {
+      uint64_t chunk;
+      std::memcpy(&chunk, data + i, 8);
+      chunk ^= word;
+      std::memcpy(data + i, &chunk, 8);
+    }
+  }
+  for (; i < size; ++i) data[i] = static_cast<char>(data[i] ^ key[(i + offset) & 3]);
 }
 
 std::string encode_frame(Opcode opcode, std::string_view payload, bool fin, const std::optional<MaskKey>& mask) {
   std::string out;
+  encode_frame_into(out, opcode, payload, fin, mask);
+  return out;
+}
+
+void encode_frame_into(std::string& out, Opcode opcode, std::string_view payload, bool fin,
+                       const std::optional<MaskKey>& mask) {
+  out.clear();
   out.reserve(payload.size() + 14);
   out += static_cast<char>((fin ? 0x80 : 0) | static_cast<uint8_t>(opcode));
   const uint8_t mask_bit = mask ? 0x80 : 0;
@@ -54,7 +78,6 @@ std::string encode_frame(Opcode opcode, std::string_view payload, bool fin, cons
   const size_t start = out.size();
   out.append(payload);
   if (mask) apply_mask(out.data() + start, payload.size(), *mask);
-  return out;
 }
 
 std::string accept_key(std::string_view key) {

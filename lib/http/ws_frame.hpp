@@ -28,6 +28,9 @@ struct Frame {
 // Encodes one frame. With `mask` the payload is masked (client to server; RFC 6455 §5.3);
 // without it the frame is sent in the clear (server to client).
 std::string encode_frame(Opcode opcode, std::string_view payload, bool fin, const std::optional<MaskKey>& mask);
+// The same into `out` (cleared first), so a sender can reuse one buffer for every frame.
+void encode_frame_into(std::string& out, Opcode opcode, std::string_view payload, bool fin,
+                       const std::optional<MaskKey>& mask);
 
 // XORs `data` in place with the key, starting at key position `offset` (mod 4).
 void apply_mask(char* data, size_t size, const MaskKey& key, size_t offset = 0);

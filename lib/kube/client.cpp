@@ -126,11 +126,11 @@ class WsExecSession : public ExecSession {
 
   util::Status write_stdin(std::string_view data) override {
     if (stdin_closed_) return Error(ErrorCode::Failure, "stdin of the remote command is already closed");
-    std::string frame;
-    frame.reserve(data.size() + 1);
-    frame += '\0';
-    frame.append(data);
-    return ws_->send_binary(frame);
+    stdin_frame_.clear();  // reused: a fresh 256 KiB string per frame costs page faults
+    stdin_frame_.reserve(data.size() + 1);
+    stdin_frame_ += '\0';
+    stdin_frame_.append(data);
+    return ws_->send_binary(stdin_frame_);
   }
 
   util::Status close_stdin() override {
@@ -209,6 +209,7 @@ class WsExecSession : public ExecSession {
   StreamSink out_, err_;
   std::string protocol_;
   std::string status_text_;
+  std::string stdin_frame_;
   bool stdin_closed_ = false;
   bool closed_ = false;
 };
@@ -364,6 +365,10 @@ class HttpClient : public Client {
     Call c{"GET", resource_path(types::Pod, ns, pod) + "/log" + q.str()};
     c.sink = [&](std::string_view chunk) { return sink(chunk); };
     c.accept = "application/json, */*";
+    if (o.on_open)
+      c.on_headers = [&](int status, const http::Headers& h) {
+        if (status >= 200 && status < 300) o.on_open(h.get("Date").value_or(""));
+      };
     if (o.follow) c.timeout = std::chrono::milliseconds(0);
     WB_TRY(call(c));
     return {};
@@ -418,6 +423,7 @@ class HttpClient : public Client {
     StreamSink sink;              // streaming: 2xx body pieces go here
     std::optional<std::chrono::milliseconds> timeout;  // overrides the transport's (0 = none)
     bool* stopped_by_sink = nullptr;  // set when the sink returned false
+    std::function<void(int status, const http::Headers&)> on_headers;  // streams: once the headers are in
   };
 
   bool refreshable() const { return config_.credentials && config_.credentials->refreshable(); }
@@ -486,7 +492,10 @@ class HttpClient : public Client {
       std::string error_body;
       bool stopped = false;
       if (c.sink) {
-        req.on_headers = [&](int s, const http::Headers&) { status = s; };
+        req.on_headers = [&](int s, const http::Headers& h) {
+          status = s;
+          if (c.on_headers) c.on_headers(s, h);
+        };
         req.on_body = [&](std::string_view chunk) {
           if (status != 0 && (status < 200 || status >= 300)) {
             if (error_body.size() < 65536) error_body.append(chunk);

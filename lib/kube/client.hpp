@@ -73,6 +73,9 @@ struct LogOptions {
   std::string since_time;          // RFC 3339
   std::optional<int64_t> tail_lines;
   std::optional<int64_t> limit_bytes;
+  // Called once the stream has opened (2xx) with the server's Date header ("" when it sent none):
+  // the server's clock, for resuming a stream that broke before it carried a line.
+  std::function<void(const std::string& date)> on_open;
 };
 
 struct ExecOptions {

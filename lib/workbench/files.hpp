@@ -8,8 +8,10 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +34,8 @@ struct CopyProgress {
   uint64_t bytes = 0;             // file data moved so far
   std::optional<uint64_t> total;  // when known (a single file)
   std::string current;            // the entry being copied
+  int resumes = 0;                // broken streams picked up again so far
+  bool restarted = false;         // the last break made the copy start over (not resumable)
 };
 
 struct CopyOptions {
@@ -39,6 +43,7 @@ struct CopyOptions {
   std::string remote;  // path in the container
   std::filesystem::path local;
   bool recursive = false;                                // directories need it
+  int retries = 3;                                       // broken exec streams picked up again (download)
   std::string replica;                                   // default: the first ready replica
   std::string container;                                 // default: the app's container
   std::function<void(const CopyProgress&)> on_progress;  // called often; throttle on your side
@@ -50,6 +55,8 @@ struct CopyResult {
   std::filesystem::path written;  // local path written (download) / remote path (upload)
   uint64_t files = 0, dirs = 0, links = 0, bytes = 0;
   uint64_t skipped = 0;  // local special files not uploaded (devices, FIFOs, sockets)
+  int resumed = 0;       // download: broken streams continued from where they broke
+  int restarted = 0;     // download: broken streams that had to start over
 };
 
 // Copies a file (or with recursive a directory) out of a replica to `local` (like cp: into it
@@ -84,6 +91,40 @@ struct ExtractTarget {
   std::string top;
   std::string rename;
   std::string source_words = "the container";  // for messages: "refused 'x' from the container"
+  bool keep_partial = false;  // a file that broke off stays as a PartFile in ExtractStats::partial
+};
+
+// A file written under a temporary name next to its final one (".NAME.wb-part" in the same
+// directory, through a descriptor of that directory), renamed over NAME only by commit(): a
+// copy that breaks never leaves a half file under the final name. Removed unless committed.
+class PartFile {
+ public:
+  // Creates (truncates) the part file for `leaf` in the directory `dir_fd` (duplicated). `shown`
+  // is the path for messages.
+  static util::Result<std::unique_ptr<PartFile>> create(int dir_fd, const std::string& leaf, std::string shown);
+  ~PartFile();
+  PartFile(const PartFile&) = delete;
+  PartFile& operator=(const PartFile&) = delete;
+
+  util::Status write(std::string_view data);
+  util::Status seek(uint64_t offset);  // sparse files: the next write lands there
+  uint64_t size() const { return size_; }  // bytes written so far (the resume offset)
+  const std::string& shown() const { return shown_; }
+  // Sets mode and mtime, extends to `final_size` when given (a sparse tail), renames into place.
+  util::Status commit(unsigned perm, struct timespec mtime, std::optional<uint64_t> final_size = std::nullopt);
+
+  // What the entry promised, for the resume.
+  int64_t declared = -1;
+  unsigned perm = 0600;
+  struct timespec mtime {};
+  std::string rel;  // relative path under the target root
+
+ private:
+  PartFile() = default;
+  int dir_ = -1, fd_ = -1;
+  std::string leaf_, part_, shown_;
+  uint64_t size_ = 0;
+  bool committed_ = false;
 };
 
 // The local relative path for an entry name ("logs/a.txt" -> "out/a.txt"), or a refusal naming
@@ -96,6 +137,7 @@ util::Status check_symlink_target(std::string_view entry_name, const std::string
 
 struct ExtractStats {
   uint64_t files = 0, dirs = 0, links = 0, bytes = 0;
+  std::unique_ptr<PartFile> partial;  // with keep_partial: the file the stream broke off in
 };
 // Pulls a tar stream from `read` (returns the next chunk; empty = end; an Error stops) and writes
 // its entries under the target. Refusals stop at the bad entry; the files before it stay.

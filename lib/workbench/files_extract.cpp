@@ -327,16 +327,18 @@ Status extract_tar(const std::function<Result<std::string_view>()>& read, const 
       ++stats.links;
       continue;
     }
-    // A regular file.
+    // A regular file: written as ".NAME.wb-part", renamed into place once complete.
     if (exists && S_ISLNK(existing.st_mode))
       return refused(name, t, fmt::format("it would be written through the symlink '{}'", rel));
     if (exists && S_ISDIR(existing.st_mode)) return refused(name, t, "a directory of that name is in the way");
-    Fd out(::openat(parent->get(), leaf.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!out.ok()) {
-      if (errno == ELOOP) return refused(name, t, fmt::format("it would be written through the symlink '{}'", rel));
-      return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", rel, strerror(errno)));
-    }
+    auto part = PartFile::create(parent->get(), leaf, rel);
+    if (!part) return std::move(part).error();
+    std::unique_ptr<PartFile> out = std::move(*part);
     const la_int64_t declared = archive_entry_size_is_set(e) ? archive_entry_size(e) : -1;
+    out->declared = declared;
+    out->perm = perm;
+    out->mtime = mtime;
+    out->rel = rel;
     uint64_t written = 0;
     while (true) {
       const void* block = nullptr;
@@ -345,8 +347,11 @@ Status extract_tar(const std::function<Result<std::string_view>()>& read, const 
       int rr = archive_read_data_block(a, &block, &size, &offset);
       if (rr == ARCHIVE_EOF) break;
       if (rr != ARCHIVE_OK && rr != ARCHIVE_WARN) {
-        out.reset();
-        ::unlinkat(parent->get(), leaf.c_str(), 0);
+        const bool resumable = t.keep_partial && static_cast<uint64_t>(out->size()) == written;
+        if (resumable)
+          stats.partial = std::move(out);
+        else
+          out.reset();  // removes the part file
         if (src.error) return *src.error;
         const char* msg = archive_error_string(a);
         return Error(ErrorCode::Failure,
@@ -357,38 +362,84 @@ Status extract_tar(const std::function<Result<std::string_view>()>& read, const 
       }
       // Sparse files: seek to the offset (holes stay holes).
       if (static_cast<uint64_t>(offset) != written) {
-        if (::lseek(out.get(), offset, SEEK_SET) < 0)
-          return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", rel, strerror(errno)));
+        WB_TRY(out->seek(static_cast<uint64_t>(offset)));
         written = static_cast<uint64_t>(offset);
       }
-      const char* p = static_cast<const char*>(block);
-      size_t left = size;
-      while (left > 0) {
-        ssize_t n = ::write(out.get(), p, left);
-        if (n < 0) {
-          if (errno == EINTR) continue;
-          return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", rel, strerror(errno)));
-        }
-        p += n;
-        left -= static_cast<size_t>(n);
-      }
+      WB_TRY(out->write(std::string_view(static_cast<const char*>(block), size)));
       written += size;
       stats.bytes += size;
       progress.bytes += size;
       if (on_progress) on_progress(progress);
     }
-    if (declared >= 0 && static_cast<uint64_t>(declared) > written) {
-      if (::ftruncate(out.get(), declared) != 0)
-        return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", rel, strerror(errno)));
-    }
-    (void)::fchmod(out.get(), perm);
-    struct timespec times[2] = {mtime, mtime};
-    (void)::futimens(out.get(), times);
-    if (::close(out.release()) != 0)
-      return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", rel, strerror(errno)));
+    std::optional<uint64_t> final_size;
+    if (declared >= 0 && static_cast<uint64_t>(declared) > written) final_size = static_cast<uint64_t>(declared);
+    WB_TRY(out->commit(perm, mtime, final_size));
     ++stats.files;
   }
   finish_dirs();
+  return {};
+}
+
+// ---------------------------------------------------------------- part files
+
+Result<std::unique_ptr<PartFile>> PartFile::create(int dir_fd, const std::string& leaf, std::string shown) {
+  std::unique_ptr<PartFile> p(new PartFile());
+  p->leaf_ = leaf;
+  p->part_ = "." + leaf.substr(0, kNameMax - 9) + ".wb-part";
+  p->shown_ = std::move(shown);
+  p->dir_ = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+  if (p->dir_ < 0) return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", p->shown_, strerror(errno)));
+  // A leftover of an earlier copy (or anything planted under that name) goes first; O_EXCL
+  // with O_NOFOLLOW then never writes through a symlink.
+  ::unlinkat(p->dir_, p->part_.c_str(), 0);
+  p->fd_ = ::openat(p->dir_, p->part_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (p->fd_ < 0)
+    return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", p->shown_,
+                                                 errno == ELOOP ? "it is a symlink" : strerror(errno)));
+  return p;
+}
+
+PartFile::~PartFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_ && dir_ >= 0) ::unlinkat(dir_, part_.c_str(), 0);
+  if (dir_ >= 0) ::close(dir_);
+}
+
+Status PartFile::write(std::string_view data) {
+  const char* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd_, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", shown_, strerror(errno)));
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  size_ += data.size();
+  return {};
+}
+
+Status PartFile::seek(uint64_t offset) {
+  if (::lseek(fd_, static_cast<off_t>(offset), SEEK_SET) < 0)
+    return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", shown_, strerror(errno)));
+  size_ = offset;
+  return {};
+}
+
+Status PartFile::commit(unsigned mode, struct timespec when, std::optional<uint64_t> final_size) {
+  if (final_size && ::ftruncate(fd_, static_cast<off_t>(*final_size)) != 0)
+    return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", shown_, strerror(errno)));
+  (void)::fchmod(fd_, mode & 0777);
+  struct timespec times[2] = {when, when};
+  (void)::futimens(fd_, times);
+  const int rc = ::close(fd_);
+  fd_ = -1;
+  if (rc != 0) return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", shown_, strerror(errno)));
+  if (::renameat(dir_, part_.c_str(), dir_, leaf_.c_str()) != 0)
+    return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", shown_, strerror(errno)));
+  committed_ = true;
   return {};
 }
 

@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <time.h>
+
 #include <algorithm>
+#include <tuple>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,6 +46,8 @@ bool pause(std::chrono::milliseconds delay, const std::function<bool()>& stop) {
 
 // Everything the streams share.
 struct Hub {
+  Hub(const LogsOptions& o, const LogLineSink& line, const LogNoticeSink& notice_sink)
+      : options(o), on_line(line), on_notice(notice_sink) {}
   const LogsOptions& options;
   const LogLineSink& on_line;
   const LogNoticeSink& on_notice;
@@ -52,6 +57,42 @@ struct Hub {
   void notice(const std::string& text) {
     std::lock_guard<std::mutex> lock(mu);
     if (on_notice) on_notice(text);
+  }
+
+  // Flushing after every chunk costs a write(2) per line when a server sends a line per chunk:
+  // while lines pour in, output is flushed at most every kFlushEvery; the flusher thread
+  // flushes what is left once they stop. Call under mu.
+  static constexpr std::chrono::milliseconds kFlushEvery{40};
+  bool dirty = false;
+  std::chrono::steady_clock::time_point last_flush{};
+  void lines_written() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_flush >= kFlushEvery) {
+      if (options.on_flush) options.on_flush();
+      last_flush = now;
+      dirty = false;
+    } else {
+      dirty = true;
+    }
+  }
+  std::atomic<bool> flusher_stop{false};
+  std::thread flusher;
+  void start_flusher() {
+    flusher = std::thread([this] {
+      while (!flusher_stop.load()) {
+        std::this_thread::sleep_for(kFlushEvery / 2);
+        std::lock_guard<std::mutex> lock(mu);
+        if (dirty && std::chrono::steady_clock::now() - last_flush >= kFlushEvery / 2) {
+          if (options.on_flush) options.on_flush();
+          last_flush = std::chrono::steady_clock::now();
+          dirty = false;
+        }
+      }
+    });
+  }
+  ~Hub() {
+    flusher_stop = true;
+    if (flusher.joinable()) flusher.join();
   }
 };
 
@@ -65,11 +106,36 @@ struct ReplicaStream {
   std::thread thread;
 };
 
+// The server's clock from an HTTP Date header ("Wed, 25 Nov 2026 18:20:00 GMT"), in nanoseconds.
+std::optional<int64_t> parse_http_date(const std::string& text) {
+  struct tm tm {};
+  const char* end = ::strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (!end || *end != '\0') return std::nullopt;
+  return static_cast<int64_t>(::timegm(&tm)) * 1'000'000'000LL;
+}
+
+std::string rfc3339_of(int64_t nanos) {
+  util::TimePoint t{std::chrono::duration_cast<util::Clock::duration>(std::chrono::seconds(nanos / 1'000'000'000LL))};
+  return util::format_rfc3339(t);
+}
+
 void run_stream(k::Client& client, const std::string& ns, ReplicaStream& s, Hub& hub) {
   const LogsOptions& o = hub.options;
+  // Timestamps cost the server (and us) on every line; they are asked for only when a break
+  // could not be resumed without them: following, or a window that moves with the log's end
+  // (--tail, --since). Reading the whole log (or from a fixed --since-time) resumes by asking
+  // again and skipping the lines already passed on.
+  const bool windowed = !s.from_start && (o.tail || o.since_seconds);
+  const bool stamps = o.follow || o.timestamps || windowed;
   ResumePoint resume;
   LineSplitter splitter;
+  // Reused across batches: no allocation per line once the strings have grown.
   std::vector<LogLine> batch;
+  size_t used = 0;
+  int64_t lines_seen = 0;  // unstamped: lines of the current request passed on (or filtered)
+  int64_t skip = 0;        // unstamped: lines to skip on a re-request
+  std::optional<int64_t> opened_at;  // the server's clock when the first stream opened
+  int breaks = 0;
   bool warned = false;
   auto stopped = [&] { return hub.stop.load() || s.gone.load(); };
   while (true) {
@@ -77,38 +143,63 @@ void run_stream(k::Client& client, const std::string& ns, ReplicaStream& s, Hub&
     lo.container = s.container;
     lo.follow = o.follow;
     lo.previous = o.previous;
-    lo.timestamps = true;  // to resume after a break; stripped unless asked for
-    if (resume.empty()) {
+    lo.timestamps = stamps;  // stripped unless asked for
+    if (!stamps || resume.empty()) {
       if (!s.from_start) {
         lo.since_seconds = o.since_seconds;
         lo.since_time = o.since_time;
         lo.tail_lines = o.tail;
       }
+      // A window (--tail 0, --since) that broke before it carried a line: everything from the
+      // moment it opened, on the server's clock.
+      if (stamps && opened_at && windowed) {
+        lo.since_seconds.reset();
+        lo.tail_lines.reset();
+        lo.since_time = rfc3339_of(*opened_at);
+      }
     } else {
       lo.since_time = resume.since_time();
       resume.begin_replay();
     }
+    if (!opened_at) {
+      lo.on_open = [&](const std::string& date) {
+        if (auto t = parse_http_date(date)) {
+          opened_at = *t;
+        } else {
+          opened_at = std::chrono::duration_cast<std::chrono::nanoseconds>(util::Clock::now().time_since_epoch())
+                          .count();
+        }
+      };
+    }
+    lines_seen = 0;
     auto handle = [&](std::string_view raw) {
-      auto [stamp, message] = split_log_timestamp(raw);
-      if (!stamp.empty()) {
-        if (auto nanos = parse_log_time(stamp); nanos && !resume.accept(*nanos)) return;
+      std::string_view stamp, message = raw;
+      if (stamps) {
+        std::tie(stamp, message) = split_log_timestamp(raw);
+        if (!stamp.empty()) {
+          if (auto nanos = parse_log_time(stamp); nanos && !resume.accept(*nanos)) return;
+        }
+      } else if (lines_seen++ < skip) {
+        return;  // passed on before the break
       }
       if (o.grep && !std::regex_search(message.begin(), message.end(), *o.grep)) return;
       warned = false;  // lines flow again: the next break gets its own notice
-      LogLine line;
-      line.replica = s.replica;
-      line.pod = s.pod;
-      line.container = s.container;
-      line.time = std::string(stamp);
-      line.message = std::string(message);
-      batch.push_back(std::move(line));
+      if (used == batch.size()) {
+        batch.emplace_back();
+        batch.back().replica = s.replica;
+        batch.back().pod = s.pod;
+        batch.back().container = s.container;
+      }
+      LogLine& line = batch[used++];
+      line.time.assign(stamp);
+      line.message.assign(message);
     };
     auto flush = [&] {
-      if (batch.empty()) return;
+      if (used == 0) return;
       std::lock_guard<std::mutex> lock(hub.mu);
-      for (const auto& l : batch) hub.on_line(l);
-      if (o.on_flush) o.on_flush();
-      batch.clear();
+      for (size_t i = 0; i < used; ++i) hub.on_line(batch[i]);
+      hub.lines_written();
+      used = 0;
     };
     Status st = client.pod_logs(ns, s.pod, lo, [&](std::string_view chunk) {
       splitter.feed(chunk, handle);
@@ -123,7 +214,16 @@ void run_stream(k::Client& client, const std::string& ns, ReplicaStream& s, Hub&
     } else {
       (void)splitter.take_rest();  // a broken stream: the line comes again on the reconnect
     }
+    if (!stamps) skip = std::max(skip, lines_seen);
     if (!o.follow) {
+      // A broken read is asked again (a few times) and continues where it broke.
+      const bool broken = !st && (st.error().code == ErrorCode::Unavailable || st.error().code == ErrorCode::Timeout) &&
+                          st.error().http_status == 0;
+      if (broken && breaks++ < 3 && !util::interrupted() && !stopped()) {
+        hub.notice(fmt::format("replica {}: log stream broke ({}); reconnecting", s.replica, st.error().message));
+        if (!pause(std::min(o.retry_delay, std::chrono::milliseconds(200)), stopped)) return;
+        continue;
+      }
       s.result = std::move(st);
       return;
     }
@@ -249,7 +349,8 @@ Status stream_app_logs(k::Client& client, const std::string& ns, const LogsOptio
                  fmt::format("`wb app start {}` starts it", o.app));
   }
 
-  Hub hub{o, on_line, on_notice, {}, {}};
+  Hub hub(o, on_line, on_notice);
+  hub.start_flusher();
   std::map<std::string, std::unique_ptr<ReplicaStream>> streams;
   auto add = [&](const json& pod, bool from_start) {
     auto s = std::make_unique<ReplicaStream>();
@@ -338,7 +439,7 @@ Status stream_app_logs(k::Client& client, const std::string& ns, const LogsOptio
             if (auto l = event_line(we.object, o.app, replica_sets); l && event_nanos(*l) >= events_since) {
               std::lock_guard<std::mutex> lock(hub.mu);
               on_line(*l);
-              if (o.on_flush) o.on_flush();
+              hub.lines_written();
             }
           }
           return !hub.stop && !util::interrupted();

@@ -39,9 +39,11 @@ struct LogsOptions {
   std::string replica;                         // only this replica (pod name, "orders-x2x9z" or "x2x9z")
   std::string container;                       // default: the app's container
   bool events = false;                         // interleave the app's events in words
+  bool timestamps = false;                     // LogLine::time is wanted (else only filled when following)
   std::optional<std::regex> grep;              // only lines whose message matches
   std::chrono::milliseconds retry_delay{500};  // before reconnecting a stream that ended (follow)
-  // Called (under the same lock as the sinks) after each batch of lines: a place to flush.
+  // Called (under the same lock as the sinks) to flush output: at most every 40 ms while lines
+  // pour in, and within about 40 ms after the last one.
   std::function<void()> on_flush;
 };
 

@@ -62,6 +62,14 @@ const std::vector<SettingInfo>& known_settings() {
       {"retention.configs", T::Int, "10", "config versions kept per app"},
       {"retention.revisions", T::Int, "10", "revisions kept per app"},
       {"retention.auto", T::Bool, "false", "clean up after every successful push"},
+      {"workspaces.quota.cpu", T::String, "8", "CPU quota of a new workspace (requests and limits)"},
+      {"workspaces.quota.memory", T::String, "16Gi", "memory quota of a new workspace (requests and limits)"},
+      {"workspaces.limits.cpu", T::String, "1", "default CPU limit of a container in a new workspace"},
+      {"workspaces.limits.memory", T::String, "1Gi", "default memory limit of a container in a new workspace"},
+      {"workspaces.limits.cpuRequest", T::String, "100m", "default CPU request of a container in a new workspace"},
+      {"workspaces.limits.memoryRequest", T::String, "256Mi",
+       "default memory request of a container in a new workspace"},
+      {"workspaces.networkPolicy", T::Bool, "true", "new workspaces get a NetworkPolicy that keeps other tenants out"},
   };
   return list;
 }

@@ -366,14 +366,14 @@ class Failures(AppOnCluster):
             if verb[0] == "restart":
                 self.assertOneLineError(r, 2, "is stopped")  # checked before anything is written
                 continue
-            self.assertOneLineError(r, 4, "you (bob) may not change app", "in workspace '%s'" % self.ns)
+            self.assertOneLineError(r, 4, "you (bob) cannot ", "in workspace %s: you are a viewer there" % self.ns)
         # Not even reading: someone without any role there.
         status, body = cluster.request("POST", "/fake/v1/tokens", {"token": "carol-token-0000", "user": "carol",
                                                                    "groups": []})
         self.assertEqual(status, 200, body)
         carol = cluster.kubeconfig_for(os.path.join(self.home, "carol"), token="carol-token-0000")
         r = self.wb("--kubeconfig", carol, "-w", self.ns, "app", "status", self.app)
-        self.assertOneLineError(r, 4, "you (carol) may not see apps in workspace '%s'" % self.ns)
+        self.assertOneLineError(r, 4, "you (carol) cannot see apps in workspace %s: you have no role there" % self.ns)
 
     def test_not_found_is_exit_3(self):
         for verb in (["status", "nope"], ["start", "nope"], ["stop", "nope"], ["history", "nope"],

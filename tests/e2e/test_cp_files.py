@@ -309,8 +309,121 @@ class CpFiles(WbTestCase):
         self.assertEqual(int(os.stat(got).st_mtime), 1650000000)
         r = self.run_wb("cp-files", "-r", self.app + ":/app/logs", self.local)
         self.assertOneLineError(r, 1, "has no `tar`, which copying a directory needs")
-        r = self.run_wb("cp-files", got, self.app + ":/app/x.log")
-        self.assertOneLineError(r, 1, "has no `tar`, which copying into it needs")
+        # Upload: a single file goes with dd (v5 closes its stdin), into place whole, mode and mtime kept.
+        up = os.path.join(self.local, "up.bin")
+        data = os.urandom(300000)
+        with open(up, "wb") as f:
+            f.write(data)
+        os.chmod(up, 0o640)
+        os.utime(up, (1660000000, 1660000000))
+        r = self.run_wb("cp-files", up, self.app + ":/app/x.bin", "-o", "json")
+        self.assertExit(r, 0)
+        self.assertEqual((json.loads(r.out)["method"], json.loads(r.out)["bytes"]), ("dd", 300000))
+        self.assertEqual(read(self.in_pod("/app/x.bin")), data)
+        self.assertEqual(stat.S_IMODE(os.stat(self.in_pod("/app/x.bin")).st_mode), 0o640)
+        self.assertEqual(int(os.stat(self.in_pod("/app/x.bin")).st_mtime), 1660000000)
+        self.assertEqual([n for n in os.listdir(self.in_pod("/app")) if "wb-part" in n], [])
+        # Into an existing directory, keeping the name.
+        r = self.run_wb("cp-files", up, self.app + ":/tmp")
+        self.assertExit(r, 0)
+        self.assertEqual(read(self.in_pod("/tmp/up.bin")), data)
+        r = self.run_wb("cp-files", "-r", self.local, self.app + ":/app/x.log")
+        self.assertOneLineError(r, 1, "has no `tar`, which copying a directory into it needs")
+        # Under v4.channel.k8s.io stdin cannot be closed, so dd would never end: a clear error.
+        cluster.request("POST", "/fake/v1/settings", {"execV5": 0})
+        try:
+            r = self.run_wb("cp-files", up, self.app + ":/app/y.bin")
+            self.assertOneLineError(r, 1, "has no `tar`", "v4.channel.k8s.io", "cannot do")
+            self.assertFalse(os.path.exists(self.in_pod("/app/y.bin")))
+        finally:
+            cluster.request("POST", "/fake/v1/settings", {"execV5": 1})
+
+    # ------------------------------------------------------------ v4 exec protocol
+    def test_upload_and_download_over_v4(self):
+        # An API server before 1.30 offers v4.channel.k8s.io at most: no stdin close signal, so
+        # tar must stop at the archive's end on its own.
+        spec = self.make_tree(os.path.join(self.local, "tree"))
+        cluster.request("POST", "/fake/v1/settings", {"execV5": 0})
+        try:
+            cluster.request("DELETE", "/fake/v1/requests")
+            r = self.run_wb("cp-files", "-r", os.path.join(self.local, "tree"), self.app + ":/app/v4tree", timeout=60)
+            self.assertExit(r, 0)
+            self.assertSameTree(spec, self.in_pod("/app/v4tree"))
+            one = os.path.join(self.local, "one.bin")
+            data = os.urandom(70000)  # not a multiple of the 10 KiB tar record
+            with open(one, "wb") as f:
+                f.write(data)
+            r = self.run_wb("cp-files", one, self.app + ":/app/one.bin", timeout=60)
+            self.assertExit(r, 0)
+            self.assertEqual(read(self.in_pod("/app/one.bin")), data)
+            r = self.run_wb("cp-files", "-r", self.app + ":/app/v4tree", os.path.join(self.local, "back"))
+            self.assertExit(r, 0)
+            self.assertSameTree(spec, os.path.join(self.local, "back"))
+        finally:
+            cluster.request("POST", "/fake/v1/settings", {"execV5": 1})
+
+    # ------------------------------------------------------------ broken connections
+    def exec_cut(self, after, count):
+        status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/exec-cut?afterBytes=%d&count=%d"
+                                       % (self.ns, self.pod, after, count))
+        self.assertEqual(status, 200, body)
+
+    def exec_bytes(self):
+        """Bytes the fake sent on the exec streams of this test's pod, by command."""
+        _, body = cluster.request("GET", "/fake/v1/requests")
+        out = []
+        for e in body["items"]:
+            if e["path"].endswith("/pods/%s/exec" % self.pod):
+                out.append((e["query"], e.get("execBytesOut", 0), e.get("execCut", False)))
+        return out
+
+    def test_interrupted_download_resumes(self):
+        size = 50 * 1024 * 1024
+        p = self.in_pod("/app/big.bin")
+        h = hashlib.sha256()
+        block = os.urandom(1 << 20)
+        with open(p, "wb") as f:
+            for i in range(size // len(block)):
+                chunk = block[i % 11:] + block[:i % 11]
+                f.write(chunk)
+                h.update(chunk)
+        os.chmod(p, 0o640)
+        os.utime(p, (1650000000, 1650000000))
+        cluster.request("DELETE", "/fake/v1/requests")
+        self.exec_cut(15 * 1024 * 1024, 2)  # the tar stream and the first resume both break
+        r = self.run_wb("cp-files", self.app + ":/app/big.bin", self.local, "-o", "json")
+        self.assertExit(r, 0)
+        doc = json.loads(r.out)
+        self.assertEqual((doc["resumed"], doc["restarted"], doc["bytes"]), (2, 0, size))
+        got = os.path.join(self.local, "big.bin")
+        with open(got, "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), h.hexdigest())
+        self.assertEqual(stat.S_IMODE(os.stat(got).st_mode), 0o640)
+        self.assertEqual(int(os.stat(got).st_mtime), 1650000000)
+        self.assertEqual(os.listdir(self.local), ["big.bin"])  # no part file left
+        streams = self.exec_bytes()
+        self.assertEqual(sum(1 for q, n, cut in streams if cut), 2, streams)
+        self.assertEqual(sum(1 for q, n, cut in streams if "command=tail" in q), 2, streams)
+        sent = sum(n for q, n, cut in streams)
+        # Started over, it would have been at least 50 + 15 + 15 MiB.
+        self.assertLess(sent, size + 1024 * 1024, streams)
+        self.assertGreaterEqual(sent, size)
+
+    def test_interrupted_directory_copy_starts_over_and_half_files_never_land(self):
+        spec = self.make_tree(self.in_pod("/app/data"))
+        self.exec_cut(100000, 1)  # in the middle of sub/deeper/b.bin
+        r = self.run_wb("cp-files", "-r", self.app + ":/app/data", self.local, "-o", "json")
+        self.assertExit(r, 0)
+        self.assertEqual(json.loads(r.out)["restarted"], 1)
+        self.assertSameTree(spec, os.path.join(self.local, "data"))
+        # A connection that keeps breaking: after the retries, an error and no half file.
+        with open(self.in_pod("/app/big.bin"), "wb") as f:
+            f.write(os.urandom(3 * 1024 * 1024))
+        self.exec_cut(256 * 1024, 20)
+        r = self.run_wb("cp-files", self.app + ":/app/big.bin", self.local)
+        self.assertOneLineError(r, 7, "kept breaking while copying '/app/big.bin'")
+        self.assertEqual(sorted(os.listdir(self.local)), ["data"])
+        self.exec_cut(0, 0)
 
     # ------------------------------------------------------------ kubectl cp, same files
     def test_kubectl_cp_same_files(self):

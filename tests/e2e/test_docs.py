@@ -78,6 +78,16 @@ class ManPages(WbTestCase):
         self.assertRegex(page, r'\n\.TH WB\\-APP 1 "[0-9-]+" "wb [0-9.]+" "User Commands"\n')
         self.assertTrue(page.startswith('.\\" Generated from man/src/wb-app.1.in'), page[:100])
 
+    def test_a_description_ending_in_parentheses_still_ends_its_sentence(self):
+        # Written prose follows a verb's one-line description in the same paragraph, so
+        # "... (asks, or --yes)" must end in a full stop before "It removes ..." starts.
+        r, out = self.render()
+        self.assertExit(r, 0)
+        with open(os.path.join(out, "wb-robot.1")) as f:
+            self.assertIn("(asks, or \\-\\-yes).\nIt removes the RoleBinding", f.read())
+        with open(os.path.join(out, "wb-tenant.1")) as f:
+            self.assertIn("where KubeSphere runs).\nIt makes the ClusterRole", f.read())
+
     def test_a_command_without_a_page_fails_the_build_of_the_pages(self):
         src = self.copy_sources()
         os.remove(os.path.join(src, "wb-logs.1.in"))

@@ -248,6 +248,76 @@ class Logs(WbTestCase):
         self.assertEqual([m for m in messages if not m.startswith(("Starting", "container"))], want, err)
         self.assertIn("reconnecting", err)
 
+    def test_follow_tail_0_resumes_a_stream_that_broke_before_any_line(self):
+        pod = self.pods()[0]
+        self.say(pod, "old 1\nold 2\n")
+        time.sleep(1.2)  # the resume starts at the second the stream opened
+        proc = subprocess.Popen([WB_BIN, "--kubeconfig", self.kubeconfig, "-w", self.ns, "logs", self.app, "-f",
+                                 "--tail", "0", "--replica", pod], env=self.env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=self.workdir)
+        out_lines = []
+        reader = threading.Thread(target=lambda: out_lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+        reader.start()
+        try:
+            # Wait until wb's follow stream is open, then cut it before it carried a line.
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                _, body = cluster.request("GET", "/fake/v1/requests")
+                if any(e["path"].endswith("/pods/%s/log" % pod) and "follow=true" in e["query"]
+                       for e in body["items"]):
+                    break
+                time.sleep(0.05)
+            time.sleep(0.3)
+            status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/log-cut" % (self.ns, pod))
+            self.assertEqual(status, 200, body)
+            self.say(pod, "gap a\ngap b\n")  # while the stream is down
+            time.sleep(0.8)
+            self.say(pod, "after\n")
+            deadline = time.time() + 10
+            while time.time() < deadline and not any("after" in l for l in out_lines):
+                time.sleep(0.05)
+            time.sleep(0.3)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=10)
+        reader.join(timeout=5)
+        err = proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+        self.assertEqual(proc.returncode, 130, err)
+        messages = [l.rstrip("\n").split(" ", 1)[1] for l in out_lines]
+        self.assertEqual(messages, ["gap a", "gap b", "after"], err)
+        self.assertIn("reconnecting", err)
+
+    def test_read_resumes_a_broken_stream_without_timestamps(self):
+        pod = self.pods()[0]
+        self.say(pod, "".join("line %04d of the log\n" % i for i in range(3000)))
+        cluster.request("DELETE", "/fake/v1/requests")
+        # The next two reads of this container's log break off mid-way (mid-line, too).
+        status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/log-cut?afterBytes=20005&count=2"
+                                       % (self.ns, pod))
+        self.assertEqual(status, 200, body)
+        r = self.run_wb("logs", self.app, "--replica", pod)
+        self.assertExit(r, 0)
+        messages = [l.split(" ", 1)[1] for l in r.out.splitlines()]
+        self.assertEqual([m for m in messages if m.startswith("line ")],
+                         ["line %04d of the log" % i for i in range(3000)])
+        self.assertEqual(r.err.count("reconnecting"), 2, r.err)
+        _, body = cluster.request("GET", "/fake/v1/requests")
+        reads = [e["query"] for e in body["items"] if e["path"].endswith("/pods/%s/log" % pod)]
+        self.assertEqual(len(reads), 3, reads)
+        self.assertFalse(any("timestamps" in q for q in reads), reads)  # not needed to resume a whole read
+        # A --tail window moves with the log's end: that read asks for timestamps and resumes by time.
+        cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/log-cut?afterBytes=5000&count=1" % (self.ns, pod))
+        r = self.run_wb("logs", self.app, "--replica", pod, "--tail", "500")
+        self.assertExit(r, 0)
+        messages = [l.split(" ", 1)[1] for l in r.out.splitlines()]
+        self.assertEqual(messages, ["line %04d of the log" % i for i in range(2500, 3000)])
+        # -o json keeps its time field.
+        r = self.run_wb("logs", self.app, "--replica", pod, "--tail", "1", "-o", "json")
+        self.assertExit(r, 0)
+        self.assertRegex(json.loads(r.out)["time"], r"^\d{4}-\d\d-\d\dT")
+
     def test_kubectl_logs_same_lines(self):
         if not KUBECTL:
             self.skipTest("kubectl is not installed")

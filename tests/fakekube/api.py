@@ -2,6 +2,7 @@
 import asyncio
 import base64
 import collections
+import contextvars
 import json
 import re
 import secrets
@@ -17,7 +18,8 @@ from kutil import (ApiError, already_exists, b64, bad_request, check_name, confl
                    field_match, invalid, jdump, label_match, load_yaml, method_not_allowed, new_uid,
                    not_found, parse_field_selector, parse_label_selector, parse_time, rfc3339,
                    rfc3339_micro, success_status, unauthorized)
-from rbac import Authorizer, User, default_cluster_roles, forbidden_message
+from rbac import (Authorizer, User, default_cluster_roles, escalation_message, forbidden_message,
+                  uncovered_rules)
 from resources import Registry, to_table
 
 VERSIONS = {
@@ -39,9 +41,14 @@ DEFAULT_SETTINGS = {
     "backoffDelay": 1.0,     # crashloop / image pull back-off
     "bookmarkInterval": 1.0,
     "namespaceDeleteDelay": 0.1,
+    "execV5": 1,             # 0: exec offers v4.channel.k8s.io at most (an API server before 1.30)
 }
 
 JSON_CT = "application/json"
+
+# The user of the request being served (each aiohttp request runs in its own task and context), for
+# checks deep inside admission such as RBAC escalation prevention; None for controller writes.
+CURRENT_USER = contextvars.ContextVar("fakekube_current_user", default=None)
 
 
 def jresp(obj, status=200, headers=None):
@@ -60,10 +67,11 @@ def _bool(v):
 
 
 class Server:
-    def __init__(self, dirpath, k8s_version="1.32", tokens=None, ca_path=None):
+    def __init__(self, dirpath, k8s_version="1.32", tokens=None, ca_path=None, kubesphere=False):
         self.dir = dirpath
         self.k8s_version = k8s_version
-        self.reg = Registry(k8s_version)
+        self.kubesphere = kubesphere
+        self.reg = Registry(k8s_version, kubesphere=kubesphere)
         from store import Store
         self.store = Store()
         self.settings = dict(DEFAULT_SETTINGS)
@@ -276,6 +284,7 @@ class Server:
                  "accept": request.headers.get("Accept", ""),
                  "userAgent": request.headers.get("User-Agent", ""), "time": rfc3339_micro(start)}
         self.requests.append(entry)
+        request["log_entry"] = entry  # handlers may add to it (exec: bytes sent)
         try:
             try:
                 user = self.authenticate(request)
@@ -286,6 +295,7 @@ class Server:
                     raise
             entry["user"] = user.name
             request["user"] = user
+            CURRENT_USER.set(user)
             fault = self._take_fault(request)
             if fault is not None:
                 entry["status"] = fault.code
@@ -517,9 +527,48 @@ class Server:
         raise method_not_allowed()
 
     def check(self, user, verb, r, sub, name, ns):
+        if r.kind == "Namespace" and name and not ns:
+            ns = name  # like the apiserver's RequestInfo: a namespace's namespace is its name
         ok, _ = self.authz.authorize(user, verb, r.group, r.plural, sub or "", name, ns)
         if not ok:
             raise ApiError(403, "Forbidden", forbidden_message(user, verb, r.group, r.plural, sub or "", name, ns),
+                           name=name or None, group=r.group, kind=r.plural)
+
+    def check_escalation(self, r, obj, old):
+        """RBAC escalation prevention (the apiserver's policy-based rbac storage): a Role/ClusterRole
+        needs `escalate` on it or all of its rules held; a binding needs `bind` on the role it refers
+        to or all of that role's rules held, in the binding's namespace (cluster-wide for
+        ClusterRoleBindings). Raises a 403 Forbidden ApiError."""
+        user = CURRENT_USER.get()
+        if user is None or "system:masters" in user.groups:
+            return
+        md = obj.get("metadata") or {}
+        name = md.get("name", "")
+        ns = md.get("namespace", "") if r.namespaced else ""
+        if r.kind in ("Role", "ClusterRole"):
+            if old is not None and (old.get("rules") or []) == (obj.get("rules") or []) and \
+                    old.get("aggregationRule") == obj.get("aggregationRule"):
+                return
+            ok, _ = self.authz.authorize(user, "escalate", r.group, r.plural, "", name, ns)
+            if ok:
+                return
+            wanted = list(obj.get("rules") or [])
+        else:
+            if old is not None and (old.get("subjects") or []) == (obj.get("subjects") or []) and \
+                    old.get("roleRef") == obj.get("roleRef"):
+                return
+            ref = obj.get("roleRef") or {}
+            plural = "clusterroles" if ref.get("kind") == "ClusterRole" else "roles"
+            ok, _ = self.authz.authorize(user, "bind", "rbac.authorization.k8s.io", plural, "",
+                                         ref.get("name", ""), ns)
+            if ok:
+                return
+            wanted = self.authz._role_rules(ref, ns)
+        held, held_nonres = self.authz.rules_for(user, ns)
+        missing = uncovered_rules(held + held_nonres, wanted)
+        if missing:
+            raise ApiError(403, "Forbidden",
+                           f'{r.plural}.{r.group} "{name}" is forbidden: ' + escalation_message(user, missing),
                            name=name or None, group=r.group, kind=r.plural)
 
     async def read_body(self, request):
@@ -1262,12 +1311,33 @@ class Server:
         resp = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
         await resp.prepare(request)
 
+        # Like the kubelet: a followed log is flushed line by line, a plain read goes out in
+        # 32 KiB pieces (io.Copy's buffer), not a chunk per line.
+        pending = []
+        pending_size = 0
+
         async def write(data):
-            await resp.write(data)
+            nonlocal pending_size
+            if opts.get("follow"):
+                await resp.write(data)
+                return
+            pending.append(data)
+            pending_size += len(data)
+            if pending_size >= 32768:
+                await flush()
+
+        async def flush():
+            nonlocal pending_size
+            if pending:
+                await resp.write(b"".join(pending))
+                pending.clear()
+                pending_size = 0
         try:
             await self.ctl.stream_logs(lb, rt, opts, write)
+            await flush()
             await resp.write_eof()
         except ConnectionAbortedError:
+            await flush()
             if request.transport is not None:  # a broken connection: no end of the chunked body
                 request.transport.abort()
         except (ConnectionResetError, asyncio.CancelledError):

@@ -51,6 +51,13 @@ def route(server, app):
         lb = rt.containers[c].current_log()
         if lb is None:
             raise bad_request(f'container "{c}" has no log yet')
+        if "afterBytes" in request.query:
+            # Arms the next `count` streams (follow or not) to break off after that many bytes.
+            try:
+                lb.cut_after = [int(request.query["afterBytes"]), int(request.query.get("count", "1"))]
+            except ValueError:
+                raise bad_request("afterBytes and count must be integers")
+            return _json({"armed": True})
         lb.cuts += 1
         lb._kick()
         return _json({"cut": True})
@@ -86,6 +93,20 @@ def route(server, app):
         c = container_of(request, pod, rt)
         rt.exec_override[c] = await request.read()
         return _json({"armed": True, "bytes": len(rt.exec_override[c])})
+
+    async def exec_cut(request):
+        pod, rt = pod_and_rt(request)
+        c = container_of(request, pod, rt)
+        try:
+            after = int(request.query.get("afterBytes", "0"))
+            count = int(request.query.get("count", "1"))
+        except ValueError:
+            raise bad_request("afterBytes and count must be integers")
+        if count <= 0:
+            rt.exec_cut.pop(c, None)
+        else:
+            rt.exec_cut[c] = [after, count]
+        return _json({"armed": count > 0, "afterBytes": after, "count": count})
 
     async def settings(request):
         if request.method == "POST":
@@ -129,6 +150,7 @@ def route(server, app):
     app.router.add_route("POST", base + "/ready", admin(ready))
     app.router.add_route("GET", base + "/root", admin(root))
     app.router.add_route("POST", base + "/exec-override", admin(override))
+    app.router.add_route("POST", base + "/exec-cut", admin(exec_cut))
     app.router.add_route("*", "/fake/v1/settings", admin(settings))
     app.router.add_route("*", "/fake/v1/requests", admin(requests))
     app.router.add_route("*", "/fake/v1/faults", admin(faults))

@@ -72,6 +72,7 @@ class LogBuf:
         self.lines = []  # (ts_ns, bytes)
         self.closed = False
         self.cuts = 0  # bumped by the control API: open follow streams break off
+        self.cut_after = None  # [bytes, count]: the next streams (follow or not) break off after that many bytes
         self.changed = asyncio.Event()
 
     def _kick(self):
@@ -125,6 +126,7 @@ class PodRT:
         self.task = None
         self.deleted = False
         self.exec_override = {}  # container -> bytes
+        self.exec_cut = {}  # container -> [afterBytes, count]: exec streams dropped mid-way
         self.scheduled = False
         self.unschedulable = False
         self.node = None
@@ -885,12 +887,22 @@ class Controllers:
             start = max(start, len(lines) - tail)
         sent = 0
         i = start
+        cut_after = None
+        if lb.cut_after is not None:
+            cut_after = lb.cut_after[0]
+            lb.cut_after[1] -= 1
+            if lb.cut_after[1] <= 0:
+                lb.cut_after = None
         while True:
             while i < len(lb.lines):
                 t, data = lb.lines[i]
                 i += 1
                 if ts:
                     data = rfc3339_nano_fixed(t).encode() + b" " + data
+                if cut_after is not None and sent + len(data) >= cut_after:
+                    if cut_after > sent:
+                        await write(data[:cut_after - sent])
+                    raise ConnectionAbortedError("log stream cut by the control API")
                 if limit is not None and sent + len(data) > limit:
                     data = data[:limit - sent]
                     await write(data)

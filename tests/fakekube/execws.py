@@ -89,14 +89,19 @@ async def handle_exec(server, request, ns, name, sub):
     if rt is None or c is None or "running" not in c.state:
         raise bad_request(f'unable to upgrade connection: container not found ("{container}")')
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
-    proto = next((p for p in PROTOCOLS if p in offered), None)
+    supported = PROTOCOLS if server.settings.get("execV5", 1) else PROTOCOLS[1:]
+    proto = next((p for p in supported if p in offered), None)
     if proto is None:
         raise bad_request("unable to upgrade connection: no supported subprotocol; supported: "
-                          + ", ".join(PROTOCOLS[:2]))
+                          + ", ".join(supported[:2]))
     want_stdin = q.get("stdin") in ("1", "true")
     want_stdout = q.get("stdout", "1") in ("1", "true")
     want_stderr = q.get("stderr") in ("1", "true")
     tty = q.get("tty") in ("1", "true")
+    transport = request.transport
+    entry = request.get("log_entry")
+    if entry is not None:
+        entry["execBytesOut"] = 0
     ws = web.WebSocketResponse(protocols=[proto], max_msg_size=0, autoclose=False, autoping=True)
     await ws.prepare(request)
     v5 = proto == "v5.channel.k8s.io"
@@ -147,14 +152,45 @@ async def handle_exec(server, request, ns, name, sub):
         stderr=(asyncio.subprocess.STDOUT if tty else asyncio.subprocess.PIPE),
         env=env, limit=1 << 20, start_new_session=True)
 
+    cut = rt.exec_cut.get(container)
+    sent = {"bytes": 0, "cut": False}
+
     async def pump(stream, ch, enabled):
         while True:
             data = await stream.read(65536)
             if not data:
                 break
+            if enabled and sent["cut"]:
+                enabled = False
+            if enabled and cut is not None and ch == 1 and sent["bytes"] + len(data) >= cut[0] and cut[1] > 0:
+                # A dropped connection: the first afterBytes go out, then the TCP connection is
+                # aborted (no close frame, no exit status), and the process is killed.
+                cut[1] -= 1
+                if cut[1] <= 0:
+                    rt.exec_cut.pop(container, None)
+                data = data[:max(0, cut[0] - sent["bytes"])]
+                if data:
+                    await send(ch, data)
+                    sent["bytes"] += len(data)
+                    if entry is not None:
+                        entry["execBytesOut"] = sent["bytes"]
+                sent["cut"] = True
+                if entry is not None:
+                    entry["execCut"] = True
+                if transport is not None:
+                    transport.abort()
+                try:
+                    os.killpg(proc.pid, 9)
+                except ProcessLookupError:
+                    pass
+                enabled = False
+                continue
             if enabled:
                 try:
                     await send(ch, data)
+                    sent["bytes"] += len(data)
+                    if entry is not None:
+                        entry["execBytesOut"] = sent["bytes"]
                 except (ConnectionResetError, RuntimeError):
                     enabled = False
 
@@ -205,6 +241,12 @@ async def handle_exec(server, request, ns, name, sub):
         return ws
     code = await proc.wait()
     reader.cancel()
+    if sent["cut"]:
+        try:
+            await reader
+        except BaseException:
+            pass
+        return ws
     try:
         await reader
     except BaseException:

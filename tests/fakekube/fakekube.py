@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A fake Kubernetes API server for wb's test suite.
 
-    fakekube.py --dir DIR [--port 0] [--k8s-version 1.32|1.18] [--tokens FILE]
+    fakekube.py --dir DIR [--port 0] [--k8s-version 1.32|1.18] [--tokens FILE] [--kubesphere]
     fakekube.py issue-cert --dir DIR --user NAME [--group G]... --out PREFIX
 
 See README.md next to this file.
@@ -129,7 +129,7 @@ async def serve(args):
             f.write(admin_token + "\n")
     tokens[admin_token] = User("admin", ["system:masters"], uid="admin-uid")
     os.makedirs(os.path.join(d, "pods"), exist_ok=True)
-    server = Server(d, args.k8s_version, tokens, ca_path=ca_crt)
+    server = Server(d, args.k8s_version, tokens, ca_path=ca_crt, kubesphere=args.kubesphere)
     server.admin_token = admin_token
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -177,6 +177,8 @@ def main(argv=None):
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--k8s-version", default="1.32", choices=["1.32", "1.18"])
     p.add_argument("--tokens")
+    p.add_argument("--kubesphere", action="store_true",
+                   help="also serve KubeSphere's tenant.kubesphere.io/v1alpha2 workspacetemplates")
     a = p.parse_args(argv)
     try:
         asyncio.run(serve(a))

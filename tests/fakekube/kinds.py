@@ -204,3 +204,5 @@ def prepare(server, r, obj, old, op):
             causes.append(("roleRef", "Invalid value: cannot change roleRef", "FieldValueInvalid"))
     if causes:
         raise invalid(kind, r.group, name, causes)
+    if kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"):
+        server.check_escalation(r, obj, old)

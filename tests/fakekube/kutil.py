@@ -209,6 +209,13 @@ SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alph
 def check_name(name, kind="subdomain"):
     """Return a list of error message strings (empty when valid)."""
     errs = []
+    if kind == "path":  # RBAC objects: any path segment name (e.g. "system:basic-user")
+        if name in (".", ".."):
+            errs.append(f"may not be '{name}'")
+        for c in ("/", "%"):
+            if c in name:
+                errs.append(f"may not contain '{c}'")
+        return errs
     if kind == "label":
         if len(name) > 63:
             errs.append("must be no more than 63 characters")

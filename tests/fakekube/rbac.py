@@ -134,6 +134,71 @@ class Authorizer:
         return res, nonres
 
 
+def _covers_one(owner, verb, group, resource, name):
+    """Whether one owner rule grants (verb, group, resource[, name]); '*' is only covered by '*'."""
+    if not (_matches(owner.get("verbs") or [], verb) and _matches(owner.get("apiGroups") or [], group)):
+        return False
+    ok = False
+    for r in owner.get("resources") or []:
+        if r == "*" or r == resource:
+            ok = True
+        elif "/" in resource and resource != "*":
+            base, sub = resource.split("/", 1)
+            if r == f"*/{sub}" or r == f"{base}/*":
+                ok = True
+    if not ok:
+        return False
+    names = owner.get("resourceNames") or []
+    return not names or (name is not None and name in names)
+
+
+def _covers_nonresource(owner, verb, url):
+    if not _matches(owner.get("verbs") or [], verb):
+        return False
+    for u in owner.get("nonResourceURLs") or []:
+        if u == "*" or u == url or (u.endswith("*") and url.startswith(u[:-1])):
+            return True
+    return False
+
+
+def uncovered_rules(owner_rules, requested_rules):
+    """The requested rules (broken down per verb/group/resource/name) no owner rule grants, like the
+    apiserver's ConfirmNoEscalation."""
+    missing = []
+    for rule in requested_rules:
+        if "nonResourceURLs" in rule and "resources" not in rule:
+            for v in rule.get("verbs") or []:
+                for u in rule.get("nonResourceURLs") or []:
+                    if not any(_covers_nonresource(o, v, u) for o in owner_rules):
+                        missing.append({"NonResourceURLs": [u], "Verbs": [v]})
+            continue
+        names = rule.get("resourceNames") or [None]
+        for g in rule.get("apiGroups") or []:
+            for res in rule.get("resources") or []:
+                for n in names:
+                    for v in rule.get("verbs") or []:
+                        if not any(_covers_one(o, v, g, res, n) for o in owner_rules):
+                            m = {"APIGroups": [g], "Resources": [res], "Verbs": [v]}
+                            if n is not None:
+                                m["ResourceNames"] = [n]
+                            missing.append(m)
+    return missing
+
+
+def _go_rule(m):
+    parts = []
+    for k in ("APIGroups", "Resources", "ResourceNames", "NonResourceURLs", "Verbs"):
+        if k in m:
+            parts.append(k + ":[" + " ".join(f'"{x}"' for x in m[k]) + "]")
+    return "{" + ", ".join(parts) + "}"
+
+
+def escalation_message(user, missing):
+    groups = " ".join(f'"{g}"' for g in user.groups)
+    return (f'user "{user.name}" (groups=[{groups}]) is attempting to grant RBAC permissions not currently '
+            f'held:\n' + "\n".join(_go_rule(m) for m in missing))
+
+
 def _who(user):
     if user.name.startswith("system:serviceaccount:"):
         _, _, ns, n = user.name.split(":", 3)

@@ -35,7 +35,7 @@ class Res:
         return f"<Res {self.gv} {self.plural}>"
 
 
-def build_registry(k8s_version):
+def build_registry(k8s_version, kubesphere=False):
     old = k8s_version == "1.18"
     R = []
     R += [
@@ -86,11 +86,11 @@ def build_registry(k8s_version):
             generation=True, subresources=[("status", "CronJob", ["get", "patch", "update"])]),
         Res("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", short=["netpol"],
             generation=True),
-        Res("rbac.authorization.k8s.io", "v1", "roles", "Role"),
-        Res("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
-        Res("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),
+        Res("rbac.authorization.k8s.io", "v1", "roles", "Role", name_kind="path"),
+        Res("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", name_kind="path"),
+        Res("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False, name_kind="path"),
         Res("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding",
-            namespaced=False),
+            namespaced=False, name_kind="path"),
         Res("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview",
             namespaced=False, verbs=["create"]),
         Res("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview",
@@ -115,13 +115,17 @@ def build_registry(k8s_version):
                 namespaced=False, verbs=["create"]),
             Res("events.k8s.io", "v1", "events", "Event", short=["ev"], storage="/events"),
         ]
+    if kubesphere:
+        # The one KubeSphere tenant CRD wb uses, served as if its CRD were installed.
+        R += [Res("tenant.kubesphere.io", "v1alpha2", "workspacetemplates", "WorkspaceTemplate",
+                  namespaced=False, generation=True)]
     return R
 
 
 class Registry:
-    def __init__(self, k8s_version):
+    def __init__(self, k8s_version, kubesphere=False):
         self.k8s_version = k8s_version
-        self.resources = build_registry(k8s_version)
+        self.resources = build_registry(k8s_version, kubesphere)
         self.by_gvr = {(r.group, r.version, r.plural): r for r in self.resources}
         self.groups = []  # ordered (group, [versions])
         for r in self.resources:

@@ -674,7 +674,7 @@ class FakeKubeTest(unittest.TestCase):
         self.assertIn(b"before crash", body)
 
     # ---------------------------------------------------------------- exec
-    def _exec(self, ns, pod, command, stdin=None, proto="v5.channel.k8s.io", close_stdin=True):
+    def _exec(self, ns, pod, command, stdin=None, proto="v5.channel.k8s.io", close_stdin=True, expect_proto=None):
         import aiohttp
         import urllib.parse
         f = self.f
@@ -688,7 +688,7 @@ class FakeKubeTest(unittest.TestCase):
             async with aiohttp.ClientSession() as s:
                 async with s.ws_connect(url, protocols=[proto, "v4.channel.k8s.io"], ssl=f.ctx,
                                         headers={"Authorization": f"Bearer {f.token}"}, max_msg_size=0) as ws:
-                    self.assertEqual(ws.protocol, proto)
+                    self.assertEqual(ws.protocol, expect_proto or proto)
                     if stdin is not None:
                         await ws.send_bytes(b"\x00" + stdin)
                         if close_stdin:
@@ -745,6 +745,47 @@ class FakeKubeTest(unittest.TestCase):
         out, code = self._exec("ex", "nt", ["tar", "cf", "-", "/app"])
         self.assertIn('exec: "tar": executable file not found', json.loads(out[3])["message"])
 
+    def test_exec_cut_v4_only_and_log_cut_after_bytes(self):
+        f = self.f
+        self._running_pod("excut", "p")
+        root = f.req("GET", "/fake/v1/namespaces/excut/pods/p/root")[1]["path"]
+        with open(os.path.join(root, "app", "blob"), "wb") as fh:
+            fh.write(os.urandom(1 << 20))
+        f.req("DELETE", "/fake/v1/requests")
+        st, body = f.req("POST", "/fake/v1/namespaces/excut/pods/p/exec-cut?afterBytes=300000&count=1")
+        self.assertEqual(st, 200, body)
+        # Small outputs do not use the cut up; the big one breaks off like a dropped connection:
+        # no exit status, no close code 1000, at most afterBytes arrive.
+        out, code = self._exec("excut", "p", ["cat", "/etc/hostname"])
+        self.assertEqual(code, 1000)
+        out, code = self._exec("excut", "p", ["cat", "/app/blob"])
+        self.assertEqual(out[3], b"")
+        self.assertNotEqual(code, 1000)
+        self.assertLessEqual(len(out[1]), 300000)
+        out, code = self._exec("excut", "p", ["cat", "/app/blob"])  # used up
+        self.assertEqual(len(out[1]), 1 << 20)
+        self.assertEqual(json.loads(out[3])["status"], "Success")
+        execs = [e for e in f.req("GET", "/fake/v1/requests")[1]["items"] if e["path"].endswith("/exec")]
+        self.assertEqual([e.get("execCut", False) for e in execs], [False, True, False])
+        self.assertEqual(execs[1]["execBytesOut"], 300000)
+        self.assertEqual(execs[2]["execBytesOut"], 1 << 20)
+        # execV5=0: an API server before 1.30 picks v4 even when v5 is offered.
+        f.req("POST", "/fake/v1/settings", {"execV5": 0})
+        try:
+            out, code = self._exec("excut", "p", ["cat", "/etc/hostname"], expect_proto="v4.channel.k8s.io")
+            self.assertEqual(out[1], b"p\n")
+        finally:
+            f.req("POST", "/fake/v1/settings", {"execV5": 1})
+        # log-cut?afterBytes: the next (non-follow) log stream breaks off mid-body.
+        f.req("POST", "/fake/v1/namespaces/excut/pods/p/log", b"".join(b"line %03d\n" % i for i in range(100)),
+              ctype="text/plain")
+        st, body = f.req("POST", "/fake/v1/namespaces/excut/pods/p/log-cut?afterBytes=100")
+        self.assertEqual(st, 200, body)
+        with self.assertRaises(Exception):
+            f.req("GET", "/api/v1/namespaces/excut/pods/p/log", raw=True)
+        st, body = f.req("GET", "/api/v1/namespaces/excut/pods/p/log", raw=True)
+        self.assertIn(b"line 099", body)
+
 
 class Version118Test(unittest.TestCase):
     def test_118(self):
@@ -764,6 +805,126 @@ class Version118Test(unittest.TestCase):
             self.assertEqual(st, 201, body)
             st, body = f.req("GET", "/apis/networking.k8s.io/v1beta1/namespaces/default/ingresses/i")
             self.assertEqual(body["apiVersion"], "networking.k8s.io/v1beta1")
+        finally:
+            f.stop()
+
+
+class EscalationTest(unittest.TestCase):
+    """RBAC escalation prevention and a namespace's own name as its namespace, like kube-apiserver."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.f = Fake(tokens='tok-adm,nsadmin,uid-a\ntok-dev,dev,uid-d\n')
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.f.stop()
+
+    def rb(self, ns, name, role, user, kind="ClusterRole"):
+        return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": name, "namespace": ns},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}
+
+    def test_bindings_need_bind_or_the_permissions(self):
+        f = self.f
+        for ns in ("esc-a", "esc-b"):
+            self.assertEqual(f.req("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})[0], 201)
+        # nsadmin may manage rolebindings in esc-a and bind "view" there (not "edit"), holds "view" rules
+        f.req("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", {
+            "metadata": {"name": "esc-binder"},
+            "rules": [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["rolebindings"],
+                       "verbs": ["create", "get", "list", "update", "delete"]},
+                      {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+                       "verbs": ["bind"], "resourceNames": ["view"]}]})
+        st, body = f.req("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/esc-a/rolebindings",
+                         self.rb("esc-a", "adm", "esc-binder", "nsadmin"))
+        self.assertEqual(st, 201, body)
+        rbs = "/apis/rbac.authorization.k8s.io/v1/namespaces/%s/rolebindings"
+        # bind on view: allowed
+        st, body = f.req("POST", rbs % "esc-a", self.rb("esc-a", "dev-view", "view", "dev"), token="tok-adm")
+        self.assertEqual(st, 201, body)
+        # edit: neither bind nor its permissions -> 403 naming the missing rules
+        st, body = f.req("POST", rbs % "esc-a", self.rb("esc-a", "dev-edit", "edit", "dev"), token="tok-adm")
+        self.assertEqual(st, 403, body)
+        self.assertEqual(body["reason"], "Forbidden")
+        self.assertIn('rolebindings.rbac.authorization.k8s.io "dev-edit" is forbidden: user "nsadmin" '
+                      '(groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently '
+                      'held:\n{APIGroups:["', body["message"])
+        # dry run is checked too
+        st, _ = f.req("POST", rbs % "esc-a" + "?dryRun=All", self.rb("esc-a", "dev-edit", "edit", "dev"),
+                      token="tok-adm")
+        self.assertEqual(st, 403)
+        # a role whose permissions nsadmin holds (esc-binder itself) may be bound without `bind`
+        st, body = f.req("POST", rbs % "esc-a", self.rb("esc-a", "dev-binder", "esc-binder", "dev"),
+                         token="tok-adm")
+        self.assertEqual(st, 201, body)
+        # nothing in another namespace: no create there at all
+        st, body = f.req("POST", rbs % "esc-b", self.rb("esc-b", "dev-view", "view", "dev"), token="tok-adm")
+        self.assertEqual(st, 403, body)
+        self.assertIn('cannot create resource "rolebindings"', body["message"])
+        # updating subjects of a binding to a role one may not bind is refused as well
+        st, body = f.req("POST", rbs % "esc-a", self.rb("esc-a", "dev-edit", "edit", "nobody"))
+        self.assertEqual(st, 201, body)
+        body["subjects"].append({"kind": "User", "name": "dev", "apiGroup": "rbac.authorization.k8s.io"})
+        st, body = f.req("PUT", (rbs % "esc-a") + "/dev-edit", body, token="tok-adm")
+        self.assertEqual(st, 403, body)
+        # ClusterRoles: creating one with rules you lack needs escalate
+        f.req("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
+            "metadata": {"name": "esc-cr-writer"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "esc-cr-writer"},
+            "subjects": [{"kind": "User", "name": "nsadmin"}]})
+        f.req("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", {
+            "metadata": {"name": "esc-cr-writer"},
+            "rules": [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+                       "verbs": ["create"]}]})
+        st, body = f.req("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", {
+            "metadata": {"name": "esc-mine"}, "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]},
+            token="tok-adm")
+        self.assertEqual(st, 403, body)
+        self.assertIn('{APIGroups:["*"], Resources:["*"], Verbs:["*"]}', body["message"])
+        st, body = f.req("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", {
+            "metadata": {"name": "esc-small"},
+            "rules": [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+                       "verbs": ["create"]}]}, token="tok-adm")
+        self.assertEqual(st, 201, body)
+
+    def test_a_namespace_is_authorized_in_itself(self):
+        f = self.f
+        self.assertEqual(f.req("POST", "/api/v1/namespaces", {"metadata": {"name": "esc-self"}})[0], 201)
+        self.assertEqual(f.req("GET", "/api/v1/namespaces/esc-self", token="tok-dev")[0], 403)
+        st, body = f.req("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/esc-self/rolebindings",
+                         self.rb("esc-self", "v", "view", "dev"))
+        self.assertEqual(st, 201, body)
+        st, body = f.req("GET", "/api/v1/namespaces/esc-self", token="tok-dev")
+        self.assertEqual(st, 200, body)
+        self.assertEqual(f.req("GET", "/api/v1/namespaces/default", token="tok-dev")[0], 403)
+        self.assertEqual(f.req("GET", "/api/v1/namespaces", token="tok-dev")[0], 403)  # list stays cluster-scoped
+
+
+class KubeSphereTest(unittest.TestCase):
+    def test_workspacetemplates_only_with_the_flag(self):
+        plain = Fake()
+        try:
+            st, body = plain.req("GET", "/apis")
+            self.assertNotIn("tenant.kubesphere.io", [g["name"] for g in body["groups"]])
+            self.assertEqual(plain.req("GET", "/apis/tenant.kubesphere.io/v1alpha2/workspacetemplates")[0], 404)
+        finally:
+            plain.stop()
+        f = Fake(["--kubesphere"])
+        try:
+            st, body = f.req("GET", "/apis")
+            self.assertIn("tenant.kubesphere.io", [g["name"] for g in body["groups"]])
+            st, body = f.req("GET", "/apis/tenant.kubesphere.io/v1alpha2")
+            self.assertEqual([(r["name"], r["namespaced"], r["kind"]) for r in body["resources"]],
+                             [("workspacetemplates", False, "WorkspaceTemplate")])
+            st, body = f.req("POST", "/apis/tenant.kubesphere.io/v1alpha2/workspacetemplates", {
+                "apiVersion": "tenant.kubesphere.io/v1alpha2", "kind": "WorkspaceTemplate",
+                "metadata": {"name": "shop"}, "spec": {"template": {"spec": {"manager": "bob"}}}})
+            self.assertEqual(st, 201, body)
+            st, body = f.req("GET", "/apis/tenant.kubesphere.io/v1alpha2/workspacetemplates/shop")
+            self.assertEqual((st, body["kind"], body["spec"]["template"]["spec"]["manager"]),
+                             (200, "WorkspaceTemplate", "bob"))
         finally:
             f.stop()
 

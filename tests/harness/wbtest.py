@@ -36,7 +36,7 @@ def free_port():
 class FakeCluster:
     """The fake API server in a temp dir (or a real cluster named by WB_TEST_KUBECONFIG)."""
 
-    def __init__(self, k8s_version="1.32", tokens=None):
+    def __init__(self, k8s_version="1.32", tokens=None, kubesphere=False):
         self.real = bool(REAL_KUBECONFIG)
         self.dir = tempfile.mkdtemp(prefix="wb-fakekube-")
         self.proc = None
@@ -46,6 +46,8 @@ class FakeCluster:
             return
         args = [PYTHON, os.path.join(SOURCE_DIR, "tests", "fakekube", "fakekube.py"), "--dir", self.dir,
                 "--k8s-version", k8s_version]
+        if kubesphere:
+            args.append("--kubesphere")
         if tokens:
             path = os.path.join(self.dir, "tokens.csv")
             with open(path, "w") as f:

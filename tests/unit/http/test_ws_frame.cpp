@@ -184,3 +184,17 @@ TEST_CASE("close payloads carry a code and a reason", "[ws]") {
 TEST_CASE("Sec-WebSocket-Accept follows RFC 6455", "[ws]") {
   CHECK(accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
+
+TEST_CASE("apply_mask matches the byte-wise definition at every length and offset") {
+  const MaskKey key = {0x12, 0x9a, 0x07, 0xfe};
+  for (size_t size : {0u, 1u, 7u, 15u, 16u, 17u, 64u, 1000u}) {
+    for (size_t offset = 0; offset < 4; ++offset) {
+      std::string data(size, '\0');
+      for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>(i * 31 + 5);
+      std::string want = data;
+      for (size_t i = 0; i < size; ++i) want[i] = static_cast<char>(want[i] ^ key[(i + offset) & 3]);
+      apply_mask(data.data(), data.size(), key, offset);
+      CHECK(data == want);
+    }
+  }
+}

@@ -73,6 +73,15 @@ class FakeKube {
   pid_t pid_ = -1;
 };
 
+// The REST config of the fake's own kubeconfig, with no environment in play.
+Result<RestConfig> rest_config_for(const FakeKube& server) {
+  ConnectOptions co;
+  co.kubeconfig_flag = server.kubeconfig;
+  co.env = [](const std::string&) { return std::nullopt; };
+  co.stdin_is_tty = false;
+  return load_rest_config(co);
+}
+
 }  // namespace
 
 TEST_CASE("Client against fakekube over real HTTPS", "[fakekube]") {
@@ -82,11 +91,7 @@ TEST_CASE("Client against fakekube over real HTTPS", "[fakekube]") {
     WARN("fakekube did not start; skipping");
     return;
   }
-  ConnectOptions co;
-  co.kubeconfig_flag = server.kubeconfig;
-  co.env = [](const std::string&) { return std::nullopt; };
-  co.stdin_is_tty = false;
-  auto rc = load_rest_config(co);
+  auto rc = rest_config_for(server);
   REQUIRE(rc.ok());
   http::ClientOptions opts;
   opts.max_retries = 1;
@@ -236,11 +241,7 @@ TEST_CASE("one Client shared by threads: first discovery, transport and reads ra
     WARN("fakekube did not start; skipping");
     return;
   }
-  ConnectOptions co;
-  co.kubeconfig_flag = server.kubeconfig;
-  co.env = [](const std::string&) { return std::nullopt; };
-  co.stdin_is_tty = false;
-  auto rc = load_rest_config(co);
+  auto rc = rest_config_for(server);
   REQUIRE(rc.ok());
   // A fresh client: nothing cached yet, so every thread races to build the transport and to
   // fill the discovery caches (what `wb logs -f` does when it starts one thread per replica).

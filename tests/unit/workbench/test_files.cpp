@@ -252,3 +252,44 @@ TEST_CASE("parse_ls reads GNU ls -lan --time-style=+%s") {
   CHECK(entries[3].name == "null");
   CHECK(entries[4].mode == 04755);
 }
+
+TEST_CASE("with keep_partial the file a stream broke off in stays as a part file to resume, never under its name") {
+  TempDir d;
+  fs::create_directories(d.path / "logs");
+  {
+    std::ofstream old(d.path / "logs/big.bin");
+    old << "the previous copy";  // an older copy stays untouched until the new one is whole
+  }
+  auto tar = make_tar({{"logs/big.bin", AE_IFREG, std::string(5000, 'z'), "", "", 0640}});
+  auto pos = tar.find(std::string(100, 'z'));
+  REQUIRE(pos != std::string::npos);
+  tar.resize(pos + 1000);
+  ExtractTarget t{d.path, "logs", "logs", "the container"};
+  t.keep_partial = true;
+  ExtractStats stats;
+  auto st = extract(tar, t, stats);
+  REQUIRE_FALSE(st.ok());
+  REQUIRE(stats.partial);
+  CHECK(stats.partial->size() == 1000);
+  CHECK(stats.partial->declared == 5000);
+  CHECK(stats.partial->rel == "logs/big.bin");
+  CHECK(slurp(d.path / "logs/big.bin") == "the previous copy");
+  CHECK(fs::file_size(d.path / "logs/.big.bin.wb-part") == 1000);
+  // The rest arrives (as from `tail -c +1001`); commit renames it into place with mode and mtime.
+  REQUIRE(stats.partial->write(std::string(4000, 'z')).ok());
+  REQUIRE(stats.partial->commit(stats.partial->perm, stats.partial->mtime).ok());
+  CHECK(slurp(d.path / "logs/big.bin") == std::string(5000, 'z'));
+  CHECK((fs::status(d.path / "logs/big.bin").permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read));
+  CHECK_FALSE(fs::exists(d.path / "logs/.big.bin.wb-part"));
+  stats.partial.reset();
+  CHECK(fs::exists(d.path / "logs/big.bin"));  // a committed part file is not removed
+
+  // Abandoned (not committed): the part file goes, the old file stays.
+  ExtractStats again;
+  REQUIRE_FALSE(extract(tar, t, again).ok());
+  REQUIRE(again.partial);
+  again.partial.reset();
+  CHECK_FALSE(fs::exists(d.path / "logs/.big.bin.wb-part"));
+  CHECK(slurp(d.path / "logs/big.bin") == std::string(5000, 'z'));
+}

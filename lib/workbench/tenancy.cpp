@@ -1,0 +1,345 @@
+// Tenancy: roles, objects of tenants and workspaces, and parsing a 403. Pure functions.
+#include "workbench/tenancy.hpp"
+
+#include <fmt/format.h>
+
+#include <regex>
+
+#include "util/strings.hpp"
+
+namespace wb::workbench::tenancy {
+
+using util::ErrorCode;
+
+const kube::ResourceType WorkspaceTemplate{"tenant.kubesphere.io", "v1alpha2", "workspacetemplates",
+                                           "WorkspaceTemplate", false};
+
+namespace {
+
+constexpr const char* kRbac = "rbac.authorization.k8s.io";
+
+json rule(std::vector<std::string> groups, std::vector<std::string> resources, std::vector<std::string> verbs,
+          std::vector<std::string> names = {}) {
+  json r = {{"apiGroups", groups}, {"resources", resources}, {"verbs", verbs}};
+  if (!names.empty()) r["resourceNames"] = names;
+  return r;
+}
+
+const std::vector<std::string> kRead = {"get", "list", "watch"};
+const std::vector<std::string> kWrite = {"get", "list", "watch", "create", "update", "patch", "delete"};
+
+json labels_wb() { return {{kManagedBy, "wb"}}; }
+
+json cluster_role(const std::string& name, Role role, std::vector<json> rules, const std::string& description) {
+  json labels = labels_wb();
+  labels[kRoleLabel] = role_name(role);
+  return {
+      {"apiVersion", "rbac.authorization.k8s.io/v1"},
+      {"kind", "ClusterRole"},
+      {"metadata", {{"name", name}, {"labels", labels}, {"annotations", {{"kubesphere.io/description", description}}}}},
+      {"rules", rules}};
+}
+
+std::vector<json> viewer_rules() {
+  return {
+      rule({"apps"}, {"deployments", "deployments/scale", "replicasets", "statefulsets"}, kRead),
+      rule({""},
+           {"pods", "pods/log", "services", "endpoints", "configmaps", "events", "resourcequotas", "limitranges",
+            "serviceaccounts"},
+           kRead),
+      rule({"events.k8s.io"}, {"events"}, kRead),
+      rule({"networking.k8s.io"}, {"ingresses", "networkpolicies"}, kRead),
+      rule({""}, {"namespaces"}, {"get"}),  // the workspace itself (a namespace is authorized in itself)
+  };
+}
+
+std::vector<json> deployer_rules() {
+  return {
+      rule({"apps"}, {"deployments"}, {"get", "list", "watch", "update", "patch"}),
+      rule({"apps"}, {"replicasets"}, kRead),
+      rule({""}, {"configmaps", "secrets"}, kWrite),  // config versions (and their retention)
+      rule({""}, {"pods", "pods/log", "services", "endpoints", "events"}, kRead),
+      rule({"events.k8s.io"}, {"events"}, kRead),
+      rule({"networking.k8s.io"}, {"ingresses"}, kRead),
+      rule({""}, {"namespaces"}, {"get"}),
+  };
+}
+
+std::vector<json> developer_rules() {
+  std::vector<json> r = {
+      rule({"apps"}, {"deployments", "deployments/scale"}, kWrite),
+      rule({"apps"}, {"replicasets"}, {"get", "list", "watch", "delete"}),
+      rule({""}, {"services", "configmaps", "secrets"}, kWrite),
+      rule({""}, {"pods"}, {"get", "list", "watch", "delete"}),
+      rule({""}, {"pods/exec"}, {"create", "get"}),  // wb cp-files
+      rule({"networking.k8s.io"}, {"ingresses"}, kWrite),
+  };
+  for (auto& v : viewer_rules()) r.push_back(v);
+  return r;
+}
+
+std::vector<json> tenant_admin_rules() {
+  std::vector<json> r = developer_rules();
+  r.push_back(rule({kRbac}, {"rolebindings"}, kWrite));
+  r.push_back(
+      rule({kRbac}, {"clusterroles"}, {"bind"}, {"wb:developer", "wb:viewer", "wb:deployer", "wb:tenant-admin"}));
+  r.push_back(rule({""}, {"serviceaccounts"}, kWrite));
+  r.push_back(rule({""}, {"serviceaccounts/token"}, {"create"}));
+  r.push_back(rule({""}, {"resourcequotas", "limitranges"}, {"get", "list", "watch", "update", "patch"}));
+  r.push_back(rule({"networking.k8s.io"}, {"networkpolicies"}, kWrite));
+  r.push_back(rule({""}, {"namespaces"}, {"get", "update", "patch", "delete"}));
+  return r;
+}
+
+// Kubernetes quantities: a decimal number with an optional suffix.
+bool valid_quantity(const std::string& v, bool memory) {
+  static const std::regex cpu(R"(^([0-9]+(\.[0-9]+)?)(m)?$)");
+  static const std::regex mem(R"(^([0-9]+(\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$)");
+  return std::regex_match(v, memory ? mem : cpu);
+}
+
+}  // namespace
+
+const char* role_name(Role role) {
+  switch (role) {
+    case Role::Developer:
+      return "developer";
+    case Role::Viewer:
+      return "viewer";
+    case Role::TenantAdmin:
+      return "tenant-admin";
+    case Role::Deployer:
+      return "deployer";
+  }
+  return "";
+}
+
+std::string cluster_role_of(Role role) { return std::string("wb:") + role_name(role); }
+std::string binding_of(Role role) { return std::string("wb:") + role_name(role); }
+
+std::optional<Role> role_of_cluster_role(const std::string& name) {
+  for (Role r : {Role::Developer, Role::Viewer, Role::TenantAdmin, Role::Deployer})
+    if (name == cluster_role_of(r)) return r;
+  return std::nullopt;
+}
+
+Result<Role> parse_role(const std::string& name, bool kubesphere, bool allow_deployer) {
+  const std::string n = util::to_lower(name);
+  if (n == "developer") return Role::Developer;
+  if (n == "viewer") return Role::Viewer;
+  if (n == "tenant-admin") return Role::TenantAdmin;
+  if (n == "deployer") {
+    if (allow_deployer) return Role::Deployer;
+    return Error(ErrorCode::Usage, "the deployer role is for robots",
+                 "give people developer, viewer or tenant-admin; `wb robot create` makes a deployer");
+  }
+  struct Alias {
+    const char* name;
+    Role role;
+  };
+  static const Alias aliases[] = {{"workspace-admin", Role::TenantAdmin},
+                                  {"workspace-regular", Role::Developer},
+                                  {"workspace-viewer", Role::Viewer},
+                                  {"admin", Role::TenantAdmin},
+                                  {"operator", Role::Developer}};
+  for (const auto& a : aliases) {
+    if (n != a.name) continue;
+    if (kubesphere) return a.role;
+    return Error(
+        ErrorCode::Usage,
+        fmt::format("role '{}' is a KubeSphere role name, and KubeSphere is not installed on this cluster", name),
+        fmt::format("use {} (roles: developer, viewer, tenant-admin)", role_name(a.role)));
+  }
+  return Error(ErrorCode::Usage, fmt::format("unknown role '{}'", name),
+               kubesphere ? "roles: developer, viewer, tenant-admin (KubeSphere names: workspace-admin, "
+                            "workspace-regular, workspace-viewer, admin, operator, viewer)"
+                          : "roles: developer, viewer, tenant-admin");
+}
+
+std::vector<json> platform_cluster_roles() {
+  return {
+      cluster_role("wb:developer", Role::Developer, developer_rules(),
+                   "wb developer: apps, their configs, routes, logs and cp-files in a workspace"),
+      cluster_role("wb:viewer", Role::Viewer, viewer_rules(), "wb viewer: reads apps, configs (not secrets) and logs"),
+      cluster_role("wb:deployer", Role::Deployer, deployer_rules(),
+                   "wb deployer (CI robots): roll apps to new images and configs, watch the rollout, read logs"),
+      cluster_role("wb:tenant-admin", Role::TenantAdmin, tenant_admin_rules(),
+                   "wb tenant admin: everything a developer can, plus members, robots, quota and network "
+                   "policy of the workspace, and deleting it"),
+  };
+}
+
+json subject_for(const std::string& who) {
+  const std::string sa = "system:serviceaccount:";
+  if (who.rfind(sa, 0) == 0) {
+    auto rest = who.substr(sa.size());
+    auto colon = rest.find(':');
+    if (colon != std::string::npos)
+      return {{"kind", "ServiceAccount"}, {"name", rest.substr(colon + 1)}, {"namespace", rest.substr(0, colon)}};
+  }
+  if (who.rfind("group:", 0) == 0) return {{"kind", "Group"}, {"apiGroup", kRbac}, {"name", who.substr(6)}};
+  return {{"kind", "User"}, {"apiGroup", kRbac}, {"name", who}};
+}
+
+std::string who_of(const json& s) {
+  const std::string kind = s.value("kind", "");
+  const std::string name = s.value("name", "");
+  if (kind == "ServiceAccount") return "system:serviceaccount:" + s.value("namespace", "") + ":" + name;
+  if (kind == "Group") return "group:" + name;
+  return name;
+}
+
+Status check_quantity(const std::string& value, bool memory, const std::string& what) {
+  if (valid_quantity(value, memory)) return {};
+  return Error(ErrorCode::Usage, fmt::format("{} '{}' is not a {} quantity", what, value, memory ? "memory" : "CPU"),
+               memory ? "use e.g. 512Mi, 16Gi" : "use e.g. 500m, 2, 8");
+}
+
+std::vector<std::pair<kube::ResourceType, json>> workspace_objects(const WorkspaceSpec& s) {
+  namespace t = kube::types;
+  const auto& d = s.defaults;
+  json labels = labels_wb();
+  json ns_labels = {{kTenantLabel, s.tenant}, {kManagedBy, "wb"}};
+  json ns_meta = {{"name", s.name}, {"labels", ns_labels}};
+  if (!s.creator.empty()) ns_meta["annotations"] = {{"kubesphere.io/creator", s.creator}};
+  std::vector<std::pair<kube::ResourceType, json>> out;
+  out.push_back({t::Namespace, {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", ns_meta}}});
+  out.push_back({t::ResourceQuota,
+                 {{"apiVersion", "v1"},
+                  {"kind", "ResourceQuota"},
+                  {"metadata", {{"name", "wb-quota"}, {"namespace", s.name}, {"labels", labels}}},
+                  {"spec",
+                   {{"hard",
+                     {{"requests.cpu", d.quota_cpu},
+                      {"limits.cpu", d.quota_cpu},
+                      {"requests.memory", d.quota_memory},
+                      {"limits.memory", d.quota_memory}}}}}}});
+  out.push_back(
+      {t::LimitRange,
+       {{"apiVersion", "v1"},
+        {"kind", "LimitRange"},
+        {"metadata", {{"name", "wb-limits"}, {"namespace", s.name}, {"labels", labels}}},
+        {"spec",
+         {{"limits", json::array({{{"type", "Container"},
+                                   {"default", {{"cpu", d.limit_cpu}, {"memory", d.limit_memory}}},
+                                   {"defaultRequest", {{"cpu", d.request_cpu}, {"memory", d.request_memory}}}}})}}}}});
+  if (d.network_policy) {
+    // Ingress only from the tenant's own workspaces and from namespaces outside any tenant
+    // (ingress controllers, monitoring); other tenants are kept out.
+    json from =
+        json::array({{{"namespaceSelector", {{"matchLabels", {{kTenantLabel, s.tenant}}}}}},
+                     {{"namespaceSelector",
+                       {{"matchExpressions", json::array({{{"key", kTenantLabel}, {"operator", "DoesNotExist"}}})}}}}});
+    out.push_back({t::NetworkPolicy,
+                   {{"apiVersion", "networking.k8s.io/v1"},
+                    {"kind", "NetworkPolicy"},
+                    {"metadata", {{"name", "wb-tenant-isolation"}, {"namespace", s.name}, {"labels", labels}}},
+                    {"spec",
+                     {{"podSelector", json::object()},
+                      {"policyTypes", json::array({"Ingress"})},
+                      {"ingress", json::array({{{"from", from}}})}}}}});
+  }
+  if (!s.tenant_admins.empty()) {
+    json rb_labels = labels;
+    rb_labels[kRoleLabel] = role_name(Role::TenantAdmin);
+    out.push_back(
+        {t::RoleBinding,
+         {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+          {"kind", "RoleBinding"},
+          {"metadata", {{"name", binding_of(Role::TenantAdmin)}, {"namespace", s.name}, {"labels", rb_labels}}},
+          {"roleRef", {{"apiGroup", kRbac}, {"kind", "ClusterRole"}, {"name", cluster_role_of(Role::TenantAdmin)}}},
+          {"subjects", s.tenant_admins}}});
+  }
+  return out;
+}
+
+std::string tenant_role_name(const std::string& tenant) { return "wb:tenant:" + tenant; }
+
+json tenant_cluster_role(const std::string& tenant, bool kubesphere) {
+  const std::string name = tenant_role_name(tenant);
+  std::vector<json> rules = {
+      // Listing workspaces (namespaces) is cluster-wide in RBAC: tenant admins see every
+      // namespace's name and labels, nothing inside them.
+      rule({""}, {"namespaces"}, {"list", "watch"}),
+      // Managing who the tenant's admins are: this binding only, and only to this role.
+      rule({kRbac}, {"clusterrolebindings"}, {"get", "update", "patch"}, {name}),
+      rule({kRbac}, {"clusterroles"}, {"get", "bind"}, {name}),
+  };
+  if (kubesphere)
+    rules.push_back(rule({"tenant.kubesphere.io"}, {"workspacetemplates"}, {"get", "update", "patch"}, {tenant}));
+  json labels = labels_wb();
+  labels[kTenantRoleLabel] = tenant;
+  return {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+          {"kind", "ClusterRole"},
+          {"metadata", {{"name", name}, {"labels", labels}}},
+          {"rules", rules}};
+}
+
+json tenant_binding(const std::string& tenant, const std::vector<json>& admins) {
+  json labels = labels_wb();
+  labels[kTenantRoleLabel] = tenant;
+  json b = {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+            {"kind", "ClusterRoleBinding"},
+            {"metadata", {{"name", tenant_role_name(tenant)}, {"labels", labels}}},
+            {"roleRef", {{"apiGroup", kRbac}, {"kind", "ClusterRole"}, {"name", tenant_role_name(tenant)}}}};
+  if (!admins.empty()) b["subjects"] = admins;
+  return b;
+}
+
+json workspace_template(const std::string& tenant, const std::string& manager) {
+  json spec = json::object();
+  if (!manager.empty()) spec["manager"] = manager;
+  return {{"apiVersion", "tenant.kubesphere.io/v1alpha2"},
+          {"kind", "WorkspaceTemplate"},
+          {"metadata", {{"name", tenant}, {"labels", labels_wb()}}},
+          {"spec", {{"template", {{"spec", spec}}}}}};
+}
+
+std::optional<Forbidden> parse_forbidden(const std::string& message) {
+  static const std::regex re(
+      R"re(User "([^"]+)" cannot ([a-z]+) resource "([^"]+)" in API group "([^"]*)" (?:in the namespace "([^"]+)"|at the cluster scope))re");
+  std::smatch m;
+  if (!std::regex_search(message, m, re)) return std::nullopt;
+  return Forbidden{m[1], m[2], m[3], m[4], m[5].matched ? std::string(m[5]) : std::string()};
+}
+
+std::string action_words(const Forbidden& f) {
+  const bool read = f.verb == "get" || f.verb == "list" || f.verb == "watch";
+  const std::string& r = f.resource;
+  if (r == "pods/log") return "read logs";
+  if (r == "pods/exec") return "copy files into or out of apps";
+  if (r == "deployments" || r == "deployments/scale") {
+    if (read) return "see apps";
+    if (f.verb == "delete") return "delete apps";
+    if (f.verb == "create") return "create apps";
+    return "deploy";
+  }
+  if (r == "configmaps" || r == "secrets") return read ? "read config" : "change config";
+  if (r == "ingresses") return read ? "see routes" : "change routes";
+  if (r == "rolebindings" || r == "clusterrolebindings") return read ? "see members" : "manage members";
+  if (r == "serviceaccounts") return read ? "see robots" : "manage robots";
+  if (r == "namespaces") {
+    if (f.verb == "create") return "create workspaces";
+    if (f.verb == "delete") return "delete workspaces";
+    if (f.verb == "list") return "list workspaces";
+    return read ? "see the workspace" : "change the workspace";
+  }
+  if (r == "clusterroles") return read ? "see roles" : "change roles";
+  if (r == "resourcequotas" || r == "limitranges") return read ? "see the quota" : "change the quota";
+  if (r == "pods") return read ? "see replicas" : "restart replicas";
+  std::string what = f.group.empty() ? r : r + "." + f.group;
+  return f.verb + " " + what;
+}
+
+std::string user_words(const std::string& user) {
+  const std::string sa = "system:serviceaccount:";
+  if (user.rfind(sa, 0) == 0) {
+    auto rest = user.substr(sa.size());
+    auto colon = rest.find(':');
+    if (colon != std::string::npos)
+      return fmt::format("robot '{}' of {}", rest.substr(colon + 1), rest.substr(0, colon));
+  }
+  return user;
+}
+
+}  // namespace wb::workbench::tenancy

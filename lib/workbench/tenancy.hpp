@@ -1,0 +1,191 @@
+// Tenants, workspaces, members, robots and the roles wb maps people to; and the words for a 403.
+//
+// The model (see man wb-platform(1) for the design and its limits):
+//  * a tenant is the kubesphere.io/workspace label on its namespaces, plus a ClusterRole
+//    "wb:tenant:T" and a ClusterRoleBinding of the same name whose subjects are T's tenant admins
+//    (and a KubeSphere WorkspaceTemplate T where KubeSphere's tenant API is served);
+//  * a workspace is a namespace with that label, a ResourceQuota, a LimitRange, a NetworkPolicy
+//    that keeps other tenants out, and one RoleBinding "wb:ROLE" per role holding its members;
+//  * the roles are ClusterRoles installed by `wb platform init`: wb:developer, wb:viewer,
+//    wb:deployer (CI robots) and wb:tenant-admin (bound inside each workspace of the tenant; holds
+//    `bind` on the wb roles there, so the cluster's escalation check confines what a tenant admin
+//    can hand out to the tenant's own workspaces).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kube/client.hpp"
+#include "util/result.hpp"
+
+namespace wb::workbench::tenancy {
+
+using json = nlohmann::json;
+using util::Error;
+using util::Result;
+using util::Status;
+
+inline constexpr const char* kTenantLabel = "kubesphere.io/workspace";
+inline constexpr const char* kRoleLabel = "wb.dev/role";
+inline constexpr const char* kTenantRoleLabel = "wb.dev/tenant";
+inline constexpr const char* kRobotLabel = "wb.dev/robot";
+inline constexpr const char* kManagedBy = "app.kubernetes.io/managed-by";
+
+// KubeSphere's tenant API (WorkspaceTemplate, cluster-scoped).
+extern const kube::ResourceType WorkspaceTemplate;
+
+enum class Role { Developer, Viewer, TenantAdmin, Deployer };
+
+// "developer", "viewer", "tenant-admin", "deployer".
+const char* role_name(Role role);
+// The ClusterRole a role maps to: "wb:developer", ...
+std::string cluster_role_of(Role role);
+// The RoleBinding holding a role's members in a workspace: "wb:developer", ...
+std::string binding_of(Role role);
+// The role of a wb ClusterRole name ("wb:viewer" -> Viewer); nullopt for others.
+std::optional<Role> role_of_cluster_role(const std::string& name);
+
+// Parses a role name. KubeSphere's names (workspace-admin, workspace-regular, workspace-viewer;
+// admin, operator, viewer) are accepted as aliases only when `kubesphere` is true; otherwise they
+// are a usage error that says why. `allow_deployer`: robots may be deployers, people may not.
+Result<Role> parse_role(const std::string& name, bool kubesphere, bool allow_deployer = false);
+
+// The ClusterRoles `wb platform init` installs (labelled managed-by=wb), in a stable order.
+std::vector<json> platform_cluster_roles();
+
+// A subject for a user string: "system:serviceaccount:NS:NAME" -> ServiceAccount, "group:NAME" ->
+// Group, anything else -> User.
+json subject_for(const std::string& who);
+// The user string of a subject (inverse of subject_for).
+std::string who_of(const json& subject);
+
+// Workspace defaults (profile keys workspaces.*).
+struct WorkspaceDefaults {
+  std::string quota_cpu = "8";
+  std::string quota_memory = "16Gi";
+  std::string limit_cpu = "1";
+  std::string limit_memory = "1Gi";
+  std::string request_cpu = "100m";
+  std::string request_memory = "256Mi";
+  bool network_policy = true;
+};
+
+struct WorkspaceSpec {
+  std::string name;
+  std::string tenant;
+  std::string creator;  // kubesphere.io/creator ("" = unknown)
+  WorkspaceDefaults defaults;
+  std::vector<json> tenant_admins;  // subjects of the tenant's admins (RoleBinding wb:tenant-admin)
+};
+
+// Validates a CPU ("500m", "2") or memory ("512Mi", "1G") quantity; Usage error naming the flag.
+Status check_quantity(const std::string& value, bool memory, const std::string& what);
+
+// The objects of a new workspace, in creation order: Namespace, ResourceQuota "wb-quota",
+// LimitRange "wb-limits", NetworkPolicy "wb-tenant-isolation" (if enabled), RoleBinding
+// "wb:tenant-admin" (if the tenant has admins).
+std::vector<std::pair<kube::ResourceType, json>> workspace_objects(const WorkspaceSpec& spec);
+
+// The tenant's ClusterRole and ClusterRoleBinding ("wb:tenant:T"), and its WorkspaceTemplate.
+json tenant_cluster_role(const std::string& tenant, bool kubesphere);
+json tenant_binding(const std::string& tenant, const std::vector<json>& admins);
+json workspace_template(const std::string& tenant, const std::string& manager);
+std::string tenant_role_name(const std::string& tenant);
+
+// ---------------------------------------------------------------- on a cluster
+
+// Whether the server serves KubeSphere's tenant API (tenant.kubesphere.io/v1alpha2 workspacetemplates).
+Result<bool> kubesphere_installed(kube::Client& client);
+
+// One object `wb platform init` handled: what happened to it.
+struct Applied {
+  json object;
+  std::string outcome;  // "created", "configured", "unchanged" (or "would create"... with dry_run)
+};
+// Installs (server-side apply) the platform ClusterRoles; idempotent.
+Result<std::vector<Applied>> platform_init(kube::Client& client, bool dry_run);
+
+struct TenantInfo {
+  std::string name;
+  std::vector<std::string> workspaces;
+  std::vector<std::string> admins;
+  bool has_role = false;      // wb:tenant:T exists
+  bool has_template = false;  // KubeSphere WorkspaceTemplate exists
+};
+Result<std::vector<TenantInfo>> list_tenants(kube::Client& client);
+Result<TenantInfo> get_tenant(kube::Client& client, const std::string& tenant);
+// Creates wb:tenant:T (+ WorkspaceTemplate on KubeSphere); Conflict if it exists.
+Status create_tenant(kube::Client& client, const std::string& tenant, const std::vector<std::string>& admins);
+// Deletes them; Conflict while the tenant still has workspaces.
+Status delete_tenant(kube::Client& client, const std::string& tenant);
+
+// Names of the tenant's workspaces (namespaces labelled with it), sorted.
+Result<std::vector<std::string>> tenant_workspaces(kube::Client& client, const std::string& tenant);
+
+// Creates a workspace (all objects or none). NotFound if the tenant does not exist, Conflict if
+// the namespace does. With dry_run only the objects are returned.
+Result<std::vector<json>> create_workspace(kube::Client& client, WorkspaceSpec spec, bool dry_run);
+// Deletes a workspace (refuses namespaces without the tenant label). Returns its tenant.
+Result<std::string> delete_workspace(kube::Client& client, const std::string& name);
+
+struct Member {
+  std::string who;        // user string
+  std::string kind;       // User, Group, ServiceAccount
+  std::string role;       // developer, viewer, tenant-admin, deployer
+  std::string workspace;  // "" for the tenant-wide admin binding
+};
+// Gives `who` the role in a workspace (and takes wb's other roles there away from them).
+Status add_member(kube::Client& client, const std::string& who, Role role, const std::string& workspace);
+// Tenant-wide: tenant-admin goes into wb:tenant:T and every workspace; other roles into every workspace.
+Status add_tenant_member(kube::Client& client, const std::string& who, Role role, const std::string& tenant);
+// Removes `who` from wb's role bindings of a workspace / of the tenant; NotFound if they had none.
+Status remove_member(kube::Client& client, const std::string& who, const std::string& workspace);
+Status remove_tenant_member(kube::Client& client, const std::string& who, const std::string& tenant);
+Result<std::vector<Member>> list_members(kube::Client& client, const std::string& workspace);
+Result<std::vector<Member>> list_tenant_members(kube::Client& client, const std::string& tenant);
+
+struct Robot {
+  std::string name;
+  std::string workspace;
+  Role role = Role::Deployer;
+  std::string token;       // the service-account token (long-lived, in Secret NAME-token)
+  std::string kubeconfig;  // YAML: current server and CA, the token, namespace = workspace
+};
+// Creates ServiceAccount NAME, RoleBinding wb:robot:NAME and a service-account-token Secret
+// NAME-token, waits for the token and builds a kubeconfig. All or nothing.
+Result<Robot> create_robot(kube::Client& client, const std::string& name, const std::string& workspace, Role role);
+Status remove_robot(kube::Client& client, const std::string& name, const std::string& workspace);
+// A kubeconfig (YAML) for `token` against the client's server and CA, namespace `ns`.
+std::string robot_kubeconfig(const kube::RestConfig& config, const std::string& name, const std::string& ns,
+                             const std::string& token);
+
+// ---------------------------------------------------------------- 403 in words
+
+// What a standard RBAC 403 message says: `... User "alice" cannot create resource "deployments"
+// in API group "apps" in the namespace "shop-prod"`.
+struct Forbidden {
+  std::string user;
+  std::string verb;
+  std::string resource;  // may carry a subresource: "pods/log"
+  std::string group;
+  std::string ns;  // "" at the cluster scope
+};
+std::optional<Forbidden> parse_forbidden(const std::string& message);
+// "deploy", "change config", "read logs", "manage members", ... for a verb on a resource.
+std::string action_words(const Forbidden& f);
+// "alice", or "robot 'ci' of shop-dev" for a service account.
+std::string user_words(const std::string& user);
+
+// Rewrites a 403 Error into words: who you are, what you tried where, your role there (asked of
+// the server with SelfSubjectAccessReviews), and who can change it (a tenant admin of the
+// workspace's tenant, or the platform team at the cluster scope). Falls back to the original
+// message plus a generic hint when the details cannot be read. Other errors pass unchanged.
+// Besides the API's own 403 wording it understands what wb's app commands make of a 403 ("you
+// (alice) may not change app configs in workspace 'shop-dev'").
+Error explain_forbidden(kube::Client& client, const Error& error);
+// Whether explain_forbidden can say more about `error` (a 403 it can parse).
+bool is_forbidden_in_words_candidate(const Error& error);
+
+}  // namespace wb::workbench::tenancy

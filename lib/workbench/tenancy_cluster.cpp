@@ -1,0 +1,668 @@
+// Tenancy on a cluster: platform roles, tenants, workspaces, members, robots, and 403s in words.
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "util/encoding.hpp"
+#include "util/fs.hpp"
+#include "util/strings.hpp"
+#include "workbench/json_fields.hpp"
+#include "workbench/tenancy.hpp"
+
+namespace wb::workbench::tenancy {
+
+using util::ErrorCode;
+namespace t = kube::types;
+
+namespace {
+
+std::string name_of(const json& o) { return fields::str(o, "/metadata/name"); }
+
+json items_of(const json& list) { return list.value("items", json::array()); }
+
+bool same_subject(const json& a, const json& b) { return who_of(a) == who_of(b); }
+
+// Reads, changes and writes a binding, retrying on a conflicting concurrent write.
+// `change` returns false when nothing needs writing. NotFound is passed on.
+template <class Change>
+Status modify_binding(kube::Client& client, const kube::ResourceType& type, const std::string& ns,
+                      const std::string& name, Change change) {
+  for (int attempt = 0;; ++attempt) {
+    WB_ASSIGN_OR_RETURN(json b, client.get(type, ns, name));
+    if (!change(b)) return {};
+    json subjects = b.value("subjects", json::array());
+    if (subjects.empty() && type.kind == "RoleBinding") {
+      // An empty wb role binding goes away (the role itself stays installed).
+      auto st = client.remove(type, ns, name);
+      if (st || st.error().code == ErrorCode::NotFound) return {};
+      return st;
+    }
+    auto w = client.update(type, ns, b);
+    if (w) return {};
+    if (w.error().code != ErrorCode::Conflict || w.error().http_status != 409 || attempt >= 4) return w.error();
+  }
+}
+
+json role_binding(const std::string& ns, const std::string& name, Role role, const std::string& cluster_role,
+                  const json& subjects) {
+  return {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+          {"kind", "RoleBinding"},
+          {"metadata",
+           {{"name", name}, {"namespace", ns}, {"labels", {{kManagedBy, "wb"}, {kRoleLabel, role_name(role)}}}}},
+          {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", cluster_role}}},
+          {"subjects", subjects}};
+}
+
+// Adds a subject to binding `name` in ns (creating it).
+Status add_to_binding(kube::Client& client, const std::string& ns, Role role, const json& subject) {
+  const std::string name = binding_of(role);
+  auto st = modify_binding(client, t::RoleBinding, ns, name, [&](json& b) {
+    json& subs = b["subjects"];
+    if (!subs.is_array()) subs = json::array();
+    for (const auto& s : subs)
+      if (same_subject(s, subject)) return false;
+    subs.push_back(subject);
+    return true;
+  });
+  // Not found, or not even allowed to read it: creating it is what is wanted (and, when refused,
+  // what the refusal should be about).
+  if (st || (st.error().http_status != 404 && st.error().http_status != 403)) return st;
+  auto made =
+      client.create(t::RoleBinding, ns, role_binding(ns, name, role, cluster_role_of(role), json::array({subject})));
+  if (made) return {};
+  if (made.error().code == ErrorCode::Conflict && st.error().http_status == 404)
+    return add_to_binding(client, ns, role, subject);
+  return made.error();
+}
+
+// Removes a subject from wb's role bindings in ns, except `keep`; true if it was in one.
+Result<bool> remove_from_bindings(kube::Client& client, const std::string& ns, const json& subject,
+                                  std::optional<Role> keep = std::nullopt) {
+  kube::ListOptions opts;
+  opts.label_selector = kRoleLabel;
+  WB_ASSIGN_OR_RETURN(json list, client.list(t::RoleBinding, ns, opts));
+  bool found = false;
+  for (const auto& b : items_of(list)) {
+    auto role = role_of_cluster_role(fields::str(b, "/roleRef/name"));
+    const std::string name = name_of(b);
+    if (!role || name != binding_of(*role)) continue;  // robots' bindings and others are left alone
+    if (keep && *role == *keep) continue;
+    bool here = false;
+    for (const auto& s : b.value("subjects", json::array()))
+      if (same_subject(s, subject)) here = true;
+    if (!here) continue;
+    found = true;
+    WB_TRY(modify_binding(client, t::RoleBinding, ns, name, [&](json& nb) {
+      json kept = json::array();
+      for (const auto& s : nb.value("subjects", json::array()))
+        if (!same_subject(s, subject)) kept.push_back(s);
+      if (kept.size() == nb.value("subjects", json::array()).size()) return false;
+      nb["subjects"] = kept;
+      return true;
+    }));
+  }
+  return found;
+}
+
+Error tenant_not_found(const std::string& tenant) {
+  return Error(ErrorCode::NotFound, fmt::format("tenant '{}' not found", tenant),
+               fmt::format("the platform team creates it with `wb tenant create {}`", tenant));
+}
+
+Error workspace_not_found(const std::string& ws) {
+  return Error(ErrorCode::NotFound, fmt::format("workspace '{}' not found", ws), "`wb workspace list` shows them");
+}
+
+// The namespace of a workspace; NotFound in words; a 403 passes through (explained later).
+Result<json> get_workspace(kube::Client& client, const std::string& ws) {
+  auto ns = client.get(t::Namespace, "", ws);
+  if (!ns && ns.error().code == ErrorCode::NotFound && ns.error().http_status == 404) return workspace_not_found(ws);
+  return ns;
+}
+
+std::string yaml_scalar(const std::string& s) {
+  YAML::Emitter e;
+  e << YAML::DoubleQuoted << s;
+  return e.c_str();
+}
+
+}  // namespace
+
+Result<bool> kubesphere_installed(kube::Client& client) {
+  WB_ASSIGN_OR_RETURN(auto d, client.discovery());
+  return d.has(WorkspaceTemplate.api_version(), WorkspaceTemplate.plural);
+}
+
+Result<std::vector<Applied>> platform_init(kube::Client& client, bool dry_run) {
+  std::vector<Applied> out;
+  for (auto& role : platform_cluster_roles()) {
+    const std::string name = name_of(role);
+    auto current = client.get(t::ClusterRole, "", name);
+    std::string outcome;
+    if (!current) {
+      if (current.error().http_status != 404) return current.error();
+      outcome = "created";
+    } else {
+      const json& c = *current;
+      bool same =
+          c.value("rules", json::array()) == role["rules"] &&
+          fields::meta_string(c, "labels", kRoleLabel) == role["metadata"]["labels"][kRoleLabel].get<std::string>();
+      outcome = same ? "unchanged" : "configured";
+    }
+    if (outcome != "unchanged") WB_TRY(client.apply(t::ClusterRole, "", role, true, dry_run));
+    out.push_back({role, dry_run && outcome != "unchanged" ? "would be " + outcome : outcome});
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> tenant_workspaces(kube::Client& client, const std::string& tenant) {
+  kube::ListOptions opts;
+  opts.label_selector = fmt::format("{}={}", kTenantLabel, tenant);
+  WB_ASSIGN_OR_RETURN(json list, client.list(t::Namespace, "", opts));
+  std::vector<std::string> names;
+  for (const auto& ns : items_of(list)) names.push_back(name_of(ns));
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Result<std::vector<TenantInfo>> list_tenants(kube::Client& client) {
+  std::map<std::string, TenantInfo> by;
+  kube::ListOptions roles;
+  roles.label_selector = kTenantRoleLabel;
+  WB_ASSIGN_OR_RETURN(json crs, client.list(t::ClusterRole, "", roles));
+  for (const auto& cr : items_of(crs)) {
+    std::string ten = fields::meta_string(cr, "labels", kTenantRoleLabel);
+    if (ten.empty() || name_of(cr) != tenant_role_name(ten)) continue;
+    by[ten].has_role = true;
+  }
+  WB_ASSIGN_OR_RETURN(json crbs, client.list(t::ClusterRoleBinding, "", roles));
+  for (const auto& b : items_of(crbs)) {
+    std::string ten = fields::meta_string(b, "labels", kTenantRoleLabel);
+    if (ten.empty() || name_of(b) != tenant_role_name(ten)) continue;
+    for (const auto& s : b.value("subjects", json::array())) by[ten].admins.push_back(who_of(s));
+  }
+  kube::ListOptions labelled;
+  labelled.label_selector = kTenantLabel;
+  WB_ASSIGN_OR_RETURN(json nss, client.list(t::Namespace, "", labelled));
+  for (const auto& ns : items_of(nss)) {
+    std::string ten = fields::meta_string(ns, "labels", kTenantLabel);
+    if (!ten.empty()) by[ten].workspaces.push_back(name_of(ns));
+  }
+  WB_ASSIGN_OR_RETURN(bool ks, kubesphere_installed(client));
+  if (ks) {
+    WB_ASSIGN_OR_RETURN(json wts, client.list(WorkspaceTemplate, ""));
+    for (const auto& wt : items_of(wts)) by[name_of(wt)].has_template = true;
+  }
+  std::vector<TenantInfo> out;
+  for (auto& [name, info] : by) {
+    info.name = name;
+    std::sort(info.workspaces.begin(), info.workspaces.end());
+    out.push_back(info);
+  }
+  return out;
+}
+
+Result<TenantInfo> get_tenant(kube::Client& client, const std::string& tenant) {
+  TenantInfo info;
+  info.name = tenant;
+  auto cr = client.get(t::ClusterRole, "", tenant_role_name(tenant));
+  if (cr)
+    info.has_role = true;
+  else if (cr.error().http_status != 404)
+    return cr.error();
+  auto crb = client.get(t::ClusterRoleBinding, "", tenant_role_name(tenant));
+  if (crb) {
+    for (const auto& s : crb->value("subjects", json::array())) info.admins.push_back(who_of(s));
+  } else if (crb.error().http_status != 404) {
+    return crb.error();
+  }
+  WB_ASSIGN_OR_RETURN(bool ks, kubesphere_installed(client));
+  if (ks) {
+    auto wt = client.get(WorkspaceTemplate, "", tenant);
+    if (wt)
+      info.has_template = true;
+    else if (wt.error().http_status != 404)
+      return wt.error();
+  }
+  if (!info.has_role && !info.has_template) return tenant_not_found(tenant);
+  WB_ASSIGN_OR_RETURN(info.workspaces, tenant_workspaces(client, tenant));
+  return info;
+}
+
+Status create_tenant(kube::Client& client, const std::string& tenant, const std::vector<std::string>& admins) {
+  if (!util::is_dns1123_label(tenant))
+    return Error(ErrorCode::Usage, fmt::format("'{}' is not a valid tenant name", tenant),
+                 "tenant names use lower-case letters, digits and '-' (at most 63)");
+  WB_ASSIGN_OR_RETURN(bool ks, kubesphere_installed(client));
+  auto existing = client.get(t::ClusterRole, "", tenant_role_name(tenant));
+  if (existing)
+    return Error(ErrorCode::Conflict, fmt::format("tenant '{}' already exists", tenant),
+                 fmt::format("add admins with `wb member add USER --role tenant-admin --tenant {}`", tenant));
+  if (existing.error().http_status != 404) return existing.error();
+  std::vector<json> subjects;
+  for (const auto& a : admins) subjects.push_back(subject_for(a));
+  WB_TRY(client.create(t::ClusterRole, "", tenant_cluster_role(tenant, ks)));
+  auto b = client.create(t::ClusterRoleBinding, "", tenant_binding(tenant, subjects));
+  if (!b) {
+    (void)client.remove(t::ClusterRole, "", tenant_role_name(tenant));
+    return b.error();
+  }
+  if (ks) {
+    auto wt = client.create(WorkspaceTemplate, "", workspace_template(tenant, admins.empty() ? "" : admins.front()));
+    if (!wt && wt.error().code != ErrorCode::Conflict) {
+      (void)client.remove(t::ClusterRoleBinding, "", tenant_role_name(tenant));
+      (void)client.remove(t::ClusterRole, "", tenant_role_name(tenant));
+      return wt.error();
+    }
+  }
+  return {};
+}
+
+Status delete_tenant(kube::Client& client, const std::string& tenant) {
+  WB_ASSIGN_OR_RETURN(auto info, get_tenant(client, tenant));
+  if (!info.workspaces.empty())
+    return Error(ErrorCode::Conflict,
+                 fmt::format("tenant '{}' still has workspaces: {}", tenant, util::join(info.workspaces, ", ")),
+                 "delete them first with `wb workspace delete NAME`");
+  auto gone = [](Status st) { return st.ok() || st.error().http_status == 404 ? Status() : st; };
+  WB_TRY(gone(client.remove(t::ClusterRoleBinding, "", tenant_role_name(tenant))));
+  WB_TRY(gone(client.remove(t::ClusterRole, "", tenant_role_name(tenant))));
+  if (info.has_template) WB_TRY(gone(client.remove(WorkspaceTemplate, "", tenant)));
+  return {};
+}
+
+Result<std::vector<json>> create_workspace(kube::Client& client, WorkspaceSpec spec, bool dry_run) {
+  if (!util::is_dns1123_label(spec.name))
+    return Error(ErrorCode::Usage, fmt::format("'{}' is not a valid workspace name", spec.name),
+                 "workspace names use lower-case letters, digits and '-' (at most 63)");
+  WB_TRY(check_quantity(spec.defaults.quota_cpu, false, "--cpu"));
+  WB_TRY(check_quantity(spec.defaults.quota_memory, true, "--memory"));
+  WB_TRY(check_quantity(spec.defaults.limit_cpu, false, "workspaces.limits.cpu"));
+  WB_TRY(check_quantity(spec.defaults.limit_memory, true, "workspaces.limits.memory"));
+  WB_TRY(check_quantity(spec.defaults.request_cpu, false, "workspaces.limits.cpuRequest"));
+  WB_TRY(check_quantity(spec.defaults.request_memory, true, "workspaces.limits.memoryRequest"));
+  WB_ASSIGN_OR_RETURN(auto info, get_tenant(client, spec.tenant));
+  for (const auto& a : info.admins) spec.tenant_admins.push_back(subject_for(a));
+  auto existing = client.get(t::Namespace, "", spec.name);
+  if (existing) {
+    std::string owner = fields::meta_string(*existing, "labels", kTenantLabel);
+    return Error(ErrorCode::Conflict,
+                 fmt::format("workspace '{}' already exists{}", spec.name,
+                             owner.empty() ? std::string(" (a namespace of no tenant)") : " in tenant '" + owner + "'"),
+                 "pick another name");
+  }
+  // 403: not allowed to look; creating it is what will be refused (in words) or done.
+  if (existing.error().http_status != 404 && existing.error().http_status != 403) return existing.error();
+  auto objects = workspace_objects(spec);
+  std::vector<json> out;
+  if (dry_run) {
+    for (auto& [type, obj] : objects) out.push_back(obj);
+    return out;
+  }
+  bool made_ns = false;
+  for (auto& [type, obj] : objects) {
+    auto made = client.create(type, type.namespaced ? spec.name : "", obj);
+    if (!made) {
+      if (made_ns) (void)client.remove(t::Namespace, "", spec.name);
+      return made.error();
+    }
+    if (type.plural == "namespaces") made_ns = true;
+    out.push_back(*made);
+  }
+  return out;
+}
+
+Result<std::string> delete_workspace(kube::Client& client, const std::string& name) {
+  auto got = get_workspace(client, name);
+  if (!got && got.error().http_status == 403) {
+    // Not allowed to read it: let the delete itself be refused (or, with a delete-only grant, done).
+    auto st = client.remove(t::Namespace, "", name);
+    if (!st) return st.error();
+    return std::string();
+  }
+  WB_TRY(got);
+  const json& ns = *got;
+  std::string tenant = fields::meta_string(ns, "labels", kTenantLabel);
+  if (tenant.empty())
+    return Error(ErrorCode::Usage,
+                 fmt::format("namespace '{}' is not a workspace (it has no {} label)", name, kTenantLabel),
+                 "wb deletes only workspaces; use kubectl for other namespaces");
+  auto st = client.remove(t::Namespace, "", name);
+  if (!st && st.error().http_status == 404) return workspace_not_found(name);
+  WB_TRY(st);
+  return tenant;
+}
+
+Status add_member(kube::Client& client, const std::string& who, Role role, const std::string& workspace) {
+  auto ns = get_workspace(client, workspace);
+  if (!ns && ns.error().http_status != 403) return ns.error();  // not allowed to read it: the binding write decides
+  if (ns && fields::meta_string(*ns, "labels", kTenantLabel).empty())
+    return Error(ErrorCode::Usage, fmt::format("namespace '{}' is not a workspace of any tenant", workspace),
+                 "the platform team makes workspaces with `wb workspace create NAME --tenant T`");
+  const json subject = subject_for(who);
+  WB_TRY(add_to_binding(client, workspace, role, subject));
+  WB_ASSIGN_OR_RETURN(bool other, remove_from_bindings(client, workspace, subject, role));
+  (void)other;
+  return {};
+}
+
+Status add_tenant_member(kube::Client& client, const std::string& who, Role role, const std::string& tenant) {
+  WB_ASSIGN_OR_RETURN(auto info, get_tenant(client, tenant));
+  const json subject = subject_for(who);
+  if (role == Role::TenantAdmin) {
+    auto st = modify_binding(client, t::ClusterRoleBinding, "", tenant_role_name(tenant), [&](json& b) {
+      json& subs = b["subjects"];
+      if (!subs.is_array()) subs = json::array();
+      for (const auto& s : subs)
+        if (same_subject(s, subject)) return false;
+      subs.push_back(subject);
+      return true;
+    });
+    if (!st && st.error().http_status == 404) return tenant_not_found(tenant);
+    WB_TRY(st);
+  }
+  for (const auto& ws : info.workspaces) {
+    WB_TRY(add_to_binding(client, ws, role, subject));
+    WB_ASSIGN_OR_RETURN(bool other, remove_from_bindings(client, ws, subject, role));
+    (void)other;
+  }
+  return {};
+}
+
+Status remove_member(kube::Client& client, const std::string& who, const std::string& workspace) {
+  if (auto ns = get_workspace(client, workspace); !ns && ns.error().http_status != 403) return ns.error();
+  WB_ASSIGN_OR_RETURN(bool found, remove_from_bindings(client, workspace, subject_for(who)));
+  if (!found)
+    return Error(ErrorCode::NotFound, fmt::format("{} has no role in workspace '{}'", who, workspace),
+                 fmt::format("`wb member list -w {}` shows who has", workspace));
+  return {};
+}
+
+Status remove_tenant_member(kube::Client& client, const std::string& who, const std::string& tenant) {
+  WB_ASSIGN_OR_RETURN(auto info, get_tenant(client, tenant));
+  const json subject = subject_for(who);
+  bool found = false;
+  if (std::find(info.admins.begin(), info.admins.end(), who) != info.admins.end()) {
+    found = true;
+    WB_TRY(modify_binding(client, t::ClusterRoleBinding, "", tenant_role_name(tenant), [&](json& b) {
+      json kept = json::array();
+      for (const auto& s : b.value("subjects", json::array()))
+        if (!same_subject(s, subject)) kept.push_back(s);
+      b["subjects"] = kept;
+      return true;
+    }));
+  }
+  for (const auto& ws : info.workspaces) {
+    WB_ASSIGN_OR_RETURN(bool here, remove_from_bindings(client, ws, subject));
+    found = found || here;
+  }
+  if (!found)
+    return Error(ErrorCode::NotFound, fmt::format("{} has no role in tenant '{}'", who, tenant),
+                 fmt::format("`wb member list --tenant {}` shows who has", tenant));
+  return {};
+}
+
+Result<std::vector<Member>> list_members(kube::Client& client, const std::string& workspace) {
+  kube::ListOptions opts;
+  opts.label_selector = kRoleLabel;
+  auto list = client.list(t::RoleBinding, workspace, opts);
+  if (!list && list.error().http_status == 404) return workspace_not_found(workspace);
+  WB_TRY(list);
+  std::vector<Member> out;
+  for (const auto& b : items_of(*list)) {
+    auto role = role_of_cluster_role(fields::str(b, "/roleRef/name"));
+    if (!role) continue;
+    for (const auto& s : b.value("subjects", json::array()))
+      out.push_back({who_of(s), s.value("kind", ""), role_name(*role), workspace});
+  }
+  std::sort(out.begin(), out.end(), [](const Member& a, const Member& b) {
+    return std::tie(a.workspace, a.role, a.who) < std::tie(b.workspace, b.role, b.who);
+  });
+  return out;
+}
+
+Result<std::vector<Member>> list_tenant_members(kube::Client& client, const std::string& tenant) {
+  WB_ASSIGN_OR_RETURN(auto info, get_tenant(client, tenant));
+  std::vector<Member> out;
+  for (const auto& a : info.admins) out.push_back({a, subject_for(a).value("kind", ""), "tenant-admin", ""});
+  for (const auto& ws : info.workspaces) {
+    WB_ASSIGN_OR_RETURN(auto here, list_members(client, ws));
+    out.insert(out.end(), here.begin(), here.end());
+  }
+  return out;
+}
+
+std::string robot_kubeconfig(const kube::RestConfig& config, const std::string& name, const std::string& ns,
+                             const std::string& token) {
+  std::string ca = config.tls.ca_data;
+  if (ca.empty() && !config.tls.ca_file.empty()) {
+    if (auto data = util::read_file(config.tls.ca_file)) ca = *data;
+  }
+  const std::string user = "robot-" + name;
+  const std::string ctxname = name + "@" + ns;
+  std::string out = "apiVersion: v1\nkind: Config\nclusters:\n- name: wb\n  cluster:\n";
+  out += "    server: " + yaml_scalar(config.server) + "\n";
+  if (config.tls.insecure) {
+    out += "    insecure-skip-tls-verify: true\n";
+  } else if (!ca.empty()) {
+    out += "    certificate-authority-data: " + util::base64_encode(ca) + "\n";
+  }
+  if (!config.tls.server_name.empty()) out += "    tls-server-name: " + yaml_scalar(config.tls.server_name) + "\n";
+  out += "users:\n- name: " + yaml_scalar(user) + "\n  user:\n    token: " + yaml_scalar(token) + "\n";
+  out += "contexts:\n- name: " + yaml_scalar(ctxname) +
+         "\n  context:\n    cluster: wb\n    user: " + yaml_scalar(user) + "\n    namespace: " + yaml_scalar(ns) + "\n";
+  out += "current-context: " + yaml_scalar(ctxname) + "\n";
+  return out;
+}
+
+Result<Robot> create_robot(kube::Client& client, const std::string& name, const std::string& workspace, Role role) {
+  if (!util::is_dns1123_label(name))
+    return Error(ErrorCode::Usage, fmt::format("'{}' is not a valid robot name", name),
+                 "robot names use lower-case letters, digits and '-'");
+  WB_TRY(get_workspace(client, workspace));
+  if (auto sa = client.get(t::ServiceAccount, workspace, name))
+    return Error(ErrorCode::Conflict, fmt::format("robot '{}' already exists in workspace '{}'", name, workspace),
+                 fmt::format("`wb robot rm {}` first, or pick another name", name));
+  else if (sa.error().http_status != 404)
+    return sa.error();
+  json labels = {{kManagedBy, "wb"}, {kRobotLabel, name}};
+  json sa = {{"apiVersion", "v1"},
+             {"kind", "ServiceAccount"},
+             {"metadata", {{"name", name}, {"namespace", workspace}, {"labels", labels}}}};
+  WB_TRY(client.create(t::ServiceAccount, workspace, sa));
+  auto undo = [&] {
+    (void)client.remove(t::RoleBinding, workspace, "wb:robot:" + name);
+    (void)client.remove(t::Secret, workspace, name + "-token");
+    (void)client.remove(t::ServiceAccount, workspace, name);
+  };
+  json rb = role_binding(workspace, "wb:robot:" + name, role, cluster_role_of(role),
+                         json::array({{{"kind", "ServiceAccount"}, {"name", name}, {"namespace", workspace}}}));
+  rb["metadata"]["labels"][kRobotLabel] = name;
+  if (auto made = client.create(t::RoleBinding, workspace, rb); !made) {
+    undo();
+    return made.error();
+  }
+  // A long-lived token Secret rather than a TokenRequest: it goes into a CI variable that must keep
+  // working, and it is revoked by deleting the Secret (`wb robot rm`).
+  json secret = {{"apiVersion", "v1"},
+                 {"kind", "Secret"},
+                 {"type", "kubernetes.io/service-account-token"},
+                 {"metadata",
+                  {{"name", name + "-token"},
+                   {"namespace", workspace},
+                   {"labels", labels},
+                   {"annotations", {{"kubernetes.io/service-account.name", name}}}}}};
+  if (auto made = client.create(t::Secret, workspace, secret); !made) {
+    undo();
+    return made.error();
+  }
+  std::string token;
+  for (int i = 0; i < 100 && token.empty(); ++i) {  // the token controller fills it in (up to 10 s)
+    auto s = client.get(t::Secret, workspace, name + "-token");
+    if (!s) {
+      undo();
+      return s.error();
+    }
+    auto enc = fields::str(*s, "/data/token");
+    if (!enc.empty()) {
+      if (auto dec = util::base64_decode(enc)) token = *dec;
+    }
+    if (token.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (token.empty()) {
+    undo();
+    return Error(ErrorCode::Timeout, fmt::format("the cluster gave robot '{}' no token within 10 s", name),
+                 "check that the service-account token controller runs (kube-controller-manager)");
+  }
+  Robot r{name, workspace, role, token, robot_kubeconfig(client.config(), name, workspace, token)};
+  return r;
+}
+
+Status remove_robot(kube::Client& client, const std::string& name, const std::string& workspace) {
+  auto sa = client.get(t::ServiceAccount, workspace, name);
+  if (!sa) {
+    if (sa.error().http_status == 404)
+      return Error(ErrorCode::NotFound, fmt::format("robot '{}' not found in workspace '{}'", name, workspace), "");
+    return sa.error();
+  }
+  if (fields::meta_string(*sa, "labels", kRobotLabel) != name)
+    return Error(ErrorCode::Usage, fmt::format("service account '{}' in '{}' is not a wb robot", name, workspace),
+                 "wb removes only robots it made");
+  auto gone = [](Status st) { return st.ok() || st.error().http_status == 404 ? Status() : st; };
+  WB_TRY(gone(client.remove(t::RoleBinding, workspace, "wb:robot:" + name)));
+  WB_TRY(gone(client.remove(t::Secret, workspace, name + "-token")));
+  WB_TRY(gone(client.remove(t::ServiceAccount, workspace, name)));
+  return {};
+}
+
+// ---------------------------------------------------------------- 403 in words
+
+namespace {
+
+Result<bool> can(kube::Client& client, const std::string& verb, const std::string& group, const std::string& resource,
+                 const std::string& ns) {
+  json review = {
+      {"apiVersion", "authorization.k8s.io/v1"},
+      {"kind", "SelfSubjectAccessReview"},
+      {"spec",
+       {{"resourceAttributes", {{"namespace", ns}, {"verb", verb}, {"group", group}, {"resource", resource}}}}}};
+  WB_ASSIGN_OR_RETURN(json a, client.create(t::SelfSubjectAccessReview, "", review));
+  return a.value("/status/allowed"_json_pointer, false);
+}
+
+// The role the current user has in ns, by asking the server what they may do there.
+Result<std::string> role_in(kube::Client& client, const std::string& ns) {
+  struct Probe {
+    const char* verb;
+    const char* group;
+    const char* resource;
+    const char* role;
+  };
+  static const Probe probes[] = {{"create", "rbac.authorization.k8s.io", "rolebindings", "a tenant admin"},
+                                 {"delete", "apps", "deployments", "a developer"},
+                                 {"patch", "apps", "deployments", "a deployer"},
+                                 {"list", "", "pods", "a viewer"}};
+  for (const auto& p : probes) {
+    WB_ASSIGN_OR_RETURN(bool ok, can(client, p.verb, p.group, p.resource, ns));
+    if (ok) return std::string(p.role);
+  }
+  return std::string();
+}
+
+std::optional<Forbidden> parse_reworded(const std::string& message) {
+  // What wb's app commands already made of a 403 ("you (alice) may not change app configs in
+  // workspace 'shop-dev'", "you may not delete app 'orders' in workspace 'shop-dev'").
+  static const std::regex with_what(
+      R"re(you(?: \(([^)]*)\))? may not (see|change) (apps|app configs|routes|app events|app logs) in workspace '([^']+)')re");
+  static const std::regex with_app(R"re(you(?: \(([^)]*)\))? may not (\w+) app '[^']*' in workspace '([^']+)')re");
+  std::smatch m;
+  if (std::regex_search(message, m, with_what)) {
+    static const std::map<std::string, std::string> res = {{"apps", "deployments"},
+                                                           {"app configs", "configmaps"},
+                                                           {"routes", "ingresses"},
+                                                           {"app events", "events"},
+                                                           {"app logs", "pods/log"}};
+    return Forbidden{m[1], m[2] == "see" ? "get" : "update", res.at(m[3]), "", m[4]};
+  }
+  if (std::regex_search(message, m, with_app)) {
+    std::string verb = m[2];
+    if (verb != "create" && verb != "delete") verb = verb == "see" || verb == "read" ? "get" : "update";
+    return Forbidden{m[1], verb, "deployments", "apps", m[3]};
+  }
+  return std::nullopt;
+}
+
+std::string server_user(kube::Client& client) {
+  auto type = client.prefer({t::SelfSubjectReview, t::SelfSubjectReviewV1beta1});
+  if (!type) return "";
+  json review = {{"apiVersion", type->api_version()}, {"kind", "SelfSubjectReview"}};
+  auto answer = client.create(*type, "", review);
+  if (!answer) return "";
+  return answer->value("/status/userInfo/username"_json_pointer, std::string());
+}
+
+}  // namespace
+
+bool is_forbidden_in_words_candidate(const Error& error) {
+  if (error.http_status != 403) return false;
+  return parse_forbidden(error.message) || parse_reworded(error.message) ||
+         error.message.find("attempting to grant RBAC permissions not currently held") != std::string::npos;
+}
+
+Error explain_forbidden(kube::Client& client, const Error& error) {
+  if (error.http_status != 403) return error;
+  auto f = parse_forbidden(error.message);
+  if (!f) f = parse_reworded(error.message);
+  Error out = error;
+  out.code = ErrorCode::Auth;
+  if (!f) {
+    if (error.message.find("attempting to grant RBAC permissions not currently held") != std::string::npos) {
+      auto q = error.message.find("is forbidden: user \"");
+      std::string user;
+      if (q != std::string::npos) {
+        auto s = q + 20;
+        user = error.message.substr(s, error.message.find('"', s) - s);
+      }
+      out.message = fmt::format("you ({}) cannot give that role: it grants more than you may hand out there",
+                                user.empty() ? "?" : user_words(user));
+      out.hint = "a tenant admin can give wb's roles in their own tenant's workspaces; the platform team anywhere";
+      return out;
+    }
+    return out;
+  }
+  if (f->user.empty()) f->user = server_user(client);
+  const std::string who = f->user.empty() ? std::string("you") : fmt::format("you ({})", user_words(f->user));
+  if (f->ns.empty()) {
+    out.message = fmt::format("{} cannot {}: that needs a cluster-wide permission", who, action_words(*f));
+    out.hint = "the platform team can do it, or give you that right";
+    return out;
+  }
+  std::string tenant;
+  if (auto ns = client.get(t::Namespace, "", f->ns)) tenant = fields::meta_string(*ns, "labels", kTenantLabel);
+  auto role = role_in(client, f->ns);
+  std::string where;
+  if (f->resource == "namespaces") {
+    std::string v = f->verb == "delete"                                             ? "delete"
+                    : f->verb == "create"                                           ? "create"
+                    : (f->verb == "get" || f->verb == "list" || f->verb == "watch") ? "see"
+                                                                                    : "change";
+    where = fmt::format("{} cannot {} workspace {}", who, v, f->ns);
+  } else {
+    where = fmt::format("{} cannot {} in workspace {}", who, action_words(*f), f->ns);
+  }
+  if (role)
+    out.message = where + (role->empty() ? ": you have no role there" : ": you are " + *role + " there");
+  else
+    out.message = where;
+  out.hint = tenant.empty() ? "a tenant admin of the workspace's tenant can change that"
+                            : fmt::format("a tenant admin of '{}' can change that", tenant);
+  return out;
+}
+
+}  // namespace wb::workbench::tenancy

@@ -1,0 +1,192 @@
+#include <catch2/catch.hpp>
+
+#include "workbench/tenancy.hpp"
+
+using namespace wb::workbench::tenancy;
+using nlohmann::json;
+using wb::util::ErrorCode;
+
+TEST_CASE("roles parse, with KubeSphere aliases only where KubeSphere runs") {
+  CHECK(*parse_role("developer", false) == Role::Developer);
+  CHECK(*parse_role("Viewer", false) == Role::Viewer);
+  CHECK(*parse_role("tenant-admin", false) == Role::TenantAdmin);
+  CHECK(*parse_role("workspace-admin", true) == Role::TenantAdmin);
+  CHECK(*parse_role("workspace-regular", true) == Role::Developer);
+  CHECK(*parse_role("workspace-viewer", true) == Role::Viewer);
+  CHECK(*parse_role("admin", true) == Role::TenantAdmin);
+  CHECK(*parse_role("operator", true) == Role::Developer);
+  auto no_ks = parse_role("workspace-viewer", false);
+  REQUIRE_FALSE(no_ks);
+  CHECK(no_ks.error().code == ErrorCode::Usage);
+  CHECK(no_ks.error().message.find("KubeSphere is not installed") != std::string::npos);
+  CHECK(no_ks.error().hint == "use viewer (roles: developer, viewer, tenant-admin)");
+  CHECK_FALSE(parse_role("deployer", false));
+  CHECK(*parse_role("deployer", false, true) == Role::Deployer);
+  CHECK(parse_role("boss", true).error().message == "unknown role 'boss'");
+}
+
+TEST_CASE("platform roles: tenant admins may bind exactly wb's roles; deployers cannot delete apps") {
+  auto roles = platform_cluster_roles();
+  REQUIRE(roles.size() == 4);
+  std::map<std::string, json> by;
+  for (auto& r : roles) by[r["metadata"]["name"]] = r;
+  auto grants = [&](const std::string& role, const std::string& group, const std::string& res,
+                    const std::string& verb) {
+    for (const auto& rule : by[role]["rules"]) {
+      auto has = [](const json& list, const std::string& v) {
+        for (const auto& x : list)
+          if (x == v || x == "*") return true;
+        return false;
+      };
+      if (has(rule["apiGroups"], group) && has(rule["resources"], res) && has(rule["verbs"], verb)) return true;
+    }
+    return false;
+  };
+  CHECK(grants("wb:developer", "apps", "deployments", "delete"));
+  CHECK(grants("wb:developer", "", "pods/exec", "create"));
+  CHECK_FALSE(grants("wb:developer", "rbac.authorization.k8s.io", "rolebindings", "create"));
+  CHECK(grants("wb:viewer", "", "pods/log", "get"));
+  CHECK_FALSE(grants("wb:viewer", "", "configmaps", "update"));
+  CHECK_FALSE(grants("wb:viewer", "", "secrets", "get"));
+  CHECK(grants("wb:deployer", "apps", "deployments", "patch"));
+  CHECK_FALSE(grants("wb:deployer", "apps", "deployments", "delete"));
+  CHECK_FALSE(grants("wb:deployer", "apps", "deployments", "create"));
+  CHECK(grants("wb:tenant-admin", "rbac.authorization.k8s.io", "rolebindings", "create"));
+  CHECK(grants("wb:tenant-admin", "", "namespaces", "delete"));
+  CHECK_FALSE(grants("wb:tenant-admin", "", "namespaces", "create"));
+  bool bind = false;
+  for (const auto& rule : by["wb:tenant-admin"]["rules"])
+    if (rule["verbs"] == json::array({"bind"})) {
+      bind = true;
+      CHECK(rule["resourceNames"] == json::array({"wb:developer", "wb:viewer", "wb:deployer", "wb:tenant-admin"}));
+    }
+  CHECK(bind);
+}
+
+TEST_CASE("workspace objects carry the tenant, quota, limits and isolation") {
+  WorkspaceSpec s;
+  s.name = "shop-dev";
+  s.tenant = "shop";
+  s.creator = "admin";
+  s.defaults.quota_cpu = "4";
+  s.tenant_admins = {subject_for("bob")};
+  auto objs = workspace_objects(s);
+  REQUIRE(objs.size() == 5);
+  CHECK(objs[0].second["metadata"]["labels"]["kubesphere.io/workspace"] == "shop");
+  CHECK(objs[0].second["metadata"]["annotations"]["kubesphere.io/creator"] == "admin");
+  CHECK(objs[1].second["spec"]["hard"]["limits.cpu"] == "4");
+  CHECK(objs[1].second["spec"]["hard"]["requests.memory"] == "16Gi");
+  CHECK(objs[2].second["spec"]["limits"][0]["defaultRequest"]["cpu"] == "100m");
+  CHECK(
+      objs[3].second["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["kubesphere.io/workspace"] ==
+      "shop");
+  CHECK(objs[4].second["roleRef"]["name"] == "wb:tenant-admin");
+  CHECK(objs[4].second["subjects"][0]["name"] == "bob");
+  s.defaults.network_policy = false;
+  s.tenant_admins.clear();
+  CHECK(workspace_objects(s).size() == 3);
+}
+
+TEST_CASE("quantities are checked before anything is written") {
+  CHECK(check_quantity("500m", false, "--cpu"));
+  CHECK(check_quantity("8", false, "--cpu"));
+  CHECK(check_quantity("16Gi", true, "--memory"));
+  CHECK_FALSE(check_quantity("16GB", true, "--memory"));
+  CHECK(check_quantity("lots", false, "--cpu").error().message == "--cpu 'lots' is not a CPU quantity");
+}
+
+TEST_CASE("subjects round-trip") {
+  CHECK(subject_for("alice")["kind"] == "User");
+  CHECK(subject_for("group:qa")["kind"] == "Group");
+  auto sa = subject_for("system:serviceaccount:shop-dev:ci");
+  CHECK(sa["kind"] == "ServiceAccount");
+  CHECK(sa["namespace"] == "shop-dev");
+  for (std::string w : {"alice", "group:qa", "system:serviceaccount:shop-dev:ci"}) CHECK(who_of(subject_for(w)) == w);
+}
+
+TEST_CASE("a 403 message is parsed and put in words") {
+  auto f = parse_forbidden(
+      "deployments.apps \"orders\" is forbidden: User \"alice\" cannot patch resource \"deployments\" in API group "
+      "\"apps\" in the namespace \"shop-prod\"");
+  REQUIRE(f);
+  CHECK(f->user == "alice");
+  CHECK(f->verb == "patch");
+  CHECK(f->ns == "shop-prod");
+  CHECK(action_words(*f) == "deploy");
+  auto c = parse_forbidden(
+      "namespaces is forbidden: User \"bob\" cannot create resource \"namespaces\" in API group \"\" at the cluster "
+      "scope");
+  REQUIRE(c);
+  CHECK(c->ns.empty());
+  CHECK(action_words(*c) == "create workspaces");
+  CHECK(action_words({"a", "create", "configmaps", "", "x"}) == "change config");
+  CHECK(action_words({"a", "get", "pods/log", "", "x"}) == "read logs");
+  CHECK(action_words({"a", "create", "rolebindings", "rbac.authorization.k8s.io", "x"}) == "manage members");
+  CHECK(action_words({"a", "create", "widgets", "example.com", "x"}) == "create widgets.example.com");
+  CHECK_FALSE(parse_forbidden("access denied"));
+  CHECK(user_words("system:serviceaccount:shop-dev:ci") == "robot 'ci' of shop-dev");
+  CHECK(user_words("alice") == "alice");
+}
+
+TEST_CASE("robot kubeconfig uses the server and CA it was made with") {
+  wb::kube::RestConfig cfg;
+  cfg.server = "https://127.0.0.1:6443";
+  cfg.tls.ca_data = "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n";
+  auto kc = robot_kubeconfig(cfg, "ci", "shop-dev", "tok123");
+  CHECK(kc.find("server: \"https://127.0.0.1:6443\"") != std::string::npos);
+  CHECK(kc.find("certificate-authority-data: LS0t") != std::string::npos);
+  CHECK(kc.find("token: \"tok123\"") != std::string::npos);
+  CHECK(kc.find("namespace: \"shop-dev\"") != std::string::npos);
+  cfg.tls.insecure = true;
+  CHECK(robot_kubeconfig(cfg, "ci", "d", "t").find("insecure-skip-tls-verify: true") != std::string::npos);
+}
+
+#include "cli/fake_client.hpp"
+
+namespace {
+const char* kProd403 =
+    "deployments.apps \"orders\" is forbidden: User \"alice\" cannot patch resource \"deployments\" in API group "
+    "\"apps\" in the namespace \"shop-prod\"";
+}
+
+TEST_CASE("explain_forbidden: role from access reviews, tenant from the namespace") {
+  wb::test::FakeClient c;
+  c.add(wb::kube::types::Namespace, "",
+        json{{"metadata", {{"name", "shop-prod"}, {"labels", {{"kubesphere.io/workspace", "shop"}}}}}});
+  c.allowed["list pods shop-prod"] = true;
+  auto e = explain_forbidden(c, wb::util::Error(ErrorCode::Auth, kProd403, "ask your cluster administrator", 403));
+  CHECK(e.code == ErrorCode::Auth);
+  CHECK(e.message == "you (alice) cannot deploy in workspace shop-prod: you are a viewer there");
+  CHECK(e.hint == "a tenant admin of 'shop' can change that");
+}
+
+TEST_CASE("explain_forbidden: falls back when the details cannot be read") {
+  wb::test::FakeClient c;  // namespace unreadable (not found), no role
+  auto e = explain_forbidden(c, wb::util::Error(ErrorCode::Auth, kProd403, "", 403));
+  CHECK(e.message == "you (alice) cannot deploy in workspace shop-prod: you have no role there");
+  CHECK(e.hint == "a tenant admin of the workspace's tenant can change that");
+  // Not an RBAC 403 (e.g. a registry's): unchanged. Not a 403: unchanged.
+  wb::util::Error reg(ErrorCode::Auth, "registry refused the push (403 Forbidden)", "check the robot account", 403);
+  CHECK(explain_forbidden(c, reg).message == reg.message);
+  CHECK(explain_forbidden(c, reg).hint == reg.hint);
+  CHECK_FALSE(is_forbidden_in_words_candidate(reg));
+  wb::util::Error nf(ErrorCode::NotFound, "x not found", "", 404);
+  CHECK(explain_forbidden(c, nf).message == "x not found");
+  // wb's own rewording of an app command's 403, without the user: asked of SelfSubjectReview
+  c.user_info = json{{"username", "victor"}};
+  wb::util::Error app(ErrorCode::Auth, "you may not delete app 'orders' in workspace 'shop-dev'", "", 403);
+  REQUIRE(is_forbidden_in_words_candidate(app));
+  CHECK(explain_forbidden(c, app).message ==
+        "you (victor) cannot delete apps in workspace shop-dev: you have no role there");
+}
+
+TEST_CASE("explain_forbidden: cluster scope goes to the platform team") {
+  wb::test::FakeClient c;
+  auto e = explain_forbidden(
+      c, wb::util::Error(ErrorCode::Auth,
+                         "namespaces is forbidden: User \"bob\" cannot create resource \"namespaces\" in API group "
+                         "\"\" at the cluster scope",
+                         "", 403));
+  CHECK(e.message == "you (bob) cannot create workspaces: that needs a cluster-wide permission");
+  CHECK(e.hint == "the platform team can do it, or give you that right");
+}
