@@ -123,6 +123,31 @@ struct RevisionInfo {
 
 std::string retention_words(int n, const char* key) { return fmt::format("retention.{} = {}", key, n); }
 
+// Keep or delete numbered versions (config, routes), newest first: the `keep` newest and every one
+// something still uses stay (each with its reasons); the rest go, saying why.
+void plan_versions(GcPlan& plan, GcKind kind, const char* what,
+                   const std::map<int, std::vector<std::pair<k::ResourceType, std::string>>>& objects, int keep,
+                   const std::map<int, std::vector<std::string>>& users, const char* unused) {
+  int rank = 0;
+  for (auto it = objects.rbegin(); it != objects.rend(); ++it, ++rank) {
+    GcItem item;
+    item.kind = kind;
+    item.number = it->first;
+    item.name = fmt::format("v{}", it->first);
+    item.objects = it->second;
+    if (rank < keep)
+      item.reasons.push_back(
+          fmt::format("one of the {} newest {} versions ({})", keep, what, retention_words(keep, "configs")));
+    if (auto u = users.find(it->first); u != users.end())
+      for (const auto& why : u->second) item.reasons.push_back(why);
+    item.keep = !item.reasons.empty();
+    if (!item.keep)
+      item.reasons.push_back(fmt::format("older than the {} newest {} versions ({}) and {}", keep, what,
+                                         retention_words(keep, "configs"), unused));
+    plan.items.push_back(std::move(item));
+  }
+}
+
 }  // namespace
 
 RetentionPolicy retention_policy(const Settings& settings) {
@@ -237,45 +262,15 @@ GcPlan plan_gc(const GcSnapshot& s, const RetentionPolicy& policy) {
     if (int v = referenced_config_version(at(*rs, "/spec/template"), s.app); v > 0)
       config_users[v].push_back(fmt::format("revision {} uses it", revision_number(*rs)));
   }
-  int rank = 0;
-  for (auto it = config_objects.rbegin(); it != config_objects.rend(); ++it, ++rank) {
-    GcItem item;
-    item.kind = GcKind::Config;
-    item.number = it->first;
-    item.name = fmt::format("v{}", it->first);
-    item.objects = it->second;
-    if (rank < policy.configs)
-      item.reasons.push_back(fmt::format("one of the {} newest config versions ({})", policy.configs,
-                                         retention_words(policy.configs, "configs")));
-    for (const auto& u : config_users[it->first]) item.reasons.push_back(u);
-    item.keep = !item.reasons.empty();
-    if (!item.keep)
-      item.reasons.push_back(fmt::format("older than the {} newest config versions ({}) and no kept version uses it",
-                                         policy.configs, retention_words(policy.configs, "configs")));
-    plan.items.push_back(std::move(item));
-  }
+  plan_versions(plan, GcKind::Config, "config", config_objects, policy.configs, config_users, "no kept version uses it");
 
   // ---- routes versions
   const int live_routes =
       s.ingress.is_object() ? static_cast<int>(to_long(meta_string(s.ingress, "annotations", kRoutesVersionAnnotation)))
                             : 0;
-  rank = 0;
-  for (auto it = routes_objects.rbegin(); it != routes_objects.rend(); ++it, ++rank) {
-    GcItem item;
-    item.kind = GcKind::Routes;
-    item.number = it->first;
-    item.name = fmt::format("v{}", it->first);
-    item.objects = it->second;
-    if (rank < policy.configs)
-      item.reasons.push_back(fmt::format("one of the {} newest routes versions ({})", policy.configs,
-                                         retention_words(policy.configs, "configs")));
-    if (it->first == live_routes) item.reasons.push_back("the app's Ingress shows it");
-    item.keep = !item.reasons.empty();
-    if (!item.keep)
-      item.reasons.push_back(fmt::format("older than the {} newest routes versions ({}) and not live", policy.configs,
-                                         retention_words(policy.configs, "configs")));
-    plan.items.push_back(std::move(item));
-  }
+  std::map<int, std::vector<std::string>> routes_users;
+  if (live_routes > 0) routes_users[live_routes].push_back("the app's Ingress shows it");
+  plan_versions(plan, GcKind::Routes, "routes", routes_objects, policy.configs, routes_users, "not live");
 
   // ---- images
   if (s.repository.empty()) {
@@ -335,7 +330,7 @@ GcPlan plan_gc(const GcSnapshot& s, const RetentionPolicy& policy) {
     if (ta != tb) return natural_less(tb, ta);
     return a->digest < b->digest;
   });
-  rank = 0;
+  int rank = 0;
   for (const RepositoryImage* img : order) {
     GcItem item;
     item.kind = GcKind::Image;
