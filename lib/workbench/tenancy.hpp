@@ -185,6 +185,14 @@ struct Robot {
 // NAME-token, waits for the token and builds a kubeconfig. All or nothing.
 Result<Robot> create_robot(kube::Client& client, const std::string& name, const std::string& workspace, Role role);
 Status remove_robot(kube::Client& client, const std::string& name, const std::string& workspace);
+// The workspace's robots (ServiceAccounts labelled wb.dev/robot), by name.
+struct RobotInfo {
+  std::string name;
+  std::string role;     // "deployer", ... ("" when its RoleBinding is gone)
+  std::string created;  // the ServiceAccount's creationTimestamp
+  bool token = false;   // its token Secret exists
+};
+Result<std::vector<RobotInfo>> list_robots(kube::Client& client, const std::string& workspace);
 // A kubeconfig (YAML) for `token` against the client's server and CA, namespace `ns`.
 std::string robot_kubeconfig(const kube::RestConfig& config, const std::string& name, const std::string& ns,
                              const std::string& token);

@@ -587,6 +587,35 @@ Status remove_robot(kube::Client& client, const std::string& name, const std::st
   return {};
 }
 
+Result<std::vector<RobotInfo>> list_robots(kube::Client& client, const std::string& workspace) {
+  WB_TRY(get_workspace(client, workspace));
+  kube::ListOptions robots;
+  robots.label_selector = kRobotLabel;
+  WB_ASSIGN_OR_RETURN(json sas, client.list(t::ServiceAccount, workspace, robots));
+  WB_ASSIGN_OR_RETURN(json rbs, client.list(t::RoleBinding, workspace, robots));
+  std::map<std::string, std::string> roles;
+  for (const auto& rb : items_of(rbs)) {
+    auto role = role_of_cluster_role(fields::str(rb, "/roleRef/name"));
+    roles[fields::meta_string(rb, "labels", kRobotLabel)] = role ? role_name(*role) : fields::str(rb, "/roleRef/name");
+  }
+  // Token Secrets carry the same label; reading them needs the right to read secrets, which a
+  // viewer lacks: then the column stays unknown (false) rather than failing the list.
+  std::set<std::string> tokens;
+  if (auto secrets = client.list(t::Secret, workspace, robots))
+    for (const auto& s : items_of(*secrets)) tokens.insert(fields::meta_string(s, "labels", kRobotLabel));
+  std::vector<RobotInfo> out;
+  for (const auto& sa : items_of(sas)) {
+    RobotInfo r;
+    r.name = name_of(sa);
+    r.role = roles.count(r.name) ? roles[r.name] : "";
+    r.created = fields::str(sa, "/metadata/creationTimestamp");
+    r.token = tokens.count(r.name) > 0;
+    out.push_back(r);
+  }
+  std::sort(out.begin(), out.end(), [](const RobotInfo& a, const RobotInfo& b) { return a.name < b.name; });
+  return out;
+}
+
 // ---------------------------------------------------------------- 403 in words
 
 namespace {

@@ -489,6 +489,20 @@ class Tenancy(WbTestCase):
         self.assertEqual(cluster.request("GET", "/api/v1/namespaces/shop-dev/pods", token=r.out.strip())[0], 200)
         self.assertOneLineError(self.as_user("bob", "-w", "shop-dev", "robot", "create", "x", "--role",
                                              "tenant-admin"), 2, "robots cannot be tenant admins")
+        # the list: every robot of the workspace with its role; a viewer sees them too (no tokens)
+        r = self.as_user("bob", "-w", "shop-dev", "robot", "list", "-o", "json")
+        self.assertExit(r, 0)
+        robots = {x["name"]: x for x in json.loads(r.out)}
+        self.assertEqual({n: (x["role"], x["token"]) for n, x in robots.items()},
+                         {"ci": ("deployer", True), "ci3": ("viewer", True), "ci4": ("deployer", True)})
+        self.assertTrue(robots["ci"]["created"].endswith("Z"), robots["ci"])
+        r = self.as_user("bob", "-w", "shop-dev", "robot", "list")
+        self.assertExit(r, 0)
+        self.assertIn("ci3\tviewer\tyes\t", r.out)
+        self.assertEqual(self.as_user("bob", "-w", "shop-dev", "robot", "ls", "-o", "name").out.split(),
+                         ["robot/ci", "robot/ci3", "robot/ci4"])
+        self.assertOneLineError(self.as_user("bob", "-w", "ghost-ws", "robot", "list"), 3, "workspace 'ghost-ws'")
+        self.assertForbidden(self.as_user("carol", "-w", "shop-dev", "robot", "list"), "you (carol) cannot")
 
 
 @unittest.skipIf(REAL_KUBECONFIG, "needs the fake API server with KubeSphere's tenant API switched on")
