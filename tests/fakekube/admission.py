@@ -343,7 +343,7 @@ def admit(server, r, operation, obj, old, subresource="", dry_run=False, user=No
         if not _match_resources(bspec.get("matchResources"), a, server, False):
             continue
         pname, bname = policy["metadata"]["name"], b["metadata"]["name"]
-        if pspec.get("paramKind") or bspec.get("paramRef"):
+        if pspec.get("paramKind"):  # (a paramRef without paramKind is ignored, like the apiserver does)
             raise ApiError(500, "InternalError", f"fakekube does not support paramKind/paramRef "
                            f"(ValidatingAdmissionPolicy '{pname}' with binding '{bname}')")
         env = _environment(server, r, a, user, dry_run, pspec, kind)

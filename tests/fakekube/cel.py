@@ -131,8 +131,6 @@ def tokenize(src):
                 toks.append(("lit", None, m.start()))
             elif text == "in":
                 toks.append(("op", "in", m.start()))
-            elif text in RESERVED:
-                raise CelSyntaxError(f"reserved identifier: {text}")
             else:
                 toks.append(("ident", text, m.start()))
         else:
@@ -306,6 +304,9 @@ class Parser:
             self.i += 1
             return ("lit", t[1])
         if t[0] == "ident":
+            # reserved words are refused as identifiers, not as field or method names (`.namespace(ns)`)
+            if t[1] in RESERVED:
+                raise CelSyntaxError(f"reserved identifier: {t[1]}")
             self.i += 1
             if self.peek("op", "("):
                 self.take()

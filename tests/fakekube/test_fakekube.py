@@ -983,7 +983,8 @@ class CelTest(unittest.TestCase):
         self.assertIn("unsupported function 'bogus'", self.err("'a'.bogus()"))
         self.assertIn("no such overload", self.err("!1"))
         self.assertIn("no such overload", self.err("1 ? 2 : 3"))
-        for bad in ("1 +", "a.", "(1", "1 2", "b'bytes'", "if", "'open", ".root"):
+        self.assertEqual(self.ev("o.namespace", o={"namespace": "ns"}), "ns")  # reserved only as identifier
+        for bad in ("1 +", "a.", "(1", "1 2", "b'bytes'", "if", "namespace + 1", "'open", ".root"):
             with self.assertRaises(cel.CelSyntaxError, msg=bad):
                 cel.compile_expr(bad)
 
@@ -1034,6 +1035,44 @@ class CelTest(unittest.TestCase):
         self.assertIs(self.ev("true || variables.bad", variables=v), True)
         self.assertEqual(self.err("variables.bad == 1", variables=v), "no such key: spec")
         self.assertEqual(self.err("variables.nope", variables=v), "no such key: nope")
+
+    def test_authorizer_library(self):
+        import admission
+        from rbac import Authorizer as RbacAuthorizer, User
+        from store import Store
+        st = Store()
+        rb = "rbac.authorization.k8s.io/"
+
+        def put(storage, obj):
+            obj.setdefault("metadata", {}).setdefault("namespace", "")
+            st.put(storage, obj, "ADDED")
+        put(rb + "clusterroles", {"metadata": {"name": "t"}, "rules": [
+            {"apiGroups": ["tenancy.wb"], "resources": ["tenants"], "resourceNames": ["shop"], "verbs": ["admin"]},
+            {"nonResourceURLs": ["/healthz"], "verbs": ["get"]}]})
+        put(rb + "clusterrolebindings", {"metadata": {"name": "t"}, "roleRef": {"kind": "ClusterRole", "name": "t"},
+                                         "subjects": [{"kind": "User", "name": "tadm"}]})
+        put(rb + "roles", {"metadata": {"name": "cm", "namespace": "ns1"}, "rules": [
+            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]})
+        put(rb + "rolebindings", {"metadata": {"name": "cm", "namespace": "ns1"},
+                                  "roleRef": {"kind": "Role", "name": "cm"},
+                                  "subjects": [{"kind": "ServiceAccount", "namespace": "ns1", "name": "robot"}]})
+        authz = RbacAuthorizer(st)
+        user = User("tadm")
+        a = admission.Authorizer(authz, user, admission.ResourceCheck(authz, user, "tenancy.wb", "tenants",
+                                                                      name="shop"))
+        t = "authorizer.group('tenancy.wb').resource('tenants')"
+        self.assertIs(self.ev(t + ".name('shop').check('admin').allowed()", authorizer=a), True)
+        self.assertIs(self.ev(t + ".name('bank').check('admin').allowed()", authorizer=a), False)
+        self.assertIs(self.ev(t + ".check('admin').allowed()", authorizer=a), False)  # resourceNames need a name
+        self.assertIs(self.ev(t + ".name('shop').check('delete').allowed()", authorizer=a), False)
+        self.assertIn('ClusterRoleBinding "t"', self.ev(t + ".name('shop').check('admin').reason()", authorizer=a))
+        self.assertIs(self.ev(t + ".name('shop').check('admin').errored()", authorizer=a), False)
+        self.assertIs(self.ev("authorizer.requestResource.check('admin').allowed()", authorizer=a), True)
+        self.assertIs(self.ev("authorizer.path('/healthz').check('get').allowed()", authorizer=a), True)
+        sa = "authorizer.serviceAccount('ns1', 'robot').group('').resource('configmaps')"
+        self.assertIs(self.ev(sa + ".namespace('ns1').check('get').allowed()", authorizer=a), True)
+        self.assertIs(self.ev(sa + ".namespace('ns2').check('get').allowed()", authorizer=a), False)
+        self.assertIn("unsupported function 'nope'", self.err("authorizer.nope()", authorizer=a))
 
 
 AR = "/apis/admissionregistration.k8s.io/v1"
@@ -1138,6 +1177,17 @@ class ValidatingAdmissionPolicyTest(unittest.TestCase):
         self.assertEqual(st, 422, body)
         # RBAC applies to them like to any resource
         self.assertEqual(f.req("GET", AR + "/validatingadmissionpolicies", token="tok-dev")[0], 403)
+        # paramKind is not supported: a matching request fails loudly instead of skipping the policy
+        p = vap_policy("vap-param", ["limitranges"], ["CREATE"], [{"expression": "true"}],
+                       paramKind={"apiVersion": "v1", "kind": "ConfigMap"})
+        self.assertEqual(f.req("POST", AR + "/validatingadmissionpolicies", p)[0], 201)
+        self.assertEqual(f.req("POST", AR + "/validatingadmissionpolicybindings",
+                               vap_binding("vap-param", "vap-param"))[0], 201)
+        st, body = f.req("POST", "/api/v1/namespaces/default/limitranges", {"metadata": {"name": "lr"}})
+        self.assertEqual(st, 500, body)
+        self.assertIn("fakekube does not support paramKind", body["message"])
+        self.assertEqual(f.req("DELETE", AR + "/validatingadmissionpolicybindings/vap-param")[0], 200)
+        self.assertEqual(f.req("POST", "/api/v1/namespaces/default/limitranges", {"metadata": {"name": "lr"}})[0], 201)
 
     def test_tenant_admin_creates_namespaces_in_own_tenant_only(self):
         f = self.f
