@@ -327,8 +327,17 @@ Result<std::vector<json>> create_workspace(kube::Client& client, WorkspaceSpec s
   WB_TRY(check_quantity(spec.defaults.limit_memory, true, "workspaces.limits.memory"));
   WB_TRY(check_quantity(spec.defaults.request_cpu, false, "workspaces.limits.cpuRequest"));
   WB_TRY(check_quantity(spec.defaults.request_memory, true, "workspaces.limits.memoryRequest"));
-  WB_ASSIGN_OR_RETURN(auto info, get_tenant(client, spec.tenant));
-  for (const auto& a : info.admins) spec.tenant_admins.push_back(subject_for(a));
+  auto info = get_tenant(client, spec.tenant);
+  if (!info && info.error().http_status == 403 && !dry_run) {
+    // Not allowed to read the tenant (its admins may): let a dry run of the namespace say why in
+    // the cluster's own words (RBAC, or the boundary policy), else report the read.
+    auto ns = workspace_objects(spec).front().second;
+    auto trial = client.create(t::Namespace, "", ns, true);
+    if (!trial && trial.error().http_status == 403) return trial.error();
+    return info.error();
+  }
+  WB_TRY(info);
+  for (const auto& a : info->admins) spec.tenant_admins.push_back(subject_for(a));
   auto existing = client.get(t::Namespace, "", spec.name);
   if (existing) {
     std::string owner = fields::meta_string(*existing, "labels", kTenantLabel);

@@ -1,6 +1,6 @@
 """Tenants, workspaces, members, roles and robots end to end, enforced by the fake's real RBAC
-evaluation (with escalation prevention): the platform team sets up tenants and workspaces, tenant
-admins give roles, a developer deploys and configs in shop-dev but is refused in shop-prod (in words,
+evaluation (with escalation prevention) and its ValidatingAdmissionPolicy admission: the platform
+team sets up tenants, tenant admins make their workspaces (only in their tenant) and give roles, a developer deploys and configs in shop-dev but is refused in shop-prod (in words,
 exit 4), a viewer reads logs but cannot change config, a tenant admin of one tenant cannot touch
 another (not through wb, not through the API), a robot's kubeconfig works for `wb push jar` and
 `wb config set` and nothing else. KubeSphere detection both ways (--kubesphere on the fake)."""
@@ -156,6 +156,24 @@ class Tenancy(WbTestCase):
         kc = fresh.kubeconfig_for(os.path.join(self.home, "kc-x"), token="tok-x-123")
         r = self.wb("--kubeconfig", kc, "platform", "init")
         self.assertForbidden(r, "you (xavier) cannot", "cluster-wide", "the platform team")
+
+    def test_without_admission_policies_only_the_platform_team_creates_workspaces(self):
+        old = FakeCluster(k8s_version="1.18")  # no ValidatingAdmissionPolicy (GA in 1.30)
+        self.addCleanup(old.stop)
+        r = self.wb("--kubeconfig", old.kubeconfig, "platform", "init")
+        self.assertExit(r, 0)
+        self.assertIn("no ValidatingAdmissionPolicy", r.err)
+        self.assertIn("the platform team does", r.err)
+        self.assertEqual(old.request("GET", "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies")[0], 404)
+        self.assertExit(self.wb("--kubeconfig", old.kubeconfig, "tenant", "create", "shop", "--admin", "bob"), 0)
+        rules = old.request("GET", RBAC + "/clusterroles/wb:tenant:shop")[1]["rules"]
+        self.assertNotIn({"apiGroups": [""], "resources": ["namespaces"], "verbs": ["create"]}, rules)
+        old.request("POST", "/fake/v1/tokens", {"token": USERS["bob"], "user": "bob", "groups": []})
+        kc = old.kubeconfig_for(os.path.join(self.home, "kc-old-bob"), token=USERS["bob"])
+        self.assertForbidden(self.wb("--kubeconfig", kc, "workspace", "create", "shop-dev", "--tenant", "shop"),
+                             "you (bob) cannot create workspaces: that needs a cluster-wide permission")
+        self.assertExit(self.wb("--kubeconfig", old.kubeconfig, "workspace", "create", "shop-dev", "--tenant", "shop"), 0)
+        self.assertEqual(old.request("GET", "/api/v1/namespaces/shop-dev")[0], 200)
 
     def test_workspace_objects_field_by_field(self):
         r = self.as_user("admin", "workspace", "create", "shop-qa", "--tenant", "shop", "--cpu", "4", "--memory", "8Gi")
@@ -319,8 +337,9 @@ class Tenancy(WbTestCase):
     def test_a_tenant_admin_cannot_touch_another_tenant(self):
         r = self.as_user("bob", "member", "add", "dave", "--role", "developer", "-w", "acme-dev")
         # bob cannot even read acme-dev, so the tenant is not named
-        self.assertForbidden(r, "you (bob) cannot manage members in workspace acme-dev: you have no role there; "
-                                "a tenant admin of the workspace's tenant can change that")
+        # (bob may create RoleBindings anywhere for his own new workspaces, so the cluster's escalation
+        # check is what refuses first)
+        self.assertForbidden(r, "you (bob) cannot give that role: it grants more than you may hand out there")
         self.assertEqual(self.status_of(RBAC + "/namespaces/acme-dev/rolebindings/wb:developer"), 404)
         self.assertForbidden(self.as_user("bob", "member", "list", "-w", "acme-dev"), "you (bob) cannot see members")
         self.assertForbidden(self.as_user("bob", "member", "add", "bob", "--role", "tenant-admin", "--tenant", "acme"),
@@ -501,7 +520,7 @@ class Tenancy(WbTestCase):
         self.assertIn("ci3\tviewer\tyes\t", r.out)
         self.assertEqual(self.as_user("bob", "-w", "shop-dev", "robot", "ls", "-o", "name").out.split(),
                          ["robot/ci", "robot/ci3", "robot/ci4"])
-        self.assertOneLineError(self.as_user("bob", "-w", "ghost-ws", "robot", "list"), 3, "workspace 'ghost-ws'")
+        self.assertOneLineError(self.as_user("admin", "-w", "ghost-ws", "robot", "list"), 3, "workspace 'ghost-ws'")
         self.assertForbidden(self.as_user("carol", "-w", "shop-dev", "robot", "list"), "you (carol) cannot")
 
 

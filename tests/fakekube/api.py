@@ -862,8 +862,6 @@ class Server:
             raise invalid(r.kind, r.group, name, [("metadata.name", f'Invalid value: "{name}": {e}',
                                                    "FieldValueInvalid") for e in errs])
         self._check_namespace(r, ns, name)
-        if self.store.get(r.storage, ns, name) is not None:
-            raise already_exists(r.plural, r.group, name)
         for k in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation",
                   "selfLink"):
             md.pop(k, None)
@@ -874,6 +872,10 @@ class Server:
         mgr = manager or self._manager(request)
         patchmod.record_update(None, body, mgr, r.gv, rfc3339())
         self.admit(request, r, "CREATE", body, None)
+        # Like the apiserver: RBAC escalation checks, validation and admission come first; storage
+        # says AlreadyExists last (a dry run included).
+        if self.store.get(r.storage, ns, name) is not None:
+            raise already_exists(r.plural, r.group, name)
         if request.query.get("dryRun"):
             body["metadata"]["resourceVersion"] = ""
             return jresp(self.present(r, body), 201)
