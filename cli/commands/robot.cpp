@@ -1,4 +1,4 @@
-// wb robot create|rm: service accounts for CI with a role in one workspace, and a kubeconfig for them.
+// wb robot create|rm|list: service accounts for CI with a role in one workspace, and a kubeconfig for them.
 #include <fmt/format.h>
 
 #include "commands/commands.hpp"
@@ -79,6 +79,27 @@ Status run_rm(const std::string& name, Context& ctx) {
   return {};
 }
 
+Status run_list(Context& ctx) {
+  WB_ASSIGN_OR_RETURN(auto ws, ctx.workspace());
+  WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
+  WB_ASSIGN_OR_RETURN(auto robots, ten::list_robots(*client, ws));
+  if (robots.empty() && !ctx.global.machine_output()) {
+    ctx.err() << fmt::format("No robots in workspace '{}'; make one with `wb robot create NAME`.\n", ws);
+    return {};
+  }
+  json out = json::array();
+  Table t{{"robot", "role", "token", "created"}, {}, {}};
+  std::vector<std::string> names;
+  for (const auto& r : robots) {
+    out.push_back({{"name", r.name}, {"workspace", ws}, {"role", r.role}, {"token", r.token}, {"created", r.created}});
+    t.rows.push_back({r.name, r.role.empty() ? "(none)" : r.role, r.token ? "yes" : "no", r.created});
+    names.push_back("robot/" + r.name);
+  }
+  print_result(
+      ctx, out, [&] { return t; }, names);
+  return {};
+}
+
 }  // namespace
 
 void register_robot(CLI::App& app, Context& ctx, Action& action) {
@@ -96,6 +117,9 @@ void register_robot(CLI::App& app, Context& ctx, Action& action) {
   r->alias("delete");
   r->add_option("name", *rn, "Robot name")->required();
   r->callback([rn, &ctx, &action] { action = [rn, &ctx] { return run_rm(*rn, ctx); }; });
+  auto* l = add_verb(*noun, "list", "List the workspace's robots: role, whether a token exists, when made");
+  l->alias("ls");
+  l->callback([&ctx, &action] { action = [&ctx] { return run_list(ctx); }; });
 }
 
 }  // namespace wb::cli::commands

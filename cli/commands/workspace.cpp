@@ -235,7 +235,7 @@ void register_workspace(CLI::App& app, Context& ctx, Action& action) {
   auto co = std::make_shared<CreateOptions>();
   auto* c = add_verb(*noun, "create",
                      "Create a workspace of a tenant: namespace, quota, limit range, network policy, tenant admins "
-                     "(platform team)");
+                     "(the tenant's admins, or the platform team)");
   c->add_option("name", co->name, "Workspace name")->required();
   c->add_option("--tenant", co->tenant, "Tenant it belongs to (default: the profile's tenant)")->type_name("TENANT");
   c->add_option("--cpu", co->cpu, "CPU quota (default: profile workspaces.quota.cpu, 8)")->type_name("CPU");

@@ -13,6 +13,11 @@ using util::ErrorCode;
 
 const kube::ResourceType WorkspaceTemplate{"tenant.kubesphere.io", "v1alpha2", "workspacetemplates",
                                            "WorkspaceTemplate", false};
+const kube::ResourceType AdmissionPolicy{"admissionregistration.k8s.io", "v1", "validatingadmissionpolicies",
+                                         "ValidatingAdmissionPolicy", false};
+const kube::ResourceType AdmissionPolicyBinding{"admissionregistration.k8s.io", "v1",
+                                                "validatingadmissionpolicybindings",
+                                                "ValidatingAdmissionPolicyBinding", false};
 
 namespace {
 
@@ -85,7 +90,7 @@ std::vector<json> tenant_admin_rules() {
       rule({kRbac}, {"clusterroles"}, {"bind"}, {"wb:developer", "wb:viewer", "wb:deployer", "wb:tenant-admin"}));
   r.push_back(rule({""}, {"serviceaccounts"}, kWrite));
   r.push_back(rule({""}, {"serviceaccounts/token"}, {"create"}));
-  r.push_back(rule({""}, {"resourcequotas", "limitranges"}, {"get", "list", "watch", "update", "patch"}));
+  r.push_back(rule({""}, {"resourcequotas", "limitranges"}, {"get", "list", "watch", "create", "update", "patch"}));
   r.push_back(rule({"networking.k8s.io"}, {"networkpolicies"}, kWrite));
   r.push_back(rule({""}, {"namespaces"}, {"get", "update", "patch", "delete"}));
   return r;
@@ -204,6 +209,17 @@ std::vector<std::pair<kube::ResourceType, json>> workspace_objects(const Workspa
   if (!s.creator.empty()) ns_meta["annotations"] = {{"kubesphere.io/creator", s.creator}};
   std::vector<std::pair<kube::ResourceType, json>> out;
   out.push_back({t::Namespace, {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", ns_meta}}});
+  if (!s.tenant_admins.empty()) {
+    json rb_labels = labels;
+    rb_labels[kRoleLabel] = role_name(Role::TenantAdmin);
+    out.push_back(
+        {t::RoleBinding,
+         {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+          {"kind", "RoleBinding"},
+          {"metadata", {{"name", binding_of(Role::TenantAdmin)}, {"namespace", s.name}, {"labels", rb_labels}}},
+          {"roleRef", {{"apiGroup", kRbac}, {"kind", "ClusterRole"}, {"name", cluster_role_of(Role::TenantAdmin)}}},
+          {"subjects", s.tenant_admins}}});
+  }
   out.push_back({t::ResourceQuota,
                  {{"apiVersion", "v1"},
                   {"kind", "ResourceQuota"},
@@ -239,23 +255,12 @@ std::vector<std::pair<kube::ResourceType, json>> workspace_objects(const Workspa
                       {"policyTypes", json::array({"Ingress"})},
                       {"ingress", json::array({{{"from", from}}})}}}}});
   }
-  if (!s.tenant_admins.empty()) {
-    json rb_labels = labels;
-    rb_labels[kRoleLabel] = role_name(Role::TenantAdmin);
-    out.push_back(
-        {t::RoleBinding,
-         {{"apiVersion", "rbac.authorization.k8s.io/v1"},
-          {"kind", "RoleBinding"},
-          {"metadata", {{"name", binding_of(Role::TenantAdmin)}, {"namespace", s.name}, {"labels", rb_labels}}},
-          {"roleRef", {{"apiGroup", kRbac}, {"kind", "ClusterRole"}, {"name", cluster_role_of(Role::TenantAdmin)}}},
-          {"subjects", s.tenant_admins}}});
-  }
   return out;
 }
 
 std::string tenant_role_name(const std::string& tenant) { return "wb:tenant:" + tenant; }
 
-json tenant_cluster_role(const std::string& tenant, bool kubesphere) {
+json tenant_cluster_role(const std::string& tenant, bool kubesphere, bool self_service) {
   const std::string name = tenant_role_name(tenant);
   std::vector<json> rules = {
       // Listing workspaces (namespaces) is cluster-wide in RBAC: tenant admins see every
@@ -264,7 +269,18 @@ json tenant_cluster_role(const std::string& tenant, bool kubesphere) {
       // Managing who the tenant's admins are: this binding only, and only to this role.
       rule({kRbac}, {"clusterrolebindings"}, {"get", "update", "patch"}, {name}),
       rule({kRbac}, {"clusterroles"}, {"get", "bind"}, {name}),
+      // Who administers this tenant, in the form the boundary policy asks the authorizer about.
+      rule({kTenancyGroup}, {"tenants"}, {"admin"}, {tenant}),
   };
+  if (self_service) {
+    // Creating a workspace: the namespace, then the tenant admins' RoleBinding in it (the rest
+    // follows from that binding). Cluster-wide by necessity; kBoundaryPolicy refuses every use
+    // outside this tenant's workspaces.
+    rules.push_back(rule({kTenancyGroup}, {"workspaces"}, {"create"}));
+    rules.push_back(rule({""}, {"namespaces"}, {"create"}));
+    rules.push_back(rule({kRbac}, {"rolebindings"}, {"create"}));
+    rules.push_back(rule({kRbac}, {"clusterroles"}, {"bind"}, {cluster_role_of(Role::TenantAdmin)}));
+  }
   if (kubesphere)
     rules.push_back(rule({"tenant.kubesphere.io"}, {"workspacetemplates"}, {"get", "update", "patch"}, {tenant}));
   json labels = labels_wb();
@@ -273,6 +289,87 @@ json tenant_cluster_role(const std::string& tenant, bool kubesphere) {
           {"kind", "ClusterRole"},
           {"metadata", {{"name", name}, {"labels", labels}}},
           {"rules", rules}};
+}
+
+namespace {
+
+// CEL: the tenant label of a namespace-like expression, '' when it has none.
+std::string tenant_of_cel(const std::string& obj) {
+  return fmt::format("(has({0}.metadata.labels) && '{1}' in {0}.metadata.labels ? {0}.metadata.labels['{1}'] : '')",
+                     obj, kTenantLabel);
+}
+
+std::string is_admin_cel(const std::string& tenant) {
+  return fmt::format("authorizer.group('{}').resource('tenants').name({}).check('admin').allowed()", kTenancyGroup,
+                     tenant);
+}
+
+}  // namespace
+
+json boundary_policy() {
+  const std::string ns_op = "request.resource.resource == 'namespaces'";
+  const std::string who = "'you (' + request.userInfo.username + ') cannot '";
+  const std::string q = "\"'\"";  // a CEL string holding one apostrophe
+  json labels = labels_wb();
+  return {
+      {"apiVersion", "admissionregistration.k8s.io/v1"},
+      {"kind", "ValidatingAdmissionPolicy"},
+      {"metadata",
+       {{"name", kBoundaryPolicy},
+        {"labels", labels},
+        {"annotations",
+         {{"kubesphere.io/description",
+           "wb: tenant admins create workspaces and manage members only inside their own tenants"}}}}},
+      {"spec",
+       {{"failurePolicy", "Fail"},
+        {"matchConstraints",
+         {{"resourceRules",
+           json::array({{{"apiGroups", {""}},
+                         {"apiVersions", {"v1"}},
+                         {"operations", {"CREATE", "UPDATE"}},
+                         {"resources", {"namespaces"}}},
+                        {{"apiGroups", {kRbac}},
+                         {"apiVersions", {"*"}},
+                         {"operations", {"CREATE", "UPDATE", "DELETE"}},
+                         {"resources", {"rolebindings"}}}})}}},
+        // Only tenant admins: they hold the unscoped workspace-create mark but not the unscoped
+        // tenant-admin one (the platform team holds both; everyone else neither).
+        {"matchConditions",
+         json::array({{{"name", "tenant-admins"},
+                       {"expression",
+                        fmt::format("authorizer.group('{0}').resource('workspaces').check('create').allowed() && "
+                                    "!authorizer.group('{0}').resource('tenants').check('admin').allowed()",
+                                    kTenancyGroup)}}})},
+        {"variables",
+         json::array({{{"name", "tenant"},
+                       {"expression", fmt::format("{} ? {} : {}", ns_op, tenant_of_cel("object"),
+                                                  tenant_of_cel("namespaceObject"))}},
+                      {{"name", "oldTenant"},
+                       {"expression", fmt::format("{} && request.operation == 'UPDATE' ? {} : variables.tenant", ns_op,
+                                                  tenant_of_cel("oldObject"))}}})},
+        {"validations",
+         json::array(
+             {{{"expression", fmt::format("variables.tenant != '' && {}", is_admin_cel("variables.tenant"))},
+               {"messageExpression",
+                fmt::format("{} + ({} ? (request.operation == 'CREATE' ? 'create' : 'change') + ' workspace ' + "
+                            "request.name : 'manage members in workspace ' + request.namespace) + "
+                            "(variables.tenant == '' ? ': it belongs to no tenant' : ': you are not a tenant admin "
+                            "of ' + {} + variables.tenant + {})",
+                            who, ns_op, q, q)},
+               {"reason", "Forbidden"}},
+              {{"expression", fmt::format("variables.oldTenant == variables.tenant || (variables.oldTenant != '' && {})",
+                                          is_admin_cel("variables.oldTenant"))},
+               {"messageExpression", fmt::format("{} + 'move workspace ' + request.name + ' out of tenant ' + {} + "
+                                                 "variables.oldTenant + {} + ': you are not a tenant admin there'",
+                                                 who, q, q)},
+               {"reason", "Forbidden"}}})}}}};
+}
+
+json boundary_policy_binding() {
+  return {{"apiVersion", "admissionregistration.k8s.io/v1"},
+          {"kind", "ValidatingAdmissionPolicyBinding"},
+          {"metadata", {{"name", kBoundaryPolicy}, {"labels", labels_wb()}}},
+          {"spec", {{"policyName", kBoundaryPolicy}, {"validationActions", json::array({"Deny"})}}}};
 }
 
 json tenant_binding(const std::string& tenant, const std::vector<json>& admins) {

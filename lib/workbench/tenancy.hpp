@@ -35,6 +35,17 @@ inline constexpr const char* kManagedBy = "app.kubernetes.io/managed-by";
 
 // KubeSphere's tenant API (WorkspaceTemplate, cluster-scoped).
 extern const kube::ResourceType WorkspaceTemplate;
+// Kubernetes' in-process admission policies (admissionregistration.k8s.io/v1, 1.30+).
+extern const kube::ResourceType AdmissionPolicy, AdmissionPolicyBinding;
+
+// Tenant boundaries. RBAC cannot scope creating a namespace (or the first RoleBinding in it) to a
+// tenant, so where the cluster has ValidatingAdmissionPolicy, tenant admins get those rights
+// cluster-wide and the policy kBoundaryPolicy refuses every use of them outside their own tenants.
+// Who administers which tenant is itself RBAC: the virtual permission "admin" on
+// wb.dev/tenants/<tenant> (resourceNames-scoped); "create" on wb.dev/workspaces marks a user the
+// policy applies to. The platform team (cluster-admin) holds both unscoped and is not checked.
+inline constexpr const char* kTenancyGroup = "wb.dev";
+inline constexpr const char* kBoundaryPolicy = "wb-tenant-boundaries";
 
 enum class Role { Developer, Viewer, TenantAdmin, Deployer };
 
@@ -83,13 +94,16 @@ struct WorkspaceSpec {
 // Validates a CPU ("500m", "2") or memory ("512Mi", "1G") quantity; Usage error naming the flag.
 Status check_quantity(const std::string& value, bool memory, const std::string& what);
 
-// The objects of a new workspace, in creation order: Namespace, ResourceQuota "wb-quota",
-// LimitRange "wb-limits", NetworkPolicy "wb-tenant-isolation" (if enabled), RoleBinding
-// "wb:tenant-admin" (if the tenant has admins).
+// The objects of a new workspace, in creation order: Namespace, RoleBinding "wb:tenant-admin" (if
+// the tenant has admins; first, so a tenant admin who creates the workspace may then create the
+// rest), ResourceQuota "wb-quota", LimitRange "wb-limits", NetworkPolicy "wb-tenant-isolation"
+// (if enabled).
 std::vector<std::pair<kube::ResourceType, json>> workspace_objects(const WorkspaceSpec& spec);
 
 // The tenant's ClusterRole and ClusterRoleBinding ("wb:tenant:T"), and its WorkspaceTemplate.
-json tenant_cluster_role(const std::string& tenant, bool kubesphere);
+// `self_service`: the cluster enforces kBoundaryPolicy, so the role also lets the tenant's admins
+// create workspaces (see kTenancyGroup).
+json tenant_cluster_role(const std::string& tenant, bool kubesphere, bool self_service);
 json tenant_binding(const std::string& tenant, const std::vector<json>& admins);
 json workspace_template(const std::string& tenant, const std::string& manager);
 std::string tenant_role_name(const std::string& tenant);
@@ -104,8 +118,22 @@ struct Applied {
   json object;
   std::string outcome;  // "created", "configured", "unchanged" (or "would create"... with dry_run)
 };
-// Installs (server-side apply) the platform ClusterRoles; idempotent.
-Result<std::vector<Applied>> platform_init(kube::Client& client, bool dry_run);
+// The ValidatingAdmissionPolicy and its binding that keep tenant admins inside their tenants.
+json boundary_policy();
+json boundary_policy_binding();
+
+struct PlatformInit {
+  std::vector<Applied> applied;
+  // The cluster serves ValidatingAdmissionPolicy: the boundary policy is installed and tenant
+  // admins create their own workspaces. Without it, only the platform team does.
+  bool self_service = false;
+};
+// Installs (server-side apply) the platform ClusterRoles and, where the cluster has
+// ValidatingAdmissionPolicy, the tenant-boundary policy; brings existing tenants' roles up to date.
+// Idempotent.
+Result<PlatformInit> platform_init(kube::Client& client, bool dry_run);
+// Whether tenant admins may create workspaces here (the boundary policy and its binding exist).
+bool self_service_enabled(kube::Client& client);
 
 struct TenantInfo {
   std::string name;
@@ -157,6 +185,14 @@ struct Robot {
 // NAME-token, waits for the token and builds a kubeconfig. All or nothing.
 Result<Robot> create_robot(kube::Client& client, const std::string& name, const std::string& workspace, Role role);
 Status remove_robot(kube::Client& client, const std::string& name, const std::string& workspace);
+// The workspace's robots (ServiceAccounts labelled wb.dev/robot), by name.
+struct RobotInfo {
+  std::string name;
+  std::string role;     // "deployer", ... ("" when its RoleBinding is gone)
+  std::string created;  // the ServiceAccount's creationTimestamp
+  bool token = false;   // its token Secret exists
+};
+Result<std::vector<RobotInfo>> list_robots(kube::Client& client, const std::string& workspace);
 // A kubeconfig (YAML) for `token` against the client's server and CA, namespace `ns`.
 std::string robot_kubeconfig(const kube::RestConfig& config, const std::string& name, const std::string& ns,
                              const std::string& token);

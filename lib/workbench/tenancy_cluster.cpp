@@ -139,24 +139,64 @@ Result<bool> kubesphere_installed(kube::Client& client) {
   return d.has(WorkspaceTemplate.api_version(), WorkspaceTemplate.plural);
 }
 
-Result<std::vector<Applied>> platform_init(kube::Client& client, bool dry_run) {
-  std::vector<Applied> out;
+namespace {
+
+// Whether the server has `want` already: for roles their rules (and role label), for the
+// admission policy objects their spec.
+bool same_object(const json& have, const json& want) {
+  if (want.contains("rules"))
+    return have.value("rules", json::array()) == want["rules"] &&
+           fields::meta_string(have, "labels", kRoleLabel) == fields::meta_string(want, "labels", kRoleLabel);
+  return have.value("spec", json::object()) == want["spec"];
+}
+
+// Creates or updates one object (server-side apply) and says what happened.
+Result<Applied> ensure(kube::Client& client, const kube::ResourceType& type, const json& want, bool dry_run) {
+  auto current = client.get(type, "", name_of(want));
+  std::string outcome;
+  if (!current) {
+    if (current.error().http_status != 404) return current.error();
+    outcome = "created";
+  } else {
+    outcome = same_object(*current, want) ? "unchanged" : "configured";
+  }
+  if (outcome != "unchanged") WB_TRY(client.apply(type, "", want, true, dry_run));
+  return Applied{want, dry_run && outcome != "unchanged" ? "would be " + outcome : outcome};
+}
+
+}  // namespace
+
+bool self_service_enabled(kube::Client& client) {
+  return client.get(AdmissionPolicy, "", kBoundaryPolicy) && client.get(AdmissionPolicyBinding, "", kBoundaryPolicy);
+}
+
+Result<PlatformInit> platform_init(kube::Client& client, bool dry_run) {
+  PlatformInit out;
   for (auto& role : platform_cluster_roles()) {
-    const std::string name = name_of(role);
-    auto current = client.get(t::ClusterRole, "", name);
-    std::string outcome;
-    if (!current) {
-      if (current.error().http_status != 404) return current.error();
-      outcome = "created";
-    } else {
-      const json& c = *current;
-      bool same =
-          c.value("rules", json::array()) == role["rules"] &&
-          fields::meta_string(c, "labels", kRoleLabel) == role["metadata"]["labels"][kRoleLabel].get<std::string>();
-      outcome = same ? "unchanged" : "configured";
-    }
-    if (outcome != "unchanged") WB_TRY(client.apply(t::ClusterRole, "", role, true, dry_run));
-    out.push_back({role, dry_run && outcome != "unchanged" ? "would be " + outcome : outcome});
+    WB_ASSIGN_OR_RETURN(auto a, ensure(client, t::ClusterRole, role, dry_run));
+    out.applied.push_back(std::move(a));
+  }
+  WB_ASSIGN_OR_RETURN(auto d, client.discovery());
+  out.self_service = d.has(AdmissionPolicy.api_version(), AdmissionPolicy.plural) &&
+                     d.has(AdmissionPolicyBinding.api_version(), AdmissionPolicyBinding.plural);
+  if (out.self_service) {
+    // The policy before its binding, and both before any tenant role grants what they guard.
+    WB_ASSIGN_OR_RETURN(auto p, ensure(client, AdmissionPolicy, boundary_policy(), dry_run));
+    out.applied.push_back(std::move(p));
+    WB_ASSIGN_OR_RETURN(auto b, ensure(client, AdmissionPolicyBinding, boundary_policy_binding(), dry_run));
+    out.applied.push_back(std::move(b));
+  }
+  // Tenants made by an older wb (or before the cluster had admission policies) get today's role.
+  const bool ks = d.has(WorkspaceTemplate.api_version(), WorkspaceTemplate.plural);
+  kube::ListOptions roles;
+  roles.label_selector = kTenantRoleLabel;
+  WB_ASSIGN_OR_RETURN(json crs, client.list(t::ClusterRole, "", roles));
+  for (const auto& cr : items_of(crs)) {
+    std::string tenant = fields::meta_string(cr, "labels", kTenantRoleLabel);
+    if (tenant.empty() || name_of(cr) != tenant_role_name(tenant)) continue;
+    WB_ASSIGN_OR_RETURN(auto a, ensure(client, t::ClusterRole, tenant_cluster_role(tenant, ks, out.self_service),
+                                       dry_run));
+    out.applied.push_back(std::move(a));
   }
   return out;
 }
@@ -247,7 +287,7 @@ Status create_tenant(kube::Client& client, const std::string& tenant, const std:
   if (existing.error().http_status != 404) return existing.error();
   std::vector<json> subjects;
   for (const auto& a : admins) subjects.push_back(subject_for(a));
-  WB_TRY(client.create(t::ClusterRole, "", tenant_cluster_role(tenant, ks)));
+  WB_TRY(client.create(t::ClusterRole, "", tenant_cluster_role(tenant, ks, self_service_enabled(client))));
   auto b = client.create(t::ClusterRoleBinding, "", tenant_binding(tenant, subjects));
   if (!b) {
     (void)client.remove(t::ClusterRole, "", tenant_role_name(tenant));
@@ -287,8 +327,17 @@ Result<std::vector<json>> create_workspace(kube::Client& client, WorkspaceSpec s
   WB_TRY(check_quantity(spec.defaults.limit_memory, true, "workspaces.limits.memory"));
   WB_TRY(check_quantity(spec.defaults.request_cpu, false, "workspaces.limits.cpuRequest"));
   WB_TRY(check_quantity(spec.defaults.request_memory, true, "workspaces.limits.memoryRequest"));
-  WB_ASSIGN_OR_RETURN(auto info, get_tenant(client, spec.tenant));
-  for (const auto& a : info.admins) spec.tenant_admins.push_back(subject_for(a));
+  auto info = get_tenant(client, spec.tenant);
+  if (!info && info.error().http_status == 403 && !dry_run) {
+    // Not allowed to read the tenant (its admins may): let a dry run of the namespace say why in
+    // the cluster's own words (RBAC, or the boundary policy), else report the read.
+    auto ns = workspace_objects(spec).front().second;
+    auto trial = client.create(t::Namespace, "", ns, true);
+    if (!trial && trial.error().http_status == 403) return trial.error();
+    return info.error();
+  }
+  WB_TRY(info);
+  for (const auto& a : info->admins) spec.tenant_admins.push_back(subject_for(a));
   auto existing = client.get(t::Namespace, "", spec.name);
   if (existing) {
     std::string owner = fields::meta_string(*existing, "labels", kTenantLabel);
@@ -306,13 +355,19 @@ Result<std::vector<json>> create_workspace(kube::Client& client, WorkspaceSpec s
     return out;
   }
   bool made_ns = false;
+  bool bound = false;  // the tenant admins' RoleBinding exists: RBAC may need a moment to see it
   for (auto& [type, obj] : objects) {
     auto made = client.create(type, type.namespaced ? spec.name : "", obj);
+    for (int i = 0; !made && bound && made.error().http_status == 403 && i < 20; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      made = client.create(type, type.namespaced ? spec.name : "", obj);
+    }
     if (!made) {
       if (made_ns) (void)client.remove(t::Namespace, "", spec.name);
       return made.error();
     }
     if (type.plural == "namespaces") made_ns = true;
+    if (type.plural == "rolebindings") bound = true;
     out.push_back(*made);
   }
   return out;
@@ -344,7 +399,7 @@ Status add_member(kube::Client& client, const std::string& who, Role role, const
   if (!ns && ns.error().http_status != 403) return ns.error();  // not allowed to read it: the binding write decides
   if (ns && fields::meta_string(*ns, "labels", kTenantLabel).empty())
     return Error(ErrorCode::Usage, fmt::format("namespace '{}' is not a workspace of any tenant", workspace),
-                 "the platform team makes workspaces with `wb workspace create NAME --tenant T`");
+                 "make a workspace with `wb workspace create NAME --tenant T`");
   const json subject = subject_for(who);
   WB_TRY(add_to_binding(client, workspace, role, subject));
   WB_ASSIGN_OR_RETURN(bool other, remove_from_bindings(client, workspace, subject, role));
@@ -541,6 +596,35 @@ Status remove_robot(kube::Client& client, const std::string& name, const std::st
   return {};
 }
 
+Result<std::vector<RobotInfo>> list_robots(kube::Client& client, const std::string& workspace) {
+  WB_TRY(get_workspace(client, workspace));
+  kube::ListOptions robots;
+  robots.label_selector = kRobotLabel;
+  WB_ASSIGN_OR_RETURN(json sas, client.list(t::ServiceAccount, workspace, robots));
+  WB_ASSIGN_OR_RETURN(json rbs, client.list(t::RoleBinding, workspace, robots));
+  std::map<std::string, std::string> roles;
+  for (const auto& rb : items_of(rbs)) {
+    auto role = role_of_cluster_role(fields::str(rb, "/roleRef/name"));
+    roles[fields::meta_string(rb, "labels", kRobotLabel)] = role ? role_name(*role) : fields::str(rb, "/roleRef/name");
+  }
+  // Token Secrets carry the same label; reading them needs the right to read secrets, which a
+  // viewer lacks: then the column stays unknown (false) rather than failing the list.
+  std::set<std::string> tokens;
+  if (auto secrets = client.list(t::Secret, workspace, robots))
+    for (const auto& s : items_of(*secrets)) tokens.insert(fields::meta_string(s, "labels", kRobotLabel));
+  std::vector<RobotInfo> out;
+  for (const auto& sa : items_of(sas)) {
+    RobotInfo r;
+    r.name = name_of(sa);
+    r.role = roles.count(r.name) ? roles[r.name] : "";
+    r.created = fields::str(sa, "/metadata/creationTimestamp");
+    r.token = tokens.count(r.name) > 0;
+    out.push_back(r);
+  }
+  std::sort(out.begin(), out.end(), [](const RobotInfo& a, const RobotInfo& b) { return a.name < b.name; });
+  return out;
+}
+
 // ---------------------------------------------------------------- 403 in words
 
 namespace {
@@ -564,7 +648,9 @@ Result<std::string> role_in(kube::Client& client, const std::string& ns) {
     const char* resource;
     const char* role;
   };
-  static const Probe probes[] = {{"create", "rbac.authorization.k8s.io", "rolebindings", "a tenant admin"},
+  // (Tenant admins may create RoleBindings cluster-wide where the boundary policy guards that, so
+  // what marks one in a workspace is a right only their RoleBinding there gives.)
+  static const Probe probes[] = {{"update", "", "resourcequotas", "a tenant admin"},
                                  {"delete", "apps", "deployments", "a developer"},
                                  {"patch", "apps", "deployments", "a deployer"},
                                  {"list", "", "pods", "a viewer"}};
@@ -612,7 +698,8 @@ std::string server_user(kube::Client& client) {
 bool is_forbidden_in_words_candidate(const Error& error) {
   if (error.http_status != 403) return false;
   return parse_forbidden(error.message) || parse_reworded(error.message) ||
-         error.message.find("attempting to grant RBAC permissions not currently held") != std::string::npos;
+         error.message.find("attempting to grant RBAC permissions not currently held") != std::string::npos ||
+         error.message.find(fmt::format("ValidatingAdmissionPolicy '{}'", kBoundaryPolicy)) != std::string::npos;
 }
 
 Error explain_forbidden(kube::Client& client, const Error& error) {
@@ -621,6 +708,18 @@ Error explain_forbidden(kube::Client& client, const Error& error) {
   if (!f) f = parse_reworded(error.message);
   Error out = error;
   out.code = ErrorCode::Auth;
+  if (!f && error.message.find(fmt::format("ValidatingAdmissionPolicy '{}'", kBoundaryPolicy)) != std::string::npos) {
+    // Refused by the tenant-boundary policy, whose message is already in words.
+    const std::string mark = "denied request: ";
+    auto at = error.message.find(mark);
+    if (at != std::string::npos) out.message = error.message.substr(at + mark.size());
+    static const std::regex tenant_re("tenant admin of '([^']+)'");
+    std::smatch m;
+    out.hint = std::regex_search(out.message, m, tenant_re)
+                   ? fmt::format("a tenant admin of '{}' or the platform team can do it", std::string(m[1]))
+                   : "the platform team can do it";
+    return out;
+  }
   if (!f) {
     if (error.message.find("attempting to grant RBAC permissions not currently held") != std::string::npos) {
       auto q = error.message.find("is forbidden: user \"");

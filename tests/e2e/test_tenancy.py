@@ -1,6 +1,6 @@
 """Tenants, workspaces, members, roles and robots end to end, enforced by the fake's real RBAC
-evaluation (with escalation prevention): the platform team sets up tenants and workspaces, tenant
-admins give roles, a developer deploys and configs in shop-dev but is refused in shop-prod (in words,
+evaluation (with escalation prevention) and its ValidatingAdmissionPolicy admission: the platform
+team sets up tenants, tenant admins make their workspaces (only in their tenant) and give roles, a developer deploys and configs in shop-dev but is refused in shop-prod (in words,
 exit 4), a viewer reads logs but cannot change config, a tenant admin of one tenant cannot touch
 another (not through wb, not through the API), a robot's kubeconfig works for `wb push jar` and
 `wb config set` and nothing else. KubeSphere detection both ways (--kubesphere on the fake)."""
@@ -119,9 +119,10 @@ class Tenancy(WbTestCase):
         r = self.wb("--kubeconfig", fresh.kubeconfig, "platform", "init", "--dry-run", "-o", "yaml")
         self.assertExit(r, 0)
         docs = [d for d in yaml.safe_load_all(r.out) if d]
-        self.assertEqual([d["metadata"]["name"] for d in docs],
-                         ["wb:developer", "wb:viewer", "wb:deployer", "wb:tenant-admin"])
-        self.assertEqual({d["kind"] for d in docs}, {"ClusterRole"})
+        self.assertEqual([(d["kind"], d["metadata"]["name"]) for d in docs],
+                         [("ClusterRole", "wb:developer"), ("ClusterRole", "wb:viewer"), ("ClusterRole", "wb:deployer"),
+                          ("ClusterRole", "wb:tenant-admin"), ("ValidatingAdmissionPolicy", "wb-tenant-boundaries"),
+                          ("ValidatingAdmissionPolicyBinding", "wb-tenant-boundaries")])
         self.assertEqual(fresh.request("GET", RBAC + "/clusterroles/wb:developer")[0], 404)  # dry run wrote nothing
         r = self.wb("--kubeconfig", fresh.kubeconfig, "platform", "init", "-o", "json")
         self.assertExit(r, 0)
@@ -136,13 +137,43 @@ class Tenancy(WbTestCase):
         dev["rules"] = dev["rules"][:1]
         self.assertEqual(fresh.request("PUT", RBAC + "/clusterroles/wb:developer", dev)[0], 200)
         r = self.wb("--kubeconfig", fresh.kubeconfig, "platform", "init", "-o", "json")
-        self.assertEqual([x["result"] for x in json.loads(r.out)], ["configured", "unchanged", "unchanged", "unchanged"])
+        self.assertEqual([x["result"] for x in json.loads(r.out)], ["configured"] + ["unchanged"] * 5)
         self.assertGreater(len(fresh.request("GET", RBAC + "/clusterroles/wb:developer")[1]["rules"]), 1)
+        # existing tenants' roles are brought up to date too (e.g. made before the policy existed)
+        self.assertExit(self.wb("--kubeconfig", fresh.kubeconfig, "tenant", "create", "t1"), 0)
+        path = RBAC + "/clusterroles/wb:tenant:t1"
+        role = fresh.request("GET", path)[1]
+        full = role["rules"]
+        self.assertIn({"apiGroups": [""], "resources": ["namespaces"], "verbs": ["create"]}, full)
+        role["rules"] = [x for x in full if x["resources"] != ["namespaces"] or x["verbs"] != ["create"]]
+        self.assertEqual(fresh.request("PUT", path, role)[0], 200)
+        r = self.wb("--kubeconfig", fresh.kubeconfig, "platform", "init", "-o", "json")
+        self.assertIn({"kind": "ClusterRole", "name": "wb:tenant:t1", "role": "tenant t1", "result": "configured"},
+                      json.loads(r.out))
+        self.assertEqual(fresh.request("GET", path)[1]["rules"], full)
         # not the platform team: refused in words
         fresh.request("POST", "/fake/v1/tokens", {"token": "tok-x-123", "user": "xavier", "groups": []})
         kc = fresh.kubeconfig_for(os.path.join(self.home, "kc-x"), token="tok-x-123")
         r = self.wb("--kubeconfig", kc, "platform", "init")
         self.assertForbidden(r, "you (xavier) cannot", "cluster-wide", "the platform team")
+
+    def test_without_admission_policies_only_the_platform_team_creates_workspaces(self):
+        old = FakeCluster(k8s_version="1.18")  # no ValidatingAdmissionPolicy (GA in 1.30)
+        self.addCleanup(old.stop)
+        r = self.wb("--kubeconfig", old.kubeconfig, "platform", "init")
+        self.assertExit(r, 0)
+        self.assertIn("no ValidatingAdmissionPolicy", r.err)
+        self.assertIn("the platform team does", r.err)
+        self.assertEqual(old.request("GET", "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies")[0], 404)
+        self.assertExit(self.wb("--kubeconfig", old.kubeconfig, "tenant", "create", "shop", "--admin", "bob"), 0)
+        rules = old.request("GET", RBAC + "/clusterroles/wb:tenant:shop")[1]["rules"]
+        self.assertNotIn({"apiGroups": [""], "resources": ["namespaces"], "verbs": ["create"]}, rules)
+        old.request("POST", "/fake/v1/tokens", {"token": USERS["bob"], "user": "bob", "groups": []})
+        kc = old.kubeconfig_for(os.path.join(self.home, "kc-old-bob"), token=USERS["bob"])
+        self.assertForbidden(self.wb("--kubeconfig", kc, "workspace", "create", "shop-dev", "--tenant", "shop"),
+                             "you (bob) cannot create workspaces: that needs a cluster-wide permission")
+        self.assertExit(self.wb("--kubeconfig", old.kubeconfig, "workspace", "create", "shop-dev", "--tenant", "shop"), 0)
+        self.assertEqual(old.request("GET", "/api/v1/namespaces/shop-dev")[0], 200)
 
     def test_workspace_objects_field_by_field(self):
         r = self.as_user("admin", "workspace", "create", "shop-qa", "--tenant", "shop", "--cpu", "4", "--memory", "8Gi")
@@ -185,6 +216,37 @@ class Tenancy(WbTestCase):
         self.assertOneLineError(self.as_user("admin", "workspace", "create", "z-2", "--tenant", "shop", "--cpu", "lots"),
                                 2, "--cpu 'lots' is not a CPU quantity")
         self.assertEqual(self.status_of("/api/v1/namespaces/z-2"), 404)
+
+    def test_a_tenant_admin_creates_workspaces_in_their_tenant(self):
+        r = self.as_user("bob", "workspace", "create", "shop-bob", "--tenant", "shop", "--cpu", "2")
+        self.assertExit(r, 0)
+        self.assertIn("Created workspace 'shop-bob' in tenant 'shop'", r.out)
+        self.addCleanup(self.as_user, "admin", "workspace", "delete", "shop-bob", "--yes")
+        ns = self.get("/api/v1/namespaces/shop-bob")
+        self.assertEqual(ns["metadata"]["labels"]["kubesphere.io/workspace"], "shop")
+        self.assertEqual(ns["metadata"]["annotations"]["kubesphere.io/creator"], "bob")
+        self.assertEqual(self.get("/api/v1/namespaces/shop-bob/resourcequotas/wb-quota")["spec"]["hard"]["limits.cpu"],
+                         "2")
+        self.assertEqual(self.status_of("/api/v1/namespaces/shop-bob/limitranges/wb-limits"), 200)
+        self.assertEqual(self.status_of(
+            "/apis/networking.k8s.io/v1/namespaces/shop-bob/networkpolicies/wb-tenant-isolation"), 200)
+        self.assertEqual(self.subjects("shop-bob", "wb:tenant-admin"), ["bob"])
+        # ... and decides who works there
+        self.assertExit(self.as_user("bob", "member", "add", "dave", "--role", "developer", "-w", "shop-bob"), 0)
+        self.assertEqual(self.subjects("shop-bob", "wb:developer"), ["dave"])
+        # carol, admin of acme, can neither create workspaces in shop nor hand out roles in bob's
+        self.assertForbidden(self.as_user("carol", "workspace", "create", "shop-carol", "--tenant", "shop"),
+                             "you (carol) cannot create workspace shop-carol: you are not a tenant admin of 'shop'")
+        self.assertForbidden(self.as_user("carol", "member", "add", "carol", "--role", "developer", "-w", "shop-bob"),
+                             "you (carol) cannot")
+        self.assertEqual(self.status_of(RBAC + "/namespaces/shop-bob/rolebindings/wb:developer"), 200)
+        self.assertEqual(self.subjects("shop-bob", "wb:developer"), ["dave"])
+        # a developer is no tenant admin: cannot create workspaces at all (plain RBAC)
+        self.assertForbidden(self.as_user("dave", "workspace", "create", "shop-dave", "--tenant", "shop"),
+                             "you (dave) cannot create workspaces")
+        # bob deletes his workspace again
+        r = self.as_user("bob", "workspace", "delete", "shop-bob", "--yes")
+        self.assertExit(r, 0)
 
     def test_workspace_delete_asks_and_refuses_plain_namespaces(self):
         self.assertExit(self.as_user("admin", "workspace", "create", "shop-tmp", "--tenant", "shop"), 0)
@@ -275,8 +337,9 @@ class Tenancy(WbTestCase):
     def test_a_tenant_admin_cannot_touch_another_tenant(self):
         r = self.as_user("bob", "member", "add", "dave", "--role", "developer", "-w", "acme-dev")
         # bob cannot even read acme-dev, so the tenant is not named
-        self.assertForbidden(r, "you (bob) cannot manage members in workspace acme-dev: you have no role there; "
-                                "a tenant admin of the workspace's tenant can change that")
+        # (bob may create RoleBindings anywhere for his own new workspaces, so the cluster's escalation
+        # check is what refuses first)
+        self.assertForbidden(r, "you (bob) cannot give that role: it grants more than you may hand out there")
         self.assertEqual(self.status_of(RBAC + "/namespaces/acme-dev/rolebindings/wb:developer"), 404)
         self.assertForbidden(self.as_user("bob", "member", "list", "-w", "acme-dev"), "you (bob) cannot see members")
         self.assertForbidden(self.as_user("bob", "member", "add", "bob", "--role", "tenant-admin", "--tenant", "acme"),
@@ -284,9 +347,11 @@ class Tenancy(WbTestCase):
         self.assertEqual([s["name"] for s in self.get(RBAC + "/clusterrolebindings/wb:tenant:acme")["subjects"]],
                          ["carol"])
         self.assertForbidden(self.as_user("bob", "robot", "create", "ci", "-w", "acme-dev"), "you (bob) cannot")
-        # workspaces are created by the platform team (RBAC cannot scope namespace creation to a tenant)
-        self.assertForbidden(self.as_user("bob", "workspace", "create", "shop-new", "--tenant", "shop"),
-                             "you (bob) cannot create workspaces", "the platform team")
+        # a workspace in another tenant: refused by the boundary policy, nothing left behind
+        self.assertForbidden(self.as_user("bob", "workspace", "create", "acme-bob", "--tenant", "acme"),
+                             "you (bob) cannot create workspace acme-bob: you are not a tenant admin of 'acme'",
+                             "a tenant admin of 'acme' or the platform team can do it")
+        self.assertEqual(self.status_of("/api/v1/namespaces/acme-bob"), 404)
         # Enforced by the cluster, not by wb: straight API calls with bob's token.
         tok = USERS["bob"]
 
@@ -298,6 +363,30 @@ class Tenancy(WbTestCase):
         status, body = cluster.request("POST", RBAC + "/namespaces/acme-dev/rolebindings", rb("acme-dev", "wb:developer"),
                                        token=tok)
         self.assertEqual(status, 403, body)
+        # bob may create namespaces and RoleBindings cluster-wide (to make his own workspaces); the
+        # boundary policy keeps that inside tenant shop: not in acme's workspaces, not in namespaces of
+        # no tenant, no namespace outside shop, no moving a workspace out of shop
+        status, body = cluster.request("POST", RBAC + "/namespaces/acme-dev/rolebindings",
+                                       rb("acme-dev", "wb:tenant-admin", user="bob"), token=tok)
+        self.assertEqual(status, 403, body)
+        self.assertIn("you (bob) cannot manage members in workspace acme-dev: you are not a tenant admin of 'acme'",
+                      body["message"])
+        status, body = cluster.request("POST", RBAC + "/namespaces/default/rolebindings",
+                                       rb("default", "wb:tenant-admin", user="bob"), token=tok)
+        self.assertEqual(status, 403, body)
+        self.assertIn("it belongs to no tenant", body["message"])
+        for labels in ({}, {"kubesphere.io/workspace": "acme"}):
+            status, body = cluster.request("POST", "/api/v1/namespaces", {
+                "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bobs-own", "labels": labels}}, token=tok)
+            self.assertEqual(status, 403, body)
+            self.assertEqual(body["reason"], "Forbidden")
+            self.assertIn("ValidatingAdmissionPolicy 'wb-tenant-boundaries'", body["message"])
+        self.assertEqual(self.status_of("/api/v1/namespaces/bobs-own"), 404)
+        ns = self.get("/api/v1/namespaces/shop-dev")
+        ns["metadata"]["labels"]["kubesphere.io/workspace"] = "acme"
+        status, body = cluster.request("PUT", "/api/v1/namespaces/shop-dev", ns, token=tok)
+        self.assertEqual(status, 403, body)
+        self.assertEqual(self.get("/api/v1/namespaces/shop-dev")["metadata"]["labels"]["kubesphere.io/workspace"], "shop")
         # in his own workspace he may not hand out more than wb's roles (escalation prevention)
         status, body = cluster.request("POST", RBAC + "/namespaces/shop-dev/rolebindings",
                                        rb("shop-dev", "cluster-admin"), token=tok)
@@ -419,6 +508,20 @@ class Tenancy(WbTestCase):
         self.assertEqual(cluster.request("GET", "/api/v1/namespaces/shop-dev/pods", token=r.out.strip())[0], 200)
         self.assertOneLineError(self.as_user("bob", "-w", "shop-dev", "robot", "create", "x", "--role",
                                              "tenant-admin"), 2, "robots cannot be tenant admins")
+        # the list: every robot of the workspace with its role; a viewer sees them too (no tokens)
+        r = self.as_user("bob", "-w", "shop-dev", "robot", "list", "-o", "json")
+        self.assertExit(r, 0)
+        robots = {x["name"]: x for x in json.loads(r.out)}
+        self.assertEqual({n: (x["role"], x["token"]) for n, x in robots.items()},
+                         {"ci": ("deployer", True), "ci3": ("viewer", True), "ci4": ("deployer", True)})
+        self.assertTrue(robots["ci"]["created"].endswith("Z"), robots["ci"])
+        r = self.as_user("bob", "-w", "shop-dev", "robot", "list")
+        self.assertExit(r, 0)
+        self.assertIn("ci3\tviewer\tyes\t", r.out)
+        self.assertEqual(self.as_user("bob", "-w", "shop-dev", "robot", "ls", "-o", "name").out.split(),
+                         ["robot/ci", "robot/ci3", "robot/ci4"])
+        self.assertOneLineError(self.as_user("admin", "-w", "ghost-ws", "robot", "list"), 3, "workspace 'ghost-ws'")
+        self.assertForbidden(self.as_user("carol", "-w", "shop-dev", "robot", "list"), "you (carol) cannot")
 
 
 @unittest.skipIf(REAL_KUBECONFIG, "needs the fake API server with KubeSphere's tenant API switched on")

@@ -534,6 +534,16 @@ class Server:
             raise ApiError(403, "Forbidden", forbidden_message(user, verb, r.group, r.plural, sub or "", name, ns),
                            name=name or None, group=r.group, kind=r.plural)
 
+    def admit(self, request, r, operation, obj, old, sub=None, kind=None):
+        """ValidatingAdmissionPolicy admission (admission.py) of a client's write; controller writes
+        (no request) are not admitted."""
+        user = CURRENT_USER.get()
+        if request is None or user is None:
+            return
+        import admission
+        admission.admit(self, r, operation, obj, old, sub or "", bool(request.query.get("dryRun")), user,
+                        kind=kind)
+
     def check_escalation(self, r, obj, old):
         """RBAC escalation prevention (the apiserver's policy-based rbac storage): a Role/ClusterRole
         needs `escalate` on it or all of its rules held; a binding needs `bind` on the role it refers
@@ -852,8 +862,6 @@ class Server:
             raise invalid(r.kind, r.group, name, [("metadata.name", f'Invalid value: "{name}": {e}',
                                                    "FieldValueInvalid") for e in errs])
         self._check_namespace(r, ns, name)
-        if self.store.get(r.storage, ns, name) is not None:
-            raise already_exists(r.plural, r.group, name)
         for k in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation",
                   "selfLink"):
             md.pop(k, None)
@@ -863,6 +871,11 @@ class Server:
         self._finish_meta(r, body)
         mgr = manager or self._manager(request)
         patchmod.record_update(None, body, mgr, r.gv, rfc3339())
+        self.admit(request, r, "CREATE", body, None)
+        # Like the apiserver: RBAC escalation checks, validation and admission come first; storage
+        # says AlreadyExists last (a dry run included).
+        if self.store.get(r.storage, ns, name) is not None:
+            raise already_exists(r.plural, r.group, name)
         if request.query.get("dryRun"):
             body["metadata"]["resourceVersion"] = ""
             return jresp(self.present(r, body), 201)
@@ -927,6 +940,8 @@ class Server:
         if not op_apply:
             patchmod.record_update(old, new, manager, r.gv, rfc3339(),
                                    subresource=sub if sub in ("status", "scale") else None)
+        if sub != "scale":  # h_scale admits the Scale object itself
+            self.admit(request, r, "UPDATE", new, old, sub)
         cmp_new = deepcopy(new)
         cmp_new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         cmp_old = deepcopy(old)
@@ -998,6 +1013,7 @@ class Server:
                 kinds.prepare(self, r, new, None, "create")
                 self._finish_meta(r, new)
                 new["metadata"]["managedFields"] = mfs
+                self.admit(request, r, "CREATE", new, None)
                 if q.get("dryRun"):
                     return jresp(self.present(r, new), 201)
                 out = self.store.put(r.storage, new, "ADDED")
@@ -1083,6 +1099,7 @@ class Server:
                            f"failed: ResourceVersion in precondition: {pre['resourceVersion']}, ResourceVersion "
                            f"in object meta: {obj['metadata']['resourceVersion']}",
                            name=name, group=r.group, kind=r.plural)
+        self.admit(request, r, "DELETE", None, obj)
         if q.get("dryRun") or opts.get("dryRun"):
             return jresp(self.present(r, obj))
         if r.kind == "Namespace":
@@ -1168,6 +1185,8 @@ class Server:
         if r.kind == "Namespace":
             raise method_not_allowed()
         items = [o for o in self.store.items(r.storage, ns) if match(o)]
+        for o in items:
+            self.admit(request, r, "DELETE", None, o)
         out = []
         for o in items:
             cur = self.store.get(r.storage, o["metadata"].get("namespace"), o["metadata"]["name"])
@@ -1217,6 +1236,7 @@ class Server:
                                                           "greater than or equal to 0", "FieldValueInvalid")])
         o = deepcopy(obj)
         o["spec"]["replicas"] = replicas
+        self.admit(request, r, "UPDATE", scale_of(o), cur, "scale", kind=("autoscaling", "v1", "Scale"))
         out = self.do_update(request, r, obj, o, "scale", self._manager(request))
         return jresp(scale_of(out))
 

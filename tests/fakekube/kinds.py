@@ -204,5 +204,8 @@ def prepare(server, r, obj, old, op):
             causes.append(("roleRef", "Invalid value: cannot change roleRef", "FieldValueInvalid"))
     if causes:
         raise invalid(kind, r.group, name, causes)
+    if kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"):
+        import admission
+        admission.validate_object(kind, obj)
     if kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"):
         server.check_escalation(r, obj, old)

@@ -115,6 +115,15 @@ def build_registry(k8s_version, kubesphere=False):
                 namespaced=False, verbs=["create"]),
             Res("events.k8s.io", "v1", "events", "Event", short=["ev"], storage="/events"),
         ]
+    if not old:
+        # ValidatingAdmissionPolicy is GA (admissionregistration.k8s.io/v1) since 1.30; enforced by admission.py
+        R += [
+            Res("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies", "ValidatingAdmissionPolicy",
+                namespaced=False, generation=True, status_sub=True,
+                subresources=[("status", "ValidatingAdmissionPolicy", ["get", "patch", "update"])]),
+            Res("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings",
+                "ValidatingAdmissionPolicyBinding", namespaced=False, generation=True),
+        ]
     if kubesphere:
         # The one KubeSphere tenant CRD wb uses, served as if its CRD were installed.
         R += [Res("tenant.kubesphere.io", "v1alpha2", "workspacetemplates", "WorkspaceTemplate",

@@ -929,5 +929,397 @@ class KubeSphereTest(unittest.TestCase):
             f.stop()
 
 
+
+import sys  # noqa: E402
+sys.path.insert(0, HERE)
+import cel  # noqa: E402
+
+
+class CelTest(unittest.TestCase):
+    """The CEL subset behind ValidatingAdmissionPolicy support (tests/fakekube/cel.py)."""
+
+    def ev(self, src, **variables):
+        return cel.eval_expr(src, variables)
+
+    def err(self, src, **variables):
+        with self.assertRaises(cel.CelError) as cm:
+            cel.eval_expr(src, variables)
+        return str(cm.exception)
+
+    def test_literals_and_precedence(self):
+        self.assertEqual(self.ev("1 + 2 * 3"), 7)
+        self.assertEqual(self.ev("(1 + 2) * 3"), 9)
+        self.assertEqual(self.ev("10 - 4 - 3"), 3)
+        self.assertEqual(self.ev("-7 / 2"), -3)    # truncated towards zero
+        self.assertEqual(self.ev("-7 % 2"), -1)
+        self.assertIsInstance(self.ev("7u + 1u"), cel.UInt)
+        self.assertEqual(self.ev("1.5 * 2.0"), 3.0)
+        self.assertEqual(self.ev("0x1F"), 31)
+        self.assertEqual(self.ev(r"""'a\n' + "b\x41\u00e9" + r'\n'"""), "a\nbA\u00e9\\n")
+        self.assertEqual(self.ev("'''two\nlines'''"), "two\nlines")
+        self.assertEqual(self.ev("[1, 2] + [3]"), [1, 2, 3])
+        self.assertEqual(self.ev("{'a': 1, 'b': [true, null]}"), {"a": 1, "b": [True, None]})
+        self.assertIs(self.ev("false || true && false"), False)   # && binds tighter than ||
+        self.assertIs(self.ev("!false && 1 < 2 == true"), True)
+        self.assertEqual(self.ev("true ? 1 : false ? 2 : 3"), 1)
+        self.assertEqual(self.ev("false ? 1 : false ? 2 : 3"), 3)
+        self.assertIs(self.ev("1 == 1.0"), True)                  # numeric equality across types
+        self.assertIs(self.ev("'1' == 1"), False)
+        self.assertIs(self.ev("null == null && [1, 'a'] == [1, 'a'] && {'k': 1} != {'k': 2}"), True)
+        self.assertEqual(self.ev("-9223372036854775808"), -(1 << 63))
+        self.assertEqual(self.ev("string(5) + string(true) + string(1u)"), "5true1")
+        self.assertEqual(self.ev("int('42') + int(2.9)"), 44)
+
+    def test_errors(self):
+        self.assertEqual(self.err("o.spec", o={"metadata": {}}), "no such key: spec")
+        self.assertEqual(self.err("o['x']", o={}), "no such key: x")
+        self.assertIn("no such overload", self.err("1 + 1.0"))
+        self.assertIn("no such overload", self.err("1 < 'a'"))
+        self.assertEqual(self.err("1 / 0"), "division by zero")
+        self.assertEqual(self.err("9223372036854775807 + 1"), "integer overflow")
+        self.assertEqual(self.err("[1][3]"), "index out of bounds: 3")
+        self.assertEqual(self.err("nope"), "undeclared reference to 'nope'")
+        self.assertIn("unsupported function 'quantity'", self.err("quantity('1Gi')"))
+        self.assertIn("unsupported function 'bogus'", self.err("'a'.bogus()"))
+        self.assertIn("no such overload", self.err("!1"))
+        self.assertIn("no such overload", self.err("1 ? 2 : 3"))
+        self.assertEqual(self.ev("o.namespace", o={"namespace": "ns"}), "ns")  # reserved only as identifier
+        for bad in ("1 +", "a.", "(1", "1 2", "b'bytes'", "if", "namespace + 1", "'open", ".root"):
+            with self.assertRaises(cel.CelSyntaxError, msg=bad):
+                cel.compile_expr(bad)
+
+    def test_error_absorption(self):
+        m = {"a": 1}
+        self.assertIs(self.ev("m.missing && false", m=m), False)
+        self.assertIs(self.ev("false && m.missing", m=m), False)
+        self.assertIs(self.ev("m.missing || true", m=m), True)
+        self.assertIs(self.ev("true || m.missing", m=m), True)
+        self.assertEqual(self.err("m.missing || false", m=m), "no such key: missing")
+        self.assertEqual(self.err("true && m.missing", m=m), "no such key: missing")
+        self.assertIn("no such overload", self.err("1 || false"))
+        # all/exists absorb like && / ||
+        self.assertIs(self.ev("[0, 'a'].all(x, x > 0)"), False)
+        self.assertIn("no such overload", self.err("[1, 'a'].all(x, x > 0)"))
+        self.assertIs(self.ev("['a', 5].exists(x, x > 2)"), True)
+
+    def test_has_in_and_macros(self):
+        o = {"metadata": {"labels": {"team": "shop"}}}
+        self.assertIs(self.ev("has(o.metadata.labels)", o=o), True)
+        self.assertIs(self.ev("has(o.metadata.annotations)", o=o), False)
+        self.assertEqual(self.err("has(o.spec.x)", o=o), "no such key: spec")
+        with self.assertRaises(cel.CelSyntaxError):
+            cel.compile_expr("has(o)")
+        self.assertIs(self.ev("'team' in o.metadata.labels && !('x' in o.metadata.labels)", o=o), True)
+        self.assertIs(self.ev("2 in [1, 2] && !(3 in [1, 2])"), True)
+        self.assertIs(self.ev("[1, 2, 3].exists(x, x > 2) && [1, 2, 3].all(x, x > 0)"), True)
+        self.assertIs(self.ev("[1, 2, 3].exists_one(x, x >= 2)"), False)
+        self.assertEqual(self.ev("[1, 2, 3].map(x, x * 2)"), [2, 4, 6])
+        self.assertEqual(self.ev("[1, 2, 3].filter(x, x % 2 == 1)"), [1, 3])
+        self.assertEqual(self.ev("[1, 2, 3].map(x, x > 1, x * 10)"), [20, 30])
+        self.assertIs(self.ev("o.metadata.labels.all(k, k.startsWith('te'))", o=o), True)
+        self.assertEqual(self.ev("size('h\u00e9llo') + size([1]) + size({'a': 1}) + 'ab'.size()"), 9)
+        self.assertIs(self.ev("'shop-prod'.startsWith('shop') && 'x.y'.endsWith('.y') && 'abc'.contains('b')"), True)
+        self.assertIs(self.ev("'shop-1'.matches('^[a-z]+-[0-9]$') && !'x'.matches('^y')"), True)
+        self.assertEqual(self.ev("['a', 'b'].join('/')"), "a/b")
+        self.assertEqual(self.err("[1].map(x, y)"), "undeclared reference to 'y'")
+
+    def test_lazy_variables(self):
+        calls = []
+
+        def boom():
+            calls.append(1)
+            raise cel.CelError("no such key: spec")
+        v = cel.LazyMap({"ok": cel.Lazy(lambda: calls.append(0) or 5), "bad": cel.Lazy(boom)})
+        self.assertEqual(self.ev("variables.ok + variables.ok", variables=v), 10)
+        self.assertEqual(calls, [0])  # computed once
+        self.assertIs(self.ev("true || variables.bad", variables=v), True)
+        self.assertEqual(self.err("variables.bad == 1", variables=v), "no such key: spec")
+        self.assertEqual(self.err("variables.nope", variables=v), "no such key: nope")
+
+    def test_authorizer_library(self):
+        import admission
+        from rbac import Authorizer as RbacAuthorizer, User
+        from store import Store
+        st = Store()
+        rb = "rbac.authorization.k8s.io/"
+
+        def put(storage, obj):
+            obj.setdefault("metadata", {}).setdefault("namespace", "")
+            st.put(storage, obj, "ADDED")
+        put(rb + "clusterroles", {"metadata": {"name": "t"}, "rules": [
+            {"apiGroups": ["tenancy.wb"], "resources": ["tenants"], "resourceNames": ["shop"], "verbs": ["admin"]},
+            {"nonResourceURLs": ["/healthz"], "verbs": ["get"]}]})
+        put(rb + "clusterrolebindings", {"metadata": {"name": "t"}, "roleRef": {"kind": "ClusterRole", "name": "t"},
+                                         "subjects": [{"kind": "User", "name": "tadm"}]})
+        put(rb + "roles", {"metadata": {"name": "cm", "namespace": "ns1"}, "rules": [
+            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]})
+        put(rb + "rolebindings", {"metadata": {"name": "cm", "namespace": "ns1"},
+                                  "roleRef": {"kind": "Role", "name": "cm"},
+                                  "subjects": [{"kind": "ServiceAccount", "namespace": "ns1", "name": "robot"}]})
+        authz = RbacAuthorizer(st)
+        user = User("tadm")
+        a = admission.Authorizer(authz, user, admission.ResourceCheck(authz, user, "tenancy.wb", "tenants",
+                                                                      name="shop"))
+        t = "authorizer.group('tenancy.wb').resource('tenants')"
+        self.assertIs(self.ev(t + ".name('shop').check('admin').allowed()", authorizer=a), True)
+        self.assertIs(self.ev(t + ".name('bank').check('admin').allowed()", authorizer=a), False)
+        self.assertIs(self.ev(t + ".check('admin').allowed()", authorizer=a), False)  # resourceNames need a name
+        self.assertIs(self.ev(t + ".name('shop').check('delete').allowed()", authorizer=a), False)
+        self.assertIn('ClusterRoleBinding "t"', self.ev(t + ".name('shop').check('admin').reason()", authorizer=a))
+        self.assertIs(self.ev(t + ".name('shop').check('admin').errored()", authorizer=a), False)
+        self.assertIs(self.ev("authorizer.requestResource.check('admin').allowed()", authorizer=a), True)
+        self.assertIs(self.ev("authorizer.path('/healthz').check('get').allowed()", authorizer=a), True)
+        sa = "authorizer.serviceAccount('ns1', 'robot').group('').resource('configmaps')"
+        self.assertIs(self.ev(sa + ".namespace('ns1').check('get').allowed()", authorizer=a), True)
+        self.assertIs(self.ev(sa + ".namespace('ns2').check('get').allowed()", authorizer=a), False)
+        self.assertIn("unsupported function 'nope'", self.err("authorizer.nope()", authorizer=a))
+
+
+AR = "/apis/admissionregistration.k8s.io/v1"
+RBACV1 = "/apis/rbac.authorization.k8s.io/v1"
+
+TENANT_POLICY = {
+    "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+    "metadata": {"name": "wb-tenant-namespaces"},
+    "spec": {
+        "failurePolicy": "Fail",
+        "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                                                "operations": ["CREATE", "UPDATE"], "resources": ["namespaces"]}]},
+        "matchConditions": [{"name": "not-a-platform-admin",
+                             "expression": "!authorizer.group('tenancy.wb').resource('tenants').check('admin')"
+                                           ".allowed()"}],
+        "variables": [{"name": "tenant",
+                       "expression": "has(object.metadata.labels) && 'kubesphere.io/workspace' in "
+                                     "object.metadata.labels ? object.metadata.labels['kubesphere.io/workspace'] "
+                                     ": ''"}],
+        "validations": [{
+            "expression": "variables.tenant != '' && authorizer.group('tenancy.wb').resource('tenants')"
+                          ".name(variables.tenant).check('admin').allowed()",
+            "messageExpression": "variables.tenant == '' ? 'a workspace needs the label kubesphere.io/workspace' "
+                                 ": 'user ' + request.userInfo.username + ' is not an admin of tenant ' + "
+                                 "variables.tenant",
+            "reason": "Forbidden"}]}}
+
+
+def vap_binding(name, policy, actions=("Deny",), match=None):
+    b = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+         "metadata": {"name": name}, "spec": {"policyName": policy, "validationActions": list(actions)}}
+    if match is not None:
+        b["spec"]["matchResources"] = match
+    return b
+
+
+def vap_policy(name, resources, operations, validations, **spec):
+    p = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+         "metadata": {"name": name},
+         "spec": {"matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                                                          "operations": operations, "resources": resources}]},
+                  "validations": validations}}
+    p["spec"].update(spec)
+    return p
+
+
+class ValidatingAdmissionPolicyTest(unittest.TestCase):
+    """ValidatingAdmissionPolicy + binding enforcement end to end over HTTP, like kube-apiserver 1.30+."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.f = Fake(tokens='tok-tadm,tadm,uid-t\ntok-ops,ops,uid-o\ntok-dev,dev,uid-d\n')
+        f = cls.f
+        # tadm: admin of tenant "shop" only (resourceNames), may create/patch namespaces
+        f.req("POST", RBACV1 + "/clusterroles", {
+            "metadata": {"name": "tenant-shop-admin"},
+            "rules": [{"apiGroups": ["tenancy.wb"], "resources": ["tenants"], "resourceNames": ["shop"],
+                       "verbs": ["admin"]},
+                      {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["create", "patch", "get"]}]})
+        for user, role in (("tadm", "tenant-shop-admin"), ("ops", "cluster-admin")):
+            st, body = f.req("POST", RBACV1 + "/clusterrolebindings", {
+                "metadata": {"name": f"{user}-{role}"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]})
+            assert st == 201, body
+        st, body = f.req("POST", AR + "/validatingadmissionpolicies", TENANT_POLICY)
+        assert st == 201, body
+        st, body = f.req("POST", AR + "/validatingadmissionpolicybindings",
+                         vap_binding("wb-tenant-namespaces", "wb-tenant-namespaces"))
+        assert st == 201, body
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.f.stop()
+
+    def ns(self, name, tenant=None, token="admin", query=""):
+        md = {"name": name}
+        if tenant:
+            md["labels"] = {"kubesphere.io/workspace": tenant}
+        return self.f.req("POST", "/api/v1/namespaces" + query, {"apiVersion": "v1", "kind": "Namespace",
+                                                                  "metadata": md}, token=token)
+
+    def test_served_like_other_kinds(self):
+        f = self.f
+        st, body = f.req("GET", AR)
+        self.assertEqual(st, 200)
+        got = {r["name"]: (r["namespaced"], r["kind"]) for r in body["resources"]}
+        self.assertEqual(got["validatingadmissionpolicies"], (False, "ValidatingAdmissionPolicy"))
+        self.assertEqual(got["validatingadmissionpolicybindings"], (False, "ValidatingAdmissionPolicyBinding"))
+        st, body = f.req("GET", AR + "/validatingadmissionpolicies/wb-tenant-namespaces")
+        self.assertEqual((st, body["spec"]["failurePolicy"], body["metadata"]["generation"]),
+                         (200, "Fail", 1))
+        st, body = f.req("GET", AR + "/validatingadmissionpolicybindings")
+        self.assertIn("wb-tenant-namespaces", [b["metadata"]["name"] for b in body["items"]])
+        # expressions are compiled when the policy is written; a syntax error is a 422
+        bad = vap_policy("vap-bad", ["pods"], ["CREATE"], [{"expression": "object.spec.replicas <"}])
+        st, body = f.req("POST", AR + "/validatingadmissionpolicies", bad)
+        self.assertEqual((st, body["reason"]), (422, "Invalid"), body)
+        self.assertIn("spec.validations[0].expression", body["message"])
+        self.assertIn("compilation failed", body["message"])
+        st, body = f.req("POST", AR + "/validatingadmissionpolicybindings", vap_binding("vap-noact", "x", actions=()))
+        self.assertEqual(st, 422, body)
+        # RBAC applies to them like to any resource
+        self.assertEqual(f.req("GET", AR + "/validatingadmissionpolicies", token="tok-dev")[0], 403)
+        # paramKind is not supported: a matching request fails loudly instead of skipping the policy
+        p = vap_policy("vap-param", ["limitranges"], ["CREATE"], [{"expression": "true"}],
+                       paramKind={"apiVersion": "v1", "kind": "ConfigMap"})
+        self.assertEqual(f.req("POST", AR + "/validatingadmissionpolicies", p)[0], 201)
+        self.assertEqual(f.req("POST", AR + "/validatingadmissionpolicybindings",
+                               vap_binding("vap-param", "vap-param"))[0], 201)
+        st, body = f.req("POST", "/api/v1/namespaces/default/limitranges", {"metadata": {"name": "lr"}})
+        self.assertEqual(st, 500, body)
+        self.assertIn("fakekube does not support paramKind", body["message"])
+        self.assertEqual(f.req("DELETE", AR + "/validatingadmissionpolicybindings/vap-param")[0], 200)
+        self.assertEqual(f.req("POST", "/api/v1/namespaces/default/limitranges", {"metadata": {"name": "lr"}})[0], 201)
+
+    def test_tenant_admin_creates_namespaces_in_own_tenant_only(self):
+        f = self.f
+        st, body = self.ns("vap-shop-a", "shop", token="tok-tadm")
+        self.assertEqual(st, 201, body)
+        st, body = self.ns("vap-bank-a", "bank", token="tok-tadm")
+        self.assertEqual(st, 403, body)
+        want = ("ValidatingAdmissionPolicy 'wb-tenant-namespaces' with binding 'wb-tenant-namespaces' denied "
+                "request: user tadm is not an admin of tenant bank")
+        self.assertEqual(body["reason"], "Forbidden")
+        self.assertEqual(body["code"], 403)
+        self.assertEqual(body["message"], 'namespaces "vap-bank-a" is forbidden: ' + want)
+        self.assertEqual(body["details"], {"name": "vap-bank-a", "group": "", "kind": "namespaces",
+                                           "causes": [{"message": want}]})
+        self.assertEqual(f.req("GET", "/api/v1/namespaces/vap-bank-a")[0], 404)  # nothing stored
+        st, body = self.ns("vap-none-a", token="tok-tadm")
+        self.assertEqual(st, 403, body)
+        self.assertTrue(body["message"].endswith("denied request: a workspace needs the label "
+                                                 "kubesphere.io/workspace"), body["message"])
+        # dry run is admitted too
+        self.assertEqual(self.ns("vap-bank-b", "bank", token="tok-tadm", query="?dryRun=All")[0], 403)
+        # an UPDATE (patch) moving the namespace to another tenant is refused, keeping it is fine
+        path = "/api/v1/namespaces/vap-shop-a"
+        st, body = f.req("PATCH", path, {"metadata": {"labels": {"kubesphere.io/workspace": "bank"}}},
+                         token="tok-tadm", ctype="application/merge-patch+json")
+        self.assertEqual((st, body.get("reason")), (403, "Forbidden"), body)
+        st, body = f.req("PATCH", path, {"metadata": {"labels": {"x": "y"}}}, token="tok-tadm",
+                         ctype="application/merge-patch+json")
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body["metadata"]["labels"]["kubesphere.io/workspace"], "shop")
+
+    def test_match_conditions_skip_platform_admins(self):
+        # a cluster-admin and system:masters pass the nameless tenants check (wildcards): policy skipped
+        self.assertEqual(self.ns("vap-ops-free", token="tok-ops")[0], 201)
+        self.assertEqual(self.ns("vap-ops-bank", "bank", token="tok-ops")[0], 201)
+        self.assertEqual(self.ns("vap-root-free")[0], 201)
+        # RBAC still comes first: dev may not create namespaces at all
+        st, body = self.ns("vap-dev", "shop", token="tok-dev")
+        self.assertEqual(st, 403)
+        self.assertIn('cannot create resource "namespaces"', body["message"])
+
+    def test_namespaced_objects_namespace_object_and_default_reason(self):
+        f = self.f
+        self.assertEqual(self.ns("vap-shop-cm", "shop")[0], 201)
+        p = vap_policy("vap-cm-tenant", ["configmaps"], ["CREATE", "UPDATE"], [{
+            "expression": "has(object.metadata.labels) && 'tenant' in object.metadata.labels && "
+                          "object.metadata.labels.tenant == namespaceObject.metadata.labels['kubesphere.io/workspace']",
+            "message": "a configmap must carry its workspace in the label tenant"}])
+        self.assertEqual(f.req("POST", AR + "/validatingadmissionpolicies", p)[0], 201)
+        b = vap_binding("vap-cm-tenant", "vap-cm-tenant", match={"namespaceSelector": {"matchExpressions": [
+            {"key": "kubesphere.io/workspace", "operator": "Exists"}]}})
+        self.assertEqual(f.req("POST", AR + "/validatingadmissionpolicybindings", b)[0], 201)
+        cms = "/api/v1/namespaces/%s/configmaps"
+        st, body = f.req("POST", cms % "vap-shop-cm", {"metadata": {"name": "ok", "labels": {"tenant": "shop"}}})
+        self.assertEqual(st, 201, body)
+        st, body = f.req("POST", cms % "vap-shop-cm", {"metadata": {"name": "bad", "labels": {"tenant": "bank"}}})
+        self.assertEqual((st, body["reason"], body["code"]), (422, "Invalid", 422), body)
+        self.assertEqual(body["message"], 'configmaps "bad" is forbidden: ValidatingAdmissionPolicy '
+                         "'vap-cm-tenant' with binding 'vap-cm-tenant' denied request: a configmap must carry "
+                         "its workspace in the label tenant")
+        # the binding's namespaceSelector leaves namespaces without a workspace alone
+        self.assertEqual(f.req("POST", cms % "default", {"metadata": {"name": "vap-free"}})[0], 201)
+        # a Warn-only binding and a binding to a missing policy do not deny
+        self.assertEqual(f.req("DELETE", AR + "/validatingadmissionpolicybindings/vap-cm-tenant")[0], 200)
+        for bb in (vap_binding("vap-cm-warn", "vap-cm-tenant", actions=("Warn",)), vap_binding("vap-gone", "no-such")):
+            self.assertEqual(f.req("POST", AR + "/validatingadmissionpolicybindings", bb)[0], 201)
+        st, body = f.req("POST", cms % "vap-shop-cm", {"metadata": {"name": "bad", "labels": {"tenant": "x"}}})
+        self.assertEqual(st, 201, body)
+
+    def test_delete_sees_old_object(self):
+        f = self.f
+        p = vap_policy("vap-protect", ["configmaps"], ["DELETE"], [
+            {"expression": "object == null && request.operation == 'DELETE'"},
+            {"expression": "!has(oldObject.metadata.labels) || !('protected' in oldObject.metadata.labels)",
+             "messageExpression": "'configmap ' + oldObject.metadata.name + ' is protected'",
+             "reason": "Forbidden"}])
+        self.assertEqual(f.req("POST", AR + "/validatingadmissionpolicies", p)[0], 201)
+        self.assertEqual(f.req("POST", AR + "/validatingadmissionpolicybindings",
+                               vap_binding("vap-protect", "vap-protect"))[0], 201)
+        self.assertEqual(self.ns("vap-del")[0], 201)
+        cms = "/api/v1/namespaces/vap-del/configmaps"
+        f.req("POST", cms, {"metadata": {"name": "keep", "labels": {"protected": "yes"}}})
+        f.req("POST", cms, {"metadata": {"name": "drop"}})
+        st, body = f.req("DELETE", cms + "/keep")
+        self.assertEqual((st, body["reason"]), (403, "Forbidden"), body)
+        self.assertEqual(body["message"], 'configmaps "keep" is forbidden: ValidatingAdmissionPolicy '
+                         "'vap-protect' with binding 'vap-protect' denied request: configmap keep is protected")
+        # deletecollection is admitted item by item before anything goes
+        st, body = f.req("DELETE", cms)
+        self.assertEqual(st, 403, body)
+        self.assertEqual(f.req("GET", cms + "/drop")[0], 200)
+        self.assertEqual(f.req("DELETE", cms + "/drop")[0], 200)
+        self.assertEqual(f.req("GET", cms + "/keep")[0], 200)
+
+    def test_failure_policy_on_expression_errors(self):
+        f = self.f
+        p = vap_policy("vap-err", ["secrets"], ["CREATE"], [{"expression": "object.metadata.labels.team == 'a'"}])
+        self.assertEqual(f.req("POST", AR + "/validatingadmissionpolicies", p)[0], 201)
+        self.assertEqual(f.req("POST", AR + "/validatingadmissionpolicybindings",
+                               vap_binding("vap-err", "vap-err"))[0], 201)
+        self.assertEqual(self.ns("vap-err-ns")[0], 201)
+        secrets = "/api/v1/namespaces/vap-err-ns/secrets"
+        st, body = f.req("POST", secrets, {"metadata": {"name": "s1"}})
+        self.assertEqual((st, body["reason"]), (422, "Invalid"), body)
+        self.assertEqual(body["message"], 'secrets "s1" is forbidden: ValidatingAdmissionPolicy \'vap-err\' with '
+                         "binding 'vap-err' denied request: expression 'object.metadata.labels.team == 'a'' "
+                         "resulted in error: no such key: labels")
+        # an expression the fake's CEL cannot evaluate fails loudly the same way
+        st, body = f.req("PATCH", AR + "/validatingadmissionpolicies/vap-err",
+                         {"spec": {"validations": [{"expression": "quantity('1Gi').isGreaterThan(quantity('1'))"}]}},
+                         ctype="application/merge-patch+json")
+        self.assertEqual(st, 200, body)
+        st, body = f.req("POST", secrets, {"metadata": {"name": "s1"}})
+        self.assertEqual(st, 422, body)
+        self.assertIn("resulted in error: fakekube CEL: unsupported function 'quantity'", body["message"])
+        # failurePolicy Ignore: the erroring policy is skipped
+        st, body = f.req("PATCH", AR + "/validatingadmissionpolicies/vap-err", {"spec": {"failurePolicy": "Ignore"}},
+                         ctype="application/merge-patch+json")
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body["metadata"]["generation"], 3)
+        st, body = f.req("POST", secrets, {"metadata": {"name": "s1"}})
+        self.assertEqual(st, 201, body)
+        # ... but a false validation still denies under Ignore
+        st, body = f.req("PATCH", AR + "/validatingadmissionpolicies/vap-err",
+                         {"spec": {"validations": [{"expression": "!object.metadata.name.startsWith('x')",
+                                                    "reason": "RequestEntityTooLarge"}]}},
+                         ctype="application/merge-patch+json")
+        self.assertEqual(st, 200, body)
+        st, body = f.req("POST", secrets, {"metadata": {"name": "x1"}})
+        self.assertEqual((st, body["reason"]), (413, "RequestEntityTooLarge"), body)
+        self.assertTrue(body["message"].endswith("denied request: failed expression: "
+                                                 "!object.metadata.name.startsWith('x')"), body["message"])
+
 if __name__ == "__main__":
     unittest.main()

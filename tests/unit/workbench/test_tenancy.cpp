@@ -74,17 +74,51 @@ TEST_CASE("workspace objects carry the tenant, quota, limits and isolation") {
   REQUIRE(objs.size() == 5);
   CHECK(objs[0].second["metadata"]["labels"]["kubesphere.io/workspace"] == "shop");
   CHECK(objs[0].second["metadata"]["annotations"]["kubesphere.io/creator"] == "admin");
-  CHECK(objs[1].second["spec"]["hard"]["limits.cpu"] == "4");
-  CHECK(objs[1].second["spec"]["hard"]["requests.memory"] == "16Gi");
-  CHECK(objs[2].second["spec"]["limits"][0]["defaultRequest"]["cpu"] == "100m");
+  // the tenant admins' binding right after the namespace: a tenant admin creating the workspace
+  // may create the rest only through it
+  CHECK(objs[1].second["roleRef"]["name"] == "wb:tenant-admin");
+  CHECK(objs[1].second["subjects"][0]["name"] == "bob");
+  CHECK(objs[2].second["spec"]["hard"]["limits.cpu"] == "4");
+  CHECK(objs[2].second["spec"]["hard"]["requests.memory"] == "16Gi");
+  CHECK(objs[3].second["spec"]["limits"][0]["defaultRequest"]["cpu"] == "100m");
   CHECK(
-      objs[3].second["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["kubesphere.io/workspace"] ==
+      objs[4].second["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["kubesphere.io/workspace"] ==
       "shop");
-  CHECK(objs[4].second["roleRef"]["name"] == "wb:tenant-admin");
-  CHECK(objs[4].second["subjects"][0]["name"] == "bob");
   s.defaults.network_policy = false;
   s.tenant_admins.clear();
   CHECK(workspace_objects(s).size() == 3);
+}
+
+TEST_CASE("a tenant's role grants cluster-wide workspace creation only where the boundary policy guards it") {
+  auto has_rule = [](const json& role, const std::string& group, const std::string& resource, const std::string& verb,
+                     const json& names) {
+    for (const auto& r : role["rules"])
+      if (r["apiGroups"] == json::array({group}) && r["resources"] == json::array({resource}) &&
+          r["verbs"] == json::array({verb}) && r.value("resourceNames", json()) == names)
+        return true;
+    return false;
+  };
+  json plain = tenant_cluster_role("shop", false, false);
+  json self = tenant_cluster_role("shop", false, true);
+  // who administers the tenant is always there, scoped by name
+  CHECK(has_rule(plain, "wb.dev", "tenants", "admin", json::array({"shop"})));
+  CHECK_FALSE(has_rule(plain, "", "namespaces", "create", json()));
+  CHECK_FALSE(has_rule(plain, "rbac.authorization.k8s.io", "rolebindings", "create", json()));
+  CHECK(has_rule(self, "", "namespaces", "create", json()));
+  CHECK(has_rule(self, "rbac.authorization.k8s.io", "rolebindings", "create", json()));
+  CHECK(has_rule(self, "wb.dev", "workspaces", "create", json()));
+  CHECK(has_rule(self, "rbac.authorization.k8s.io", "clusterroles", "bind", json::array({"wb:tenant-admin"})));
+
+  json policy = boundary_policy();
+  CHECK(policy["metadata"]["name"] == "wb-tenant-boundaries");
+  CHECK(policy["spec"]["failurePolicy"] == "Fail");
+  const std::string cond = policy["spec"]["matchConditions"][0]["expression"];
+  CHECK(cond.find("resource('workspaces').check('create')") != std::string::npos);
+  CHECK(cond.find("!authorizer.group('wb.dev').resource('tenants').check('admin')") != std::string::npos);
+  for (const auto& v : policy["spec"]["validations"]) CHECK(v["reason"] == "Forbidden");
+  json binding = boundary_policy_binding();
+  CHECK(binding["spec"]["policyName"] == "wb-tenant-boundaries");
+  CHECK(binding["spec"]["validationActions"] == json::array({"Deny"}));
 }
 
 TEST_CASE("quantities are checked before anything is written") {
