@@ -65,9 +65,10 @@ _wb_cmd() {
     "member add") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--role --tenant --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="none" ;;
     "member list") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--tenant --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "member rm") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--tenant --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="none" ;;
-    "robot") _wb_s="create rm" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
+    "robot") _wb_s="create rm list" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "robot create") _wb_s="" _wb_f="-h --help --token -v --verbose -q --quiet --no-color -y --yes" _wb_v="--role --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="none" ;;
     "robot rm") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="none" ;;
+    "robot list") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "completion") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="=bash,zsh,fish" ;;
     *) _wb_s="" _wb_f="" _wb_v="" _wb_p="" ;;
   esac
@@ -149,6 +150,8 @@ _wb_sub() {
     "robot/create") _wb_n=create ;;
     "robot/rm") _wb_n=rm ;;
     "robot/delete") _wb_n=rm ;;
+    "robot/list") _wb_n=list ;;
+    "robot/ls") _wb_n=list ;;
     *) _wb_n="" ;;
   esac
 }
