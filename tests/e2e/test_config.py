@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import unittest
-import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
 from wbtest import FakeCluster, WbTestCase, REAL_KUBECONFIG, SOURCE_DIR, WB_BIN  # noqa: E402
@@ -54,15 +53,7 @@ class ConfigOnCluster(WbTestCase):
     def setUp(self):
         super().setUp()
         self.app = "orders"
-        self.ns = "cfg-" + uuid.uuid4().hex[:8]
-        status, body = cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.ns}})
-        self.assertIn(status, (200, 201), body)
-        status, body = cluster.apply({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-            "metadata": {"name": "alice-edit", "namespace": self.ns},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
-            "subjects": [{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}]})
-        self.assertEqual(status, 201, body)
+        self.ns = cluster.workspace_for("alice", "cfg")
         self.kubeconfig = cluster.kubeconfig_for(os.path.join(self.home, "kubeconfig"), token=TOKEN)
 
     # ------------------------------------------------------------ helpers

@@ -86,17 +86,8 @@ def open_uploads(reg):
 class Doctor(WbTestCase):
     def setUp(self):
         super().setUp()
-        self.ns = "shop-doc-" + os.urandom(3).hex()
         if not cluster.real:
-            status, body = cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {
-                "name": self.ns, "labels": {"kubesphere.io/workspace": "shop"}}})
-            self.assertIn(status, (200, 201), body)
-            status, body = cluster.apply({
-                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-                "metadata": {"name": "alice-edit", "namespace": self.ns},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
-                "subjects": [{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}]})
-            self.assertEqual(status, 201, body)
+            self.ns = cluster.workspace_for("alice", "shop-doc", labels={"kubesphere.io/workspace": "shop"})
             self.kubeconfig = cluster.kubeconfig_for(os.path.join(self.home, "kubeconfig"), token=ALICE)
         else:
             self.ns = os.environ.get("WB_TEST_NAMESPACE", "wb-e2e")

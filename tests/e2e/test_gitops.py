@@ -22,7 +22,6 @@ import sys
 import tempfile
 import unittest
 import urllib.request
-import uuid
 
 import yaml
 
@@ -81,15 +80,7 @@ def key(obj):
 class GitOps(WbTestCase):
     def setUp(self):
         super().setUp()
-        self.ns = "gitops-" + uuid.uuid4().hex[:8]
-        status, body = cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.ns}})
-        self.assertIn(status, (200, 201), body)
-        status, body = cluster.apply({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-            "metadata": {"name": "alice-edit", "namespace": self.ns},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
-            "subjects": [{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}]})
-        self.assertEqual(status, 201, body)
+        self.ns = cluster.workspace_for("alice", "gitops")
         self.kubeconfig = cluster.kubeconfig_for(os.path.join(self.home, "kubeconfig"), token=TOKEN)
         self.profile(configs=10)
         # The config repository: a bare remote with one commit, and a clone as the checkout.

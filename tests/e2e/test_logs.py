@@ -35,6 +35,50 @@ def tearDownModule():
         cluster.stop()
 
 
+class Follower:
+    """`wb logs APP -f ARGS...` running in the background; its stdout lines collected as they come."""
+
+    def __init__(self, test, *args):
+        self.test = test
+        self.proc = subprocess.Popen([WB_BIN, "--kubeconfig", test.kubeconfig, "-w", test.ns, "logs", test.app, "-f",
+                                      *args], env=test.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, cwd=test.workdir)
+        self.lines = []
+        self.reader = threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")),
+                                       daemon=True)
+        self.reader.start()
+
+    def has(self, text):
+        return any(text in line for line in self.lines)
+
+    def wait_for(self, text, timeout=15, required=True):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.has(text):
+                return
+            time.sleep(0.05)
+        if required:
+            self.test.fail("no line with %r in:\n%s" % (text, "".join(self.lines)))
+
+    def interrupt(self):
+        """Ctrl-C, as a user would (call in a finally:)."""
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.test.fail("wb logs -f did not stop on Ctrl-C")
+
+    def finish(self):
+        """After interrupt(): asserts the Ctrl-C exit status (130) and returns stderr."""
+        self.reader.join(timeout=5)
+        err = self.proc.stderr.read()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        self.test.assertEqual(self.proc.returncode, 130, err)
+        return err
+
+
 class Logs(WbTestCase):
     def setUp(self):
         super().setUp()
@@ -148,22 +192,8 @@ class Logs(WbTestCase):
 
     def test_follow_picks_up_new_replica_and_stops_on_ctrl_c(self):
         pods = self.pods()
-        env = self.env()
-        proc = subprocess.Popen([WB_BIN, "--kubeconfig", self.kubeconfig, "-w", self.ns, "logs", self.app, "-f",
-                                 "--tail", "0", "--events"],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.workdir)
-        out_lines = []
-        reader = threading.Thread(target=lambda: out_lines.extend(iter(proc.stdout.readline, "")), daemon=True)
-        reader.start()
-
-        def wait_for(text, timeout=15):
-            deadline = time.time() + timeout
-            while time.time() < deadline:
-                if any(text in l for l in out_lines):
-                    return
-                time.sleep(0.05)
-            self.fail("no line with %r in:\n%s" % (text, "".join(out_lines)))
-
+        f = Follower(self, "--tail", "0", "--events")
+        wait_for = f.wait_for
         try:
             time.sleep(1.0)
             self.say(pods[0], "live one\n")
@@ -193,35 +223,19 @@ class Logs(WbTestCase):
             wait_for("%s back again" % self.short(pods[1]))
             time.sleep(0.5)
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                self.fail("wb logs -f did not stop on Ctrl-C")
-        reader.join(timeout=5)
-        err = proc.stderr.read()
-        proc.stdout.close()
-        proc.stderr.close()
-        self.assertEqual(proc.returncode, 130, err)
-        text = "".join(out_lines)
+            f.interrupt()
+        err = f.finish()
+        text = "".join(f.lines)
         for line in ("live one", "newcomer speaks", "last words", "back again"):
-            self.assertEqual(sum(1 for l in out_lines if l.rstrip("\n").endswith(" " + line)), 1, text)
+            self.assertEqual(sum(1 for l in f.lines if l.rstrip("\n").endswith(" " + line)), 1, text)
         self.assertIn("replica %s appeared" % self.short(new[0]), err)
 
     def test_follow_resumes_a_broken_stream_without_loss_or_repeats(self):
         pod = self.pods()[0]
         self.say(pod, "\n".join("before %d" % i for i in range(50)) + "\n")
-        proc = subprocess.Popen([WB_BIN, "--kubeconfig", self.kubeconfig, "-w", self.ns, "logs", self.app, "-f",
-                                 "--replica", pod], env=self.env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, cwd=self.workdir)
-        out_lines = []
-        reader = threading.Thread(target=lambda: out_lines.extend(iter(proc.stdout.readline, "")), daemon=True)
-        reader.start()
+        f = Follower(self, "--replica", pod)
         try:
-            deadline = time.time() + 10
-            while time.time() < deadline and not any("before 49" in l for l in out_lines):
-                time.sleep(0.05)
+            f.wait_for("before 49", timeout=10, required=False)
             for round in range(3):
                 status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/log-cut" % (self.ns, pod))
                 self.assertEqual(status, 200, body)
@@ -229,19 +243,12 @@ class Logs(WbTestCase):
                 self.say(pod, "gap %d a\ngap %d b\n" % (round, round))
                 time.sleep(0.3)
                 self.say(pod, "after %d\n" % round)
-            deadline = time.time() + 10
-            while time.time() < deadline and not any("after 2" in l for l in out_lines):
-                time.sleep(0.05)
+            f.wait_for("after 2", timeout=10, required=False)
             time.sleep(0.7)
         finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=10)
-        reader.join(timeout=5)
-        err = proc.stderr.read()
-        proc.stdout.close()
-        proc.stderr.close()
-        self.assertEqual(proc.returncode, 130, err)
-        messages = [l.rstrip("\n").split(" ", 1)[1] for l in out_lines]
+            f.interrupt()
+        err = f.finish()
+        messages = [l.rstrip("\n").split(" ", 1)[1] for l in f.lines]
         want = ["before %d" % i for i in range(50)]
         for round in range(3):
             want += ["gap %d a" % round, "gap %d b" % round, "after %d" % round]
@@ -252,12 +259,7 @@ class Logs(WbTestCase):
         pod = self.pods()[0]
         self.say(pod, "old 1\nold 2\n")
         time.sleep(1.2)  # the resume starts at the second the stream opened
-        proc = subprocess.Popen([WB_BIN, "--kubeconfig", self.kubeconfig, "-w", self.ns, "logs", self.app, "-f",
-                                 "--tail", "0", "--replica", pod], env=self.env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, cwd=self.workdir)
-        out_lines = []
-        reader = threading.Thread(target=lambda: out_lines.extend(iter(proc.stdout.readline, "")), daemon=True)
-        reader.start()
+        f = Follower(self, "--tail", "0", "--replica", pod)
         try:
             # Wait until wb's follow stream is open, then cut it before it carried a line.
             deadline = time.time() + 10
@@ -273,19 +275,12 @@ class Logs(WbTestCase):
             self.say(pod, "gap a\ngap b\n")  # while the stream is down
             time.sleep(0.8)
             self.say(pod, "after\n")
-            deadline = time.time() + 10
-            while time.time() < deadline and not any("after" in l for l in out_lines):
-                time.sleep(0.05)
+            f.wait_for("after", timeout=10, required=False)
             time.sleep(0.3)
         finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=10)
-        reader.join(timeout=5)
-        err = proc.stderr.read()
-        proc.stdout.close()
-        proc.stderr.close()
-        self.assertEqual(proc.returncode, 130, err)
-        messages = [l.rstrip("\n").split(" ", 1)[1] for l in out_lines]
+            f.interrupt()
+        err = f.finish()
+        messages = [l.rstrip("\n").split(" ", 1)[1] for l in f.lines]
         self.assertEqual(messages, ["gap a", "gap b", "after"], err)
         self.assertIn("reconnecting", err)
 

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import unittest
-import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
 from wbtest import FakeCluster, WbTestCase, REAL_KUBECONFIG, SOURCE_DIR  # noqa: E402
@@ -44,15 +43,7 @@ class RoutesMixin:
 
     def setUp(self):
         super().setUp()
-        self.ns = "rt-" + uuid.uuid4().hex[:8]
-        status, body = self.cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.ns}})
-        self.assertIn(status, (200, 201), body)
-        status, body = self.cluster.apply({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-            "metadata": {"name": "alice-edit", "namespace": self.ns},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
-            "subjects": [{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}]})
-        self.assertEqual(status, 201, body)
+        self.ns = self.cluster.workspace_for("alice", "rt")
         self.kubeconfig = self.cluster.kubeconfig_for(os.path.join(self.home, "kubeconfig"), token=TOKEN)
 
     def run_wb(self, *args, **kw):

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import uuid
 import time
 import unittest
 import urllib.request
@@ -137,6 +138,23 @@ class FakeCluster:
         else:
             path = "%s/%s" % (base, plural)
         return self.request("POST", path, obj)
+
+    def workspace_for(self, user, prefix, labels=None, cluster_role="edit"):
+        """A fresh namespace (PREFIX-<random>) in which USER holds CLUSTER_ROLE through a RoleBinding
+        "<user>-<role>"; returns its name. Raises AssertionError when the fake refuses either."""
+        ns = "%s-%s" % (prefix, uuid.uuid4().hex[:8])
+        meta = {"name": ns}
+        if labels:
+            meta["labels"] = labels
+        status, body = self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
+        assert status in (200, 201), body
+        status, body = self.apply({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": "%s-%s" % (user, cluster_role), "namespace": ns},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_role},
+            "subjects": [{"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"}]})
+        assert status == 201, body
+        return ns
 
     def kubeconfig_for(self, path, token=None, cert=None, server=None, ca=True, namespace=None, exec_cfg=None,
                        tls_server_name=None, insecure=False):
