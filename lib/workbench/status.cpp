@@ -183,7 +183,8 @@ util::Result<AppState> wait_for_rollout(kube::Client& client, const std::string&
   auto now = o.now ? o.now : [] { return util::Clock::now(); };
   auto sleep = o.sleep ? o.sleep : [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
   const auto start = now();
-  std::optional<util::TimePoint> failing_since;
+  bool failing = false;          // (a plain flag and time: GCC 12 misreads an optional here)
+  util::TimePoint failing_since{};
   std::string last_summary;
   AppState state;
   while (true) {
@@ -195,11 +196,12 @@ util::Result<AppState> wait_for_rollout(kube::Client& client, const std::string&
                                          (state.phase == Phase::Stopped && state.desired == 0));
     if (done) return state;
     if (state.phase == Phase::Failing) {
-      if (!failing_since) failing_since = now();
-      if (now() - *failing_since >= o.fail_after)
+      if (!failing) failing_since = now();
+      failing = true;
+      if (now() - failing_since >= o.fail_after)
         return Error(ErrorCode::Timeout, fmt::format("app '{}' is not becoming ready: {}", app, state.reason), state.hint);
     } else {
-      failing_since.reset();
+      failing = false;
     }
     if (now() - start >= o.timeout) {
       std::string why = state.reason.empty()
