@@ -99,7 +99,8 @@ class CurlWebSocket final : public WebSocket {
   Status send_text(std::string_view data) override { return send_frame(ws::Opcode::Text, data); }
 
   Result<WsMessage> receive(std::chrono::milliseconds timeout) override {
-    const Deadline deadline = timeout.count() > 0 ? Deadline(Clock::now() + timeout) : std::nullopt;
+    Deadline deadline;
+    if (timeout.count() > 0) deadline.emplace(Clock::now() + timeout);
     std::unique_lock<std::timed_mutex> lock(recv_mu_);
     while (true) {
       WB_ASSIGN_OR_RETURN(std::optional<WsMessage> message, next_message());
