@@ -390,7 +390,8 @@ class Failures(AppOnCluster):
         cluster.skip_unless_fake(self, "a replica no node can take")
         self.assertExit(self.run_wb("app", "create", self.app), 0)
         self.set_image(STUCK_IMAGE)
-        r = self.run_wb("app", "start", self.app, "--timeout", "2s")
+        # (5 s: on a loaded machine the fake may take a moment to create and mark the pod)
+        r = self.run_wb("app", "start", self.app, "--timeout", "5s")
         self.assertOneLineError(r, 6, "app '%s' did not become ready in time: waiting for cluster resources"
                                 % self.app)
         r = self.run_wb("app", "start", self.app, "--no-wait")

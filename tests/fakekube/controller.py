@@ -664,9 +664,7 @@ class Controllers:
 
         if rt.unschedulable:
             st["conditions"] = [cond("PodScheduled", "False", "Unschedulable",
-                                     "0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes "
-                                     "are available: 3 No preemption victims found for incoming pod."
-                                     if False else "0/3 nodes are available: 3 Insufficient memory.")]
+                                     "0/3 nodes are available: 3 Insufficient memory.")]
         elif rt.scheduled:
             cs_list = []
             for n in rt.order:
