@@ -74,7 +74,8 @@ const char* mark_color(wbw::CheckState s) {
 
 // Where the kubeconfig came from, in words.
 std::string kube_source(Context& ctx, const k::RestConfig& c) {
-  if (c.in_cluster) return fmt::format("in-cluster service account, API server {}", c.server);
+  if (c.in_cluster)
+    return fmt::format("the pod's service account (in-cluster, namespace {}), API server {}", c.namespace_, c.server);
   std::string file = ctx.global.kubeconfig;
   if (file.empty() && ctx.env) file = ctx.env("KUBECONFIG").value_or("");
   if (file.empty()) file = "~/.kube/config";

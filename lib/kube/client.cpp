@@ -399,7 +399,7 @@ class HttpClient : public Client {
         config_.credentials->invalidate();
         continue;
       }
-      if (e.http_status != 0) return websocket_error(e);
+      if (e.http_status != 0) return in_pod_words(websocket_error(e));
       return transport_error(e);
     }
   }
@@ -471,11 +471,26 @@ class HttpClient : public Client {
   }
 
   Error transport_error(const Error& e) const {
-    if (e.code == ErrorCode::Interrupted || e.http_status != 0) return e;
-    if (e.message.find(config_.server) != std::string::npos) return e;
+    if (e.code == ErrorCode::Interrupted || e.http_status != 0) return in_pod_words(e);
+    if (e.message.find(config_.server) != std::string::npos) return in_pod_words(e);
     Error out = e;
     out.message = "cannot reach the Kubernetes API at " + config_.server + ": " + e.message;
-    return out;
+    return in_pod_words(out);
+  }
+
+  // In a pod there is no kubeconfig to fix: say what is wrong with the pod's service account.
+  Error in_pod_words(Error e) const {
+    if (!config_.in_cluster) return e;
+    if (e.http_status == 401) {
+      e.message = "the server rejected the pod's service-account token (401 Unauthorized)";
+      e.hint =
+          "its service account (or the secret of its token) may have been deleted, or the token is for another "
+          "cluster: check the pod's serviceAccountName, or use a kubeconfig";
+    } else if (e.http_status == 0 && e.message.find("not signed by a trusted CA") != std::string::npos) {
+      e.hint = "the ca.crt of the pod's service account must be the CA that signed " + config_.server +
+               "'s certificate";
+    }
+    return e;
   }
 
   Result<http::Response> call(const Call& c) {
@@ -526,7 +541,7 @@ class HttpClient : public Client {
         continue;
       }
       if (resp.status >= 200 && resp.status < 300) return resp;
-      return status_to_error(resp.status, resp.body);
+      return in_pod_words(status_to_error(resp.status, resp.body));
     }
   }
 

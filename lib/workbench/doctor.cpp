@@ -128,12 +128,14 @@ struct Right {
   bool required;      // without it wb cannot deploy at all
 };
 
+// Deploying is rolling an existing app to a new image (patch); creating apps is a right of its own,
+// which CI robots (the deployer role) do not have and do not need.
 const Right kRights[] = {
-    {"create", "apps", "deployments", "", "deploy", true},
     {"patch", "apps", "deployments", "", "deploy", true},
-    {"create", "", "services", "", "deploy", true},
     {"create", "", "configmaps", "", "configure", true},
     {"create", "", "secrets", "", "configure", true},
+    {"create", "apps", "deployments", "", "create apps", false},
+    {"create", "", "services", "", "create apps", false},
     {"get", "", "pods", "log", "read logs", false},
     {"create", "", "pods", "exec", "copy files", false},
     {"create", "networking.k8s.io", "ingresses", "", "add routes", false},

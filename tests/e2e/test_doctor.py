@@ -148,7 +148,8 @@ class Doctor(WbTestCase):
         for t in titles:
             self.assertTrue(self.line(r.out, t).startswith("✓ "), r.out)
         self.assertIn("alice", self.line(r.out, "who you are"))
-        self.assertIn("deploy, configure, read logs, copy files and add routes", self.line(r.out, "workspace access"))
+        self.assertIn("deploy, configure, create apps, read logs, copy files and add routes",
+                      self.line(r.out, "workspace access"))
         self.assertIn("Kubernetes v1.32.0", self.line(r.out, "server reachable"))
         self.assertIn("%s/shop/wb-doctor" % plain_reg.host, self.line(r.out, "registry push allowed"))
         self.assertIn("%s/base/java:17" % plain_reg.host, self.line(r.out, "base image readable"))

@@ -132,6 +132,24 @@ TEST_CASE("401 with a refreshable source: invalidate and retry once", "[client]"
   fake->verify();
 }
 
+TEST_CASE("in a pod a refused token is the pod's service account's, not a kubeconfig's", "[client]") {
+  auto fake = std::make_shared<FakeTransport>();
+  auto src = std::make_shared<RotatingSource>();
+  RestConfig rc = config_with(src);
+  rc.in_cluster = true;
+  fake->on("GET", "/api/v1/namespaces/ns/pods/p", 401, status_json(401, "Unauthorized", "Unauthorized"));
+  fake->on("GET", "/api/v1/namespaces/ns/pods/p", 401, status_json(401, "Unauthorized", "Unauthorized"))
+      .check = [](const http::Request& r) { CHECK(header(r, "Authorization") == "Bearer token-2"); };
+  auto client = make_client(rc, fake);
+  auto r = client->get(types::Pod, "ns", "p");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == ErrorCode::Auth);
+  CHECK(r.error().message == "the server rejected the pod's service-account token (401 Unauthorized)");
+  CHECK(r.error().hint.find("serviceAccountName") != std::string::npos);
+  CHECK(r.error().hint.find("kubeconfig context") == std::string::npos);
+  fake->verify();
+}
+
 TEST_CASE("401 refreshes an exec plugin credential", "[client]") {
   int runs = 0;
   ExecSourceOptions so;
