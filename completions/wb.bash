@@ -40,7 +40,7 @@ _wb_cmd() {
     "config get") _wb_s="" _wb_f="-h --help --show-secrets -v --verbose -q --quiet --no-color -y --yes" _wb_v="--version --file --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "config history") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "config diff") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps @configs+" ;;
-    "config rollback") _wb_s="" _wb_f="-h --help --no-wait -v --verbose -q --quiet --no-color -y --yes" _wb_v="--to -m --message --timeout --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
+    "config rollback") _wb_s="" _wb_f="-h --help --no-wait --git-push -v --verbose -q --quiet --no-color -y --yes" _wb_v="--to -m --message --timeout --gitops --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "route") _wb_s="add list rm history rollback add-external" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "route add") _wb_s="" _wb_f="-h --help --tls -v --verbose -q --quiet --no-color -y --yes" _wb_v="--host --path -m --message --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "route list") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;

@@ -161,10 +161,16 @@ struct RollbackOptions {
   std::string to;
   std::string message;
   WaitFlags wait;
+  GitopsFlags gitops;
 };
 
 Status run_rollback(const RollbackOptions& o, Context& ctx) {
   WB_ASSIGN_OR_RETURN(int to, version_arg(o.to));
+  if (o.gitops.on()) {
+    wbw::ConfigChange change;
+    change.message = o.message.empty() ? fmt::format("rollback to v{}", to) : o.message;
+    return gitops_config_set(ctx, o.gitops, o.app, change, to);
+  }
   WB_ASSIGN_OR_RETURN(auto ns, ctx.workspace());
   WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
   WB_TRY(wbw::read_app(*client, ns, o.app));
@@ -397,6 +403,7 @@ void register_config(CLI::App& app, Context& ctx, Action& action) {
   r->add_option("--to", rb->to, "The version to go back to (e.g. 3 or v3)")->type_name("N")->required();
   r->add_option("-m,--message", rb->message, "Why")->type_name("TEXT");
   add_wait_flags(*r, rb->wait);
+  add_gitops_flags(*r, rb->gitops);
   r->callback([rb, &ctx, &action] { action = [rb, &ctx] { return run_rollback(*rb, ctx); }; });
 }
 

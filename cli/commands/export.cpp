@@ -218,10 +218,14 @@ Result<json> gitops_set_image(Context& ctx, GitopsApp& target, const wbw::PushPl
   return commit_gitops(ctx, target, changes, gops::commit_message(facts));
 }
 
-Status gitops_config_set(Context& ctx, const GitopsFlags& flags, const std::string& app,
-                         const wbw::ConfigChange& change) {
+Status gitops_config_set(Context& ctx, const GitopsFlags& flags, const std::string& app, wbw::ConfigChange change,
+                         int rollback_to) {
   WB_ASSIGN_OR_RETURN(auto settings, ctx.settings());
   WB_ASSIGN_OR_RETURN(auto target, open_gitops_app(ctx, flags, app));
+  if (rollback_to > 0) {
+    WB_ASSIGN_OR_RETURN(auto content, gops::config_version_in(target.app, rollback_to));
+    change.replace_with = std::move(content);
+  }
   const std::string who = gitops_who(ctx, target);
   WB_ASSIGN_OR_RETURN(auto made,
                       gops::config_change(target.app, change, who, settings->get_int("retention.configs", 10)));

@@ -44,8 +44,9 @@ Result<nlohmann::json> gitops_set_image(Context& ctx, GitopsApp& target, const w
                                         const std::string& image, const std::string& digest);
 
 // `wb config set --gitops`: a new config version file in the checkout, the Deployment pointed at
-// it, committed; prints like `wb config set`.
+// it, committed; prints like `wb config set`. `rollback_to` > 0 (`wb config rollback --gitops`):
+// the change is the whole content of that version as the checkout holds it.
 Status gitops_config_set(Context& ctx, const GitopsFlags& flags, const std::string& app,
-                         const workbench::ConfigChange& change);
+                         workbench::ConfigChange change, int rollback_to = 0);
 
 }  // namespace wb::cli::commands

@@ -210,6 +210,7 @@ std::string describe_config_change(const ConfigChange& change) {
   for (const auto& f : change.files) files.push_back(f.first);
   if (!files.empty()) parts.push_back("file " + util::join(files, ", "));
   if (!change.unset.empty()) parts.push_back("unset " + util::join(change.unset, ", "));
+  if (parts.empty() && change.replace_with) return "the content of an earlier version";
   return util::join(parts, "; ");
 }
 

@@ -545,6 +545,25 @@ Result<FileChanges> image_change(const CheckoutApp& app, const std::string& imag
   return out;
 }
 
+Result<ConfigContent> config_version_in(const CheckoutApp& app, int n) {
+  std::vector<std::string> held;
+  for (const auto& [file, obj] : app.objects) {
+    if (obj.value("kind", "") != "ConfigMap") continue;
+    const int v = config_version_number(obj, app.app);
+    if (v <= 0 || str_at(obj, "/metadata/name") != config_map_name(app.app, v)) continue;
+    if (v == n) return config_version_from(obj, nullptr).content;
+    held.push_back(fmt::format("v{}", v));
+  }
+  std::sort(held.begin(), held.end(), [](const std::string& a, const std::string& b) {
+    return std::stoi(a.substr(1)) < std::stoi(b.substr(1));
+  });
+  return Error(ErrorCode::NotFound,
+               fmt::format("config v{} of {} is not in the config repository ({})", n, app.app,
+                           held.empty() ? std::string("it holds no config versions")
+                                        : "it holds " + util::join(held, ", ")),
+               "roll back to one it holds; it keeps the newest retention.configs versions");
+}
+
 Result<ConfigCommit> config_change(const CheckoutApp& app, const ConfigChange& change, const std::string& who,
                                    int keep) {
   ConfigCommit out;

@@ -85,6 +85,9 @@ struct CheckoutApp {
   std::map<std::string, std::string> texts;  // file name -> text as read
   std::string deployment_file;               // the file holding the app's Deployment
 };
+// The content of config version `n` as the checkout holds it (its ConfigMap <app>-config-vN).
+// NotFound naming the versions the checkout does hold otherwise.
+Result<ConfigContent> config_version_in(const CheckoutApp& app, int n);
 // The workspace folder holding the app: `workspace` when given; else the only ROOT/*/<app> with
 // a kustomization. NotFound/Usage with what to do otherwise.
 Result<std::string> find_workspace(const fs::path& root, const std::string& app, const std::string& workspace);

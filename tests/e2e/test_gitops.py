@@ -326,6 +326,34 @@ class GitOps(WbTestCase):
         self.assertOneLineError(r, 2, "secret")
         self.assertEqual(self.head(self.checkout), head)
 
+    def test_config_rollback_gitops_makes_a_version_from_one_the_repository_holds(self):
+        self.profile(configs=3)
+        self.make_app()
+        self.export()
+        for mode in ("fast", "slow"):
+            self.assertExit(self.offline("config", "set", "orders", "MODE=" + mode, "--gitops", self.checkout), 0)
+        before = self.head(self.checkout)
+        cluster.request("DELETE", "/fake/v1/requests")
+        r = self.offline("config", "rollback", "orders", "--to", "2", "--gitops", self.checkout, "-o", "json")
+        self.assertExit(r, 0)
+        doc = json.loads(r.out)
+        self.assertEqual((doc["version"], doc["base"], doc["cause"]), (4, 3, "rollback to v2"))
+        app_dir = "%s/orders" % self.ns
+        with open(os.path.join(self.checkout, app_dir, "config-v4.yaml")) as f:
+            self.assertEqual(yaml.safe_load(f)["data"], {"GREETING": "hello", "MODE": "fast"})
+        rendered = {key(o): o for o in self.kustomize(self.checkout)}
+        c = rendered[("Deployment", self.ns, "orders")]["spec"]["template"]["spec"]["containers"][0]
+        self.assertEqual(c["envFrom"], [{"configMapRef": {"name": "orders-config-v4"}}])
+        self.assertEqual(git(self.checkout, "rev-list", "--count", before + "..HEAD").strip(), "1")
+        self.assertIn("rollback to v2", git(self.checkout, "log", "-1", "--format=%B"))
+        # v1 left the repository (retention.configs: 3): refused, nothing changed, said what is there
+        head = self.head(self.checkout)
+        r = self.offline("config", "rollback", "orders", "--to", "1", "--gitops", self.checkout)
+        self.assertOneLineError(r, 3, "config v1 of orders is not in the config repository (it holds v2, v3, v4)")
+        self.assertEqual(self.head(self.checkout), head)
+        self.assertEqual(git(self.checkout, "status", "--porcelain"), "")
+        self.assertEqual(self.requests_seen(), [])
+
     def test_git_push_rebases_once_and_concurrent_pushers_both_land(self):
         self.make_app("orders")
         self.make_app("payments")
