@@ -11,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <regex>
@@ -639,9 +640,25 @@ Result<ConfigCommit> config_change(const CheckoutApp& app, const ConfigChange& c
 
   auto rel = [&](const std::string& f) { return rel_path(app.dir / f, app.root); };
   out.changes.files[rel(cm_file)] = to_yaml(cm);
-  const std::string deployment_text = to_yaml(d);
-  if (deployment_text != app.texts.at(app.deployment_file) && d != deployment)
-    out.changes.files[rel(app.deployment_file)] = deployment_text;
+  if (d != deployment) {
+    // Where only the version names changed, edit them in the text so comments and layout stay;
+    // the edit is used only when it parses back to exactly the object wanted.
+    const std::string& text = app.texts.at(app.deployment_file);
+    std::string edited;
+    if (out.base > 0) {
+      edited = text;
+      const std::string from = config_map_name(app.app, out.base), to = config_map_name(app.app, out.version);
+      for (size_t at = edited.find(from); at != std::string::npos; at = edited.find(from, at + to.size())) {
+        const size_t end = at + from.size();
+        if (end < edited.size() && (std::isalnum(static_cast<unsigned char>(edited[end])) || edited[end] == '-'))
+          continue;  // orders-config-v1 inside orders-config-v12
+        edited.replace(at, from.size(), to);
+      }
+      auto back = parse_yaml(edited, app.deployment_file);
+      if (!back || back->size() != 1 || (*back)[0] != d) edited.clear();
+    }
+    out.changes.files[rel(app.deployment_file)] = edited.empty() ? to_yaml(d) : edited;
+  }
   out.changes.files[rel(kKustomization)] = to_yaml(kust);
   for (const auto& f : dropped_files) out.changes.files[rel(f)] = std::nullopt;
   return out;

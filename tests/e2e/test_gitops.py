@@ -330,6 +330,13 @@ class GitOps(WbTestCase):
         self.profile(configs=3)
         self.make_app()
         self.export()
+        # A comment someone wrote in the Deployment survives config changes (only the name is edited).
+        dep = os.path.join(self.checkout, self.ns, "orders", "deployment.yaml")
+        with open(dep) as f:
+            text = f.read()
+        with open(dep, "w") as f:
+            f.write("# owned by team orders: ask in #orders before changing\n" + text)
+        git(self.checkout, "commit", "-qam", "a comment")
         for mode in ("fast", "slow"):
             self.assertExit(self.offline("config", "set", "orders", "MODE=" + mode, "--gitops", self.checkout), 0)
         before = self.head(self.checkout)
@@ -346,6 +353,8 @@ class GitOps(WbTestCase):
         self.assertEqual(c["envFrom"], [{"configMapRef": {"name": "orders-config-v4"}}])
         self.assertEqual(git(self.checkout, "rev-list", "--count", before + "..HEAD").strip(), "1")
         self.assertIn("rollback to v2", git(self.checkout, "log", "-1", "--format=%B"))
+        with open(dep) as f:
+            self.assertTrue(f.read().startswith("# owned by team orders"), "the comment was lost")
         # v1 left the repository (retention.configs: 3): refused, nothing changed, said what is there
         head = self.head(self.checkout)
         r = self.offline("config", "rollback", "orders", "--to", "1", "--gitops", self.checkout)
