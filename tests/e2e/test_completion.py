@@ -296,11 +296,20 @@ zpty -d z
             start = time.time()
             self.assertEqual(self.bash("wb --kubeconfig %s -w shop app status " % kubeconfig), [])
             self.assertLess(time.time() - start, 6.0)
+            for kind in ("revisions", "routes", "configs"):
+                start = time.time()
+                r = self.wb("--kubeconfig", kubeconfig, "-w", "shop", "__complete", kind, "orders", timeout=30)
+                self.assertEqual((r.code, r.out, r.err), (0, "", ""))
+                self.assertLess(time.time() - start, 4.0)
+            start = time.time()
+            self.assertEqual(self.fish("wb --kubeconfig %s -w shop app rollback orders --to " % kubeconfig), [])
+            self.assertLess(time.time() - start, 6.0)
         # Not allowed to list: nothing, no error text in the middle of the user's command line.
         ns, _ = self.workspace_with_apps("orders")
         stranger = cluster.kubeconfig_for(os.path.join(self.home, "stranger"), token="nobody-token")
-        r = self.wb("--kubeconfig", stranger, "-w", ns, "__complete", "apps")
-        self.assertEqual((r.code, r.out, r.err), (0, "", ""))
+        for args in (["apps"], ["revisions", "orders"], ["routes", "orders"]):
+            r = self.wb("--kubeconfig", stranger, "-w", ns, "__complete", *args)
+            self.assertEqual((r.code, r.out, r.err), (0, "", ""))
 
 
     def test_revisions_and_routes_versions_in_every_shell(self):
