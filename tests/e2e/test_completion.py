@@ -126,9 +126,10 @@ zpty -d z
                            capture_output=True, text=True, env=dict(self.shell_env(), TERM="dumb"), timeout=60)
         return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", p.stdout.replace("\r", ""))
 
-    def bash_interactive(self, line, cwd=None):
+    def bash_interactive(self, line, expect, cwd=None):
         """Types `line` and TAB TAB into a real interactive bash (readline on a pseudo-terminal) that
-        has sourced completions/wb.bash; returns what the terminal showed after the prompt."""
+        has sourced completions/wb.bash; returns what the terminal showed after the prompt, once it
+        shows `expect` (or after 15 s)."""
         pid, fd = pty.fork()
         if pid == 0:  # the child: nothing but exec
             try:
@@ -138,10 +139,13 @@ zpty -d z
                 os._exit(127)
         out = b""
 
-        def read_for(seconds):
+        def screen():
+            return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode(errors="replace").replace("\r", ""))
+
+        def read_for(seconds, until=None):
             nonlocal out
             end = time.time() + seconds
-            while time.time() < end:
+            while time.time() < end and not (until and until in screen()):
                 ready, _, _ = select.select([fd], [], [], 0.1)
                 if ready:
                     try:
@@ -154,12 +158,12 @@ zpty -d z
             read_for(1.0)
             out = b""
             os.write(fd, line.encode() + b"\t\t")
-            read_for(3.0)
+            read_for(15.0, until=expect)
         finally:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             os.close(fd)
-        return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode(errors="replace").replace("\r", ""))
+        return screen()
 
     def workspace_with_apps(self, *apps):
         ns = "shop-" + uuid.uuid4().hex[:8]
@@ -375,10 +379,10 @@ zpty -d z
         # Not a local path: --path and --health are URL paths.
         self.assertEqual(self.bash("wb route add orders --path "), [])
         # readline quotes what it inserts: a directory with a space.
-        screen = self.bash_interactive("wb export orders --to gi")
-        self.assertIn("wb export orders --to gitops\\ repo/", screen)
-        screen = self.bash_interactive("wb push jar target/")
-        self.assertIn("wb push jar target/orders-1.0.jar", screen)
+        want = "wb export orders --to gitops\\ repo/"
+        self.assertIn(want, self.bash_interactive("wb export orders --to gi", want))
+        want = "wb push jar target/orders-1.0.jar"
+        self.assertIn(want, self.bash_interactive("wb push jar target/", want))
 
         self.assertEqual(self.zsh("wb", "export", "orders", "--to", ""), ["<files -/>"])
         self.assertEqual(self.zsh("wb", "config", "set", "orders", "--gitops", ""), ["<files -/>"])
@@ -422,8 +426,8 @@ zpty -d z
             # A quoted message is one word: the app is still the first argument.
             self.assertEqual(self.bash(line + 'config rollback -m "back to two" orders --to '), ["1", "2"])
             self.assertEqual(self.bash(line + 'config diff orders "1" '), ["1", "2"])
-        screen = self.bash_interactive(quoted + 'cp-files "a b" bil')
-        self.assertIn('cp-files "a b" billing:', screen)
+        want = 'cp-files "a b" billing:'
+        self.assertIn(want, self.bash_interactive(quoted + 'cp-files "a b" bil', want))
         self.assertEqual(self.zsh("wb", "--kubeconfig", '"%s"' % kubeconfig, "-w", ns, "config", "rollback", "-m",
                                   '"back to two"', "orders", "--to", ""), ["1", "2"])
         self.assertEqual(sorted(self.zsh("wb", "--kubeconfig", kubeconfig.replace(" ", "\\ "), "-w", ns, "cp-files",
