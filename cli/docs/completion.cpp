@@ -29,6 +29,7 @@ const ValueRule kValueRules[] = {
     {"profile init", "name", "none"},
     {"profile *", "name", "@profiles"},
     {"workspace use", "name", "@workspaces"},
+    {"workspace delete", "name", "@workspaces"},
     {"config get", "--version", "@configs"},
     {"config rollback", "--to", "@configs"},
     {"config diff", "versions", "@configs"},

@@ -272,6 +272,7 @@ zpty -d z
         self.assertEqual(self.bash(line + "config diff orders 1 "), ["1", "2", "3"])
         self.assertEqual(self.bash(line + "config rollback orders --to=2"), ["2"])
         self.assertIn(ns, self.bash("wb --kubeconfig %s workspace use " % kubeconfig))
+        self.assertIn(ns, self.bash("wb --kubeconfig %s workspace delete " % kubeconfig))
         self.assertIn(ns, self.bash("wb --kubeconfig %s -w " % kubeconfig))
         self.assertEqual(self.bash("wb --kubeconfig %s --context " % kubeconfig), ["fake"])
         for name in ("acme", "acme-test"):
