@@ -19,7 +19,7 @@ _wb_cmd() {
     "workspace list") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "workspace use") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@workspaces" ;;
     "workspace create") _wb_s="" _wb_f="-h --help --no-network-policy --dry-run -v --verbose -q --quiet --no-color -y --yes" _wb_v="--tenant --cpu --memory --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="none" ;;
-    "workspace delete") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="none" ;;
+    "workspace delete") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@workspaces" ;;
     "whoami") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "app") _wb_s="create list status start stop restart scale delete set history rollback" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "app create") _wb_s="" _wb_f="-h --help --trace --no-trace --spring-boot --no-spring-boot --update --dry-run -v --verbose -q --quiet --no-color -y --yes" _wb_v="--port --replicas --cpu --memory --env --health --route-host --description --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="none" ;;
@@ -34,7 +34,7 @@ _wb_cmd() {
     "app history") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "app rollback") _wb_s="" _wb_f="-h --help --dry-run --no-wait -v --verbose -q --quiet --no-color -y --yes" _wb_v="--to --timeout --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "push") _wb_s="jar" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
-    "push jar") _wb_s="" _wb_f="-h --help --no-deploy --git-push -v --verbose -q --quiet --no-color -y --yes" _wb_v="--app -t --tag --to --base --platform --jvm-flag --env --timeout --dotenv-out --parallel --gitops --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="files" ;;
+    "push jar") _wb_s="" _wb_f="-h --help --no-deploy --git-push -v --verbose -q --quiet --no-color -y --yes" _wb_v="--app -t --tag --to --base --platform --jvm-flag --env --timeout --dotenv-out --parallel --gitops --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="jars" ;;
     "config") _wb_s="set get history diff rollback" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "config set") _wb_s="" _wb_f="-h --help --secret --no-wait --git-push -v --verbose -q --quiet --no-color -y --yes" _wb_v="--file --env-file --unset -m --message --timeout --gitops --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps none+" ;;
     "config get") _wb_s="" _wb_f="-h --help --show-secrets -v --verbose -q --quiet --no-color -y --yes" _wb_v="--version --file --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
@@ -161,8 +161,11 @@ _wb_kind() {
   case "$1/$2" in
     "app status/--dotenv-out"|"push jar/--dotenv-out"|"config set/--file"|"config set/--env-file") _wb_k='files' ;;
     "app set/--trace") _wb_k='=on,off,true,false,yes,no' ;;
+    "app rollback/--to") _wb_k='@revisions' ;;
     "push jar/--app"|"doctor/--app") _wb_k='@apps' ;;
+    "push jar/--gitops"|"config set/--gitops"|"export/--to") _wb_k='dirs' ;;
     "config get/--version"|"config rollback/--to") _wb_k='@configs' ;;
+    "route rollback/--to") _wb_k='@routes' ;;
     *"/--profile") _wb_k='@profiles' ;;
     *"/--kubeconfig") _wb_k='files' ;;
     *"/--context") _wb_k='@contexts' ;;
@@ -187,9 +190,14 @@ _wb_values() {
   local kind=$1 list
   case "$kind" in
     none) return ;;
-    files)
+    files|dirs|jars)
+      # readline quotes what it inserts (spaces, quotes) and adds '/' after a directory
       compopt -o filenames 2>/dev/null
-      mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+      case "$kind" in
+        files) mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
+        dirs) mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;
+        jars) mapfile -t COMPREPLY < <(compgen -f -X '!*.jar' -- "$cur"; compgen -d -- "$cur") ;;
+      esac
       return ;;
     =*) list=${kind#=} list=${list//,/ } ;;
     help)
@@ -199,25 +207,60 @@ _wb_values() {
     apppath)
       # APP:/path in the app's container (the path itself is not completed), or a local path
       list=$("$wb" "${fwd[@]}" __complete apps 2>/dev/null)
-      compopt -o nospace -o filenames 2>/dev/null
-      mapfile -t COMPREPLY < <(compgen -W "$list" -S : -- "$cur"; compgen -f -- "$cur")
+      mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+      # readline's quoting of file names would turn APP: into APP\:, so only when there are files
+      ((${#COMPREPLY[@]})) && compopt -o filenames 2>/dev/null
+      compopt -o nospace 2>/dev/null
+      mapfile -t -O ${#COMPREPLY[@]} COMPREPLY < <(compgen -W "$list" -S : -- "$cur")
       return ;;
-    @configs)
+    @configs|@revisions|@routes)
       ((${#args[@]})) || return
-      list=$("$wb" "${fwd[@]}" __complete configs "${args[0]}" 2>/dev/null) ;;
+      list=$("$wb" "${fwd[@]}" __complete "${kind#@}" "${args[0]}" 2>/dev/null) ;;
     @*) list=$("$wb" "${fwd[@]}" __complete "${kind#@}" 2>/dev/null) ;;
   esac
   mapfile -t COMPREPLY < <(compgen -W "$list" -- "$cur")
 }
 
+# _wb_split LINE: sets words to LINE split into words as the shell reads them (quotes and
+# backslashes taken off: "a b", 'a b' and a\ b are one word a b); the last one is the word being
+# completed, "" after a blank. bash's COMP_WORDS would keep the quotes and also split at '=' and
+# ':' (COMP_WORDBREAKS), and bash-completion's helpers may not be installed.
+_wb_split() {
+  local line=$1 q="" w="" c i inw=0
+  words=()
+  for ((i = 0; i < ${#line}; i++)); do
+    c=${line:i:1}
+    if [[ $q == "'" ]]; then
+      [[ $c == "'" ]] && q="" || w+=$c
+    elif [[ $q == '"' ]]; then
+      if [[ $c == '"' ]]; then
+        q=""
+      elif [[ $c == '\' && ${line:i+1:1} == [\"\$\`\\] ]]; then
+        w+=${line:i+1:1}
+        ((i++))
+      else
+        w+=$c
+      fi
+    else
+      case "$c" in
+        [[:space:]])
+          ((inw)) && words+=("$w")
+          w="" inw=0 ;;
+        [\"\']) q=$c inw=1 ;;
+        '\') w+=${line:i+1:1} inw=1; ((i++)) ;;
+        *) w+=$c inw=1 ;;
+      esac
+    fi
+  done
+  words+=("$w")
+}
+
 _wb() {
-  local line=${COMP_LINE:0:COMP_POINT} cur path="" pending="" word wb n
+  local cur path="" pending="" word wb n
   local _wb_s _wb_f _wb_v _wb_p _wb_n _wb_k
   local -a words=() args=() fwd=() kinds=()
   COMPREPLY=()
-  # Split the line ourselves: bash's COMP_WORDS also splits at '=' and ':'.
-  read -ra words <<<"$line"
-  [[ $line =~ [[:space:]]$ ]] && words+=("")
+  _wb_split "${COMP_LINE:0:COMP_POINT}"
   ((${#words[@]} >= 2)) || return
   cur=${words[-1]}
   wb=${words[0]}

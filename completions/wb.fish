@@ -59,7 +59,7 @@ function __wb_cmd --argument-names path
         case 'workspace delete'
             set -g __wb_o '-h'\t'Print help' '--help'\t'Print help' '--profile'\t'Tenant profile to use (default: WB_PROFILE, then the current one)' '--kubeconfig'\t'Kubeconfig file (default: KUBECONFIG, then ~/.kube/config)' '--context'\t'Kubeconfig context to use' '-w'\t'Workspace (namespace) to act in' '--workspace'\t'Workspace (namespace) to act in' '-o'\t'Output format: table, wide, json, yaml or name' '--output'\t'Output format: table, wide, json, yaml or name' '-v'\t'More output; repeat for an HTTP trace (-vv headers, -vvv bodies; secrets redacted)' '--verbose'\t'More output; repeat for an HTTP trace (-vv headers, -vvv bodies; secrets redacted)' '-q'\t'No progress or status lines' '--quiet'\t'No progress or status lines' '--no-color'\t'No colors (also: NO_COLOR)' '-y'\t'Answer yes to confirmations (needed when not on a terminal)' '--yes'\t'Answer yes to confirmations (needed when not on a terminal)' '--request-timeout'\t'Give up on a single request after this long (e.g. 30s)'
             set -g __wb_v '--profile' '--kubeconfig' '--context' '-w' '--workspace' '-o' '--output' '--request-timeout'
-            set -g __wb_p 'none'
+            set -g __wb_p '@workspaces'
         case 'whoami'
             set -g __wb_o '-h'\t'Print help' '--help'\t'Print help' '--profile'\t'Tenant profile to use (default: WB_PROFILE, then the current one)' '--kubeconfig'\t'Kubeconfig file (default: KUBECONFIG, then ~/.kube/config)' '--context'\t'Kubeconfig context to use' '-w'\t'Workspace (namespace) to act in' '--workspace'\t'Workspace (namespace) to act in' '-o'\t'Output format: table, wide, json, yaml or name' '--output'\t'Output format: table, wide, json, yaml or name' '-v'\t'More output; repeat for an HTTP trace (-vv headers, -vvv bodies; secrets redacted)' '--verbose'\t'More output; repeat for an HTTP trace (-vv headers, -vvv bodies; secrets redacted)' '-q'\t'No progress or status lines' '--quiet'\t'No progress or status lines' '--no-color'\t'No colors (also: NO_COLOR)' '-y'\t'Answer yes to confirmations (needed when not on a terminal)' '--yes'\t'Answer yes to confirmations (needed when not on a terminal)' '--request-timeout'\t'Give up on a single request after this long (e.g. 30s)'
             set -g __wb_v '--profile' '--kubeconfig' '--context' '-w' '--workspace' '-o' '--output' '--request-timeout'
@@ -117,7 +117,7 @@ function __wb_cmd --argument-names path
         case 'push jar'
             set -g __wb_o '-h'\t'Print help' '--help'\t'Print help' '--app'\t'App to deploy to and name the repository after (default: see above)' '-t'\t'Tag the image (repeatable)' '--tag'\t'Tag the image (repeatable)' '--to'\t'Where to push: REGISTRY/REPO, oci:DIR[:TAG] or tar:FILE' '--base'\t'Base image: a reference, oci:DIR:TAG, or scratch (default: the profile\'s)' '--platform'\t'Platforms of a multi-platform base to build for: all (default) or e.g. linux/amd64,linux/arm64' '--jvm-flag'\t'A fixed JVM flag for the entrypoint, e.g. -XX:+UseZGC (repeatable)' '--env'\t'Environment variable NAME=VALUE in the image (repeatable)' '--no-deploy'\t'Push only; leave the app as it is' '--timeout'\t'Give up waiting for the rollout after this long, exit 6 (default 5m)' '--dotenv-out'\t'Write WB_IMAGE, WB_IMAGE_DIGEST and WB_IMAGE_TAG to FILE (a GitLab dotenv report)' '--parallel'\t'Layers uploaded at once (default 3)' '--gitops'\t'Change the app\'s manifests in this config repository checkout and commit, instead of changing the cluster (see `man wb-export`)' '--git-push'\t'With --gitops: push the commit (rebasing once onto commits pushed meanwhile)' '--profile'\t'Tenant profile to use (default: WB_PROFILE, then the current one)' '--kubeconfig'\t'Kubeconfig file (default: KUBECONFIG, then ~/.kube/config)' '--context'\t'Kubeconfig context to use' '-w'\t'Workspace (namespace) to act in' '--workspace'\t'Workspace (namespace) to act in' '-o'\t'Output format: table, wide, json, yaml or name' '--output'\t'Output format: table, wide, json, yaml or name' '-v'\t'More output; repeat for an HTTP trace (-vv headers, -vvv bodies; secrets redacted)' '--verbose'\t'More output; repeat for an HTTP trace (-vv headers, -vvv bodies; secrets redacted)' '-q'\t'No progress or status lines' '--quiet'\t'No progress or status lines' '--no-color'\t'No colors (also: NO_COLOR)' '-y'\t'Answer yes to confirmations (needed when not on a terminal)' '--yes'\t'Answer yes to confirmations (needed when not on a terminal)' '--request-timeout'\t'Give up on a single request after this long (e.g. 30s)'
             set -g __wb_v '--app' '-t' '--tag' '--to' '--base' '--platform' '--jvm-flag' '--env' '--timeout' '--dotenv-out' '--parallel' '--gitops' '--profile' '--kubeconfig' '--context' '-w' '--workspace' '-o' '--output' '--request-timeout'
-            set -g __wb_p 'files'
+            set -g __wb_p 'jars'
         case 'config'
             set -g __wb_s 'set'\t'Make a new config version (previous one + this change) and roll the app to it' 'get'\t'Show a config version (default: the one the app uses)' 'history'\t'The app\'s config versions: when, who, what changed and why' 'diff'\t'What changed between two versions (default: the newest and the one before)' 'rollback'\t'Make a new version with the content of version N and roll the app to it'
             set -g __wb_o '-h'\t'Print help' '--help'\t'Print help' '--profile'\t'Tenant profile to use (default: WB_PROFILE, then the current one)' '--kubeconfig'\t'Kubeconfig file (default: KUBECONFIG, then ~/.kube/config)' '--context'\t'Kubeconfig context to use' '-w'\t'Workspace (namespace) to act in' '--workspace'\t'Workspace (namespace) to act in' '-o'\t'Output format: table, wide, json, yaml or name' '--output'\t'Output format: table, wide, json, yaml or name' '-v'\t'More output; repeat for an HTTP trace (-vv headers, -vvv bodies; secrets redacted)' '--verbose'\t'More output; repeat for an HTTP trace (-vv headers, -vvv bodies; secrets redacted)' '-q'\t'No progress or status lines' '--quiet'\t'No progress or status lines' '--no-color'\t'No colors (also: NO_COLOR)' '-y'\t'Answer yes to confirmations (needed when not on a terminal)' '--yes'\t'Answer yes to confirmations (needed when not on a terminal)' '--request-timeout'\t'Give up on a single request after this long (e.g. 30s)'
@@ -419,10 +419,16 @@ function __wb_kind --argument-names path option
             echo 'files'
         case 'app set/--trace'
             echo '=on,off,true,false,yes,no'
+        case 'app rollback/--to'
+            echo '@revisions'
         case 'push jar/--app' 'doctor/--app'
             echo '@apps'
+        case 'push jar/--gitops' 'config set/--gitops' 'export/--to'
+            echo 'dirs'
         case 'config get/--version' 'config rollback/--to'
             echo '@configs'
+        case 'route rollback/--to'
+            echo '@routes'
         case '*''/--profile'
             echo '@profiles'
         case '*''/--kubeconfig'
@@ -448,6 +454,11 @@ function __wb_values --argument-names kind cur
     switch $kind
         case files
             __fish_complete_path $cur
+        case dirs
+            __fish_complete_directories $cur
+        case jars
+            # *.jar files and directories to look in
+            __fish_complete_path $cur | string match -r -- '^[^\t]*(?:\.jar|/)(?:\t.*)?$'
         case '=*'
             string split , -- (string sub -s 2 -- $kind)
         case help
@@ -458,8 +469,8 @@ function __wb_values --argument-names kind cur
             # APP:/path in the app's container (the path itself is not completed), or a local path
             __wb_dynamic apps | string replace -r '$' ':'
             __fish_complete_path $cur
-        case @configs
-            set -q __wb_args[1]; and __wb_dynamic configs $__wb_args[1]
+        case '@configs' '@revisions' '@routes'
+            set -q __wb_args[1]; and __wb_dynamic (string sub -s 2 -- $kind) $__wb_args[1]
         case '@*'
             __wb_dynamic (string sub -s 2 -- $kind)
     end

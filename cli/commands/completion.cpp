@@ -1,8 +1,8 @@
 // wb completion bash|zsh|fish: the completion script, generated from the command definitions.
 // Hidden helpers for the scripts and the docs build:
 //   wb __complete KIND [APP]   values for completion, one a line (apps, workspaces, profiles,
-//                              contexts, configs APP); prints nothing on any error, gives up
-//                              after about two seconds
+//                              contexts; configs APP, revisions APP, routes APP); prints nothing
+//                              on any error, gives up after about two seconds
 //   wb __man SRC_DIR OUT_DIR   renders the man pages (man/README.md)
 #include <unistd.h>
 
@@ -21,7 +21,9 @@
 #include "kube/kubeconfig.hpp"
 #include "workbench/app.hpp"
 #include "workbench/config.hpp"
+#include "workbench/lifecycle.hpp"
 #include "workbench/profile.hpp"
+#include "workbench/routes.hpp"
 
 namespace wb::cli::commands {
 
@@ -114,6 +116,27 @@ Result<std::vector<std::string>> complete_values(Context& ctx, const std::vector
     for (long n : numbers) out.push_back(std::to_string(n));
     return out;
   }
+  if (kind == "revisions" && args.size() == 2) {
+    // What `wb app rollback --to` can go back to: every revision but the one that runs.
+    WB_ASSIGN_OR_RETURN(auto ns, ctx.workspace());
+    WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
+    WB_ASSIGN_OR_RETURN(auto deployment, wbw::read_app(*client, ns, args[1]));
+    k::ListOptions opts;
+    opts.label_selector = fmt::format("{}={}", wbw::labels::kName, args[1]);
+    WB_ASSIGN_OR_RETURN(auto rss, client->list(k::types::ReplicaSet, ns, opts));
+    std::vector<std::string> out;
+    for (const auto& r : wbw::history(deployment, rss.value("items", json::array())))
+      if (!r.current) out.push_back(std::to_string(r.number));
+    return out;
+  }
+  if (kind == "routes" && args.size() == 2) {
+    WB_ASSIGN_OR_RETURN(auto ns, ctx.workspace());
+    WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
+    WB_ASSIGN_OR_RETURN(auto versions, wbw::read_route_versions(*client, ns, args[1]));
+    std::vector<std::string> out;
+    for (const auto& v : versions) out.push_back(std::to_string(v.number));
+    return out;
+  }
   return std::vector<std::string>{};
 }
 
@@ -131,7 +154,8 @@ void register_completion(CLI::App& app, Context& ctx, Action& action) {
       "  bash:  source <(wb completion bash)      in ~/.bashrc\n"
       "  zsh:   source <(wb completion zsh)       in ~/.zshrc, after compinit\n"
       "  fish:  wb completion fish | source       in ~/.config/fish/config.fish\n"
-      "App names, workspaces and config versions are read from the cluster (within about 2 s).");
+      "App names, workspaces, revisions and config and routes versions are read from the cluster\n"
+      "(within about 2 s).");
   c->callback([shell, &app, &ctx, &action] {
     action = [shell, &app, &ctx]() -> Status {
       ctx.out() << docs::completion_script(*shell, docs::describe(app));

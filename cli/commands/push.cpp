@@ -285,7 +285,7 @@ void register_push(CLI::App& app, Context& ctx, Action& action) {
   v->footer(kPushJarHelp);
   v->add_option("jar", o->request.jar, "The jar to push (a plain jar with Main-Class, or a Spring Boot jar)")
       ->required()
-      ->type_name("FILE");
+      ->type_name("JAR");
   v->add_option("--app", o->request.app, "App to deploy to and name the repository after (default: see above)")
       ->type_name("NAME");
   v->add_option("-t,--tag", o->request.tags, "Tag the image (repeatable)")->type_name("TAG")->allow_extra_args(false);

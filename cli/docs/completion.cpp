@@ -13,8 +13,8 @@ namespace {
 
 // Which argument completes to what, first match wins. `command` is a command path ("app create"),
 // "NOUN *" for every verb of a noun, or "*" for any command; `arg` is an option name or a
-// positional's name. Anything not listed: choices if it has them, files if its value is a FILE,
-// else nothing (free text).
+// positional's name. Anything not listed: choices if it has them, local paths by its placeholder
+// (kPathKinds: FILE, DIR, JAR), else nothing (free text).
 struct ValueRule {
   const char* command;
   const char* arg;
@@ -29,9 +29,12 @@ const ValueRule kValueRules[] = {
     {"profile init", "name", "none"},
     {"profile *", "name", "@profiles"},
     {"workspace use", "name", "@workspaces"},
+    {"workspace delete", "name", "@workspaces"},
     {"config get", "--version", "@configs"},
     {"config rollback", "--to", "@configs"},
     {"config diff", "versions", "@configs"},
+    {"app rollback", "--to", "@revisions"},
+    {"route rollback", "--to", "@routes"},
     {"cp-files", "from", "apppath"},
     {"cp-files", "to", "apppath"},
     {"files ls", "where", "apppath"},
@@ -39,6 +42,22 @@ const ValueRule kValueRules[] = {
     {"*", "app", "@apps"},
     {"*", "--app", "@apps"},
 };
+
+// Local paths, by the option's placeholder (its type_name): the shell completes them natively.
+// "PATH" is not among them: wb uses it for URL paths (--path, --health).
+struct PathKind {
+  const char* value_name;
+  const char* kind;
+};
+const PathKind kPathKinds[] = {
+    {"FILE", "files"},  // any file (directories to get there)
+    {"DIR", "dirs"},    // directories only
+    {"JAR", "jars"},    // *.jar files (and directories to get there)
+};
+
+// Dynamic kinds that are about one app: `wb __complete KIND APP`, APP the command's first
+// positional argument (nothing is offered before it is given).
+const char* const kPerApp[] = {"@configs", "@revisions", "@routes"};
 
 // Global options whose values `wb __complete` needs to look in the right place.
 const char* const kForwarded[] = {"--profile", "--kubeconfig", "--context", "--workspace"};
@@ -225,9 +244,14 @@ _wb_values() {
   local kind=$1 list
   case "$kind" in
     none) return ;;
-    files)
+    files|dirs|jars)
+      # readline quotes what it inserts (spaces, quotes) and adds '/' after a directory
       compopt -o filenames 2>/dev/null
-      mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+      case "$kind" in
+        files) mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
+        dirs) mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;
+        jars) mapfile -t COMPREPLY < <(compgen -f -X '!*.jar' -- "$cur"; compgen -d -- "$cur") ;;
+      esac
       return ;;
     =*) list=${kind#=} list=${list//,/ } ;;
     help)
@@ -237,25 +261,60 @@ _wb_values() {
     apppath)
       # APP:/path in the app's container (the path itself is not completed), or a local path
       list=$("$wb" "${fwd[@]}" __complete apps 2>/dev/null)
-      compopt -o nospace -o filenames 2>/dev/null
-      mapfile -t COMPREPLY < <(compgen -W "$list" -S : -- "$cur"; compgen -f -- "$cur")
+      mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+      # readline's quoting of file names would turn APP: into APP\:, so only when there are files
+      ((${#COMPREPLY[@]})) && compopt -o filenames 2>/dev/null
+      compopt -o nospace 2>/dev/null
+      mapfile -t -O ${#COMPREPLY[@]} COMPREPLY < <(compgen -W "$list" -S : -- "$cur")
       return ;;
-    @configs)
+    @PERAPP@)
       ((${#args[@]})) || return
-      list=$("$wb" "${fwd[@]}" __complete configs "${args[0]}" 2>/dev/null) ;;
+      list=$("$wb" "${fwd[@]}" __complete "${kind#@}" "${args[0]}" 2>/dev/null) ;;
     @*) list=$("$wb" "${fwd[@]}" __complete "${kind#@}" 2>/dev/null) ;;
   esac
   mapfile -t COMPREPLY < <(compgen -W "$list" -- "$cur")
 }
 
+# _wb_split LINE: sets words to LINE split into words as the shell reads them (quotes and
+# backslashes taken off: "a b", 'a b' and a\ b are one word a b); the last one is the word being
+# completed, "" after a blank. bash's COMP_WORDS would keep the quotes and also split at '=' and
+# ':' (COMP_WORDBREAKS), and bash-completion's helpers may not be installed.
+_wb_split() {
+  local line=$1 q="" w="" c i inw=0
+  words=()
+  for ((i = 0; i < ${#line}; i++)); do
+    c=${line:i:1}
+    if [[ $q == "'" ]]; then
+      [[ $c == "'" ]] && q="" || w+=$c
+    elif [[ $q == '"' ]]; then
+      if [[ $c == '"' ]]; then
+        q=""
+      elif [[ $c == '\' && ${line:i+1:1} == [\"\$\`\\] ]]; then
+        w+=${line:i+1:1}
+        ((i++))
+      else
+        w+=$c
+      fi
+    else
+      case "$c" in
+        [[:space:]])
+          ((inw)) && words+=("$w")
+          w="" inw=0 ;;
+        [\"\']) q=$c inw=1 ;;
+        '\') w+=${line:i+1:1} inw=1; ((i++)) ;;
+        *) w+=$c inw=1 ;;
+      esac
+    fi
+  done
+  words+=("$w")
+}
+
 _wb() {
-  local line=${COMP_LINE:0:COMP_POINT} cur path="" pending="" word wb n
+  local cur path="" pending="" word wb n
   local _wb_s _wb_f _wb_v _wb_p _wb_n _wb_k
   local -a words=() args=() fwd=() kinds=()
   COMPREPLY=()
-  # Split the line ourselves: bash's COMP_WORDS also splits at '=' and ':'.
-  read -ra words <<<"$line"
-  [[ $line =~ [[:space:]]$ ]] && words+=("")
+  _wb_split "${COMP_LINE:0:COMP_POINT}"
   ((${#words[@]} >= 2)) || return
   cur=${words[-1]}
   wb=${words[0]}
@@ -345,6 +404,7 @@ std::string bash_script(const CommandDoc& root) {
   s << "    *) _wb_k=none ;;\n  esac\n}\n";
   std::string main = kBashMain;
   main.replace(main.find("@FWD@"), 5, util::join(forwarded_names(root), "|"));
+  main.replace(main.find("@PERAPP@"), 8, util::join(std::vector<std::string>(std::begin(kPerApp), std::end(kPerApp)), "|"));
   s << main;
   return s.str();
 }
@@ -374,6 +434,8 @@ _wb_values() {
   case "$kind" in
     none) return 1 ;;
     files) _files ;;
+    dirs) _files -/ ;;
+    jars) _files -g '*.jar' ;;
     [=]*) list=(${(s:,:)${kind#=}}); compadd -a list ;;
     help)
       _wb_cmd "${args[*]}"
@@ -385,9 +447,9 @@ _wb_values() {
       list=(${(f)"$(_wb_dynamic apps)"})
       compadd -S : -a list
       _files ;;
-    @configs)
+    @PERAPP@)
       (( $#args )) || return 1
-      list=(${(f)"$(_wb_dynamic configs "$args[1]")"})
+      list=(${(f)"$(_wb_dynamic "${kind#@}" "$args[1]")"})
       compadd -a list ;;
     @*)
       list=(${(f)"$(_wb_dynamic "${kind#@}")"})
@@ -396,12 +458,13 @@ _wb_values() {
 }
 
 _wb() {
-  local wb=${words[1]} cur=${words[CURRENT]} at="" pending="" word i n
+  local wb=${(Q)words[1]} cur=${words[CURRENT]} at="" pending="" word i n
   local -a args fwd kinds _wb_s _wb_o _wb_v _wb_p
   local _wb_n _wb_k
   [[ $wb == '~/'* ]] && wb=$HOME/${wb#\~/}
   for (( i = 2; i < CURRENT; i++ )); do
-    word=${words[i]}
+    # as typed ("a b", a\ b): without the quoting, as wb will get it
+    word=${(Q)words[i]}
     if [[ -n $pending ]]; then
       _wb_forward "$pending" "$word"
       pending=""
@@ -498,6 +561,7 @@ std::string zsh_script(const CommandDoc& root) {
   s << "    *) _wb_k=none ;;\n  esac\n}\n";
   std::string main = kZshMain;
   main.replace(main.find("@FWD@"), 5, util::join(forwarded_names(root), "|"));
+  main.replace(main.find("@PERAPP@"), 8, util::join(std::vector<std::string>(std::begin(kPerApp), std::end(kPerApp)), "|"));
   s << main;
   return s.str();
 }
@@ -515,6 +579,11 @@ function __wb_values --argument-names kind cur
     switch $kind
         case files
             __fish_complete_path $cur
+        case dirs
+            __fish_complete_directories $cur
+        case jars
+            # *.jar files and directories to look in
+            __fish_complete_path $cur | string match -r -- '^[^\t]*(?:\.jar|/)(?:\t.*)?$'
         case '=*'
             string split , -- (string sub -s 2 -- $kind)
         case help
@@ -525,8 +594,8 @@ function __wb_values --argument-names kind cur
             # APP:/path in the app's container (the path itself is not completed), or a local path
             __wb_dynamic apps | string replace -r '$' ':'
             __fish_complete_path $cur
-        case @configs
-            set -q __wb_args[1]; and __wb_dynamic configs $__wb_args[1]
+        case @PERAPP@
+            set -q __wb_args[1]; and __wb_dynamic (string sub -s 2 -- $kind) $__wb_args[1]
         case '@*'
             __wb_dynamic (string sub -s 2 -- $kind)
     end
@@ -647,6 +716,7 @@ std::string fish_script(const CommandDoc& root) {
   std::string fwd;
   for (const auto& n : forwarded_names(root)) fwd += (fwd.empty() ? "" : " ") + fish_quote(n);
   for (size_t pos; (pos = main.find("@FWD@")) != std::string::npos;) main.replace(pos, 5, fwd);
+  main.replace(main.find("@PERAPP@"), 8, fish_list(std::vector<std::string>(std::begin(kPerApp), std::end(kPerApp))));
   s << main;
   return s.str();
 }
@@ -659,7 +729,8 @@ const std::vector<std::string>& completion_shells() {
 }
 
 const std::vector<std::string>& dynamic_kinds() {
-  static const std::vector<std::string> kinds = {"apps", "workspaces", "profiles", "contexts", "configs"};
+  static const std::vector<std::string> kinds = {"apps",    "workspaces", "profiles", "contexts",
+                                                 "configs", "revisions",  "routes"};
   return kinds;
 }
 
@@ -671,7 +742,8 @@ std::string value_kind(const CommandDoc& cmd, const OptionDoc& opt) {
       if (n == rule.arg) return rule.kind;
   }
   if (!opt.choices.empty()) return "=" + util::join(opt.choices, ",");
-  if (opt.value_name == "FILE") return "files";
+  for (const auto& p : kPathKinds)
+    if (opt.value_name == p.value_name) return p.kind;
   return "none";
 }
 

@@ -5,9 +5,13 @@ come from the cluster through `wb __complete`, which stays quiet and quick when 
 Against the fake API server by default (a real cluster with WB_TEST_KUBECONFIG skips the parts that
 need workspaces of its own).
 """
+import json
 import os
+import pty
 import re
+import select
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -89,7 +93,7 @@ compadd() {
   for a in "$@"; do print -r -- "$a$sfx"; done
 }
 _describe() { local a; for a in ${(P)4}; do print -r -- "${a%%:*}"; done }
-_files() { print -r -- "<files>" }
+_files() { print -r -- "<files${*:+ $*}>" }
 compset() { return 0 }
 words=("$@"); CURRENT=$#
 _wb
@@ -99,7 +103,7 @@ _wb
         self.assertEqual(p.stderr, "")
         return [l for l in p.stdout.splitlines() if l]
 
-    def zsh_interactive(self, line):
+    def zsh_interactive(self, line, cwd=None):
         """Types `line` and TAB TAB into a real interactive zsh (on a pseudo-terminal, through zsh's
         zpty module) that finds _wb in its fpath, as the package installs it; returns what the
         terminal showed."""
@@ -118,9 +122,48 @@ zpty -d z
         fpath_dir = os.path.join(self.home, "zfunc")
         os.makedirs(fpath_dir, exist_ok=True)
         shutil.copy(os.path.join(COMPLETIONS, "_wb"), fpath_dir)
-        p = subprocess.run(["zsh", "-f", "-c", driver, "zsh", fpath_dir, line],
+        p = subprocess.run(["zsh", "-f", "-c", driver, "zsh", fpath_dir, line], cwd=cwd or self.workdir,
                            capture_output=True, text=True, env=dict(self.shell_env(), TERM="dumb"), timeout=60)
         return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", p.stdout.replace("\r", ""))
+
+    def bash_interactive(self, line, expect, cwd=None):
+        """Types `line` and TAB TAB into a real interactive bash (readline on a pseudo-terminal) that
+        has sourced completions/wb.bash; returns what the terminal showed after the prompt, once it
+        shows `expect` (or after 15 s)."""
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: nothing but exec
+            try:
+                os.chdir(cwd or self.workdir)
+                os.execvpe("bash", ["bash", "--norc", "--noprofile", "-i"], dict(self.shell_env(), TERM="dumb"))
+            finally:
+                os._exit(127)
+        out = b""
+
+        def screen():
+            return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode(errors="replace").replace("\r", ""))
+
+        def read_for(seconds, until=None):
+            nonlocal out
+            end = time.time() + seconds
+            while time.time() < end and not (until and until in screen()):
+                ready, _, _ = select.select([fd], [], [], 0.1)
+                if ready:
+                    try:
+                        out += os.read(fd, 65536)
+                    except OSError:
+                        return
+        try:
+            os.write(fd, ("PS1='PROMPT> '; bind 'set bell-style none'; source '%s'\n"
+                          % os.path.join(COMPLETIONS, "wb.bash")).encode())
+            read_for(1.0)
+            out = b""
+            os.write(fd, line.encode() + b"\t\t")
+            read_for(15.0, until=expect)
+        finally:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(fd)
+        return screen()
 
     def workspace_with_apps(self, *apps):
         ns = "shop-" + uuid.uuid4().hex[:8]
@@ -170,7 +213,7 @@ zpty -d z
         self.assertIn("rollback", self.zsh("wb", "app", ""))
         self.assertEqual(self.zsh("wb", "-o", ""), ["table", "wide", "json", "yaml", "name"])
         self.assertIn("--replicas", self.zsh("wb", "app", "create", "--"))
-        self.assertEqual(self.zsh("wb", "push", "jar", ""), ["<files>"])
+        self.assertEqual(self.zsh("wb", "push", "jar", ""), ["<files -g *.jar>"])
         self.assertEqual(self.zsh("wb", "completion", ""), ["bash", "zsh", "fish"])
 
     def test_zsh_completes_in_a_real_interactive_shell(self):
@@ -229,6 +272,7 @@ zpty -d z
         self.assertEqual(self.bash(line + "config diff orders 1 "), ["1", "2", "3"])
         self.assertEqual(self.bash(line + "config rollback orders --to=2"), ["2"])
         self.assertIn(ns, self.bash("wb --kubeconfig %s workspace use " % kubeconfig))
+        self.assertIn(ns, self.bash("wb --kubeconfig %s workspace delete " % kubeconfig))
         self.assertIn(ns, self.bash("wb --kubeconfig %s -w " % kubeconfig))
         self.assertEqual(self.bash("wb --kubeconfig %s --context " % kubeconfig), ["fake"])
         for name in ("acme", "acme-test"):
@@ -257,12 +301,142 @@ zpty -d z
             start = time.time()
             self.assertEqual(self.bash("wb --kubeconfig %s -w shop app status " % kubeconfig), [])
             self.assertLess(time.time() - start, 6.0)
+            for kind in ("revisions", "routes", "configs"):
+                start = time.time()
+                r = self.wb("--kubeconfig", kubeconfig, "-w", "shop", "__complete", kind, "orders", timeout=30)
+                self.assertEqual((r.code, r.out, r.err), (0, "", ""))
+                self.assertLess(time.time() - start, 4.0)
+            start = time.time()
+            self.assertEqual(self.fish("wb --kubeconfig %s -w shop app rollback orders --to " % kubeconfig), [])
+            self.assertLess(time.time() - start, 6.0)
         # Not allowed to list: nothing, no error text in the middle of the user's command line.
         ns, _ = self.workspace_with_apps("orders")
         stranger = cluster.kubeconfig_for(os.path.join(self.home, "stranger"), token="nobody-token")
-        r = self.wb("--kubeconfig", stranger, "-w", ns, "__complete", "apps")
+        for args in (["apps"], ["revisions", "orders"], ["routes", "orders"]):
+            r = self.wb("--kubeconfig", stranger, "-w", ns, "__complete", *args)
+            self.assertEqual((r.code, r.out, r.err), (0, "", ""))
+
+
+    def test_revisions_and_routes_versions_in_every_shell(self):
+        if cluster.real:
+            self.skipTest("needs a workspace of its own on the fake API server")
+        ns, kubeconfig = self.workspace_with_apps("orders", "billing")
+        for memory in ("600Mi", "700Mi", "800Mi"):
+            self.assertExit(self.wb("--kubeconfig", kubeconfig, "-w", ns, "app", "set", "orders", "--memory", memory,
+                                    "--no-wait"), 0)
+        r = self.wb("--kubeconfig", kubeconfig, "-w", ns, "app", "history", "orders", "-o", "json")
+        self.assertExit(r, 0)
+        revisions = json.loads(r.out)
+        self.assertGreaterEqual(len(revisions), 3)
+        current = [str(x["revision"]) for x in revisions if x["current"]]
+        others = [str(x["revision"]) for x in revisions if not x["current"]]
+        self.assertEqual(len(current), 1)
+        # What rollback can go back to: every revision but the one that runs.
+        r = self.wb("--kubeconfig", kubeconfig, "-w", ns, "__complete", "revisions", "orders")
+        self.assertEqual((r.code, r.out.split(), r.err), (0, others, ""))
+        line = "wb --kubeconfig %s -w %s " % (kubeconfig, ns)
+        self.assertEqual(self.bash(line + "app rollback orders --to "), others)
+        self.assertEqual(self.bash(line + "app rollback --no-wait orders --to=" + others[0]), [others[0]])
+        self.assertEqual(self.bash(line + "app rollback --to "), [])        # no app yet: nothing
+        self.assertEqual(self.zsh("wb", "--kubeconfig", kubeconfig, "-w", ns, "app", "rollback", "orders", "--to", ""),
+                         others)
+        self.assertEqual(sorted(self.fish(line + "app rollback orders --to ")), sorted(others))
+        self.assertEqual(self.fish(line + "app rollback orders --to=" + others[-1]), ["--to=" + others[-1]])
+        # An app that never ran has no revisions; one that does not exist, nothing and no noise.
+        r = self.wb("--kubeconfig", kubeconfig, "-w", ns, "__complete", "revisions", "nope")
         self.assertEqual((r.code, r.out, r.err), (0, "", ""))
 
+        # Routes versions (numbered ConfigMaps, as `wb route add` writes them).
+        for n in (1, 2, 3):
+            status, body = cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+                "name": "orders-routes-v%d" % n, "namespace": ns,
+                "labels": {"app.kubernetes.io/name": "orders", "app.kubernetes.io/managed-by": "wb",
+                           "wb.dev/routes-version": str(n)}}, "data": {"routes.json": "[]"}})
+            self.assertEqual(status, 201, body)
+        self.assertEqual(self.bash(line + "route rollback orders --to "), ["1", "2", "3"])
+        self.assertEqual(self.bash(line + "route rollback -m why orders --to 2"), ["2"])
+        self.assertEqual(self.bash(line + "route rollback billing --to "), [])   # another app's versions: none
+        self.assertEqual(self.zsh("wb", "--kubeconfig", kubeconfig, "-w", ns, "route", "rollback", "orders", "--to", ""),
+                         ["1", "2", "3"])
+        self.assertEqual(self.fish(line + "route rollback orders --to "), ["1", "2", "3"])
+
+    def test_files_and_directories_complete_natively(self):
+        for name in ("orders.jar", "notes.txt", "app.env"):
+            with open(os.path.join(self.workdir, name), "w") as f:
+                f.write("x")
+        os.makedirs(os.path.join(self.workdir, "target"))
+        os.makedirs(os.path.join(self.workdir, "gitops repo"))
+        with open(os.path.join(self.workdir, "target", "orders-1.0.jar"), "w") as f:
+            f.write("x")
+        # JAR: jars and directories to look in; DIR: directories only; FILE: any file.
+        self.assertEqual(sorted(self.bash("wb push jar ")), ["gitops repo", "orders.jar", "target"])
+        self.assertEqual(self.bash("wb push jar target/"), ["target/orders-1.0.jar"])
+        self.assertEqual(sorted(self.bash("wb export orders --to ")), ["gitops repo", "target"])
+        self.assertEqual(self.bash("wb push jar orders.jar --gitops g"), ["gitops repo"])
+        self.assertEqual(self.bash("wb config set orders A=1 --gitops=t"), ["target"])
+        self.assertEqual(self.bash("wb config set orders --env-file a"), ["app.env"])
+        self.assertEqual(self.bash("wb push jar orders.jar --dotenv-out n"), ["notes.txt"])
+        self.assertEqual(self.bash("wb config set orders --file no"), ["notes.txt"])
+        # Not a local path: --path and --health are URL paths.
+        self.assertEqual(self.bash("wb route add orders --path "), [])
+        # readline quotes what it inserts: a directory with a space.
+        want = "wb export orders --to gitops\\ repo/"
+        self.assertIn(want, self.bash_interactive("wb export orders --to gi", want))
+        want = "wb push jar target/orders-1.0.jar"
+        self.assertIn(want, self.bash_interactive("wb push jar target/", want))
+
+        self.assertEqual(self.zsh("wb", "export", "orders", "--to", ""), ["<files -/>"])
+        self.assertEqual(self.zsh("wb", "config", "set", "orders", "--gitops", ""), ["<files -/>"])
+        self.assertEqual(self.zsh("wb", "config", "set", "orders", "--env-file", ""), ["<files>"])
+        self.assertEqual(self.zsh("wb", "--kubeconfig", ""), ["<files>"])
+        screen = self.zsh_interactive("wb export orders --to ")
+        self.assertIn("target/", screen)
+        self.assertIn("gitops", screen)
+        self.assertNotIn("notes.txt", screen)
+        screen = self.zsh_interactive("wb push jar ")
+        self.assertIn("orders.jar", screen)
+        self.assertNotIn("notes.txt", screen)
+
+        self.assertEqual(sorted(self.fish("wb push jar ")), ["gitops repo/", "orders.jar", "target/"])
+        self.assertEqual(sorted(self.fish("wb export orders --to ")), ["gitops repo/", "target/"])
+        self.assertEqual(self.fish("wb config set orders --gitops=t"), ["--gitops=target/"])
+        self.assertEqual(self.fish("wb push jar orders.jar --dotenv-out n"), ["notes.txt"])
+        self.assertEqual(self.fish("wb --kubeconfig ap"), ["app.env"])
+
+    def test_quoted_words_before_the_cursor_count_as_one(self):
+        if cluster.real:
+            self.skipTest("needs a workspace of its own on the fake API server")
+        ns, _ = self.workspace_with_apps("orders", "billing")
+        # A kubeconfig in a directory with a space, given quoted or escaped.
+        os.makedirs(os.path.join(self.home, "my kube"))
+        kubeconfig = cluster.kubeconfig_for(os.path.join(self.home, "my kube", "config"), token=cluster.admin_token)
+        for n in (1, 2):
+            status, body = cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+                "name": "orders-config-v%d" % n, "namespace": ns,
+                "labels": {"app.kubernetes.io/name": "orders", "app.kubernetes.io/managed-by": "wb",
+                           "wb.dev/config-version": str(n)}}, "data": {"N": str(n)}})
+            self.assertEqual(status, 201, body)
+        quoted = 'wb --kubeconfig "%s" -w %s ' % (kubeconfig, ns)
+        escaped = "wb --kubeconfig %s -w '%s' " % (kubeconfig.replace(" ", "\\ "), ns)
+        for line in (quoted, escaped):
+            self.assertEqual(sorted(self.bash(line + "app stop ")), ["billing", "orders"])
+            # "a b" is one argument: cp-files' second one is next (APP: or a local path).
+            self.assertEqual(self.bash(line + 'cp-files "a b" bil'), ["billing:"])
+            self.assertEqual(self.bash(line + "cp-files a\\ b bil"), ["billing:"])
+            self.assertEqual(self.bash(line + "cp-files 'a b' x "), [])       # both given: nothing
+            # A quoted message is one word: the app is still the first argument.
+            self.assertEqual(self.bash(line + 'config rollback -m "back to two" orders --to '), ["1", "2"])
+            self.assertEqual(self.bash(line + 'config diff orders "1" '), ["1", "2"])
+        want = 'cp-files "a b" billing:'
+        self.assertIn(want, self.bash_interactive(quoted + 'cp-files "a b" bil', want))
+        self.assertEqual(self.zsh("wb", "--kubeconfig", '"%s"' % kubeconfig, "-w", ns, "config", "rollback", "-m",
+                                  '"back to two"', "orders", "--to", ""), ["1", "2"])
+        self.assertEqual(sorted(self.zsh("wb", "--kubeconfig", kubeconfig.replace(" ", "\\ "), "-w", ns, "cp-files",
+                                         "a\\ b", "bil")), ["<files>", "billing:", "orders:"])
+        screen = self.zsh_interactive(quoted + 'config rollback -m "back to two" orders --to ')
+        self.assertIn("1", screen.split("--to", 1)[1])
+        self.assertEqual(self.fish(quoted + 'config rollback -m "back to two" orders --to '), ["1", "2"])
+        self.assertEqual(self.fish(escaped + 'cp-files "a b" bil'), ["billing:"])
 
 if __name__ == "__main__":
     unittest.main()

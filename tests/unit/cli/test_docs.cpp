@@ -72,6 +72,38 @@ TEST_CASE("value kinds: the explicit table first, then choices, then files") {
   CHECK(value_kind(create, create.options[1]) == "none");
 }
 
+TEST_CASE("value kinds: local paths by their placeholder, revisions and routes versions per app") {
+  CLI::App app{"test", "wb"};
+  std::string jar, dir, file, path, to;
+  auto* push = app.add_subcommand("push", "Push");
+  push->add_option("jar", jar, "The jar")->type_name("JAR");
+  push->add_option("--gitops", dir, "A checkout")->type_name("DIR");
+  push->add_option("--dotenv-out", file, "Write here")->type_name("FILE");
+  push->add_option("--path", path, "A URL path")->type_name("PATH");
+  auto* noun = app.add_subcommand("app", "Apps");
+  noun->add_subcommand("rollback", "Back")->add_option("--to", to, "Revision")->type_name("REV");
+  auto* routes = app.add_subcommand("route", "Routes");
+  routes->add_subcommand("rollback", "Back")->add_option("--to", to, "Version")->type_name("N");
+  auto root = describe(app);
+  const auto& p = root.subcommands[0];
+  CHECK(value_kind(p, p.positionals[0]) == "jars");
+  CHECK(value_kind(p, p.options[0]) == "dirs");
+  CHECK(value_kind(p, p.options[1]) == "files");
+  CHECK(value_kind(p, p.options[2]) == "none");  // URL paths are not files
+  const auto& app_rollback = root.subcommands[1].subcommands[0];
+  CHECK(value_kind(app_rollback, app_rollback.options[0]) == "@revisions");
+  const auto& route_rollback = root.subcommands[2].subcommands[0];
+  CHECK(value_kind(route_rollback, route_rollback.options[0]) == "@routes");
+  auto bash = completion_script("bash", root);
+  CHECK(bash.find("\"push/--gitops\") _wb_k='dirs'") != std::string::npos);
+  CHECK(bash.find("\"push\") _wb_s=\"\" _wb_f=\"-h --help\" _wb_v=\"--gitops --dotenv-out --path\" _wb_p=\"jars\"") !=
+        std::string::npos);
+  // The kinds about one app ask `wb __complete KIND APP` in every shell.
+  CHECK(bash.find("@configs|@revisions|@routes)") != std::string::npos);
+  CHECK(completion_script("zsh", root).find("@configs|@revisions|@routes)") != std::string::npos);
+  CHECK(completion_script("fish", root).find("case '@configs' '@revisions' '@routes'") != std::string::npos);
+}
+
 TEST_CASE("completion scripts carry the tree for each shell") {
   Tree t;
   auto root = describe(t.app);
