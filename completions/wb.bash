@@ -163,7 +163,7 @@ _wb_kind() {
     "app set/--trace") _wb_k='=on,off,true,false,yes,no' ;;
     "app rollback/--to") _wb_k='@revisions' ;;
     "push jar/--app"|"doctor/--app") _wb_k='@apps' ;;
-    "push jar/--gitops"|"config set/--gitops"|"export/--to") _wb_k='dirs' ;;
+    "push jar/--gitops"|"config set/--gitops"|"config rollback/--gitops"|"export/--to") _wb_k='dirs' ;;
     "config get/--version"|"config rollback/--to") _wb_k='@configs' ;;
     "route rollback/--to") _wb_k='@routes' ;;
     *"/--profile") _wb_k='@profiles' ;;

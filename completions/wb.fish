@@ -423,7 +423,7 @@ function __wb_kind --argument-names path option
             echo '@revisions'
         case 'push jar/--app' 'doctor/--app'
             echo '@apps'
-        case 'push jar/--gitops' 'config set/--gitops' 'export/--to'
+        case 'push jar/--gitops' 'config set/--gitops' 'config rollback/--gitops' 'export/--to'
             echo 'dirs'
         case 'config get/--version' 'config rollback/--to'
             echo '@configs'
