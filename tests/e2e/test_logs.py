@@ -190,6 +190,19 @@ class Logs(WbTestCase):
         self.assertIn("%s about to fall over\n" % self.short(pod), r.out)
         self.assertTrue(r.out.endswith("%s panic: out of cheese\n" % self.short(pod)), r.out)
 
+    def cut_follow_stream(self, pod, timeout=15):
+        """Breaks wb's open follow stream of the pod's log (waits until one is open: on a busy
+        machine wb may still be connecting or reconnecting)."""
+        deadline = time.time() + timeout
+        while True:
+            status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/log-cut" % (self.ns, pod))
+            self.assertEqual(status, 200, body)
+            if body["streams"] >= 1:
+                return
+            if time.time() > deadline:
+                self.fail("no follow stream of %s was open to cut" % pod)
+            time.sleep(0.05)
+
     def test_follow_picks_up_new_replica_and_stops_on_ctrl_c(self):
         pods = self.pods()
         f = Follower(self, "--tail", "0", "--events")
@@ -237,8 +250,7 @@ class Logs(WbTestCase):
         try:
             f.wait_for("before 49", timeout=10, required=False)
             for round in range(3):
-                status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/log-cut" % (self.ns, pod))
-                self.assertEqual(status, 200, body)
+                self.cut_follow_stream(pod)
                 # Lines written while the stream is down must still arrive, once.
                 self.say(pod, "gap %d a\ngap %d b\n" % (round, round))
                 time.sleep(0.3)
@@ -261,17 +273,8 @@ class Logs(WbTestCase):
         time.sleep(1.2)  # the resume starts at the second the stream opened
         f = Follower(self, "--tail", "0", "--replica", pod)
         try:
-            # Wait until wb's follow stream is open, then cut it before it carried a line.
-            deadline = time.time() + 10
-            while time.time() < deadline:
-                _, body = cluster.request("GET", "/fake/v1/requests")
-                if any(e["path"].endswith("/pods/%s/log" % pod) and "follow=true" in e["query"]
-                       for e in body["items"]):
-                    break
-                time.sleep(0.05)
-            time.sleep(0.3)
-            status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/log-cut" % (self.ns, pod))
-            self.assertEqual(status, 200, body)
+            # Cut wb's follow stream as soon as it is open, before it carried a line.
+            self.cut_follow_stream(pod)
             self.say(pod, "gap a\ngap b\n")  # while the stream is down
             time.sleep(0.8)
             self.say(pod, "after\n")

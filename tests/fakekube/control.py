@@ -60,7 +60,8 @@ def route(server, app):
             return _json({"armed": True})
         lb.cuts += 1
         lb._kick()
-        return _json({"cut": True})
+        # How many follow streams the cut reached (0: none was open yet; a test may try again).
+        return _json({"cut": True, "streams": lb.following})
 
     async def crash(request):
         pod, rt = pod_and_rt(request)

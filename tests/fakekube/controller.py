@@ -72,6 +72,7 @@ class LogBuf:
         self.lines = []  # (ts_ns, bytes)
         self.closed = False
         self.cuts = 0  # bumped by the control API: open follow streams break off
+        self.following = 0  # follow streams open now (what a cut reaches)
         self.cut_after = None  # [bytes, count]: the next streams (follow or not) break off after that many bytes
         self.changed = asyncio.Event()
 
@@ -883,7 +884,6 @@ class Controllers:
                 start += 1
         if tail is not None:
             start = max(start, len(lines) - tail)
-        sent = 0
         i = start
         cut_after = None
         if lb.cut_after is not None:
@@ -891,6 +891,17 @@ class Controllers:
             lb.cut_after[1] -= 1
             if lb.cut_after[1] <= 0:
                 lb.cut_after = None
+        follow = bool(opts.get("follow"))
+        if follow:
+            lb.following += 1
+        try:
+            await self._stream_lines(lb, rt, opts, write, i, ts, cut_after, limit, cuts)
+        finally:
+            if follow:
+                lb.following -= 1
+
+    async def _stream_lines(self, lb, rt, opts, write, i, ts, cut_after, limit, cuts):
+        sent = 0
         while True:
             while i < len(lb.lines):
                 t, data = lb.lines[i]

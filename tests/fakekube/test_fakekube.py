@@ -655,6 +655,19 @@ class FakeKubeTest(unittest.TestCase):
         self.assertEqual(r.readline(), b"three\n")
         f.req("POST", "/fake/v1/namespaces/logs/pods/p/log", "four\n", ctype="text/plain")
         self.assertEqual(r.readline(), b"four\n")
+        # log-cut reaches the one open follow stream, and says so
+        st, body = f.req("POST", "/fake/v1/namespaces/logs/pods/p/log-cut")
+        self.assertEqual((st, body), (200, {"cut": True, "streams": 1}))
+        with self.assertRaises(Exception):
+            r.read()
+        c.close()
+        st, body = f.req("POST", "/fake/v1/namespaces/logs/pods/p/log-cut")
+        self.assertEqual(body["streams"], 0)
+        c = f.conn()
+        c.request("GET", "/api/v1/namespaces/logs/pods/p/log?follow=true&tailLines=1",
+                  headers={"Authorization": f"Bearer {f.token}"})
+        r = c.getresponse()
+        self.assertEqual(r.readline(), b"four\n")
         f.req("DELETE", "/api/v1/namespaces/logs/pods/p")
         self.assertEqual(r.read(), b"")  # stream ends when the pod goes away
         c.close()
