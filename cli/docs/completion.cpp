@@ -228,6 +228,29 @@ const char* kHeader =
 
 // ------------------------------------------------------------------------------------ bash
 
+// bash and zsh share these: the case functions mapping a command path to its subcommands and an
+// option to what its value completes to, and filling the main body's placeholders.
+std::string sh_sub_and_kind(const CommandDoc& root) {
+  std::ostringstream s;
+  s << "# _wb_sub PATH WORD: sets _wb_n to the subcommand WORD names under PATH, or \"\".\n"
+       "_wb_sub() {\n  case \"$1/$2\" in\n";
+  for (const auto& [pattern, name] : sub_arms(root)) s << fmt::format("    \"{}\") _wb_n={} ;;\n", pattern, name);
+  s << "    *) _wb_n=\"\" ;;\n  esac\n}\n\n";
+  s << "# _wb_kind PATH OPTION: sets _wb_k to what OPTION's value completes to (see `wb __complete`).\n"
+       "_wb_kind() {\n  case \"$1/$2\" in\n";
+  for (const auto& [kind, patterns] : kind_arms(root))
+    s << fmt::format("    {}) _wb_k={} ;;\n", quote_patterns(patterns), sh_single_quote(kind));
+  s << "    *) _wb_k=none ;;\n  esac\n}\n";
+  return s.str();
+}
+
+std::string sh_main(const char* tmpl, const CommandDoc& root) {
+  std::string main = tmpl;
+  main.replace(main.find("@FWD@"), 5, util::join(forwarded_names(root), "|"));
+  main.replace(main.find("@PERAPP@"), 8, util::join(std::vector<std::string>(std::begin(kPerApp), std::end(kPerApp)), "|"));
+  return main;
+}
+
 const char* kBashMain = R"BASH(
 # _wb_forward OPTION VALUE: remembers the global options `wb __complete` needs.
 _wb_forward() {
@@ -393,19 +416,7 @@ std::string bash_script(const CommandDoc& root) {
                      util::join(value_option_names(*cmd), " "), positional_kinds(*cmd));
   }
   s << "    *) _wb_s=\"\" _wb_f=\"\" _wb_v=\"\" _wb_p=\"\" ;;\n  esac\n}\n\n";
-  s << "# _wb_sub PATH WORD: sets _wb_n to the subcommand WORD names under PATH, or \"\".\n"
-       "_wb_sub() {\n  case \"$1/$2\" in\n";
-  for (const auto& [pattern, name] : sub_arms(root)) s << fmt::format("    \"{}\") _wb_n={} ;;\n", pattern, name);
-  s << "    *) _wb_n=\"\" ;;\n  esac\n}\n\n";
-  s << "# _wb_kind PATH OPTION: sets _wb_k to what OPTION's value completes to (see `wb __complete`).\n"
-       "_wb_kind() {\n  case \"$1/$2\" in\n";
-  for (const auto& [kind, patterns] : kind_arms(root))
-    s << fmt::format("    {}) _wb_k={} ;;\n", quote_patterns(patterns), sh_single_quote(kind));
-  s << "    *) _wb_k=none ;;\n  esac\n}\n";
-  std::string main = kBashMain;
-  main.replace(main.find("@FWD@"), 5, util::join(forwarded_names(root), "|"));
-  main.replace(main.find("@PERAPP@"), 8, util::join(std::vector<std::string>(std::begin(kPerApp), std::end(kPerApp)), "|"));
-  s << main;
+  s << sh_sub_and_kind(root) << sh_main(kBashMain, root);
   return s.str();
 }
 
@@ -550,19 +561,7 @@ std::string zsh_script(const CommandDoc& root) {
                      util::join(value_option_names(*cmd), " "), zsh_words(positional_kinds(*cmd)));
   }
   s << "    *) _wb_s=() _wb_o=() _wb_v=() _wb_p=() ;;\n  esac\n}\n\n";
-  s << "# _wb_sub PATH WORD: sets _wb_n to the subcommand WORD names under PATH, or \"\".\n"
-       "_wb_sub() {\n  case \"$1/$2\" in\n";
-  for (const auto& [pattern, name] : sub_arms(root)) s << fmt::format("    \"{}\") _wb_n={} ;;\n", pattern, name);
-  s << "    *) _wb_n=\"\" ;;\n  esac\n}\n\n";
-  s << "# _wb_kind PATH OPTION: sets _wb_k to what OPTION's value completes to (see `wb __complete`).\n"
-       "_wb_kind() {\n  case \"$1/$2\" in\n";
-  for (const auto& [kind, patterns] : kind_arms(root))
-    s << fmt::format("    {}) _wb_k={} ;;\n", quote_patterns(patterns), sh_single_quote(kind));
-  s << "    *) _wb_k=none ;;\n  esac\n}\n";
-  std::string main = kZshMain;
-  main.replace(main.find("@FWD@"), 5, util::join(forwarded_names(root), "|"));
-  main.replace(main.find("@PERAPP@"), 8, util::join(std::vector<std::string>(std::begin(kPerApp), std::end(kPerApp)), "|"));
-  s << main;
+  s << sh_sub_and_kind(root) << sh_main(kZshMain, root);
   return s.str();
 }
 

@@ -26,8 +26,8 @@ import urllib.request
 import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import FakeCluster, Registry, WbTestCase, REAL_KUBECONFIG, SOURCE_DIR  # noqa: E402
-from test_push_jar import make_base_layout, skopeo  # noqa: E402
+from wbtest import FakeCluster, WbTestCase, REAL_KUBECONFIG, SOURCE_DIR  # noqa: E402
+from test_push_jar import jars_and_registry  # noqa: E402
 
 TOKEN = "gitops-alice-token-0123456789"
 CLUSTER_OWNED = ("resourceVersion", "uid", "managedFields", "creationTimestamp", "generation", "selfLink")
@@ -40,13 +40,7 @@ jars = None
 def setUpModule():
     global cluster, registry, jars
     cluster = FakeCluster(tokens=[(TOKEN, "alice", ["developers"])])
-    registry = Registry()
-    jars = tempfile.mkdtemp(prefix="wb-gitops-jars-")
-    subprocess.run([os.path.join(SOURCE_DIR, "tests", "fixtures", "jars", "build.sh"), jars], check=True,
-                   capture_output=True, timeout=300)
-    base = os.path.join(jars, "base-layout")
-    make_base_layout(base)
-    skopeo("copy", "--dest-tls-verify=false", "oci:%s:17" % base, "docker://%s/base/java:17" % registry.host)
+    jars, registry = jars_and_registry("wb-gitops-jars-")
 
 
 def tearDownModule():

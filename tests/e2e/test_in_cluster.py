@@ -29,7 +29,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
 sys.path.insert(0, os.path.dirname(__file__))
-from wbtest import FakeCluster, Registry, Result, WbTestCase, REAL_KUBECONFIG, SOURCE_DIR, WB_BIN  # noqa: E402
+from wbtest import FakeCluster, Result, WbTestCase, REAL_KUBECONFIG, SOURCE_DIR, WB_BIN  # noqa: E402
 import test_push_jar as pj  # noqa: E402  (its base-image and skopeo helpers)
 
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -109,13 +109,7 @@ def setUpModule():
         admin_wb("-w", ws, "app", "create", APP)
     robot_token = admin_wb("-w", WS, "robot", "create", ROBOT, "--token").strip()
     assert len(robot_token) > 20, robot_token
-    jars = tempfile.mkdtemp(prefix="wb-incluster-jars-")
-    subprocess.run([os.path.join(SOURCE_DIR, "tests", "fixtures", "jars", "build.sh"), jars], check=True,
-                   capture_output=True, timeout=300)
-    registry = Registry()
-    layout = os.path.join(jars, "base-layout")
-    pj.make_base_layout(layout)
-    pj.skopeo("copy", "--dest-tls-verify=false", "oci:%s:17" % layout, "docker://%s/base/java:17" % registry.host)
+    jars, registry = pj.jars_and_registry("wb-incluster-jars-")
 
 
 def tearDownModule():

@@ -89,6 +89,19 @@ def skopeo(*args):
     return p.stdout
 
 
+def jars_and_registry(prefix):
+    """For other test modules: the fixture jars, built into a new temp dir (PREFIX...), and a plain
+    registry holding base/java:17. Returns (jars_dir, registry); the caller stops and removes them."""
+    jars_dir = tempfile.mkdtemp(prefix=prefix)
+    subprocess.run([os.path.join(SOURCE_DIR, "tests", "fixtures", "jars", "build.sh"), jars_dir], check=True,
+                   capture_output=True, timeout=300)
+    reg = Registry()
+    layout = os.path.join(jars_dir, "base-layout")
+    make_base_layout(layout)
+    skopeo("copy", "--dest-tls-verify=false", "oci:%s:17" % layout, "docker://%s/base/java:17" % reg.host)
+    return jars_dir, reg
+
+
 def setUpModule():
     global jars, plain_reg, tls_reg, base_layout
     jars = tempfile.mkdtemp(prefix="wb-push-jars-")

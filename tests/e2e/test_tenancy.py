@@ -16,7 +16,7 @@ import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
 sys.path.insert(0, os.path.dirname(__file__))
-from wbtest import FakeCluster, Registry, WbTestCase, REAL_KUBECONFIG, SOURCE_DIR  # noqa: E402
+from wbtest import FakeCluster, WbTestCase, REAL_KUBECONFIG, SOURCE_DIR  # noqa: E402
 import test_push_jar as pj  # noqa: E402  (its base-image and skopeo helpers)
 
 USERS = {"alice": "tok-alice-0123456789", "victor": "tok-victor-0123456789", "bob": "tok-bob-0123456789",
@@ -49,13 +49,7 @@ def setUpModule():
     admin_wb("tenant", "create", "acme", "--admin", "carol")
     for ws, tenant in (("shop-dev", "shop"), ("shop-prod", "shop"), ("acme-dev", "acme")):
         admin_wb("workspace", "create", ws, "--tenant", tenant)
-    jars = tempfile.mkdtemp(prefix="wb-tenancy-jars-")
-    subprocess.run([os.path.join(SOURCE_DIR, "tests", "fixtures", "jars", "build.sh"), jars], check=True,
-                   capture_output=True, timeout=300)
-    registry = Registry()
-    layout = os.path.join(jars, "base-layout")
-    pj.make_base_layout(layout)
-    pj.skopeo("copy", "--dest-tls-verify=false", "oci:%s:17" % layout, "docker://%s/base/java:17" % registry.host)
+    jars, registry = pj.jars_and_registry("wb-tenancy-jars-")
 
 
 def tearDownModule():
