@@ -1353,7 +1353,9 @@ class Server:
                 pending.clear()
                 pending_size = 0
         try:
-            await self.ctl.stream_logs(lb, rt, opts, write)
+            await self.ctl.stream_logs(lb, rt, opts, write,
+                                       alive=lambda: request.transport is not None and
+                                       not request.transport.is_closing())
             await flush()
             await resp.write_eof()
         except ConnectionAbortedError:

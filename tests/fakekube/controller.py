@@ -866,8 +866,10 @@ class Controllers:
             raise bad_request(f'container "{container}" in pod "{pname}" is waiting to start: {reason}')
         return c.attempts[-1]
 
-    async def stream_logs(self, lb, rt, opts, write):
-        """Write log lines to write(bytes) honouring options; follow when requested."""
+    async def stream_logs(self, lb, rt, opts, write, alive=None):
+        """Write log lines to write(bytes) honouring options; follow when requested. A follow
+        stream ends when alive() says the client went away (as the apiserver's does), so it no
+        longer counts as open."""
         since_ns = None
         if opts.get("sinceSeconds") is not None:
             since_ns = time.time_ns() - int(opts["sinceSeconds"]) * 1_000_000_000
@@ -895,12 +897,12 @@ class Controllers:
         if follow:
             lb.following += 1
         try:
-            await self._stream_lines(lb, rt, opts, write, i, ts, cut_after, limit, cuts)
+            await self._stream_lines(lb, rt, opts, write, i, ts, cut_after, limit, cuts, alive)
         finally:
             if follow:
                 lb.following -= 1
 
-    async def _stream_lines(self, lb, rt, opts, write, i, ts, cut_after, limit, cuts):
+    async def _stream_lines(self, lb, rt, opts, write, i, ts, cut_after, limit, cuts, alive):
         sent = 0
         while True:
             while i < len(lb.lines):
@@ -925,4 +927,11 @@ class Controllers:
             ev = lb.changed
             if i < len(lb.lines):
                 continue
+            while alive is not None and not ev.is_set():
+                if not alive():
+                    return
+                try:
+                    await asyncio.wait_for(ev.wait(), 0.2)
+                except asyncio.TimeoutError:
+                    pass
             await ev.wait()

@@ -663,6 +663,15 @@ class FakeKubeTest(unittest.TestCase):
         c.close()
         st, body = f.req("POST", "/fake/v1/namespaces/logs/pods/p/log-cut")
         self.assertEqual(body["streams"], 0)
+        # a follower that hangs up is let go of (not left waiting for the next line)
+        c = f.conn()
+        c.request("GET", "/api/v1/namespaces/logs/pods/p/log?follow=true&tailLines=0",
+                  headers={"Authorization": f"Bearer {f.token}"})
+        c.getresponse()
+        c.close()
+        time.sleep(0.6)
+        st, body = f.req("POST", "/fake/v1/namespaces/logs/pods/p/log-cut")
+        self.assertEqual(body["streams"], 0)
         c = f.conn()
         c.request("GET", "/api/v1/namespaces/logs/pods/p/log?follow=true&tailLines=1",
                   headers={"Authorization": f"Bearer {f.token}"})
