@@ -141,13 +141,31 @@ Result<bool> kubesphere_installed(kube::Client& client) {
 
 namespace {
 
+// Whether `have` holds everything `want` says: objects key by key (the server may add defaults,
+// e.g. a policy's matchPolicy or empty selectors), arrays element by element, the rest equal.
+bool holds(const json& have, const json& want) {
+  if (want.is_object()) {
+    if (!have.is_object()) return false;
+    for (const auto& [k, v] : want.items())
+      if (!have.contains(k) || !holds(have[k], v)) return false;
+    return true;
+  }
+  if (want.is_array()) {
+    if (!have.is_array() || have.size() != want.size()) return false;
+    for (size_t i = 0; i < want.size(); ++i)
+      if (!holds(have[i], want[i])) return false;
+    return true;
+  }
+  return have == want;
+}
+
 // Whether the server has `want` already: for roles their rules (and role label), for the
 // admission policy objects their spec.
 bool same_object(const json& have, const json& want) {
   if (want.contains("rules"))
     return have.value("rules", json::array()) == want["rules"] &&
            fields::meta_string(have, "labels", kRoleLabel) == fields::meta_string(want, "labels", kRoleLabel);
-  return have.value("spec", json::object()) == want["spec"];
+  return holds(have.value("spec", json::object()), want["spec"]);
 }
 
 // Creates or updates one object (server-side apply) and says what happened.

@@ -145,6 +145,22 @@ class Tenancy(WbTestCase):
         self.assertIn({"kind": "ClusterRole", "name": "wb:tenant:t1", "role": "tenant t1", "result": "configured"},
                       json.loads(r.out))
         self.assertEqual(fresh.request("GET", path)[1]["rules"], full)
+        # the policy: fields a real server defaults are no change; a weakened validation is put back
+        vap = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/wb-tenant-boundaries"
+        policy = fresh.request("GET", vap)[1]
+        policy["spec"]["matchConstraints"]["matchPolicy"] = "Equivalent"
+        policy["spec"]["matchConstraints"]["namespaceSelector"] = {}
+        self.assertEqual(fresh.request("PUT", vap, policy)[0], 200)
+        result = {x["name"] + "/" + x["kind"]: x["result"] for x in json.loads(
+            self.wb("--kubeconfig", fresh.kubeconfig, "platform", "init", "-o", "json").out)}
+        self.assertEqual(result["wb-tenant-boundaries/ValidatingAdmissionPolicy"], "unchanged")
+        policy = fresh.request("GET", vap)[1]
+        policy["spec"]["validations"][0]["expression"] = "true"
+        self.assertEqual(fresh.request("PUT", vap, policy)[0], 200)
+        result = {x["name"] + "/" + x["kind"]: x["result"] for x in json.loads(
+            self.wb("--kubeconfig", fresh.kubeconfig, "platform", "init", "-o", "json").out)}
+        self.assertEqual(result["wb-tenant-boundaries/ValidatingAdmissionPolicy"], "configured")
+        self.assertNotEqual(fresh.request("GET", vap)[1]["spec"]["validations"][0]["expression"], "true")
         # not the platform team: refused in words
         fresh.request("POST", "/fake/v1/tokens", {"token": "tok-x-123", "user": "xavier", "groups": []})
         kc = fresh.kubeconfig_for(os.path.join(self.home, "kc-x"), token="tok-x-123")
