@@ -257,16 +257,20 @@ zpty -d z
         self.assertEqual(sorted(self.bash("wb --kubeconfig %s app history " % kubeconfig)),
                          ["billing", "ordermail", "orders"])
 
-    def test_workspaces_config_versions_profiles_and_contexts(self):
-        if cluster.real:
-            self.skipTest("needs workspaces of its own on the fake API server")
-        ns, kubeconfig = self.workspace_with_apps("orders")
-        for n in (1, 2, 3):
+    def config_versions(self, ns, count):
+        """Config versions v1..vCOUNT of app orders in ns, as wb labels them."""
+        for n in range(1, count + 1):
             status, body = cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
                 "name": "orders-config-v%d" % n, "namespace": ns,
                 "labels": {"app.kubernetes.io/name": "orders", "app.kubernetes.io/managed-by": "wb",
                            "wb.dev/config-version": str(n)}}, "data": {"N": str(n)}})
             self.assertEqual(status, 201, body)
+
+    def test_workspaces_config_versions_profiles_and_contexts(self):
+        if cluster.real:
+            self.skipTest("needs workspaces of its own on the fake API server")
+        ns, kubeconfig = self.workspace_with_apps("orders")
+        self.config_versions(ns, 3)
         line = "wb --kubeconfig %s -w %s " % (kubeconfig, ns)
         self.assertEqual(self.bash(line + "config get orders --version "), ["1", "2", "3"])
         self.assertEqual(self.bash(line + "config diff orders 1 "), ["1", "2", "3"])
@@ -410,12 +414,7 @@ zpty -d z
         # A kubeconfig in a directory with a space, given quoted or escaped.
         os.makedirs(os.path.join(self.home, "my kube"))
         kubeconfig = cluster.kubeconfig_for(os.path.join(self.home, "my kube", "config"), token=cluster.admin_token)
-        for n in (1, 2):
-            status, body = cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
-                "name": "orders-config-v%d" % n, "namespace": ns,
-                "labels": {"app.kubernetes.io/name": "orders", "app.kubernetes.io/managed-by": "wb",
-                           "wb.dev/config-version": str(n)}}, "data": {"N": str(n)}})
-            self.assertEqual(status, 201, body)
+        self.config_versions(ns, 2)
         quoted = 'wb --kubeconfig "%s" -w %s ' % (kubeconfig, ns)
         escaped = "wb --kubeconfig %s -w '%s' " % (kubeconfig.replace(" ", "\\ "), ns)
         for line in (quoted, escaped):
