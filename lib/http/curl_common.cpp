@@ -117,10 +117,16 @@ bool tls_alert_client_cert(const char* errbuf) {
          contains(errbuf, "alert unknown ca") || contains(errbuf, "alert handshake failure");
 }
 
-// A failure that a server rejecting our (missing) client certificate can cause.
-bool is_connection_failure(CURLcode code) {
-  return code == CURLE_GOT_NOTHING || code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR ||
-         code == CURLE_SSL_CONNECT_ERROR;
+// Whether a failure is a server refusing our (missing) client certificate. Most servers say so
+// with a TLS alert. Some just close the connection after the handshake (Python's ssl does), which
+// looks like any broken connection; that counts only while this transport never had an answer:
+// the Kubernetes API server asks every client for a certificate and takes tokens too, so once it
+// answered, a break is a break (retried as one), not a refusal.
+bool is_client_cert_refusal(CURLcode code, const TransferState& state) {
+  if (tls_alert_client_cert(state.errbuf)) return true;
+  const bool connection_failure = code == CURLE_GOT_NOTHING || code == CURLE_RECV_ERROR ||
+                                  code == CURLE_SEND_ERROR || code == CURLE_SSL_CONNECT_ERROR;
+  return state.client_cert_requested && !state.answered_before && connection_failure;
 }
 
 // OpenSSL calls this when the server requests a client certificate and none is configured.
@@ -266,7 +272,7 @@ Error describe_curl_error(CURL* h, CURLcode code, const TransferState& state, co
     default:
       break;
   }
-  if (tls_alert_client_cert(errbuf) || (state.client_cert_requested && is_connection_failure(code)))
+  if (is_client_cert_refusal(code, state))
     return Error(ErrorCode::Auth, "TLS: " + t.origin + " did not accept the client certificate (or none was set)",
                  "set client-certificate and client-key to a certificate the server trusts");
   if (code == CURLE_SSL_CONNECT_ERROR)
@@ -278,7 +284,7 @@ Error describe_curl_error(CURL* h, CURLcode code, const TransferState& state, co
 
 bool is_retryable_curl_error(CURLcode code, const TransferState& state) {
   const char* errbuf = state.errbuf;
-  if (state.client_cert_requested) return false;
+  if (is_client_cert_refusal(code, state)) return false;
   switch (code) {
     case CURLE_COULDNT_CONNECT:
     case CURLE_GOT_NOTHING:
@@ -288,7 +294,7 @@ bool is_retryable_curl_error(CURLcode code, const TransferState& state) {
       return true;
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
-      return !tls_alert_client_cert(errbuf);
+      return true;
     case CURLE_SSL_CONNECT_ERROR:
       return contains(errbuf, "SSL_ERROR_SYSCALL") || contains(errbuf, "reset");
     default:

@@ -70,6 +70,9 @@ struct TransferState {
   SList connect_to;
   char errbuf[CURL_ERROR_SIZE] = {0};  // CURLOPT_ERRORBUFFER
   bool client_cert_requested = false;  // copied from Easy after the transfer
+  // This transport had an HTTP answer from a server before: a later connection that breaks is
+  // not a server refusing the client certificate that it took then.
+  bool answered_before = false;
   std::string proxy;                   // the explicit proxy, for messages
 };
 
@@ -101,7 +104,8 @@ class Tracer {
 };
 
 // Opens a WebSocket connection (see Transport::open_websocket).
-util::Result<std::unique_ptr<WebSocket>> open_websocket(const ClientOptions& options, const Request& request,
+util::Result<std::unique_ptr<WebSocket>> open_websocket(const ClientOptions& options, bool answered_before,
+                                                        const Request& request,
                                                         const std::vector<std::string>& protocols);
 
 // Elapsed milliseconds since `start`, as text ("123 ms").

@@ -1,6 +1,7 @@
 // The libcurl Transport: a pool of easy handles (each keeps its connection cache), retries with
 // backoff for idempotent requests, streaming bodies and a redacted trace.
 #include <algorithm>
+#include <atomic>
 #include <exception>
 #include <mutex>
 #include <random>
@@ -297,7 +298,7 @@ class CurlTransport final : public Transport {
 
   Result<std::unique_ptr<WebSocket>> open_websocket(const Request& request,
                                                     const std::vector<std::string>& protocols) override {
-    return detail::open_websocket(options_, request, protocols);
+    return detail::open_websocket(options_, answered_.load(), request, protocols);
   }
 
  private:
@@ -320,11 +321,13 @@ class CurlTransport final : public Transport {
     if (tracer_.enabled(1)) tracer_.line("> " + req.method + " " + redact_text(req.url));
     const CURLcode rc = curl_easy_perform(c);
     state.client_cert_requested = h->client_cert_requested;
+    state.answered_before = answered_.load();
     if (rc != CURLE_OK) {
       error = failure(c, rc, state, target, a, timeout);
       a.transient = detail::is_retryable_curl_error(rc, state);
     }
     finish(c, a, rc);
+    if (a.response.status > 0 || a.final_seen) answered_ = true;
     pool_.release(std::move(h));
     if (a.exception) std::rethrow_exception(a.exception);
     trace_result(a, error, start);
@@ -405,6 +408,7 @@ class CurlTransport final : public Transport {
   const ClientOptions options_;
   const Tracer tracer_;
   HandlePool pool_;
+  std::atomic<bool> answered_{false};  // some request had an HTTP answer (see TransferState)
 };
 
 }  // namespace

@@ -356,7 +356,8 @@ int on_connect_progress(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 }  // namespace
 
-util::Result<std::unique_ptr<WebSocket>> open_websocket(const ClientOptions& options, const Request& request,
+util::Result<std::unique_ptr<WebSocket>> open_websocket(const ClientOptions& options, bool answered_before,
+                                                        const Request& request,
                                                         const std::vector<std::string>& protocols) {
   ensure_curl_initialized();
   WB_ASSIGN_OR_RETURN(Target target, make_target(request.url, options.tls));
@@ -371,6 +372,7 @@ util::Result<std::unique_ptr<WebSocket>> open_websocket(const ClientOptions& opt
   curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_connect_progress);
   const CURLcode rc = curl_easy_perform(h);
   state->client_cert_requested = handle->client_cert_requested;
+  state->answered_before = answered_before;
   if (rc != CURLE_OK) return describe_curl_error(h, rc, *state, target, options.connect_timeout);
   const auto timeout = request.timeout.value_or(options.request_timeout);
   const Deadline deadline =

@@ -1,6 +1,7 @@
 // The REST client over http::Transport.
 #include "kube/client.hpp"
 
+#include <atomic>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -8,6 +9,7 @@
 #include "util/encoding.hpp"
 #include "util/interrupt.hpp"
 #include "util/strings.hpp"
+#include "util/time.hpp"
 
 namespace wb::kube {
 
@@ -235,6 +237,11 @@ class HttpClient : public Client {
         options_(std::move(options)) {}
 
   const RestConfig& config() const override { return config_; }
+  std::optional<util::TimePoint> server_now() const override {
+    if (!clock_known_) return std::nullopt;
+    return util::Clock::now() + std::chrono::duration_cast<util::Clock::duration>(
+                                    std::chrono::nanoseconds(clock_offset_.load()));
+  }
 
   Result<json> get(const ResourceType& type, const std::string& ns, const std::string& name) override {
     WB_ASSIGN_OR_RETURN(auto resp, call({"GET", resource_path(type, ns, name)}));
@@ -365,11 +372,12 @@ class HttpClient : public Client {
     Call c{"GET", resource_path(types::Pod, ns, pod) + "/log" + q.str()};
     c.sink = [&](std::string_view chunk) { return sink(chunk); };
     c.accept = "application/json, */*";
-    if (o.on_open)
-      c.on_headers = [&](int status, const http::Headers& h) {
-        if (status >= 200 && status < 300) o.on_open(h.get("Date").value_or(""));
-      };
-    if (o.follow) c.timeout = std::chrono::milliseconds(0);
+    if (o.follow) {
+      c.timeout = std::chrono::milliseconds(0);
+      // A follow that breaks is resumed by the caller, from what it has seen: sent again as it
+      // was, a window like tailLines=0 would slide past the lines written meanwhile.
+      c.idempotent = false;
+    }
     WB_TRY(call(c));
     return {};
   }
@@ -424,6 +432,7 @@ class HttpClient : public Client {
     std::optional<std::chrono::milliseconds> timeout;  // overrides the transport's (0 = none)
     bool* stopped_by_sink = nullptr;  // set when the sink returned false
     std::function<void(int status, const http::Headers&)> on_headers;  // streams: once the headers are in
+    std::optional<bool> idempotent;  // false: the transport must not send it again by itself
   };
 
   bool refreshable() const { return config_.credentials && config_.credentials->refreshable(); }
@@ -503,12 +512,14 @@ class HttpClient : public Client {
         req.body = c.body;
       }
       req.timeout = c.timeout;
+      req.idempotent = c.idempotent;
       int status = 0;
       std::string error_body;
       bool stopped = false;
       if (c.sink) {
         req.on_headers = [&](int s, const http::Headers& h) {
           status = s;
+          note_server_clock(h);
           if (c.on_headers) c.on_headers(s, h);
         };
         req.on_body = [&](std::string_view chunk) {
@@ -532,6 +543,7 @@ class HttpClient : public Client {
       }
       if (!r) return transport_error(r.error());
       http::Response resp = std::move(r).value();
+      if (!c.sink) note_server_clock(resp.headers);
       if (c.sink) {
         if (resp.status == 0) resp.status = status;
         if (resp.body.empty()) resp.body = std::move(error_body);
@@ -631,6 +643,19 @@ class HttpClient : public Client {
   std::mutex state_mu_;
   std::map<std::string, std::vector<std::string>> gv_cache_;
   std::optional<Discovery> discovery_;
+
+  // The server's clock minus ours, in nanoseconds, from the latest Date header.
+  std::atomic<int64_t> clock_offset_{0};
+  std::atomic<bool> clock_known_{false};
+
+  void note_server_clock(const http::Headers& h) {
+    auto date = h.get("Date");
+    if (!date) return;
+    auto server = util::parse_http_date(*date);
+    if (!server) return;
+    clock_offset_ = std::chrono::duration_cast<std::chrono::nanoseconds>(*server - util::Clock::now()).count();
+    clock_known_ = true;
+  }
 
   std::optional<Discovery> cached_discovery() {
     std::lock_guard<std::mutex> lock(state_mu_);

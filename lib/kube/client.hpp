@@ -15,6 +15,7 @@
 #include "http/http.hpp"
 #include "kube/kubeconfig.hpp"
 #include "util/result.hpp"
+#include "util/time.hpp"
 
 namespace wb::kube {
 
@@ -73,9 +74,6 @@ struct LogOptions {
   std::string since_time;          // RFC 3339
   std::optional<int64_t> tail_lines;
   std::optional<int64_t> limit_bytes;
-  // Called once the stream has opened (2xx) with the server's Date header ("" when it sent none):
-  // the server's clock, for resuming a stream that broke before it carried a line.
-  std::function<void(const std::string& date)> on_open;
 };
 
 struct ExecOptions {
@@ -176,6 +174,13 @@ class Client {
 
   // The namespace of the current context ("" if none) and where we are talking to.
   virtual const RestConfig& config() const = 0;
+
+  // The server's clock now, estimated from the Date header of the latest response (nullopt before
+  // one came). A Date has whole seconds, so the estimate runs up to a second (plus the latency)
+  // behind the server, never ahead: a time to ask for lines "since" without missing any. A
+  // stream's headers may not come before its first byte (the apiserver sends a log stream's
+  // headers with its first line), so a stream's own Date cannot tell when it was opened.
+  virtual std::optional<util::TimePoint> server_now() const { return std::nullopt; }
 };
 
 // A Client over HTTP. `transport` may be null: one is built from the config's TLS settings.

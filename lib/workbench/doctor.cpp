@@ -37,40 +37,6 @@ const CheckResult* DoctorReport::first_failure() const {
   return nullptr;
 }
 
-std::optional<util::TimePoint> parse_http_date(std::string_view text) {
-  // "Sun, 06 Nov 1994 08:49:37 GMT"
-  static const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  std::string s = util::trim(std::string(text));
-  auto comma = s.find(", ");
-  if (comma == std::string::npos) return std::nullopt;
-  s = s.substr(comma + 2);
-  if (s.size() < 24) return std::nullopt;
-  auto digits = [&](size_t pos, size_t n) -> int {
-    int v = 0;
-    for (size_t i = pos; i < pos + n; ++i) {
-      if (!std::isdigit(static_cast<unsigned char>(s[i]))) return -1;
-      v = v * 10 + (s[i] - '0');
-    }
-    return v;
-  };
-  std::tm tm{};
-  tm.tm_mday = digits(0, 2);
-  int month = -1;
-  for (int i = 0; i < 12; ++i)
-    if (s.compare(3, 3, months[i]) == 0) month = i;
-  tm.tm_mon = month;
-  tm.tm_year = digits(7, 4) - 1900;
-  tm.tm_hour = digits(12, 2);
-  tm.tm_min = digits(15, 2);
-  tm.tm_sec = digits(18, 2);
-  if (tm.tm_mday < 1 || month < 0 || tm.tm_year < 0 || tm.tm_hour < 0 || tm.tm_min < 0 || tm.tm_sec < 0 ||
-      s[2] != ' ' || s[6] != ' ' || s[11] != ' ' || s[14] != ':' || s[17] != ':' || s.compare(20, 4, " GMT") != 0)
-    return std::nullopt;
-  time_t t = timegm(&tm);
-  if (t == static_cast<time_t>(-1)) return std::nullopt;
-  return util::Clock::from_time_t(t);
-}
-
 CheckResult clock_check(std::optional<util::TimePoint> server_time, util::TimePoint local,
                         std::chrono::seconds warn_after, std::chrono::seconds fail_after) {
   CheckResult c{"clock", "clock in sync", CheckState::Ok, "", "", ErrorCode::Failure};
@@ -250,7 +216,7 @@ DoctorReport run_doctor(const DoctorInputs& in) {
     auto r = client->raw("GET", "/version");
     if (r) {
       server_ok = true;
-      if (auto d = r->headers.get("date")) server_time = parse_http_date(*d);
+      if (auto d = r->headers.get("date")) server_time = util::parse_http_date(*d);
       std::string v = server_version(r->body);
       out.push_back({"server", "server reachable", CheckState::Ok,
                      v.empty() ? server : fmt::format("{} (Kubernetes {})", server, v), "", ErrorCode::Failure});

@@ -64,7 +64,4 @@ DoctorReport run_doctor(const DoctorInputs& inputs);
 CheckResult clock_check(std::optional<util::TimePoint> server_time, util::TimePoint local,
                         std::chrono::seconds warn_after, std::chrono::seconds fail_after);
 
-// Parses an HTTP date (RFC 9110 IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT").
-std::optional<util::TimePoint> parse_http_date(std::string_view text);
-
 }  // namespace wb::workbench

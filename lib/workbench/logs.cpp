@@ -106,14 +106,6 @@ struct ReplicaStream {
   std::thread thread;
 };
 
-// The server's clock from an HTTP Date header ("Wed, 25 Nov 2026 18:20:00 GMT"), in nanoseconds.
-std::optional<int64_t> parse_http_date(const std::string& text) {
-  struct tm tm {};
-  const char* end = ::strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  if (!end || *end != '\0') return std::nullopt;
-  return static_cast<int64_t>(::timegm(&tm)) * 1'000'000'000LL;
-}
-
 std::string rfc3339_of(int64_t nanos) {
   util::TimePoint t{std::chrono::duration_cast<util::Clock::duration>(std::chrono::seconds(nanos / 1'000'000'000LL))};
   return util::format_rfc3339(t);
@@ -150,26 +142,29 @@ void run_stream(k::Client& client, const std::string& ns, ReplicaStream& s, Hub&
         lo.since_time = o.since_time;
         lo.tail_lines = o.tail;
       }
-      // A window (--tail 0, --since) that broke before it carried a line: everything from the
-      // moment it opened, on the server's clock.
+      // A window that broke before it carried a line is anchored at the moment it was first
+      // asked for, on the server's clock: --tail 0 is everything from then on, --since S is
+      // everything from S before then (asked again as S, it would slide past lines written
+      // meanwhile). --tail N alone is asked again as it is: none of its lines was shown.
       if (stamps && opened_at && windowed) {
-        lo.since_seconds.reset();
-        lo.tail_lines.reset();
-        lo.since_time = rfc3339_of(*opened_at);
+        if (o.tail && *o.tail == 0) {
+          lo.since_seconds.reset();
+          lo.tail_lines.reset();
+          lo.since_time = rfc3339_of(*opened_at);
+        } else if (o.since_seconds) {
+          lo.since_seconds.reset();
+          lo.since_time = rfc3339_of(*opened_at - *o.since_seconds * 1'000'000'000LL);
+        }
       }
     } else {
       lo.since_time = resume.since_time();
       resume.begin_replay();
     }
     if (!opened_at) {
-      lo.on_open = [&](const std::string& date) {
-        if (auto t = parse_http_date(date)) {
-          opened_at = *t;
-        } else {
-          opened_at = std::chrono::duration_cast<std::chrono::nanoseconds>(util::Clock::now().time_since_epoch())
-                          .count();
-        }
-      };
+      // Taken before asking, on the server's clock as the last answer told it (a second or so
+      // early, never late): the stream's own headers may come only with its first line.
+      const util::TimePoint now = client.server_now().value_or(util::Clock::now());
+      opened_at = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
     }
     lines_seen = 0;
     auto handle = [&](std::string_view raw) {

@@ -270,10 +270,13 @@ class Logs(WbTestCase):
     def test_follow_tail_0_resumes_a_stream_that_broke_before_any_line(self):
         pod = self.pods()[0]
         self.say(pod, "old 1\nold 2\n")
-        time.sleep(1.2)  # the resume starts at the second the stream opened
+        # The resume starts at the second the stream was asked for, as the server's Date of an
+        # earlier answer tells it (whole seconds, so up to two seconds early).
+        time.sleep(2.2)
         f = Follower(self, "--tail", "0", "--replica", pod)
         try:
-            # Cut wb's follow stream as soon as it is open, before it carried a line.
+            # Cut wb's follow stream as soon as it is open, before it carried a line: the fake,
+            # like the apiserver, has not even sent the response headers yet.
             self.cut_follow_stream(pod)
             self.say(pod, "gap a\ngap b\n")  # while the stream is down
             time.sleep(0.8)
@@ -285,6 +288,28 @@ class Logs(WbTestCase):
         err = f.finish()
         messages = [l.rstrip("\n").split(" ", 1)[1] for l in f.lines]
         self.assertEqual(messages, ["gap a", "gap b", "after"], err)
+        self.assertIn("reconnecting", err)
+
+    def test_follow_since_resumes_a_stream_that_broke_inside_its_first_line(self):
+        pod = self.pods()[0]
+        self.say(pod, "recent 1\nrecent 2\n")
+        # The next stream of this log breaks after one byte: headers sent, no whole line.
+        status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/log-cut?afterBytes=1&count=1"
+                                       % (self.ns, pod))
+        self.assertEqual(status, 200, body)
+        f = Follower(self, "--since", "10m", "--replica", pod)
+        try:
+            f.wait_for("recent 2", timeout=10, required=False)
+            self.say(pod, "later\n")
+            f.wait_for("later", timeout=10, required=False)
+            time.sleep(0.3)
+        finally:
+            f.interrupt()
+        err = f.finish()
+        messages = [l.rstrip("\n").split(" ", 1)[1] for l in f.lines]
+        # The window is the ten minutes before wb first asked, not before it asked again.
+        self.assertEqual([m for m in messages if not m.startswith(("Starting", "container"))],
+                         ["recent 1", "recent 2", "later"], err)
         self.assertIn("reconnecting", err)
 
     def test_read_resumes_a_broken_stream_without_timestamps(self):

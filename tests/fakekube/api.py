@@ -1329,17 +1329,23 @@ class Server:
         lb = self.ctl.log_source(pod, container, _bool(q.get("previous")))
         rt = self.ctl.pod_rt(ns, name)
         resp = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
-        await resp.prepare(request)
 
         # Like the kubelet: a followed log is flushed line by line, a plain read goes out in
-        # 32 KiB pieces (io.Copy's buffer), not a chunk per line.
+        # 32 KiB pieces (io.Copy's buffer), not a chunk per line. And like Go's net/http behind
+        # it, the status line and headers go out with the first byte of the log (or at its
+        # end): a follow of a quiet log sends nothing at all until its first line.
         pending = []
         pending_size = 0
+
+        async def send(data):
+            if not resp.prepared:
+                await resp.prepare(request)
+            await resp.write(data)
 
         async def write(data):
             nonlocal pending_size
             if opts.get("follow"):
-                await resp.write(data)
+                await send(data)
                 return
             pending.append(data)
             pending_size += len(data)
@@ -1349,7 +1355,7 @@ class Server:
         async def flush():
             nonlocal pending_size
             if pending:
-                await resp.write(b"".join(pending))
+                await send(b"".join(pending))
                 pending.clear()
                 pending_size = 0
         try:
@@ -1357,11 +1363,13 @@ class Server:
                                        alive=lambda: request.transport is not None and
                                        not request.transport.is_closing())
             await flush()
+            if not resp.prepared:
+                await resp.prepare(request)
             await resp.write_eof()
         except ConnectionAbortedError:
             await flush()
             if request.transport is not None:  # a broken connection: no end of the chunked body
-                request.transport.abort()
+                request.transport.abort()       # (before any byte: no response at all)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         return resp

@@ -80,6 +80,7 @@ struct Stub {
   std::optional<util::Error> error;      // a transport error instead of a response
   std::function<void(const http::Request&)> check;
   bool used = false;
+  http::Headers headers;                 // response headers
 };
 
 struct WsStub {
@@ -95,7 +96,7 @@ class FakeTransport : public http::Transport {
   explicit FakeTransport(std::string server = "https://k8s.test:6443") : server_(std::move(server)) {}
 
   Stub& on(std::string method, std::string path, int status = 200, std::string body = "{}") {
-    stubs_.push_back(Stub{std::move(method), std::move(path), status, std::move(body), {}, {}, {}, false});
+    stubs_.push_back(Stub{std::move(method), std::move(path), status, std::move(body), {}, {}, {}, false, {}});
     return stubs_.back();
   }
   Stub& stream(std::string path, std::vector<std::string> chunks, int status = 200) {
@@ -126,6 +127,7 @@ class FakeTransport : public http::Transport {
       http::Response resp;
       resp.status = s.status;
       resp.effective_url = req.url;
+      resp.headers = s.headers;
       if (req.on_body) {
         if (req.on_headers) req.on_headers(s.status, resp.headers);
         std::vector<std::string> pieces = s.chunks;

@@ -532,6 +532,34 @@ TEST_CASE("pod_logs streams to the sink with LogOptions as query", "[client][log
   fake->verify();
 }
 
+TEST_CASE("the server's clock comes from the latest Date header", "[client][logs]") {
+  auto fake = std::make_shared<FakeTransport>();
+  fake->on("GET", "/api/v1/namespaces/ns/pods/web-1").headers.add("Date", "Wed, 25 Nov 2026 18:00:00 GMT");
+  fake->stream("/api/v1/namespaces/ns/pods/web-1/log?follow=true", {"a\n"})
+      .headers.add("Date", "Wed, 25 Nov 2026 18:00:07 GMT");
+  fake->stream("/api/v1/namespaces/ns/pods/web-1/log", {"a\n"});
+  auto client = make_client(config_with(), fake);
+  CHECK_FALSE(client->server_now());  // nothing heard yet
+  REQUIRE(client->get(types::Pod, "ns", "web-1").ok());
+  auto now = client->server_now();
+  REQUIRE(now);
+  // Our clock moved on a little since the answer: the estimate is that Date, at most a bit later.
+  const auto date = *wb::util::parse_http_date("Wed, 25 Nov 2026 18:00:00 GMT");
+  CHECK(*now >= date);
+  CHECK(*now - date < std::chrono::seconds(5));
+  // A stream's headers count too. A follow is never sent again by the transport by itself (the
+  // caller resumes it from what it saw); a plain read may be.
+  LogOptions follow;
+  follow.follow = true;
+  REQUIRE(client->pod_logs("ns", "web-1", follow, [](std::string_view) { return true; }).ok());
+  CHECK(*client->server_now() - date >= std::chrono::seconds(7));
+  REQUIRE(client->pod_logs("ns", "web-1", {}, [](std::string_view) { return true; }).ok());
+  REQUIRE(fake->requests.size() == 3);
+  CHECK(fake->requests[1].idempotent == std::optional<bool>(false));
+  CHECK_FALSE(fake->requests[2].idempotent.has_value());
+  fake->verify();
+}
+
 TEST_CASE("raw: any method and path with auth and Status errors", "[client]") {
   auto fake = std::make_shared<FakeTransport>();
   fake->on("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", 201, R"({"status":{"allowed":true}})")

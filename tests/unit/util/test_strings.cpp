@@ -63,3 +63,14 @@ TEST_CASE("rfc3339 and durations", "[util]") {
   CHECK(format_age(std::chrono::seconds(30)) == "30s");
   CHECK(format_age(std::chrono::seconds(3 * 86400)) == "3d");
 }
+
+TEST_CASE("HTTP dates are read as RFC 9110 IMF-fixdate") {
+  auto t = wb::util::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT");
+  REQUIRE(t);
+  CHECK(wb::util::format_rfc3339(*t) == "1994-11-06T08:49:37Z");
+  CHECK(wb::util::parse_http_date("Wed, 25 Nov 2026 18:00:00 GMT"));
+  CHECK_FALSE(wb::util::parse_http_date(""));
+  CHECK_FALSE(wb::util::parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"));  // obsolete RFC 850 form
+  CHECK_FALSE(wb::util::parse_http_date("Sun, 06 Foo 1994 08:49:37 GMT"));
+  CHECK_FALSE(wb::util::parse_http_date("Sun, 06 Nov 1994 08:49:37 CET"));
+}
