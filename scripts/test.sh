@@ -14,4 +14,6 @@ cmake --build --preset "$preset" -j"$(nproc)"
 # The "runs for real" test (a pushed image on a debootstrapped JRE base under podman) needs root;
 # it runs once, with the default preset (the JRE base is cached in /var/tmp/wb-test-cache).
 if [[ "$preset" == "default" && $(id -u) -eq 0 ]]; then export WB_TEST_PODMAN=1; fi
+# The 1 GiB cp-files round trip (same sha256 both ways, memory flat) runs with the default preset.
+if [[ "$preset" == "default" ]]; then export WB_TEST_BIG=1; fi
 ctest --preset "$preset" -j2
