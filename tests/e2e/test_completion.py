@@ -166,13 +166,13 @@ cat "$HOME/zsh-buffer"
         self.assertRegex(p.stdout, r"^<.*>\n$", p.stderr)
         return p.stdout[1:-2]
 
-    def bash_interactive(self, line, expect, cwd=None):
+    def bash_interactive(self, line, expect, cwd=None, setup=""):
         """Types `line` and TAB TAB into a real interactive bash (readline on a pseudo-terminal) that
-        has sourced completions/wb.bash; returns what the terminal showed after the prompt, once it
-        shows `expect` (or after 15 s)."""
+        has sourced completions/wb.bash (then run `setup`); returns what the terminal showed after
+        the prompt, once it shows `expect` (or after 15 s)."""
         return self.pty_shell(["bash", "--norc", "--noprofile", "-i"],
-                              "PS1='PROMPT> '; bind 'set bell-style none'; source '%s'\n"
-                              % os.path.join(COMPLETIONS, "wb.bash"), line, expect, cwd)
+                              "PS1='PROMPT> '; bind 'set bell-style none'; source '%s'; %s\n"
+                              % (os.path.join(COMPLETIONS, "wb.bash"), setup or ":"), line, expect, cwd)
 
     def fish_interactive(self, line, expect, cwd=None):
         """Types `line` and TAB TAB into a real interactive fish that has sourced
@@ -584,6 +584,10 @@ cat "$HOME/zsh-buffer"
         self.assertIn(want, self.bash_interactive(line + "files ls orders:/app/na", want))
         want = "cp-files ./x 'orders:/app/name with spaces.txt'"
         self.assertIn(want, self.bash_interactive(line + "cp-files ./x 'orders:/app/nam", want))
+        # Also when COMP_WORDBREAKS has no ':' (as some bash setups make it).
+        want = "cp-files orders:/app/logs/app.log "
+        self.assertIn(want, self.bash_interactive(line + "cp-files orders:/app/lo\tapp.l", want,
+                                                  setup="COMP_WORDBREAKS=${COMP_WORDBREAKS//:}"))
         screen = self.bash_interactive(line + "cp-files orders:/app/l", "logs/")
         self.assertRegex(screen, r"launch\.sh\s+lib/\s+logs/")   # the list shows names, not whole paths
 

@@ -1,6 +1,5 @@
 // The generators of completion scripts and man pages, on small command trees.
 #include <algorithm>
-
 #include <catch2/catch.hpp>
 
 #include "docs/completion.hpp"
