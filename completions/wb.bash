@@ -205,7 +205,11 @@ _wb_values() {
       list=$_wb_s
       ((${#args[@]})) || list+=" exit-codes" ;;
     apppath)
-      # APP:/path in the app's container (the path itself is not completed), or a local path
+      if [[ $cur == *:* ]]; then
+        _wb_paths
+        return
+      fi
+      # APP: (then the path in the app's container), or a local path
       list=$("$wb" "${fwd[@]}" __complete apps 2>/dev/null)
       mapfile -t COMPREPLY < <(compgen -f -- "$cur")
       # readline's quoting of file names would turn APP: into APP\:, so only when there are files
@@ -219,6 +223,27 @@ _wb_values() {
     @*) list=$("$wb" "${fwd[@]}" __complete "${kind#@}" 2>/dev/null) ;;
   esac
   mapfile -t COMPREPLY < <(compgen -W "$list" -- "$cur")
+}
+
+# _wb_paths: APP:PATH words for cur, from a listing in the app's container. readline replaces only
+# its own word, $2 of _wb (as typed, quotes and all), which starts after the last ':' when
+# COMP_WORDBREAKS has one: the candidates lose what comes before it. Directories end in '/' and
+# take no space after them.
+_wb_paths() {
+  local -a words=()
+  local i keep=$cur
+  mapfile -t COMPREPLY < <("$wb" "${fwd[@]}" __complete paths "$cur" 2>/dev/null)
+  ((${#COMPREPLY[@]})) || return
+  if ((rlset)); then
+    _wb_split "$rlword"
+    keep=${words[-1]}
+  fi
+  for i in "${!COMPREPLY[@]}"; do
+    COMPREPLY[i]=${COMPREPLY[i]:${#cur}-${#keep}}
+  done
+  # readline quotes what it inserts (spaces) and lists only the names after the last '/'
+  compopt -o filenames 2>/dev/null
+  [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == */ ]] && compopt -o nospace 2>/dev/null
 }
 
 # _wb_split LINE: sets words to LINE split into words as the shell reads them (quotes and
@@ -256,7 +281,7 @@ _wb_split() {
 }
 
 _wb() {
-  local cur path="" pending="" word wb n
+  local cur path="" pending="" word wb n kind rlword=${2-} rlset=${2+1}
   local _wb_s _wb_f _wb_v _wb_p _wb_n _wb_k
   local -a words=() args=() fwd=() kinds=()
   COMPREPLY=()
@@ -303,9 +328,9 @@ _wb() {
     -*)
       mapfile -t COMPREPLY < <(compgen -W "$_wb_f $_wb_v" -- "$cur")
       return ;;
-    *:*) return ;;
   esac
   if [[ -n $_wb_s ]]; then
+    [[ $cur == *:* ]] && return
     mapfile -t COMPREPLY < <(compgen -W "$_wb_s" -- "$cur")
     return
   fi
@@ -317,7 +342,10 @@ _wb() {
     [[ ${kinds[-1]} == *+ ]] || return
     n=$((${#kinds[@]} - 1))
   fi
-  _wb_values "${kinds[n]%+}"
+  kind=${kinds[n]%+}
+  # APP:PATH is only a word where a path in an app's container is wanted
+  [[ $cur == *:* && $kind != apppath ]] && return
+  _wb_values "$kind"
 }
 
 complete -F _wb wb

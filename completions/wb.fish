@@ -466,7 +466,14 @@ function __wb_values --argument-names kind cur
             printf '%s\n' $__wb_s
             set -q __wb_args[1]; or printf '%s\t%s\n' exit-codes 'The exit statuses of wb'
         case apppath
-            # APP:/path in the app's container (the path itself is not completed), or a local path
+            if string match -q -- '*:*' $cur
+                # APP:PATH in the app's container (fish adds no space after a directory's '/');
+                # the token as typed, without its quotes and backslashes
+                set -l word (string unescape -- $cur); or set word $cur
+                __wb_dynamic paths "$word"
+                return
+            end
+            # APP: (then the path in the app's container), or a local path
             __wb_dynamic apps | string replace -r '$' ':'
             __fish_complete_path $cur
         case '@configs' '@revisions' '@routes'
@@ -520,10 +527,9 @@ function __wb_complete
         case '-*'
             printf '%s\n' $__wb_o
             return
-        case '*:*'
-            return
     end
     if set -q __wb_s[1]
+        string match -q -- '*:*' $cur; and return
         printf '%s\n' $__wb_s
         return
     end
@@ -534,7 +540,10 @@ function __wb_complete
         string match -q -- '*+' $__wb_p[-1]; or return
         set n (count $__wb_p)
     end
-    __wb_values (string trim -r -c + -- $__wb_p[$n]) $cur
+    set -l kind (string trim -r -c + -- $__wb_p[$n])
+    # APP:PATH is only a word where a path in an app's container is wanted
+    string match -q -- '*:*' $cur; and test $kind != apppath; and return
+    __wb_values $kind $cur
 end
 
 complete -c wb -f -a '(__wb_complete)'

@@ -1,7 +1,8 @@
 // wb completion bash|zsh|fish: the completion script, generated from the command definitions.
 // Hidden helpers for the scripts and the docs build:
 //   wb __complete KIND [APP]   values for completion, one a line (apps, workspaces, profiles,
-//                              contexts; configs APP, revisions APP, routes APP); prints nothing
+//                              contexts; configs APP, revisions APP, routes APP; paths APP:PATH,
+//                              the full words for a path in the app's container); prints nothing
 //                              on any error, gives up after about two seconds
 //   wb __man SRC_DIR OUT_DIR   renders the man pages (man/README.md)
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "kube/kubeconfig.hpp"
 #include "workbench/app.hpp"
 #include "workbench/config.hpp"
+#include "workbench/files.hpp"
 #include "workbench/lifecycle.hpp"
 #include "workbench/profile.hpp"
 #include "workbench/routes.hpp"
@@ -64,6 +66,48 @@ std::vector<std::string> item_names(const json& list) {
   for (const auto& item : list.value("items", json::array()))
     names.push_back(item.value("/metadata/name"_json_pointer, std::string()));
   return names;
+}
+
+// Full words for `word` (APP:PARTIAL) naming something in the app's container, as `wb cp-files`
+// and `wb files ls` take them: the entries of PARTIAL's directory (in the first ready replica,
+// listed like `wb files ls`) that start with its last component, directories with a '/'. Hidden
+// entries only when that component starts with '.'. A bare APP: gives APP:/ (the container's
+// working directory is not known here); a relative PARTIAL lists relative to it, as cp-files
+// would copy. A symlink that is the only match gets its '/' when it leads to a directory.
+Result<std::vector<std::string>> complete_container_paths(Context& ctx, const std::string& word,
+                                                          std::chrono::steady_clock::time_point probe_until) {
+  auto remote = wbw::parse_remote_path(word);
+  if (!remote) {
+    // "APP:" is not a path yet; offer the root when APP is one parse_remote_path would take.
+    if (!word.empty() && word.back() == ':' && wbw::parse_remote_path(word + "/")) return std::vector{word + "/"};
+    return std::vector<std::string>{};
+  }
+  const auto slash = remote->path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "" : remote->path.substr(0, slash + 1);
+  const std::string stem = slash == std::string::npos ? remote->path : remote->path.substr(slash + 1);
+  WB_ASSIGN_OR_RETURN(auto ns, ctx.workspace());
+  WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
+  std::string replica;
+  WB_ASSIGN_OR_RETURN(auto entries,
+                      wbw::list_app_files(*client, ns, remote->app, dir.empty() ? "." : dir, "", "", &replica));
+  const std::string head = remote->app + ":" + dir;
+  std::vector<const wbw::RemoteEntry*> matches;
+  for (const auto& e : entries) {
+    if (e.name.rfind(stem, 0) != 0 || e.name.find('\n') != std::string::npos) continue;
+    if (e.name[0] == '.' && (stem.empty() || stem[0] != '.')) continue;
+    matches.push_back(&e);
+  }
+  std::vector<std::string> out;
+  for (const auto* e : matches) {
+    bool is_dir = e->type == 'd';
+    if (e->type == 'l' && matches.size() == 1 && std::chrono::steady_clock::now() < probe_until) {
+      // `ls DIR/` lists a directory through the link; anything else fails.
+      is_dir = static_cast<bool>(wbw::list_app_files(*client, ns, remote->app, dir + e->name + "/", replica, ""));
+    }
+    out.push_back(head + e->name + (is_dir ? "/" : ""));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 Result<std::vector<std::string>> complete_values(Context& ctx, const std::vector<std::string>& args) {
@@ -129,6 +173,8 @@ Result<std::vector<std::string>> complete_values(Context& ctx, const std::vector
       if (!r.current) out.push_back(std::to_string(r.number));
     return out;
   }
+  if (kind == "paths" && args.size() == 2)
+    return complete_container_paths(ctx, args[1], std::chrono::steady_clock::now() + std::chrono::milliseconds(1500));
   if (kind == "routes" && args.size() == 2) {
     WB_ASSIGN_OR_RETURN(auto ns, ctx.workspace());
     WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
@@ -154,8 +200,8 @@ void register_completion(CLI::App& app, Context& ctx, Action& action) {
       "  bash:  source <(wb completion bash)      in ~/.bashrc\n"
       "  zsh:   source <(wb completion zsh)       in ~/.zshrc, after compinit\n"
       "  fish:  wb completion fish | source       in ~/.config/fish/config.fish\n"
-      "App names, workspaces, revisions and config and routes versions are read from the cluster\n"
-      "(within about 2 s).");
+      "App names, workspaces, revisions, config and routes versions, and paths in an app's\n"
+      "container (APP:/path) are read from the cluster (within about 2 s).");
   c->callback([shell, &app, &ctx, &action] {
     action = [shell, &app, &ctx]() -> Status {
       ctx.out() << docs::completion_script(*shell, docs::describe(app));

@@ -282,7 +282,11 @@ _wb_values() {
       list=$_wb_s
       ((${#args[@]})) || list+=" exit-codes" ;;
     apppath)
-      # APP:/path in the app's container (the path itself is not completed), or a local path
+      if [[ $cur == *:* ]]; then
+        _wb_paths
+        return
+      fi
+      # APP: (then the path in the app's container), or a local path
       list=$("$wb" "${fwd[@]}" __complete apps 2>/dev/null)
       mapfile -t COMPREPLY < <(compgen -f -- "$cur")
       # readline's quoting of file names would turn APP: into APP\:, so only when there are files
@@ -296,6 +300,27 @@ _wb_values() {
     @*) list=$("$wb" "${fwd[@]}" __complete "${kind#@}" 2>/dev/null) ;;
   esac
   mapfile -t COMPREPLY < <(compgen -W "$list" -- "$cur")
+}
+
+# _wb_paths: APP:PATH words for cur, from a listing in the app's container. readline replaces only
+# its own word, $2 of _wb (as typed, quotes and all), which starts after the last ':' when
+# COMP_WORDBREAKS has one: the candidates lose what comes before it. Directories end in '/' and
+# take no space after them.
+_wb_paths() {
+  local -a words=()
+  local i keep=$cur
+  mapfile -t COMPREPLY < <("$wb" "${fwd[@]}" __complete paths "$cur" 2>/dev/null)
+  ((${#COMPREPLY[@]})) || return
+  if ((rlset)); then
+    _wb_split "$rlword"
+    keep=${words[-1]}
+  fi
+  for i in "${!COMPREPLY[@]}"; do
+    COMPREPLY[i]=${COMPREPLY[i]:${#cur}-${#keep}}
+  done
+  # readline quotes what it inserts (spaces) and lists only the names after the last '/'
+  compopt -o filenames 2>/dev/null
+  [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == */ ]] && compopt -o nospace 2>/dev/null
 }
 
 # _wb_split LINE: sets words to LINE split into words as the shell reads them (quotes and
@@ -333,7 +358,7 @@ _wb_split() {
 }
 
 _wb() {
-  local cur path="" pending="" word wb n
+  local cur path="" pending="" word wb n kind rlword=${2-} rlset=${2+1}
   local _wb_s _wb_f _wb_v _wb_p _wb_n _wb_k
   local -a words=() args=() fwd=() kinds=()
   COMPREPLY=()
@@ -380,9 +405,9 @@ _wb() {
     -*)
       mapfile -t COMPREPLY < <(compgen -W "$_wb_f $_wb_v" -- "$cur")
       return ;;
-    *:*) return ;;
   esac
   if [[ -n $_wb_s ]]; then
+    [[ $cur == *:* ]] && return
     mapfile -t COMPREPLY < <(compgen -W "$_wb_s" -- "$cur")
     return
   fi
@@ -394,7 +419,10 @@ _wb() {
     [[ ${kinds[-1]} == *+ ]] || return
     n=$((${#kinds[@]} - 1))
   fi
-  _wb_values "${kinds[n]%+}"
+  kind=${kinds[n]%+}
+  # APP:PATH is only a word where a path in an app's container is wanted
+  [[ $cur == *:* && $kind != apppath ]] && return
+  _wb_values "$kind"
 }
 
 complete -F _wb wb
@@ -438,6 +466,25 @@ _wb_dynamic() {
   "$wb" "${fwd[@]}" __complete "$@" 2>/dev/null
 }
 
+# _wb_paths: APP:PATH words for cur, from a listing in the app's container; the menu shows the
+# names after the last '/' (or after APP:). Directories end in '/' and take no space after them.
+_wb_paths() {
+  local word=${(Q)cur} head w
+  local -a list dirs files
+  # an opening quote not closed yet: as if it were
+  [[ $word == [\'\"]* ]] && word=${(Q)${:-$cur$cur[1]}}
+  list=(${(f)"$(_wb_dynamic paths "$word")"})
+  (( $#list )) || return 1
+  if [[ $word == */* ]]; then head=${word%/*}/; else head=${word%%:*}:; fi
+  compset -P '*/' || compset -P '*:'
+  for w in $list; do
+    w=${w#"$head"}
+    if [[ $w == */ ]]; then dirs+=("$w"); else files+=("$w"); fi
+  done
+  compadd -S '' -a dirs
+  compadd -a files
+}
+
 # _wb_values KIND: candidates for the current word (uses wb, fwd and args of _wb).
 _wb_values() {
   local kind=$1
@@ -454,7 +501,11 @@ _wb_values() {
       (( $#args )) || list+=('exit-codes:The exit statuses of wb')
       _describe -t commands command list ;;
     apppath)
-      # APP:/path in the app's container (the path itself is not completed), or a local path
+      if [[ $cur == *:* ]]; then
+        _wb_paths
+        return
+      fi
+      # APP: (then the path in the app's container), or a local path
       list=(${(f)"$(_wb_dynamic apps)"})
       compadd -S : -a list
       _files ;;
@@ -512,9 +563,9 @@ _wb() {
     -*)
       _describe -t options option _wb_o
       return ;;
-    *:*) return 1 ;;
   esac
   if (( $#_wb_s )); then
+    [[ $cur == *:* ]] && return 1
     _describe -t commands command _wb_s
     return
   fi
@@ -526,6 +577,8 @@ _wb() {
     [[ $kinds[-1] == *+ ]] || return 1
     n=$#kinds
   fi
+  # APP:PATH is only a word where a path in an app's container is wanted
+  [[ $cur == *:* && ${kinds[n]%+} != apppath ]] && return 1
   _wb_values "${kinds[n]%+}"
 }
 
@@ -590,7 +643,14 @@ function __wb_values --argument-names kind cur
             printf '%s\n' $__wb_s
             set -q __wb_args[1]; or printf '%s\t%s\n' exit-codes 'The exit statuses of wb'
         case apppath
-            # APP:/path in the app's container (the path itself is not completed), or a local path
+            if string match -q -- '*:*' $cur
+                # APP:PATH in the app's container (fish adds no space after a directory's '/');
+                # the token as typed, without its quotes and backslashes
+                set -l word (string unescape -- $cur); or set word $cur
+                __wb_dynamic paths "$word"
+                return
+            end
+            # APP: (then the path in the app's container), or a local path
             __wb_dynamic apps | string replace -r '$' ':'
             __fish_complete_path $cur
         case @PERAPP@
@@ -644,10 +704,9 @@ function __wb_complete
         case '-*'
             printf '%s\n' $__wb_o
             return
-        case '*:*'
-            return
     end
     if set -q __wb_s[1]
+        string match -q -- '*:*' $cur; and return
         printf '%s\n' $__wb_s
         return
     end
@@ -658,7 +717,10 @@ function __wb_complete
         string match -q -- '*+' $__wb_p[-1]; or return
         set n (count $__wb_p)
     end
-    __wb_values (string trim -r -c + -- $__wb_p[$n]) $cur
+    set -l kind (string trim -r -c + -- $__wb_p[$n])
+    # APP:PATH is only a word where a path in an app's container is wanted
+    string match -q -- '*:*' $cur; and test $kind != apppath; and return
+    __wb_values $kind $cur
 end
 
 complete -c wb -f -a '(__wb_complete)'
@@ -729,7 +791,7 @@ const std::vector<std::string>& completion_shells() {
 
 const std::vector<std::string>& dynamic_kinds() {
   static const std::vector<std::string> kinds = {"apps",    "workspaces", "profiles", "contexts",
-                                                 "configs", "revisions",  "routes"};
+                                                 "configs", "revisions",  "routes",   "paths"};
   return kinds;
 }
 

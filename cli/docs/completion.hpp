@@ -24,7 +24,8 @@ std::string completion_script(const std::string& shell, const CommandDoc& root);
 // argument's placeholder ("files" for FILE, "dirs" for DIR, "jars" for JAR), "=a,b,c" (choices),
 // "@apps", "@workspaces", "@profiles", "@contexts", "@configs", "@revisions", "@routes" (the
 // last three: config versions, revisions and routes versions of the app named by the first
-// positional), "apppath" (APP: or a local path), "help" (command words).
+// positional), "apppath" (APP: or a local path, then APP:PATH in the app's container: `wb
+// __complete paths APP:PATH`), "help" (command words).
 std::string value_kind(const CommandDoc& cmd, const OptionDoc& opt);
 
 // The dynamic kinds `wb __complete` answers (without the '@').

@@ -49,12 +49,15 @@ class Completion(WbTestCase):
         return self.env({"PATH": self.path})
 
     def bash(self, line):
-        """Completes `line` (cursor at its end) with completions/wb.bash; returns the candidates."""
+        """Completes `line` (cursor at its end) with completions/wb.bash; returns the candidates.
+        _wb gets readline's word as its $2, which for an unquoted last word starts after the last
+        blank, ':' or '=' (COMP_WORDBREAKS); readline replaces just that with a candidate."""
         script = ('source "$1"; COMP_LINE="$2"; COMP_POINT=${#COMP_LINE}; read -ra COMP_WORDS <<<"$2"; '
                   'COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); [[ $2 == *" " ]] && COMP_CWORD=${#COMP_WORDS[@]}; '
-                  '_wb; printf "%s\\n" "${COMPREPLY[@]}"')
+                  '_wb wb "$3"; printf "%s\\n" "${COMPREPLY[@]}"')
         p = subprocess.run(["bash", "--norc", "--noprofile", "-c", script, "bash", os.path.join(COMPLETIONS, "wb.bash"),
-                            line], capture_output=True, text=True, env=self.shell_env(), cwd=self.workdir, timeout=60)
+                            line, re.split(r"[\s:=]", line)[-1]],
+                           capture_output=True, text=True, env=self.shell_env(), cwd=self.workdir, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stderr, "")
         return [l for l in p.stdout.splitlines() if l]
@@ -126,15 +129,68 @@ zpty -d z
                            capture_output=True, text=True, env=dict(self.shell_env(), TERM="dumb"), timeout=60)
         return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", p.stdout.replace("\r", ""))
 
-    def bash_interactive(self, line, expect, cwd=None):
+    def zsh_buffer(self, line):
+        """Types `line` (TABs in it complete) into a real interactive zsh as zsh_interactive does,
+        then returns the command line as it stands (zle's $BUFFER, written out by a key binding)."""
+        if not shutil.which("zsh"):
+            self.skipTest("zsh is not installed")
+        driver = r'''
+zmodload zsh/zpty
+zpty z "zsh -f -i"
+zpty -w z 'PS1="%% "; fpath=('"$1"' $fpath); autoload -U compinit; compinit -u -d "$HOME/.zcompdump"'
+zpty -w z '_dump() { print -r -- "<$BUFFER>" >"$HOME/zsh-buffer" }; zle -N _dump; bindkey -M emacs "^X^D" _dump; bindkey -M viins "^X^D" _dump; : >"$HOME/zsh-ready"'
+# typing on before that has run can be lost
+for i in {1..150}; do
+  while zpty -r -t z chunk; do :; done
+  [[ -e $HOME/zsh-ready ]] && break
+  sleep 0.1
+done
+zpty -w -n z "$2"$'\x18\x04'
+for i in {1..150}; do
+  while zpty -r -t z chunk; do :; done
+  [[ -s $HOME/zsh-buffer ]] && break
+  sleep 0.1
+done
+zpty -w -n z $'\x15'
+zpty -d z
+cat "$HOME/zsh-buffer"
+'''
+        fpath_dir = os.path.join(self.home, "zfunc")
+        os.makedirs(fpath_dir, exist_ok=True)
+        shutil.copy(os.path.join(COMPLETIONS, "_wb"), fpath_dir)
+        for name in ("zsh-buffer", "zsh-ready"):
+            if os.path.exists(os.path.join(self.home, name)):
+                os.remove(os.path.join(self.home, name))
+        p = subprocess.run(["zsh", "-f", "-c", driver, "zsh", fpath_dir, line], cwd=self.workdir,
+                           capture_output=True, text=True, env=dict(self.shell_env(), TERM="dumb"), timeout=60)
+        self.assertRegex(p.stdout, r"^<.*>\n$", p.stderr)
+        return p.stdout[1:-2]
+
+    def bash_interactive(self, line, expect, cwd=None, setup=""):
         """Types `line` and TAB TAB into a real interactive bash (readline on a pseudo-terminal) that
-        has sourced completions/wb.bash; returns what the terminal showed after the prompt, once it
-        shows `expect` (or after 15 s)."""
+        has sourced completions/wb.bash (then run `setup`); returns what the terminal showed after
+        the prompt, once it shows `expect` (or after 15 s)."""
+        return self.pty_shell(["bash", "--norc", "--noprofile", "-i"],
+                              "PS1='PROMPT> '; bind 'set bell-style none'; source '%s'; %s\n"
+                              % (os.path.join(COMPLETIONS, "wb.bash"), setup or ":"), line, expect, cwd)
+
+    def fish_interactive(self, line, expect, cwd=None):
+        """Types `line` and TAB TAB into a real interactive fish that has sourced
+        completions/wb.fish; returns what the terminal showed, once it shows `expect`."""
+        if not shutil.which("fish"):
+            self.skipTest("fish is not installed")
+        return self.pty_shell(["fish", "--no-config", "-i"],
+                              "function fish_prompt; echo -n 'PROMPT> '; end; source '%s'\n"
+                              % os.path.join(COMPLETIONS, "wb.fish"), line, expect, cwd)
+
+    def pty_shell(self, argv, setup, line, expect, cwd=None):
+        """Runs the shell `argv` on a pseudo-terminal, sends `setup`, then types `line` and TAB TAB;
+        returns the screen (escape sequences taken out) once it shows `expect` (or after 15 s)."""
         pid, fd = pty.fork()
         if pid == 0:  # the child: nothing but exec
             try:
                 os.chdir(cwd or self.workdir)
-                os.execvpe("bash", ["bash", "--norc", "--noprofile", "-i"], dict(self.shell_env(), TERM="dumb"))
+                os.execvpe(argv[0], argv, dict(self.shell_env(), TERM="dumb"))
             finally:
                 os._exit(127)
         out = b""
@@ -153,8 +209,7 @@ zpty -d z
                     except OSError:
                         return
         try:
-            os.write(fd, ("PS1='PROMPT> '; bind 'set bell-style none'; source '%s'\n"
-                          % os.path.join(COMPLETIONS, "wb.bash")).encode())
+            os.write(fd, setup.encode())
             read_for(1.0)
             out = b""
             os.write(fd, line.encode() + b"\t\t")
@@ -436,6 +491,151 @@ zpty -d z
         self.assertIn("1", screen.split("--to", 1)[1])
         self.assertEqual(self.fish(quoted + 'config rollback -m "back to two" orders --to '), ["1", "2"])
         self.assertEqual(self.fish(escaped + 'cp-files "a b" bil'), ["billing:"])
+
+    # ------------------------------------------------------------------------- container paths
+    def app_with_files(self):
+        """Workspace with app orders running one replica whose container holds /app/logs/app.log,
+        /app/lib/, /app/launch.sh, /app/.cache/ and '/app/name with spaces.txt'; returns
+        (ns, kubeconfig, line), line being `wb --kubeconfig K -w NS `."""
+        if cluster.real:
+            self.skipTest("needs the fake API server (files written into the pod's directory)")
+        ns, kubeconfig = self.workspace_with_apps("orders", "billing")
+        status, body = cluster.set_app_image(ns, "orders", "registry.local/shop/orders@sha256:" + "a" * 64)
+        self.assertEqual(status, 200, body)
+        self.assertExit(self.wb("--kubeconfig", kubeconfig, "-w", ns, "app", "start", "orders"), 0)
+        status, body = cluster.request("GET", "/api/v1/namespaces/%s/pods?labelSelector=app.kubernetes.io/name=orders"
+                                       % ns)
+        self.assertEqual(status, 200, body)
+        pod = body["items"][0]["metadata"]["name"]
+        status, body = cluster.request("GET", "/fake/v1/namespaces/%s/pods/%s/root" % (ns, pod))
+        self.assertEqual(status, 200, body)
+        app = os.path.join(body["path"], "app")
+        for d in ("logs", "lib", ".cache"):
+            os.makedirs(os.path.join(app, d), exist_ok=True)
+        for f, text in (("logs/app.log", "started\n"), ("launch.sh", "#!/bin/sh\n"), ("name with spaces.txt", "x\n")):
+            with open(os.path.join(app, f), "w") as fh:
+                fh.write(text)
+        return ns, kubeconfig, "wb --kubeconfig %s -w %s " % (kubeconfig, ns)
+
+    def test_container_paths_come_from_the_app_replica(self):
+        ns, kubeconfig, _ = self.app_with_files()
+
+        def paths(word, *opts):
+            r = self.wb(*(opts or ("--kubeconfig", kubeconfig, "-w", ns)), "__complete", "paths", word)
+            self.assertEqual((r.code, r.err), (0, ""))
+            return r.out.splitlines()
+        # Full words: directories end in '/', files do not; hidden entries only when asked for.
+        self.assertEqual(paths("orders:/app/l"), ["orders:/app/launch.sh", "orders:/app/lib/", "orders:/app/logs/"])
+        self.assertEqual(paths("orders:/app/"), ["orders:/app/launch.sh", "orders:/app/lib/", "orders:/app/logs/",
+                                                 "orders:/app/name with spaces.txt"])
+        self.assertEqual(paths("orders:/app/."), ["orders:/app/.cache/"])
+        self.assertEqual(paths("orders:/app/logs/"), ["orders:/app/logs/app.log"])
+        # A bare APP: starts at the root; a path relative to the container's working directory
+        # (the fake's is /) completes as cp-files would read it.
+        self.assertEqual(paths("orders:"), ["orders:/"])
+        self.assertEqual(paths("orders:app/lo"), ["orders:app/logs/"])
+        # The only match, a symlink to a directory (the fake's /bin -> usr/bin), gets its '/'.
+        self.assertEqual(paths("orders:/bi"), ["orders:/bin/"])
+        # The same entries `wb files ls` shows.
+        r = self.wb("--kubeconfig", kubeconfig, "-w", ns, "files", "ls", "orders:/app", "-o", "json")
+        self.assertExit(r, 0)
+        shown = sorted("orders:/app/" + e["name"] + ("/" if e["type"] == "directory" else "")
+                       for e in json.loads(r.out) if not e["name"].startswith("."))
+        self.assertEqual(paths("orders:/app/"), shown)
+        # What it completes to is what cp-files copies.
+        self.assertEqual(paths("orders:/app/logs/a"), ["orders:/app/logs/app.log"])
+        r = self.wb("--kubeconfig", kubeconfig, "-w", ns, "cp-files", "orders:/app/logs/app.log", "got.log")
+        self.assertExit(r, 0)
+        with open(os.path.join(self.workdir, "got.log")) as f:
+            self.assertEqual(f.read(), "started\n")
+        # Nothing, quietly: no such directory, a file taken for one, no such app, an app that runs
+        # no replica, not an app name, another workspace (-w is honoured), a stranger's token.
+        for word in ("orders:/nope/", "orders:/app/launch.sh/x", "nope:/", "billing:/app/", "Orders:/", "/app/"):
+            self.assertEqual(paths(word), [], word)
+        self.assertEqual(paths("orders:/app/l", "--kubeconfig", kubeconfig, "--workspace=default"), [])
+        stranger = cluster.kubeconfig_for(os.path.join(self.home, "stranger"), token="nobody-token")
+        r = self.wb("--kubeconfig", stranger, "-w", ns, "__complete", "paths", "orders:/app/")
+        self.assertEqual((r.code, r.out, r.err), (0, "", ""))
+        # The workspace may come from the profile (`wb workspace use`) as for the other kinds.
+        self.assertExit(self.wb("--kubeconfig", kubeconfig, "workspace", "use", ns), 0)
+        self.assertEqual(paths("orders:/app/lo", "--kubeconfig", kubeconfig), ["orders:/app/logs/"])
+
+    def test_container_paths_complete_in_every_shell(self):
+        ns, kubeconfig, line = self.app_with_files()
+        # bash: readline replaces the text after the ':' (COMP_WORDBREAKS), so that is what is offered.
+        self.assertEqual(self.bash(line + "cp-files orders:/app/l"), ["/app/launch.sh", "/app/lib/", "/app/logs/"])
+        self.assertEqual(self.bash(line + "cp-files orders:"), ["/"])
+        self.assertEqual(self.bash(line + "files ls orders:/app/lo"), ["/app/logs/"])
+        self.assertEqual(self.bash(line + "cp-files ./here orders:/app/lo"), ["/app/logs/"])  # the second argument
+        self.assertEqual(self.bash(line + "cp-files -r --replica x orders:/app/lo"), ["/app/logs/"])
+        # Not where a container path is wanted: nothing.
+        self.assertEqual(self.bash(line + "logs orders:/app/"), [])
+        self.assertEqual(self.bash(line + "app status orders:"), [])
+        # Local paths still complete locally.
+        os.makedirs(os.path.join(self.workdir, "local-dir"))
+        self.assertEqual(self.bash(line + "cp-files orders:/app/logs/app.log loc"), ["local-dir"])
+        # A real TAB: directories take no space (typing on continues the path), files take one;
+        # names with spaces are quoted; an opening quote stays one.
+        want = "cp-files orders:/app/logs/app.log "
+        self.assertIn(want, self.bash_interactive(line + "cp-files orders:/app/lo\tapp.l", want))
+        want = "cp-files orders:/app/logs/"
+        self.assertIn(want, self.bash_interactive(line + "cp-files orders:/app/lo", want))
+        want = "files ls orders:/app/name\\ with\\ spaces.txt"
+        self.assertIn(want, self.bash_interactive(line + "files ls orders:/app/na", want))
+        want = "cp-files ./x 'orders:/app/name with spaces.txt'"
+        self.assertIn(want, self.bash_interactive(line + "cp-files ./x 'orders:/app/nam", want))
+        # Also when COMP_WORDBREAKS has no ':' (as some bash setups make it).
+        want = "cp-files orders:/app/logs/app.log "
+        self.assertIn(want, self.bash_interactive(line + "cp-files orders:/app/lo\tapp.l", want,
+                                                  setup="COMP_WORDBREAKS=${COMP_WORDBREAKS//:}"))
+        screen = self.bash_interactive(line + "cp-files orders:/app/l", "logs/")
+        self.assertRegex(screen, r"launch\.sh\s+lib/\s+logs/")   # the list shows names, not whole paths
+
+        # zsh: the names after the last '/', directories with theirs and no space.
+        words = ["wb", "--kubeconfig", kubeconfig, "-w", ns]
+        self.assertEqual(self.zsh(*words, "cp-files", "orders:/app/l"), ["lib/", "logs/", "launch.sh"])
+        self.assertEqual(self.zsh(*words, "files", "ls", "orders:"), ["/"])
+        self.assertEqual(self.zsh(*words, "logs", "orders:/app/"), [])
+        self.assertEqual(self.zsh_buffer(line + "cp-files orders:/app/lo\t"), line + "cp-files orders:/app/logs/")
+        self.assertEqual(self.zsh_buffer(line + "cp-files orders:/app/lo\tapp.l\t"),
+                         line + "cp-files orders:/app/logs/app.log ")
+        self.assertEqual(self.zsh_buffer(line + "cp-files ./x orders:/app/na\t"),
+                         line + "cp-files ./x orders:/app/name\\ with\\ spaces.txt ")
+        self.assertEqual(self.zsh_buffer(line + "cp-files 'orders:/app/na\t"),
+                         line + "cp-files 'orders:/app/name with spaces.txt' ")
+        screen = self.zsh_interactive(line + "cp-files orders:/app/l")
+        self.assertRegex(screen, r"launch\.sh\s+lib/\s+logs/")
+
+        # fish: whole words; fish adds no space after a '/'.
+        self.assertEqual(self.fish(line + "cp-files orders:/app/l"),
+                         ["orders:/app/launch.sh", "orders:/app/lib/", "orders:/app/logs/"])
+        self.assertEqual(self.fish(line + "files ls 'orders:/app/name w"), ["orders:/app/name with spaces.txt"])
+        self.assertEqual(self.fish(line + "logs orders:/app/"), [])
+        want = "cp-files orders:/app/logs/app.log "
+        self.assertIn(want, self.fish_interactive(line + "cp-files orders:/app/lo\tapp.l", want))
+        want = "cp-files orders:/app/logs/"
+        self.assertIn(want, self.fish_interactive(line + "cp-files orders:/app/lo", want))
+
+    def test_container_paths_are_quiet_and_quick_without_a_cluster(self):
+        r = self.wb("__complete", "paths", "orders:/app/")    # no kubeconfig at all
+        self.assertEqual((r.code, r.out, r.err), (0, "", ""))
+        # A server that accepts the connection and never answers.
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen(8)
+            kubeconfig = cluster.kubeconfig_for(os.path.join(self.home, "silent"), token="t",
+                                                server="https://127.0.0.1:%d" % s.getsockname()[1])
+            start = time.time()
+            r = self.wb("--kubeconfig", kubeconfig, "-w", "shop", "__complete", "paths", "orders:/app/", timeout=30)
+            self.assertEqual((r.code, r.out, r.err), (0, "", ""))
+            self.assertLess(time.time() - start, 4.0)
+            line = "wb --kubeconfig %s -w shop cp-files orders:/app/" % kubeconfig
+            for complete in (lambda: self.bash(line), lambda: self.fish(line),
+                             lambda: self.zsh("wb", "--kubeconfig", kubeconfig, "-w", "shop", "cp-files", "orders:/app/")):
+                start = time.time()
+                self.assertEqual(complete(), [])
+                self.assertLess(time.time() - start, 6.0)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,4 +1,5 @@
 // The generators of completion scripts and man pages, on small command trees.
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "docs/completion.hpp"
@@ -102,6 +103,25 @@ TEST_CASE("value kinds: local paths by their placeholder, revisions and routes v
   CHECK(bash.find("@configs|@revisions|@routes)") != std::string::npos);
   CHECK(completion_script("zsh", root).find("@configs|@revisions|@routes)") != std::string::npos);
   CHECK(completion_script("fish", root).find("case '@configs' '@revisions' '@routes'") != std::string::npos);
+}
+
+TEST_CASE("container paths: cp-files' and files ls' APP:PATH arguments ask wb __complete paths") {
+  CLI::App app{"test", "wb"};
+  std::string from, to, where;
+  auto* cp = app.add_subcommand("cp-files", "Copy");
+  cp->add_option("from", from, "Source");
+  cp->add_option("to", to, "Destination");
+  app.add_subcommand("files", "Files")->add_subcommand("ls", "List")->add_option("where", where, "APP:/path");
+  auto root = describe(app);
+  const auto& c = root.subcommands[0];
+  const auto& ls = root.subcommands[1].subcommands[0];
+  CHECK(value_kind(c, c.positionals[0]) == "apppath");
+  CHECK(value_kind(c, c.positionals[1]) == "apppath");
+  CHECK(value_kind(ls, ls.positionals[0]) == "apppath");
+  CHECK(std::count(dynamic_kinds().begin(), dynamic_kinds().end(), "paths") == 1);
+  CHECK(completion_script("bash", root).find("__complete paths \"$cur\"") != std::string::npos);
+  CHECK(completion_script("zsh", root).find("_wb_dynamic paths \"$word\"") != std::string::npos);
+  CHECK(completion_script("fish", root).find("__wb_dynamic paths \"$word\"") != std::string::npos);
 }
 
 TEST_CASE("completion scripts carry the tree for each shell") {
