@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+#include <memory>
 #include <ostream>
 
 #include "commands/commands.hpp"
@@ -74,6 +77,18 @@ void print_error(Context& ctx, const Error& error) {
 
 namespace {
 
+// Help in wb's words: positional arguments as placeholders ("Usage: wb app create [OPTIONS]
+// [NAME]"), as the man pages write them.
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_option_name(const CLI::Option* opt, bool is_positional) const override {
+    if (!is_positional) return CLI::Formatter::make_option_name(opt, false);
+    std::string name = opt->get_name(true, false);
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::toupper(c); });
+    return name;
+  }
+};
+
 // The deepest subcommand the parser entered.
 CLI::App* deepest(CLI::App* app) {
   for (auto* sub : app->get_subcommands())
@@ -87,6 +102,7 @@ std::string command_path(CLI::App* app) {
   if (!parts.empty() && parts.front().empty()) parts.front() = "wb";
   return util::join(parts, " ");
 }
+
 
 // One line for a CLI11 parse error, with a did-you-mean where we can guess.
 Error parse_error_to_error(CLI::App& app, const CLI::ParseError& e) {
@@ -126,11 +142,12 @@ int run_cli(const std::vector<std::string>& args, Context& ctx) {
                "wb"};
   Action action;
   try {
+    app.formatter(std::make_shared<HelpFormatter>());
     build_cli(app, ctx, action);
     std::vector<std::string> reversed(args.rbegin(), args.rend());
     app.parse(reversed);
   } catch (const CLI::CallForHelp&) {
-    ctx.out() << deepest(&app)->help();
+    ctx.out() << commands::help_text(deepest(&app));
     return 0;
   } catch (const CLI::CallForAllHelp&) {
     ctx.out() << app.help("", CLI::AppFormatMode::All);
@@ -142,7 +159,7 @@ int run_cli(const std::vector<std::string>& args, Context& ctx) {
   }
   if (!action) {
     // `wb` or a noun without a verb: show what is there.
-    ctx.out() << deepest(&app)->help();
+    ctx.out() << commands::help_text(deepest(&app));
     return 0;
   }
   Status st = action();

@@ -7,6 +7,8 @@ namespace wb::cli::commands {
 
 void register_version(CLI::App& app, Context& ctx, Action& action);
 void register_help(CLI::App& app, Context& ctx, Action& action);
+// A command's --help text, its usage line naming the whole command ("Usage: wb app create ...").
+std::string help_text(CLI::App* command);
 void register_profile(CLI::App& app, Context& ctx, Action& action);
 void register_workspace(CLI::App& app, Context& ctx, Action& action);
 void register_whoami(CLI::App& app, Context& ctx, Action& action);

@@ -79,10 +79,17 @@ void register_help(CLI::App& app, Context& ctx, Action& action) {
                              "try `wb help`, `wb help exit-codes` or `wb COMMAND --help`");
         target = next;
       }
-      ctx.out() << target->help();
+      ctx.out() << help_text(target);
       return {};
     };
   });
+}
+
+std::string help_text(CLI::App* command) {
+  // CLI11 names only the command itself ("Usage: create ..."); the usage line names it whole.
+  std::vector<std::string> parents;
+  for (CLI::App* a = command->get_parent(); a; a = a->get_parent()) parents.insert(parents.begin(), a->get_name());
+  return command->help(util::join(parents, " "));
 }
 
 }  // namespace wb::cli::commands

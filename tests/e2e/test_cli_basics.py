@@ -41,6 +41,18 @@ class VersionAndHelp(WbTestCase):
         r = self.wb("help", "nosuch")
         self.assertOneLineError(r, 2, "no help topic 'nosuch'")
 
+    def test_usage_line_names_the_whole_command(self):
+        # Not CLI11's "Usage: create [OPTIONS] [name]": the command as typed, placeholders in capitals.
+        for args in (["app", "create", "--help"], ["help", "app", "create"]):
+            r = self.wb(*args)
+            self.assertExit(r, 0)
+            self.assertIn("Usage: wb app create [OPTIONS] [NAME]\n", r.out)
+        r = self.wb("config", "set", "--help")
+        self.assertIn("Usage: wb config set [OPTIONS] APP [ENTRIES...]\n", r.out)
+        r = self.wb("app")
+        self.assertExit(r, 0)
+        self.assertIn("Usage: wb app [OPTIONS] [SUBCOMMAND]\n", r.out)
+
 
 class UsageErrors(WbTestCase):
     def test_unknown_command_suggests(self):
