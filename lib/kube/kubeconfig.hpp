@@ -170,9 +170,4 @@ struct ConnectOptions {
 };
 Result<RestConfig> load_rest_config(const ConnectOptions& options);
 
-// Sets current-context in the file that defines it (or the first file), keeping the rest intact.
-Status set_current_context(const Kubeconfig& config, const std::string& context);
-// Sets the namespace of a context in the file that defines that context.
-Status set_context_namespace(const Kubeconfig& config, const std::string& context, const std::string& ns);
-
 }  // namespace wb::kube

@@ -422,38 +422,3 @@ TEST_CASE("load_rest_config: kubeconfig, in-cluster fallback, nothing found", "[
   REQUIRE(both.ok());
   CHECK(both->server == "https://only-b:6443");
 }
-
-TEST_CASE("set_current_context and set_context_namespace edit the right file", "[kubeconfig]") {
-  TempDir d;
-  auto a = d.write("a", kFileA, 0600);
-  auto b = d.write("b", kFileB, 0644);
-  auto k = load_ok(env_list(a.string() + ":" + b.string()));
-
-  REQUIRE(set_current_context(k, "staging").ok());
-  auto k2 = load_ok(env_list(a.string() + ":" + b.string()));
-  CHECK(k2.current_context == "staging");
-  CHECK(k2.users.at("alice").token == "token-from-a");  // the rest is intact
-  CHECK(k2.clusters.at("shared").certificate_authority == (d / "certs/ca.pem").string());
-  struct stat st {};
-  REQUIRE(::stat(a.c_str(), &st) == 0);
-  CHECK((st.st_mode & 0777) == 0600);
-
-  // "staging" is defined only in b.
-  REQUIRE(set_context_namespace(k2, "staging", "other-ns").ok());
-  CHECK(read_text(a).find("other-ns") == std::string::npos);
-  auto k3 = load_ok(env_list(a.string() + ":" + b.string()));
-  CHECK(k3.contexts.at("staging").namespace_ == "other-ns");
-  CHECK(k3.contexts.at("staging").user == "bob");
-  // "both" is defined in a and b: a's entry wins, so a is edited.
-  REQUIRE(set_context_namespace(k3, "both", "ns-both").ok());
-  auto k4 = load_ok(env_list(a.string() + ":" + b.string()));
-  CHECK(k4.contexts.at("both").namespace_ == "ns-both");
-  CHECK(read_text(b).find("ns-both") == std::string::npos);
-
-  auto bad = set_current_context(k4, "nope");
-  REQUIRE_FALSE(bad.ok());
-  CHECK(bad.error().code == ErrorCode::NotFound);
-  auto bad2 = set_context_namespace(k4, "nope", "x");
-  REQUIRE_FALSE(bad2.ok());
-  CHECK(bad2.error().code == ErrorCode::NotFound);
-}
