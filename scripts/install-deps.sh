@@ -20,6 +20,8 @@ test_pkgs+=(bash zsh fish groff-base man-db gzip dpkg-dev file)
 test_pkgs+=(rsync)
 # libfaketime: `wb doctor`'s clock check against a skewed clock (tests/e2e/test_doctor.py).
 test_pkgs+=(faketime)
+# busybox-static: the fake API server runs an Alpine-like container's commands with it.
+test_pkgs+=(busybox-static)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--with-tests" ]]; then want+=("${test_pkgs[@]}"); fi

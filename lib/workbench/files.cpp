@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -164,7 +165,7 @@ Result<Target> pick_pod(k::Client& client, const std::string& ns, const std::str
 Result<std::optional<RemoteEntry>> stat_remote(k::Client& client, const std::string& ns, const Target& t,
                                                const std::string& path) {
   WB_ASSIGN_OR_RETURN(auto c,
-                      run_capture(client, ns, t.name, t.container, {"ls", "-ldn", "--time-style=+%s", "--", path}));
+                      run_capture(client, ns, t.name, t.container, {"ls", "-ldn", "--full-time", "--", path}));
   if (!c.result.failure_message.empty()) {
     if (no_such_command(c.result)) return std::optional<RemoteEntry>();
     return Error(ErrorCode::Failure,
@@ -280,7 +281,7 @@ Result<bool> resume_file(k::Client& client, const std::string& ns, const Target&
     if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
     WB_ASSIGN_OR_RETURN(auto now, stat_remote(client, ns, t, remote));
     if (!now || now->type != '-' || part.declared < 0 || now->size != static_cast<uint64_t>(part.declared) ||
-        now->mtime != part.mtime.tv_sec || part.size() > now->size)
+        now->mtime != part.mtime.tv_sec || now->mtime_nsec != part.mtime.tv_nsec || part.size() > now->size)
       return false;
     if (part.size() < now->size) {
       ++res.resumed;
@@ -321,7 +322,7 @@ Result<CopyResult> cat_file(k::Client& client, const std::string& ns, const Targ
     if (info) {
       part->declared = static_cast<int64_t>(info->size);
       part->perm = info->mode & 0777;
-      part->mtime = {info->mtime, 0};
+      part->mtime = {info->mtime, info->mtime_nsec};
     } else {
       part->mtime = {0, UTIME_OMIT};
     }
@@ -815,12 +816,56 @@ Result<CopyResult> copy_to_app(k::Client& client, const std::string& ns, const C
 
 // ---------------------------------------------------------------- listing
 
+namespace {
+
+// "2026-11-26" "05:02:37.253048038" "+0100" (the fraction optional) as seconds since the epoch and
+// nanoseconds.
+std::optional<std::pair<int64_t, long>> parse_full_time(std::string_view date, std::string_view time,
+                                                        std::string_view offset) {
+  auto number = [](std::string_view t, size_t pos, size_t n) -> int {
+    if (pos + n > t.size()) return -1;
+    int v = 0;
+    for (size_t i = pos; i < pos + n; ++i) {
+      if (t[i] < '0' || t[i] > '9') return -1;
+      v = v * 10 + (t[i] - '0');
+    }
+    return v;
+  };
+  if (date.size() != 10 || date[4] != '-' || date[7] != '-' || time.size() < 8 || time[2] != ':' ||
+      time[5] != ':' || offset.size() != 5 || (offset[0] != '+' && offset[0] != '-'))
+    return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = number(date, 0, 4) - 1900;
+  tm.tm_mon = number(date, 5, 2) - 1;
+  tm.tm_mday = number(date, 8, 2);
+  tm.tm_hour = number(time, 0, 2);
+  tm.tm_min = number(time, 3, 2);
+  tm.tm_sec = number(time, 6, 2);
+  const int oh = number(offset, 1, 2), om = number(offset, 3, 2);
+  if (tm.tm_year < 0 || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0 ||
+      tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60 || oh < 0 || om < 0)
+    return std::nullopt;
+  long nsec = 0;
+  if (time.size() > 8) {
+    if (time[8] != '.' || time.size() == 9 || time.size() > 18) return std::nullopt;
+    const std::string_view digits = time.substr(9);
+    const int n = number(digits, 0, digits.size());
+    if (n < 0) return std::nullopt;
+    nsec = n;
+    for (size_t i = digits.size(); i < 9; ++i) nsec *= 10;
+  }
+  const int64_t shift = (oh * 3600 + om * 60) * (offset[0] == '-' ? -1 : 1);
+  return std::make_pair(static_cast<int64_t>(::timegm(&tm)) - shift, nsec);
+}
+
+}  // namespace
+
 std::vector<RemoteEntry> parse_ls(std::string_view text) {
   std::vector<RemoteEntry> out;
   for (const auto& raw : util::split(text, '\n')) {
     std::string_view line = raw;
     if (line.empty() || line.rfind("total ", 0) == 0) continue;
-    // mode links uid gid size mtime name; devices have "major, minor" in place of size.
+    // mode links uid gid size date time offset name; devices have "major, minor" in place of size.
     size_t pos = 0;
     auto next = [&]() -> std::string_view {
       while (pos < line.size() && line[pos] == ' ') ++pos;
@@ -835,7 +880,9 @@ std::vector<RemoteEntry> parse_ls(std::string_view text) {
     next();  // gid
     std::string_view size = next();
     if (!size.empty() && size.back() == ',') size = next();
-    std::string_view mtime = next();
+    std::string_view date = next();
+    std::string_view time = next();
+    std::string_view offset = next();
     if (pos < line.size()) ++pos;  // the one space before the name
     std::string_view name = pos <= line.size() ? line.substr(pos) : std::string_view();
     if (name.empty()) continue;
@@ -853,10 +900,13 @@ std::vector<RemoteEntry> parse_ls(std::string_view text) {
     e.mode = bits;
     try {
       e.size = std::stoull(std::string(size));
-      e.mtime = std::stoll(std::string(mtime));
     } catch (const std::exception&) {
       continue;
     }
+    auto when = parse_full_time(date, time, offset);
+    if (!when) continue;
+    e.mtime = when->first;
+    e.mtime_nsec = when->second;
     std::string n(name);
     if (e.type == 'l') {
       auto arrow = n.find(" -> ");
@@ -878,7 +928,7 @@ Result<std::vector<RemoteEntry>> list_app_files(k::Client& client, const std::st
   WB_ASSIGN_OR_RETURN(Target t, pick_pod(client, ns, app, replica, container));
   if (replica_used) *replica_used = t.replica;
   WB_ASSIGN_OR_RETURN(auto c,
-                      run_capture(client, ns, t.name, t.container, {"ls", "-lan", "--time-style=+%s", "--", path}));
+                      run_capture(client, ns, t.name, t.container, {"ls", "-lan", "--full-time", "--", path}));
   if (no_such_command(c.result))
     return Error(ErrorCode::Failure, fmt::format("replica {} has no `ls` to list files with", t.replica));
   if (!c.result.failure_message.empty() || c.result.exit_code != 0) {

@@ -72,9 +72,11 @@ struct RemoteEntry {
   uint64_t size = 0;
   unsigned mode = 0;   // permission bits (07777)
   int64_t mtime = 0;   // seconds since the epoch
+  long mtime_nsec = 0; // and the fraction of that second, when ls tells it (GNU does, busybox not)
   std::string target;  // of a symlink
 };
-// Parses `ls -lan --time-style=+%s` output (the "total" line and "." ".." are skipped).
+// Parses `ls -lan --full-time` output, GNU's ("2026-11-26 05:02:37.253048038 +0100") and
+// busybox's ("2026-11-26 05:02:37 +0100"); the "total" line and "." ".." are skipped.
 std::vector<RemoteEntry> parse_ls(std::string_view text);
 // Lists `path` in a replica of the app (a file lists as itself).
 util::Result<std::vector<RemoteEntry>> list_app_files(kube::Client& client, const std::string& ns,

@@ -364,6 +364,60 @@ class CpFiles(WbTestCase):
             cluster.request("POST", "/fake/v1/settings", {"execV5": 1})
 
     # ------------------------------------------------------------ broken connections
+    def test_busybox_container_like_alpine(self):
+        """Alpine-based images have busybox's ls, tar, cat and tail, not GNU's: listing, copies both
+        ways (modes and mtimes kept) and a resumed download work the same."""
+        if not os.path.exists("/usr/bin/busybox"):
+            self.skipTest("busybox-static is not installed")
+        status, body = cluster.request(
+            "PATCH", "/api/v1/namespaces/%s/pods/%s" % (self.ns, self.pod),
+            {"metadata": {"annotations": {"fake.wb.dev/behaviour": "busybox"}}},
+            content_type="application/merge-patch+json")
+        self.assertEqual(status, 200, body)
+        # The pod really runs busybox now: GNU-only options fail there.
+        r = self.run_wb("files", "ls", self.app + ":/app")
+        self.assertExit(r, 0)
+        p = self.in_pod("/app/logs/app.log")
+        with open(p, "wb") as f:
+            f.write(b"line\n" * 1000)
+        os.chmod(p, 0o640)
+        os.utime(p, (1650000000, 1650000000))
+        r = self.run_wb("files", "ls", self.app + ":/app/logs")
+        self.assertExit(r, 0)
+        self.assertEqual(r.out.strip().split("\t"), ["app.log", "5000", "-rw-r-----", "2022-04-15T05:20:00Z"])
+        r = self.run_wb("cp-files", self.app + ":/app/logs/app.log", self.local, "-o", "json")
+        self.assertExit(r, 0)
+        self.assertEqual(json.loads(r.out)["method"], "cat")
+        got = os.path.join(self.local, "app.log")
+        self.assertEqual(read(got), b"line\n" * 1000)
+        self.assertEqual(stat.S_IMODE(os.stat(got).st_mode), 0o640)
+        self.assertEqual(int(os.stat(got).st_mtime), 1650000000)
+        # A directory both ways through busybox tar.
+        spec = self.make_tree(self.in_pod("/app/data"))
+        r = self.run_wb("cp-files", "-r", self.app + ":/app/data", self.local)
+        self.assertExit(r, 0)
+        self.assertSameTree(spec, os.path.join(self.local, "data"))
+        r = self.run_wb("cp-files", "-r", os.path.join(self.local, "data"), self.app + ":/tmp/back")
+        self.assertExit(r, 0)
+        # (busybox tar, unlike GNU tar, leaves a directory's mtime at the time its files landed.)
+        for rel, (mode, mtime, content) in spec.items():
+            st = os.lstat(self.in_pod("/tmp/back/" + rel))
+            self.assertEqual((stat.S_IMODE(st.st_mode), int(st.st_mtime)), (mode, mtime), rel)
+            self.assertEqual(read(self.in_pod("/tmp/back/" + rel)), content, rel)
+        self.assertEqual(os.readlink(self.in_pod("/tmp/back/link-to-a")), "a.txt")
+        # A download that breaks resumes with busybox tail.
+        size = 8 * 1024 * 1024
+        data = os.urandom(size)
+        with open(self.in_pod("/app/big.bin"), "wb") as f:
+            f.write(data)
+        cluster.request("DELETE", "/fake/v1/requests")
+        self.exec_cut(3 * 1024 * 1024, 1)
+        r = self.run_wb("cp-files", self.app + ":/app/big.bin", self.local, "-o", "json")
+        self.assertExit(r, 0)
+        self.assertEqual((json.loads(r.out)["resumed"], json.loads(r.out)["restarted"]), (1, 0))
+        self.assertEqual(read(os.path.join(self.local, "big.bin")), data)
+        self.assertEqual(sum(1 for q, n, cut in self.exec_bytes() if "command=tail" in q), 1)
+
     def exec_cut(self, after, count):
         status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/exec-cut?afterBytes=%d&count=%d"
                                        % (self.ns, self.pod, after, count))

@@ -540,7 +540,7 @@ class Controllers:
         out = set()
         for c in pod["spec"].get("containers") or []:
             img = c.get("image", "")
-            for b in ("crashloop", "imagepullfail", "unschedulable", "notar"):
+            for b in ("crashloop", "imagepullfail", "unschedulable", "notar", "busybox"):
                 if b in img:
                     out.add(b)
             if "ErrImagePull" in img:

@@ -2,6 +2,7 @@
 directory tree."""
 import asyncio
 import os
+import subprocess
 
 from aiohttp import WSMsgType, web
 
@@ -31,6 +32,21 @@ def _host_path(root, p):
     if p == "/usr" or p.startswith("/usr/"):
         return p
     return os.path.join(root, p.lstrip("/"))
+
+
+_busybox_applets = None
+
+
+def busybox_applets():
+    """The applets of the host's /usr/bin/busybox (busybox-static), or an empty set."""
+    global _busybox_applets
+    if _busybox_applets is None:
+        try:
+            out = subprocess.run(["/usr/bin/busybox", "--list"], capture_output=True, text=True, timeout=10).stdout
+            _busybox_applets = set(out.split())
+        except (OSError, subprocess.SubprocessError):
+            _busybox_applets = set()
+    return _busybox_applets
 
 
 def resolve(root, cmd):
@@ -131,7 +147,14 @@ async def handle_exec(server, request, ns, name, sub):
         reader.cancel()
         await finish({"metadata": {}, "status": "Success"})
         return ws
-    exe = resolve(root, command[0])
+    argv = list(command)
+    if "busybox" in behaviours:
+        # An Alpine-like userland: every command is a busybox applet (or is not there).
+        applet = os.path.basename(command[0])
+        exe = "/usr/bin/busybox" if applet in busybox_applets() else None
+        argv = ["/usr/bin/busybox", applet] + argv[1:]
+    else:
+        exe = resolve(root, command[0])
     if exe is None or ("notar" in behaviours and os.path.basename(command[0]) == "tar"):
         await finish(_not_found_status(command[0]))
         return ws
@@ -142,9 +165,9 @@ async def handle_exec(server, request, ns, name, sub):
     for e in spec_c.get("env") or []:
         if "value" in e:
             env[e["name"]] = str(e["value"])
-    argv = list(command)
     if spec_c.get("workingDir"):
-        argv = ["/bin/sh", "-c", 'cd "$0" && exec "$@"', spec_c["workingDir"]] + argv
+        sh = ["/usr/bin/busybox", "sh"] if "busybox" in behaviours else ["/bin/sh"]
+        argv = sh + ["-c", 'cd "$0" && exec "$@"', spec_c["workingDir"]] + argv
     full = ["unshare", "--mount", "--fork", "--", "/bin/sh", "-c", SCRIPT, "sh", root] + argv
     proc = await asyncio.create_subprocess_exec(
         *full, stdin=asyncio.subprocess.PIPE if want_stdin else asyncio.subprocess.DEVNULL,

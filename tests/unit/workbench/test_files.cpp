@@ -229,28 +229,53 @@ TEST_CASE("a truncated archive removes the half-written file and says how much w
   CHECK_FALSE(fs::exists(d.path / "logs/big.bin"));
 }
 
-TEST_CASE("parse_ls reads GNU ls -lan --time-style=+%s") {
+TEST_CASE("parse_ls reads GNU and busybox ls -lan --full-time") {
+  // GNU coreutils: nanoseconds, the container's own UTC offset.
   auto entries = parse_ls(
       "total 12\n"
-      "drwxr-xr-x 3 0 0 4096 1700000000 .\n"
-      "drwxr-xr-x 9 0 0 4096 1700000000 ..\n"
-      "-rw-r----- 1 1000 1000 5000 1650000000 app.log\n"
-      "drwxr-x--- 2 0 0 4096 1650000001 dir with space\n"
-      "lrwxrwxrwx 1 0 0 5 1650000002 cur -> a.txt\n"
-      "crw-rw-rw- 1 0 0 1, 3 1650000003 null\n"
-      "-rwsr-xr-x 1 0 0 10 1650000004 suid\n");
+      "drwxr-xr-x 3 0 0 4096 2023-11-14 22:13:20.000000000 +0000 .\n"
+      "drwxr-xr-x 9 0 0 4096 2023-11-14 22:13:20.000000000 +0000 ..\n"
+      "-rw-r----- 1 1000 1000 5000 2022-04-15 05:20:00.123456789 +0000 app.log\n"
+      "drwxr-x--- 2 0 0 4096 2022-04-15 07:20:01.000000000 +0200 dir with space\n"
+      "lrwxrwxrwx 1 0 0 5 2022-04-15 00:20:02.5 -0500 cur -> a.txt\n"
+      "crw-rw-rw- 1 0 0 1, 3 2022-04-15 05:20:03.000000000 +0000 null\n"
+      "-rwsr-xr-x 1 0 0 10 2022-04-15 05:20:04.000000000 +0000 suid\n");
   REQUIRE(entries.size() == 5);
   CHECK(entries[0].name == "app.log");
   CHECK(entries[0].size == 5000);
   CHECK(entries[0].mode == 0640);
   CHECK(entries[0].mtime == 1650000000);
+  CHECK(entries[0].mtime_nsec == 123456789);
   CHECK(entries[1].name == "dir with space");
   CHECK(entries[1].type == 'd');
+  CHECK(entries[1].mtime == 1650000001);  // 07:20:01 at +02:00 is 05:20:01 UTC
   CHECK(entries[2].name == "cur");
   CHECK(entries[2].target == "a.txt");
+  CHECK(entries[2].mtime == 1650000002);
+  CHECK(entries[2].mtime_nsec == 500000000);
   CHECK(entries[3].type == 'c');
   CHECK(entries[3].name == "null");
   CHECK(entries[4].mode == 04755);
+
+  // busybox (Alpine images): wider columns, whole seconds.
+  entries = parse_ls(
+      "total 24\n"
+      "drwxr-xr-x    3 0        0             4096 2026-11-26 05:02:37 +0100 .\n"
+      "-rw-r--r--    1 0        0                3 2022-04-15 07:20:00 +0200 a b\n"
+      "crw-rw-rw-    1 0        0           1,   3 2022-04-15 05:20:00 +0000 null\n"
+      "lrwxrwxrwx    1 0        0                1 2022-04-15 05:20:00 +0000 l -> a b\n");
+  REQUIRE(entries.size() == 3);
+  CHECK(entries[0].name == "a b");
+  CHECK(entries[0].size == 3);
+  CHECK(entries[0].mtime == 1650000000);
+  CHECK(entries[0].mtime_nsec == 0);
+  CHECK(entries[1].name == "null");
+  CHECK(entries[2].target == "a b");
+
+  // Lines that are not ls's long format are skipped, not misread.
+  CHECK(parse_ls("-rw-r--r-- 1 0 0 3 1650000000 old-style\n").empty());
+  CHECK(parse_ls("-rw-r--r-- 1 0 0 3 2022-13-99 05:20:00 +0000 x\n").empty());
+  CHECK(parse_ls("-rw-r--r-- 1 0 0 3 2022-04-15 05:20:00.x +0000 x\n").empty());
 }
 
 TEST_CASE("with keep_partial the file a stream broke off in stays as a part file to resume, never under its name") {
