@@ -116,7 +116,7 @@ Result<wbw::AppState> wait_for_app(Context& ctx, k::Client& client, const std::s
   return e;
 }
 
-json status_document(const std::string& ns, const wbw::AppDetails& d) {
+json status_document(const std::string& ns, const wbw::AppDetails& d, const wbw::Settings* settings) {
   const std::string app = d.deployment.value("/metadata/name"_json_pointer, std::string());
   const json tmpl = d.deployment.value("/spec/template"_json_pointer, json::object());
   const auto& s = d.state;
@@ -132,6 +132,7 @@ json status_document(const std::string& ns, const wbw::AppDetails& d) {
     events.push_back({{"time", e.time}, {"type", e.type}, {"message", e.message}, {"count", e.count}});
   std::string config = wbw::config_version(tmpl, app);
   std::string version = wbw::version_words(d.deployment);
+  if (settings && !wbw::has_pushed_version(d.deployment, *settings)) version.clear();
   return {{"name", app},
           {"workspace", ns},
           {"status", s.summary()},
@@ -159,7 +160,8 @@ Status report_app(Context& ctx, k::Client& client, const std::string& ns, const 
   auto details = wbw::describe_app(client, ns, app, doc ? 8 : 0);
   if (!details) return std::move(details).error();
   if (doc) {
-    print_result(ctx, status_document(ns, *details), [] { return Table{}; });
+    auto settings = ctx.settings();
+    print_result(ctx, status_document(ns, *details, settings ? *settings : nullptr), [] { return Table{}; });
     return {};
   }
   if (format == OutputFormat::Name) {

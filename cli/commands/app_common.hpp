@@ -8,6 +8,7 @@
 
 #include "run.hpp"
 #include "workbench/lifecycle.hpp"
+#include "workbench/profile.hpp"
 
 namespace wb::cli::commands {
 
@@ -37,7 +38,10 @@ Result<workbench::AppState> wait_for_app(Context& ctx, kube::Client& client, con
                                          const std::string& app, const WaitFlags& flags);
 
 // The app's state as `wb app status -o json` shows it (see app_lifecycle.cpp for the shape).
-json status_document(const std::string& ns, const workbench::AppDetails& details);
+// `settings` (the profile's base images) tells an app that still runs the base image create
+// gave it (version null) from one that runs a pushed version.
+json status_document(const std::string& ns, const workbench::AppDetails& details,
+                     const workbench::Settings* settings = nullptr);
 
 // Prints the app's state after a verb: the status document with -o json|yaml, "app/NAME" with
 // -o name, otherwise `line` (with "{state}" replaced by "running 2/2 at URL" and the like).

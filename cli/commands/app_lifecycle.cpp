@@ -12,6 +12,7 @@
 
 #include <istream>
 #include <ostream>
+#include <set>
 
 #include "commands/app_common.hpp"
 #include "commands/commands.hpp"
@@ -50,6 +51,14 @@ Status run_list(Context& ctx) {
   if (!pods) return wbw::reword_forbidden(std::move(pods).error(), ns);
   auto rows = wbw::app_rows(deployments->value("items", json::array()), rss->value("items", json::array()),
                             pods->value("items", json::array()), ctx.now());
+  // An app that still runs the base image create gave it has no version yet.
+  if (auto settings = ctx.settings()) {
+    std::set<std::string> unpushed;
+    for (const auto& d : deployments->value("items", json::array()))
+      if (!wbw::has_pushed_version(d, **settings)) unpushed.insert(d.value("/metadata/name"_json_pointer, ""));
+    for (auto& r : rows)
+      if (unpushed.count(r.name)) r.version = "-";
+  }
   if (rows.empty() && !ctx.global.machine_output()) {
     ctx.err() << fmt::format("No apps in workspace '{}' yet; `wb app create NAME` makes one.\n", ns);
     return {};
@@ -101,7 +110,8 @@ Status run_status(const std::string& app, const std::string& dotenv_out, Context
   WB_ASSIGN_OR_RETURN(auto ns, ctx.workspace());
   WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
   WB_ASSIGN_OR_RETURN(auto d, wbw::describe_app(*client, ns, app, 8));
-  const json doc = status_document(ns, d);
+  auto settings = ctx.settings();
+  const json doc = status_document(ns, d, settings ? *settings : nullptr);
   if (!dotenv_out.empty()) WB_TRY(write_status_dotenv(dotenv_out, doc));
   if (ctx.global.machine_output()) {
     print_result(ctx, doc, [] { return Table{}; }, {"app/" + app});

@@ -157,6 +157,22 @@ class Lifecycle(AppOnCluster):
         self.assertExit(r, 0)
         self.assertEqual(r.out.split("\t")[:4], [self.app, "Stopped", "-", "-"])
 
+        # With a profile that names base images, create starts the app on one: still no version.
+        profile = os.path.join(self.home, ".config", "wb", "profiles", "bases.yaml")
+        os.makedirs(os.path.dirname(profile), exist_ok=True)
+        with open(profile, "w") as f:
+            f.write('baseImages:\n  "17": harbor.acme.test/base/java:17\n')
+        with_bases = {"WB_PROFILE": "bases"}
+        self.assertExit(self.run_wb("app", "create", "other", env=with_bases), 0)
+        self.addCleanup(self.run_wb, "app", "delete", "other", "--yes")
+        self.assertEqual(self.get("deployments", "other")["spec"]["template"]["spec"]["containers"][0]["image"],
+                         "harbor.acme.test/base/java:17")
+        rows = {row["name"]: row for row in json.loads(self.run_wb("app", "list", "-o", "json", env=with_bases).out)}
+        self.assertEqual(rows["other"]["version"], "-")
+        r = self.run_wb("app", "status", "other", "-o", "json", env=with_bases)
+        self.assertExit(r, 0)
+        self.assertIsNone(json.loads(r.out)["version"])
+
         self.set_image(GOOD_IMAGE)
         r = self.run_wb("app", "start", self.app)
         self.assertExit(r, 0)
@@ -237,10 +253,18 @@ class Lifecycle(AppOnCluster):
             "deployment.apps/" + self.app, "service/" + self.app, "configmap/%s-config-v1" % self.app,
             "ingress.networking.k8s.io/" + self.app]))
         self.assertOneLineError(self.run_wb("app", "delete", self.app), 2, "pass --yes")
-        r = self.run_wb("app", "delete", self.app, "--yes")
+        # On a terminal wb asks; anything but yes deletes nothing.
+        for answer in ("\n", "n\n", "orders\n"):
+            r = self.run_wb("app", "delete", self.app, tty=True, input=answer)
+            self.assertExit(r, 0)
+            self.assertIn("Delete app '%s' and its configs and routes in workspace '%s'? [y/N]" % (self.app, self.ns),
+                          r.out)
+            self.assertIn("Nothing deleted.", r.out)
+            self.assertEqual(self.get("deployments", self.app)["metadata"]["name"], self.app)
+        r = self.run_wb("app", "delete", self.app, tty=True, input="y\n")
         self.assertExit(r, 0)
-        self.assertEqual(r.out, "Deleted app '%s' from workspace '%s' (app, service, config, route)\n"
-                         % (self.app, self.ns))
+        self.assertTrue(r.out.endswith("Deleted app '%s' from workspace '%s' (app, service, config, route)\n"
+                                       % (self.app, self.ns)), r.out)
         for kind in ("deployments", "services", "configmaps", "ingresses", "replicasets", "pods"):
             self.assertEqual(self.get(kind, selector="app.kubernetes.io/name=%s,%s" % (self.app, MANAGED))["items"],
                              [], kind)

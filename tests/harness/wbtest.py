@@ -295,7 +295,8 @@ class WbTestCase(unittest.TestCase):
         return env
 
     def wb(self, *args, env=None, input=None, tty=False, cwd=None, timeout=120):
-        """Runs wb; with tty=True stdout and stderr are a pseudo-terminal (merged into out)."""
+        """Runs wb; with tty=True stdin, stdout and stderr are a pseudo-terminal (stdout and stderr
+        merged into out) and `input` is typed into it."""
         cmd = [WB_BIN] + [str(a) for a in args]
         if not tty:
             p = subprocess.run(cmd, env=self.env(env), input=input, capture_output=True, text=True,
@@ -305,6 +306,8 @@ class WbTestCase(unittest.TestCase):
         p = subprocess.Popen(cmd, env=self.env(dict(env or {}, TERM="xterm")), stdin=slave, stdout=slave, stderr=slave,
                              cwd=cwd or self.workdir, close_fds=True)
         os.close(slave)
+        if input:
+            os.write(master, input.encode())  # the terminal holds the line until wb reads it
         chunks = []
         deadline = time.time() + timeout
         while time.time() < deadline:
