@@ -5,6 +5,7 @@ come from the cluster through `wb __complete`, which stays quiet and quick when 
 Against the fake API server by default (a real cluster with WB_TEST_KUBECONFIG skips the parts that
 need workspaces of its own).
 """
+import contextlib
 import json
 import os
 import pty
@@ -47,6 +48,22 @@ class Completion(WbTestCase):
 
     def shell_env(self):
         return self.env({"PATH": self.path})
+
+    @contextlib.contextmanager
+    def silent_server(self):
+        """A kubeconfig for a server that accepts connections and never answers."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen(8)
+            yield cluster.kubeconfig_for(os.path.join(self.home, "silent"), token="t",
+                                         server="https://127.0.0.1:%d" % s.getsockname()[1])
+
+    def within(self, seconds, run):
+        """run()'s result, asserting it came within `seconds`."""
+        start = time.time()
+        result = run()
+        self.assertLess(time.time() - start, seconds)
+        return result
 
     def bash(self, line):
         """Completes `line` (cursor at its end) with completions/wb.bash; returns the candidates.
@@ -346,28 +363,18 @@ cat "$HOME/zsh-buffer"
         self.assertEqual((r.code, r.out, r.err), (0, "", ""))
         r = self.wb("__complete", "no-such-kind")
         self.assertEqual((r.code, r.out, r.err), (0, "", ""))
-        # A server that accepts the connection and never answers.
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            s.listen(8)
-            kubeconfig = cluster.kubeconfig_for(os.path.join(self.home, "silent"), token="t",
-                                                server="https://127.0.0.1:%d" % s.getsockname()[1])
-            start = time.time()
-            r = self.wb("--kubeconfig", kubeconfig, "-w", "shop", "__complete", "apps", timeout=30)
-            took = time.time() - start
+        with self.silent_server() as kubeconfig:
+            r = self.within(4.0, lambda: self.wb("--kubeconfig", kubeconfig, "-w", "shop", "__complete", "apps",
+                                                 timeout=30))
             self.assertEqual((r.code, r.out, r.err), (0, "", ""))
-            self.assertLess(took, 4.0)
-            start = time.time()
-            self.assertEqual(self.bash("wb --kubeconfig %s -w shop app status " % kubeconfig), [])
-            self.assertLess(time.time() - start, 6.0)
+            self.assertEqual(self.within(6.0, lambda: self.bash("wb --kubeconfig %s -w shop app status " % kubeconfig)),
+                             [])
             for kind in ("revisions", "routes", "configs"):
-                start = time.time()
-                r = self.wb("--kubeconfig", kubeconfig, "-w", "shop", "__complete", kind, "orders", timeout=30)
+                r = self.within(4.0, lambda: self.wb("--kubeconfig", kubeconfig, "-w", "shop", "__complete", kind,
+                                                     "orders", timeout=30))
                 self.assertEqual((r.code, r.out, r.err), (0, "", ""))
-                self.assertLess(time.time() - start, 4.0)
-            start = time.time()
-            self.assertEqual(self.fish("wb --kubeconfig %s -w shop app rollback orders --to " % kubeconfig), [])
-            self.assertLess(time.time() - start, 6.0)
+            self.assertEqual(self.within(6.0, lambda: self.fish(
+                "wb --kubeconfig %s -w shop app rollback orders --to " % kubeconfig)), [])
         # Not allowed to list: nothing, no error text in the middle of the user's command line.
         ns, _ = self.workspace_with_apps("orders")
         stranger = cluster.kubeconfig_for(os.path.join(self.home, "stranger"), token="nobody-token")
@@ -619,22 +626,14 @@ cat "$HOME/zsh-buffer"
     def test_container_paths_are_quiet_and_quick_without_a_cluster(self):
         r = self.wb("__complete", "paths", "orders:/app/")    # no kubeconfig at all
         self.assertEqual((r.code, r.out, r.err), (0, "", ""))
-        # A server that accepts the connection and never answers.
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            s.listen(8)
-            kubeconfig = cluster.kubeconfig_for(os.path.join(self.home, "silent"), token="t",
-                                                server="https://127.0.0.1:%d" % s.getsockname()[1])
-            start = time.time()
-            r = self.wb("--kubeconfig", kubeconfig, "-w", "shop", "__complete", "paths", "orders:/app/", timeout=30)
+        with self.silent_server() as kubeconfig:
+            r = self.within(4.0, lambda: self.wb("--kubeconfig", kubeconfig, "-w", "shop", "__complete", "paths",
+                                                 "orders:/app/", timeout=30))
             self.assertEqual((r.code, r.out, r.err), (0, "", ""))
-            self.assertLess(time.time() - start, 4.0)
             line = "wb --kubeconfig %s -w shop cp-files orders:/app/" % kubeconfig
             for complete in (lambda: self.bash(line), lambda: self.fish(line),
                              lambda: self.zsh("wb", "--kubeconfig", kubeconfig, "-w", "shop", "cp-files", "orders:/app/")):
-                start = time.time()
-                self.assertEqual(complete(), [])
-                self.assertLess(time.time() - start, 6.0)
+                self.assertEqual(self.within(6.0, complete), [])
 
 
 if __name__ == "__main__":

@@ -60,8 +60,19 @@ class Follower:
         if required:
             self.test.fail("no line with %r in:\n%s" % (text, "".join(self.lines)))
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.interrupt()
+        return False
+
+    def messages(self):
+        """The lines so far without their replica prefix."""
+        return [line.rstrip("\n").split(" ", 1)[1] for line in self.lines]
+
     def interrupt(self):
-        """Ctrl-C, as a user would (call in a finally:)."""
+        """Ctrl-C, as a user would (or leave the `with Follower(...)` block)."""
         self.proc.send_signal(signal.SIGINT)
         try:
             self.proc.wait(timeout=10)
@@ -246,8 +257,7 @@ class Logs(WbTestCase):
     def test_follow_resumes_a_broken_stream_without_loss_or_repeats(self):
         pod = self.pods()[0]
         self.say(pod, "\n".join("before %d" % i for i in range(50)) + "\n")
-        f = Follower(self, "--replica", pod)
-        try:
+        with Follower(self, "--replica", pod) as f:
             f.wait_for("before 49", timeout=10, required=False)
             for round in range(3):
                 self.cut_follow_stream(pod)
@@ -257,10 +267,8 @@ class Logs(WbTestCase):
                 self.say(pod, "after %d\n" % round)
             f.wait_for("after 2", timeout=10, required=False)
             time.sleep(0.7)
-        finally:
-            f.interrupt()
         err = f.finish()
-        messages = [l.rstrip("\n").split(" ", 1)[1] for l in f.lines]
+        messages = f.messages()
         want = ["before %d" % i for i in range(50)]
         for round in range(3):
             want += ["gap %d a" % round, "gap %d b" % round, "after %d" % round]
@@ -273,8 +281,7 @@ class Logs(WbTestCase):
         # The resume starts at the second the stream was asked for, as the server's Date of an
         # earlier answer tells it (whole seconds, so up to two seconds early).
         time.sleep(2.2)
-        f = Follower(self, "--tail", "0", "--replica", pod)
-        try:
+        with Follower(self, "--tail", "0", "--replica", pod) as f:
             # Cut wb's follow stream as soon as it is open, before it carried a line: the fake,
             # like the apiserver, has not even sent the response headers yet.
             self.cut_follow_stream(pod)
@@ -283,10 +290,8 @@ class Logs(WbTestCase):
             self.say(pod, "after\n")
             f.wait_for("after", timeout=10, required=False)
             time.sleep(0.3)
-        finally:
-            f.interrupt()
         err = f.finish()
-        messages = [l.rstrip("\n").split(" ", 1)[1] for l in f.lines]
+        messages = f.messages()
         self.assertEqual(messages, ["gap a", "gap b", "after"], err)
         self.assertIn("reconnecting", err)
 
@@ -297,16 +302,13 @@ class Logs(WbTestCase):
         status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/log-cut?afterBytes=1&count=1"
                                        % (self.ns, pod))
         self.assertEqual(status, 200, body)
-        f = Follower(self, "--since", "10m", "--replica", pod)
-        try:
+        with Follower(self, "--since", "10m", "--replica", pod) as f:
             f.wait_for("recent 2", timeout=10, required=False)
             self.say(pod, "later\n")
             f.wait_for("later", timeout=10, required=False)
             time.sleep(0.3)
-        finally:
-            f.interrupt()
         err = f.finish()
-        messages = [l.rstrip("\n").split(" ", 1)[1] for l in f.lines]
+        messages = f.messages()
         # The window is the ten minutes before wb first asked, not before it asked again.
         self.assertEqual([m for m in messages if not m.startswith(("Starting", "container"))],
                          ["recent 1", "recent 2", "later"], err)
