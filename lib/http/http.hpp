@@ -87,6 +87,10 @@ struct Request {
   std::optional<std::chrono::milliseconds> timeout;  // overrides ClientOptions::request_timeout
   // nullopt: retry GET/HEAD/PUT/DELETE/OPTIONS only; true/false to force.
   std::optional<bool> idempotent;
+  // On a new connection, never a kept-alive one: libcurl silently sends a request again when a
+  // reused connection dies before any answer, which a request that must not be repeated as it
+  // was (idempotent = false) cannot have.
+  bool fresh_connection = false;
   bool follow_redirects = true;
 };
 

@@ -375,8 +375,10 @@ class HttpClient : public Client {
     if (o.follow) {
       c.timeout = std::chrono::milliseconds(0);
       // A follow that breaks is resumed by the caller, from what it has seen: sent again as it
-      // was, a window like tailLines=0 would slide past the lines written meanwhile.
+      // was, a window like tailLines=0 would slide past the lines written meanwhile. Neither the
+      // transport nor libcurl (on a kept-alive connection that dies) may send it again.
       c.idempotent = false;
+      c.fresh_connection = true;
     }
     WB_TRY(call(c));
     return {};
@@ -433,6 +435,7 @@ class HttpClient : public Client {
     bool* stopped_by_sink = nullptr;  // set when the sink returned false
     std::function<void(int status, const http::Headers&)> on_headers;  // streams: once the headers are in
     std::optional<bool> idempotent;  // false: the transport must not send it again by itself
+    bool fresh_connection = false;   // see http::Request
   };
 
   bool refreshable() const { return config_.credentials && config_.credentials->refreshable(); }
@@ -513,6 +516,7 @@ class HttpClient : public Client {
       }
       req.timeout = c.timeout;
       req.idempotent = c.idempotent;
+      req.fresh_connection = c.fresh_connection;
       int status = 0;
       std::string error_body;
       bool stopped = false;

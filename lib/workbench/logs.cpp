@@ -364,7 +364,9 @@ Status stream_app_logs(k::Client& client, const std::string& ns, const LogsOptio
     lo.label_selector = fmt::format("{}={}", labels::kName, o.app);
     if (auto rss = client.list(k::types::ReplicaSet, ns, lo)) replica_sets = rss->value("items", json::array());
   }
-  const int64_t events_since = events_from(o, util::Clock::now());
+  // Events carry the cluster's times: "now" is the server's (a skewed local clock would hide
+  // the first events, or show old ones).
+  const int64_t events_since = events_from(o, client.server_now().value_or(util::Clock::now()));
 
   if (!o.follow) {
     if (o.events) {

@@ -556,7 +556,9 @@ TEST_CASE("the server's clock comes from the latest Date header", "[client][logs
   REQUIRE(client->pod_logs("ns", "web-1", {}, [](std::string_view) { return true; }).ok());
   REQUIRE(fake->requests.size() == 3);
   CHECK(fake->requests[1].idempotent == std::optional<bool>(false));
+  CHECK(fake->requests[1].fresh_connection);
   CHECK_FALSE(fake->requests[2].idempotent.has_value());
+  CHECK_FALSE(fake->requests[2].fresh_connection);
   fake->verify();
 }
 
