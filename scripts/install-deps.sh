@@ -20,6 +20,8 @@ test_pkgs+=(bash zsh fish groff-base man-db gzip dpkg-dev file)
 test_pkgs+=(rsync)
 # libfaketime: `wb doctor`'s clock check against a skewed clock (tests/e2e/test_doctor.py).
 test_pkgs+=(faketime)
+# nghttpx: an HTTP/2 (ALPN h2) TLS proxy in front of the fake API server (tests/e2e/test_http2.py).
+test_pkgs+=(nghttp2-proxy)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--with-tests" ]]; then want+=("${test_pkgs[@]}"); fi
