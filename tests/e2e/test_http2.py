@@ -230,6 +230,33 @@ class OverHttp2(WbTestCase):
         entries = self.wb_entries()
         self.assertAllH2(entries, "wb whoami")
         self.assertTrue(any(e.method == "POST" and "selfsubjectreviews" in e.path for e in entries), entries)
+        # The trace shows the h2 exchange (lower-case header names) with the token redacted.
+        r = self.run_wb("-vv", "whoami")
+        self.assertExit(r, 0)
+        self.assertIn("< HTTP/2 201", r.err)
+        self.assertIn("> authorization: <redacted>", r.err)
+        self.assertNotIn(TOKEN, r.err + r.out)
+        # wb doctor reads the server's clock from the (lower-case) date header of an h2 answer.
+        r = self.run_wb("doctor")
+        self.assertIn("server reachable       %s (Kubernetes v1.32.0)" % proxy.url, r.out)
+        self.assertIn("clock in sync          same time as the API server", r.out)
+        self.assertAllH2(self.wb_entries(), "wb whoami -vv, wb doctor")
+
+    def test_errors_read_the_same_over_h2(self):
+        # The API server's Status answers (401, 404, 403) come as h2 responses: the same one-line
+        # errors and exit codes as over HTTP/1.1.
+        bad = cluster.kubeconfig_for(os.path.join(self.home, "bad"), token="unknown-h2-token", server=proxy.url)
+        r = self.wb("--kubeconfig", bad, "whoami")
+        self.assertOneLineError(r, 4, "401")
+        self.assertNotIn("unknown-h2-token", r.err)
+        r = self.run_wb("app", "status", "nope")
+        self.assertOneLineError(r, 3, "app 'nope' not found in workspace '%s'" % self.ns)
+        other = cluster.workspace_for("bob", "h2-other")  # alice has no role there
+        r = self.wb("--kubeconfig", self.kubeconfig, "-w", other, "app", "status", "orders")
+        self.assertOneLineError(r, 4, "you (alice) cannot see apps in workspace %s" % other)
+        statuses = {e.status for e in proxy.entries(self.mark) if "wb/" in e.agent}
+        self.assertTrue({"401", "404", "403"} <= statuses, statuses)
+        self.assertAllH2(proxy.entries(self.mark), "the refused requests")
 
     def test_app_start_status_and_config_set(self):
         r = self.started(replicas=2)
