@@ -308,6 +308,14 @@ class OverHttp2(WbTestCase):
                     self.say(p, "round %d from %d\n" % (round, i))
             for i, p in enumerate(pods):
                 f.wait_for("%s round 2 from %d" % (self.short(p), i))
+            # Scale down: the removed replica's stream ends cleanly (END_STREAM), the others go on.
+            self.assertExit(self.run_wb("app", "scale", self.app, "2"), 0)
+            left = self.pods()
+            self.assertEqual(len(left), 2)
+            for p in left:
+                self.say(p, "still here %d\n" % pods.index(p))
+            for p in left:
+                f.wait_for("%s still here %d" % (self.short(p), pods.index(p)))
         finally:
             f.interrupt()
         err = f.finish()
@@ -317,8 +325,10 @@ class OverHttp2(WbTestCase):
                     and not line.startswith(self.short(p) + " Starting")
                     and not line.startswith(self.short(p) + " container")]
             self.assertEqual(mine, ["%s hello from %d\n" % (self.short(p), i)] +
-                             ["%s round %d from %d\n" % (self.short(p), round, i) for round in range(3)], text)
+                             ["%s round %d from %d\n" % (self.short(p), round, i) for round in range(3)] +
+                             (["%s still here %d\n" % (self.short(p), i)] if p in left else []), text)
         self.assertNotIn("reconnecting", err)
+        self.assertNotIn("lost track", err)
         entries = self.wb_entries()
         self.assertAllH2(entries, "wb logs -f")
         # The pod watch that notices replicas coming and going streamed over h2 too.
@@ -326,7 +336,7 @@ class OverHttp2(WbTestCase):
         # Each stream was open at once (each showed its old line before any new one was said)
         # and none broke: one request each. (wb's transport gives every concurrent request its own
         # connection, one easy handle each: the streams are not multiplexed on one connection.)
-        follows = {p: self.follow_requests(p) for p in pods}
+        follows = {p: [e for e in self.follow_requests(p) if e.status == "200"] for p in pods}
         for p in pods:
             self.assertEqual(len(follows[p]), 1, follows)  # one stream each, none broke
 
