@@ -2,11 +2,14 @@
 but the fake API server speaks only HTTP/1.1. Here nghttpx (Debian's nghttp2-proxy) terminates
 TLS with an h2 frontend (ALPN h2, http/1.1) in front of the fake (backend over TLS, HTTP/1.1),
 and its access log records the protocol of every request ($alpn), so each test proves that wb's
-requests went over h2: whoami; app create/start (a watch)/status; config set (the app rolls);
-logs of all replicas and -f following three replicas at once with lines said while following;
-a follow stream cut mid-body (the proxy resets the h2 stream) resuming without loss or repeats;
-cp-files both ways (exec is a WebSocket, which wb opens over HTTP/1.1 and the proxy passes
-through as an HTTP/1.1 upgrade).
+requests went over h2: whoami (and its -vv trace, doctor's clock from the date header); 401/403/404
+errors; app create/start/status and config set (the app rolls; both wait by polling); logs of all
+replicas and -f following three replicas at once (their pod watch too) with lines said while
+following and a scale-down ending one stream; a follow stream the proxy resets mid-body resuming
+without loss or repeats; a plain read reset twice; 503s retried; open streams outliving a GOAWAY
+(the proxy's graceful reload) and new ones going to a new connection; cp-files both ways (exec is
+a WebSocket, which wb opens over HTTP/1.1 (an Upgrade, as kubectl does), and the proxy passes
+through as an HTTP/1.1 upgrade: asserted as such).
 
 Tokens only: the proxy terminates TLS, so a client certificate would not reach the fake.
 """
@@ -19,7 +22,6 @@ import subprocess
 import sys
 import time
 import unittest
-import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
