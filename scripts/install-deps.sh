@@ -22,6 +22,8 @@ test_pkgs+=(rsync)
 test_pkgs+=(faketime)
 # busybox-static: the fake API server runs an Alpine-like container's commands with it.
 test_pkgs+=(busybox-static)
+# nghttpx: an HTTP/2 (ALPN h2) TLS proxy in front of the fake API server (tests/e2e/test_http2.py).
+test_pkgs+=(nghttp2-proxy)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--with-tests" ]]; then want+=("${test_pkgs[@]}"); fi
