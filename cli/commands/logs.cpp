@@ -127,6 +127,8 @@ Status run_logs(const LogsFlags& f, Context& ctx) {
   };
   Status st = wbw::stream_app_logs(*client, ns, o, on_line, on_notice);
   out.flush();
+  // Ctrl-C is how a follow ends: exit status 130 and no error line, as with `tail -f`.
+  if (!st && o.follow && st.error().code == ErrorCode::Interrupted) return Error(ErrorCode::Interrupted, "");
   return st;
 }
 

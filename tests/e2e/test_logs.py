@@ -265,6 +265,7 @@ class Logs(WbTestCase):
         for line in ("live one", "newcomer speaks", "last words", "back again"):
             self.assertEqual(sum(1 for l in f.lines if l.rstrip("\n").endswith(" " + line)), 1, text)
         self.assertIn("replica %s appeared" % self.short(new[0]), err)
+        self.assertNotIn("error", err)  # Ctrl-C is how a follow ends, not an error
 
     def test_follow_goes_by_the_servers_clock_not_this_machines(self):
         # This machine's clock is ten minutes ahead: a --tail 0 resume and the events still go by
