@@ -121,16 +121,10 @@ class Logs(WbTestCase):
         return self.wb("--kubeconfig", self.kubeconfig, "-w", self.ns, *args, **kw)
 
     def pods(self):
-        status, body = cluster.request("GET", "/api/v1/namespaces/%s/pods?labelSelector=app.kubernetes.io/name=%s"
-                                       % (self.ns, self.app))
-        self.assertEqual(status, 200, body)
-        return sorted(p["metadata"]["name"] for p in body["items"]
-                      if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp"))
+        return cluster.running_pods(self.ns, self.app)
 
     def say(self, pod, text):
-        status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/log" % (self.ns, pod), text,
-                                       content_type="text/plain")
-        self.assertEqual(status, 200, body)
+        cluster.say(self.ns, pod, text)
 
     def short(self, pod):
         return self.app + pod[pod.rfind("-"):]

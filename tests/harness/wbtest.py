@@ -117,6 +117,20 @@ class FakeCluster:
         return self.request("PATCH", "/apis/apps/v1/namespaces/%s/deployments/%s" % (ns, app), patch,
                             content_type="application/strategic-merge-patch+json")
 
+    def running_pods(self, ns, app):
+        """Names of the app's running pods (not being deleted), sorted."""
+        status, body = self.request("GET", "/api/v1/namespaces/%s/pods?labelSelector=app.kubernetes.io/name=%s"
+                                    % (ns, app))
+        assert status == 200, body
+        return sorted(p["metadata"]["name"] for p in body["items"]
+                      if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp"))
+
+    def say(self, ns, pod, text):
+        """Writes lines into a pod's log (the fake's control API)."""
+        status, body = self.request("POST", "/fake/v1/namespaces/%s/pods/%s/log" % (ns, pod), text,
+                                    content_type="text/plain")
+        assert status == 200, body
+
     def apply(self, obj):
         """Creates an object as admin (namespaced by its metadata.namespace)."""
         kind_paths = {"Namespace": "/api/v1/namespaces", "RoleBinding": None}
