@@ -131,8 +131,7 @@ json status_document(const std::string& ns, const wbw::AppDetails& d, const wbw:
   for (const auto& e : d.events)
     events.push_back({{"time", e.time}, {"type", e.type}, {"message", e.message}, {"count", e.count}});
   std::string config = wbw::config_version(tmpl, app);
-  std::string version = wbw::version_words(d.deployment);
-  if (settings && !wbw::has_pushed_version(d.deployment, *settings)) version.clear();
+  std::string version = wbw::version_words(d.deployment, settings);
   return {{"name", app},
           {"workspace", ns},
           {"status", s.summary()},

@@ -12,7 +12,6 @@
 
 #include <istream>
 #include <ostream>
-#include <set>
 
 #include "commands/app_common.hpp"
 #include "commands/commands.hpp"
@@ -49,16 +48,10 @@ Status run_list(Context& ctx) {
   if (!rss) return wbw::reword_forbidden(std::move(rss).error(), ns);
   auto pods = client->list(k::types::Pod, ns, opts);
   if (!pods) return wbw::reword_forbidden(std::move(pods).error(), ns);
+  // With the profile's base images, an app that still runs the one create gave it shows no version.
+  auto settings = ctx.settings();
   auto rows = wbw::app_rows(deployments->value("items", json::array()), rss->value("items", json::array()),
-                            pods->value("items", json::array()), ctx.now());
-  // An app that still runs the base image create gave it has no version yet.
-  if (auto settings = ctx.settings()) {
-    std::set<std::string> unpushed;
-    for (const auto& d : deployments->value("items", json::array()))
-      if (!wbw::has_pushed_version(d, **settings)) unpushed.insert(d.value("/metadata/name"_json_pointer, ""));
-    for (auto& r : rows)
-      if (unpushed.count(r.name)) r.version = "-";
-  }
+                            pods->value("items", json::array()), ctx.now(), settings ? *settings : nullptr);
   if (rows.empty() && !ctx.global.machine_output()) {
     ctx.err() << fmt::format("No apps in workspace '{}' yet; `wb app create NAME` makes one.\n", ns);
     return {};

@@ -104,13 +104,21 @@ std::string app_image(const json& deployment) {
   return c ? c->value("image", "") : "";
 }
 
+namespace {
+
+bool is_base_image(const std::string& image, const Settings& settings) {
+  for (const auto& [java, base] : settings.get_map("baseImages"))
+    if (image == base) return true;
+  return false;
+}
+
+}  // namespace
+
 bool has_pushed_version(const json& deployment, const Settings& settings) {
   if (!annotation(deployment, annotations::kJar).empty()) return true;
   const std::string image = app_image(deployment);
   if (image.empty() || image == kNoImageYet || image.rfind("wb.invalid/", 0) == 0) return false;
-  for (const auto& [java, base] : settings.get_map("baseImages"))
-    if (image == base) return false;
-  return true;
+  return !is_base_image(image, settings);
 }
 
 std::string short_image(const std::string& image) {
@@ -128,7 +136,7 @@ std::string short_image(const std::string& image) {
   return "latest";
 }
 
-std::string version_words(const json& obj) {
+std::string version_words(const json& obj, const Settings* settings) {
   std::string image;
   std::string name = str(obj, "/metadata/name");
   const json& tmpl = at(obj, "/spec/template");
@@ -137,6 +145,7 @@ std::string version_words(const json& obj) {
   if (image.empty() || image == kNoImageYet || image.rfind("wb.invalid/", 0) == 0) return "";
   std::string jar = annotation(tmpl, annotations::kJar);
   if (jar.empty()) jar = annotation(obj, annotations::kJar);
+  if (jar.empty() && settings && is_base_image(image, *settings)) return "";
   std::string shortened = short_image(image);
   return jar.empty() ? shortened : fmt::format("{} ({})", jar, shortened);
 }
@@ -190,7 +199,8 @@ std::string replica_name(const std::string& pod_name, const std::string& app) {
   return app + pod_name.substr(dash);
 }
 
-std::vector<AppRow> app_rows(const json& deployments, const json& replica_sets, const json& pods, util::TimePoint now) {
+std::vector<AppRow> app_rows(const json& deployments, const json& replica_sets, const json& pods, util::TimePoint now,
+                             const Settings* settings) {
   std::vector<AppRow> rows;
   for (const auto& d : deployments) {
     AppRow r;
@@ -198,7 +208,7 @@ std::vector<AppRow> app_rows(const json& deployments, const json& replica_sets, 
     AppState state = compute_state(r.name, d, items_of_app(replica_sets, r.name), items_of_app(pods, r.name));
     r.status = state.summary();
     r.reason = state.reason;
-    r.version = version_words(d);
+    r.version = version_words(d, settings);
     if (r.version.empty()) r.version = "-";
     r.config = config_version(at(d, "/spec/template"), r.name);
     if (r.config.empty()) r.config = "-";

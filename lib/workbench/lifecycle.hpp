@@ -55,8 +55,9 @@ std::string app_image(const json& deployment);
 bool has_pushed_version(const json& deployment, const Settings& settings);
 // "sha256:0123456789ab" for a digest reference, "1.4.2" for a tag, "" for none.
 std::string short_image(const std::string& image);
-// The version in words: "orders-1.4.jar (sha256:0123456789ab)", or the short image alone.
-std::string version_words(const json& deployment_or_rs);
+// The version in words: "orders-1.4.jar (sha256:0123456789ab)", or the short image alone; ""
+// while it runs the image create gave it (kNoImageYet, or with `settings` a profile base image).
+std::string version_words(const json& deployment_or_rs, const Settings* settings = nullptr);
 // The config version the pod template refers to ("v3" from a `<app>-config-v3` ConfigMap/Secret
 // in volumes, envFrom or env valueFrom); "" if none.
 std::string config_version(const json& pod_template, const std::string& app);
@@ -79,7 +80,8 @@ struct AppRow {
   std::string reason;  // why it is failing, in words
 };
 // Builds the rows from a namespace's wb Deployments and their ReplicaSets and Pods (lists' items).
-std::vector<AppRow> app_rows(const json& deployments, const json& replica_sets, const json& pods, util::TimePoint now);
+std::vector<AppRow> app_rows(const json& deployments, const json& replica_sets, const json& pods, util::TimePoint now,
+                             const Settings* settings = nullptr);
 
 // ---------------------------------------------------------------- events
 

@@ -195,6 +195,15 @@ TEST_CASE("short image names and versions not yet pushed", "[lifecycle]") {
   CHECK_FALSE(has_pushed_version(deployment(1, kNoImageYet), s));
   CHECK_FALSE(has_pushed_version(deployment(1, "harbor.acme.test/base/java:21"), s));
   CHECK(has_pushed_version(deployment(1, kImageA), s));
+  // The version in words: none for the image create gave, the base image only with the profile.
+  CHECK(version_words(deployment(1, kNoImageYet)) == "");
+  CHECK(version_words(deployment(1, "harbor.acme.test/base/java:21"), &s) == "");
+  CHECK(version_words(deployment(1, "harbor.acme.test/base/java:21")) == "21");
+  CHECK(version_words(deployment(1, kImageA), &s) == "sha256:aaaaaaaaaaaa");
+  auto rows = app_rows(json::array({deployment(1, "harbor.acme.test/base/java:21")}), json::array(), json::array(),
+                       wb::util::Clock::now(), &s);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].version == "-");
 }
 
 TEST_CASE("replicas to start: flag, remembered, running, profile", "[lifecycle]") {
