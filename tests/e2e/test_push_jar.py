@@ -30,7 +30,7 @@ import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import FakeCluster, Registry, WbTestCase, REAL_KUBECONFIG, SOURCE_DIR, free_port  # noqa: E402
+from wbtest import FakeCluster, Registry, WbTestCase, REAL_KUBECONFIG, SOURCE_DIR, free_port, jre_layout  # noqa: E402
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -443,22 +443,6 @@ class PushToLocalTargets(PushCase):
             self.assertIn("WB_IMAGE_DIGEST=%s\n" % doc["digest"], f.read())
         self.assertEqual(skopeo("copy", "oci-archive:" + tar, "oci:" + os.path.join(self.home, "copy") + ":x")
                          .count("Writing manifest"), 1)
-
-
-def jre_layout():
-    """The JRE base layout: WB_TEST_JRE_LAYOUT, else one made once by tests/fixtures/jre (cached
-    outside the checkout, ~40 s the first time)."""
-    if os.environ.get("WB_TEST_JRE_LAYOUT"):
-        return os.environ["WB_TEST_JRE_LAYOUT"]
-    cache = os.environ.get("WB_TEST_CACHE", "/var/tmp/wb-test-cache")
-    layout = os.path.join(cache, "jre-layout")
-    if not os.path.exists(os.path.join(layout, "index.json")):
-        script = os.path.join(SOURCE_DIR, "tests", "fixtures", "jre", "make_jre_layout.sh")
-        p = subprocess.run(["bash", script, layout, os.path.join(cache, "jre-rootfs")], capture_output=True,
-                           text=True, timeout=900)
-        if p.returncode != 0:
-            raise RuntimeError("could not make the JRE base: " + p.stderr[-2000:])
-    return layout
 
 
 @unittest.skipUnless(os.environ.get("WB_TEST_PODMAN") == "1" and shutil.which("podman") and os.geteuid() == 0,
