@@ -278,6 +278,13 @@ class FakeCluster:
                                     content_type="text/plain")
         assert status == 200, body
 
+    def sh(self, ns, pod, script, *args, input=b"", container=None, timeout=120):
+        """Runs `sh -c SCRIPT sh ARGS...` in a pod's container as the admin (kubectl exec, both modes),
+        feeding it `input` (bytes); returns the CompletedProcess (bytes)."""
+        cmd = ["kubectl", "--kubeconfig", self.kubeconfig, "exec", "-i", "-n", ns, pod] + \
+              (["-c", container] if container else []) + ["--", "sh", "-c", script, "sh"] + [str(a) for a in args]
+        return subprocess.run(cmd, input=input, capture_output=True, timeout=timeout)
+
     def apply(self, obj):
         """Creates an object as admin (namespaced by its metadata.namespace). In real mode a
         namespace gets the run label and is deleted by stop()."""
