@@ -343,6 +343,18 @@ class FakeCluster:
         assert status == 201, body
         return ns
 
+    def service_account_token(self, ns, name, seconds=3600):
+        """A real bearer token (both modes): ServiceAccount NAME in NS, made if missing, and a token for
+        it by TokenRequest, as `kubectl create token` gets one. Returns (token, username)."""
+        status, body = self.apply({"apiVersion": "v1", "kind": "ServiceAccount",
+                                   "metadata": {"name": name, "namespace": ns}})
+        assert status in (201, 409), body
+        status, body = self.request("POST", "/api/v1/namespaces/%s/serviceaccounts/%s/token" % (ns, name), {
+            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+            "spec": {"expirationSeconds": seconds}})
+        assert status == 201, body
+        return body["status"]["token"], "system:serviceaccount:%s:%s" % (ns, name)
+
     def kubeconfig_for(self, path, token=None, cert=None, server=None, ca=True, namespace=None, exec_cfg=None,
                        tls_server_name=None, insecure=False):
         """Writes a kubeconfig for this cluster with the given credentials (in real mode a token of
