@@ -14,7 +14,12 @@ runs (the old one revoked) and between commands is picked up, a missing or empty
 error line with the right exit status, and `wb doctor` says it uses the pod's service account.
 
 Needs root and unshare (mounts); skipped otherwise, saying why. With WB_TEST_KUBECONFIG (a real
-cluster) it is skipped: the pod's view is made from the fake's CA, port and robot tokens.
+cluster) the pod's view is the real cluster's: its CA, KUBERNETES_SERVICE_HOST/PORT of its API
+server, the robot's token from `wb robot create` (a service-account token secret the token
+controller fills) and fresh ones by TokenRequest; the tenant and workspaces get names unique to the
+run, and the app whose rollout the token rotation interrupts really runs (the test server image).
+What only the fake can show (its log of who sent which request) is replaced there by what the real
+server lets us see: the command was still waiting for its rollout when the old token was revoked.
 """
 import base64
 import json
@@ -26,14 +31,17 @@ import tempfile
 import threading
 import time
 import unittest
+import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
 sys.path.insert(0, os.path.dirname(__file__))
-from wbtest import FakeCluster, Result, WbTestCase, REAL_KUBECONFIG, SOURCE_DIR, WB_BIN  # noqa: E402
+from wbtest import FakeCluster, Result, WbTestCase, REAL_KUBECONFIG, SOURCE_DIR, WB_BIN, real_images  # noqa: E402
 import test_push_jar as pj  # noqa: E402  (its base-image and skopeo helpers)
 
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
-WS, OTHER_WS, ROBOT, APP = "shop-dev", "shop-prod", "ci", "billing"
+# On a real cluster (shared, modules in parallel) the tenant and its workspaces are this run's own.
+SUFFIX = "-" + uuid.uuid4().hex[:6] if REAL_KUBECONFIG else ""
+TENANT, WS, OTHER_WS, ROBOT, APP = "shop" + SUFFIX, "shop-dev" + SUFFIX, "shop-prod" + SUFFIX, "ci", "billing"
 ROBOT_USER = "system:serviceaccount:%s:%s" % (WS, ROBOT)
 
 # Runs "$@" with DIR bind-mounted on the service-account path, in the mount namespace unshare made.
@@ -92,20 +100,20 @@ def admin_wb(*args):
 
 def setUpModule():
     global cluster, registry, jars, robot_token, skip_reason
-    if REAL_KUBECONFIG:
-        skip_reason = ("needs the fake API server: the pod's view (CA, port, robot tokens to issue and revoke) is "
-                       "made from it; a real cluster's runner pod is the real thing")
-        return
     skip_reason = can_unshare()
     if skip_reason:
         return
     cluster = FakeCluster()
-    status, body = cluster.request("POST", "/fake/v1/settings", {"readinessDelay": 0.1})
-    assert status == 200, body
-    admin_wb("platform", "init")
-    admin_wb("tenant", "create", "shop")
+    if not cluster.real:
+        status, body = cluster.request("POST", "/fake/v1/settings", {"readinessDelay": 0.1})
+        assert status == 200, body
+    admin_wb("platform", "init")  # cluster-wide; scripts/test-real.sh removes what a run added
+    admin_wb("tenant", "create", TENANT)
+    for kind in ("clusterroles", "clusterrolebindings"):
+        cluster.adopt("/apis/rbac.authorization.k8s.io/v1/%s/wb:tenant:%s" % (kind, TENANT))
     for ws in (WS, OTHER_WS):
-        admin_wb("workspace", "create", ws, "--tenant", "shop")
+        admin_wb("workspace", "create", ws, "--tenant", TENANT)
+        cluster.adopt_namespace(ws)
         admin_wb("-w", ws, "app", "create", APP)
     robot_token = admin_wb("-w", WS, "robot", "create", ROBOT, "--token").strip()
     assert len(robot_token) > 20, robot_token
@@ -153,7 +161,6 @@ class PodVolume:
             shutil.rmtree(os.path.join(self.root, old))
 
 
-@unittest.skipIf(REAL_KUBECONFIG, "needs the fake API server (the pod's CA, port and robot tokens come from it)")
 class InCluster(WbTestCase):
     def setUp(self):
         if skip_reason:
@@ -169,7 +176,8 @@ class InCluster(WbTestCase):
 
     # ------------------------------------------------------------ helpers
     def pod_env(self, extra=None):
-        env = self.env({"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(cluster.port)})
+        host = cluster.server.split("://", 1)[1].rsplit(":", 1)[0].strip("[]")
+        env = self.env({"KUBERNETES_SERVICE_HOST": host, "KUBERNETES_SERVICE_PORT": str(cluster.port)})
         env.pop("KUBECONFIG", None)
         env.update(extra or {})
         return env
@@ -206,6 +214,7 @@ class InCluster(WbTestCase):
         return body["status"]["token"]
 
     def robot_requests(self):
+        """The robot's requests as the fake logged them (a real server keeps no such log)."""
         status, body = cluster.request("GET", "/fake/v1/requests")
         self.assertEqual(status, 200, body)
         return [e for e in body["items"] if e.get("user") == ROBOT_USER]
@@ -240,8 +249,10 @@ class InCluster(WbTestCase):
         self.assertEqual(json.loads(r.out)["workspace"], WS)
         # nothing written to HOME (no kubeconfig appears)
         self.assertFalse(os.path.exists(os.path.join(self.home, ".kube")))
-        # the requests really were the robot's
-        self.assertTrue(any(e["path"].endswith("/deployments/" + APP) for e in self.robot_requests()))
+        # the requests really were the robot's (the fake logs them; a real server's answer to whoami
+        # above already came from its authenticator)
+        if not cluster.real:
+            self.assertTrue(any(e["path"].endswith("/deployments/" + APP) for e in self.robot_requests()))
 
     def test_the_deployer_configs_and_is_refused_the_rest_in_words(self):
         r = self.in_pod("config", "set", APP, "MODE=in-cluster", "-m", "from the pod")
@@ -259,11 +270,13 @@ class InCluster(WbTestCase):
         self.assertOneLineError(r, 4, "you have no role there")
 
     def test_a_token_rotated_during_a_command_and_between_commands_is_used(self):
-        # A running app, whose rollout after `config set` takes seconds (readinessDelay) to become ready.
-        status, body = cluster.set_app_image(WS, APP, "registry.local/shop/billing@sha256:" + "b" * 64)
+        # A running app, whose rollout after `config set` takes seconds to become ready: the fake's
+        # readinessDelay, a real JVM's start (the test server image) on a real cluster.
+        image = real_images()["server"] if cluster.real else "registry.local/shop/billing@sha256:" + "b" * 64
+        status, body = cluster.set_app_image(WS, APP, image)
         self.assertEqual(status, 200, body)
-        self.assertExit(self.wb("--kubeconfig", cluster.kubeconfig, "-w", WS, "app", "start", APP, "--timeout", "60s"),
-                        0)
+        self.assertExit(self.wb("--kubeconfig", cluster.kubeconfig, "-w", WS, "app", "start", APP, "--timeout",
+                                "180s"), 0)
         self.addCleanup(self.wb, "--kubeconfig", cluster.kubeconfig, "-w", WS, "app", "stop", APP)
         # the first token: a second secret-backed token of the robot, revocable by deleting its secret
         status, body = cluster.apply({"apiVersion": "v1", "kind": "Secret",
@@ -282,35 +295,58 @@ class InCluster(WbTestCase):
         self.volume.write({"token": old, "ca.crt": self.ca, "namespace": WS})
         self.assertIn(ROBOT_USER, self.in_pod("whoami").out)
 
-        status, body = cluster.request("POST", "/fake/v1/settings", {"readinessDelay": 5})
-        self.assertEqual(status, 200, body)
-        self.addCleanup(cluster.request, "POST", "/fake/v1/settings", {"readinessDelay": 0.1})
-        cluster.request("DELETE", "/fake/v1/requests")
-        proc = subprocess.Popen(self.pod_cmd(["config", "set", APP, "ROTATED=yes", "--timeout", "60s"]),
+        deployment = "/apis/apps/v1/namespaces/%s/deployments/%s" % (WS, APP)
+        generation = self.get(deployment)["metadata"]["generation"]
+        if not cluster.real:
+            status, body = cluster.request("POST", "/fake/v1/settings", {"readinessDelay": 5})
+            self.assertEqual(status, 200, body)
+            self.addCleanup(cluster.request, "POST", "/fake/v1/settings", {"readinessDelay": 0.1})
+            cluster.request("DELETE", "/fake/v1/requests")
+        # On a real cluster the new version takes 20 s to listen (the test server's start delay): the
+        # API server honours a revoked token for up to 10 s more (it caches authenticated tokens).
+        proc = subprocess.Popen(self.pod_cmd(["config", "set", APP, "ROTATED=yes", "WB_TEST_START_DELAY=20",
+                                              "--timeout", "180s"]),
                                 env=self.pod_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 cwd=self.workdir)
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         out = {}
-        reader = threading.Thread(target=lambda: out.update(zip(("out", "err"), proc.communicate(timeout=120))))
+        reader = threading.Thread(target=lambda: out.update(zip(("out", "err"), proc.communicate(timeout=240))))
         reader.start()
-        # wait until it polls the rollout, then rotate: a new token in the file, the old one revoked
-        deadline = time.time() + 30
+        # wait until it polls the rollout (the fake logs its requests; on a real cluster: the
+        # Deployment changed, so wb is waiting for the new version), then rotate: a new token in the
+        # file, the old one revoked
+        deadline = time.time() + 60
         while time.time() < deadline:
-            if sum(1 for e in self.robot_requests() if e["method"] == "GET" and e["path"].endswith("/pods")) >= 2:
+            if cluster.real:
+                if self.get(deployment)["metadata"]["generation"] > generation:
+                    break
+            elif sum(1 for e in self.robot_requests() if e["method"] == "GET" and e["path"].endswith("/pods")) >= 2:
                 break
+            self.assertIsNone(proc.poll(), "the command ended before its rollout was seen: %s" % out)
             time.sleep(0.05)
         else:
-            self.fail("the command never waited for its rollout: %s" % self.robot_requests())
+            self.fail("the command never waited for its rollout: %s" % (
+                "" if cluster.real else self.robot_requests()))
         self.volume.write({"token": self.new_token(), "ca.crt": self.ca, "namespace": WS})
         status, body = cluster.request("DELETE", "/api/v1/namespaces/%s/secrets/ci-rotating" % WS)
         self.assertEqual(status, 200, body)
-        self.assertEqual(cluster.request("GET", "/api/v1/namespaces/%s/pods" % WS, token=old)[0], 401)
-        revoked_at = len(self.robot_requests())
-        reader.join(timeout=120)
+        deadline = time.time() + 30
+        while cluster.request("GET", "/api/v1/namespaces/%s/pods" % WS, token=old)[0] != 401:
+            self.assertTrue(cluster.real, "the fake honours a revoked token")
+            self.assertLess(time.time(), deadline, "the old token still works 30 s after its secret went")
+            time.sleep(0.5)
+        if cluster.real:
+            # Still waiting for the new version once the old token stopped working: it can only have
+            # seen the rollout finish with the new token.
+            self.assertIsNone(proc.poll(), "the rollout ended before the rotation: nothing to show")
+        else:
+            revoked_at = len(self.robot_requests())
+        reader.join(timeout=240)
         self.assertEqual(proc.returncode, 0, out)
-        after = self.robot_requests()[revoked_at:]
-        self.assertTrue(any(e.get("status") == 200 for e in after),
-                        "no request after the rotation: %s" % after)
+        if not cluster.real:
+            after = self.robot_requests()[revoked_at:]
+            self.assertTrue(any(e.get("status") == 200 for e in after),
+                            "no request after the rotation: %s" % after)
         # between commands: another token, and the next command uses it
         self.volume.write({"token": self.new_token(), "ca.crt": self.ca, "namespace": WS})
         r = self.in_pod("config", "get", APP, "-o", "json")
