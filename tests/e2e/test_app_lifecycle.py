@@ -4,27 +4,30 @@ the reason and the log tail -> rollback -> Running, history shows the causes -> 
 restart -> stop -> delete leaves nothing wb made behind. Every verb in pipe mode, on a TTY and with
 -o json; forbidden (403) -> 4, not found -> 3, conflict -> 5, timeout -> 6, each one clear line.
 
-Against the fake API server by default. With WB_TEST_KUBECONFIG a real cluster is used: the tests
-run in WB_TEST_NAMESPACE (default wb-e2e, must exist, the kubeconfig's user may edit there) with the
-image WB_TEST_APP_IMAGE (something that serves HTTP on 8080); what needs the fake's fault injection
-or its users and RBAC is skipped, saying so.
+Against the fake API server by default. With WB_TEST_KUBECONFIG (a real cluster, see wbtest) each
+test gets a namespace of its own where alice (edit) and bob (view) are real users with client
+certificates; the apps run the test server image (real_images()["server"]), become ready through
+their probes, and the bad release really crashes (real_images()["crash"]); the app that cannot start
+asks for more memory than any node has.
 """
 import json
 import os
 import re
-import subprocess
 import sys
 import time
-import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import FakeCluster, WbTestCase, REAL_KUBECONFIG  # noqa: E402
+from wbtest import FakeCluster, WbTestCase, REAL_REGISTRY, real_images  # noqa: E402
 
 ALICE_TOKEN = "alice-token-lifecycle-0123"   # may edit in the test workspaces
 BOB_TOKEN = "bob-token-lifecycle-4567"       # may only view there
-GOOD_IMAGE = os.environ.get("WB_TEST_APP_IMAGE") or "registry.local/shop/orders@sha256:" + "a" * 64
+# The fake's magic images; real mode replaces GOOD and CRASH with images that really run (setUpModule).
+GOOD_IMAGE = "registry.local/shop/orders@sha256:" + "a" * 64
 CRASH_IMAGE = "registry.local/shop/orders-crashloop@sha256:" + "b" * 64
 STUCK_IMAGE = "registry.local/shop/orders-unschedulable@sha256:" + "c" * 64
+# What the bad release writes before it exits 1 (the fake's crash-loop behaviour; the crash image).
+FAKE_CRASH_LINE = "panic: crashloop behaviour"
+REAL_CRASH_LINE = "boom: cannot start, the database is not there"
 MANAGED = "app.kubernetes.io/managed-by=wb"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -32,9 +35,12 @@ cluster = None
 
 
 def setUpModule():
-    global cluster
+    global cluster, GOOD_IMAGE, CRASH_IMAGE
     cluster = FakeCluster(tokens=[(ALICE_TOKEN, "alice", ["developers"]), (BOB_TOKEN, "bob", ["viewers"])])
-    if not cluster.real:
+    if cluster.real:
+        images = real_images()
+        GOOD_IMAGE, CRASH_IMAGE = images["server"], images["crash"]
+    else:
         # A quicker cluster: replicas become ready and crash sooner.
         status, body = cluster.request("POST", "/fake/v1/settings",
                                        {"readinessDelay": 0.1, "crashDelay": 0.2, "backoffDelay": 0.3})
@@ -46,30 +52,20 @@ def tearDownModule():
         cluster.stop()
 
 
-def kubectl(*args):
-    p = subprocess.run(["kubectl", "--kubeconfig", REAL_KUBECONFIG] + list(args), capture_output=True, text=True,
-                       timeout=60)
-    return p.returncode, p.stdout + p.stderr
+def short_version(image):
+    """How wb shows an image pushed by digest: sha256: and the first 12 hex digits."""
+    return "sha256:" + image.split("@sha256:")[1][:12]
 
 
 class AppOnCluster(WbTestCase):
-    """A workspace of its own (fake) or WB_TEST_NAMESPACE (real); alice's kubeconfig; admin access."""
+    """A workspace of its own where alice may edit and bob may view; alice's kubeconfig; admin access."""
 
     user = "alice"
 
     def setUp(self):
         super().setUp()
         self.app = "orders"
-        if cluster.real:
-            self.ns = os.environ.get("WB_TEST_NAMESPACE", "wb-e2e")
-            self.app = "orders-" + uuid.uuid4().hex[:6]
-            self.kubeconfig = REAL_KUBECONFIG
-            self.addCleanup(self.wb, "--kubeconfig", self.kubeconfig, "-w", self.ns, "app", "delete", self.app, "--yes")
-            return
-        self.ns = "shop-" + uuid.uuid4().hex[:8]
-        status, body = cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {
-            "name": self.ns, "labels": {"kubesphere.io/workspace": "shop"}}})
-        self.assertIn(status, (200, 201), body)
+        self.ns = cluster.namespace("shop", labels={"kubesphere.io/workspace": "shop"})
         for user, role in (("alice", "edit"), ("bob", "view")):
             status, body = cluster.apply({
                 "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
@@ -91,12 +87,6 @@ class AppOnCluster(WbTestCase):
         return p + "/" + name if name else p
 
     def get(self, kind="deployments", name=None, selector=None):
-        if cluster.real:
-            args = ["get", kind, "-n", self.ns, "-o", "json"] + ([name] if name else []) + \
-                   (["-l", selector] if selector else [])
-            code, out = kubectl(*args)
-            self.assertEqual(code, 0, out)
-            return json.loads(out)
         path = self.path(kind, name) + ("?labelSelector=" + selector if selector else "")
         status, body = cluster.request("GET", path)
         self.assertEqual(status, 200, body)
@@ -104,12 +94,6 @@ class AppOnCluster(WbTestCase):
 
     def set_image(self, image):
         """What `wb push` will do; until then the test sets the image as an admin would."""
-        patch = {"spec": {"template": {"spec": {"containers": [{"name": self.app, "image": image}]}}}}
-        if cluster.real:
-            code, out = kubectl("patch", "deployment", self.app, "-n", self.ns, "--type", "strategic",
-                                "-p", json.dumps(patch))
-            self.assertEqual(code, 0, out)
-            return
         status, body = cluster.set_app_image(self.ns, self.app, image)
         self.assertEqual(status, 200, body)
 
@@ -119,6 +103,8 @@ class AppOnCluster(WbTestCase):
         return json.loads(r.out)
 
     def wait_for(self, predicate, what, timeout=20):
+        if cluster.real:
+            timeout = max(timeout, 120)  # real pods pull, start a JVM and back off between crashes
         deadline = time.time() + timeout
         doc = None
         while time.time() < deadline:
@@ -132,6 +118,23 @@ class AppOnCluster(WbTestCase):
         self.assertExit(self.run_wb("app", "create", self.app, *create_args), 0)
         self.set_image(GOOD_IMAGE)
 
+    def live_pods(self):
+        """The app's pods not being deleted. (A real stop or delete returns once no replica is wanted;
+        the kubelet then takes the pods down: preStop sleep, SIGTERM. The fake removes them at once.)"""
+        return [p for p in self.get("pods", selector="app.kubernetes.io/name=" + self.app)["items"]
+                if not p["metadata"].get("deletionTimestamp")]
+
+    def gone(self, kind, selector, timeout=90):
+        """The objects of KIND matching SELECTOR, once there are none (real mode: the garbage
+        collector removes ReplicaSets and pods of a deleted Deployment in the background, and pods
+        take their grace period; waits up to TIMEOUT seconds for that)."""
+        deadline = time.time() + (timeout if cluster.real else 0)
+        while True:
+            items = self.get(kind, selector=selector)["items"]
+            if not items or time.time() > deadline:
+                return items
+            time.sleep(0.5)
+
     def started(self, replicas=2):
         self.created_with_image("--replicas", str(replicas))
         r = self.run_wb("app", "start", self.app)
@@ -140,11 +143,6 @@ class AppOnCluster(WbTestCase):
 
 
 class Lifecycle(AppOnCluster):
-    def setUp(self):
-        super().setUp()
-        if cluster.real and not os.environ.get("WB_TEST_APP_IMAGE"):
-            self.skipTest("set WB_TEST_APP_IMAGE to an image that serves HTTP on 8080 to run this on a real cluster")
-
     def test_create_start_crash_rollback_stop_delete(self):
         r = self.run_wb("app", "create", self.app, "--replicas", "2")
         self.assertExit(r, 0)
@@ -179,7 +177,7 @@ class Lifecycle(AppOnCluster):
         self.assertEqual(r.out, "%s is running 2/2 at http://%s.%s.svc:8080\n" % (self.app, self.app, self.ns))
         self.assertEqual(r.err, "")  # no progress lines in a pipe
         r = self.run_wb("app", "list")
-        self.assertEqual(r.out.split("\t")[:5], [self.app, "Running 2/2", "sha256:aaaaaaaaaaaa", "-", "off"])
+        self.assertEqual(r.out.split("\t")[:5], [self.app, "Running 2/2", short_version(GOOD_IMAGE), "-", "off"])
         doc = self.status_json()
         self.assertEqual((doc["phase"], doc["ready"], doc["desired"]), ("Running", 2, 2))
         self.assertEqual(len(doc["replicas"]), 2)
@@ -187,11 +185,11 @@ class Lifecycle(AppOnCluster):
                             for rep in doc["replicas"]), doc["replicas"])
         self.assertIn("%s-" % self.app, " ".join(e["message"] for e in doc["events"]))
 
-        if cluster.real:
-            return  # the rest needs a release that crashes on demand
-        # A bad release (as an admin would roll one out): the new version keeps crashing.
+        # A bad release (as an admin would roll one out): the new version keeps crashing. (Its
+        # events say so once the kubelet backs off: on a real node after the second crash.)
         self.set_image(CRASH_IMAGE)
-        doc = self.wait_for(lambda d: "keeps crashing" in d["reason"], "the crash to show")
+        doc = self.wait_for(lambda d: "keeps crashing" in d["reason"] and
+                            "keeps crashing" in " ".join(e["message"] for e in d["events"]), "the crash to show")
         self.assertEqual(doc["phase"], "Failing")
         self.assertEqual(doc["reason"], "keeps crashing with exit code 1")
         self.assertIn("wb logs %s --previous" % self.app, doc["hint"])
@@ -199,18 +197,22 @@ class Lifecycle(AppOnCluster):
         self.assertExit(r, 0)
         self.assertIn("Status:    Failing: keeps crashing with exit code 1", r.out)
         self.assertIn("keeps crashing", r.out.split("Events:")[1])
+        # (A cluster without DNS, like the test kit, warns about every pod in the kubelet's words;
+        # a real cluster has DNS, so that warning is not wb's to word.)
+        words = "\n".join(l for l in r.out.splitlines() if "ClusterDNS" not in l)
         for word in ("ReplicaSet", "pod ", "Pod", "workload"):
-            self.assertNotIn(word, r.out)
+            self.assertNotIn(word, words)
         r = self.run_wb("app", "start", self.app, "--timeout", "3s")
         self.assertExit(r, 6)
         lines = r.err.splitlines()
         self.assertIn("keeps crashing with exit code 1", lines[0])
         self.assertIn("last lines of its log", r.err)
-        self.assertIn("    panic: crashloop behaviour", r.err)  # the previous container's log, indented
+        # the previous container's log, indented
+        self.assertIn("    " + (REAL_CRASH_LINE if cluster.real else FAKE_CRASH_LINE), r.err)
 
         r = self.run_wb("app", "rollback", self.app)
         self.assertExit(r, 0)
-        self.assertIn("%s is back on revision 2 (sha256:aaaaaaaaaaaa): running 2/2" % self.app, r.out)
+        self.assertIn("%s is back on revision 2 (%s): running 2/2" % (self.app, short_version(GOOD_IMAGE)), r.out)
         r = self.run_wb("app", "history", self.app, "-o", "json")
         self.assertExit(r, 0)
         revs = json.loads(r.out)
@@ -232,7 +234,7 @@ class Lifecycle(AppOnCluster):
         self.assertExit(r, 0)
         self.assertEqual(r.out, "%s is stopped\n" % self.app)
         self.assertEqual(self.status_json()["status"], "Stopped")
-        self.assertEqual(self.get("pods", selector="app.kubernetes.io/name=" + self.app)["items"], [])
+        self.assertEqual(self.live_pods(), [])
 
         # Configs and routes wb made go with the app; what it did not make stays.
         mine = {"app.kubernetes.io/name": self.app, "app.kubernetes.io/managed-by": "wb"}
@@ -266,17 +268,22 @@ class Lifecycle(AppOnCluster):
         self.assertTrue(r.out.endswith("Deleted app '%s' from workspace '%s' (app, service, config, route)\n"
                                        % (self.app, self.ns)), r.out)
         for kind in ("deployments", "services", "configmaps", "ingresses", "replicasets", "pods"):
-            self.assertEqual(self.get(kind, selector="app.kubernetes.io/name=%s,%s" % (self.app, MANAGED))["items"],
-                             [], kind)
+            self.assertEqual(self.gone(kind, "app.kubernetes.io/name=%s,%s" % (self.app, MANAGED)), [], kind)
         self.assertEqual(self.get("configmaps", "someone-elses")["metadata"]["name"], "someone-elses")
         self.assertOneLineError(self.run_wb("app", "status", self.app), 3,
                                 "app '%s' not found in workspace '%s'" % (self.app, self.ns))
 
     def test_set_scale_restart(self):
         self.started(replicas=1)
-        r = self.run_wb("app", "set", self.app, "--memory", "768Mi", "--env", "FEATURE_X=on", "--trace=on")
+        # Tracing loads the agent the profile names: on a real cluster the test server's jar
+        # stands in for the platform's agent (its manifest names a Premain-Class), so the JVM really
+        # starts with -javaagent and the app becomes ready.
+        agent = {"WB_TRACING_AGENT_PATH": "/app/app.jar"} if cluster.real else None
+        r = self.run_wb("app", "set", self.app, "--memory", "768Mi", "--env", "FEATURE_X=on", "--trace=on", env=agent)
         self.assertExit(r, 0)
         self.assertEqual(r.out, "Changed %s: running 1/1 at http://%s.%s.svc:8080\n" % (self.app, self.app, self.ns))
+        if cluster.real:
+            self.assertIn("tracing agent loaded", self.run_wb("logs", self.app).out)
         d = self.get("deployments", self.app)
         c = d["spec"]["template"]["spec"]["containers"][0]
         env = {e["name"]: e.get("value") for e in c["env"]}
@@ -379,7 +386,6 @@ class Lifecycle(AppOnCluster):
 
 class Failures(AppOnCluster):
     def test_forbidden_is_exit_4_in_our_words(self):
-        cluster.skip_unless_fake(self, "a viewer token and RBAC")
         self.created_with_image()
         bob = ["--kubeconfig", self.bob_kubeconfig, "-w", self.ns]
         self.assertExit(self.wb(*bob, "app", "status", self.app), 0)  # a viewer may look
@@ -392,10 +398,13 @@ class Failures(AppOnCluster):
                 continue
             self.assertOneLineError(r, 4, "you (bob) cannot ", "in workspace %s: you are a viewer there" % self.ns)
         # Not even reading: someone without any role there.
-        status, body = cluster.request("POST", "/fake/v1/tokens", {"token": "carol-token-0000", "user": "carol",
-                                                                   "groups": []})
-        self.assertEqual(status, 200, body)
-        carol = cluster.kubeconfig_for(os.path.join(self.home, "carol"), token="carol-token-0000")
+        if cluster.real:
+            carol = cluster.kubeconfig_for(os.path.join(self.home, "carol"), cert=cluster.issue_cert("carol"))
+        else:
+            status, body = cluster.request("POST", "/fake/v1/tokens", {"token": "carol-token-0000", "user": "carol",
+                                                                       "groups": []})
+            self.assertEqual(status, 200, body)
+            carol = cluster.kubeconfig_for(os.path.join(self.home, "carol"), token="carol-token-0000")
         r = self.wb("--kubeconfig", carol, "-w", self.ns, "app", "status", self.app)
         self.assertOneLineError(r, 4, "you (carol) cannot see apps in workspace %s: you have no role there" % self.ns)
 
@@ -411,9 +420,13 @@ class Failures(AppOnCluster):
                                 "app '%s' exists already in workspace '%s'" % (self.app, self.ns), "--update")
 
     def test_timeout_is_exit_6_with_the_reason(self):
-        cluster.skip_unless_fake(self, "a replica no node can take")
-        self.assertExit(self.run_wb("app", "create", self.app), 0)
-        self.set_image(STUCK_IMAGE)
+        if cluster.real:
+            # A replica no node can take: it asks for more memory than any node has.
+            self.assertExit(self.run_wb("app", "create", self.app, "--memory", "64Ti"), 0)
+            self.set_image(GOOD_IMAGE)
+        else:
+            self.assertExit(self.run_wb("app", "create", self.app), 0)
+            self.set_image(STUCK_IMAGE)
         # (5 s: on a loaded machine the fake may take a moment to create and mark the pod)
         r = self.run_wb("app", "start", self.app, "--timeout", "5s")
         self.assertOneLineError(r, 6, "app '%s' did not become ready in time: waiting for cluster resources"
@@ -457,9 +470,11 @@ class CreateOnCluster(AppOnCluster):
         self.assertEqual(d["spec"]["replicas"], 0)
 
     def test_update_keeps_image_replicas_and_probes(self):
-        cluster.skip_unless_fake(self, "sets replicas and an image as admin")
         self.assertExit(self.run_wb("app", "create", self.app, "--spring-boot"), 0)
-        image = "harbor.acme.test/shop/orders@sha256:" + "a" * 64
+        # (Real mode: an image of the test registry that is not there: its pods wait to pull it,
+        # start no JVM, and reach no other host.)
+        image = ("%s/wb-test/absent" % REAL_REGISTRY if cluster.real else "harbor.acme.test/shop/orders") + \
+            "@sha256:" + "a" * 64
         status, body = cluster.request("PATCH", self.path("deployments", self.app), {"spec": {
             "replicas": 2, "template": {"spec": {"containers": [{"name": self.app, "image": image}]}}}},
             content_type="application/strategic-merge-patch+json")
@@ -475,9 +490,8 @@ class CreateOnCluster(AppOnCluster):
         self.assertEqual(c["readinessProbe"]["httpGet"]["path"], "/actuator/health/readiness")
 
     def test_missing_workspace_is_not_found(self):
-        cluster.skip_unless_fake(self, "an admin, who may look where no workspace is")
-        admin = cluster.kubeconfig_for(os.path.join(self.home, "admin"), token=cluster.admin_token)
-        r = self.wb("--kubeconfig", admin, "-w", "nope", "app", "create", self.app)
+        # As an admin, who may look where no workspace is.
+        r = self.wb("--kubeconfig", cluster.kubeconfig, "-w", "nope", "app", "create", self.app)
         self.assertOneLineError(r, 3, "workspace 'nope' not found")
 
 
