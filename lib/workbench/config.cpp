@@ -295,12 +295,20 @@ void point_template_to_config(json& tmpl, const std::string& app, int n, const C
   auto is_ours = [&](const json& name) { return name.is_string() && std::regex_match(name.get<std::string>(), ours); };
   json& spec = tmpl["spec"];
   std::set<std::string> dropped_volumes;
+  // The config volume and its mount keep their place and what else they hold (the server's
+  // defaultMode): only what they point at changes, so a manifest in git changes by the names.
+  json old_volume;
+  size_t volume_at = 0;
   if (spec.contains("volumes") && spec["volumes"].is_array()) {
     json kept = json::array();
     for (const auto& v : spec["volumes"]) {
       const std::string name = v.value("name", "");
       if (name == kConfigVolume || is_ours(at(v, "/configMap/name")) || is_ours(at(v, "/secret/secretName"))) {
         dropped_volumes.insert(name);
+        if (name == kConfigVolume && old_volume.is_null() && at(v, "/configMap").is_object()) {
+          old_volume = v;
+          volume_at = kept.size();
+        }
         continue;
       }
       kept.push_back(v);
@@ -310,8 +318,13 @@ void point_template_to_config(json& tmpl, const std::string& app, int n, const C
   if (!content.files.empty()) {
     json items = json::array();
     for (const auto& [name, text] : content.files) items.push_back({{"key", name}, {"path", name}});
-    spec["volumes"].push_back(
-        {{"name", kConfigVolume}, {"configMap", {{"name", config_map_name(app, n)}, {"items", items}}}});
+    json volume = old_volume.is_null() ? json{{"name", kConfigVolume}, {"configMap", json::object()}} : old_volume;
+    volume["configMap"]["name"] = config_map_name(app, n);
+    volume["configMap"]["items"] = items;
+    if (old_volume.is_null())
+      spec["volumes"].push_back(volume);
+    else
+      spec["volumes"].insert(spec["volumes"].begin() + static_cast<std::ptrdiff_t>(volume_at), volume);
   }
   if (!spec.contains("containers") || !spec["containers"].is_array()) return;
   json* c = nullptr;
@@ -326,10 +339,24 @@ void point_template_to_config(json& tmpl, const std::string& app, int n, const C
   if (!content.secrets.empty()) env_from.push_back({{"secretRef", {{"name", config_secret_name(app, n)}}}});
   (*c)["envFrom"] = env_from;
   json mounts = json::array();
-  for (const auto& m : c->value("volumeMounts", json::array()))
+  json old_mount;
+  size_t mount_at = 0;
+  for (const auto& m : c->value("volumeMounts", json::array())) {
+    if (m.value("name", "") == kConfigVolume && old_mount.is_null()) {
+      old_mount = m;
+      mount_at = mounts.size();
+    }
     if (!dropped_volumes.count(m.value("name", "")) && m.value("name", "") != kConfigVolume) mounts.push_back(m);
-  if (!content.files.empty())
-    mounts.push_back({{"name", kConfigVolume}, {"mountPath", kConfigMountPath}, {"readOnly", true}});
+  }
+  if (!content.files.empty()) {
+    json mount = old_mount.is_null() ? json{{"name", kConfigVolume}} : old_mount;
+    mount["mountPath"] = kConfigMountPath;
+    mount["readOnly"] = true;
+    if (old_mount.is_null())
+      mounts.push_back(mount);
+    else
+      mounts.insert(mounts.begin() + static_cast<std::ptrdiff_t>(mount_at), mount);
+  }
   (*c)["volumeMounts"] = mounts;
 }
 

@@ -156,6 +156,28 @@ TEST_CASE("pointing a pod template at a version replaces the old references and 
   CHECK(tmpl["spec"]["containers"][0]["envFrom"].back() == json{{"secretRef", {{"name", "orders-secret-v3"}}}});
 }
 
+TEST_CASE("pointing a pod template at a version keeps the config volume's place and the server's defaults") {
+  // As a real API server returns it: defaultMode filled in, the config volume before another one.
+  json tmpl = {{"spec",
+                {{"containers",
+                  json::array({{{"name", "orders"},
+                                {"envFrom", json::array({{{"configMapRef", {{"name", "orders-config-v1"}}}}})},
+                                {"volumeMounts", json::array({{{"name", "wb-config"}, {"mountPath", "/app/config"},
+                                                               {"readOnly", true}},
+                                                              {{"name", "tmp"}, {"mountPath", "/tmp"}}})}}})},
+                 {"volumes", json::array({{{"name", "wb-config"},
+                                           {"configMap", {{"name", "orders-config-v1"}, {"defaultMode", 420},
+                                                          {"items", json::array({{{"key", "a.yml"}, {"path", "a.yml"}}})}}}},
+                                          {{"name", "tmp"}, {"emptyDir", json::object()}}})}}}};
+  json want = tmpl;
+  want["spec"]["volumes"][0]["configMap"]["name"] = "orders-config-v2";
+  want["spec"]["containers"][0]["envFrom"][0]["configMapRef"]["name"] = "orders-config-v2";
+  ConfigContent c;
+  c.files = {{"a.yml", "x: 2"}};
+  point_template_to_config(tmpl, "orders", 2, c);
+  CHECK(tmpl == want);
+}
+
 TEST_CASE("diffs: entries old -> new, secrets only 'changed', files line by line") {
   ConfigContent a, b;
   a.env = {{"A", "1"}, {"B", "2"}};
