@@ -324,8 +324,57 @@ Result<std::vector<json>> parse_yaml(const std::string& text, const std::string&
 
 // ---------------------------------------------------------------- objects and files
 
+namespace {
+
+void erase_if_equal(json& object, const char* key, const json& value) {
+  if (!object.is_object()) return;
+  if (auto it = object.find(key); it != object.end() && *it == value) object.erase(it);
+}
+
+// What the API server fills into a pod template that wb leaves out, at the value it fills in.
+void drop_pod_defaults(json& pod_spec) {
+  if (!pod_spec.is_object()) return;
+  erase_if_equal(pod_spec, "dnsPolicy", "ClusterFirst");
+  erase_if_equal(pod_spec, "restartPolicy", "Always");
+  erase_if_equal(pod_spec, "schedulerName", "default-scheduler");
+  erase_if_equal(pod_spec, "securityContext", json::object());
+  for (const char* list : {"containers", "initContainers"}) {
+    if (!pod_spec.contains(list) || !pod_spec[list].is_array()) continue;
+    for (auto& c : pod_spec[list]) {
+      erase_if_equal(c, "terminationMessagePath", "/dev/termination-log");
+      erase_if_equal(c, "terminationMessagePolicy", "File");
+    }
+  }
+  if (pod_spec.contains("volumes") && pod_spec["volumes"].is_array())
+    for (auto& v : pod_spec["volumes"])
+      for (const char* source : {"configMap", "secret", "projected", "downwardAPI"})
+        if (v.is_object() && v.contains(source)) erase_if_equal(v[source], "defaultMode", 420);
+}
+
+// Defaults a real API server writes into the objects wb makes (wb never sets these fields): left
+// in, they show up in every review and tie the manifests to one cluster (a Service's ipFamilies);
+// applied without them, the server fills in the same again.
+void drop_server_defaults(json& o) {
+  if (!o.contains("spec") || !o["spec"].is_object()) return;
+  json& spec = o["spec"];
+  const std::string kind = o.value("kind", "");
+  if (kind == "Deployment") {
+    erase_if_equal(spec, "progressDeadlineSeconds", 600);
+    if (spec.contains("template") && spec["template"].is_object() && spec["template"].contains("spec"))
+      drop_pod_defaults(spec["template"]["spec"]);
+  } else if (kind == "Service") {
+    spec.erase("ipFamilies");  // chosen by the cluster, like the clusterIP
+    erase_if_equal(spec, "ipFamilyPolicy", "SingleStack");
+    erase_if_equal(spec, "internalTrafficPolicy", "Cluster");
+    erase_if_equal(spec, "sessionAffinity", "None");
+  }
+}
+
+}  // namespace
+
 json without_cluster_fields(json o) {
   if (!o.is_object()) return o;
+  drop_server_defaults(o);
   o.erase("status");
   if (o.contains("metadata") && o["metadata"].is_object()) {
     json& m = o["metadata"];

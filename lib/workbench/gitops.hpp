@@ -54,7 +54,11 @@ Result<std::vector<json>> parse_yaml(const std::string& text, const std::string&
 
 // A copy without what the cluster owns: status; metadata.resourceVersion, uid, managedFields,
 // creationTimestamp, generation, selfLink, ownerReferences; the deployment.kubernetes.io/revision
-// and kubectl last-applied annotations; a Service's allocated clusterIP(s).
+// and kubectl last-applied annotations; a Service's allocated clusterIP(s) and ipFamilies; and
+// the defaults a server fills into fields wb leaves out (a Deployment's progressDeadlineSeconds,
+// its pods' dnsPolicy, restartPolicy, schedulerName, empty securityContext, terminationMessagePath,
+// volume defaultMode 420; a Service's ipFamilyPolicy, internalTrafficPolicy, sessionAffinity) when
+// they hold those defaults.
 json without_cluster_fields(json object);
 // Marks a config version so Argo CD never prunes it (Prune=false, IgnoreExtraneous).
 void keep_from_pruning(json& object);

@@ -4,8 +4,9 @@ server as the cluster an app is exported from:
 
   * `wb export` writes the app (Deployment, Service, Ingress + routes version, config version) as
     plain manifests + kustomizations; `kubectl kustomize DIR` renders exactly those objects, which
-    are the cluster's minus cluster-owned fields; no app.kubernetes.io/instance; config versions
-    are kept from Argo CD pruning.
+    are the cluster's minus cluster-owned fields and the defaults the server filled in; no
+    app.kubernetes.io/instance; config versions are kept from Argo CD pruning; `kubectl apply -k`
+    of the export changes nothing but those Argo CD annotations and starts no rollout.
   * `wb push jar --gitops` with no cluster access at all: one commit whose diff is the image line,
     the message names jar, version, digest, commit and pipeline; the fake API server sees no request.
   * `wb config set --gitops`: a new config-vN.yaml, the Deployment's reference moves, retention.configs
@@ -13,6 +14,12 @@ server as the cluster an app is exported from:
   * `--git-push`: a pusher behind the remote rebases once and lands; two pushers at once both land.
   * A dirty checkout, or a rebase that conflicts: one-line error, nothing committed, files and
     registry unchanged (the dirty check comes before the upload), checkout clean.
+
+With WB_TEST_KUBECONFIG the cluster is a real one (alice is a CSR user with edit in a throwaway
+namespace; the pushes stay in the test's own registry, as no pod runs them): its server adds what
+the fake does not (managedFields, more defaults), which the export must leave out. "The cluster
+was not asked" is checked there by the workspace's objects being unchanged, as a real server keeps
+no log of requests (and wb runs without a kubeconfig).
 """
 import json
 import os
@@ -26,11 +33,28 @@ import urllib.request
 import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import FakeCluster, WbTestCase, REAL_KUBECONFIG, SOURCE_DIR  # noqa: E402
+from wbtest import FakeCluster, WbTestCase, SOURCE_DIR  # noqa: E402
 from test_push_jar import jars_and_registry  # noqa: E402
 
 TOKEN = "gitops-alice-token-0123456789"
 CLUSTER_OWNED = ("resourceVersion", "uid", "managedFields", "creationTimestamp", "generation", "selfLink")
+# What an API server writes into the objects wb makes, in fields wb leaves out, at the value it writes
+# (seen on a real 1.32 server; the fake fills in some): an export leaves them out. "*": any value,
+# the cluster's choice. (path of the objects holding the field; "x[]" is every item of list x)
+SERVER_DEFAULTS = {
+    "Deployment": [("spec", "progressDeadlineSeconds", 600),
+                   ("spec.template.metadata", "creationTimestamp", None),
+                   ("spec.template.spec", "dnsPolicy", "ClusterFirst"),
+                   ("spec.template.spec", "restartPolicy", "Always"),
+                   ("spec.template.spec", "schedulerName", "default-scheduler"),
+                   ("spec.template.spec", "securityContext", {}),
+                   ("spec.template.spec.containers[]", "terminationMessagePath", "/dev/termination-log"),
+                   ("spec.template.spec.volumes[].configMap", "defaultMode", 420),
+                   ("spec.template.spec.volumes[].secret", "defaultMode", 420)],
+    "Service": [("spec", "clusterIP", "*"), ("spec", "clusterIPs", "*"), ("spec", "ipFamilies", "*"),
+                ("spec", "ipFamilyPolicy", "SingleStack"), ("spec", "internalTrafficPolicy", "Cluster"),
+                ("spec", "sessionAffinity", "None")],
+}
 
 cluster = None
 registry = None
@@ -70,7 +94,20 @@ def key(obj):
     return (obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
 
 
-@unittest.skipIf(REAL_KUBECONFIG, "exports from the fake API server")
+def nodes(obj, path):
+    """The mappings at a dotted PATH of OBJ; "x[]" walks every item of list x."""
+    out = [obj]
+    for part in path.split("."):
+        found = []
+        for o in out:
+            if isinstance(o, dict) and part.endswith("[]"):
+                found += o.get(part[:-2]) or []
+            elif isinstance(o, dict) and part in o:
+                found.append(o[part])
+        out = found
+    return [o for o in out if isinstance(o, dict)]
+
+
 class GitOps(WbTestCase):
     def setUp(self):
         super().setUp()
@@ -146,7 +183,32 @@ class GitOps(WbTestCase):
         self.assertEqual(status, 200, body)
         return body
 
+    def live_versions(self):
+        """{kind/name: resourceVersion} of what the workspace holds."""
+        out = {}
+        for path in ("/apis/apps/v1/namespaces/%s/deployments", "/api/v1/namespaces/%s/services",
+                     "/api/v1/namespaces/%s/configmaps", "/api/v1/namespaces/%s/secrets",
+                     "/apis/networking.k8s.io/v1/namespaces/%s/ingresses"):
+            status, body = cluster.request("GET", path % self.ns)
+            self.assertEqual(status, 200, body)
+            for o in body["items"]:
+                out["%s/%s" % (path.rsplit("/", 1)[1], o["metadata"]["name"])] = o["metadata"]["resourceVersion"]
+        return out
+
+    def mark_requests(self):
+        """From here on wb must not ask the cluster anything: the fake's request log starts empty; a
+        real server keeps no such log, so what the workspace holds is noted instead."""
+        if cluster.real:
+            self.marked = self.live_versions()
+        else:
+            cluster.request("DELETE", "/fake/v1/requests")
+
     def requests_seen(self):
+        """What reached the cluster since mark_requests(): the fake's logged requests; on a real
+        cluster the objects that changed (a read leaves no trace there, but wb ran with no kubeconfig)."""
+        if cluster.real:
+            now = self.live_versions()
+            return sorted(k for k in set(now) | set(self.marked) if now.get(k) != self.marked.get(k))
         status, body = cluster.request("GET", "/fake/v1/requests")
         self.assertEqual(status, 200, body)
         items = body.get("items", body) if isinstance(body, dict) else body
@@ -195,7 +257,7 @@ class GitOps(WbTestCase):
                 self.assertNotIn(field, obj["metadata"], k)
             self.assertNotIn("app.kubernetes.io/instance", json.dumps(obj), k)
             self.assertEqual(obj["metadata"]["namespace"], self.ns)
-        # The same objects as in the cluster, minus what the cluster owns.
+        # The same objects as in the cluster, minus what the cluster owns and the defaults it filled in.
         for (kind, _, name), obj in written.items():
             live = self.cluster_object(kind, name)
             live.pop("status", None)
@@ -204,11 +266,12 @@ class GitOps(WbTestCase):
             live["metadata"].get("annotations", {}).pop("deployment.kubernetes.io/revision", None)
             if not live["metadata"].get("annotations"):
                 live["metadata"].pop("annotations", None)
-            if kind == "Service":
-                live["spec"].pop("clusterIP", None)
-                live["spec"].pop("clusterIPs", None)
-            if kind == "Deployment":
-                live["spec"]["template"]["metadata"].pop("creationTimestamp", None)
+            for path, field, value in SERVER_DEFAULTS.get(kind, []):
+                for n in nodes(obj, path):
+                    self.assertNotIn(field, n, "%s %s: the export kept the server's %s" % (kind, name, field))
+                for n in nodes(live, path):
+                    if field in n and (value == "*" or n[field] == value):
+                        del n[field]
             if kind == "ConfigMap" and name.endswith("-config-v1"):
                 ann = obj["metadata"]["annotations"]
                 self.assertEqual(ann.pop("argocd.argoproj.io/sync-options"), "Prune=false")
@@ -217,6 +280,26 @@ class GitOps(WbTestCase):
         d = written[("Deployment", self.ns, "orders")]
         self.assertEqual(d["spec"]["selector"]["matchLabels"],
                          {"app": "orders", "app.kubernetes.io/name": "orders"})
+
+        # Applied back onto the cluster as Argo CD would: it changes nothing but the Argo CD
+        # annotations of the config version, and starts no rollout.
+        def rollout():
+            live = self.cluster_object("Deployment", "orders")
+            return live["spec"]["template"], live["metadata"]["annotations"].get("deployment.kubernetes.io/revision")
+        before = rollout()
+        p = cluster.kubectl("diff", "-k", self.checkout)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)  # 1: differences found
+        changed = [l for l in p.stdout.splitlines() if l[:1] in "+-" and not l.startswith(("+++", "---"))]
+        self.assertEqual(sorted(l.split(":")[0].strip() for l in changed),
+                         ["+    argocd.argoproj.io/compare-options", "+    argocd.argoproj.io/sync-options"],
+                         p.stdout)
+        p = cluster.kubectl("apply", "-k", self.checkout)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = cluster.kubectl("diff", "-k", self.checkout)
+        self.assertEqual((p.returncode, p.stdout), (0, ""), p.stderr)
+        # (A real server counts the annotation kubectl adds as a new generation of a Deployment; the
+        # pod template and so the revision stay.)
+        self.assertEqual(rollout(), before)
 
         # A second export of another app keeps the first in the workspace's kustomization.
         self.assertExit(self.on_cluster("app", "create", "payments"), 0)
@@ -232,7 +315,7 @@ class GitOps(WbTestCase):
         self.export()
         before = self.head(self.checkout)
         image_before = self.cluster_object("Deployment", "orders")["spec"]["template"]["spec"]["containers"][0]["image"]
-        cluster.request("DELETE", "/fake/v1/requests")
+        self.mark_requests()
         r = self.offline("push", "jar", os.path.join(jars, "boot.jar"), "--app", "orders", "--gitops", self.checkout,
                          "-o", "json", env=self.ci_env())
         self.assertExit(r, 0)
@@ -277,7 +360,7 @@ class GitOps(WbTestCase):
         self.make_app()
         self.export()
         before = self.head(self.checkout)
-        cluster.request("DELETE", "/fake/v1/requests")
+        self.mark_requests()
         r = self.offline("config", "set", "orders", "MODE=fast", "-m", "speed it up", "--gitops", self.checkout,
                          env=self.ci_env())
         self.assertExit(r, 0)
@@ -334,7 +417,7 @@ class GitOps(WbTestCase):
         for mode in ("fast", "slow"):
             self.assertExit(self.offline("config", "set", "orders", "MODE=" + mode, "--gitops", self.checkout), 0)
         before = self.head(self.checkout)
-        cluster.request("DELETE", "/fake/v1/requests")
+        self.mark_requests()
         r = self.offline("config", "rollback", "orders", "--to", "2", "--gitops", self.checkout, "-o", "json")
         self.assertExit(r, 0)
         doc = json.loads(r.out)

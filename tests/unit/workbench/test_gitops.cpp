@@ -171,6 +171,31 @@ TEST_CASE("cluster-owned fields are dropped, config versions kept from pruning",
   json svc = without_cluster_fields(sample_objects()[1]);
   CHECK_FALSE(svc["spec"].contains("clusterIP"));
 
+  // What a real API server (1.32) filled in when wb created them: gone; what wb set: kept.
+  json served = sample_deployment();
+  served["spec"]["progressDeadlineSeconds"] = 600;
+  json& pod = served["spec"]["template"]["spec"];
+  pod["dnsPolicy"] = "ClusterFirst";
+  pod["restartPolicy"] = "Always";
+  pod["schedulerName"] = "default-scheduler";
+  pod["securityContext"] = json::object();
+  pod["containers"][0]["terminationMessagePath"] = "/dev/termination-log";
+  pod["volumes"].push_back({{"name", "wb-config"}, {"configMap", {{"name", "orders-config-v1"}, {"defaultMode", 420}}}});
+  json want = without_cluster_fields(sample_deployment());
+  want["spec"]["template"]["spec"]["volumes"].push_back({{"name", "wb-config"}, {"configMap", {{"name", "orders-config-v1"}}}});
+  CHECK(without_cluster_fields(served) == want);
+  pod["dnsPolicy"] = "None";  // not the default: someone chose it
+  pod["volumes"].back()["configMap"]["defaultMode"] = 256;
+  json kept = without_cluster_fields(served);
+  CHECK(kept["spec"]["template"]["spec"]["dnsPolicy"] == "None");
+  CHECK(kept["spec"]["template"]["spec"]["volumes"].back()["configMap"]["defaultMode"] == 256);
+  json served_svc = sample_objects()[1];
+  served_svc["spec"]["ipFamilies"] = json::array({"IPv4"});
+  served_svc["spec"]["ipFamilyPolicy"] = "SingleStack";
+  served_svc["spec"]["internalTrafficPolicy"] = "Cluster";
+  served_svc["spec"]["sessionAffinity"] = "None";
+  CHECK(without_cluster_fields(served_svc) == svc);
+
   json cm = sample_objects()[2];
   keep_from_pruning(cm);
   CHECK(cm["metadata"]["annotations"][kArgoSyncOptions] == "Prune=false");
