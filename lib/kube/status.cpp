@@ -1,5 +1,9 @@
 // metav1.Status (and non-JSON error bodies) -> Error in the user's words.
+#include <algorithm>
 #include <cctype>
+#include <optional>
+#include <string_view>
+#include <vector>
 
 #include "kube/client.hpp"
 #include "util/strings.hpp"
@@ -79,6 +83,87 @@ ErrorCode code_for(int status) {
   return ErrorCode::Failure;
 }
 
+// The quoted field paths of a strict decoding error's list ("unknown field \"spec.x\", duplicate
+// field \"spec.y\""), each item in the server's words.
+std::vector<std::string> strict_items(std::string_view list) {
+  std::vector<std::string> items;
+  size_t pos = 0;
+  while (true) {
+    size_t f = list.find("field \"", pos);
+    if (f == std::string_view::npos) break;
+    size_t start = list.rfind(", ", f);
+    start = start == std::string_view::npos || start < pos ? pos : start + 2;
+    size_t i = f + 7;
+    while (i < list.size() && list[i] != '"') i += list[i] == '\\' ? 2 : 1;
+    size_t end = std::min(i + 1, list.size());
+    items.emplace_back(util::trim(list.substr(start, end - start)));
+    pos = end;
+  }
+  return items;
+}
+
+// Items joined for one line, at most a handful ("a, b, c and 4 more").
+std::string first_items(const std::vector<std::string>& items) {
+  constexpr size_t kShown = 5;
+  std::vector<std::string> shown(items.begin(), items.begin() + std::min(items.size(), kShown));
+  std::string out = util::join(shown, ", ");
+  if (items.size() > kShown) out += " and " + std::to_string(items.size() - kShown) + " more";
+  return out;
+}
+
+// An object wb built that the server refused for its fields: unknown or duplicate fields under
+// fieldValidation=Strict (400 "X in version \"v1\" cannot be handled as a X: strict decoding
+// error: unknown field \"spec.x\"", or 422 "... patch: Invalid value: ...: strict decoding error:
+// ..." for a patch), server-side apply's "failed to create typed patch object (ns/name; apps/v1,
+// Kind=X): .spec.x: field not declared in schema" (a 500 from a 1.32 server whatever
+// fieldValidation says; possibly a 400 later) and its duplicate keys ("error strict decoding YAML:
+// ... line 1: key \"x\" already set in map"). wb sends only objects it built, so each is a bug in
+// wb (or a field newer than the server): an internal error naming the fields, exit status 1.
+std::optional<Error> refused_fields(int code, const std::string& message) {
+  if (code != 400 && code != 422 && code != 500) return std::nullopt;
+  std::string what, fields;
+  const std::string strict = "strict decoding error: ";
+  const std::string typed = "failed to create typed patch object";
+  const std::string yaml = "error strict decoding YAML: ";
+  if (size_t at = message.rfind(strict); at != std::string::npos && (code == 400 || code == 422)) {
+    size_t in_version = message.find(" in version \"");
+    what = code == 422 || in_version == std::string::npos || in_version > at
+               ? "a patch wb sent"
+               : "the " + message.substr(0, in_version) + " wb sent";
+    auto items = strict_items(std::string_view(message).substr(at + strict.size()));
+    fields = items.empty() ? message.substr(at + strict.size()) : first_items(items);
+  } else if (message.rfind(typed, 0) == 0) {
+    what = "the object";
+    size_t kind = message.find("Kind=");
+    size_t close = message.find(')', typed.size());
+    if (kind != std::string::npos && close != std::string::npos && kind < close)
+      what = "the " + message.substr(kind + 5, close - kind - 5);
+    std::string rest = message.substr(close != std::string::npos ? close + 1 : typed.size());
+    rest = util::trim(rest.rfind(":", 0) == 0 ? rest.substr(1) : rest);
+    if (rest.rfind("errors:", 0) == 0) rest = rest.substr(7);
+    std::vector<std::string> items;
+    for (const auto& line : util::split(rest, '\n'))
+      if (!util::trim(line).empty()) items.push_back(util::trim(line));
+    fields = first_items(items);
+    what += " wb applied";
+  } else if (size_t y = message.find(yaml); y != std::string::npos && code == 400) {
+    what = "the object wb applied";
+    std::string rest = message.substr(y + yaml.size());
+    size_t errors = rest.find("unmarshal errors:");
+    if (errors != std::string::npos) rest = rest.substr(errors + 17);
+    std::vector<std::string> items;
+    for (const auto& line : util::split(rest, '\n'))
+      if (!util::trim(line).empty()) items.push_back(util::trim(line));
+    fields = first_items(items);
+  } else {
+    return std::nullopt;
+  }
+  Error e(ErrorCode::Failure,
+          "internal error: the Kubernetes API refused " + what + ": " + util::replace_all(fields, "\n", " "),
+          "please report this as a bug", code);
+  return e;
+}
+
 }  // namespace
 
 util::Error status_to_error(int http_status, const std::string& body) {
@@ -95,6 +180,9 @@ util::Error status_to_error(int http_status, const std::string& body) {
   std::string summary = is_status ? message : summarize(body);
   // Messages must be one line.
   summary = util::replace_all(summary, "\n", " ");
+
+  if (is_status)
+    if (auto refused = refused_fields(code, message)) return *refused;
 
   Error e;
   e.http_status = code;

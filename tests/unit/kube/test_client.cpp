@@ -269,24 +269,29 @@ TEST_CASE("list restarts once when a continue token expired (410)", "[client]") 
 TEST_CASE("mutating calls: create, update, merge_patch, apply, remove, dry run", "[client]") {
   auto fake = std::make_shared<FakeTransport>();
   json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "c"}, {"namespace", "ns"}}}};
-  fake->on("POST", "/api/v1/namespaces/ns/configmaps?dryRun=All", 201, cm.dump()).check = [&](const http::Request& r) {
-    CHECK(json::parse(r.body) == cm);
-    CHECK(header(r, "Content-Type") == "application/json");
-  };
-  fake->on("PUT", "/api/v1/namespaces/ns/configmaps/c", 200, cm.dump());
-  fake->on("PATCH", "/apis/apps/v1/namespaces/ns/deployments/d", 200, "{}").check = [](const http::Request& r) {
-    CHECK(header(r, "Content-Type") == "application/merge-patch+json");
-    CHECK(r.body == R"({"spec":{"replicas":3}})");
-  };
-  fake->on("PATCH", "/apis/apps/v1/namespaces/ns/deployments/d?fieldManager=wb&force=true", 200, "{}").check =
-      [](const http::Request& r) {
-        CHECK(header(r, "Content-Type") == "application/apply-patch+yaml");
-        auto body = json::parse(r.body);
-        CHECK(body["apiVersion"] == "apps/v1");
-        CHECK(body["kind"] == "Deployment");
-        CHECK(body["metadata"]["name"] == "d");
+  fake->on("POST", "/api/v1/namespaces/ns/configmaps?dryRun=All&fieldValidation=Strict", 201, cm.dump()).check =
+      [&](const http::Request& r) {
+        CHECK(json::parse(r.body) == cm);
+        CHECK(header(r, "Content-Type") == "application/json");
       };
-  fake->on("PATCH", "/apis/apps/v1/namespaces/ns/deployments/d?fieldManager=wb&force=false&dryRun=All", 409,
+  fake->on("PUT", "/api/v1/namespaces/ns/configmaps/c?fieldValidation=Strict", 200, cm.dump());
+  fake->on("PATCH", "/apis/apps/v1/namespaces/ns/deployments/d?fieldValidation=Strict", 200, "{}").check =
+      [](const http::Request& r) {
+        CHECK(header(r, "Content-Type") == "application/merge-patch+json");
+        CHECK(r.body == R"({"spec":{"replicas":3}})");
+      };
+  fake->on("PATCH", "/apis/apps/v1/namespaces/ns/deployments/d?fieldManager=wb&force=true&fieldValidation=Strict", 200,
+           "{}")
+      .check = [](const http::Request& r) {
+    CHECK(header(r, "Content-Type") == "application/apply-patch+yaml");
+    auto body = json::parse(r.body);
+    CHECK(body["apiVersion"] == "apps/v1");
+    CHECK(body["kind"] == "Deployment");
+    CHECK(body["metadata"]["name"] == "d");
+  };
+  fake->on("PATCH",
+           "/apis/apps/v1/namespaces/ns/deployments/d?fieldManager=wb&force=false&dryRun=All&fieldValidation=Strict",
+           409,
            status_json(409, "Conflict", "Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas"));
   fake->on("DELETE", "/apis/apps/v1/namespaces/ns/deployments/d", 200, "{}").check = [](const http::Request& r) {
     auto body = json::parse(r.body);
@@ -324,6 +329,70 @@ TEST_CASE("mutating calls: create, update, merge_patch, apply, remove, dry run",
   auto noname = client->update(types::ConfigMap, "ns", json{{"metadata", json::object()}});
   REQUIRE_FALSE(noname.ok());
   CHECK(noname.error().code == ErrorCode::Usage);
+  fake->verify();
+}
+
+// The answers below are a 1.32 apiserver's, captured with curl on the kit's cluster.
+TEST_CASE("writes ask for strict field validation; refused fields are an internal error naming them", "[client]") {
+  auto fake = std::make_shared<FakeTransport>();
+  json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "c"}}}, {"bogus", true}};
+  fake->on("POST", "/api/v1/namespaces/ns/configmaps?fieldValidation=Strict", 400,
+           status_json(400, "BadRequest",
+                       "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown "
+                       "field \"metadata.foo\", unknown field \"bogus\""));
+  fake->on("PUT", "/api/v1/namespaces/ns/configmaps/c?fieldValidation=Strict", 400,
+           status_json(400, "BadRequest",
+                       "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: "
+                       "duplicate field \"data.k\""));
+  json invalid_patch = json::parse(status_json(
+      422, "Invalid",
+      " \"\" is invalid: patch: Invalid value: \"{\\\"apiVersion\\\":\\\"apps/v1\\\",\\\"spec\\\":{\\\"x\\\":1}}\": "
+      "strict decoding error: unknown field \"spec.x\""));
+  invalid_patch["details"] = {{"causes", json::array({{{"reason", "FieldValueInvalid"}, {"field", "patch"}}})}};
+  fake->on("PATCH", "/apis/apps/v1/namespaces/ns/deployments/d?fieldValidation=Strict", 422, invalid_patch.dump());
+  // Server-side apply: a 500 without a reason, whatever fieldValidation says.
+  fake->on("PATCH", "/apis/apps/v1/namespaces/ns/deployments/d?fieldManager=wb&force=true&fieldValidation=Strict", 500,
+           json{{"kind", "Status"},
+                {"apiVersion", "v1"},
+                {"metadata", json::object()},
+                {"status", "Failure"},
+                {"message",
+                 "failed to create typed patch object (ns/d; apps/v1, Kind=Deployment): errors:\n"
+                 "  .spec.template.spec.containers[name=\"c\"].cbogus: field not declared in schema\n"
+                 "  .zzz: field not declared in schema"},
+                {"code", 500}}
+               .dump());
+
+  auto client = make_client(config_with(), fake);
+  auto made = client->create(types::ConfigMap, "ns", cm);
+  REQUIRE_FALSE(made.ok());
+  CHECK(made.error().code == ErrorCode::Failure);
+  CHECK(util::exit_status(made.error().code) == 1);
+  CHECK(made.error().http_status == 400);
+  CHECK(made.error().message ==
+        "internal error: the Kubernetes API refused the ConfigMap wb sent: unknown field \"metadata.foo\", unknown "
+        "field \"bogus\"");
+  CHECK(made.error().hint == "please report this as a bug");
+
+  auto updated = client->update(types::ConfigMap, "ns", cm);
+  REQUIRE_FALSE(updated.ok());
+  CHECK(updated.error().message ==
+        "internal error: the Kubernetes API refused the ConfigMap wb sent: duplicate field \"data.k\"");
+
+  auto patched = client->merge_patch(types::Deployment, "ns", "d", json{{"spec", {{"x", 1}}}});
+  REQUIRE_FALSE(patched.ok());
+  CHECK(patched.error().code == ErrorCode::Failure);
+  CHECK(patched.error().message ==
+        "internal error: the Kubernetes API refused a patch wb sent: unknown field \"spec.x\"");
+
+  auto applied = client->apply(types::Deployment, "ns", json{{"metadata", {{"name", "d"}}}}, true);
+  REQUIRE_FALSE(applied.ok());
+  CHECK(applied.error().code == ErrorCode::Failure);
+  CHECK(applied.error().http_status == 500);
+  CHECK(applied.error().message ==
+        "internal error: the Kubernetes API refused the Deployment wb applied: "
+        ".spec.template.spec.containers[name=\"c\"].cbogus: field not declared in schema, .zzz: field not declared "
+        "in schema");
   fake->verify();
 }
 

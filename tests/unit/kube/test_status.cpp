@@ -95,3 +95,66 @@ TEST_CASE("status_to_error maps metav1.Status to user-facing errors", "[status]"
           "headers");
   }
 }
+
+// Messages as a 1.32 apiserver words them (captured with curl on the kit's cluster).
+TEST_CASE("status_to_error: fields the server refused are an internal error naming them", "[status]") {
+  SECTION("strict decoding of a create or update: the kind, the fields, in the server's words") {
+    auto e = status_to_error(
+        400,
+        R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"zzz\", duplicate field \"spec.replicas\", unknown field \"spec.template.spec.containers[0].ports[0].portBogus\"","reason":"BadRequest","code":400})");
+    CHECK(e.code == ErrorCode::Failure);
+    CHECK(e.http_status == 400);
+    CHECK(e.message ==
+          "internal error: the Kubernetes API refused the Deployment wb sent: unknown field \"zzz\", duplicate "
+          "field \"spec.replicas\", unknown field \"spec.template.spec.containers[0].ports[0].portBogus\"");
+    CHECK(e.hint == "please report this as a bug");
+  }
+  SECTION("many fields: the first five and how many more") {
+    std::string list;
+    for (int i = 0; i < 7; ++i) list += std::string(i ? ", " : "") + "unknown field \\\"f" + std::to_string(i) + "\\\"";
+    auto e = status_to_error(
+        400,
+        R"({"kind":"Status","message":"ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: )" +
+            list + R"(","reason":"BadRequest","code":400})");
+    CHECK(e.message ==
+          "internal error: the Kubernetes API refused the ConfigMap wb sent: unknown field \"f0\", unknown field "
+          "\"f1\", unknown field \"f2\", unknown field \"f3\", unknown field \"f4\" and 2 more");
+  }
+  SECTION("a patch: 422 whose Invalid value (the whole patched object) is left out") {
+    auto e = status_to_error(
+        422,
+        R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":" \"\" is invalid: patch: Invalid value: \"map[metadata:map[bad:1] zzz:1]\": strict decoding error: unknown field \"metadata.bad\", unknown field \"zzz\"","reason":"Invalid","details":{"causes":[{"reason":"FieldValueInvalid","message":"Invalid value: \"map[metadata:map[bad:1] zzz:1]\": strict decoding error: unknown field \"metadata.bad\", unknown field \"zzz\"","field":"patch"}]},"code":422})");
+    CHECK(e.code == ErrorCode::Failure);
+    CHECK(e.message ==
+          "internal error: the Kubernetes API refused a patch wb sent: unknown field \"metadata.bad\", unknown field "
+          "\"zzz\"");
+  }
+  SECTION("server-side apply: a 500 without a reason (or a 400 from a server that fixed that)") {
+    for (int code : {500, 400}) {
+      auto e = status_to_error(
+          code,
+          R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"failed to create typed patch object (/c5; /v1, Kind=ConfigMap): .metadata.ownerReferences[uid=\"u\"].ob: field not declared in schema","code":)" +
+              std::to_string(code) + "}");
+      CHECK(e.code == ErrorCode::Failure);
+      CHECK(e.http_status == code);
+      CHECK(e.message ==
+            "internal error: the Kubernetes API refused the ConfigMap wb applied: "
+            ".metadata.ownerReferences[uid=\"u\"].ob: field not declared in schema");
+      CHECK(e.hint == "please report this as a bug");
+    }
+  }
+  SECTION("server-side apply with duplicate keys under Strict") {
+    auto e = status_to_error(
+        400,
+        R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"error strict decoding YAML: error converting YAML to JSON: yaml: unmarshal errors:\n  line 1: key \"replicas\" already set in map","reason":"BadRequest","code":400})");
+    CHECK(e.code == ErrorCode::Failure);
+    CHECK(e.message ==
+          "internal error: the Kubernetes API refused the object wb applied: line 1: key \"replicas\" already set in "
+          "map");
+  }
+  SECTION("other 500s stay the server's failure") {
+    auto e = status_to_error(
+        500, R"({"kind":"Status","message":"etcdserver: request timed out","reason":"InternalError","code":500})");
+    CHECK(e.code == ErrorCode::Unavailable);
+  }
+}
