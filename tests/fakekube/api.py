@@ -11,6 +11,7 @@ import urllib.parse
 
 from aiohttp import web
 
+import fieldvalidation
 import kinds
 import patch as patchmod
 from controller import Controllers, rand_suffix
@@ -60,6 +61,14 @@ def err_resp(e):
     if e.retry_after is not None:
         h["Retry-After"] = str(e.retry_after)
     return jresp(e.status(), e.code, headers=h)
+
+
+def with_warnings(request, resp):
+    """Warning headers (fieldValidation=Warn) go on any answer, an error that followed included."""
+    for text in request.get("warnings") or ():
+        if not resp.prepared:
+            resp.headers.add("Warning", fieldvalidation.warning_header(text))
+    return resp
 
 
 def _bool(v):
@@ -302,10 +311,10 @@ class Server:
                 return err_resp(fault)
             resp = await handler(request)
             entry["status"] = getattr(resp, "status", 0)
-            return resp
+            return with_warnings(request, resp)
         except ApiError as e:
             entry["status"] = e.code
-            return err_resp(e)
+            return with_warnings(request, err_resp(e))
         except web.HTTPException:
             raise
         except (ConnectionResetError, asyncio.CancelledError):
@@ -461,6 +470,7 @@ class Server:
         if parsed[0] == "resources":
             return jresp(self.reg.resource_list(parsed[1], parsed[2]))
         _, r, ns, name, sub = parsed
+        request["body_target"] = (r, sub)  # read_body checks a POST/PUT body's fields against its schema
         m = request.method
         q = request.query
         is_watch = _bool(q.get("watch")) or request.get("legacy_watch", False)
@@ -587,19 +597,22 @@ class Server:
         if "protobuf" in ct:
             import pb
             try:
-                return pb.decode(raw)
+                body = pb.decode(raw)
             except Exception as e:
                 raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
                                f"accepted media types include: application/json, application/yaml ({e})") from None
-        if not raw:
-            raise bad_request("the body of the request was in an unknown format - accepted media types "
-                              "include: application/json, application/yaml, application/vnd.kubernetes.protobuf")
-        try:
-            if "yaml" in ct:
-                return load_yaml(raw.decode())
-            return json.loads(raw)
-        except Exception as e:
-            raise bad_request(f"the object provided is unrecognized: {e}") from None
+        else:
+            if not raw:
+                raise bad_request("the body of the request was in an unknown format - accepted media types "
+                                  "include: application/json, application/yaml, application/vnd.kubernetes.protobuf")
+            try:
+                body = load_yaml(raw.decode()) if "yaml" in ct else json.loads(raw)
+            except Exception as e:
+                raise bad_request(f"the object provided is unrecognized: {e}") from None
+        target = request.get("body_target")
+        if target is not None and request.method in ("POST", "PUT"):
+            fieldvalidation.check_body(self, request, target[0], target[1], body, raw, ct)
+        return body
 
     def get_obj(self, r, ns, name):
         obj = self.store.get(r.storage, ns, name)
@@ -961,6 +974,7 @@ class Server:
 
     # ------------------------------------------------------------ patch
     async def h_patch(self, request, r, ns, name, sub, user):
+        fieldvalidation.mode(self, request, "PatchOptions")  # like the apiserver: options before the object
         ct = request.headers.get("Content-Type", "").split(";")[0].strip()
         raw = await request.read()
         old = self.store.get(r.storage, ns, name)
@@ -976,6 +990,7 @@ class Server:
             if not manager:
                 raise bad_request("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: "
                                   "is required for apply patch")
+            fieldvalidation.check_apply(self, request, r, sub, raw.decode(), applied)
             force = _bool(q.get("force"))
             self._validate_body(r, applied, ns)
             amd = applied["metadata"]
@@ -1047,6 +1062,7 @@ class Server:
                            f"application/strategic-merge-patch+json")
         if not isinstance(new, dict):
             raise bad_request("patch produced a non-object")
+        fieldvalidation.check_patched(self, request, r, sub, raw, ct, p, new)
         new.setdefault("metadata", {})
         if new["metadata"].get("name") != name:
             raise bad_request("metadata.name: Invalid value: the name of the object cannot be changed")
@@ -1222,11 +1238,12 @@ class Server:
         except Exception:
             raise bad_request("invalid body") from None
         if request.method == "PUT":
+            fieldvalidation.check_body(self, request, r, "scale", body, raw, ct)
             new = body
-        elif ct == "application/json-patch+json":
-            new = patchmod.json_patch(cur, body)
         else:
-            new = patchmod.merge_patch(cur, body)
+            new = patchmod.json_patch(cur, body) if ct == "application/json-patch+json" else \
+                patchmod.merge_patch(cur, body)
+            fieldvalidation.check_patched(self, request, r, "scale", raw, ct, body, new)
         rv = (new.get("metadata") or {}).get("resourceVersion")
         if request.method == "PUT" and rv and rv != obj["metadata"]["resourceVersion"]:
             raise conflict(r.plural, r.group, name)

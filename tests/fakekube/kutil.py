@@ -43,6 +43,8 @@ class ApiError(Exception):
             st["details"] = details
         if not details:
             st.pop("details", None)
+        if self.reason is None:  # like an error the apiserver got as no Status (a 500 without reason)
+            st.pop("reason")
         return st
 
 
