@@ -177,9 +177,9 @@ class Client {
 
   // The server's clock now, estimated from the Date header of the latest response (nullopt before
   // one came). A Date has whole seconds, so the estimate runs up to a second (plus the latency)
-  // behind the server, never ahead: a time to ask for lines "since" without missing any. A
-  // stream's headers may not come before its first byte (the apiserver sends a log stream's
-  // headers with its first line), so a stream's own Date cannot tell when it was opened.
+  // behind the server, never ahead: a time to ask for lines "since" without missing any, known
+  // before a stream is asked for and whether or not its own headers ever come (kube-apiserver
+  // 1.32 sends a log follow's headers at once, before its first line; a break may come sooner).
   virtual std::optional<util::TimePoint> server_now() const { return std::nullopt; }
 };
 

@@ -162,7 +162,8 @@ void run_stream(k::Client& client, const std::string& ns, ReplicaStream& s, Hub&
     }
     if (!opened_at) {
       // Taken before asking, on the server's clock as the last answer told it (a second or so
-      // early, never late): the stream's own headers may come only with its first line.
+      // early, never late), not from the stream's own Date: a stream may break before its headers
+      // came. (kube-apiserver 1.32 sends a follow's headers at once, before any line.)
       const util::TimePoint now = client.server_now().value_or(util::Clock::now());
       opened_at = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
     }

@@ -1,6 +1,10 @@
-"""wb logs against the fake API server: every replica at once with a prefix, --tail, --since,
---previous after a crash, -o json, --grep, --events, and -f picking up a replica that appears
-after a scale-up and ending on Ctrl-C. kubectl logs against the same fake gives the same lines.
+"""wb logs: every replica at once with a prefix, --tail, --since, --previous after a crash, -o json,
+--grep, --events, and -f picking up a replica that appears after a scale-up, letting go of one that
+goes away and ending on Ctrl-C. kubectl logs against the same cluster gives the same lines.
+
+With WB_TEST_KUBECONFIG the logs come from a real kubelet: the app runs the test server image,
+lines are written into its JVM's standard output, and a crash is the JVM ending on SIGTERM. Streams
+cut on purpose and a clock ten minutes off need the fake API server (those tests skip, saying so).
 """
 import glob
 import json
@@ -11,20 +15,21 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import WB_BIN, FakeCluster, WbTestCase  # noqa: E402
+from wbtest import WB_BIN, FakeCluster, WbTestCase, real_images  # noqa: E402
 
-IMAGE = "registry.local/shop/orders@sha256:" + "a" * 64
+IMAGE = "registry.local/shop/orders@sha256:" + "a" * 64  # the fake's; real mode: the test server image
 KUBECTL = shutil.which("kubectl")
 cluster = None
 
 
 def setUpModule():
     global cluster
+    global IMAGE
     cluster = FakeCluster()
     if cluster.real:
+        IMAGE = real_images()["server"]
         return
     status, body = cluster.request("POST", "/fake/v1/settings",
                                    {"readinessDelay": 0.1, "crashDelay": 0.2, "backoffDelay": 0.5})
@@ -102,15 +107,27 @@ class Follower:
         return err
 
 
-class Logs(WbTestCase):
-    def setUp(self):
-        super().setUp()
-        if cluster.real:
-            self.skipTest("needs the fake API server (log lines on demand)")
+def crash(ns, pod, text, exit_code=None):
+    """The pod's container writes TEXT and dies: the fake's crash control (with EXIT_CODE), or on a
+    real cluster the JVM (PID 1) gets SIGTERM right after TEXT went into its standard output and
+    ends (exit 143); the kubelet then starts it again."""
+    if cluster.real:
+        p = cluster.kubectl("exec", "-i", "-n", ns, pod, "--", "sh", "-c",
+                            "cat > /proc/1/fd/1; (sleep 0.2; kill 1) >/dev/null 2>&1 &", input=text, timeout=60)
+        assert p.returncode == 0, p.stderr
+        return
+    query = "?exitCode=%d" % exit_code if exit_code is not None else ""
+    status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/crash%s" % (ns, pod, query), text,
+                                   content_type="text/plain")
+    assert status == 200, body
+
+
+class AppLogs(WbTestCase):
+    """An app of 2 replicas in a namespace of its own (admin's kubeconfig)."""
+
+    def start_app(self):
         self.app = "orders"
-        self.ns = "logs-" + uuid.uuid4().hex[:8]
-        status, body = cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.ns}})
-        self.assertIn(status, (200, 201), body)
+        self.ns = cluster.namespace("logs")
         self.kubeconfig = cluster.kubeconfig
         self.assertExit(self.run_wb("app", "create", self.app, "--replicas", "2"), 0)
         status, body = cluster.set_app_image(self.ns, self.app, IMAGE)
@@ -129,6 +146,50 @@ class Logs(WbTestCase):
     def short(self, pod):
         return self.app + pod[pod.rfind("-"):]
 
+    def started_line(self, pod):
+        """The line a replica's log starts with: the fake's, or what the test server prints when it serves."""
+        return "serving version 1 on port 8080" if cluster.real else "container %s of pod %s started" % (self.app, pod)
+
+    def warm_up(self, follower, pods):
+        """Writes into each pod's log until `follower` shows it: its streams are open (with --tail 0
+        a line written before that is not shown)."""
+        for i, pod in enumerate(pods):
+            deadline = time.time() + 30
+            n = 0
+            while not follower.has("%s warm-up %d." % (self.short(pod), i)):
+                if time.time() > deadline:
+                    self.fail("wb logs -f did not show %s's log:\n%s" % (pod, "".join(follower.lines)))
+                self.say(pod, "warm-up %d.%d\n" % (i, n))
+                n += 1
+                follower.wait_for("%s warm-up %d." % (self.short(pod), i), timeout=1, required=False)
+
+    def cut_follow_stream(self, pod, timeout=15):
+        """(The fake only.) Breaks wb's open follow stream of the pod's log (waits until one is open: on a busy
+        machine wb may still be connecting or reconnecting)."""
+        deadline = time.time() + timeout
+        while True:
+            status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/log-cut" % (self.ns, pod))
+            self.assertEqual(status, 200, body)
+            if body["streams"] >= 1:
+                return
+            if time.time() > deadline:
+                self.fail("no follow stream of %s was open to cut" % pod)
+            time.sleep(0.05)
+
+
+class Logs(AppLogs):
+    """Reading the logs of one app shared by the class (started once; these tests only write lines
+    into its log and read them)."""
+
+    shared = None
+
+    def setUp(self):
+        super().setUp()
+        if Logs.shared is None:
+            self.start_app()
+            Logs.shared = (self.app, self.ns, self.kubeconfig)
+        self.app, self.ns, self.kubeconfig = Logs.shared
+
     def test_all_replicas_prefixed(self):
         pods = self.pods()
         self.assertEqual(len(pods), 2)
@@ -139,7 +200,7 @@ class Logs(WbTestCase):
         for i, p in enumerate(pods):
             self.assertIn("%s hello from %d\n" % (self.short(p), i), r.out)
             self.assertIn("%s second line %d\n" % (self.short(p), i), r.out)
-            self.assertIn("%s container %s of pod %s started\n" % (self.short(p), self.app, p), r.out)
+            self.assertIn("%s %s\n" % (self.short(p), self.started_line(p)), r.out)
         self.assertNotIn("\x1b[", r.out)  # no color in a pipe
         # Lines of one replica keep their order.
         lines = [l for l in r.out.splitlines() if l.startswith(self.short(pods[0]) + " ")]
@@ -191,13 +252,33 @@ class Logs(WbTestCase):
         r = self.run_wb("logs", self.app, "--previous")
         self.assertOneLineError(r, 3, "no replica of app 'orders' has restarted, so there is no previous log")
 
+    def test_kubectl_logs_same_lines(self):
+        if not KUBECTL:
+            self.skipTest("kubectl is not installed")
+        pod = self.pods()[0]
+        self.say(pod, "one\ntwo\nthree\n")
+        for args in ([], ["--tail", "2"], ["--timestamps"]):
+            k = subprocess.run([KUBECTL, "--kubeconfig", self.kubeconfig, "-n", self.ns, "logs", pod] + args,
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(k.returncode, 0, k.stderr)
+            r = self.run_wb("logs", self.app, "--replica", pod, *args)
+            self.assertExit(r, 0)
+            prefix = self.short(pod) + " "
+            self.assertEqual(r.out, "".join(prefix + l + "\n" for l in k.stdout.splitlines()), args)
+
+
+class LogsOfItsOwnApp(AppLogs):
+    """Crashes and scaling: an app of its own for each test."""
+
+    def setUp(self):
+        super().setUp()
+        self.start_app()
+
     def test_previous_after_crash(self):
         pod = self.pods()[0]
         self.say(pod, "about to fall over\n")
-        status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/crash?exitCode=3" % (self.ns, pod),
-                                       "panic: out of cheese\n", content_type="text/plain")
-        self.assertEqual(status, 200, body)
-        deadline = time.time() + 10
+        crash(self.ns, pod, "panic: out of cheese\n", exit_code=3)
+        deadline = time.time() + (60 if cluster.real else 10)
         while time.time() < deadline:
             r = self.run_wb("logs", self.app, "--previous", "--replica", pod)
             if r.code == 0:
@@ -207,25 +288,23 @@ class Logs(WbTestCase):
         self.assertIn("%s about to fall over\n" % self.short(pod), r.out)
         self.assertTrue(r.out.endswith("%s panic: out of cheese\n" % self.short(pod)), r.out)
 
-    def cut_follow_stream(self, pod, timeout=15):
-        """Breaks wb's open follow stream of the pod's log (waits until one is open: on a busy
-        machine wb may still be connecting or reconnecting)."""
-        deadline = time.time() + timeout
-        while True:
-            status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/log-cut" % (self.ns, pod))
-            self.assertEqual(status, 200, body)
-            if body["streams"] >= 1:
+    def restarted(self, pod):
+        """Waits until POD's container runs again after a crash."""
+        deadline = time.time() + (90 if cluster.real else 10)
+        while time.time() < deadline:
+            status, body = cluster.request("GET", "/api/v1/namespaces/%s/pods/%s" % (self.ns, pod))
+            st = body["status"]["containerStatuses"][0]
+            if st["restartCount"] >= 1 and "running" in st["state"]:
                 return
-            if time.time() > deadline:
-                self.fail("no follow stream of %s was open to cut" % pod)
-            time.sleep(0.05)
+            time.sleep(0.1)
+        self.fail("%s did not run again after its crash" % pod)
 
     def test_follow_picks_up_new_replica_and_stops_on_ctrl_c(self):
         pods = self.pods()
         f = Follower(self, "--tail", "0", "--events")
         wait_for = f.wait_for
         try:
-            time.sleep(1.0)
+            self.warm_up(f, pods)
             self.say(pods[0], "live one\n")
             wait_for("%s live one" % self.short(pods[0]))
             # Scale up: the third replica's log is followed from its start.
@@ -233,32 +312,41 @@ class Logs(WbTestCase):
             self.assertExit(r, 0)
             new = [p for p in self.pods() if p not in pods]
             self.assertEqual(len(new), 1)
-            wait_for("%s container %s of pod %s started" % (self.short(new[0]), self.app, new[0]))
+            wait_for("%s %s" % (self.short(new[0]), self.started_line(new[0])))
             self.say(new[0], "newcomer speaks\n")
             wait_for("%s newcomer speaks" % self.short(new[0]))
             wait_for("* replica %s started" % self.short(new[0]))  # --events, in words
+            # Scale down: the stream of the replica that goes away ends; the others go on.
+            self.assertExit(self.run_wb("app", "scale", self.app, "2"), 0)
+            left = self.pods()
+            self.assertEqual(len(left), 2, left)
+            gone = [p for p in pods + new if p not in left][0]
             # A restart of a replica: the stream resumes on the new run without repeating lines.
-            status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/crash" % (self.ns, pods[1]),
-                                           "last words\n", content_type="text/plain")
-            self.assertEqual(status, 200, body)
-            wait_for("%s last words" % self.short(pods[1]))
-            deadline = time.time() + 10
-            while time.time() < deadline:
-                status, pod = cluster.request("GET", "/api/v1/namespaces/%s/pods/%s" % (self.ns, pods[1]))
-                st = pod["status"]["containerStatuses"][0]
-                if st["restartCount"] >= 1 and "running" in st["state"]:
-                    break
-                time.sleep(0.1)
-            self.say(pods[1], "back again\n")
-            wait_for("%s back again" % self.short(pods[1]))
+            victim = left[1]
+            crash(self.ns, victim, "last words\n")
+            wait_for("%s last words" % self.short(victim))
+            self.restarted(victim)
+            self.say(victim, "back again\n")
+            wait_for("%s back again" % self.short(victim))
+            # The replica that went away is gone for good (on a real node after its preStop wait):
+            # its stream ended quietly, and wb does not ask for its log again.
+            deadline = time.time() + (90 if cluster.real else 10)
+            while cluster.request("GET", "/api/v1/namespaces/%s/pods/%s" % (self.ns, gone))[0] != 404:
+                self.assertLess(time.time(), deadline, "%s was not removed" % gone)
+                time.sleep(0.2)
+            for i, p in enumerate(left):
+                self.say(p, "still here %d\n" % i)
+            for i, p in enumerate(left):
+                wait_for("%s still here %d" % (self.short(p), i))
             time.sleep(0.5)
         finally:
             f.interrupt()
         err = f.finish()
         text = "".join(f.lines)
-        for line in ("live one", "newcomer speaks", "last words", "back again"):
+        for line in ("live one", "newcomer speaks", "last words", "back again", "still here 0", "still here 1"):
             self.assertEqual(sum(1 for l in f.lines if l.rstrip("\n").endswith(" " + line)), 1, text)
         self.assertIn("replica %s appeared" % self.short(new[0]), err)
+        self.assertNotIn("replica %s:" % self.short(gone), err)  # no broken stream, no error about it
         self.assertNotIn("error", err)  # Ctrl-C is how a follow ends, not an error
 
     def test_follow_goes_by_the_servers_clock_not_this_machines(self):
@@ -268,15 +356,29 @@ class Logs(WbTestCase):
             self.skipTest("needs libfaketime (scripts/install-deps.sh --with-tests installs it)")
         pods = self.pods()
         with Follower(self, "--tail", "0", "--events", faketime="+10m") as f:
-            self.cut_follow_stream(pods[0])
-            self.say(pods[0], "said while the stream was down\n")
-            f.wait_for("%s said while the stream was down" % self.short(pods[0]))
+            if cluster.real:
+                # No stream can be cut on demand here, so no resume: the events part runs.
+                self.warm_up(f, pods[:1])
+            else:
+                self.cut_follow_stream(pods[0])
+                self.say(pods[0], "said while the stream was down\n")
+                f.wait_for("%s said while the stream was down" % self.short(pods[0]))
             self.assertExit(self.run_wb("app", "scale", self.app, "3"), 0)
             new = [p for p in self.pods() if p not in pods]
             self.assertEqual(len(new), 1)
             f.wait_for("* replica %s started" % self.short(new[0]))
         err = f.finish()
-        self.assertIn("reconnecting", err)
+        if not cluster.real:
+            self.assertIn("reconnecting", err)
+
+
+class StreamCuts(AppLogs):
+    """Streams that break (the fake cuts them on demand)."""
+
+    def setUp(self):
+        super().setUp()
+        cluster.skip_unless_fake(self, "log streams cut on demand")
+        self.start_app()
 
     def test_follow_resumes_a_broken_stream_without_loss_or_repeats(self):
         pod = self.pods()[0]
@@ -306,8 +408,8 @@ class Logs(WbTestCase):
         # earlier answer tells it (whole seconds, so up to two seconds early).
         time.sleep(2.2)
         with Follower(self, "--tail", "0", "--replica", pod) as f:
-            # Cut wb's follow stream as soon as it is open, before it carried a line: the fake,
-            # like the apiserver, has not even sent the response headers yet.
+            # Cut wb's follow stream as soon as it is open, before it carried a line (its status
+            # and headers came at once, as kube-apiserver sends them).
             self.cut_follow_stream(pod)
             self.say(pod, "gap a\ngap b\n")  # while the stream is down
             time.sleep(0.8)
@@ -366,17 +468,3 @@ class Logs(WbTestCase):
         r = self.run_wb("logs", self.app, "--replica", pod, "--tail", "1", "-o", "json")
         self.assertExit(r, 0)
         self.assertRegex(json.loads(r.out)["time"], r"^\d{4}-\d\d-\d\dT")
-
-    def test_kubectl_logs_same_lines(self):
-        if not KUBECTL:
-            self.skipTest("kubectl is not installed")
-        pod = self.pods()[0]
-        self.say(pod, "one\ntwo\nthree\n")
-        for args in ([], ["--tail", "2"], ["--timestamps"]):
-            k = subprocess.run([KUBECTL, "--kubeconfig", self.kubeconfig, "-n", self.ns, "logs", pod] + args,
-                               capture_output=True, text=True, timeout=60)
-            self.assertEqual(k.returncode, 0, k.stderr)
-            r = self.run_wb("logs", self.app, "--replica", pod, *args)
-            self.assertExit(r, 0)
-            prefix = self.short(pod) + " "
-            self.assertEqual(r.out, "".join(prefix + l + "\n" for l in k.stdout.splitlines()), args)

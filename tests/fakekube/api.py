@@ -1348,9 +1348,10 @@ class Server:
         resp = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
 
         # Like the kubelet: a followed log is flushed line by line, a plain read goes out in
-        # 32 KiB pieces (io.Copy's buffer), not a chunk per line. And like Go's net/http behind
-        # it, the status line and headers go out with the first byte of the log (or at its
-        # end): a follow of a quiet log sends nothing at all until its first line.
+        # 32 KiB pieces (io.Copy's buffer), not a chunk per line. A plain read's status line and
+        # headers go out with its first piece (or at its end); a follow's at once, before any
+        # line, as kube-apiserver 1.32 sends them (seen: a follow of a quiet log with
+        # tailLines=0 gets its 200 and headers within milliseconds, over HTTP/1.1 and h2).
         pending = []
         pending_size = 0
 
@@ -1376,6 +1377,8 @@ class Server:
                 pending.clear()
                 pending_size = 0
         try:
+            if opts.get("follow"):
+                await resp.prepare(request)
             await self.ctl.stream_logs(lb, rt, opts, write,
                                        alive=lambda: request.transport is not None and
                                        not request.transport.is_closing())
