@@ -641,7 +641,9 @@ Status add_path(struct archive* a, Upload& u, const fs::path& path, const std::s
 
 // Uploads one file into a container without tar: `dd of=DIR/.NAME.wb-part` reads stdin until it
 // is closed (the v5 close signal), then `chmod`, `touch -d @MTIME` (best effort) and `mv` put it
-// in place, so a broken upload never leaves a half file under the final name.
+// in place, so a broken upload never leaves a half file under the final name. dd runs under a
+// shell that waits for it: dd (GNU and busybox) reopens its stdout as the file, and containerd
+// closes an exec's stdin once the command's stdout or stderr ends, dropping what had not reached it.
 Result<CopyResult> dd_upload(k::Client& client, const std::string& ns, const Target& t, const CopyOptions& o,
                              const struct stat& st, const std::string& dir, const std::string& name, CopyResult res) {
   const std::string base = dir == "/" ? "/" : dir + "/";
@@ -657,7 +659,7 @@ Result<CopyResult> dd_upload(k::Client& client, const std::string& ns, const Tar
   k::ExecOptions eo;
   eo.container = t.container;
   eo.stdin = true;
-  eo.command = {"dd", "of=" + part, "bs=65536"};
+  eo.command = {"sh", "-c", "dd of=\"$1\" bs=65536; exit $?", "sh", part};
   auto collect = [&](std::string_view d) {
     if (c.err.size() < kKeepStderr) c.err.append(d);
     return true;
@@ -686,9 +688,11 @@ Result<CopyResult> dd_upload(k::Client& client, const std::string& ns, const Tar
   auto cleanup = [&] { (void)run_capture(client, ns, t.name, t.container, {"rm", "-f", "--", part}); };
   if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
   if (r) c.result = *r;
-  if (r && no_such_command(c.result))
+  // No sh (the exec fails) or no dd (sh says "not found", exit status 127).
+  if (r && (no_such_command(c.result) || c.result.exit_code == 127))
     return Error(ErrorCode::Failure,
-                 fmt::format("replica {} has neither `tar` nor `dd`, which copying into it needs", t.replica),
+                 fmt::format("replica {} has neither `tar` nor `sh` with `dd`, which copying into it needs",
+                             t.replica),
                  "add tar to the image");
   if (r && (!c.result.failure_message.empty() || c.result.exit_code != 0)) {
     cleanup();

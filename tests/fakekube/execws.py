@@ -168,7 +168,8 @@ async def handle_exec(server, request, ns, name, sub):
     if spec_c.get("workingDir"):
         sh = ["/usr/bin/busybox", "sh"] if "busybox" in behaviours else ["/bin/sh"]
         argv = sh + ["-c", 'cd "$0" && exec "$@"', spec_c["workingDir"]] + argv
-    full = ["unshare", "--mount", "--fork", "--", "/bin/sh", "-c", SCRIPT, "sh", root] + argv
+    # No forked parent (unshare --fork) that would hold the pipes: the pumps see the command close them.
+    full = ["unshare", "--mount", "--", "/bin/sh", "-c", SCRIPT, "sh", root] + argv
     proc = await asyncio.create_subprocess_exec(
         *full, stdin=asyncio.subprocess.PIPE if want_stdin else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
@@ -179,6 +180,8 @@ async def handle_exec(server, request, ns, name, sub):
     sent = {"bytes": 0, "cut": False}
 
     async def pump(stream, ch, enabled):
+        nonlocal stdin_closed
+        wanted = enabled
         while True:
             data = await stream.read(65536)
             if not data:
@@ -216,6 +219,15 @@ async def handle_exec(server, request, ns, name, sub):
                         entry["execBytesOut"] = sent["bytes"]
                 except (ConnectionResetError, RuntimeError):
                     enabled = False
+        # As containerd's CRI exec does: once an output stream the client asked for ends (the
+        # command closed its stdout or stderr, e.g. GNU and busybox `dd of=FILE` reopen fd 1 as the
+        # file), the command's stdin is closed; what the client sends after that is dropped.
+        if wanted and want_stdin and not stdin_closed:
+            stdin_closed = True
+            try:
+                proc.stdin.transport.abort()  # close() would still deliver what is buffered
+            except Exception:
+                pass
 
     stdin_closed = False
 

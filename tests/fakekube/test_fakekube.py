@@ -748,6 +748,14 @@ class FakeKubeTest(unittest.TestCase):
         self.assertEqual(out[1].strip(), b"100000")
         root = f.req("GET", "/fake/v1/namespaces/ex/pods/p/root")[1]["path"]
         self.assertEqual(os.path.getsize(os.path.join(root, "tmp/in")), 100000)
+        # As on a real node (containerd's CRI exec): once the command closes its stdout or its
+        # stderr, its stdin is closed too; what had not reached it is lost (GNU and busybox
+        # `dd of=FILE` close stdout, so a bare dd loses the upload).
+        for closes in ("exec >&-", "exec 2>&-"):
+            out, code = self._exec("ex", "p", ["sh", "-c", closes + "; sleep 0.5; cat > /tmp/lost"],
+                                   stdin=b"x" * 1000000)
+            self.assertEqual(json.loads(out[3])["status"], "Success")
+            self.assertLess(os.path.getsize(os.path.join(root, "tmp/lost")), 1000000, closes)
         # v4 (no stdin close signal): command without stdin
         out, code = self._exec("ex", "p", ["ls", "/app"], proto="v4.channel.k8s.io")
         self.assertIn(b"logs", out[1])
