@@ -270,7 +270,7 @@ class FakeCluster:
         writing into the standard output of the container's PID 1 (kubectl exec)."""
         if self.real:
             args = ["exec", "-i", "-n", ns, pod] + (["-c", container] if container else []) + \
-                   ["--", "sh", "-c", "cat > /proc/1/fd/1"]
+                   ["--", "sh", "-c", "cat > /proc/1/fd/1; exit $?"]  # sh stays: see sh()
             p = self.kubectl(*args, input=text, timeout=60)
             assert p.returncode == 0, p.stderr
             return
@@ -280,7 +280,9 @@ class FakeCluster:
 
     def sh(self, ns, pod, script, *args, input=b"", container=None, timeout=120):
         """Runs `sh -c SCRIPT sh ARGS...` in a pod's container as the admin (kubectl exec, both modes),
-        feeding it `input` (bytes); returns the CompletedProcess (bytes)."""
+        feeding it `input` (bytes); returns the CompletedProcess (bytes). Mind that containerd closes
+        an exec's stdin once the command closes its stdout or stderr, and busybox sh execs a script's
+        last command: `cat > FILE` as the whole script loses input there; `cat > FILE; exit $?` does not."""
         cmd = ["kubectl", "--kubeconfig", self.kubeconfig, "exec", "-i", "-n", ns, pod] + \
               (["-c", container] if container else []) + ["--", "sh", "-c", script, "sh"] + [str(a) for a in args]
         return subprocess.run(cmd, input=input, capture_output=True, timeout=timeout)
