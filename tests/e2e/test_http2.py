@@ -11,8 +11,15 @@ without loss or repeats; a plain read reset twice; 503s retried; open streams ou
 a WebSocket, which wb opens over HTTP/1.1 (an Upgrade, as kubectl does), and the proxy passes
 through as an HTTP/1.1 upgrade: asserted as such).
 
-Tokens only: the proxy terminates TLS, so a client certificate would not reach the fake.
+Tokens only: the proxy terminates TLS, so a client certificate would not reach the API server.
+
+With WB_TEST_KUBECONFIG the proxy stands in front of the real API server instead (backend: TLS,
+verified against the cluster's CA; frontend: a certificate of the test's own CA) and alice is a
+ServiceAccount of the test's namespace with a token from the TokenRequest API: whoami, the errors,
+create/start/status/config set, logs and -f, and cp-files run for real (the app runs the test
+server image). A stream cut mid-body, 503s on demand and a GOAWAY need the fake (those skip).
 """
+import json
 import os
 import shutil
 import signal
@@ -20,13 +27,15 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 sys.path.insert(0, HERE)
-from wbtest import FakeCluster, WbTestCase, free_port, REAL_KUBECONFIG  # noqa: E402
+from wbtest import FakeCluster, WbTestCase, free_port, real_images  # noqa: E402
 from test_logs import Follower  # noqa: E402
 
 TOKEN = "h2-alice-token-0123456789"
@@ -38,6 +47,7 @@ LOG_FORMAT = "\t".join(["$alpn", "$remote_port", "$status", "$method", "$path", 
 
 cluster = None
 proxy = None
+PROXY_CA = None  # the CA a kubeconfig through the proxy trusts
 
 
 class Entry:
@@ -49,23 +59,44 @@ class Entry:
         return "%s %s %s %s (port %d, %s)" % (self.alpn, self.method, self.path, self.status, self.port, self.agent)
 
 
-class H2Proxy:
-    """nghttpx on a free 127.0.0.1 port: TLS with the fake's own server certificate (SAN
-    IP:127.0.0.1, signed by the fake's CA, so a kubeconfig trusting that CA trusts the proxy),
-    ALPN h2 and http/1.1; backend: the fake over TLS, verified against its CA."""
+def proxy_certificate(dir):
+    """A CA of the test's own and a server certificate for 127.0.0.1 signed by it, in DIR
+    (ca.crt, server.crt, server.key): the proxy's frontend in front of a real API server, whose
+    key the test does not have."""
+    def openssl(*args):
+        subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=wb-test h2 proxy CA",
+            "-keyout", os.path.join(dir, "ca.key"), "-out", os.path.join(dir, "ca.crt"))
+    openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+            "-keyout", os.path.join(dir, "server.key"), "-out", os.path.join(dir, "server.csr"))
+    ext = os.path.join(dir, "san.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("x509", "-req", "-in", os.path.join(dir, "server.csr"), "-CA", os.path.join(dir, "ca.crt"),
+            "-CAkey", os.path.join(dir, "ca.key"), "-CAcreateserial", "-days", "2", "-extfile", ext,
+            "-out", os.path.join(dir, "server.crt"))
+    return os.path.join(dir, "ca.crt")
 
-    def __init__(self, backend_port, cert_dir, ca):
+
+class H2Proxy:
+    """nghttpx on a free 127.0.0.1 port: TLS with the server certificate in cert_dir (SAN
+    IP:127.0.0.1; the fake's own, signed by its CA, or one of proxy_certificate()'s), ALPN h2 and
+    http/1.1; backend: the API server over TLS at backend_host:backend_port, verified against its
+    CA `ca` (nghttpx checks it against a host name: the server's, or localhost for an IP)."""
+
+    def __init__(self, backend_host, backend_port, cert_dir, ca):
         self.dir = os.path.join(cert_dir, "nghttpx")
         os.makedirs(self.dir, exist_ok=True)
+        sni = "localhost" if backend_host.replace(".", "").isdigit() or ":" in backend_host else backend_host
         self.access_log = os.path.join(self.dir, "access.log")
         self.error_log = os.path.join(self.dir, "error.log")
         self.proc = None
         for _ in range(5):
             self.port = free_port()
             args = [NGHTTPX, "--conf=/dev/null", "--frontend=127.0.0.1,%d" % self.port,
-                    # The fake's certificate names localhost and 127.0.0.1; nghttpx checks the
-                    # backend's certificate against a host name, so it is told to use localhost.
-                    "--backend=127.0.0.1,%d;;tls;sni=localhost" % backend_port, "--cacert=" + ca,
+                    # The fake's certificate (and the test kit's apiserver's) names localhost and
+                    # 127.0.0.1; nghttpx checks the backend's certificate against a host name.
+                    "--backend=%s,%d;;tls;sni=%s" % (backend_host, backend_port, sni), "--cacert=" + ca,
                     "--npn-list=h2,http/1.1", "--single-thread", "--no-ocsp", "--no-via",
                     "--accesslog-file=" + self.access_log, "--accesslog-format=" + LOG_FORMAT,
                     # Long streams (watch, follow) get their line when their headers come.
@@ -139,17 +170,23 @@ class H2Proxy:
 
 
 def setUpModule():
-    global cluster, proxy
-    if REAL_KUBECONFIG:
-        raise unittest.SkipTest("runs wb against the fake API server behind a local HTTP/2 proxy")
+    global cluster, proxy, IMAGE, PROXY_CA
     if not NGHTTPX:
         raise unittest.SkipTest("nghttpx is not installed (Debian package nghttp2-proxy; "
                                 "scripts/install-deps.sh --with-tests installs it)")
     cluster = FakeCluster(tokens=[(TOKEN, "alice", ["developers"])])
     try:
-        status, body = cluster.request("POST", "/fake/v1/settings", {"readinessDelay": 0.1})
-        assert status == 200, body
-        proxy = H2Proxy(cluster.port, cluster.dir, cluster.ca)
+        if cluster.real:
+            IMAGE = real_images()["server"]
+            cert_dir = tempfile.mkdtemp(prefix="wb-h2proxy-", dir=cluster.dir)
+            PROXY_CA = proxy_certificate(cert_dir)
+            url = urllib.parse.urlsplit(cluster.server)
+            proxy = H2Proxy(url.hostname, url.port or 443, cert_dir, cluster.ca)
+        else:
+            status, body = cluster.request("POST", "/fake/v1/settings", {"readinessDelay": 0.1})
+            assert status == 200, body
+            PROXY_CA = cluster.ca
+            proxy = H2Proxy("127.0.0.1", cluster.port, cluster.dir, cluster.ca)
     except BaseException:
         cluster.stop()
         raise
@@ -166,13 +203,44 @@ class OverHttp2(WbTestCase):
     def setUp(self):
         super().setUp()
         self.app = "orders"
-        self.ns = cluster.workspace_for("alice", "h2")
-        # Server: the proxy; certificate-authority: the fake's CA, which signed the proxy's certificate.
-        self.kubeconfig = cluster.kubeconfig_for(os.path.join(self.home, "kubeconfig"), token=TOKEN,
-                                                 server=proxy.url)
+        if cluster.real:
+            # A token that reaches the real API server through the proxy: alice is a ServiceAccount
+            # of the namespace, who may edit there.
+            self.ns = cluster.namespace("h2")
+            status, body = cluster.apply({"apiVersion": "v1", "kind": "ServiceAccount",
+                                          "metadata": {"name": "alice", "namespace": self.ns}})
+            self.assertEqual(status, 201, body)
+            status, body = cluster.apply({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": "alice-edit", "namespace": self.ns},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+                "subjects": [{"kind": "ServiceAccount", "name": "alice", "namespace": self.ns}]})
+            self.assertEqual(status, 201, body)
+            status, body = cluster.request("POST", "/api/v1/namespaces/%s/serviceaccounts/alice/token" % self.ns,
+                                           {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                                            "spec": {"expirationSeconds": 3600}})
+            self.assertEqual(status, 201, body)
+            self.token = body["status"]["token"]
+            # How wb names that user, and the group a test looks for.
+            self.username = "system:serviceaccount:%s:alice" % self.ns
+            self.user_words, self.group = "robot 'alice' of %s" % self.ns, "system:serviceaccounts"
+        else:
+            self.ns = cluster.workspace_for("alice", "h2")
+            self.token, self.username, self.user_words, self.group = TOKEN, "alice", "alice", "developers"
+        # Server: the proxy; certificate-authority: the CA that signed the proxy's certificate (the fake's).
+        self.kubeconfig = self.proxy_kubeconfig("kubeconfig", self.token)
         self.mark = proxy.mark()
 
     # ------------------------------------------------------------ helpers
+    def proxy_kubeconfig(self, name, token):
+        path = cluster.kubeconfig_for(os.path.join(self.home, name), token=token, server=proxy.url)
+        with open(path) as f:
+            cfg = json.load(f)
+        cfg["clusters"][0]["cluster"]["certificate-authority"] = PROXY_CA
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        return path
+
     def run_wb(self, *args, **kw):
         return self.wb("--kubeconfig", self.kubeconfig, "-w", self.ns, *args, **kw)
 
@@ -204,6 +272,14 @@ class OverHttp2(WbTestCase):
     def short(self, pod):
         return self.app + pod[pod.rfind("-"):]
 
+    def started_line(self, pod):
+        """The line a replica's log starts with: the fake's, or what the test server prints when it serves."""
+        return "serving version 1 on port 8080" if cluster.real else "container %s of pod %s started" % (self.app, pod)
+
+    # What a replica's log has before the lines a test writes: the fake's two lines, or the JVM's
+    # note of JAVA_TOOL_OPTIONS and the test server's.
+    OWN_LINES = ("Starting", "container", "Picked up JAVA_TOOL_OPTIONS", "serving version")
+
     def wait_until(self, predicate, what, timeout=20):
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -220,8 +296,8 @@ class OverHttp2(WbTestCase):
     def test_whoami(self):
         r = self.run_wb("whoami")
         self.assertExit(r, 0)
-        self.assertIn("You are alice", r.out)
-        self.assertIn("developers", r.out)
+        self.assertIn("You are %s " % self.username, r.out)
+        self.assertIn(self.group, r.out)
         entries = self.wb_entries()
         self.assertAllH2(entries, "wb whoami")
         self.assertTrue(any(e.method == "POST" and "selfsubjectreviews" in e.path for e in entries), entries)
@@ -230,17 +306,19 @@ class OverHttp2(WbTestCase):
         self.assertExit(r, 0)
         self.assertIn("< HTTP/2 201", r.err)
         self.assertIn("> authorization: <redacted>", r.err)
-        self.assertNotIn(TOKEN, r.err + r.out)
+        self.assertNotIn(self.token, r.err + r.out)
         # wb doctor reads the server's clock from the (lower-case) date header of an h2 answer.
         r = self.run_wb("doctor")
-        self.assertIn("server reachable       %s (Kubernetes v1.32.0)" % proxy.url, r.out)
+        status, version = cluster.request("GET", "/version")
+        self.assertEqual(status, 200, version)
+        self.assertIn("server reachable       %s (Kubernetes %s)" % (proxy.url, version["gitVersion"]), r.out)
         self.assertIn("clock in sync          same time as the API server", r.out)
         self.assertAllH2(self.wb_entries(), "wb whoami -vv, wb doctor")
 
     def test_errors_read_the_same_over_h2(self):
         # The API server's Status answers (401, 404, 403) come as h2 responses: the same one-line
         # errors and exit codes as over HTTP/1.1.
-        bad = cluster.kubeconfig_for(os.path.join(self.home, "bad"), token="unknown-h2-token", server=proxy.url)
+        bad = self.proxy_kubeconfig("bad", "unknown-h2-token")
         r = self.wb("--kubeconfig", bad, "whoami")
         self.assertOneLineError(r, 4, "401")
         self.assertNotIn("unknown-h2-token", r.err)
@@ -248,7 +326,7 @@ class OverHttp2(WbTestCase):
         self.assertOneLineError(r, 3, "app 'nope' not found in workspace '%s'" % self.ns)
         other = cluster.workspace_for("bob", "h2-other")  # alice has no role there
         r = self.wb("--kubeconfig", self.kubeconfig, "-w", other, "app", "status", "orders")
-        self.assertOneLineError(r, 4, "you (alice) cannot see apps in workspace %s" % other)
+        self.assertOneLineError(r, 4, "you (%s) cannot see apps in workspace %s" % (self.user_words, other))
         statuses = {e.status for e in proxy.entries(self.mark) if "wb/" in e.agent}
         self.assertTrue({"401", "404", "403"} <= statuses, statuses)
         self.assertAllH2(proxy.entries(self.mark), "the refused requests")
@@ -290,7 +368,7 @@ class OverHttp2(WbTestCase):
         self.assertExit(r, 0)
         for i, p in enumerate(pods):
             self.assertIn("%s hello from %d\n" % (self.short(p), i), r.out)
-            self.assertIn("%s container %s of pod %s started\n" % (self.short(p), self.app, p), r.out)
+            self.assertIn("%s %s\n" % (self.short(p), self.started_line(p)), r.out)
         self.assertAllH2(self.wb_entries(), "wb logs")
 
         f = Follower(self)
@@ -317,8 +395,7 @@ class OverHttp2(WbTestCase):
         text = "".join(f.lines)
         for i, p in enumerate(pods):
             mine = [line for line in f.lines if line.startswith(self.short(p) + " ")
-                    and not line.startswith(self.short(p) + " Starting")
-                    and not line.startswith(self.short(p) + " container")]
+                    and not line[len(self.short(p)) + 1:].startswith(self.OWN_LINES)]
             self.assertEqual(mine, ["%s hello from %d\n" % (self.short(p), i)] +
                              ["%s round %d from %d\n" % (self.short(p), round, i) for round in range(3)] +
                              (["%s still here %d\n" % (self.short(p), i)] if p in left else []), text)
@@ -336,6 +413,7 @@ class OverHttp2(WbTestCase):
             self.assertEqual(len(follows[p]), 1, follows)  # one stream each, none broke
 
     def test_follow_resumes_a_stream_the_proxy_reset(self):
+        cluster.skip_unless_fake(self, "a log stream cut on demand")
         self.started(replicas=1)
         pod = self.pods()[0]
         self.say(pod, "\n".join("before %d" % i for i in range(50)) + "\n")
@@ -364,6 +442,7 @@ class OverHttp2(WbTestCase):
         self.assertAllH2(self.wb_entries(), "wb logs -f")
 
     def test_read_resumes_after_the_proxy_reset_the_stream(self):
+        cluster.skip_unless_fake(self, "a log read cut on demand")
         self.started(replicas=1)
         pod = self.pods()[0]
         # More than the 64 KiB an h2 stream's initial flow-control window lets through.
@@ -391,6 +470,7 @@ class OverHttp2(WbTestCase):
         self.assertAllH2(reads, "the log reads")
 
     def test_retries_a_refused_request_over_h2(self):
+        cluster.skip_unless_fake(self, "503s on demand")
         self.started(replicas=1)
         # The API server is briefly unavailable: two 503s with Retry-After, then the answer.
         status, body = cluster.request("POST", "/fake/v1/faults", {
@@ -411,6 +491,7 @@ class OverHttp2(WbTestCase):
         # --goaway-chance): streams open on that connection go on, new ones need a new connection.
         # nghttpx does the same on a reload (SIGHUP): a new worker takes new connections, the old
         # one sends GOAWAY on its own and serves its open streams to their end.
+        cluster.skip_unless_fake(self, "a log stream cut on demand after a GOAWAY")
         self.started(replicas=1)
         pod = self.pods()[0]
         self.say(pod, "one\n")
@@ -449,11 +530,19 @@ class OverHttp2(WbTestCase):
     def test_cp_files_both_ways(self):
         self.started(replicas=1)
         pod = self.pods()[0]
-        status, body = cluster.request("GET", "/fake/v1/namespaces/%s/pods/%s/root" % (self.ns, pod))
-        self.assertEqual(status, 200, body)
-        root = body["path"]
-        with open(os.path.join(root, "app/logs/app.log"), "wb") as f:
-            f.write(b"line over h2\n" * 2000)
+        if cluster.real:
+            # The file is put into the container (and looked at there) by the admin's kubectl exec.
+            def in_pod(script, input=None):
+                p = cluster.kubectl("exec", "-i", "-n", self.ns, pod, "--", "sh", "-c", script, input=input)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                return p.stdout
+            in_pod("mkdir -p /app/logs && cat > /app/logs/app.log", input="line over h2\n" * 2000)
+        else:
+            status, body = cluster.request("GET", "/fake/v1/namespaces/%s/pods/%s/root" % (self.ns, pod))
+            self.assertEqual(status, 200, body)
+            root = body["path"]
+            with open(os.path.join(root, "app/logs/app.log"), "wb") as f:
+                f.write(b"line over h2\n" * 2000)
         local = os.path.join(self.home, "local")
         os.makedirs(local)
         r = self.run_wb("cp-files", self.app + ":/app/logs/app.log", local)
@@ -466,10 +555,14 @@ class OverHttp2(WbTestCase):
         os.chmod(up, 0o640)
         r = self.run_wb("cp-files", up, self.app + ":/app/application.yaml")
         self.assertExit(r, 0)
-        landed = os.path.join(root, "app/application.yaml")
-        with open(landed) as f:
-            self.assertEqual(f.read(), "server:\n  port: 8080\n")
-        self.assertEqual(stat.S_IMODE(os.stat(landed).st_mode), 0o640)
+        if cluster.real:
+            self.assertEqual(in_pod("cat /app/application.yaml"), "server:\n  port: 8080\n")
+            self.assertEqual(in_pod("stat -c %a /app/application.yaml"), "640\n")
+        else:
+            landed = os.path.join(root, "app/application.yaml")
+            with open(landed) as f:
+                self.assertEqual(f.read(), "server:\n  port: 8080\n")
+            self.assertEqual(stat.S_IMODE(os.stat(landed).st_mode), 0o640)
         entries = self.wb_entries()
         # Exec is a WebSocket: an HTTP/1.1 upgrade (101) the proxy passed through; everything
         # else (finding the replica) went over h2.
