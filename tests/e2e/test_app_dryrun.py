@@ -1,6 +1,7 @@
 """wb app create: the objects it prints with --dry-run (no cluster at all), checked field by field
-and by an independent validator (tests/validate, kubernetes-models) and bad input. Creating on a
-cluster is in test_app_lifecycle.py.
+and by an independent validator (tests/validate, kubernetes-models) and bad input; and an API server
+takes them as they are (kubectl create --dry-run=server, strict field validation: a real 1.32
+apiserver with WB_TEST_KUBECONFIG, else the fake). Creating on a cluster is in test_app_lifecycle.py.
 
 The validator needs its packages once: `npm ci --prefix tests/validate`. Without them those checks
 are skipped with a message.
@@ -12,7 +13,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import SOURCE_DIR, WbTestCase  # noqa: E402
+from wbtest import SOURCE_DIR, FakeCluster, WbTestCase  # noqa: E402
 
 VALIDATE_DIR = os.path.join(SOURCE_DIR, "tests", "validate")
 
@@ -205,6 +206,51 @@ class AppDryRun(WbTestCase):
         with open(path, "w") as f:
             f.write("app:\n  name: orders\n  memory: 512\n")
         self.assertOneLineError(self.wb("app", "create", "--dry-run"), 2, path + ":3:11: memory '512' is too little")
+
+
+
+class TheServerTakesThem(WbTestCase):
+    """What --dry-run prints, sent to the API server with dryRun=All: admission, validation and
+    strict field validation (an unknown or misspelt field fails) pass, and nothing is stored."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = FakeCluster()
+        try:
+            cls.ns = cls.cluster.namespace("dryrun")
+        except BaseException:
+            cls.cluster.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+
+    def test_printed_objects_pass_a_server_side_dry_run(self):
+        env = {"WB_TRACING_COLLECTOR": "skywalking-oap.tracing:11800", "WB_REGISTRY_PULL_SECRET": "harbor-pull",
+               "WB_DEFAULTS_TIMEZONE": "Asia/Shanghai"}
+        for args in ([], ["--port", "8081", "--trace", "--spring-boot", "--memory", "768Mi", "--cpu", "2",
+                          "--env", "FEATURE_X=on", "--description", "Takes orders", "--replicas", "3"]):
+            r = self.wb("app", "create", "orders", "-w", self.ns, *args, "--dry-run", "-o", "json", env=env)
+            self.assertExit(r, 0)
+            sent = json.loads(r.out)["items"]
+            got = []
+            for obj, path in zip(sent, ("/apis/apps/v1/namespaces/%s/deployments", "/api/v1/namespaces/%s/services")):
+                status, body = self.cluster.request("POST", path % self.ns + "?dryRun=All&fieldValidation=Strict", obj)
+                self.assertEqual(status, 201, "the server refused %s %s: %s" % (obj["kind"], args, body))
+                self.assertEqual((body["kind"], body["metadata"]["name"], body["metadata"]["namespace"]),
+                                 (obj["kind"], "orders", self.ns))
+                got.append(body)
+            # Kept as sent (the server adds its defaults around them, e.g. a probe's timeoutSeconds).
+            c_sent = sent[0]["spec"]["template"]["spec"]["containers"][0]
+            c_got = got[0]["spec"]["template"]["spec"]["containers"][0]
+            for field in ("image", "env", "ports", "resources", "securityContext", "volumeMounts", "lifecycle"):
+                self.assertEqual(c_got[field], c_sent[field], (field, args))
+            self.assertEqual(got[1]["spec"]["ports"], sent[1]["spec"]["ports"], args)
+        # A dry run stores nothing.
+        for path in ("/apis/apps/v1/namespaces/%s/deployments/orders", "/api/v1/namespaces/%s/services/orders"):
+            status, body = self.cluster.request("GET", path % self.ns)
+            self.assertEqual(status, 404, body)
 
 
 if __name__ == "__main__":
