@@ -12,7 +12,8 @@ TOKEN = "dev-token-118-0123456789"
 IMAGE = "registry.local/shop/orders@sha256:" + "d" * 64
 
 
-@unittest.skipIf(REAL_KUBECONFIG, "needs the fake API server's 1.18 mode")
+@unittest.skipIf(REAL_KUBECONFIG, "needs the fake API server (its Kubernetes 1.18 mode: no SelfSubjectReview, Ingress "
+                                   "only v1beta1); a real cluster cannot do that on demand")
 class OnKubernetes118(WbTestCase):
     @classmethod
     def setUpClass(cls):
