@@ -5,9 +5,10 @@ the pushed digest on the fake API server (wb app create -> push -> the Deploymen
 digest, the change cause is recorded; --no-deploy; a stopped app stays stopped; a crash-looping
 release exits 6 with "keeps crashing").
 
-With WB_TEST_KUBECONFIG (a real cluster) the deploy tests that need pods to run are skipped, saying
-so: the cluster cannot pull from the test's loopback registry. What needs no running pod (app not
-found, --no-deploy, a stopped app gets the image) runs there too, in WB_TEST_NAMESPACE.
+With WB_TEST_KUBECONFIG (a real cluster) the deploy tests push to WB_TEST_REGISTRY, which the
+cluster's node pulls from, on the real JRE base, and the app really runs: the test HTTP server jar
+(its pods answer with the version pushed, by pod IP), rollouts wait for real readiness, and the
+crashing release is a jar that exits 1. The registry-only tests keep their own local registries.
 
 Running the pushed image for real (podman + a debootstrapped JRE base, minutes) is optional: set
 WB_TEST_PODMAN=1 (root, with podman, runc and debootstrap; the JRE base is made once by
@@ -25,12 +26,15 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import unittest
+import urllib.error
 import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import FakeCluster, Registry, WbTestCase, REAL_KUBECONFIG, SOURCE_DIR, free_port, jre_layout  # noqa: E402
+from wbtest import (FakeCluster, Registry, WbTestCase, REAL_KUBECONFIG, REAL_REGISTRY, SOURCE_DIR, free_port,  # noqa: E402
+                    jre_layout, real_images)
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -345,6 +349,18 @@ class PushToRegistry(PushCase):
         self.assertIn("BASE=yes", c["config"]["Env"])
 
 
+def has_repository(repo):
+    """Whether a plain-HTTP registry has REPO (host:port/name) with any tag."""
+    host, name = repo.split("/", 1)
+    try:
+        with urllib.request.urlopen("http://%s/v2/%s/tags/list" % (host, name), timeout=10) as resp:
+            return bool(json.loads(resp.read()).get("tags"))
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return False
+        raise
+
+
 def catalog(reg):
     import ssl
     ctx = ssl._create_unverified_context()
@@ -445,14 +461,21 @@ class PushToLocalTargets(PushCase):
                          .count("Writing manifest"), 1)
 
 
-@unittest.skipUnless(os.environ.get("WB_TEST_PODMAN") == "1" and shutil.which("podman") and os.geteuid() == 0,
+PODMAN = os.environ.get("WB_TEST_PODMAN") == "1" and shutil.which("podman") and os.geteuid() == 0
+
+
+@unittest.skipUnless(PODMAN or REAL_KUBECONFIG,
                      "runs the image with podman on a JRE base made by debootstrap: set WB_TEST_PODMAN=1 (root, "
-                     "podman, runc and debootstrap installed; scripts/test.sh does this in CI)")
+                     "podman, runc and debootstrap installed; scripts/test.sh does this in CI), or on a real "
+                     "cluster (WB_TEST_KUBECONFIG)")
 class RunsForReal(PushCase):
-    """The image wb builds on a real JRE base runs under podman and the jar prints what it should."""
+    """The image wb builds on a real JRE base runs and the jar prints what it should: under podman
+    (WB_TEST_PODMAN=1), else as a pod on the real cluster, pushed to the registry its node pulls from."""
 
     def setUp(self):
         super().setUp()
+        if not PODMAN:
+            return
         self.layout = jre_layout()
         conf = os.path.join(self.home, "podman")
         os.makedirs(conf)
@@ -471,6 +494,8 @@ class RunsForReal(PushCase):
         self.addCleanup(shutil.rmtree, conf, True)
 
     def run_image(self, jar, tag):
+        if not PODMAN:
+            return self.run_on_cluster(jar, tag)
         out = os.path.join(self.home, tag + ".tar")
         r = self.push(os.path.join(jars, jar), "--to", "tar:" + out, "--tag", tag,
                       "--base", "oci:%s:17" % self.layout, profile=None, timeout=600)
@@ -483,6 +508,31 @@ class RunsForReal(PushCase):
                              env=self.podman_env)
         self.assertEqual(run.returncode, 0, run.stderr)
         return run.stdout
+
+    def run_on_cluster(self, jar, tag):
+        """Pushes JAR on the real JRE base into WB_TEST_REGISTRY and runs it once as a pod; its log."""
+        c = get_cluster()
+        r = self.push(os.path.join(jars, jar), "--no-deploy", "--base", real_images()["jre"],
+                      "--to", "%s/wb-test/runs-%s" % (REAL_REGISTRY, tag), "--tag", tag, profile=None, timeout=600)
+        self.assertExit(r, 0)
+        image = r.out.strip()
+        ns = c.namespace("runs")
+        status, body = c.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": tag, "namespace": ns},
+                                "spec": {"restartPolicy": "Never",
+                                         "containers": [{"name": tag, "image": image}]}})
+        self.assertEqual(status, 201, body)
+        path = "/api/v1/namespaces/%s/pods/%s" % (ns, tag)
+        deadline = time.time() + 120
+        while True:
+            status, pod = c.request("GET", path)
+            phase = pod["status"].get("phase")
+            if phase in ("Succeeded", "Failed"):
+                break
+            self.assertLess(time.time(), deadline, "pod %s did not finish: %s" % (tag, pod["status"]))
+            time.sleep(0.5)
+        status, log = c.request("GET", path + "/log")
+        self.assertEqual(phase, "Succeeded", log)
+        return log
 
     def test_plain_jar_says_its_word(self):
         self.assertIn("plain says hi", self.run_image("plain.jar", "plain"))
@@ -516,26 +566,32 @@ unittest.addModuleCleanup(stop_cluster)
 
 
 class PushAndDeploy(PushCase):
+    """Push, then deploy. On the fake API server pods "run" any image and *crashloop* names crash;
+    on a real cluster (WB_TEST_KUBECONFIG) the pushes go to WB_TEST_REGISTRY, which its node pulls
+    from, on the real JRE base, and the jars are the test HTTP server (server.jar, server-v2.jar,
+    which answer with their version) and crash.jar, a release that really exits 1 at once."""
+
     def setUp(self):
         super().setUp()
         c = get_cluster()
-        self.base = "%s/base/java:17" % plain_reg.host
-        self.write_profile(registry=plain_reg.host, bases={"17": self.base})
+        self.cluster = c
         self.app = "orders"
         if c.real:
-            self.ns = os.environ.get("WB_TEST_NAMESPACE", "wb-e2e")
+            images = real_images()
+            self.registry, self.project = REAL_REGISTRY, "wb-test"
+            self.base = images["jre"]
             self.app = "orders-" + uuid.uuid4().hex[:6]
-            self.kubeconfig = REAL_KUBECONFIG
+            self.jar1, self.jar2, self.version = "server.jar", "server-v2.jar", ""
         else:
-            self.ns = "shop-" + uuid.uuid4().hex[:8]
-            status, body = c.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {
-                "name": self.ns, "labels": {"kubesphere.io/workspace": "shop"}}})
-            self.assertIn(status, (200, 201), body)
-            self.kubeconfig = c.kubeconfig
-        self.cluster = c
+            self.registry, self.project = plain_reg.host, "shop"
+            self.base = "%s/base/java:17" % plain_reg.host
+            self.jar1, self.jar2, self.version = "boot.jar", "boot-v2.jar", " 0.0.1-SNAPSHOT"
+        self.write_profile(registry=self.registry, project=self.project, bases={"17": self.base})
+        self.ns = c.namespace("shop", {"kubesphere.io/workspace": "shop"})
+        self.kubeconfig = c.kubeconfig
 
-    def fake_only(self, what):
-        self.cluster.skip_unless_fake(self, what)
+    def repo(self, app=None):
+        return "%s/%s/%s" % (self.registry, self.project, app or self.app)
 
     def run_wb(self, *args, **kw):
         env = dict(kw.pop("env", {}) or {}, WB_PROFILE="t")
@@ -544,15 +600,8 @@ class PushAndDeploy(PushCase):
     def create_app(self):
         r = self.run_wb("app", "create", self.app)
         self.assertExit(r, 0)
-        if self.cluster.real:
-            self.addCleanup(self.run_wb, "app", "delete", self.app, "--yes")
 
     def deployment(self):
-        if self.cluster.real:
-            p = subprocess.run(["kubectl", "--kubeconfig", REAL_KUBECONFIG, "get", "deployment", self.app, "-n",
-                                self.ns, "-o", "json"], capture_output=True, text=True, timeout=60)
-            self.assertEqual(p.returncode, 0, p.stderr)
-            return json.loads(p.stdout)
         status, body = self.cluster.request("GET", "/apis/apps/v1/namespaces/%s/deployments/%s" % (self.ns, self.app))
         self.assertEqual(status, 200, body)
         return body
@@ -560,68 +609,92 @@ class PushAndDeploy(PushCase):
     def image(self):
         return self.deployment()["spec"]["template"]["spec"]["containers"][0]["image"]
 
+    def answers(self):
+        """What the app's running pods answer on GET / (real cluster: by pod IP, as no Service routes)."""
+        status, body = self.cluster.request("GET", "/api/v1/namespaces/%s/pods?labelSelector=app.kubernetes.io/name=%s"
+                                            % (self.ns, self.app))
+        self.assertEqual(status, 200, body)
+        out = set()
+        for p in body["items"]:
+            if p["metadata"].get("deletionTimestamp") or not any(
+                    c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", [])):
+                continue
+            with urllib.request.urlopen("http://%s:8080/" % p["status"]["podIP"], timeout=10) as resp:
+                out.add(resp.read().decode().split(" version ")[-1].strip())
+        return out
+
     def test_app_not_found_fails_before_uploading(self):
         app = "ghost-" + uuid.uuid4().hex[:6]
         r = self.run_wb("push", "jar", os.path.join(jars, "plain.jar"), "--app", app)
         self.assertOneLineError(r, 3, app, "wb app create")
+        self.assertFalse(has_repository(self.repo(app)))
         self.assertNotIn(app, catalog(plain_reg))
 
     def test_stopped_app_gets_the_image_and_stays_stopped(self):
         self.create_app()
-        r = self.run_wb("push", "jar", os.path.join(jars, "boot.jar"), "--app", self.app, "-o", "json",
+        r = self.run_wb("push", "jar", os.path.join(jars, self.jar1), "--app", self.app, "-o", "json",
                         env={"CI_COMMIT_SHA": "feedbeef" * 5, "CI_PIPELINE_URL": "https://ci.example/p/9"})
         self.assertExit(r, 0)
         doc = json.loads(r.out)
         self.assertIn("is stopped; start it with `wb app start %s`" % self.app, r.err)
         d = self.deployment()
         self.assertEqual(d["spec"].get("replicas", 0), 0)
-        self.assertEqual(self.image(), "%s/shop/%s@%s" % (plain_reg.host, self.app, doc["digest"]))
+        self.assertEqual(self.image(), "%s@%s" % (self.repo(), doc["digest"]))
         a = d["metadata"]["annotations"]
         self.assertEqual(a["kubernetes.io/change-cause"],
-                         "push boot.jar 0.0.1-SNAPSHOT (commit feedbeef, https://ci.example/p/9)")
+                         "push %s%s (commit feedbeef, https://ci.example/p/9)" % (self.jar1, self.version))
         self.assertIn("wb.dev/changed-by", a)
-        self.assertEqual(a["wb.dev/jar"], "boot.jar")
+        self.assertEqual(a["wb.dev/jar"], self.jar1)
         self.assertEqual(doc["deployed"]["state"], "Stopped")
         self.assertEqual(doc["deployed"]["app"], self.app)
 
     def test_no_deploy_leaves_the_app_alone(self):
         self.create_app()
         before = self.image()
-        r = self.run_wb("push", "jar", os.path.join(jars, "boot.jar"), "--app", self.app, "--no-deploy")
+        r = self.run_wb("push", "jar", os.path.join(jars, self.jar1), "--app", self.app, "--no-deploy")
         self.assertExit(r, 0)
         self.assertEqual(self.image(), before)
 
     def test_running_app_rolls_to_the_digest(self):
-        self.fake_only("pods must run the image pushed to the test's loopback registry")
         self.create_app()
-        self.assertExit(self.run_wb("push", "jar", os.path.join(jars, "boot.jar"), "--app", self.app), 0)
-        self.assertExit(self.run_wb("app", "start", self.app), 0)
-        r = self.run_wb("push", "jar", os.path.join(jars, "boot-v2.jar"), "--app", self.app, "-o", "json")
+        self.assertExit(self.run_wb("push", "jar", os.path.join(jars, self.jar1), "--app", self.app), 0)
+        self.assertExit(self.run_wb("app", "start", self.app, "--timeout", "180s"), 0)
+        r = self.run_wb("push", "jar", os.path.join(jars, self.jar2), "--app", self.app, "-o", "json",
+                        "--timeout", "180s")
         self.assertExit(r, 0)
         doc = json.loads(r.out)
-        self.assertEqual(self.image(), "%s/shop/%s@%s" % (plain_reg.host, self.app, doc["digest"]))
+        self.assertEqual(self.image(), "%s@%s" % (self.repo(), doc["digest"]))
         self.assertTrue(doc["deployed"]["state"].startswith("Running"), doc)
         self.assertGreaterEqual(doc["deployed"]["revision"], 2)
+        if self.cluster.real:
+            self.assertEqual(self.answers(), {"2"})  # the pushed image really runs: server-v2 says so
         r = self.run_wb("app", "history", self.app, "-o", "json")
         self.assertExit(r, 0)
-        self.assertIn("push boot-v2.jar 0.0.1-SNAPSHOT", r.out)
+        self.assertIn("push %s%s" % (self.jar2, self.version), r.out)
         # text mode: one line on stdout, the image by digest
-        r = self.run_wb("push", "jar", os.path.join(jars, "boot.jar"), "--app", self.app)
+        r = self.run_wb("push", "jar", os.path.join(jars, self.jar1), "--app", self.app, "--timeout", "180s")
         self.assertExit(r, 0)
         self.assertEqual(r.out.strip(), self.image())
+        if self.cluster.real:
+            self.assertEqual(self.answers(), {"1"})
 
     def test_crash_looping_release_exits_6_in_words(self):
-        self.fake_only("the fake crash-loops images named *crashloop* on demand")
         self.create_app()
-        self.assertExit(self.run_wb("push", "jar", os.path.join(jars, "boot.jar"), "--app", self.app), 0)
-        self.assertExit(self.run_wb("app", "start", self.app), 0)
-        r = self.run_wb("push", "jar", os.path.join(jars, "boot-v2.jar"), "--app", self.app, "--timeout", "5s",
-                        "--to", "%s/shop/orders-crashloop" % plain_reg.host, timeout=60)
+        self.assertExit(self.run_wb("push", "jar", os.path.join(jars, self.jar1), "--app", self.app), 0)
+        self.assertExit(self.run_wb("app", "start", self.app, "--timeout", "180s"), 0)
+        # The fake crash-loops an image named *crashloop*; on a real cluster crash.jar exits 1 at once
+        # and the kubelet backs off restarting it (CrashLoopBackOff) within seconds.
+        jar = "crash.jar" if self.cluster.real else self.jar2
+        timeout = "20s" if self.cluster.real else "5s"
+        r = self.run_wb("push", "jar", os.path.join(jars, jar), "--app", self.app, "--timeout", timeout,
+                        "--to", self.repo("orders-crashloop"), timeout=120)
         self.assertExit(r, 6)
         err = [l for l in r.err.splitlines() if l.strip()]
         self.assertTrue(err[0].startswith("error:"), r)
         self.assertIn("keeps crashing", err[0])
         self.assertIn("orders-crashloop@sha256:", r.out)  # the image was pushed: its reference is printed
+        if self.cluster.real:
+            self.assertEqual(self.answers(), {"1"})  # the old version still serves
 
 
 if __name__ == "__main__":
