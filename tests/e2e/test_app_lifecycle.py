@@ -353,7 +353,8 @@ class Lifecycle(AppOnCluster):
         self.assertEqual(header, ["NAME", "STATUS", "VERSION", "CONFIG", "TRACING", "AGE"])
         r = self.run_wb("app", "status", self.app, tty=True)
         self.assertIn("Running 2/2", r.out)
-        for verb in (["restart", self.app], ["scale", self.app, "1"], ["set", self.app, "--env", "A=1"],
+        # (Down to one replica first: on a real cluster each rolling step waits for a JVM's probes.)
+        for verb in (["scale", self.app, "1"], ["restart", self.app], ["set", self.app, "--env", "A=1"],
                      ["rollback", self.app], ["history", self.app], ["stop", self.app]):
             r = self.run_wb("app", *verb, tty=True)
             self.assertExit(r, 0)
@@ -364,8 +365,9 @@ class Lifecycle(AppOnCluster):
 
     def test_every_verb_as_json(self):
         self.created_with_image("--replicas", "1")
-        for verb in (["start", self.app], ["restart", self.app], ["scale", self.app, "2"],
-                     ["set", self.app, "--env", "A=1"], ["rollback", self.app], ["status", self.app]):
+        # (Scaled up last: on a real cluster each rolling step waits for a JVM's probes.)
+        for verb in (["start", self.app], ["restart", self.app], ["set", self.app, "--env", "A=1"],
+                     ["rollback", self.app], ["scale", self.app, "2"], ["status", self.app]):
             r = self.run_wb("app", *verb, "-o", "json")
             self.assertExit(r, 0)
             doc = json.loads(r.out)
