@@ -41,6 +41,10 @@ REAL_REGISTRY = os.environ.get("WB_TEST_REGISTRY", "")
 RUN_ID = os.environ.get("WB_TEST_RUN_ID") or uuid.uuid4().hex[:6]
 RUN_LABEL = "wb-test.dev/run"
 CACHE_DIR = os.environ.get("WB_TEST_CACHE", "/var/tmp/wb-test-cache")
+# Profile lines for apps that really run on a real cluster: a CPU request of 5% of the limit instead
+# of 25% (the limit stays, so a JVM starts as fast), so that the pods of modules running in parallel
+# fit on a small node (2 CPUs hold 16 apps at the default, 80 at this). Empty on the fake.
+LEAN_APPS = "defaults:\n  cpuRequestPercent: 5\n" if REAL_KUBECONFIG else ""
 
 def free_port():
     with socket.socket() as s:
