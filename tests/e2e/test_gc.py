@@ -6,8 +6,10 @@ a pod's old image survives, --dry-run changes nothing, objects and repositories 
 are untouched; retention.auto cleans after a push; a registry with deletes disabled is reported
 once and the push still succeeds.
 
-The fake API server is needed (pods must "run" images from the test's loopback registry, and the
-revisions the deployment controller keeps are set per test), so these tests skip on a real cluster.
+With WB_TEST_KUBECONFIG the cluster is a real one: the test's registry (a loopback port) is one its
+node pulls from over plain HTTP, the pushes are the test HTTP server on the real JRE base (copied
+into that registry), and the app really runs: rolling back to each kept revision starts that image
+on the node (the pod's imageID says which), and the real deployment controller keeps the revisions.
 """
 import json
 import os
@@ -15,13 +17,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 import urllib.error
 import urllib.request
-import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import FakeCluster, Registry, WbTestCase, REAL_KUBECONFIG, SOURCE_DIR  # noqa: E402
+from wbtest import FakeCluster, Registry, WbTestCase, LEAN_APPS, REAL_KUBECONFIG, SOURCE_DIR, real_images  # noqa: E402
 
 ACCEPT = ", ".join(["application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
                     "application/vnd.docker.distribution.manifest.v2+json"])
@@ -32,18 +34,25 @@ reg = None          # deletes enabled
 reg_nodelete = None  # deletes disabled
 
 
+RUNS = "scratch"  # the base image of pushes that must run: scratch on the fake; the JRE on a real cluster
+
+
 def setUpModule():
-    global jars, cluster, reg, reg_nodelete
-    if REAL_KUBECONFIG:
-        return
+    global jars, cluster, reg, reg_nodelete, RUNS
     jars = tempfile.mkdtemp(prefix="wb-gc-jars-")
     subprocess.run([os.path.join(SOURCE_DIR, "tests", "fixtures", "jars", "build.sh"), jars], check=True,
                    capture_output=True, timeout=300)
     cluster = FakeCluster()
-    status, body = cluster.request("POST", "/fake/v1/settings", {"readinessDelay": 0.05})
-    assert status == 200, body
     reg = Registry()
     reg_nodelete = Registry(delete=False)
+    if cluster.real:
+        # The node pulls from the test's registry (plain HTTP on a loopback port) and runs these images.
+        RUNS = "%s/base/jre:17" % reg.host
+        skopeo("copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false", "docker://" + real_images()["jre"],
+               "docker://" + RUNS)
+    else:
+        status, body = cluster.request("POST", "/fake/v1/settings", {"readinessDelay": 0.05})
+        assert status == 200, body
 
 
 def tearDownModule():
@@ -91,24 +100,26 @@ def has_blob(registry, repo, digest):
     return registry_get(registry, "/v2/%s/blobs/%s" % (repo, digest), method="HEAD")[0] == 200
 
 
-@unittest.skipIf(REAL_KUBECONFIG, "uses the fake API server and the test's loopback registry")
 class GcCase(WbTestCase):
+    # On a real cluster (pods really run): the test server, which listens and so becomes ready.
+    JAR = "server.jar" if REAL_KUBECONFIG else "boot.jar"
+    TIMEOUT = "180s" if REAL_KUBECONFIG else "60s"
+
     def setUp(self):
         super().setUp()
         self.app = "orders"
-        self.ns = "gc-" + uuid.uuid4().hex[:8]
-        status, body = cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {
-            "name": self.ns, "labels": {"kubesphere.io/workspace": "shop"}}})
-        self.assertIn(status, (200, 201), body)
+        self.ns = cluster.namespace("gc", {"kubesphere.io/workspace": "shop"})
         self.use_registry(reg)
 
-    def use_registry(self, registry, extra=""):
+    def use_registry(self, registry, extra="", base="scratch"):
+        """The profile: REGISTRY, project = the workspace, Java 17 on BASE (an image that runs on
+        this cluster when the app is to run)."""
         self.registry = registry
         path = os.path.join(self.home, ".config", "wb", "profiles", "t.yaml")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:
-            f.write("registry:\n  host: %s\n  project: %s\nbaseImages:\n  \"17\": scratch\n%s" % (
-                registry.host, self.ns, extra))
+            f.write("registry:\n  host: %s\n  project: %s\nbaseImages:\n  \"17\": %s\n%s%s" % (
+                registry.host, self.ns, base, extra, LEAN_APPS))
         self.repo = "%s/%s" % (self.ns, self.app)
 
     def run_wb(self, *args, env=None, **kw):
@@ -116,9 +127,9 @@ class GcCase(WbTestCase):
         return self.wb("--kubeconfig", cluster.kubeconfig, "-w", self.ns, *args, env=e, **kw)
 
     def push(self, n, env=None, check=True):
-        """Push n: boot.jar with BUILD=<workspace>-n in its environment (a digest and config blob no
+        """Push n: JAR with BUILD=<workspace>-n in its environment (a digest and config blob no
         other test pushes: the registry's garbage-collect is global), tagged v<n>."""
-        r = self.run_wb("push", "jar", os.path.join(jars, "boot.jar"), "--app", self.app, "--tag", "v%d" % n,
+        r = self.run_wb("push", "jar", os.path.join(jars, self.JAR), "--app", self.app, "--tag", "v%d" % n,
                         "--env", "BUILD=%s-%d" % (self.ns, n), "-o", "json", env=env)
         if check:
             self.assertExit(r, 0)
@@ -144,11 +155,31 @@ class GcCase(WbTestCase):
     def image(self):
         return self.get("deployments", self.app)["spec"]["template"]["spec"]["containers"][0]["image"]
 
+    def running_digests(self):
+        """The image digests the app's ready pods run, as the node reports them (imageID)."""
+        out = set()
+        for p in self.get("pods", selector="app.kubernetes.io/name=" + self.app)["items"]:
+            ready = any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+            if ready and not p["metadata"].get("deletionTimestamp"):
+                out |= {c["imageID"].rsplit("@", 1)[-1] for c in p["status"].get("containerStatuses", [])}
+        return out
+
+    def wait_for(self, what, check, timeout=60):
+        """Polls CHECK until it holds (the real controllers act in their own time)."""
+        deadline = time.time() + timeout
+        while not check():
+            self.assertLess(time.time(), deadline, "not so after %d s: %s" % (timeout, what))
+            time.sleep(0.2)
+
     def create_app(self, env=None):
         self.assertExit(self.run_wb("app", "create", self.app, env=env), 0)
 
 
 class FifteenPushes(GcCase):
+    def setUp(self):
+        super().setUp()
+        self.use_registry(reg, base=RUNS)
+
     def test_retention_five_keeps_the_right_five_and_rollback_works(self):
         # The app is created with the default 10 old versions; the profile later says 4.
         self.create_app()
@@ -156,10 +187,11 @@ class FifteenPushes(GcCase):
         for n in range(1, 16):
             digests[n] = json.loads(self.push(n).out)["digest"]
         self.assertEqual(len(set(digests.values())), 15)
-        self.assertExit(self.run_wb("app", "start", self.app, "--timeout", "60s"), 0)
+        self.assertExit(self.run_wb("app", "start", self.app, "--timeout", self.TIMEOUT), 0)
         self.assertEqual(len(tags_of(self.registry, self.repo)), 15)
+        # the controller keeps 10 old versions + the current one (a real one cleans up in its own time)
+        self.wait_for("11 revisions", lambda: len(self.revisions()) == 11)
         revs = self.revisions()
-        self.assertEqual(len(revs), 11)  # the controller keeps 10 old versions + the current one
 
         # Things wb did not make, and another repository, must survive.
         skopeo("copy", "--dest-tls-verify=false", "--src-tls-verify=false",
@@ -175,6 +207,7 @@ class FifteenPushes(GcCase):
             "spec": {"containers": [{"name": "job", "image": "%s/%s@%s" % (self.registry.host, self.repo,
                                                                             digests[2])}]}})
         self.assertEqual(status, 201, body)
+        cluster.wait_ready(self.ns, "!app.kubernetes.io/name")  # it really runs (on a real cluster)
         config_blob = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", "docker://%s/%s@%s" % (
             self.registry.host, self.repo, digests[3])))["config"]["digest"]
 
@@ -227,6 +260,7 @@ class FifteenPushes(GcCase):
             self.assertEqual(has_manifest(self.registry, self.repo, digests[n]), n == 2 or n >= 11, n)
         self.assertEqual(tags_of(self.registry, "%s/billing" % self.ns), ["keep"])
         # The cluster: the current version and the newest 4 old ones.
+        self.wait_for("5 revisions", lambda: len(self.revisions()) == 5)
         revs = self.revisions()
         self.assertEqual(len(revs), 5)
         self.assertEqual(sorted(revs.values()), sorted("%s/%s/%s@%s" % (self.registry.host, self.ns, self.app,
@@ -241,13 +275,16 @@ class FifteenPushes(GcCase):
         self.assertEqual(gc.returncode, 0, gc.stderr + gc.stdout)
         self.assertFalse(has_blob(self.registry, self.repo, config_blob), config_blob + "\n" + gc.stdout)
 
-        # Rollback to each kept revision works: the app runs that image, which the registry still has.
+        # Rollback to each kept revision works: the app runs that image, which the registry still has
+        # (on a real cluster the node pulls it from there, after garbage-collect).
         for rev in sorted(revs)[:-1]:
             image = revs[rev]
-            r = self.run_wb("app", "rollback", self.app, "--to", str(rev), "--timeout", "60s")
+            r = self.run_wb("app", "rollback", self.app, "--to", str(rev), "--timeout", self.TIMEOUT)
             self.assertExit(r, 0)
             self.assertEqual(self.image(), image)
             skopeo("inspect", "--raw", "--tls-verify=false", "docker://" + image)
+            if cluster.real:
+                self.assertEqual(self.running_digests(), {image.rsplit("@", 1)[1]})
             revs = self.revisions()  # the controller renumbers the version it brings back
         # Nothing more to do: a second run deletes nothing.
         r = self.run_wb("gc", self.app, "-o", "json", env=env)
@@ -257,9 +294,10 @@ class FifteenPushes(GcCase):
     def test_config_versions_no_kept_revision_uses_go(self):
         self.create_app()
         self.push(1)
-        self.assertExit(self.run_wb("app", "start", self.app, "--timeout", "60s"), 0)
-        for n in range(1, 5):
-            self.assertExit(self.run_wb("config", "set", self.app, "N=%d" % n, "--timeout", "60s"), 0)
+        self.assertExit(self.run_wb("app", "start", self.app, "--timeout", self.TIMEOUT), 0)
+        for n in range(1, 5):  # (only the last one waits for its rollout: real ones take seconds each)
+            wait = ["--timeout", self.TIMEOUT] if n == 4 else ["--no-wait"]
+            self.assertExit(self.run_wb("config", "set", self.app, "N=%d" % n, *wait), 0)
         names = lambda: sorted(c["metadata"]["name"] for c in self.get(
             "configmaps", selector="wb.dev/config-version")["items"])
         self.assertEqual(names(), ["orders-config-v%d" % n for n in range(1, 5)])
@@ -274,7 +312,13 @@ class FifteenPushes(GcCase):
         self.assertExit(r, 0)
         self.assertEqual(names(), ["orders-config-v3", "orders-config-v4"])
         # Rolling back to the previous version brings config v3 back, which is still there.
-        self.assertExit(self.run_wb("app", "rollback", self.app, "--timeout", "60s"), 0)
+        self.assertExit(self.run_wb("app", "rollback", self.app, "--timeout", self.TIMEOUT), 0)
+        if cluster.real:  # the app's pods run with it
+            self.assertEqual(self.running_digests(), {self.image().rsplit("@", 1)[1]})
+            pods = self.get("pods", selector="app.kubernetes.io/name=" + self.app)["items"]
+            refs = {f["configMapRef"]["name"] for p in pods if not p["metadata"].get("deletionTimestamp")
+                    for f in p["spec"]["containers"][0].get("envFrom", []) if "configMapRef" in f}
+            self.assertEqual(refs, {"orders-config-v3"})
 
 
 class AutoRetention(GcCase):

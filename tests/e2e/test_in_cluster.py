@@ -35,7 +35,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
 sys.path.insert(0, os.path.dirname(__file__))
-from wbtest import FakeCluster, Result, WbTestCase, REAL_KUBECONFIG, SOURCE_DIR, WB_BIN, real_images  # noqa: E402
+from wbtest import FakeCluster, Result, WbTestCase, LEAN_APPS, REAL_KUBECONFIG, WB_BIN, real_images  # noqa: E402
 import test_push_jar as pj  # noqa: E402  (its base-image and skopeo helpers)
 
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -92,6 +92,11 @@ def can_unshare():
 
 def admin_wb(*args):
     env = {"HOME": tempfile.gettempdir(), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    if LEAN_APPS:  # the app really runs in one test: a small CPU request on a shared node
+        path = os.path.join(cluster.dir, "admin-profile.yaml")
+        with open(path, "w") as f:
+            f.write(LEAN_APPS)
+        env["WB_PROFILE"] = path
     p = subprocess.run([WB_BIN, "--kubeconfig", cluster.kubeconfig] + list(args), capture_output=True, text=True,
                        env=env, timeout=120)
     assert p.returncode == 0, "wb %s: %s %s" % (" ".join(args), p.stdout, p.stderr)

@@ -33,8 +33,8 @@ import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import (FakeCluster, Registry, WbTestCase, REAL_KUBECONFIG, REAL_REGISTRY, SOURCE_DIR, free_port,  # noqa: E402
-                    jre_layout, real_images)
+from wbtest import (FakeCluster, Registry, WbTestCase, LEAN_APPS, REAL_KUBECONFIG, REAL_REGISTRY, SOURCE_DIR,  # noqa: E402
+                    free_port, jre_layout, real_images)
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -586,7 +586,7 @@ class PushAndDeploy(PushCase):
             self.registry, self.project = plain_reg.host, "shop"
             self.base = "%s/base/java:17" % plain_reg.host
             self.jar1, self.jar2, self.version = "boot.jar", "boot-v2.jar", " 0.0.1-SNAPSHOT"
-        self.write_profile(registry=self.registry, project=self.project, bases={"17": self.base})
+        self.write_profile(registry=self.registry, project=self.project, bases={"17": self.base}, extra=LEAN_APPS)
         self.ns = c.namespace("shop", {"kubesphere.io/workspace": "shop"})
         self.kubeconfig = c.kubeconfig
 
