@@ -63,7 +63,8 @@ class ManPages(WbTestCase):
     def test_pages_carry_the_definitions(self):
         r, out = self.render()
         self.assertExit(r, 0)
-        page = open(os.path.join(out, "wb-app.1")).read()
+        with open(os.path.join(out, "wb-app.1")) as f:
+            page = f.read()
         # Every option of `wb app create --help` is in the page, with its value name.
         create_help = self.wb("app", "create", "--help").out
         for opt in re.findall(r"^\s+(--[a-z-]+)", create_help, re.M):
@@ -109,16 +110,20 @@ class ManPages(WbTestCase):
     def test_a_page_without_examples_is_refused(self):
         src = self.copy_sources()
         path = os.path.join(src, "wb-logs.1.in")
-        text = open(path).read().replace(".SH EXAMPLES\n", ".SH SAMPLES\n")
-        open(path, "w").write(text)
+        with open(path) as f:
+            text = f.read().replace(".SH EXAMPLES\n", ".SH SAMPLES\n")
+        with open(path, "w") as f:
+            f.write(text)
         r, _ = self.render(src)
         self.assertOneLineError(r, 2, "wb-logs.1.in: no EXAMPLES section")
 
     def test_two_pages_claiming_a_command_are_refused(self):
         src = self.copy_sources()
         path = os.path.join(src, "wb-logs.1.in")
-        text = open(path).read().replace("@page logs\n", "@page logs app\n")
-        open(path, "w").write(text)
+        with open(path) as f:
+            text = f.read().replace("@page logs\n", "@page logs app\n")
+        with open(path, "w") as f:
+            f.write(text)
         r, _ = self.render(src)
         self.assertOneLineError(r, 2, "`wb app` is claimed by two man pages")
 
