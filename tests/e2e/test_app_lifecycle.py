@@ -17,7 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import FakeCluster, WbTestCase, REAL_REGISTRY, real_images  # noqa: E402
+from wbtest import FakeCluster, WbTestCase, LEAN_APPS, REAL_REGISTRY, real_images  # noqa: E402
 
 ALICE_TOKEN = "alice-token-lifecycle-0123"   # may edit in the test workspaces
 BOB_TOKEN = "bob-token-lifecycle-4567"       # may only view there
@@ -77,6 +77,19 @@ class AppOnCluster(WbTestCase):
         self.bob_kubeconfig = cluster.kubeconfig_for(os.path.join(self.home, "bob.kubeconfig"), token=BOB_TOKEN)
 
     # ------------------------------------------------------------ helpers
+    def env(self, extra=None):
+        """Real mode: wb runs with a profile of LEAN_APPS (apps ask for little CPU) unless a test names
+        another."""
+        env = super().env()
+        if LEAN_APPS:
+            path = os.path.join(self.home, "lean-profile.yaml")
+            if not os.path.exists(path):
+                with open(path, "w") as f:
+                    f.write(LEAN_APPS)
+            env["WB_PROFILE"] = path
+        env.update(extra or {})
+        return env
+
     def run_wb(self, *args, **kw):
         return self.wb("--kubeconfig", self.kubeconfig, "-w", self.ns, *args, **kw)
 

@@ -35,7 +35,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 sys.path.insert(0, HERE)
-from wbtest import FakeCluster, WbTestCase, free_port, real_images  # noqa: E402
+from wbtest import FakeCluster, WbTestCase, LEAN_APPS, free_port, real_images  # noqa: E402
 from test_logs import Follower  # noqa: E402
 
 TOKEN = "h2-alice-token-0123456789"
@@ -232,6 +232,19 @@ class OverHttp2(WbTestCase):
         self.mark = proxy.mark()
 
     # ------------------------------------------------------------ helpers
+    def env(self, extra=None):
+        """Real mode: wb runs with a profile of LEAN_APPS (apps ask for little CPU) unless a test names
+        another."""
+        env = super().env()
+        if LEAN_APPS:
+            path = os.path.join(self.home, "lean-profile.yaml")
+            if not os.path.exists(path):
+                with open(path, "w") as f:
+                    f.write(LEAN_APPS)
+            env["WB_PROFILE"] = path
+        env.update(extra or {})
+        return env
+
     def proxy_kubeconfig(self, name, token):
         path = cluster.kubeconfig_for(os.path.join(self.home, name), token=token, server=proxy.url)
         with open(path) as f:

@@ -17,7 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import WB_BIN, FakeCluster, WbTestCase, real_images  # noqa: E402
+from wbtest import WB_BIN, FakeCluster, WbTestCase, LEAN_APPS, real_images  # noqa: E402
 
 IMAGE = "registry.local/shop/orders@sha256:" + "a" * 64  # the fake's; real mode: the test server image
 KUBECTL = shutil.which("kubectl")
@@ -133,6 +133,19 @@ class AppLogs(WbTestCase):
         status, body = cluster.set_app_image(self.ns, self.app, IMAGE)
         self.assertEqual(status, 200, body)
         self.assertExit(self.run_wb("app", "start", self.app), 0)
+
+    def env(self, extra=None):
+        """Real mode: wb runs with a profile of LEAN_APPS (apps ask for little CPU) unless a test names
+        another."""
+        env = super().env()
+        if LEAN_APPS:
+            path = os.path.join(self.home, "lean-profile.yaml")
+            if not os.path.exists(path):
+                with open(path, "w") as f:
+                    f.write(LEAN_APPS)
+            env["WB_PROFILE"] = path
+        env.update(extra or {})
+        return env
 
     def run_wb(self, *args, **kw):
         return self.wb("--kubeconfig", self.kubeconfig, "-w", self.ns, *args, **kw)
