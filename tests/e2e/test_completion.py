@@ -2,8 +2,10 @@
 bash, zsh and fish and asked to complete command lines; app names, workspaces and config versions
 come from the cluster through `wb __complete`, which stays quiet and quick when it cannot reach one.
 
-Against the fake API server by default (a real cluster with WB_TEST_KUBECONFIG skips the parts that
-need workspaces of its own).
+Against the fake API server by default; on a real cluster (WB_TEST_KUBECONFIG) the same completions
+come from namespaces, apps, revisions (ReplicaSets of the real Deployment controller), config and
+routes versions made there, and container paths from a replica that really runs (the test server
+image; its working directory is /app and /app holds its app.jar).
 """
 import contextlib
 import json
@@ -16,25 +18,41 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import FakeCluster, WbTestCase, WB_BIN, SOURCE_DIR  # noqa: E402
+from wbtest import FakeCluster, WbTestCase, WB_BIN, SOURCE_DIR, real_images  # noqa: E402
 
 COMPLETIONS = os.path.join(SOURCE_DIR, "completions")
+IMAGE = "registry.local/shop/orders@sha256:" + "a" * 64
 cluster = None
+shared_dir = None     # what outlives a test: the running app of app_with_files and its kubeconfig
+files_app = None      # (ns, kubeconfig) of that app, made by the first test that needs it
 
 
 def setUpModule():
-    global cluster
+    global cluster, shared_dir, IMAGE
     cluster = FakeCluster()
+    shared_dir = tempfile.mkdtemp(prefix="wb-completion-")
+    if cluster.real:
+        IMAGE = real_images()["server"]
 
 
 def tearDownModule():
     if cluster:
         cluster.stop()
+    if shared_dir:
+        shutil.rmtree(shared_dir, ignore_errors=True)
+
+
+def admin_kubeconfig(path):
+    """A kubeconfig for the admin (the fake's token; a real cluster's token or client certificate)."""
+    if cluster.admin_token:
+        return cluster.kubeconfig_for(path, token=cluster.admin_token)
+    return cluster.kubeconfig_for(path, cert=cluster.admin_cert)
 
 
 class Completion(WbTestCase):
@@ -237,12 +255,12 @@ cat "$HOME/zsh-buffer"
             os.close(fd)
         return screen()
 
-    def workspace_with_apps(self, *apps):
+    def workspace_with_apps(self, *apps, kubeconfig=None):
         ns = "shop-" + uuid.uuid4().hex[:8]
         status, body = cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {
             "name": ns, "labels": {"kubesphere.io/workspace": "shop"}}})
         self.assertIn(status, (200, 201), body)
-        kubeconfig = cluster.kubeconfig_for(os.path.join(self.home, "kubeconfig"), token=cluster.admin_token)
+        kubeconfig = admin_kubeconfig(kubeconfig or os.path.join(self.home, "kubeconfig"))
         for app in apps:
             self.assertExit(self.wb("--kubeconfig", kubeconfig, "-w", ns, "app", "create", app), 0)
         return ns, kubeconfig
@@ -305,8 +323,6 @@ cat "$HOME/zsh-buffer"
 
     # --------------------------------------------------------------------------------- dynamic
     def test_app_names_come_from_the_cluster_in_every_shell(self):
-        if cluster.real:
-            self.skipTest("needs a workspace of its own on the fake API server")
         ns, kubeconfig = self.workspace_with_apps("orders", "billing", "ordermail")
         r = self.wb("--kubeconfig", kubeconfig, "-w", ns, "__complete", "apps")
         self.assertExit(r, 0)
@@ -329,6 +345,17 @@ cat "$HOME/zsh-buffer"
         self.assertEqual(sorted(self.bash("wb --kubeconfig %s app history " % kubeconfig)),
                          ["billing", "ordermail", "orders"])
 
+    def controller_caught_up(self, ns, app, timeout=60):
+        """Waits until the Deployment controller has seen the app's newest spec (observedGeneration)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            status, d = cluster.request("GET", "/apis/apps/v1/namespaces/%s/deployments/%s" % (ns, app))
+            self.assertEqual(status, 200, d)
+            if d.get("status", {}).get("observedGeneration", 0) >= d["metadata"]["generation"]:
+                return
+            time.sleep(0.1)
+        self.fail("the Deployment controller did not get to %s in %d s" % (app, timeout))
+
     def config_versions(self, ns, count):
         """Config versions v1..vCOUNT of app orders in ns, as wb labels them."""
         for n in range(1, count + 1):
@@ -339,8 +366,6 @@ cat "$HOME/zsh-buffer"
             self.assertEqual(status, 201, body)
 
     def test_workspaces_config_versions_profiles_and_contexts(self):
-        if cluster.real:
-            self.skipTest("needs workspaces of its own on the fake API server")
         ns, kubeconfig = self.workspace_with_apps("orders")
         self.config_versions(ns, 3)
         line = "wb --kubeconfig %s -w %s " % (kubeconfig, ns)
@@ -384,12 +409,14 @@ cat "$HOME/zsh-buffer"
 
 
     def test_revisions_and_routes_versions_in_every_shell(self):
-        if cluster.real:
-            self.skipTest("needs a workspace of its own on the fake API server")
         ns, kubeconfig = self.workspace_with_apps("orders", "billing")
         for memory in ("600Mi", "700Mi", "800Mi"):
             self.assertExit(self.wb("--kubeconfig", kubeconfig, "-w", ns, "app", "set", "orders", "--memory", memory,
                                     "--no-wait"), 0)
+            if cluster.real:
+                # A real Deployment controller makes the revision's ReplicaSet when it gets to it; a
+                # change before that would be folded into the next one.
+                self.controller_caught_up(ns, "orders")
         r = self.wb("--kubeconfig", kubeconfig, "-w", ns, "app", "history", "orders", "-o", "json")
         self.assertExit(r, 0)
         revisions = json.loads(r.out)
@@ -470,12 +497,10 @@ cat "$HOME/zsh-buffer"
         self.assertEqual(self.fish("wb --kubeconfig ap"), ["app.env"])
 
     def test_quoted_words_before_the_cursor_count_as_one(self):
-        if cluster.real:
-            self.skipTest("needs a workspace of its own on the fake API server")
         ns, _ = self.workspace_with_apps("orders", "billing")
         # A kubeconfig in a directory with a space, given quoted or escaped.
         os.makedirs(os.path.join(self.home, "my kube"))
-        kubeconfig = cluster.kubeconfig_for(os.path.join(self.home, "my kube", "config"), token=cluster.admin_token)
+        kubeconfig = admin_kubeconfig(os.path.join(self.home, "my kube", "config"))
         self.config_versions(ns, 2)
         quoted = 'wb --kubeconfig "%s" -w %s ' % (kubeconfig, ns)
         escaped = "wb --kubeconfig %s -w '%s' " % (kubeconfig.replace(" ", "\\ "), ns)
@@ -503,25 +528,32 @@ cat "$HOME/zsh-buffer"
     def app_with_files(self):
         """Workspace with app orders running one replica whose container holds /app/logs/app.log,
         /app/lib/, /app/launch.sh, /app/.cache/ and '/app/name with spaces.txt'; returns
-        (ns, kubeconfig, line), line being `wb --kubeconfig K -w NS `."""
-        if cluster.real:
-            self.skipTest("needs the fake API server (files written into the pod's directory)")
-        ns, kubeconfig = self.workspace_with_apps("orders", "billing")
-        status, body = cluster.set_app_image(ns, "orders", "registry.local/shop/orders@sha256:" + "a" * 64)
-        self.assertEqual(status, 200, body)
-        self.assertExit(self.wb("--kubeconfig", kubeconfig, "-w", ns, "app", "start", "orders"), 0)
-        status, body = cluster.request("GET", "/api/v1/namespaces/%s/pods?labelSelector=app.kubernetes.io/name=orders"
-                                       % ns)
-        self.assertEqual(status, 200, body)
-        pod = body["items"][0]["metadata"]["name"]
-        status, body = cluster.request("GET", "/fake/v1/namespaces/%s/pods/%s/root" % (ns, pod))
-        self.assertEqual(status, 200, body)
-        app = os.path.join(body["path"], "app")
-        for d in ("logs", "lib", ".cache"):
-            os.makedirs(os.path.join(app, d), exist_ok=True)
-        for f, text in (("logs/app.log", "started\n"), ("launch.sh", "#!/bin/sh\n"), ("name with spaces.txt", "x\n")):
-            with open(os.path.join(app, f), "w") as fh:
-                fh.write(text)
+        (ns, kubeconfig, line), line being `wb --kubeconfig K -w NS `. Made once for the module (the
+        tests only read it): a real replica takes seconds to start."""
+        global files_app
+        if files_app is None:
+            ns, kubeconfig = self.workspace_with_apps("orders", "billing",
+                                                      kubeconfig=os.path.join(shared_dir, "kubeconfig"))
+            status, body = cluster.set_app_image(ns, "orders", IMAGE)
+            self.assertEqual(status, 200, body)
+            self.assertExit(self.wb("--kubeconfig", kubeconfig, "-w", ns, "app", "start", "orders"), 0)
+            pod = cluster.running_pods(ns, "orders")[0]
+            if cluster.real:
+                p = cluster.sh(ns, pod, 'cd /app && mkdir -p logs lib .cache && echo started > logs/app.log && '
+                               'printf "#!/bin/sh\\n" > launch.sh && echo x > "name with spaces.txt"')
+                self.assertEqual(p.returncode, 0, p.stderr)
+            else:
+                status, body = cluster.request("GET", "/fake/v1/namespaces/%s/pods/%s/root" % (ns, pod))
+                self.assertEqual(status, 200, body)
+                app = os.path.join(body["path"], "app")
+                for d in ("logs", "lib", ".cache"):
+                    os.makedirs(os.path.join(app, d), exist_ok=True)
+                for f, text in (("logs/app.log", "started\n"), ("launch.sh", "#!/bin/sh\n"),
+                                ("name with spaces.txt", "x\n")):
+                    with open(os.path.join(app, f), "w") as fh:
+                        fh.write(text)
+            files_app = ns, kubeconfig
+        ns, kubeconfig = files_app
         return ns, kubeconfig, "wb --kubeconfig %s -w %s " % (kubeconfig, ns)
 
     def test_container_paths_come_from_the_app_replica(self):
@@ -533,15 +565,19 @@ cat "$HOME/zsh-buffer"
             return r.out.splitlines()
         # Full words: directories end in '/', files do not; hidden entries only when asked for.
         self.assertEqual(paths("orders:/app/l"), ["orders:/app/launch.sh", "orders:/app/lib/", "orders:/app/logs/"])
-        self.assertEqual(paths("orders:/app/"), ["orders:/app/launch.sh", "orders:/app/lib/", "orders:/app/logs/",
-                                                 "orders:/app/name with spaces.txt"])
+        jar = ["orders:/app/app.jar"] if cluster.real else []  # the real image's /app holds its jar
+        self.assertEqual(paths("orders:/app/"), jar + ["orders:/app/launch.sh", "orders:/app/lib/", "orders:/app/logs/",
+                                                       "orders:/app/name with spaces.txt"])
         self.assertEqual(paths("orders:/app/."), ["orders:/app/.cache/"])
         self.assertEqual(paths("orders:/app/logs/"), ["orders:/app/logs/app.log"])
         # A bare APP: starts at the root; a path relative to the container's working directory
-        # (the fake's is /) completes as cp-files would read it.
+        # (the fake's is /, the real image's /app) completes as cp-files would read it.
         self.assertEqual(paths("orders:"), ["orders:/"])
-        self.assertEqual(paths("orders:app/lo"), ["orders:app/logs/"])
-        # The only match, a symlink to a directory (the fake's /bin -> usr/bin), gets its '/'.
+        if cluster.real:
+            self.assertEqual(paths("orders:lo"), ["orders:logs/"])
+        else:
+            self.assertEqual(paths("orders:app/lo"), ["orders:app/logs/"])
+        # The only match, a symlink to a directory (/bin -> usr/bin, in the fake and in Debian), gets its '/'.
         self.assertEqual(paths("orders:/bi"), ["orders:/bin/"])
         # The same entries `wb files ls` shows.
         r = self.wb("--kubeconfig", kubeconfig, "-w", ns, "files", "ls", "orders:/app", "-o", "json")
