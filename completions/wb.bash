@@ -16,7 +16,7 @@ _wb_cmd() {
     "profile use") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@profiles" ;;
     "profile show") _wb_s="" _wb_f="-h --help --resolved -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@profiles" ;;
     "workspace") _wb_s="list use create delete" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
-    "workspace list") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
+    "workspace list") _wb_s="" _wb_f="-h --help --all -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "workspace use") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@workspaces" ;;
     "workspace create") _wb_s="" _wb_f="-h --help --no-network-policy --dry-run -v --verbose -q --quiet --no-color -y --yes" _wb_v="--tenant --cpu --memory --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="none" ;;
     "workspace delete") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@workspaces" ;;

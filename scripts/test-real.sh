@@ -38,6 +38,8 @@ export WB_TEST_KUBECONFIG="$kubeconfig" WB_TEST_REGISTRY="$registry" WB_TEST_RUN
 k() { kubectl --kubeconfig "$kubeconfig" "$@"; }
 cluster_kinds=clusterroles,clusterrolebindings,validatingadmissionpolicies,validatingadmissionpolicybindings
 before=$(k get "$cluster_kinds" -l app.kubernetes.io/managed-by=wb -o name 2>/dev/null | sort || true)
+# wb platform init's namespace for membership records (and the records in it), if this run makes it
+records_before=$(k get namespace wb-system -o name 2>/dev/null || true)
 
 cleanup() {
   # Namespaces this run made (the harness also deletes them module by module), then whatever
@@ -47,6 +49,7 @@ cleanup() {
   after=$(k get "$cluster_kinds" -l app.kubernetes.io/managed-by=wb -o name 2>/dev/null | sort || true)
   made=$(comm -13 <(echo "$before") <(echo "$after") | grep . || true)
   if [[ -n "$made" ]]; then k delete $made >/dev/null 2>&1 || true; fi
+  if [[ -z "$records_before" ]]; then k delete namespace wb-system --wait=false >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 

@@ -26,6 +26,7 @@
 #include "workbench/lifecycle.hpp"
 #include "workbench/profile.hpp"
 #include "workbench/routes.hpp"
+#include "workbench/tenancy.hpp"
 
 namespace wb::cli::commands {
 
@@ -124,13 +125,14 @@ Result<std::vector<std::string>> complete_values(Context& ctx, const std::vector
     return names;
   }
   if (kind == "workspaces") {
+    // The user's own workspaces (membership records), else every one they may list.
     WB_ASSIGN_OR_RETURN(auto settings, ctx.settings());
     WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
-    const std::string tenant = settings->get_or("tenant", "");
-    k::ListOptions opts;
-    opts.label_selector = tenant.empty() ? "kubesphere.io/workspace" : "kubesphere.io/workspace=" + tenant;
-    WB_ASSIGN_OR_RETURN(auto list, client->list(k::types::Namespace, "", opts));
-    return item_names(list);
+    WB_ASSIGN_OR_RETURN(auto list,
+                        wbw::tenancy::list_workspaces(*client, settings->get_or("tenant", ""), false, false));
+    std::vector<std::string> names;
+    for (const auto& w : list.rows) names.push_back(w.name);
+    return names;
   }
   if (kind == "apps") {
     WB_ASSIGN_OR_RETURN(auto ns, ctx.workspace());

@@ -20,6 +20,10 @@ struct MemberOptions {
   std::string tenant;
 };
 
+void warn_records(Context& ctx, const ten::RecordsOutcome& outcome) {
+  if (outcome.records) ctx.warn(outcome.records->message + " (" + outcome.records->hint + ")");
+}
+
 // "-w WS" (or the current workspace) unless --tenant was given.
 Result<std::string> scope_workspace(const MemberOptions& o, Context& ctx) {
   if (!o.tenant.empty()) return std::string();
@@ -34,11 +38,13 @@ Status run_add(const MemberOptions& o, Context& ctx) {
   WB_ASSIGN_OR_RETURN(auto role, ten::parse_role(o.role, ks));
   std::string where;
   if (!o.tenant.empty()) {
-    WB_TRY(ten::add_tenant_member(*client, o.who, role, o.tenant));
+    WB_ASSIGN_OR_RETURN(auto outcome, ten::add_tenant_member(*client, o.who, role, o.tenant));
+    warn_records(ctx, outcome);
     where = fmt::format("tenant '{}'", o.tenant);
   } else {
     WB_ASSIGN_OR_RETURN(auto ws, scope_workspace(o, ctx));
-    WB_TRY(ten::add_member(*client, o.who, role, ws));
+    WB_ASSIGN_OR_RETURN(auto outcome, ten::add_member(*client, o.who, role, ws));
+    warn_records(ctx, outcome);
     where = fmt::format("workspace '{}'", ws);
   }
   if (ctx.global.machine_output()) {
@@ -89,11 +95,13 @@ Status run_rm(const MemberOptions& o, Context& ctx) {
   WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
   std::string where;
   if (!o.tenant.empty()) {
-    WB_TRY(ten::remove_tenant_member(*client, o.who, o.tenant));
+    WB_ASSIGN_OR_RETURN(auto outcome, ten::remove_tenant_member(*client, o.who, o.tenant));
+    warn_records(ctx, outcome);
     where = fmt::format("tenant '{}'", o.tenant);
   } else {
     WB_ASSIGN_OR_RETURN(auto ws, scope_workspace(o, ctx));
-    WB_TRY(ten::remove_member(*client, o.who, ws));
+    WB_ASSIGN_OR_RETURN(auto outcome, ten::remove_member(*client, o.who, ws));
+    warn_records(ctx, outcome);
     where = fmt::format("workspace '{}'", ws);
   }
   if (ctx.global.machine_output())

@@ -47,6 +47,9 @@ Status run_init(const InitOptions& o, Context& ctx) {
   }
   print_result(
       ctx, out, [&] { return t; }, names);
+  if (!o.dry_run && !ctx.global.machine_output())
+    ctx.status(fmt::format("Membership records rewritten for {} workspace{} (namespace {}).", init.recorded_workspaces,
+                           init.recorded_workspaces == 1 ? "" : "s", ten::kRecordsNamespace));
   return {};
 }
 

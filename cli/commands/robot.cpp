@@ -28,6 +28,7 @@ Status run_create(const CreateOptions& o, Context& ctx) {
   if (role == ten::Role::TenantAdmin)
     return Error(ErrorCode::Usage, "robots cannot be tenant admins", "use --role deployer, developer or viewer");
   WB_ASSIGN_OR_RETURN(auto robot, ten::create_robot(*client, o.name, ws, role));
+  if (robot.outcome.records) ctx.warn(robot.outcome.records->message + " (" + robot.outcome.records->hint + ")");
   // Printing the token is this command's purpose: it goes into a CI variable.
   if (ctx.global.machine_output() && ctx.global.format() != OutputFormat::Name) {
     json out = {{"name", robot.name},
@@ -70,7 +71,8 @@ Status run_rm(const std::string& name, Context& ctx) {
       return {};
     }
   }
-  WB_TRY(ten::remove_robot(*client, name, ws));
+  WB_ASSIGN_OR_RETURN(auto outcome, ten::remove_robot(*client, name, ws));
+  if (outcome.records) ctx.warn(outcome.records->message + " (" + outcome.records->hint + ")");
   if (ctx.global.machine_output())
     print_result(ctx, json{{"name", name}, {"workspace", ws}, {"removed", true}}, [] { return Table{}; },
                  {"robot/" + name});

@@ -275,10 +275,7 @@ Status run_add_external(const ExternalOptions& o, Context& ctx) {
     return Error(ErrorCode::Conflict,
                  fmt::format("{}{} is already routed to '{}' in workspace '{}'", host, o.path, owner, ns),
                  "pick another --host or --path");
-  const std::string target_words =
-      dns_host.empty() ? o.to : fmt::format("{}:{}", dns_host, port);
-  json svc = wbw::external_service(o.name, ns, ips, dns_host, port, o.https);
-  json eps = wbw::external_endpoints(o.name, ns, ips, o.https);
+  const std::string target_words = dns_host.empty() ? o.to : fmt::format("{}:{}", dns_host, port);
   wbw::IngressTarget target;
   target.name = o.name;
   target.ns = ns;
@@ -288,12 +285,7 @@ Status run_add_external(const ExternalOptions& o, Context& ctx) {
   target.extra_annotations = {{kTargetAnnotation, (o.https ? "https://" : "http://") + target_words}};
   if (!dns_host.empty()) target.extra_annotations[wbw::kUpstreamVhost] = dns_host;
   if (o.https) target.extra_annotations[wbw::kBackendProtocol] = "HTTPS";
-  WB_ASSIGN_OR_RETURN(auto svc_written, wbw::create_or_replace(*client, k::types::Service, ns, svc));
-  (void)svc_written;
-  if (!eps.is_null()) {
-    WB_ASSIGN_OR_RETURN(auto eps_written, wbw::create_or_replace(*client, k::types::Endpoints, ns, eps));
-    (void)eps_written;
-  }
+  WB_TRY(wbw::publish_external_backend(*client, o.name, ns, ips, dns_host, port, o.https));
   WB_TRY(wbw::publish_ingress(*client, type, target, {route}, *settings));
   if (ctx.global.format() == OutputFormat::Name) {
     ctx.out() << "ingress/" << o.name << '\n';

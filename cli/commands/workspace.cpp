@@ -18,61 +18,48 @@ using wbw::tenancy::kTenantLabel;
 
 namespace {
 
-
-// Asks the server whether the current user may do `verb` on `resource` in `ns`.
-Result<bool> can_i(k::Client& client, const std::string& verb, const std::string& group, const std::string& resource,
-                   const std::string& ns) {
-  json review = {{"apiVersion", "authorization.k8s.io/v1"},
-                 {"kind", "SelfSubjectAccessReview"},
-                 {"spec",
-                  {{"resourceAttributes",
-                    {{"namespace", ns}, {"verb", verb}, {"group", group}, {"resource", resource}}}}}};
-  WB_ASSIGN_OR_RETURN(auto answer, client.create(k::types::SelfSubjectAccessReview, "", review));
-  return answer.value("/status/allowed"_json_pointer, false);
-}
-
-std::string age_of(const json& obj, util::TimePoint now) {
-  auto ts = obj.value("/metadata/creationTimestamp"_json_pointer, std::string());
-  auto t = util::parse_rfc3339(ts);
+std::string age_of(const std::string& created, util::TimePoint now) {
+  auto t = util::parse_rfc3339(created);
   if (!t) return "";
   return util::format_age(std::chrono::duration_cast<std::chrono::seconds>(now - *t));
 }
 
-Status run_list(Context& ctx) {
+void warn_records(Context& ctx, const wbw::tenancy::RecordsOutcome& outcome) {
+  if (outcome.records) ctx.warn(outcome.records->message + " (" + outcome.records->hint + ")");
+}
+
+Status run_list(bool all, Context& ctx) {
   WB_ASSIGN_OR_RETURN(auto settings, ctx.settings());
   WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
   const std::string tenant = settings->get_or("tenant", "");
-  k::ListOptions opts;
-  opts.label_selector = tenant.empty() ? std::string(kTenantLabel) : fmt::format("{}={}", kTenantLabel, tenant);
-  auto list = client->list(k::types::Namespace, "", opts);
-  if (!list) {
-    if (list.error().http_status == 403)
-      return Error(ErrorCode::Auth,
-                   tenant.empty() ? "you may not list workspaces in this cluster"
-                                  : fmt::format("you may not list the workspaces of tenant '{}'", tenant),
-                   "ask a tenant admin which workspaces you have, then `wb workspace use NAME`");
-    return list.error();
-  }
+  WB_ASSIGN_OR_RETURN(auto list, wbw::tenancy::list_workspaces(*client, tenant, all, true));
   std::string current = settings->get_or("workspace", "");
   json out = json::array();
-  Table t{{"current", "name", "tenant", "status", "age", "can deploy"}, {}, {}};
+  Table t{{"current", "name", "tenant", "status", "age", "can deploy", "role"}, {}, {}};
   std::vector<std::string> names;
-  for (const auto& ns : (*list)["items"]) {
-    std::string name = ns.value("/metadata/name"_json_pointer, std::string());
-    std::string ten = ns["metadata"].value("labels", json::object()).value(kTenantLabel, "");
-    std::string phase = ns.value("/status/phase"_json_pointer, std::string("Active"));
-    auto deploy = can_i(*client, "create", "apps", "deployments", name);
-    if (!deploy && deploy.error().code != ErrorCode::Auth) return deploy.error();
-    bool may = deploy.value_or(false);
-    std::string age = age_of(ns, ctx.now());
-    out.push_back({{"name", name}, {"tenant", ten}, {"status", phase}, {"age", age}, {"canDeploy", may},
-                   {"current", name == current}});
-    t.rows.push_back({name == current ? "*" : "", name, ten, phase, age, may ? "yes" : "no"});
-    names.push_back(name);
+  for (const auto& w : list.rows) {
+    std::string age = age_of(w.created, ctx.now());
+    out.push_back({{"name", w.name},
+                   {"tenant", w.tenant},
+                   {"role", w.role.empty() ? json(nullptr) : json(w.role)},
+                   {"status", w.phase},
+                   {"age", age},
+                   {"canDeploy", w.can_deploy},
+                   {"current", w.name == current}});
+    t.rows.push_back({w.name == current ? "*" : "", w.name, w.tenant.empty() ? "-" : w.tenant,
+                      w.phase.empty() ? "-" : w.phase, age, w.can_deploy ? "yes" : "no",
+                      w.role.empty() ? "-" : w.role});
+    names.push_back(w.name);
   }
   if (names.empty() && !ctx.global.machine_output()) {
-    ctx.err() << (tenant.empty() ? std::string("No workspaces found (namespaces labelled kubesphere.io/workspace).\n")
-                                 : fmt::format("Tenant '{}' has no workspaces yet.\n", tenant));
+    if (list.from_records)
+      ctx.err() << (tenant.empty()
+                        ? std::string("You have no role in any workspace yet; a tenant admin adds you with `wb member "
+                                      "add`.\n")
+                        : fmt::format("You have no role in any workspace of tenant '{}' yet.\n", tenant));
+    else
+      ctx.err() << (tenant.empty() ? std::string("No workspaces found (namespaces labelled kubesphere.io/workspace).\n")
+                                   : fmt::format("Tenant '{}' has no workspaces yet.\n", tenant));
     return {};
   }
   print_result(ctx, out, [&] { return t; }, names);
@@ -138,11 +125,13 @@ Status run_create(const CreateOptions& o, Context& ctx) {
   d.network_policy = !o.no_network_policy && settings->get_bool("workspaces.networkPolicy", true);
   WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
   if (!o.dry_run) spec.creator = server_username(*client);
-  WB_ASSIGN_OR_RETURN(auto objects, ten::create_workspace(*client, spec, o.dry_run));
+  WB_ASSIGN_OR_RETURN(auto created, ten::create_workspace(*client, spec, o.dry_run));
+  const auto& objects = created.objects;
   if (o.dry_run) {
     print_objects(ctx, objects);
     return {};
   }
+  warn_records(ctx, created.outcome);
   if (ctx.global.machine_output()) {
     if (ctx.global.format() == OutputFormat::Name) {
       ctx.out() << "workspace/" << o.name << '\n';
@@ -173,7 +162,9 @@ Status run_delete(const std::string& name, Context& ctx) {
       return {};
     }
   }
-  WB_ASSIGN_OR_RETURN(auto tenant, wbw::tenancy::delete_workspace(*client, name));
+  WB_ASSIGN_OR_RETURN(auto deleted, wbw::tenancy::delete_workspace(*client, name));
+  warn_records(ctx, deleted.outcome);
+  const std::string& tenant = deleted.tenant;
   if (ctx.global.machine_output())
     print_result(ctx, json{{"name", name}, {"tenant", tenant}, {"deleted", true}}, [] { return Table{}; },
                  {"workspace/" + name});
@@ -224,9 +215,12 @@ Status run_whoami(Context& ctx) {
 void register_workspace(CLI::App& app, Context& ctx, Action& action) {
   auto* noun = add_verb(app, "workspace", "Workspaces (namespaces) of your tenant");
   noun->alias("ws");
-  auto* l = add_verb(*noun, "list", "List the tenant's workspaces and whether you may deploy there");
+  auto all = std::make_shared<bool>(false);
+  auto* l =
+      add_verb(*noun, "list", "List the workspaces you have a role in, your role and whether you may deploy there");
   l->alias("ls");
-  l->callback([&ctx, &action] { action = [&ctx] { return run_list(ctx); }; });
+  l->add_flag("--all", *all, "Every workspace of the cluster (or of the profile's tenant), where you may list them");
+  l->callback([all, &ctx, &action] { action = [all, &ctx] { return run_list(*all, ctx); }; });
   auto name = std::make_shared<std::string>();
   auto* u = add_verb(*noun, "use", "Work in this workspace from now on (for the current profile)");
   u->add_option("name", *name, "Workspace name")->required();

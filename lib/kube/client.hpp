@@ -34,9 +34,10 @@ struct ResourceType {
 
 // Well-known types.
 namespace types {
-extern const ResourceType Namespace, Pod, Service, Endpoints, ConfigMap, Secret, ServiceAccount, Event,
+extern const ResourceType Namespace, Pod, Service, Endpoints, EndpointSlice, ConfigMap, Secret, ServiceAccount, Event,
     ResourceQuota, LimitRange, Deployment, ReplicaSet, IngressV1, IngressV1beta1, NetworkPolicy, Role, RoleBinding,
-    ClusterRole, ClusterRoleBinding, SelfSubjectAccessReview, SelfSubjectReview, SelfSubjectReviewV1beta1;
+    ClusterRole, ClusterRoleBinding, SelfSubjectAccessReview, SelfSubjectRulesReview, SelfSubjectReview,
+    SelfSubjectReviewV1beta1;
 }
 
 struct ListOptions {

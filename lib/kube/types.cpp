@@ -8,6 +8,7 @@ const ResourceType Namespace{"", "v1", "namespaces", "Namespace", false};
 const ResourceType Pod{"", "v1", "pods", "Pod", true};
 const ResourceType Service{"", "v1", "services", "Service", true};
 const ResourceType Endpoints{"", "v1", "endpoints", "Endpoints", true};
+const ResourceType EndpointSlice{"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true};
 const ResourceType ConfigMap{"", "v1", "configmaps", "ConfigMap", true};
 const ResourceType Secret{"", "v1", "secrets", "Secret", true};
 const ResourceType ServiceAccount{"", "v1", "serviceaccounts", "ServiceAccount", true};
@@ -26,6 +27,8 @@ const ResourceType ClusterRoleBinding{"rbac.authorization.k8s.io", "v1", "cluste
                                       false};
 const ResourceType SelfSubjectAccessReview{"authorization.k8s.io", "v1", "selfsubjectaccessreviews",
                                            "SelfSubjectAccessReview", false};
+const ResourceType SelfSubjectRulesReview{"authorization.k8s.io", "v1", "selfsubjectrulesreviews",
+                                          "SelfSubjectRulesReview", false};
 const ResourceType SelfSubjectReview{"authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", false};
 const ResourceType SelfSubjectReviewV1beta1{"authentication.k8s.io", "v1beta1", "selfsubjectreviews",
                                             "SelfSubjectReview", false};

@@ -9,6 +9,7 @@
 
 #include "oci/registry_client.hpp"
 #include "util/strings.hpp"
+#include "workbench/tenancy.hpp"
 
 namespace wb::workbench {
 
@@ -118,15 +119,36 @@ void add_unique(std::vector<std::string>& v, const std::string& s) {
   if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
 }
 
+// "shop-dev (developer), shop-prod (viewer)"
+std::string memberships_words(const tenancy::Memberships& m) {
+  std::vector<std::string> parts;
+  for (const auto& w : m.workspaces) parts.push_back(fmt::format("{} ({})", w.workspace, tenancy::role_name(w.role)));
+  return util::join(parts, ", ");
+}
+
 CheckResult workspace_check(k::Client& client, const std::string& ns) {
   const std::string title = "workspace access";
+  // Where the cluster keeps membership records: the user's workspaces and roles, for the hints.
+  tenancy::Memberships mine;
+  if (auto m = tenancy::my_memberships(client)) mine = std::move(*m);
+  std::optional<tenancy::Role> role_here;
+  for (const auto& w : mine.workspaces)
+    if (w.workspace == ns) role_here = w.role;
   if (ns.empty())
     return {"workspace",
             title,
             CheckState::Fail,
             "no workspace chosen",
-            "pass -w WORKSPACE, run `wb workspace use NAME`, or set one in your profile",
+            "pass -w WORKSPACE, run `wb workspace use NAME`, or set one in your profile" +
+                (mine.workspaces.empty() ? std::string() : "; you have a role in " + memberships_words(mine)),
             ErrorCode::Usage};
+  std::string ask = fmt::format("ask a tenant admin for the operator (edit) role in '{}'", ns);
+  if (role_here)
+    ask = fmt::format("you are a {} in '{}': ask a tenant admin of its tenant for the developer role there",
+                      tenancy::role_name(*role_here), ns);
+  else if (mine.recorded)
+    ask = fmt::format("you have no role in '{}'{}: ask a tenant admin of its tenant for the developer role there", ns,
+                      mine.workspaces.empty() ? std::string() : " (you have one in " + memberships_words(mine) + ")");
   std::vector<std::string> can, cannot_required, cannot_optional, denied;
   for (const Right& r : kRights) {
     auto ok = may(client, r.verb, r.group, r.resource, r.subresource, ns);
@@ -151,19 +173,19 @@ CheckResult workspace_check(k::Client& client, const std::string& ns) {
             CheckState::Fail,
             fmt::format("you may not {} in workspace '{}' (denied: {})", words_list(cannot_required), ns,
                         util::join(denied, ", ")),
-            fmt::format("ask a tenant admin for the operator (edit) role in '{}'; `wb workspace list` shows where "
-                        "you may deploy",
-                        ns),
+            ask + "; `wb workspace list` shows where you may deploy",
             ErrorCode::Auth};
+  const std::string as =
+      role_here ? fmt::format(" (your role there: {})", tenancy::role_name(*role_here)) : std::string();
   if (!cannot_optional.empty())
     return {"workspace",
             title,
             CheckState::Warn,
-            fmt::format("you may {} in '{}', but not {} (denied: {})", words_list(fine), ns,
-                        words_list(cannot_optional), util::join(denied, ", ")),
-            fmt::format("ask a tenant admin for the operator (edit) role in '{}' if you need them", ns),
+            fmt::format("you may {} in '{}', but not {} (denied: {}){}", words_list(fine), ns,
+                        words_list(cannot_optional), util::join(denied, ", "), as),
+            ask + " if you need them",
             ErrorCode::Auth};
-  return {"workspace",       title, CheckState::Ok, fmt::format("you may {} in '{}'", words_list(fine), ns), "",
+  return {"workspace",       title, CheckState::Ok, fmt::format("you may {} in '{}'{}", words_list(fine), ns, as), "",
           ErrorCode::Failure};
 }
 

@@ -521,6 +521,9 @@ util::Error reword_forbidden(util::Error e, const std::string& ns, const std::st
     what = "app events";
   else if (resource == "pods/log")
     what = "app logs";
+  else if (!resource.empty() && resource != "deployments" && resource != "deployments/scale" &&
+           resource != "replicasets" && resource != "pods" && resource != "services")
+    return e;  // not about apps (e.g. an external route's endpointslices): the server's words name it
   std::string you = user.empty() ? "you" : fmt::format("you ({})", user);
   return Error(ErrorCode::Auth,
                fmt::format("{} may not {} {} in workspace '{}'", you, reading ? "see" : "change", what, ns),

@@ -150,7 +150,8 @@ void keep_other_parts(json& rebuilt, const json& current);
 
 // Turns a 403 from the API server into our words: "you (alice) may not change apps in workspace
 // 'shop-prod'" (the user from the server's message, else `who`). `changing`: the user meant to
-// change something, so a refused read on the way says "change" too. Other errors pass through.
+// change something, so a refused read on the way says "change" too. Other errors, and 403s on
+// resources that are not part of an app, pass through.
 util::Error reword_forbidden(util::Error e, const std::string& ns, const std::string& who = {}, bool changing = false);
 
 // ---------------------------------------------------------------- on the cluster

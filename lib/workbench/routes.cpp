@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "util/strings.hpp"
 #include "workbench/app.hpp"
@@ -270,6 +271,38 @@ json external_endpoints(const std::string& name, const std::string& ns, const st
           {"subsets", subsets}};
 }
 
+std::vector<json> external_endpoint_slices(const std::string& name, const std::string& ns,
+                                           const std::vector<IpTarget>& ips, bool https) {
+  // One slice per address family and port, in the order the targets came.
+  std::vector<std::pair<std::string, int>> order;
+  std::map<std::pair<std::string, int>, json> endpoints;
+  for (const auto& t : ips) {
+    const std::string family = t.ip.find(':') == std::string::npos ? "IPv4" : "IPv6";
+    const auto key = std::make_pair(family, t.port);
+    if (!endpoints.count(key)) order.push_back(key), endpoints[key] = json::array();
+    endpoints[key].push_back({{"addresses", json::array({t.ip})}, {"conditions", {{"ready", true}}}});
+  }
+  std::vector<json> out;
+  for (const auto& key : order) {
+    const auto& [family, port] = key;
+    json labels = {{kServiceNameLabel, name},
+                   {kSliceManagedByLabel, kSliceManager},
+                   {labels::kName, name},
+                   {labels::kManagedBy, "wb"},
+                   {kRouteKindLabel, "external"}};
+    out.push_back({{"apiVersion", "discovery.k8s.io/v1"},
+                   {"kind", "EndpointSlice"},
+                   {"metadata",
+                    {{"name", fmt::format("{}-{}-{}", name, util::to_lower(family), port)},
+                     {"namespace", ns},
+                     {"labels", labels}}},
+                   {"addressType", family},
+                   {"ports", json::array({{{"name", https ? "https" : "http"}, {"port", port}, {"protocol", "TCP"}}})},
+                   {"endpoints", endpoints[key]}});
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- on the cluster
 
 Result<std::vector<RouteVersion>> read_route_versions(k::Client& client, const std::string& ns, const std::string& app) {
@@ -327,6 +360,42 @@ Result<json> create_or_replace(k::Client& client, const k::ResourceType& type, c
     object["metadata"].erase("resourceVersion");
   }
   return Error(ErrorCode::Conflict, fmt::format("{} '{}' kept changing while wb was writing it", type.kind, name));
+}
+
+Status publish_external_backend(k::Client& client, const std::string& name, const std::string& ns,
+                                const std::vector<IpTarget>& ips, const std::string& dns_host, int dns_port,
+                                bool https) {
+  WB_TRY(create_or_replace(client, k::types::Service, ns, external_service(name, ns, ips, dns_host, dns_port, https)));
+  WB_ASSIGN_OR_RETURN(auto d, client.discovery());
+  if (!d.has(k::types::EndpointSlice.api_version(), k::types::EndpointSlice.plural)) {
+    if (ips.empty()) return {};
+    WB_TRY(create_or_replace(client, k::types::Endpoints, ns, external_endpoints(name, ns, ips, https)));
+    return {};
+  }
+  std::set<std::string> wanted;
+  for (auto& slice : external_endpoint_slices(name, ns, ips, https)) {
+    wanted.insert(slice["metadata"]["name"].get<std::string>());
+    WB_TRY(create_or_replace(client, k::types::EndpointSlice, ns, std::move(slice)));
+  }
+  k::ListOptions mine;
+  mine.label_selector = fmt::format("{}={},{}={}", kServiceNameLabel, name, kSliceManagedByLabel, kSliceManager);
+  auto slices = client.list(k::types::EndpointSlice, ns, mine);
+  if (!slices) return reword_forbidden(std::move(slices).error(), ns, "", true);
+  for (const auto& s : items(*slices)) {
+    const std::string n = at(s, "/metadata/name").is_string() ? at(s, "/metadata/name").get<std::string>() : "";
+    if (n.empty() || wanted.count(n)) continue;
+    auto st = client.remove(k::types::EndpointSlice, ns, n);
+    if (!st && st.error().code != ErrorCode::NotFound) return reword_forbidden(std::move(st).error(), ns, "", true);
+  }
+  // Endpoints of this route from a wb that wrote them: the cluster mirrors them into a slice of its
+  // own, which would keep sending traffic to the old targets.
+  auto old = client.get(k::types::Endpoints, ns, name);
+  if (old && meta_string(*old, "labels", kRouteKindLabel) == "external" &&
+      meta_string(*old, "labels", labels::kManagedBy) == "wb") {
+    auto st = client.remove(k::types::Endpoints, ns, name);
+    if (!st && st.error().code != ErrorCode::NotFound) return reword_forbidden(std::move(st).error(), ns, "", true);
+  }
+  return {};
 }
 
 Status publish_ingress(k::Client& client, const k::ResourceType& type, const IngressTarget& target,

@@ -7,9 +7,12 @@
 // version (annotation wb.dev/routes-version). Ingress networking.k8s.io/v1, or v1beta1 on servers
 // without it (Kubernetes 1.18: serviceName/servicePort backends).
 //
-// External routes: `NAME` -> IP targets become a Service without selector plus Endpoints; a DNS
-// target an ExternalName Service; then an Ingress `NAME` to it. ingress-nginx sends the target's
-// host name as Host (upstream-vhost) and speaks HTTPS to it with --https (backend-protocol).
+// External routes: `NAME` -> IP targets become a Service without selector plus EndpointSlices
+// (discovery.k8s.io/v1, one per address family and port, "NAME-ipv4-8080", labelled
+// kubernetes.io/service-name=NAME and endpointslice.kubernetes.io/managed-by=wb.dev); servers
+// without that API (before Kubernetes 1.21) get Endpoints instead. A DNS target becomes an
+// ExternalName Service. Then an Ingress `NAME` to it. ingress-nginx sends the target's host name as
+// Host (upstream-vhost) and speaks HTTPS to it with --https (backend-protocol).
 #pragma once
 
 #include <optional>
@@ -32,6 +35,9 @@ inline constexpr const char* kRoutesVersionAnnotation = "wb.dev/routes-version";
 inline constexpr const char* kRouteKindLabel = "wb.dev/route";                      // "external" on external routes
 inline constexpr const char* kUpstreamVhost = "nginx.ingress.kubernetes.io/upstream-vhost";
 inline constexpr const char* kBackendProtocol = "nginx.ingress.kubernetes.io/backend-protocol";
+inline constexpr const char* kServiceNameLabel = "kubernetes.io/service-name";  // on EndpointSlices
+inline constexpr const char* kSliceManagedByLabel = "endpointslice.kubernetes.io/managed-by";
+inline constexpr const char* kSliceManager = "wb.dev";
 
 struct Route {
   std::string host;
@@ -101,6 +107,10 @@ Result<std::pair<std::string, int>> parse_host_target(const std::string& text, b
 json external_service(const std::string& name, const std::string& ns, const std::vector<IpTarget>& ips,
                       const std::string& dns_host, int dns_port, bool https);
 json external_endpoints(const std::string& name, const std::string& ns, const std::vector<IpTarget>& ips, bool https);
+// The EndpointSlices of an external route to IP targets: one per address family and port, named
+// "NAME-ipv4-8080" (unique: no other route's slice can end that way), each endpoint ready.
+std::vector<json> external_endpoint_slices(const std::string& name, const std::string& ns,
+                                           const std::vector<IpTarget>& ips, bool https);
 
 // ---------------------------------------------------------------- on the cluster
 
@@ -118,6 +128,13 @@ Status publish_ingress(kube::Client& client, const kube::ResourceType& type, con
                        const std::vector<Route>& routes, const Settings& settings);
 // Every Ingress in the workspace (of the version the server prefers).
 Result<json> workspace_ingresses(kube::Client& client, const std::string& ns, kube::ResourceType& type);
+// Writes the Service of an external route and where it leads: EndpointSlices for IP targets (or
+// Endpoints where the server has no discovery.k8s.io/v1), none for a DNS target (`dns_host`).
+// Slices of the route that no longer fit are deleted, and so are the Endpoints an older wb made
+// for it on a server with EndpointSlices (the cluster would mirror them into slices of its own).
+Status publish_external_backend(kube::Client& client, const std::string& name, const std::string& ns,
+                                const std::vector<IpTarget>& ips, const std::string& dns_host, int dns_port,
+                                bool https);
 // Creates or replaces an object (create, else GET + PUT with its resourceVersion).
 Result<json> create_or_replace(kube::Client& client, const kube::ResourceType& type, const std::string& ns,
                                json object);

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <map>
 #include <regex>
 
 #include "util/strings.hpp"
@@ -52,6 +53,7 @@ std::vector<json> viewer_rules() {
            {"pods", "pods/log", "services", "endpoints", "configmaps", "events", "resourcequotas", "limitranges",
             "serviceaccounts"},
            kRead),
+      rule({"discovery.k8s.io"}, {"endpointslices"}, kRead),
       rule({"events.k8s.io"}, {"events"}, kRead),
       rule({"networking.k8s.io"}, {"ingresses", "networkpolicies"}, kRead),
       rule({""}, {"namespaces"}, {"get"}),  // the workspace itself (a namespace is authorized in itself)
@@ -70,7 +72,7 @@ std::vector<json> deployer_rules() {
   };
 }
 
-std::vector<json> developer_rules() {
+std::vector<json> developer_rules(bool endpoint_slices) {
   std::vector<json> r = {
       rule({"apps"}, {"deployments", "deployments/scale"}, kWrite),
       rule({"apps"}, {"replicasets"}, {"get", "list", "watch", "delete"}),
@@ -79,12 +81,22 @@ std::vector<json> developer_rules() {
       rule({""}, {"pods/exec"}, {"create", "get"}),  // wb cp-files
       rule({"networking.k8s.io"}, {"ingresses"}, kWrite),
   };
+  // External routes to IP targets. Where EndpointSlices exist, developers write those and may only
+  // delete Endpoints (an older wb's, which the cluster would mirror into slices): Endpoints writes
+  // are kept out of the built-in edit role since Kubernetes 1.22 (CVE-2021-25740). Before 1.21
+  // there are only Endpoints, which edit allowed to write then.
+  if (endpoint_slices) {
+    r.push_back(rule({"discovery.k8s.io"}, {"endpointslices"}, kWrite));
+    r.push_back(rule({""}, {"endpoints"}, {"delete"}));
+  } else {
+    r.push_back(rule({""}, {"endpoints"}, kWrite));
+  }
   for (auto& v : viewer_rules()) r.push_back(v);
   return r;
 }
 
-std::vector<json> tenant_admin_rules() {
-  std::vector<json> r = developer_rules();
+std::vector<json> tenant_admin_rules(bool endpoint_slices) {
+  std::vector<json> r = developer_rules(endpoint_slices);
   r.push_back(rule({kRbac}, {"rolebindings"}, kWrite));
   r.push_back(
       rule({kRbac}, {"clusterroles"}, {"bind"}, {"wb:developer", "wb:viewer", "wb:deployer", "wb:tenant-admin"}));
@@ -93,7 +105,35 @@ std::vector<json> tenant_admin_rules() {
   r.push_back(rule({""}, {"resourcequotas", "limitranges"}, {"get", "list", "watch", "create", "update", "patch"}));
   r.push_back(rule({"networking.k8s.io"}, {"networkpolicies"}, kWrite));
   r.push_back(rule({""}, {"namespaces"}, {"get", "update", "patch", "delete"}));
+  // Marks who administers this workspace, in the form kRecordsPolicy asks the authorizer about.
+  r.push_back(rule({kTenancyGroup}, {"members"}, {"manage"}));
   return r;
+}
+
+// The virtual verbs of the membership records: one per role.
+std::vector<std::string> record_verbs() {
+  return {role_name(Role::Developer), role_name(Role::Viewer), role_name(Role::Deployer), role_name(Role::TenantAdmin)};
+}
+
+std::vector<json> records_writer_rules() {
+  return {rule({kRbac}, {"roles", "rolebindings"}, {"create", "update", "delete"}),
+          rule({kTenancyGroup}, {"workspaces"}, record_verbs())};
+}
+
+bool listed(const json& list, const std::string& v) {
+  if (!list.is_array()) return false;
+  for (const auto& x : list)
+    if (x == v || x == "*") return true;
+  return false;
+}
+
+bool rules_allow(const std::vector<json>& rules, const std::string& verb, const std::string& group,
+                 const std::string& resource) {
+  for (const auto& r : rules)
+    if (!r.contains("resourceNames") && listed(r["apiGroups"], group) && listed(r["resources"], resource) &&
+        listed(r["verbs"], verb))
+      return true;
+  return false;
 }
 
 // Kubernetes quantities: a decimal number with an optional suffix.
@@ -161,17 +201,42 @@ Result<Role> parse_role(const std::string& name, bool kubesphere, bool allow_dep
                           : "roles: developer, viewer, tenant-admin");
 }
 
-std::vector<json> platform_cluster_roles() {
+std::vector<json> platform_cluster_roles(bool endpoint_slices) {
+  json writer = {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+                 {"kind", "ClusterRole"},
+                 {"metadata",
+                  {{"name", kRecordsWriterRole},
+                   {"labels", labels_wb()},
+                   {"annotations",
+                    {{"kubesphere.io/description",
+                      fmt::format("wb: tenant admins write the membership records in {} (bound there per tenant)",
+                                  kRecordsNamespace)}}}}},
+                 {"rules", records_writer_rules()}};
   return {
-      cluster_role("wb:developer", Role::Developer, developer_rules(),
+      cluster_role("wb:developer", Role::Developer, developer_rules(endpoint_slices),
                    "wb developer: apps, their configs, routes, logs and cp-files in a workspace"),
       cluster_role("wb:viewer", Role::Viewer, viewer_rules(), "wb viewer: reads apps, configs (not secrets) and logs"),
       cluster_role("wb:deployer", Role::Deployer, deployer_rules(),
                    "wb deployer (CI robots): roll apps to new images and configs, watch the rollout, read logs"),
-      cluster_role("wb:tenant-admin", Role::TenantAdmin, tenant_admin_rules(),
+      cluster_role("wb:tenant-admin", Role::TenantAdmin, tenant_admin_rules(endpoint_slices),
                    "wb tenant admin: everything a developer can, plus members, robots, quota and network "
                    "policy of the workspace, and deleting it"),
+      writer,
   };
+}
+
+bool role_allows(Role role, const std::string& verb, const std::string& group, const std::string& resource) {
+  switch (role) {
+    case Role::Developer:
+      return rules_allow(developer_rules(true), verb, group, resource);
+    case Role::Viewer:
+      return rules_allow(viewer_rules(), verb, group, resource);
+    case Role::Deployer:
+      return rules_allow(deployer_rules(), verb, group, resource);
+    case Role::TenantAdmin:
+      return rules_allow(tenant_admin_rules(true), verb, group, resource);
+  }
+  return false;
 }
 
 json subject_for(const std::string& who) {
@@ -323,33 +388,35 @@ json boundary_policy() {
       {"spec",
        {{"failurePolicy", "Fail"},
         {"matchConstraints",
-         {{"resourceRules",
-           json::array({{{"apiGroups", {""}},
-                         {"apiVersions", {"v1"}},
-                         {"operations", {"CREATE", "UPDATE"}},
-                         {"resources", {"namespaces"}}},
-                        {{"apiGroups", {kRbac}},
-                         {"apiVersions", {"*"}},
-                         {"operations", {"CREATE", "UPDATE", "DELETE"}},
-                         {"resources", {"rolebindings"}}}})}}},
+         {{"resourceRules", json::array({{{"apiGroups", {""}},
+                                          {"apiVersions", {"v1"}},
+                                          {"operations", {"CREATE", "UPDATE"}},
+                                          {"resources", {"namespaces"}}},
+                                         {{"apiGroups", {kRbac}},
+                                          {"apiVersions", {"*"}},
+                                          {"operations", {"CREATE", "UPDATE", "DELETE"}},
+                                          {"resources", {"rolebindings"}}}})}}},
         // Only tenant admins: they hold the unscoped workspace-create mark but not the unscoped
         // tenant-admin one (the platform team holds both; everyone else neither).
         {"matchConditions",
-         json::array({{{"name", "tenant-admins"},
-                       {"expression",
-                        fmt::format("authorizer.group('{0}').resource('workspaces').check('create').allowed() && "
-                                    "!authorizer.group('{0}').resource('tenants').check('admin').allowed()",
-                                    kTenancyGroup)}}})},
+         json::array(
+             {{{"name", "tenant-admins"},
+               {"expression", fmt::format("authorizer.group('{0}').resource('workspaces').check('create').allowed() && "
+                                          "!authorizer.group('{0}').resource('tenants').check('admin').allowed()",
+                                          kTenancyGroup)}}})},
         {"variables",
-         json::array({{{"name", "tenant"},
-                       {"expression", fmt::format("{} ? {} : {}", ns_op, tenant_of_cel("object"),
-                                                  tenant_of_cel("namespaceObject"))}},
-                      {{"name", "oldTenant"},
-                       {"expression", fmt::format("{} && request.operation == 'UPDATE' ? {} : variables.tenant", ns_op,
-                                                  tenant_of_cel("oldObject"))}}})},
+         json::array(
+             {{{"name", "records"}, {"expression", fmt::format("request.namespace == '{}'", kRecordsNamespace)}},
+              {{"name", "tenant"},
+               {"expression",
+                fmt::format("{} ? {} : {}", ns_op, tenant_of_cel("object"), tenant_of_cel("namespaceObject"))}},
+              {{"name", "oldTenant"},
+               {"expression", fmt::format("{} && request.operation == 'UPDATE' ? {} : variables.tenant", ns_op,
+                                          tenant_of_cel("oldObject"))}}})},
         {"validations",
          json::array(
-             {{{"expression", fmt::format("variables.tenant != '' && {}", is_admin_cel("variables.tenant"))},
+             {{{"expression",
+                fmt::format("variables.records || (variables.tenant != '' && {})", is_admin_cel("variables.tenant"))},
                {"messageExpression",
                 fmt::format("{} + ({} ? (request.operation == 'CREATE' ? 'create' : 'change') + ' workspace ' + "
                             "request.name : 'manage members in workspace ' + request.namespace) + "
@@ -357,12 +424,192 @@ json boundary_policy() {
                             "of ' + {} + variables.tenant + {})",
                             who, ns_op, q, q)},
                {"reason", "Forbidden"}},
-              {{"expression", fmt::format("variables.oldTenant == variables.tenant || (variables.oldTenant != '' && {})",
-                                          is_admin_cel("variables.oldTenant"))},
+              {{"expression",
+                fmt::format("variables.oldTenant == variables.tenant || (variables.oldTenant != '' && {})",
+                            is_admin_cel("variables.oldTenant"))},
                {"messageExpression", fmt::format("{} + 'move workspace ' + request.name + ' out of tenant ' + {} + "
                                                  "variables.oldTenant + {} + ': you are not a tenant admin there'",
                                                  who, q, q)},
                {"reason", "Forbidden"}}})}}}};
+}
+
+json records_policy() {
+  const std::string who = "'you (' + request.userInfo.username + ') cannot '";
+  const std::string q = "\"'\"";
+  // variables.name: "wb:member:W:R" -> [wb, member, W, R]; "wb:tenant:T" -> [wb, tenant, T].
+  const std::string member = fmt::format(
+      "size(variables.name) == 4 && variables.name[0] == 'wb' && variables.name[1] == 'member' && "
+      "variables.name[3] in ['{}', '{}', '{}', '{}']",
+      role_name(Role::Developer), role_name(Role::Viewer), role_name(Role::Deployer), role_name(Role::TenantAdmin));
+  const std::string tenant = "size(variables.name) == 3 && variables.name[0] == 'wb' && variables.name[1] == 'tenant'";
+  // What a record may hold: a binding only its own Role; a Role only its own virtual permission.
+  const std::string content = fmt::format(
+      "request.operation == 'DELETE' || (request.resource.resource == 'rolebindings' ? "
+      "object.roleRef.kind == 'Role' && object.roleRef.name == request.name : "
+      "object.rules.all(r, r.apiGroups == ['{0}'] && r.resources == ['workspaces'] && "
+      "r.verbs == [variables.name[3]] && has(r.resourceNames) && r.resourceNames == [variables.name[2]]))",
+      kTenancyGroup);
+  const std::string tenant_content = fmt::format(
+      "request.resource.resource == 'rolebindings' && (request.operation == 'DELETE' || "
+      "(object.roleRef.kind == 'ClusterRole' && object.roleRef.name == '{}'))",
+      kRecordsWriterRole);
+  return {
+      {"apiVersion", "admissionregistration.k8s.io/v1"},
+      {"kind", "ValidatingAdmissionPolicy"},
+      {"metadata",
+       {{"name", kRecordsPolicy},
+        {"labels", labels_wb()},
+        {"annotations",
+         {{"kubesphere.io/description",
+           "wb: tenant admins write only the membership records of the workspaces they administer"}}}}},
+      {"spec",
+       {{"failurePolicy", "Fail"},
+        {"matchConstraints",
+         {{"namespaceSelector", {{"matchLabels", {{"kubernetes.io/metadata.name", kRecordsNamespace}}}}},
+          {"resourceRules", json::array({{{"apiGroups", {kRbac}},
+                                          {"apiVersions", {"*"}},
+                                          {"operations", {"CREATE", "UPDATE", "DELETE"}},
+                                          {"resources", {"roles", "rolebindings"}}}})}}},
+        // The same people as kBoundaryPolicy: tenant admins, not the platform team.
+        {"matchConditions",
+         json::array(
+             {{{"name", "tenant-admins"},
+               {"expression", fmt::format("authorizer.group('{0}').resource('workspaces').check('create').allowed() && "
+                                          "!authorizer.group('{0}').resource('tenants').check('admin').allowed()",
+                                          kTenancyGroup)}}})},
+        {"variables", json::array({{{"name", "name"}, {"expression", "request.name.split(':')"}}})},
+        {"validations",
+         json::array(
+             {{{"expression",
+                fmt::format("({0} && authorizer.group('{1}').resource('members').namespace(variables.name[2])"
+                            ".check('manage').allowed() && ({2})) || ({3} && {4} && ({5}))",
+                            member, kTenancyGroup, content, tenant, is_admin_cel("variables.name[2]"), tenant_content)},
+               {"messageExpression",
+                fmt::format("{0} + 'change the membership record ' + request.name + ({1} ? ': you do not administer "
+                            "workspace ' + variables.name[2] : ({2} ? ': you are not a tenant admin of ' + {3} + "
+                            "variables.name[2] + {3} : ': it is not a record wb writes'))",
+                            who, member, tenant, q)},
+               {"reason", "Forbidden"}}})}}}};
+}
+
+json records_policy_binding() {
+  return {{"apiVersion", "admissionregistration.k8s.io/v1"},
+          {"kind", "ValidatingAdmissionPolicyBinding"},
+          {"metadata", {{"name", kRecordsPolicy}, {"labels", labels_wb()}}},
+          {"spec", {{"policyName", kRecordsPolicy}, {"validationActions", json::array({"Deny"})}}}};
+}
+
+std::string record_name(const std::string& workspace, Role role) {
+  return fmt::format("wb:member:{}:{}", workspace, role_name(role));
+}
+
+namespace {
+
+json record_labels(const std::string& workspace, Role role) {
+  json labels = labels_wb();
+  labels[kRoleLabel] = role_name(role);
+  labels["wb.dev/workspace"] = workspace;
+  return labels;
+}
+
+}  // namespace
+
+json record_role(const std::string& workspace, Role role) {
+  return {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+          {"kind", "Role"},
+          {"metadata",
+           {{"name", record_name(workspace, role)},
+            {"namespace", kRecordsNamespace},
+            {"labels", record_labels(workspace, role)}}},
+          {"rules", json::array({rule({kTenancyGroup}, {"workspaces"}, {role_name(role)}, {workspace})})}};
+}
+
+json record_binding(const std::string& workspace, Role role, const json& subjects) {
+  return {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+          {"kind", "RoleBinding"},
+          {"metadata",
+           {{"name", record_name(workspace, role)},
+            {"namespace", kRecordsNamespace},
+            {"labels", record_labels(workspace, role)}}},
+          {"roleRef", {{"apiGroup", kRbac}, {"kind", "Role"}, {"name", record_name(workspace, role)}}},
+          {"subjects", subjects}};
+}
+
+json tenant_records_binding(const std::string& tenant, const std::vector<json>& admins) {
+  json labels = labels_wb();
+  labels[kTenantRoleLabel] = tenant;
+  json b = {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+            {"kind", "RoleBinding"},
+            {"metadata", {{"name", tenant_role_name(tenant)}, {"namespace", kRecordsNamespace}, {"labels", labels}}},
+            {"roleRef", {{"apiGroup", kRbac}, {"kind", "ClusterRole"}, {"name", kRecordsWriterRole}}},
+            {"subjects", admins}};
+  return b;
+}
+
+std::vector<std::pair<kube::ResourceType, json>> records_objects() {
+  namespace t = kube::types;
+  json ns = {{"apiVersion", "v1"},
+             {"kind", "Namespace"},
+             {"metadata",
+              {{"name", kRecordsNamespace},
+               {"labels", labels_wb()},
+               {"annotations", {{"kubesphere.io/description", "wb: who works in which workspace (RBAC records)"}}}}}};
+  json mark = {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+               {"kind", "Role"},
+               {"metadata", {{"name", kRecordsMark}, {"namespace", kRecordsNamespace}, {"labels", labels_wb()}}},
+               {"rules", json::array({rule({kTenancyGroup}, {"memberships"}, {"read"})})}};
+  json everyone = {
+      {"apiVersion", "rbac.authorization.k8s.io/v1"},
+      {"kind", "RoleBinding"},
+      {"metadata", {{"name", kRecordsMark}, {"namespace", kRecordsNamespace}, {"labels", labels_wb()}}},
+      {"roleRef", {{"apiGroup", kRbac}, {"kind", "Role"}, {"name", kRecordsMark}}},
+      {"subjects", json::array({{{"kind", "Group"}, {"apiGroup", kRbac}, {"name", "system:authenticated"}}})}};
+  return {{t::Namespace, ns}, {t::Role, mark}, {t::RoleBinding, everyone}};
+}
+
+Memberships memberships_from_rules(const json& status) {
+  auto has = [](const json& list, const std::string& v) {
+    if (!list.is_array()) return false;
+    for (const auto& x : list)
+      if (x == v) return true;
+    return false;
+  };
+  auto rank = [](Role r) {
+    switch (r) {
+      case Role::Viewer:
+        return 0;
+      case Role::Deployer:
+        return 1;
+      case Role::Developer:
+        return 2;
+      case Role::TenantAdmin:
+        return 3;
+    }
+    return 0;
+  };
+  Memberships out;
+  std::map<std::string, Role> best;
+  for (const auto& r : status.value("resourceRules", json::array())) {
+    if (!has(r.value("apiGroups", json::array()), kTenancyGroup)) continue;
+    const json resources = r.value("resources", json::array());
+    const json verbs = r.value("verbs", json::array());
+    if (has(resources, "memberships") && has(verbs, "read")) out.recorded = true;
+    if (!has(resources, "workspaces")) continue;
+    for (const auto& v : verbs) {
+      if (!v.is_string()) continue;
+      std::optional<Role> role;
+      for (Role c : {Role::Developer, Role::Viewer, Role::Deployer, Role::TenantAdmin})
+        if (v == role_name(c)) role = c;
+      if (!role) continue;  // a wildcard is the platform team's, not a membership
+      for (const auto& n : r.value("resourceNames", json::array())) {
+        if (!n.is_string() || n.get<std::string>().empty()) continue;
+        auto it = best.find(n);
+        if (it == best.end() || rank(*role) > rank(it->second)) best[n] = *role;
+      }
+    }
+  }
+  for (const auto& [ws, role] : best) out.workspaces.push_back({ws, role});
+  return out;
 }
 
 json boundary_policy_binding() {
@@ -424,6 +671,7 @@ std::string action_words(const Forbidden& f) {
   if (r == "clusterroles") return read ? "see roles" : "change roles";
   if (r == "resourcequotas" || r == "limitranges") return read ? "see the quota" : "change the quota";
   if (r == "pods") return read ? "see replicas" : "restart replicas";
+  if (r == "endpointslices" || r == "endpoints") return read ? "see external routes" : "add external routes";
   std::string what = f.group.empty() ? r : r + "." + f.group;
   return f.verb + " " + what;
 }

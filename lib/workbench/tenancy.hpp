@@ -63,8 +63,14 @@ std::optional<Role> role_of_cluster_role(const std::string& name);
 // are a usage error that says why. `allow_deployer`: robots may be deployers, people may not.
 Result<Role> parse_role(const std::string& name, bool kubesphere, bool allow_deployer = false);
 
-// The ClusterRoles `wb platform init` installs (labelled managed-by=wb), in a stable order.
-std::vector<json> platform_cluster_roles();
+// The ClusterRoles `wb platform init` installs (labelled managed-by=wb), in a stable order: the
+// four roles, then kRecordsWriterRole. `endpoint_slices`: the server has discovery.k8s.io/v1
+// EndpointSlices, which developers write for external routes; without them (before Kubernetes
+// 1.21) developers write Endpoints instead.
+std::vector<json> platform_cluster_roles(bool endpoint_slices = true);
+// Whether wb's own definition of `role` allows `verb` on `resource` (may carry a subresource:
+// "pods/exec") of API `group` in a workspace.
+bool role_allows(Role role, const std::string& verb, const std::string& group, const std::string& resource);
 
 // A subject for a user string: "system:serviceaccount:NS:NAME" -> ServiceAccount, "group:NAME" ->
 // Group, anything else -> User.
@@ -127,9 +133,11 @@ struct PlatformInit {
   // The cluster serves ValidatingAdmissionPolicy: the boundary policy is installed and tenant
   // admins create their own workspaces. Without it, only the platform team does.
   bool self_service = false;
+  int recorded_workspaces = 0;  // workspaces whose membership records were rewritten
 };
-// Installs (server-side apply) the platform ClusterRoles and, where the cluster has
-// ValidatingAdmissionPolicy, the tenant-boundary policy; brings existing tenants' roles up to date.
+// Installs (server-side apply) the platform ClusterRoles, the membership records' namespace and,
+// where the cluster has ValidatingAdmissionPolicy, the tenant-boundary and records policies; brings
+// existing tenants' roles up to date and rewrites every workspace's membership records.
 // Idempotent.
 Result<PlatformInit> platform_init(kube::Client& client, bool dry_run);
 // Whether tenant admins may create workspaces here (the boundary policy and its binding exist).
@@ -152,11 +160,95 @@ Status delete_tenant(kube::Client& client, const std::string& tenant);
 // Names of the tenant's workspaces (namespaces labelled with it), sorted.
 Result<std::vector<std::string>> tenant_workspaces(kube::Client& client, const std::string& tenant);
 
+// ---------------------------------------------------------------- membership records
+//
+// Everyone can list the workspaces they have a role in, and learns nothing about anyone else's:
+// the record is RBAC itself. For each workspace W and role R that has members, the platform
+// namespace kRecordsNamespace holds a Role "wb:member:W:R" granting the permission R on the
+// virtual resource wb.dev/workspaces named W (it allows nothing real), and a RoleBinding of the
+// same name whose subjects are W's members in that role (people, groups and robots). A user reads
+// the records with a SelfSubjectRulesReview of that namespace, which the server answers with that
+// user's own rules only. Every authenticated user also holds "read" on wb.dev/memberships there
+// (Role and RoleBinding "wb:records"): the mark that this cluster keeps records at all.
+// Tenant admins write the records of their workspaces through the RoleBinding "wb:tenant:T" there
+// (ClusterRole kRecordsWriterRole: create, update and delete of Roles and RoleBindings, no reads);
+// where the cluster has admission policies, kRecordsPolicy confines them to the records of
+// workspaces they administer. `wb platform init` makes the namespace and rewrites every record.
+inline constexpr const char* kRecordsNamespace = "wb-system";
+inline constexpr const char* kRecordsWriterRole = "wb:member-records";
+inline constexpr const char* kRecordsPolicy = "wb-member-records";
+inline constexpr const char* kRecordsMark = "wb:records";
+
+// "wb:member:W:developer"
+std::string record_name(const std::string& workspace, Role role);
+// The record of W's members in `role` (Role, and RoleBinding holding `subjects`).
+json record_role(const std::string& workspace, Role role);
+json record_binding(const std::string& workspace, Role role, const json& subjects);
+// The RoleBinding "wb:tenant:T" in kRecordsNamespace that lets T's admins write records.
+json tenant_records_binding(const std::string& tenant, const std::vector<json>& admins);
+// The platform objects of the records: the namespace, and the mark's Role and RoleBinding.
+std::vector<std::pair<kube::ResourceType, json>> records_objects();
+// The admission policy (and binding) that keeps a tenant admin's record writes to the workspaces
+// they administer (the virtual permission "manage" on wb.dev/members in the workspace).
+json records_policy();
+json records_policy_binding();
+
+struct Membership {
+  std::string workspace;
+  Role role = Role::Viewer;
+};
+struct Memberships {
+  bool recorded = false;               // the cluster keeps membership records (the mark was found)
+  std::vector<Membership> workspaces;  // sorted by name; the highest role where there are several
+};
+// Reads the records from a SelfSubjectRulesReview's status (wildcard rules are no membership).
+Memberships memberships_from_rules(const json& review_status);
+// The current user's memberships, from the server.
+Result<Memberships> my_memberships(kube::Client& client);
+// Rewrites the records of workspace `ws` from its role bindings. `fresh`: the caller's tenant-admin
+// binding there was made a moment ago, so a refusal is retried while RBAC catches up.
+Status record_members(kube::Client& client, const std::string& ws, bool fresh = false);
+// Deletes every record of `ws`.
+Status forget_records(kube::Client& client, const std::string& ws);
+
+// What became of the membership records after a change of members that was made: `records` is set
+// when they could not follow (the command warns; `wb platform init` rewrites them).
+struct RecordsOutcome {
+  std::optional<Error> records;
+};
+
+// One row of `wb workspace list`.
+struct WorkspaceRow {
+  std::string name;
+  std::string tenant;
+  std::string role;     // "developer", ... ("" when the records do not say)
+  std::string phase;    // "Active", "Terminating" ("" when the namespace cannot be read)
+  std::string created;  // creationTimestamp
+  bool can_deploy = false;
+};
+struct WorkspaceList {
+  std::vector<WorkspaceRow> rows;
+  bool from_records = false;  // the user's own records (else every workspace the user may list)
+};
+// The workspaces a user works in: their membership records; without any (the platform team, or a
+// cluster that keeps none) every workspace, where the user may list namespaces. `tenant` filters
+// ("" = all), `all` lists every workspace (needs the cluster-wide right), `access` asks the server
+// whether the user may deploy in each. Auth when there is nothing the user may read, saying why.
+Result<WorkspaceList> list_workspaces(kube::Client& client, const std::string& tenant, bool all, bool access);
+
 // Creates a workspace (all objects or none). NotFound if the tenant does not exist, Conflict if
-// the namespace does. With dry_run only the objects are returned.
-Result<std::vector<json>> create_workspace(kube::Client& client, WorkspaceSpec spec, bool dry_run);
-// Deletes a workspace (refuses namespaces without the tenant label). Returns its tenant.
-Result<std::string> delete_workspace(kube::Client& client, const std::string& name);
+// the namespace does. With dry_run only the objects are returned. Then records its members.
+struct CreatedWorkspace {
+  std::vector<json> objects;
+  RecordsOutcome outcome;
+};
+Result<CreatedWorkspace> create_workspace(kube::Client& client, WorkspaceSpec spec, bool dry_run);
+// Deletes a workspace (refuses namespaces without the tenant label) and its records.
+struct DeletedWorkspace {
+  std::string tenant;
+  RecordsOutcome outcome;
+};
+Result<DeletedWorkspace> delete_workspace(kube::Client& client, const std::string& name);
 
 struct Member {
   std::string who;        // user string
@@ -165,12 +257,14 @@ struct Member {
   std::string workspace;  // "" for the tenant-wide admin binding
 };
 // Gives `who` the role in a workspace (and takes wb's other roles there away from them).
-Status add_member(kube::Client& client, const std::string& who, Role role, const std::string& workspace);
+Result<RecordsOutcome> add_member(kube::Client& client, const std::string& who, Role role,
+                                  const std::string& workspace);
 // Tenant-wide: tenant-admin goes into wb:tenant:T and every workspace; other roles into every workspace.
-Status add_tenant_member(kube::Client& client, const std::string& who, Role role, const std::string& tenant);
+Result<RecordsOutcome> add_tenant_member(kube::Client& client, const std::string& who, Role role,
+                                         const std::string& tenant);
 // Removes `who` from wb's role bindings of a workspace / of the tenant; NotFound if they had none.
-Status remove_member(kube::Client& client, const std::string& who, const std::string& workspace);
-Status remove_tenant_member(kube::Client& client, const std::string& who, const std::string& tenant);
+Result<RecordsOutcome> remove_member(kube::Client& client, const std::string& who, const std::string& workspace);
+Result<RecordsOutcome> remove_tenant_member(kube::Client& client, const std::string& who, const std::string& tenant);
 Result<std::vector<Member>> list_members(kube::Client& client, const std::string& workspace);
 Result<std::vector<Member>> list_tenant_members(kube::Client& client, const std::string& tenant);
 
@@ -180,11 +274,12 @@ struct Robot {
   Role role = Role::Deployer;
   std::string token;       // the service-account token (long-lived, in Secret NAME-token)
   std::string kubeconfig;  // YAML: current server and CA, the token, namespace = workspace
+  RecordsOutcome outcome;
 };
 // Creates ServiceAccount NAME, RoleBinding wb:robot:NAME and a service-account-token Secret
 // NAME-token, waits for the token and builds a kubeconfig. All or nothing.
 Result<Robot> create_robot(kube::Client& client, const std::string& name, const std::string& workspace, Role role);
-Status remove_robot(kube::Client& client, const std::string& name, const std::string& workspace);
+Result<RecordsOutcome> remove_robot(kube::Client& client, const std::string& name, const std::string& workspace);
 // The workspace's robots (ServiceAccounts labelled wb.dev/robot), by name.
 struct RobotInfo {
   std::string name;

@@ -165,12 +165,17 @@ bool same_object(const json& have, const json& want) {
   if (want.contains("rules"))
     return have.value("rules", json::array()) == want["rules"] &&
            fields::meta_string(have, "labels", kRoleLabel) == fields::meta_string(want, "labels", kRoleLabel);
-  return holds(have.value("spec", json::object()), want["spec"]);
+  if (want.contains("roleRef"))
+    return have.value("roleRef", json::object()) == want["roleRef"] &&
+           have.value("subjects", json::array()) == want.value("subjects", json::array());
+  if (want.contains("spec")) return holds(have.value("spec", json::object()), want["spec"]);
+  return holds(fields::at(have, "/metadata/labels"), fields::at(want, "/metadata/labels"));
 }
 
 // Creates or updates one object (server-side apply) and says what happened.
 Result<Applied> ensure(kube::Client& client, const kube::ResourceType& type, const json& want, bool dry_run) {
-  auto current = client.get(type, "", name_of(want));
+  const std::string ns = type.namespaced ? fields::str(want, "/metadata/namespace") : "";
+  auto current = client.get(type, ns, name_of(want));
   std::string outcome;
   if (!current) {
     if (current.error().http_status != 404) return current.error();
@@ -178,8 +183,54 @@ Result<Applied> ensure(kube::Client& client, const kube::ResourceType& type, con
   } else {
     outcome = same_object(*current, want) ? "unchanged" : "configured";
   }
-  if (outcome != "unchanged") WB_TRY(client.apply(type, "", want, true, dry_run));
+  // A dry run cannot put anything into a namespace it would only create.
+  const bool unborn = dry_run && outcome == "created" && !ns.empty() && !client.get(t::Namespace, "", ns);
+  if (outcome != "unchanged" && !unborn) WB_TRY(client.apply(type, ns, want, true, dry_run));
   return Applied{want, dry_run && outcome != "unchanged" ? "would be " + outcome : outcome};
+}
+
+// Writes `object` whole (an unconditional PUT, else a create): record writers may not read.
+Status put(kube::Client& client, const kube::ResourceType& type, const json& object) {
+  const std::string ns = fields::str(object, "/metadata/namespace");
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto w = client.update(type, ns, object);
+    if (w) return {};
+    if (w.error().http_status != 404) return w.error();
+    auto c = client.create(type, ns, object);
+    if (c) return {};
+    if (c.error().http_status != 409) return c.error();
+  }
+  return Error(ErrorCode::Conflict,
+               fmt::format("{} '{}' kept changing while wb was writing it", type.kind, name_of(object)));
+}
+
+Status gone(Status st) { return st.ok() || st.error().http_status == 404 ? Status() : st; }
+
+// The tenant's admins, as the subjects of its ClusterRoleBinding.
+Status write_tenant_records_binding(kube::Client& client, const std::string& tenant) {
+  WB_ASSIGN_OR_RETURN(json crb, client.get(t::ClusterRoleBinding, "", tenant_role_name(tenant)));
+  std::vector<json> admins;
+  for (const auto& s : crb.value("subjects", json::array())) admins.push_back(s);
+  return put(client, t::RoleBinding, tenant_records_binding(tenant, admins));
+}
+
+// A failure to write records, in words.
+Error records_error(const Error& e) {
+  Error out = e;
+  if (e.http_status == 404 && e.message.find(kRecordsNamespace) != std::string::npos)
+    out.message = fmt::format("this cluster keeps no membership records yet (no namespace {})", kRecordsNamespace);
+  else
+    out.message = "the membership records were not updated: " + e.message;
+  out.hint =
+      "the platform team runs `wb platform init`, which rewrites them; until then `wb workspace list` may "
+      "not show this change";
+  return out;
+}
+
+RecordsOutcome outcome_of(Status st) {
+  RecordsOutcome o;
+  if (!st) o.records = records_error(st.error());
+  return o;
 }
 
 }  // namespace
@@ -190,31 +241,60 @@ bool self_service_enabled(kube::Client& client) {
 
 Result<PlatformInit> platform_init(kube::Client& client, bool dry_run) {
   PlatformInit out;
-  for (auto& role : platform_cluster_roles()) {
+  WB_ASSIGN_OR_RETURN(auto d, client.discovery());
+  const bool slices = d.has(t::EndpointSlice.api_version(), t::EndpointSlice.plural);
+  for (auto& role : platform_cluster_roles(slices)) {
     WB_ASSIGN_OR_RETURN(auto a, ensure(client, t::ClusterRole, role, dry_run));
     out.applied.push_back(std::move(a));
   }
-  WB_ASSIGN_OR_RETURN(auto d, client.discovery());
+  for (auto& [type, obj] : records_objects()) {
+    WB_ASSIGN_OR_RETURN(auto a, ensure(client, type, obj, dry_run));
+    out.applied.push_back(std::move(a));
+  }
   out.self_service = d.has(AdmissionPolicy.api_version(), AdmissionPolicy.plural) &&
                      d.has(AdmissionPolicyBinding.api_version(), AdmissionPolicyBinding.plural);
   if (out.self_service) {
-    // The policy before its binding, and both before any tenant role grants what they guard.
-    WB_ASSIGN_OR_RETURN(auto p, ensure(client, AdmissionPolicy, boundary_policy(), dry_run));
-    out.applied.push_back(std::move(p));
-    WB_ASSIGN_OR_RETURN(auto b, ensure(client, AdmissionPolicyBinding, boundary_policy_binding(), dry_run));
-    out.applied.push_back(std::move(b));
+    // The policies before their bindings, and all before any tenant role grants what they guard.
+    for (const auto& [policy, binding] : {std::pair{boundary_policy(), boundary_policy_binding()},
+                                          std::pair{records_policy(), records_policy_binding()}}) {
+      WB_ASSIGN_OR_RETURN(auto p, ensure(client, AdmissionPolicy, policy, dry_run));
+      out.applied.push_back(std::move(p));
+      WB_ASSIGN_OR_RETURN(auto b, ensure(client, AdmissionPolicyBinding, binding, dry_run));
+      out.applied.push_back(std::move(b));
+    }
   }
-  // Tenants made by an older wb (or before the cluster had admission policies) get today's role.
+  // Tenants made by an older wb (or before the cluster had admission policies) get today's role,
+  // and their admins the right to write their workspaces' membership records.
   const bool ks = d.has(WorkspaceTemplate.api_version(), WorkspaceTemplate.plural);
   kube::ListOptions roles;
   roles.label_selector = kTenantRoleLabel;
   WB_ASSIGN_OR_RETURN(json crs, client.list(t::ClusterRole, "", roles));
+  WB_ASSIGN_OR_RETURN(json crbs, client.list(t::ClusterRoleBinding, "", roles));
   for (const auto& cr : items_of(crs)) {
     std::string tenant = fields::meta_string(cr, "labels", kTenantRoleLabel);
     if (tenant.empty() || name_of(cr) != tenant_role_name(tenant)) continue;
     WB_ASSIGN_OR_RETURN(auto a, ensure(client, t::ClusterRole, tenant_cluster_role(tenant, ks, out.self_service),
                                        dry_run));
     out.applied.push_back(std::move(a));
+    std::vector<json> admins;
+    for (const auto& b : items_of(crbs))
+      if (name_of(b) == tenant_role_name(tenant))
+        for (const auto& sub : b.value("subjects", json::array())) admins.push_back(sub);
+    WB_ASSIGN_OR_RETURN(auto r, ensure(client, t::RoleBinding, tenant_records_binding(tenant, admins), dry_run));
+    out.applied.push_back(std::move(r));
+  }
+  if (dry_run) return out;
+  // Every workspace's records, from its role bindings (workspaces made before records existed, or
+  // changed while they could not be written).
+  kube::ListOptions labelled;
+  labelled.label_selector = kTenantLabel;
+  WB_ASSIGN_OR_RETURN(json nss, client.list(t::Namespace, "", labelled));
+  for (const auto& ns : items_of(nss)) {
+    if (!fields::str(ns, "/metadata/deletionTimestamp").empty()) continue;
+    auto st = record_members(client, name_of(ns));
+    if (!st && st.error().http_status == 404) continue;  // gone meanwhile
+    WB_TRY(st);
+    ++out.recorded_workspaces;
   }
   return out;
 }
@@ -228,6 +308,23 @@ Result<std::vector<std::string>> tenant_workspaces(kube::Client& client, const s
   std::sort(names.begin(), names.end());
   return names;
 }
+
+namespace {
+
+// The tenant's workspaces that are not being deleted (a namespace being deleted refuses new
+// objects, so a tenant-wide change skips it).
+Result<std::vector<std::string>> live_workspaces(kube::Client& client, const std::string& tenant) {
+  kube::ListOptions opts;
+  opts.label_selector = fmt::format("{}={}", kTenantLabel, tenant);
+  WB_ASSIGN_OR_RETURN(json list, client.list(t::Namespace, "", opts));
+  std::vector<std::string> names;
+  for (const auto& ns : items_of(list))
+    if (fields::str(ns, "/metadata/deletionTimestamp").empty()) names.push_back(name_of(ns));
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
 
 Result<std::vector<TenantInfo>> list_tenants(kube::Client& client) {
   std::map<std::string, TenantInfo> by;
@@ -319,6 +416,10 @@ Status create_tenant(kube::Client& client, const std::string& tenant, const std:
       return wt.error();
     }
   }
+  // Its admins write their workspaces' membership records (where the cluster keeps them: a
+  // cluster set up by an older wb has no records namespace until `wb platform init`).
+  auto rb = put(client, t::RoleBinding, tenant_records_binding(tenant, subjects));
+  if (!rb && rb.error().http_status != 404) return rb.error();
   return {};
 }
 
@@ -328,14 +429,14 @@ Status delete_tenant(kube::Client& client, const std::string& tenant) {
     return Error(ErrorCode::Conflict,
                  fmt::format("tenant '{}' still has workspaces: {}", tenant, util::join(info.workspaces, ", ")),
                  "delete them first with `wb workspace delete NAME`");
-  auto gone = [](Status st) { return st.ok() || st.error().http_status == 404 ? Status() : st; };
+  WB_TRY(gone(client.remove(t::RoleBinding, kRecordsNamespace, tenant_role_name(tenant))));
   WB_TRY(gone(client.remove(t::ClusterRoleBinding, "", tenant_role_name(tenant))));
   WB_TRY(gone(client.remove(t::ClusterRole, "", tenant_role_name(tenant))));
   if (info.has_template) WB_TRY(gone(client.remove(WorkspaceTemplate, "", tenant)));
   return {};
 }
 
-Result<std::vector<json>> create_workspace(kube::Client& client, WorkspaceSpec spec, bool dry_run) {
+Result<CreatedWorkspace> create_workspace(kube::Client& client, WorkspaceSpec spec, bool dry_run) {
   if (!util::is_dns1123_label(spec.name))
     return Error(ErrorCode::Usage, fmt::format("'{}' is not a valid workspace name", spec.name),
                  "workspace names use lower-case letters, digits and '-' (at most 63)");
@@ -367,10 +468,11 @@ Result<std::vector<json>> create_workspace(kube::Client& client, WorkspaceSpec s
   // 403: not allowed to look; creating it is what will be refused (in words) or done.
   if (existing.error().http_status != 404 && existing.error().http_status != 403) return existing.error();
   auto objects = workspace_objects(spec);
-  std::vector<json> out;
+  CreatedWorkspace created;
+  auto& out = created.objects;
   if (dry_run) {
     for (auto& [type, obj] : objects) out.push_back(obj);
-    return out;
+    return created;
   }
   bool made_ns = false;
   bool bound = false;  // the tenant admins' RoleBinding exists: RBAC may need a moment to see it
@@ -388,16 +490,19 @@ Result<std::vector<json>> create_workspace(kube::Client& client, WorkspaceSpec s
     if (type.plural == "rolebindings") bound = true;
     out.push_back(*made);
   }
-  return out;
+  created.outcome = outcome_of(record_members(client, spec.name, bound));
+  return created;
 }
 
-Result<std::string> delete_workspace(kube::Client& client, const std::string& name) {
+Result<DeletedWorkspace> delete_workspace(kube::Client& client, const std::string& name) {
+  DeletedWorkspace out;
   auto got = get_workspace(client, name);
   if (!got && got.error().http_status == 403) {
     // Not allowed to read it: let the delete itself be refused (or, with a delete-only grant, done).
     auto st = client.remove(t::Namespace, "", name);
     if (!st) return st.error();
-    return std::string();
+    out.outcome = outcome_of(forget_records(client, name));
+    return out;
   }
   WB_TRY(got);
   const json& ns = *got;
@@ -409,10 +514,13 @@ Result<std::string> delete_workspace(kube::Client& client, const std::string& na
   auto st = client.remove(t::Namespace, "", name);
   if (!st && st.error().http_status == 404) return workspace_not_found(name);
   WB_TRY(st);
-  return tenant;
+  out.tenant = tenant;
+  out.outcome = outcome_of(forget_records(client, name));
+  return out;
 }
 
-Status add_member(kube::Client& client, const std::string& who, Role role, const std::string& workspace) {
+Result<RecordsOutcome> add_member(kube::Client& client, const std::string& who, Role role,
+                                  const std::string& workspace) {
   auto ns = get_workspace(client, workspace);
   if (!ns && ns.error().http_status != 403) return ns.error();  // not allowed to read it: the binding write decides
   if (ns && fields::meta_string(*ns, "labels", kTenantLabel).empty())
@@ -422,10 +530,11 @@ Status add_member(kube::Client& client, const std::string& who, Role role, const
   WB_TRY(add_to_binding(client, workspace, role, subject));
   WB_ASSIGN_OR_RETURN(bool other, remove_from_bindings(client, workspace, subject, role));
   (void)other;
-  return {};
+  return outcome_of(record_members(client, workspace));
 }
 
-Status add_tenant_member(kube::Client& client, const std::string& who, Role role, const std::string& tenant) {
+Result<RecordsOutcome> add_tenant_member(kube::Client& client, const std::string& who, Role role,
+                                         const std::string& tenant) {
   WB_ASSIGN_OR_RETURN(auto info, get_tenant(client, tenant));
   const json subject = subject_for(who);
   if (role == Role::TenantAdmin) {
@@ -440,24 +549,28 @@ Status add_tenant_member(kube::Client& client, const std::string& who, Role role
     if (!st && st.error().http_status == 404) return tenant_not_found(tenant);
     WB_TRY(st);
   }
-  for (const auto& ws : info.workspaces) {
+  Status records;
+  if (role == Role::TenantAdmin) records = write_tenant_records_binding(client, tenant);
+  WB_ASSIGN_OR_RETURN(auto live, live_workspaces(client, tenant));
+  for (const auto& ws : live) {
     WB_TRY(add_to_binding(client, ws, role, subject));
     WB_ASSIGN_OR_RETURN(bool other, remove_from_bindings(client, ws, subject, role));
     (void)other;
+    if (records) records = record_members(client, ws);
   }
-  return {};
+  return outcome_of(records);
 }
 
-Status remove_member(kube::Client& client, const std::string& who, const std::string& workspace) {
+Result<RecordsOutcome> remove_member(kube::Client& client, const std::string& who, const std::string& workspace) {
   if (auto ns = get_workspace(client, workspace); !ns && ns.error().http_status != 403) return ns.error();
   WB_ASSIGN_OR_RETURN(bool found, remove_from_bindings(client, workspace, subject_for(who)));
   if (!found)
     return Error(ErrorCode::NotFound, fmt::format("{} has no role in workspace '{}'", who, workspace),
                  fmt::format("`wb member list -w {}` shows who has", workspace));
-  return {};
+  return outcome_of(record_members(client, workspace));
 }
 
-Status remove_tenant_member(kube::Client& client, const std::string& who, const std::string& tenant) {
+Result<RecordsOutcome> remove_tenant_member(kube::Client& client, const std::string& who, const std::string& tenant) {
   WB_ASSIGN_OR_RETURN(auto info, get_tenant(client, tenant));
   const json subject = subject_for(who);
   bool found = false;
@@ -471,14 +584,18 @@ Status remove_tenant_member(kube::Client& client, const std::string& who, const 
       return true;
     }));
   }
-  for (const auto& ws : info.workspaces) {
+  Status records;
+  if (found) records = write_tenant_records_binding(client, tenant);
+  WB_ASSIGN_OR_RETURN(auto live, live_workspaces(client, tenant));
+  for (const auto& ws : live) {
     WB_ASSIGN_OR_RETURN(bool here, remove_from_bindings(client, ws, subject));
     found = found || here;
+    if (here && records) records = record_members(client, ws);
   }
   if (!found)
     return Error(ErrorCode::NotFound, fmt::format("{} has no role in tenant '{}'", who, tenant),
                  fmt::format("`wb member list --tenant {}` shows who has", tenant));
-  return {};
+  return outcome_of(records);
 }
 
 Result<std::vector<Member>> list_members(kube::Client& client, const std::string& workspace) {
@@ -593,11 +710,12 @@ Result<Robot> create_robot(kube::Client& client, const std::string& name, const 
     return Error(ErrorCode::Timeout, fmt::format("the cluster gave robot '{}' no token within 10 s", name),
                  "check that the service-account token controller runs (kube-controller-manager)");
   }
-  Robot r{name, workspace, role, token, robot_kubeconfig(client.config(), name, workspace, token)};
+  Robot r{name, workspace, role, token, robot_kubeconfig(client.config(), name, workspace, token), {}};
+  r.outcome = outcome_of(record_members(client, workspace));
   return r;
 }
 
-Status remove_robot(kube::Client& client, const std::string& name, const std::string& workspace) {
+Result<RecordsOutcome> remove_robot(kube::Client& client, const std::string& name, const std::string& workspace) {
   auto sa = client.get(t::ServiceAccount, workspace, name);
   if (!sa) {
     if (sa.error().http_status == 404)
@@ -607,11 +725,10 @@ Status remove_robot(kube::Client& client, const std::string& name, const std::st
   if (fields::meta_string(*sa, "labels", kRobotLabel) != name)
     return Error(ErrorCode::Usage, fmt::format("service account '{}' in '{}' is not a wb robot", name, workspace),
                  "wb removes only robots it made");
-  auto gone = [](Status st) { return st.ok() || st.error().http_status == 404 ? Status() : st; };
   WB_TRY(gone(client.remove(t::RoleBinding, workspace, "wb:robot:" + name)));
   WB_TRY(gone(client.remove(t::Secret, workspace, name + "-token")));
   WB_TRY(gone(client.remove(t::ServiceAccount, workspace, name)));
-  return {};
+  return outcome_of(record_members(client, workspace));
 }
 
 Result<std::vector<RobotInfo>> list_robots(kube::Client& client, const std::string& workspace) {
@@ -658,26 +775,28 @@ Result<bool> can(kube::Client& client, const std::string& verb, const std::strin
   return a.value("/status/allowed"_json_pointer, false);
 }
 
-// The role the current user has in ns, by asking the server what they may do there.
-Result<std::string> role_in(kube::Client& client, const std::string& ns) {
+// The role the current user has in ns, by asking the server what they may do there (nullopt: none).
+Result<std::optional<Role>> role_in(kube::Client& client, const std::string& ns) {
   struct Probe {
     const char* verb;
     const char* group;
     const char* resource;
-    const char* role;
+    Role role;
   };
   // (Tenant admins may create RoleBindings cluster-wide where the boundary policy guards that, so
   // what marks one in a workspace is a right only their RoleBinding there gives.)
-  static const Probe probes[] = {{"update", "", "resourcequotas", "a tenant admin"},
-                                 {"delete", "apps", "deployments", "a developer"},
-                                 {"patch", "apps", "deployments", "a deployer"},
-                                 {"list", "", "pods", "a viewer"}};
+  static const Probe probes[] = {{"update", "", "resourcequotas", Role::TenantAdmin},
+                                 {"delete", "apps", "deployments", Role::Developer},
+                                 {"patch", "apps", "deployments", Role::Deployer},
+                                 {"list", "", "pods", Role::Viewer}};
   for (const auto& p : probes) {
     WB_ASSIGN_OR_RETURN(bool ok, can(client, p.verb, p.group, p.resource, ns));
-    if (ok) return std::string(p.role);
+    if (ok) return std::optional<Role>(p.role);
   }
-  return std::string();
+  return std::optional<Role>();
 }
+
+std::string a_role(Role r) { return r == Role::TenantAdmin ? "a tenant admin" : std::string("a ") + role_name(r); }
 
 std::optional<Forbidden> parse_reworded(const std::string& message) {
   // What wb's app commands already made of a 403 ("you (alice) may not change app configs in
@@ -687,12 +806,14 @@ std::optional<Forbidden> parse_reworded(const std::string& message) {
   static const std::regex with_app(R"re(you(?: \(([^)]*)\))? may not (\w+) app '[^']*' in workspace '([^']+)')re");
   std::smatch m;
   if (std::regex_search(message, m, with_what)) {
-    static const std::map<std::string, std::string> res = {{"apps", "deployments"},
-                                                           {"app configs", "configmaps"},
-                                                           {"routes", "ingresses"},
-                                                           {"app events", "events"},
-                                                           {"app logs", "pods/log"}};
-    return Forbidden{m[1], m[2] == "see" ? "get" : "update", res.at(m[3]), "", m[4]};
+    static const std::map<std::string, std::pair<std::string, std::string>> res = {
+        {"apps", {"deployments", "apps"}},
+        {"app configs", {"configmaps", ""}},
+        {"routes", {"ingresses", "networking.k8s.io"}},
+        {"app events", {"events", ""}},
+        {"app logs", {"pods/log", ""}}};
+    const auto& [resource, group] = res.at(m[3]);
+    return Forbidden{m[1], m[2] == "see" ? "get" : "update", resource, group, m[4]};
   }
   if (std::regex_search(message, m, with_app)) {
     std::string verb = m[2];
@@ -773,12 +894,166 @@ Error explain_forbidden(kube::Client& client, const Error& error) {
   } else {
     where = fmt::format("{} cannot {} in workspace {}", who, action_words(*f), f->ns);
   }
-  if (role)
-    out.message = where + (role->empty() ? ": you have no role there" : ": you are " + *role + " there");
-  else
-    out.message = where;
   out.hint = tenant.empty() ? "a tenant admin of the workspace's tenant can change that"
                             : fmt::format("a tenant admin of '{}' can change that", tenant);
+  if (!role) {
+    out.message = where;
+    return out;
+  }
+  if (!*role) {
+    out.message = where + ": you have no role there";
+    return out;
+  }
+  const Role r = **role;
+  out.message = where + ": you are " + a_role(r) + " there";
+  std::string resource = f->resource;
+  // What a tenant admin can do about it: give a role that allows it. When the user's role should
+  // allow it by wb's own definition, this cluster's copy of the role is older than this wb; when no
+  // role allows it, nobody in the tenant can help.
+  if (role_allows(r, f->verb, f->group, resource)) {
+    out.message += fmt::format(", but this cluster's {} role does not allow that", role_name(r));
+    out.hint = fmt::format("it does in this wb's {} role: the platform team updates the roles with `wb platform init`",
+                           role_name(r));
+    return out;
+  }
+  bool any = false;
+  for (Role other : {Role::Developer, Role::TenantAdmin}) any = any || role_allows(other, f->verb, f->group, resource);
+  if (!any) {
+    out.message += ", and no wb role allows that";
+    out.hint = "the platform team can do it";
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- membership records
+
+namespace {
+
+constexpr Role kAllRoles[] = {Role::Developer, Role::Viewer, Role::Deployer, Role::TenantAdmin};
+
+}  // namespace
+
+Status record_members(kube::Client& client, const std::string& ws, bool fresh) {
+  kube::ListOptions opts;
+  opts.label_selector = kRoleLabel;
+  WB_ASSIGN_OR_RETURN(json list, client.list(t::RoleBinding, ws, opts));
+  std::map<Role, json> subjects;
+  for (const auto& b : items_of(list)) {
+    auto role = role_of_cluster_role(fields::str(b, "/roleRef/name"));
+    if (!role || fields::str(b, "/roleRef/kind") != "ClusterRole") continue;
+    json& subs = subjects[*role];
+    if (!subs.is_array()) subs = json::array();
+    for (const auto& sub : b.value("subjects", json::array())) {
+      json s = {{"kind", sub.value("kind", "")}, {"name", sub.value("name", "")}};
+      if (sub.contains("namespace")) s["namespace"] = sub["namespace"];
+      if (s["kind"] != "ServiceAccount") s["apiGroup"] = "rbac.authorization.k8s.io";
+      bool dup = false;
+      for (const auto& have : subs) dup = dup || same_subject(have, s);
+      if (!dup) subs.push_back(s);
+    }
+  }
+  auto write = [&]() -> Status {
+    for (Role role : kAllRoles) {
+      auto it = subjects.find(role);
+      if (it != subjects.end() && !it->second.empty()) {
+        WB_TRY(put(client, t::Role, record_role(ws, role)));
+        WB_TRY(put(client, t::RoleBinding, record_binding(ws, role, it->second)));
+      } else {
+        WB_TRY(gone(client.remove(t::RoleBinding, kRecordsNamespace, record_name(ws, role))));
+        WB_TRY(gone(client.remove(t::Role, kRecordsNamespace, record_name(ws, role))));
+      }
+    }
+    return {};
+  };
+  auto st = write();
+  // Right after the caller's own tenant-admin binding was made, the authorizer (which the records
+  // policy asks) may not know it yet.
+  for (int i = 0; fresh && !st && st.error().http_status == 403 && i < 20; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    st = write();
+  }
+  return st;
+}
+
+Status forget_records(kube::Client& client, const std::string& ws) {
+  for (Role role : kAllRoles) {
+    WB_TRY(gone(client.remove(t::RoleBinding, kRecordsNamespace, record_name(ws, role))));
+    WB_TRY(gone(client.remove(t::Role, kRecordsNamespace, record_name(ws, role))));
+  }
+  return {};
+}
+
+Result<Memberships> my_memberships(kube::Client& client) {
+  json review = {{"apiVersion", "authorization.k8s.io/v1"},
+                 {"kind", "SelfSubjectRulesReview"},
+                 {"spec", {{"namespace", kRecordsNamespace}}}};
+  WB_ASSIGN_OR_RETURN(json answer, client.create(t::SelfSubjectRulesReview, "", review));
+  return memberships_from_rules(answer.value("status", json::object()));
+}
+
+Result<WorkspaceList> list_workspaces(kube::Client& client, const std::string& tenant, bool all, bool access) {
+  Memberships mine;
+  if (auto m = my_memberships(client)) mine = std::move(*m);  // a server that cannot say keeps no records
+  WorkspaceList out;
+  auto row_of = [](const json& ns) {
+    WorkspaceRow r;
+    r.name = name_of(ns);
+    r.tenant = fields::meta_string(ns, "labels", kTenantLabel);
+    r.phase = fields::str(ns, "/status/phase");
+    if (r.phase.empty()) r.phase = "Active";
+    r.created = fields::str(ns, "/metadata/creationTimestamp");
+    return r;
+  };
+  if (!all && !mine.workspaces.empty()) {
+    out.from_records = true;
+    for (const auto& m : mine.workspaces) {
+      WorkspaceRow r;
+      auto ns = client.get(t::Namespace, "", m.workspace);
+      if (ns) {
+        r = row_of(*ns);
+      } else if (ns.error().http_status == 404) {
+        continue;  // a record of a workspace that is gone
+      } else {
+        r.name = m.workspace;  // the role may not include reading the namespace
+      }
+      r.role = role_name(m.role);
+      if (!tenant.empty() && !r.tenant.empty() && r.tenant != tenant) continue;
+      out.rows.push_back(std::move(r));
+    }
+  } else {
+    kube::ListOptions opts;
+    opts.label_selector = tenant.empty() ? std::string(kTenantLabel) : fmt::format("{}={}", kTenantLabel, tenant);
+    auto list = client.list(t::Namespace, "", opts);
+    if (!list) {
+      if (list.error().http_status != 403) return list.error();
+      if (all)
+        return Error(ErrorCode::Auth, "you may not list every workspace: that needs a cluster-wide permission",
+                     "`wb workspace list` without --all shows the workspaces you have a role in", 403);
+      if (mine.recorded) {
+        out.from_records = true;  // no role anywhere yet
+        return out;
+      }
+      return Error(ErrorCode::Auth,
+                   tenant.empty() ? "you may not list workspaces in this cluster"
+                                  : fmt::format("you may not list the workspaces of tenant '{}'", tenant),
+                   "this cluster keeps no record of who works where (the platform team runs `wb platform init` "
+                   "to start); ask a tenant admin which workspaces you have, then `wb workspace use NAME`",
+                   403);
+    }
+    for (const auto& ns : items_of(*list)) {
+      WorkspaceRow r = row_of(ns);
+      for (const auto& m : mine.workspaces)
+        if (m.workspace == r.name) r.role = role_name(m.role);
+      out.rows.push_back(std::move(r));
+    }
+  }
+  if (access) {
+    for (auto& r : out.rows) {
+      auto ok = can(client, "create", "apps", "deployments", r.name);
+      if (!ok && ok.error().code != ErrorCode::Auth) return ok.error();
+      r.can_deploy = ok.value_or(false);
+    }
+  }
   return out;
 }
 

@@ -238,6 +238,7 @@ def default_cluster_roles():
         {"apiGroups": ["batch"], "resources": batch, "verbs": ALL_READ},
         {"apiGroups": ["networking.k8s.io", "extensions"], "resources": net, "verbs": ALL_READ},
         {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ALL_READ},
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ALL_READ},
     ]
     edit_rules = [
         {"apiGroups": [""], "resources": ["pods", "pods/attach", "pods/exec", "pods/portforward",

@@ -114,6 +114,8 @@ def build_registry(k8s_version, kubesphere=False):
             Res("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview",
                 namespaced=False, verbs=["create"]),
             Res("events.k8s.io", "v1", "events", "Event", short=["ev"], storage="/events"),
+            # GA in 1.21: external routes to IPs write these (selectorless Services)
+            Res("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
         ]
     if not old:
         # ValidatingAdmissionPolicy is GA (admissionregistration.k8s.io/v1) since 1.30; enforced by admission.py

@@ -158,6 +158,60 @@ class FakeKubeTest(unittest.TestCase):
         st, body = f.req("GET", "/api/v1")
         self.assertIn("pods/exec", [r["name"] for r in body["resources"]])
 
+    def test_endpoint_slices(self):
+        # Served as discovery.k8s.io/v1 (GA in 1.21) like on a real server; the view role reads them.
+        f = self.f
+        st, body = f.req("GET", "/apis/discovery.k8s.io/v1")
+        self.assertEqual(st, 200, body)
+        names = {r["name"]: r for r in body["resources"]}
+        self.assertTrue(names["endpointslices"]["namespaced"])
+        self.assertEqual(names["endpointslices"]["kind"], "EndpointSlice")
+        f.req("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "eps"}})
+        slice_ = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                  "metadata": {"name": "legacy-ipv4-8080", "labels": {"kubernetes.io/service-name": "legacy"}},
+                  "addressType": "IPv4", "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+                  "endpoints": [{"addresses": ["10.0.0.5"], "conditions": {"ready": True}}]}
+        st, body = f.req("POST", "/apis/discovery.k8s.io/v1/namespaces/eps/endpointslices", slice_)
+        self.assertEqual(st, 201, body)
+        f.req("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/eps/rolebindings", {
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "bob-view"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+            "subjects": [{"kind": "User", "name": "bob", "apiGroup": "rbac.authorization.k8s.io"}]})
+        st, body = f.req("GET", "/apis/discovery.k8s.io/v1/namespaces/eps/endpointslices?labelSelector="
+                         "kubernetes.io/service-name%3Dlegacy", token="tok-bob")
+        self.assertEqual(st, 200, body)
+        self.assertEqual([x["metadata"]["name"] for x in body["items"]], ["legacy-ipv4-8080"])
+        st, body = f.req("DELETE", "/apis/discovery.k8s.io/v1/namespaces/eps/endpointslices/legacy-ipv4-8080",
+                         token="tok-bob")
+        self.assertEqual(st, 403, body)
+
+    def test_rules_review_names_the_resources_a_role_is_limited_to(self):
+        # SelfSubjectRulesReview answers with the asking user's own rules in that namespace (and the
+        # cluster-wide ones), resourceNames included, as kube-apiserver does: wb's membership records.
+        f = self.f
+        f.req("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "recs"}})
+        rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces/recs/"
+        f.req("POST", rbac + "roles", {
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "rec"},
+            "rules": [{"apiGroups": ["wb.dev"], "resources": ["workspaces"], "verbs": ["developer"],
+                       "resourceNames": ["shop-dev"]}]})
+        f.req("POST", rbac + "rolebindings", {
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "rec"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "rec"},
+            "subjects": [{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}]})
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
+                  "spec": {"namespace": "recs"}}
+        path = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"
+        st, body = f.req("POST", path, review, token="tok-alice")
+        self.assertEqual(st, 201, body)
+        self.assertIn({"verbs": ["developer"], "apiGroups": ["wb.dev"], "resources": ["workspaces"],
+                       "resourceNames": ["shop-dev"]}, body["status"]["resourceRules"])
+        self.assertIn({"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
+                       "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]},
+                      body["status"]["resourceRules"])
+        st, body = f.req("POST", path, review, token="tok-bob")
+        self.assertNotIn("wb.dev", json.dumps(body["status"]["resourceRules"]))
+
     # ---------------------------------------------------------------- CRUD
     def test_crud_conflict_notfound(self):
         f = self.f
@@ -836,6 +890,7 @@ class Version118Test(unittest.TestCase):
             st, body = f.req("GET", "/apis/networking.k8s.io/v1beta1")
             self.assertIn("ingresses", [r["name"] for r in body["resources"]])
             self.assertEqual(f.req("GET", "/apis/authentication.k8s.io/v1")[0], 404)
+            self.assertEqual(f.req("GET", "/apis/discovery.k8s.io/v1")[0], 404)  # EndpointSlice v1: 1.21
             st, body = f.req("POST", "/apis/extensions/v1beta1/namespaces/default/ingresses",
                              {"apiVersion": "extensions/v1beta1", "kind": "Ingress", "metadata": {"name": "i"},
                               "spec": {"backend": {"serviceName": "s", "servicePort": 80}}})

@@ -23,6 +23,8 @@ class FakeClient : public kube::Client {
   // SelfSubjectAccessReview answers by "verb resource namespace".
   std::map<std::string, bool> allowed;
   std::optional<json> user_info;  // nullopt: server without SelfSubjectReview
+  // SelfSubjectRulesReview status by namespace (default: no rules).
+  std::map<std::string, json> rules;
   std::optional<Error> list_error;
   kube::RestConfig cfg;
   std::vector<std::string> calls;
@@ -61,6 +63,12 @@ class FakeClient : public kube::Client {
                       a["namespace"].get<std::string>();
       json out = obj;
       out["status"] = {{"allowed", allowed.count(k) ? allowed[k] : false}};
+      return out;
+    }
+    if (t.plural == "selfsubjectrulesreviews") {
+      json out = obj;
+      const std::string rns = obj["spec"].value("namespace", "");
+      out["status"] = rules.count(rns) ? rules[rns] : json{{"resourceRules", json::array()}};
       return out;
     }
     if (t.plural == "selfsubjectreviews") {

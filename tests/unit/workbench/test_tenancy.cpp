@@ -27,7 +27,7 @@ TEST_CASE("roles parse, with KubeSphere aliases only where KubeSphere runs") {
 
 TEST_CASE("platform roles: tenant admins may bind exactly wb's roles; deployers cannot delete apps") {
   auto roles = platform_cluster_roles();
-  REQUIRE(roles.size() == 4);
+  REQUIRE(roles.size() == 5);
   std::map<std::string, json> by;
   for (auto& r : roles) by[r["metadata"]["name"]] = r;
   auto grants = [&](const std::string& role, const std::string& group, const std::string& res,
@@ -61,6 +61,73 @@ TEST_CASE("platform roles: tenant admins may bind exactly wb's roles; deployers 
       CHECK(rule["resourceNames"] == json::array({"wb:developer", "wb:viewer", "wb:deployer", "wb:tenant-admin"}));
     }
   CHECK(bind);
+  // external routes: EndpointSlices where the server has them (Endpoints writes only before 1.21)
+  CHECK(grants("wb:developer", "discovery.k8s.io", "endpointslices", "create"));
+  CHECK_FALSE(grants("wb:developer", "", "endpoints", "create"));
+  CHECK(grants("wb:developer", "", "endpoints", "delete"));  // an older wb's, which the cluster would mirror
+  CHECK_FALSE(grants("wb:viewer", "discovery.k8s.io", "endpointslices", "create"));
+  CHECK(role_allows(Role::Developer, "create", "discovery.k8s.io", "endpointslices"));
+  CHECK_FALSE(role_allows(Role::Viewer, "update", "", "configmaps"));
+  CHECK(role_allows(Role::Developer, "create", "", "pods/exec"));
+  CHECK_FALSE(role_allows(Role::TenantAdmin, "create", "", "namespaces"));
+  for (const auto& r : platform_cluster_roles(false))
+    if (r["metadata"]["name"] == "wb:developer") {
+      bool endpoints = false;
+      for (const auto& rule : r["rules"])
+        if (rule["resources"] == json::array({"endpoints"}) && rule["verbs"].size() > 3) endpoints = true;
+      CHECK(endpoints);
+    }
+  // the records writer: writes Roles and RoleBindings (no reads) and holds the record verbs
+  CHECK(by["wb:member-records"]["rules"][0] == json({{"apiGroups", {"rbac.authorization.k8s.io"}},
+                                                     {"resources", {"roles", "rolebindings"}},
+                                                     {"verbs", {"create", "update", "delete"}}}));
+  CHECK(grants("wb:tenant-admin", "wb.dev", "members", "manage"));
+  CHECK_FALSE(grants("wb:developer", "wb.dev", "members", "manage"));
+}
+
+TEST_CASE("membership records: a Role and RoleBinding per workspace and role, read back from a rules review") {
+  auto role = record_role("shop-dev", Role::Developer);
+  CHECK(role["metadata"]["name"] == "wb:member:shop-dev:developer");
+  CHECK(role["metadata"]["namespace"] == "wb-system");
+  CHECK(role["rules"] == json::array({{{"apiGroups", {"wb.dev"}},
+                                       {"resources", {"workspaces"}},
+                                       {"verbs", {"developer"}},
+                                       {"resourceNames", {"shop-dev"}}}}));
+  auto b = record_binding("shop-dev", Role::Developer, json::array({subject_for("alice")}));
+  CHECK(b["roleRef"] ==
+        json({{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", "wb:member:shop-dev:developer"}}));
+  CHECK(b["subjects"][0]["name"] == "alice");
+  auto tb = tenant_records_binding("shop", {subject_for("bob")});
+  CHECK(tb["metadata"]["name"] == "wb:tenant:shop");
+  CHECK(tb["roleRef"]["name"] == "wb:member-records");
+
+  json status = {
+      {"resourceRules",
+       {{{"apiGroups", {"authorization.k8s.io"}}, {"resources", {"selfsubjectrulesreviews"}}, {"verbs", {"create"}}},
+        {{"apiGroups", {"wb.dev"}}, {"resources", {"memberships"}}, {"verbs", {"read"}}},
+        {{"apiGroups", {"wb.dev"}},
+         {"resources", {"workspaces"}},
+         {"verbs", {"viewer"}},
+         {"resourceNames", {"shop-prod"}}},
+        {{"apiGroups", {"wb.dev"}},
+         {"resources", {"workspaces"}},
+         {"verbs", {"tenant-admin"}},
+         {"resourceNames", {"shop-dev"}}},
+        {{"apiGroups", {"wb.dev"}},
+         {"resources", {"workspaces"}},
+         {"verbs", {"developer"}},
+         {"resourceNames", {"shop-dev"}}},
+        // a tenant admin's right to write records, and the platform team's wildcard: no membership
+        {{"apiGroups", {"wb.dev"}}, {"resources", {"workspaces"}}, {"verbs", {"developer", "viewer"}}},
+        {{"apiGroups", {"*"}}, {"resources", {"*"}}, {"verbs", {"*"}}}}}};
+  auto m = memberships_from_rules(status);
+  CHECK(m.recorded);
+  REQUIRE(m.workspaces.size() == 2);
+  CHECK(m.workspaces[0].workspace == "shop-dev");
+  CHECK(m.workspaces[0].role == Role::TenantAdmin);
+  CHECK(m.workspaces[1].workspace == "shop-prod");
+  CHECK(m.workspaces[1].role == Role::Viewer);
+  CHECK_FALSE(memberships_from_rules(json::object()).recorded);
 }
 
 TEST_CASE("workspace objects carry the tenant, quota, limits and isolation") {
@@ -212,6 +279,36 @@ TEST_CASE("explain_forbidden: falls back when the details cannot be read") {
   REQUIRE(is_forbidden_in_words_candidate(app));
   CHECK(explain_forbidden(c, app).message ==
         "you (victor) cannot delete apps in workspace shop-dev: you have no role there");
+}
+
+TEST_CASE("explain_forbidden: a right the user's role lacks on this cluster is the platform team's to add") {
+  wb::test::FakeClient c;
+  c.add(wb::kube::types::Namespace, "",
+        json{{"metadata", {{"name", "shop-dev"}, {"labels", {{"kubesphere.io/workspace", "shop"}}}}}});
+  c.allowed["delete deployments shop-dev"] = true;  // a developer
+  const std::string slices =
+      "endpointslices.discovery.k8s.io is forbidden: User \"alice\" cannot create resource \"endpointslices\" in "
+      "API group \"discovery.k8s.io\" in the namespace \"shop-dev\"";
+  auto e = explain_forbidden(c, wb::util::Error(ErrorCode::Auth, slices, "", 403));
+  CHECK(e.message ==
+        "you (alice) cannot add external routes in workspace shop-dev: you are a developer there, but this "
+        "cluster's developer role does not allow that");
+  CHECK(e.hint == "it does in this wb's developer role: the platform team updates the roles with `wb platform init`");
+  // what no wb role allows: not a tenant admin's to give
+  const std::string ns =
+      "namespaces is forbidden: User \"alice\" cannot create resource \"namespaces\" in API group \"\" in the "
+      "namespace \"shop-dev\"";
+  e = explain_forbidden(c, wb::util::Error(ErrorCode::Auth, ns, "", 403));
+  CHECK(e.message ==
+        "you (alice) cannot create workspace shop-dev: you are a developer there, and no wb role allows that");
+  CHECK(e.hint == "the platform team can do it");
+  // what a tenant admin could give (the tenant-admin role): as before
+  const std::string rb =
+      "rolebindings.rbac.authorization.k8s.io is forbidden: User \"alice\" cannot create resource \"rolebindings\" "
+      "in API group \"rbac.authorization.k8s.io\" in the namespace \"shop-dev\"";
+  e = explain_forbidden(c, wb::util::Error(ErrorCode::Auth, rb, "", 403));
+  CHECK(e.message == "you (alice) cannot manage members in workspace shop-dev: you are a developer there");
+  CHECK(e.hint == "a tenant admin of 'shop' can change that");
 }
 
 TEST_CASE("explain_forbidden: cluster scope goes to the platform team") {
