@@ -310,7 +310,8 @@ class Tenancy(TenancyCase):
     def test_a_cluster_that_keeps_no_records_says_so(self):
         # A cluster set up by a wb before membership records: no records namespace until the platform
         # team runs `wb platform init` again. A real cluster shared with other runs keeps its records.
-        cluster.skip_unless_fake(self, "a cluster without wb's records namespace (shared with other modules)")
+        cluster.skip_unless_fake(self, "a cluster without wb's membership records: deleting wb-system would break "
+                                       "the modules sharing the cluster")
         old = FakeCluster()
         self.addCleanup(old.stop)
         self.assertExit(self.wb("--kubeconfig", old.kubeconfig, "platform", "init"), 0)
@@ -621,6 +622,14 @@ class Tenancy(TenancyCase):
         # his own workspace's record name, but a binding to a real role: refused
         status, body = cluster.request("POST", recs, rb(RECORDS, "wb:tenant-admin", user=bob,
                                                         name="wb:member:%s:viewer" % DEV), token=tok)
+        self.assertEqual(status, 403, body)
+        self.assertIn("ValidatingAdmissionPolicy 'wb-member-records'", body["message"])
+        # nor a record Role of his own workspace that names another one
+        status, body = cluster.request("POST", RBAC + "/namespaces/%s/roles" % RECORDS, {
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": "wb:member:%s:viewer" % DEV, "namespace": RECORDS},
+            "rules": [{"apiGroups": ["wb.dev"], "resources": ["workspaces"], "verbs": ["viewer"],
+                       "resourceNames": [ADEV]}]}, token=tok)
         self.assertEqual(status, 403, body)
         self.assertIn("ValidatingAdmissionPolicy 'wb-member-records'", body["message"])
         # nor another tenant's right to write records
