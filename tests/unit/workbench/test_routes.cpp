@@ -120,3 +120,25 @@ TEST_CASE("external targets") {
   CHECK(dns["spec"]["ports"][0]["name"] == "https");
   CHECK(external_endpoints("db", "shop", {}, true).is_null());
 }
+
+TEST_CASE("external IP targets become one EndpointSlice per address family and port") {
+  auto ips = parse_ip_targets("10.0.0.5:8080,[fd00::1]:8080,10.0.0.6:8080,10.0.0.7:9090");
+  REQUIRE(ips.ok());
+  auto slices = external_endpoint_slices("legacy", "shop", *ips, true);
+  REQUIRE(slices.size() == 3);
+  CHECK(slices[0]["apiVersion"] == "discovery.k8s.io/v1");
+  CHECK(slices[0]["metadata"]["name"] == "legacy-ipv4-8080");
+  CHECK(slices[0]["addressType"] == "IPv4");
+  CHECK(slices[0]["endpoints"] == json::array({{{"addresses", {"10.0.0.5"}}, {"conditions", {{"ready", true}}}},
+                                               {{"addresses", {"10.0.0.6"}}, {"conditions", {{"ready", true}}}}}));
+  CHECK(slices[0]["ports"] == json::array({{{"name", "https"}, {"port", 8080}, {"protocol", "TCP"}}}));
+  CHECK(slices[1]["metadata"]["name"] == "legacy-ipv6-8080");
+  CHECK(slices[1]["addressType"] == "IPv6");
+  CHECK(slices[2]["metadata"]["name"] == "legacy-ipv4-9090");
+  const auto& labels = slices[2]["metadata"]["labels"];
+  CHECK(labels["kubernetes.io/service-name"] == "legacy");
+  CHECK(labels["endpointslice.kubernetes.io/managed-by"] == "wb.dev");
+  CHECK(labels["app.kubernetes.io/managed-by"] == "wb");
+  CHECK(labels["wb.dev/route"] == "external");
+  CHECK(external_endpoint_slices("db", "shop", {}, false).empty());
+}
