@@ -685,7 +685,7 @@ class PushAndDeploy(PushCase):
         # The fake crash-loops an image named *crashloop*; on a real cluster crash.jar exits 1 at once
         # and the kubelet backs off restarting it (CrashLoopBackOff) within seconds.
         jar = "crash.jar" if self.cluster.real else self.jar2
-        timeout = "20s" if self.cluster.real else "5s"
+        timeout = "12s" if self.cluster.real else "5s"
         r = self.run_wb("push", "jar", os.path.join(jars, jar), "--app", self.app, "--timeout", timeout,
                         "--to", self.repo("orders-crashloop"), timeout=120)
         self.assertExit(r, 6)
