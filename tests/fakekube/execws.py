@@ -61,7 +61,9 @@ def resolve(root, cmd):
 
 
 def _not_found_status(cmd):
-    inner = (f'error executing command in container: failed to exec in container: failed to start exec '
+    # As a 1.32 API server with containerd sends it (seen on the kit): "Internal error occurred" twice.
+    inner = (f'Internal error occurred: error executing command in container: failed to exec in container: '
+             f'failed to start exec '
              f'"{os.urandom(32).hex()}": OCI runtime exec failed: exec failed: unable to start container '
              f'process: exec: "{cmd}": executable file not found in $PATH: unknown')
     return {"metadata": {}, "status": "Failure", "message": "Internal error occurred: " + inner,

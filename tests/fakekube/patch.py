@@ -478,6 +478,31 @@ def _remove_unowned(obj, removed, kept):
         remove_at(obj, p)
 
 
+def _conflicting_manager(entry):
+    """A managedFields entry as the real server names it in a conflict: "name", then
+    ` with subresource "scale"`, then ` using apps/v1` for an Update (not for an Apply)."""
+    out = json.dumps(entry.get("manager", ""))
+    if entry.get("subresource"):
+        out += " with subresource " + json.dumps(entry["subresource"])
+    if entry.get("operation") == "Update":
+        out += " using " + entry.get("apiVersion", "")
+    return out
+
+
+def _fields_still_as_last_applied(obj):
+    """Field paths of the kubectl.kubernetes.io/last-applied-configuration annotation whose live value
+    is still the annotation's."""
+    text = ((obj.get("metadata") or {}).get("annotations") or {}).get(
+        "kubectl.kubernetes.io/last-applied-configuration")
+    try:
+        last = json.loads(text) if text else None
+    except ValueError:
+        last = None
+    if not isinstance(last, dict):
+        return set()
+    return {p for p in field_paths(last) if get_at(obj, p) == get_at(last, p)}
+
+
 def server_side_apply(live, applied, manager, api_version, force, now, resource, group, name):
     """Returns the new object. live may be None (create)."""
     import copy
@@ -504,17 +529,24 @@ def server_side_apply(live, applied, manager, api_version, force, now, resource,
             lv = get_at(obj, p)
             av = get_at(applied, p)
             if lv != av:
-                conflicts.append((e.get("manager"), p))
+                conflicts.append((_conflicting_manager(e), p))
+    if conflicts and not force and manager == "kubectl":
+        # As the real server does for `kubectl apply --server-side` after client-side applies: a
+        # conflict over a field whose live value is still the one in the last-applied annotation is
+        # no conflict (the applier takes the field over), so moving to server-side apply is smooth.
+        allowed = _fields_still_as_last_applied(obj)
+        conflicts = [(m, p) for m, p in conflicts if p not in allowed]
+        force = not conflicts
     if conflicts and not force:
         causes = [{"reason": "FieldManagerConflict",
-                   "message": f'conflict with "{m}": .{_pretty(p)}', "field": "." + _pretty(p)}
+                   "message": f'conflict with {m}: .{_pretty(p)}', "field": "." + _pretty(p)}
                   for m, p in conflicts]
         if len(conflicts) == 1:
             m, p = conflicts[0]
-            msg = f'Apply failed with 1 conflict: conflict with "{m}": .{_pretty(p)}'
+            msg = f'Apply failed with 1 conflict: conflict with {m}: .{_pretty(p)}'
         else:
             msg = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(
-                f'conflict with "{m}": .{_pretty(p)}' for m, p in conflicts)
+                f'conflict with {m}: .{_pretty(p)}' for m, p in conflicts)
         raise ApiError(409, "Conflict", msg, name=name, group=group, kind=resource, causes=causes)
     # with force (or when values agree) other managers lose the fields we now own
     if force:

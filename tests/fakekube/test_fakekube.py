@@ -416,6 +416,37 @@ class FakeKubeTest(unittest.TestCase):
         self.assertEqual(o["spec"]["template"]["spec"]["containers"][0]["env"], [{"name": "A", "value": "1"}])
         self.assertEqual(o["metadata"]["generation"], 2)
 
+    def test_server_side_apply_takes_over_from_client_side_apply(self):
+        """As on a real 1.32 server: `kubectl apply --server-side` (manager "kubectl") after client-side
+        applies takes over the fields whose live value is still the last-applied one, without a
+        conflict; another manager, or a field changed since (here by a scale), still conflicts, and
+        the conflict names an Update's manager with its subresource and API version."""
+        f = self.f
+        f.req("POST", "/api/v1/namespaces", {"metadata": {"name": "csa"}})
+        d = deploy("web", replicas=2)
+        d["metadata"]["annotations"] = {"kubectl.kubernetes.io/last-applied-configuration": json.dumps(d)}
+        st, o = f.req("POST", "/apis/apps/v1/namespaces/csa/deployments?fieldManager=kubectl-client-side-apply", d)
+        self.assertEqual(st, 201, o)
+        one = deploy("web", replicas=1)
+
+        def apply(manager):
+            return f.req("PATCH", "/apis/apps/v1/namespaces/csa/deployments/web?fieldManager=" + manager,
+                         json.dumps(one), ctype="application/apply-patch+yaml")
+        st, o = apply("other")
+        self.assertEqual(st, 409, o)
+        self.assertEqual(o["message"], 'Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" '
+                                       'using apps/v1: .spec.replicas')
+        st, o = apply("kubectl")
+        self.assertEqual(st, 200, o)
+        self.assertEqual(o["spec"]["replicas"], 1)
+        st, o = f.req("PATCH", "/apis/apps/v1/namespaces/csa/deployments/web/scale?fieldManager=kubectl",
+                      json.dumps({"spec": {"replicas": 3}}), ctype="application/merge-patch+json")
+        self.assertEqual(st, 200, o)
+        st, o = apply("kubectl")
+        self.assertEqual(st, 409, o)
+        self.assertEqual(o["message"], 'Apply failed with 1 conflict: conflict with "kubectl" with subresource '
+                                       '"scale" using apps/v1: .spec.replicas')
+
     def test_server_side_apply_shared_list_item(self):
         f = self.f
         f.req("POST", "/api/v1/namespaces", {"metadata": {"name": "ssa2"}})
@@ -819,6 +850,9 @@ class FakeKubeTest(unittest.TestCase):
         st = json.loads(out[3])
         self.assertEqual(st["status"], "Failure")
         self.assertIn('exec: "nosuchcmd": executable file not found in $PATH', st["message"])
+        self.assertTrue(st["message"].startswith("Internal error occurred: Internal error occurred: error executing "
+                                                 "command in container: "), st["message"])
+        self.assertEqual(st["message"], "Internal error occurred: " + st["details"]["causes"][0]["message"])
         # exec override for tar
         f.req("POST", "/fake/v1/namespaces/ex/pods/p/exec-override", b"EVIL-TAR-BYTES", ctype="application/octet-stream")
         out, code = self._exec("ex", "p", ["tar", "cf", "-", "/app"])
