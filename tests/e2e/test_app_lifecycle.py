@@ -199,7 +199,7 @@ class Lifecycle(AppOnCluster):
         self.assertIn("%s-" % self.app, " ".join(e["message"] for e in doc["events"]))
 
         # A bad release (as an admin would roll one out): the new version keeps crashing. (Its
-        # events say so once the kubelet backs off: on a real node after the second crash.)
+        # events say so once the kubelet backs off: on a real node after a crash or two.)
         self.set_image(CRASH_IMAGE)
         doc = self.wait_for(lambda d: "keeps crashing" in d["reason"] and
                             "keeps crashing" in " ".join(e["message"] for e in d["events"]), "the crash to show")
