@@ -199,9 +199,21 @@ def tearDownModule():
         cluster.stop()
 
 
+def fake_only(what):
+    """Marks a test that needs the fake API server for WHAT: on a real cluster it skips, saying so,
+    before its setUp makes anything there."""
+    def mark(test):
+        test.fake_only = what
+        return test
+    return mark
+
+
 class OverHttp2(WbTestCase):
     def setUp(self):
         super().setUp()
+        what = getattr(getattr(self, self._testMethodName), "fake_only", None)
+        if what:
+            cluster.skip_unless_fake(self, what)
         self.app = "orders"
         if cluster.real:
             # A token that reaches the real API server through the proxy: alice is a ServiceAccount
@@ -425,8 +437,8 @@ class OverHttp2(WbTestCase):
         for p in pods:
             self.assertEqual(len(follows[p]), 1, follows)  # one stream each, none broke
 
+    @fake_only("a log stream cut on demand")
     def test_follow_resumes_a_stream_the_proxy_reset(self):
-        cluster.skip_unless_fake(self, "a log stream cut on demand")
         self.started(replicas=1)
         pod = self.pods()[0]
         self.say(pod, "\n".join("before %d" % i for i in range(50)) + "\n")
@@ -454,8 +466,8 @@ class OverHttp2(WbTestCase):
         self.assertAllH2(self.follow_requests(pod), "the follow streams")
         self.assertAllH2(self.wb_entries(), "wb logs -f")
 
+    @fake_only("a log read cut on demand")
     def test_read_resumes_after_the_proxy_reset_the_stream(self):
-        cluster.skip_unless_fake(self, "a log read cut on demand")
         self.started(replicas=1)
         pod = self.pods()[0]
         # More than the 64 KiB an h2 stream's initial flow-control window lets through.
@@ -482,8 +494,8 @@ class OverHttp2(WbTestCase):
         self.assertEqual(len(reads), 3, reads)
         self.assertAllH2(reads, "the log reads")
 
+    @fake_only("503s on demand")
     def test_retries_a_refused_request_over_h2(self):
-        cluster.skip_unless_fake(self, "503s on demand")
         self.started(replicas=1)
         # The API server is briefly unavailable: two 503s with Retry-After, then the answer.
         status, body = cluster.request("POST", "/fake/v1/faults", {
@@ -499,12 +511,12 @@ class OverHttp2(WbTestCase):
         self.assertAllH2(gets, "the retried GETs")
         self.assertEqual(len({e.port for e in gets}), 1, gets)  # the connection survives a 503
 
+    @fake_only("a log stream cut on demand after a GOAWAY")
     def test_follow_survives_a_goaway(self):
         # A kube-apiserver sends GOAWAY when it shuts down gracefully (and at random with
         # --goaway-chance): streams open on that connection go on, new ones need a new connection.
         # nghttpx does the same on a reload (SIGHUP): a new worker takes new connections, the old
         # one sends GOAWAY on its own and serves its open streams to their end.
-        cluster.skip_unless_fake(self, "a log stream cut on demand after a GOAWAY")
         self.started(replicas=1)
         pod = self.pods()[0]
         self.say(pod, "one\n")
