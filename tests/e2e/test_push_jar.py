@@ -33,8 +33,8 @@ import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import (FakeCluster, Registry, WbTestCase, LEAN_APPS, REAL_KUBECONFIG, REAL_REGISTRY, SOURCE_DIR,  # noqa: E402
-                    free_port, jre_layout, real_images)
+from wbtest import (FakeCluster, Registry, WbTestCase, LEAN_APPS, REAL_KUBECONFIG, REAL_REGISTRY,  # noqa: E402
+                    SOURCE_DIR, free_port, jre_layout, real_images)
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"

@@ -158,7 +158,13 @@ class Server:
                     md.pop(k, None)
             if r.generation:
                 gen = old["metadata"].get("generation", 1)
-                if self._spec_of(obj) != self._spec_of(old):
+                # As kube-apiserver: a Deployment's annotations count too (they are copied to its
+                # ReplicaSets), so an annotation-only change is a new generation there; the
+                # controller's own deployment.kubernetes.io/revision does not (seen on 1.32).
+                def own(a):
+                    return {k: v for k, v in (a or {}).items() if not k.startswith("deployment.kubernetes.io/")}
+                if self._spec_of(obj) != self._spec_of(old) or (r.kind == "Deployment" and own(
+                        md.get("annotations")) != own(old["metadata"].get("annotations"))):
                     gen += 1
                 md["generation"] = gen
         obj["apiVersion"] = r.gv

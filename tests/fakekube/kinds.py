@@ -29,6 +29,12 @@ def default_pod_spec(spec):
         _default_container(c)
     for c in spec.get("initContainers") or []:
         _default_container(c)
+    for v in spec.get("volumes") or []:  # file modes 0644; a hostPath of no particular type
+        for source in ("configMap", "secret", "downwardAPI", "projected"):
+            if isinstance(v.get(source), dict):
+                v[source].setdefault("defaultMode", 420)
+        if isinstance(v.get("hostPath"), dict):
+            v["hostPath"].setdefault("type", "")
 
 
 def _validate_pod_spec(spec, path, causes):

@@ -659,6 +659,39 @@ class FakeKubeTest(unittest.TestCase):
         self.assertEqual(body["status"], "Success")
         self.assertEqual(f.req("GET", "/apis/apps/v1/namespaces/roll/replicasets")[1]["items"], [])
 
+    def test_defaults_and_generations_as_a_real_server_makes_them(self):
+        # Seen on kube-apiserver 1.32: volume file modes and a hostPath's type filled in; a
+        # Deployment's generation counts annotation changes (kubectl apply's last-applied, a
+        # change-cause alone), while its revision and pods stay.
+        f = self.f
+        f.req("POST", "/api/v1/namespaces", {"metadata": {"name": "dflt"}})
+        d = deploy("web", replicas=1)
+        d["spec"]["template"]["spec"]["volumes"] = [
+            {"name": "a", "configMap": {"name": "a"}}, {"name": "b", "secret": {"secretName": "b"}},
+            {"name": "c", "downwardAPI": {"items": [{"path": "n", "fieldRef": {"fieldPath": "metadata.name"}}]}},
+            {"name": "d", "projected": {"sources": [{"configMap": {"name": "a"}}]}},
+            {"name": "e", "hostPath": {"path": "/tmp"}}, {"name": "f", "emptyDir": {}},
+            {"name": "g", "configMap": {"name": "g", "defaultMode": 256}}]
+        st, d = f.req("POST", "/apis/apps/v1/namespaces/dflt/deployments", d)
+        self.assertEqual(st, 201, d)
+        vols = {v["name"]: v for v in d["spec"]["template"]["spec"]["volumes"]}
+        for name, source in (("a", "configMap"), ("b", "secret"), ("c", "downwardAPI"), ("d", "projected")):
+            self.assertEqual(vols[name][source]["defaultMode"], 420, name)
+        self.assertEqual(vols["e"]["hostPath"], {"path": "/tmp", "type": ""})
+        self.assertEqual(vols["f"], {"name": "f", "emptyDir": {}})
+        self.assertEqual(vols["g"]["configMap"]["defaultMode"], 256)
+        self.assertEqual(d["metadata"]["generation"], 1)
+        st, d = f.req("PATCH", "/apis/apps/v1/namespaces/dflt/deployments/web",
+                      {"metadata": {"annotations": {"team": "orders"}}}, ctype="application/merge-patch+json")
+        self.assertEqual((st, d["metadata"]["generation"]), (200, 2), d)
+        st, d = f.req("PATCH", "/apis/apps/v1/namespaces/dflt/deployments/web",
+                      {"metadata": {"labels": {"tier": "web"}}}, ctype="application/merge-patch+json")
+        self.assertEqual((st, d["metadata"]["generation"]), (200, 2), d)  # labels do not count
+        f.wait_for(lambda: f.req("GET", "/apis/apps/v1/namespaces/dflt/deployments/web")[1].get("status", {})
+                   .get("observedGeneration") == 2, msg="observed generation 2")
+        rss = f.req("GET", "/apis/apps/v1/namespaces/dflt/replicasets")[1]["items"]
+        self.assertEqual([r["metadata"]["annotations"]["deployment.kubernetes.io/revision"] for r in rss], ["1"])
+
     def test_behaviours(self):
         f = self.f
         f.req("POST", "/api/v1/namespaces", {"metadata": {"name": "beh"}})
