@@ -181,7 +181,8 @@ Result<AppDetails> describe_app(kube::Client& client, const std::string& ns, con
 std::string app_url(const AppDetails& details);
 
 // The last lines of the previous (crashed) container of the app's most-restarted current replica;
-// empty when there is none or the server will not say.
+// empty when there is none or the server will not say. The kubelet's error text that a read gets
+// between two runs of the container (kubelet_log_error) is waited out, up to 10 s.
 std::vector<std::string> crash_log_tail(kube::Client& client, const std::string& ns, const std::string& app,
                                         size_t lines = 10);
 

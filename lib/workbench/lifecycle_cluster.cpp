@@ -3,9 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
+#include "util/interrupt.hpp"
 #include "util/strings.hpp"
 #include "workbench/lifecycle.hpp"
+#include "workbench/logs.hpp"
 
 namespace wb::workbench {
 
@@ -133,11 +137,19 @@ std::vector<std::string> crash_log_tail(k::Client& client, const std::string& ns
   opts.tail_lines = static_cast<int64_t>(lines);
   opts.limit_bytes = 64 * 1024;
   std::string text;
-  auto st = client.pod_logs(ns, worst->name, opts, [&](std::string_view data) {
-    text.append(data);
-    return true;
-  });
-  if (!st) return {};
+  for (int attempt = 0;; ++attempt) {
+    text.clear();
+    auto st = client.pod_logs(ns, worst->name, opts, [&](std::string_view data) {
+      text.append(data);
+      return true;
+    });
+    if (!st) return {};
+    if (!kubelet_log_error(text)) break;
+    // The kubelet is between two runs of the container (its error text, not the log): ask again
+    // shortly, and show no tail rather than that text.
+    if (attempt >= 40 || util::interrupted()) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
   std::vector<std::string> out;
   for (auto& line : util::split(text, '\n'))
     if (!line.empty()) out.push_back(line);

@@ -128,6 +128,7 @@ void run_stream(k::Client& client, const std::string& ns, ReplicaStream& s, Hub&
   int64_t skip = 0;        // unstamped: lines to skip on a re-request
   std::optional<int64_t> opened_at;  // the server's clock when the first stream opened
   int breaks = 0;
+  int kubelet_errors = 0;  // answers that were the kubelet's error text (see kubelet_log_error)
   bool warned = false;
   auto stopped = [&] { return hub.stop.load() || s.gone.load(); };
   while (true) {
@@ -197,11 +198,33 @@ void run_stream(k::Client& client, const std::string& ns, ReplicaStream& s, Hub&
       hub.lines_written();
       used = 0;
     };
+    // A previous log is held back until it is clearly a log (a newline, or more than the
+    // kubelet's error text), so that text is never shown as a line of it.
+    bool holding = o.previous;
+    std::string head;
     Status st = client.pod_logs(ns, s.pod, lo, [&](std::string_view chunk) {
-      splitter.feed(chunk, handle);
+      if (holding) {
+        head.append(chunk);
+        if (head.find('\n') == std::string::npos && head.size() < 1024) return !hub.stop.load();
+        holding = false;
+        splitter.feed(head, handle);
+      } else {
+        splitter.feed(chunk, handle);
+      }
       flush();
       return !hub.stop.load();
     });
+    if (holding && st && kubelet_log_error(head)) {
+      // The kubelet is between two runs of the container: ask again shortly.
+      if (++kubelet_errors <= 40 && pause(std::chrono::milliseconds(250), stopped)) continue;
+      if (util::interrupted() || stopped()) return;
+      s.result = Error(ErrorCode::Unavailable,
+                       fmt::format("the log of the previous run of {} is not there yet (the kubelet said: {})",
+                                   s.replica, head),
+                       "try again in a moment");
+      return;
+    }
+    if (holding) splitter.feed(head, handle);
     if (st) {
       // A clean end: an unterminated last line is whole as far as the server is concerned.
       std::string rest = splitter.take_rest();
@@ -516,6 +539,13 @@ std::optional<int64_t> parse_log_time(std::string_view text) {
   last_secs = std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count();
   last_base = std::move(base);
   return last_secs * 1'000'000'000LL + frac;
+}
+
+bool kubelet_log_error(std::string_view body) {
+  if (body.empty() || body.find('\n') != std::string_view::npos) return false;
+  for (std::string_view prefix : {"unable to retrieve container logs for ", "failed to try resolving symlinks in path "})
+    if (body.substr(0, prefix.size()) == prefix) return true;
+  return false;
 }
 
 std::pair<std::string_view, std::string_view> split_log_timestamp(std::string_view line) {

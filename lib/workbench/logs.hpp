@@ -113,6 +113,13 @@ std::optional<int64_t> parse_log_time(std::string_view text);
 // timestamp is empty when the line does not start with one.
 std::pair<std::string_view, std::string_view> split_log_timestamp(std::string_view line);
 
+// Whether the whole answer to a log read is the kubelet's own error text rather than a log.
+// Right after a container restarts, a read of its previous log (kubelet 1.32, for a second or
+// two) answers 200 with "unable to retrieve container logs for containerd://<id>" or "failed to
+// try resolving symlinks in path ...: no such file or directory", without a newline; asked again
+// a moment later, it gives the log.
+bool kubelet_log_error(std::string_view body);
+
 // Where a stream got to, so a reconnect resumes there: remembers the newest timestamp passed on
 // and how many lines carried exactly that timestamp.
 class ResumePoint {

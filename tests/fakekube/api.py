@@ -14,7 +14,7 @@ from aiohttp import web
 import fieldvalidation
 import kinds
 import patch as patchmod
-from controller import Controllers, rand_suffix
+from controller import Controllers, KubeletLogText, rand_suffix
 from kutil import (ApiError, already_exists, b64, bad_request, check_name, conflict, deepcopy, expired,
                    field_match, invalid, jdump, label_match, load_yaml, method_not_allowed, new_uid,
                    not_found, parse_field_selector, parse_label_selector, parse_time, rfc3339,
@@ -43,6 +43,7 @@ DEFAULT_SETTINGS = {
     "bookmarkInterval": 1.0,
     "namespaceDeleteDelay": 0.1,
     "execV5": 1,             # 0: exec offers v4.channel.k8s.io at most (an API server before 1.30)
+    "previousLogGap": 0,     # seconds after a crash that a previous-log read gets the kubelet's error text
 }
 
 JSON_CT = "application/json"
@@ -1349,7 +1350,10 @@ class Server:
                 opts["sinceTime"] = parse_time(q["sinceTime"])
             except ValueError:
                 raise bad_request("sinceTime: invalid time") from None
-        lb = self.ctl.log_source(pod, container, _bool(q.get("previous")))
+        try:
+            lb = self.ctl.log_source(pod, container, _bool(q.get("previous")))
+        except KubeletLogText as e:
+            return web.Response(status=200, body=e.text.encode(), content_type="text/plain")
         rt = self.ctl.pod_rt(ns, name)
         resp = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
 

@@ -98,6 +98,14 @@ class LogBuf:
         self._kick()
 
 
+class KubeletLogText(Exception):
+    """A log read the kubelet answers with its own error text (200, text/plain, no newline)."""
+
+    def __init__(self, text):
+        super().__init__(text)
+        self.text = text
+
+
 class ContainerRT:
     def __init__(self, name, image):
         self.name = name
@@ -110,6 +118,7 @@ class ContainerRT:
         self.started = False
         self.container_id = ""
         self.crash_now = None  # asyncio.Future set by control API
+        self.crashed_at = None  # time.monotonic() of the last crash
 
     def current_log(self):
         return self.attempts[-1] if self.attempts else None
@@ -811,6 +820,7 @@ class Controllers:
                                            "startedAt": started_at, "finishedAt": fin,
                                            "containerID": c.container_id}}
             c.restart_count += 1
+            c.crashed_at = time.monotonic()
             backoff = s["backoffDelay"] * min(2 ** (c.restart_count - 1), 30)
             c.state = {"waiting": {"reason": "CrashLoopBackOff",
                                    "message": f"back-off {int(max(10, backoff))}s restarting failed "
@@ -852,6 +862,12 @@ class Controllers:
         if previous:
             if c.restart_count < 1 or len(c.attempts) < 1:
                 raise bad_request(f'previous terminated container "{container}" in pod "{pname}" not found')
+            # Like a kubelet 1.32 for a second or two after a restart (setting previousLogGap):
+            # the previous log is not there yet, and the answer is 200 with the kubelet's error.
+            gap = self.server.settings.get("previousLogGap", 0)
+            if gap and c.crashed_at is not None and time.monotonic() - c.crashed_at < gap:
+                raise KubeletLogText("unable to retrieve container logs for " +
+                                     c.last_state.get("terminated", {}).get("containerID", ""))
             idx = c.restart_count - 1
             # attempts index == run number
             if idx >= len(c.attempts):

@@ -819,6 +819,27 @@ class FakeKubeTest(unittest.TestCase):
                    msg="previous logs")
         st, body = f.req("GET", "/api/v1/namespaces/logs/pods/multi/log?container=a&previous=true", raw=True)
         self.assertIn(b"before crash", body)
+        # Like a kubelet 1.32 for a second or two after a restart (setting previousLogGap): the
+        # previous log is answered 200 with the kubelet's error text, no newline; then the log.
+        f.req("POST", "/fake/v1/settings", {"previousLogGap": 1.0})
+        try:
+            def restarts(running=False):
+                pod = f.req("GET", "/api/v1/namespaces/logs/pods/multi")[1]
+                st = next(c for c in pod["status"]["containerStatuses"] if c["name"] == "a")
+                return st["restartCount"] if not running or "running" in st["state"] else None
+            f.wait_for(lambda: restarts(running=True) == 1, msg="the second run")
+            st, body = f.req("POST", "/fake/v1/namespaces/logs/pods/multi/crash?container=a&exitCode=2",
+                             "second crash\n", ctype="text/plain")
+            self.assertEqual(st, 200, body)
+            f.wait_for(lambda: restarts() == 2, msg="the second crash")
+            st, body = f.req("GET", "/api/v1/namespaces/logs/pods/multi/log?container=a&previous=true", raw=True)
+            self.assertEqual(st, 200)
+            self.assertRegex(body.decode(), r"^unable to retrieve container logs for containerd://\S+$")
+            f.wait_for(lambda: b"second crash\n" in f.req("GET", "/api/v1/namespaces/logs/pods/multi/log?"
+                                                            "container=a&previous=true", raw=True)[1],
+                       msg="the previous log after the gap")
+        finally:
+            f.req("POST", "/fake/v1/settings", {"previousLogGap": 0})
 
     # ---------------------------------------------------------------- exec
     def _exec(self, ns, pod, command, stdin=None, proto="v5.channel.k8s.io", close_stdin=True, expect_proto=None):
