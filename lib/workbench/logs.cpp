@@ -218,10 +218,10 @@ void run_stream(k::Client& client, const std::string& ns, ReplicaStream& s, Hub&
       // The kubelet is between two runs of the container: ask again shortly.
       if (++kubelet_errors <= 40 && pause(std::chrono::milliseconds(250), stopped)) continue;
       if (util::interrupted() || stopped()) return;
-      s.result = Error(ErrorCode::Unavailable,
-                       fmt::format("the log of the previous run of {} is not there yet (the kubelet said: {})",
-                                   s.replica, head),
-                       "try again in a moment");
+      s.result = Error(
+          ErrorCode::Unavailable,
+          fmt::format("the log of the previous run of {} is not there yet (the kubelet said: {})", s.replica, head),
+          "try again in a moment");
       return;
     }
     if (holding) splitter.feed(head, handle);
@@ -543,7 +543,8 @@ std::optional<int64_t> parse_log_time(std::string_view text) {
 
 bool kubelet_log_error(std::string_view body) {
   if (body.empty() || body.find('\n') != std::string_view::npos) return false;
-  for (std::string_view prefix : {"unable to retrieve container logs for ", "failed to try resolving symlinks in path "})
+  for (std::string_view prefix :
+       {"unable to retrieve container logs for ", "failed to try resolving symlinks in path "})
     if (body.substr(0, prefix.size()) == prefix) return true;
   return false;
 }

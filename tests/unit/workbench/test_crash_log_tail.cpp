@@ -28,10 +28,9 @@ void crash_looping_app(FakeTransport& fake) {
   json pod = {{"metadata", {{"name", "orders-h-x1"}, {"labels", {{"pod-template-hash", "h"}}}}},
               {"status",
                {{"phase", "Running"},
-                {"containerStatuses",
-                 json::array({{{"restartCount", 2},
-                               {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}}}}},
-                               {"lastState", {{"terminated", {{"exitCode", 1}}}}}}})}}}};
+                {"containerStatuses", json::array({{{"restartCount", 2},
+                                                    {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}}}}},
+                                                    {"lastState", {{"terminated", {{"exitCode", 1}}}}}}})}}}};
   fake.on("GET", "/apis/apps/v1/namespaces/shop/deployments/orders", 200, deployment.dump());
   fake.on("GET", "/apis/apps/v1/namespaces/shop/replicasets" + kSelector, 200,
           json{{"items", json::array({rs})}, {"metadata", json::object()}}.dump());
