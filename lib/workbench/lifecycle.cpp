@@ -240,6 +240,9 @@ std::optional<EventLine> translate_event(const json& ev, const std::string& app,
     subject = "app";
   }
   auto contains = [&](const char* what) { return message.find(what) != std::string::npos; };
+  // The kubelet's warnings about how the node is set up (no cluster DNS, too many nameservers in
+  // the node's resolv.conf) come for every pod and name nothing the developer can change.
+  if (reason == "MissingClusterDNS" || reason == "DNSConfigForming") return std::nullopt;
   std::string words;
   if (reason == "Started") {
     words = subject + " started";

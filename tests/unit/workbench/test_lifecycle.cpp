@@ -91,6 +91,11 @@ TEST_CASE("events are told in words about replicas and versions", "[lifecycle]")
   CHECK(words("ReplicaSet", "orders-7d9f", "SuccessfulCreate", "Created pod: orders-7d9f-x2x9z") == "(hidden)");
   CHECK(words("Pod", "orders-7d9f-x2x9z", "Unhealthy", "Readiness probe failed") ==
         "replica orders-x2x9z is failing its health check");
+  // The node's set-up, in the kubelet's words, for every pod (seen on a cluster without DNS).
+  CHECK(words("Pod", "orders-7d9f-x2x9z", "MissingClusterDNS",
+              "pod: \"orders-7d9f-x2x9z_shop(0f6e)\". kubelet does not have ClusterDNS IP configured and cannot "
+              "create Pod using \"ClusterFirst\" policy. Falling back to \"Default\" policy.") == "(hidden)");
+  CHECK(words("Pod", "orders-7d9f-x2x9z", "DNSConfigForming", "Nameserver limits were exceeded") == "(hidden)");
 }
 
 TEST_CASE("an app's events: only its own, oldest first, repeats folded, the last few", "[lifecycle]") {
