@@ -13,7 +13,7 @@
 #include "kube/client.hpp"
 #include "util/result.hpp"
 #include "util/time.hpp"
-#include "workbench/profile.hpp"
+#include "workbench/core/profile.hpp"
 
 namespace wb::cli {
 

@@ -9,8 +9,8 @@
 #include "output.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
-#include "workbench/app.hpp"
-#include "workbench/lifecycle.hpp"
+#include "workbench/core/app.hpp"
+#include "workbench/app/lifecycle.hpp"
 
 namespace wb::cli::commands {
 

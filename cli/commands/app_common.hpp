@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "run.hpp"
-#include "workbench/lifecycle.hpp"
-#include "workbench/profile.hpp"
+#include "workbench/app/lifecycle.hpp"
+#include "workbench/core/profile.hpp"
 
 namespace wb::cli::commands {
 

@@ -20,13 +20,13 @@
 #include "docs/completion.hpp"
 #include "docs/manpage.hpp"
 #include "kube/kubeconfig.hpp"
-#include "workbench/app.hpp"
-#include "workbench/config.hpp"
-#include "workbench/files.hpp"
-#include "workbench/lifecycle.hpp"
-#include "workbench/profile.hpp"
-#include "workbench/routes.hpp"
-#include "workbench/tenancy.hpp"
+#include "workbench/core/app.hpp"
+#include "workbench/versions/config.hpp"
+#include "workbench/app/files.hpp"
+#include "workbench/app/lifecycle.hpp"
+#include "workbench/core/profile.hpp"
+#include "workbench/versions/routes.hpp"
+#include "workbench/platform/tenancy.hpp"
 
 namespace wb::cli::commands {
 

@@ -15,7 +15,7 @@
 #include "util/fs.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
-#include "workbench/config.hpp"
+#include "workbench/versions/config.hpp"
 
 namespace wb::cli::commands {
 

@@ -6,7 +6,7 @@
 //   ok (bool), exitCode (int), checks [{id, title, state (ok|warn|fail|skip), detail, hint,
 //   error (the failure's kind, e.g. "unavailable"; null unless state is fail)}].
 // Check ids: profile, kubeconfig, server, identity, workspace, registry, push, base-image, clock.
-#include "workbench/doctor.hpp"
+#include "workbench/platform/doctor.hpp"
 
 #include <fmt/format.h>
 
@@ -17,8 +17,8 @@
 #include "output.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
-#include "workbench/app.hpp"
-#include "workbench/push_jar.hpp"
+#include "workbench/core/app.hpp"
+#include "workbench/delivery/push_jar.hpp"
 
 namespace wb::cli::commands {
 

@@ -10,9 +10,9 @@
 #include "commands/gitops_flags.hpp"
 #include "output.hpp"
 #include "util/strings.hpp"
-#include "workbench/config.hpp"
-#include "workbench/lifecycle.hpp"
-#include "workbench/routes.hpp"
+#include "workbench/versions/config.hpp"
+#include "workbench/app/lifecycle.hpp"
+#include "workbench/versions/routes.hpp"
 
 namespace wb::cli::commands {
 

@@ -5,7 +5,7 @@
 // "links", "bytes"}, and for a download "resumed"/"restarted" (broken streams continued from where
 // they broke / started over). `wb files ls -o json` prints [{"name", "type" (file|directory|symlink|
 // device|fifo|socket), "size", "mode" ("0644"), "modified" (RFC 3339), "target" (symlinks)}].
-#include "workbench/files.hpp"
+#include "workbench/app/files.hpp"
 
 #include <fmt/format.h>
 

@@ -1,7 +1,7 @@
 // The one place a 403 from the Kubernetes API becomes words: who you are, what you tried where,
 // your role there, and who can change it.
 #include "commands/commands.hpp"
-#include "workbench/tenancy.hpp"
+#include "workbench/platform/tenancy.hpp"
 
 namespace wb::cli::commands {
 

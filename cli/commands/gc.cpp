@@ -13,10 +13,10 @@
 #include "oci/registry_client.hpp"
 #include "output.hpp"
 #include "util/strings.hpp"
-#include "workbench/app.hpp"
-#include "workbench/gc.hpp"
-#include "workbench/lifecycle.hpp"
-#include "workbench/push_jar.hpp"
+#include "workbench/core/app.hpp"
+#include "workbench/delivery/gc.hpp"
+#include "workbench/app/lifecycle.hpp"
+#include "workbench/delivery/push_jar.hpp"
 
 namespace wb::cli::commands {
 

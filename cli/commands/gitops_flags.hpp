@@ -6,9 +6,9 @@
 #include <string>
 
 #include "run.hpp"
-#include "workbench/config.hpp"
-#include "workbench/gitops.hpp"
-#include "workbench/push_jar.hpp"
+#include "workbench/versions/config.hpp"
+#include "workbench/delivery/gitops.hpp"
+#include "workbench/delivery/push_jar.hpp"
 
 namespace wb::cli::commands {
 

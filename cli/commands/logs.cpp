@@ -6,7 +6,7 @@
 //   {"time": "2024-05-01T10:00:00.123456789Z", "replica": "orders-x2x9z", "container": "orders",
 //    "message": "..."}; --events adds {"time", "replica" ("" for the app), "event": true,
 //    "type": "Normal"|"Warning", "message"}.
-#include "workbench/logs.hpp"
+#include "workbench/app/logs.hpp"
 
 #include <fmt/format.h>
 

@@ -15,7 +15,7 @@
 #include "util/fs.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
-#include "workbench/push_jar.hpp"
+#include "workbench/delivery/push_jar.hpp"
 
 namespace wb::cli::commands {
 

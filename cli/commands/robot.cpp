@@ -4,7 +4,7 @@
 #include "commands/commands.hpp"
 #include "output.hpp"
 #include "util/strings.hpp"
-#include "workbench/tenancy.hpp"
+#include "workbench/platform/tenancy.hpp"
 
 namespace wb::cli::commands {
 

@@ -12,7 +12,7 @@
 #include "output.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
-#include "workbench/routes.hpp"
+#include "workbench/versions/routes.hpp"
 
 namespace wb::cli::commands {
 

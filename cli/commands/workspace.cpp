@@ -4,7 +4,7 @@
 #include "commands/app_common.hpp"
 #include "commands/commands.hpp"
 #include "output.hpp"
-#include "workbench/tenancy.hpp"
+#include "workbench/platform/tenancy.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
 

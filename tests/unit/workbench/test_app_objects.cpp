@@ -3,7 +3,7 @@
 
 #include <functional>
 
-#include "workbench/app.hpp"
+#include "workbench/core/app.hpp"
 
 using namespace wb::workbench;
 using wb::util::ErrorCode;

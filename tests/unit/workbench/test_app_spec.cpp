@@ -1,7 +1,7 @@
 // AppSpec: wb.yaml's app section, merging flags over the file, validation and quantities.
 #include <catch2/catch.hpp>
 
-#include "workbench/app.hpp"
+#include "workbench/core/app.hpp"
 
 using namespace wb::workbench;
 using wb::util::ErrorCode;

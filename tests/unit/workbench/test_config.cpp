@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "http/http.hpp"
-#include "workbench/config.hpp"
+#include "workbench/versions/config.hpp"
 
 using namespace wb::workbench;
 using nlohmann::json;

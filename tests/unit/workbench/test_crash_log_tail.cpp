@@ -2,8 +2,8 @@
 #include <catch2/catch.hpp>
 
 #include "kube/fakes.hpp"
-#include "workbench/lifecycle.hpp"
-#include "workbench/logs.hpp"
+#include "workbench/app/lifecycle.hpp"
+#include "workbench/app/logs.hpp"
 
 using namespace wb;
 using namespace wb::workbench;

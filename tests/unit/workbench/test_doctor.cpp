@@ -2,7 +2,7 @@
 // the checks after them skip.
 #include <catch2/catch.hpp>
 
-#include "workbench/doctor.hpp"
+#include "workbench/platform/doctor.hpp"
 
 using namespace wb::workbench;
 using wb::util::Error;

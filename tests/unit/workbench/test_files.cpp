@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "workbench/files.hpp"
+#include "workbench/app/files.hpp"
 
 using namespace wb::workbench;
 namespace fs = std::filesystem;

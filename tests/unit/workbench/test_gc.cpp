@@ -5,11 +5,11 @@
 
 #include <catch2/catch.hpp>
 
-#include "workbench/app.hpp"
-#include "workbench/config.hpp"
-#include "workbench/gc.hpp"
-#include "workbench/lifecycle.hpp"
-#include "workbench/routes.hpp"
+#include "workbench/core/app.hpp"
+#include "workbench/versions/config.hpp"
+#include "workbench/delivery/gc.hpp"
+#include "workbench/app/lifecycle.hpp"
+#include "workbench/versions/routes.hpp"
 
 using namespace wb::workbench;
 using nlohmann::json;

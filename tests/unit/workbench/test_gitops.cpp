@@ -9,8 +9,8 @@
 
 #include "temp_dir.hpp"
 #include "util/fs.hpp"
-#include "workbench/app.hpp"
-#include "workbench/gitops.hpp"
+#include "workbench/core/app.hpp"
+#include "workbench/delivery/gitops.hpp"
 
 using namespace wb::workbench;
 using namespace wb::workbench::gitops;

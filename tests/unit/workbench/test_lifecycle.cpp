@@ -2,7 +2,7 @@
 // a spec read back from its Deployment, and 403s in our words.
 #include <catch2/catch.hpp>
 
-#include "workbench/lifecycle.hpp"
+#include "workbench/app/lifecycle.hpp"
 
 using namespace wb::workbench;
 using nlohmann::json;

@@ -2,7 +2,7 @@
 #include <string>
 #include <vector>
 
-#include "workbench/logs.hpp"
+#include "workbench/app/logs.hpp"
 
 using namespace wb::workbench;
 using nlohmann::json;

@@ -3,7 +3,7 @@
 #include <map>
 
 #include "temp_dir.hpp"
-#include "workbench/profile.hpp"
+#include "workbench/core/profile.hpp"
 
 using namespace wb::workbench;
 

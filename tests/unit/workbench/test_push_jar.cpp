@@ -10,7 +10,7 @@
 
 #include "jar/fixture_jars.hpp"
 #include "oci/layout.hpp"
-#include "workbench/push_jar.hpp"
+#include "workbench/delivery/push_jar.hpp"
 
 using namespace wb::workbench;
 using nlohmann::json;

@@ -2,7 +2,7 @@
 // versions, Ingress rendering for networking.k8s.io/v1 and v1beta1, external targets.
 #include <catch2/catch.hpp>
 
-#include "workbench/routes.hpp"
+#include "workbench/versions/routes.hpp"
 
 using namespace wb::workbench;
 using nlohmann::json;

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "workbench/status.hpp"
+#include "workbench/core/status.hpp"
 
 using namespace wb::workbench;
 using nlohmann::json;

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "workbench/tenancy.hpp"
+#include "workbench/platform/tenancy.hpp"
 
 using namespace wb::workbench::tenancy;
 using nlohmann::json;

@@ -12,8 +12,8 @@
 #include "util/encoding.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
-#include "workbench/json_fields.hpp"
-#include "workbench/tenancy.hpp"
+#include "workbench/core/json_fields.hpp"
+#include "workbench/platform/tenancy.hpp"
 
 namespace wb::workbench::tenancy {
 

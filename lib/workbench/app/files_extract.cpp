@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "util/strings.hpp"
-#include "workbench/files.hpp"
+#include "workbench/app/files.hpp"
 
 namespace wb::workbench {
 

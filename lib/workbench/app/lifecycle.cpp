@@ -1,6 +1,6 @@
 // The pure parts of an app's lifecycle: rows, events in words, history, rollback, a spec read
 // back from its Deployment, and 403s in our words.
-#include "workbench/lifecycle.hpp"
+#include "workbench/app/lifecycle.hpp"
 
 #include <fmt/format.h>
 
@@ -11,7 +11,7 @@
 #include <set>
 
 #include "util/strings.hpp"
-#include "workbench/json_fields.hpp"
+#include "workbench/core/json_fields.hpp"
 
 namespace wb::workbench {
 

@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "util/strings.hpp"
-#include "workbench/app.hpp"
+#include "workbench/core/app.hpp"
 
 namespace wb::workbench {
 

@@ -19,8 +19,8 @@
 #include "oci/oci.hpp"
 #include "oci/registry_client.hpp"
 #include "util/result.hpp"
-#include "workbench/lifecycle.hpp"
-#include "workbench/profile.hpp"
+#include "workbench/app/lifecycle.hpp"
+#include "workbench/core/profile.hpp"
 
 namespace wb::workbench {
 

@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/result.hpp"
-#include "workbench/profile.hpp"
+#include "workbench/core/profile.hpp"
 
 namespace wb::workbench {
 

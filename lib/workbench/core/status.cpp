@@ -1,6 +1,6 @@
-#include "workbench/status.hpp"
+#include "workbench/core/status.hpp"
 
-#include "workbench/json_fields.hpp"
+#include "workbench/core/json_fields.hpp"
 
 #include <fmt/format.h>
 

@@ -1,5 +1,5 @@
 // Retention: the keep/delete decision over a snapshot, reading the snapshot, applying the plan.
-#include "workbench/gc.hpp"
+#include "workbench/delivery/gc.hpp"
 
 #include <fmt/format.h>
 
@@ -9,11 +9,11 @@
 
 #include "oci/registry_client.hpp"
 #include "util/strings.hpp"
-#include "workbench/app.hpp"
-#include "workbench/config.hpp"
-#include "workbench/json_fields.hpp"
-#include "workbench/lifecycle.hpp"
-#include "workbench/routes.hpp"
+#include "workbench/core/app.hpp"
+#include "workbench/versions/config.hpp"
+#include "workbench/core/json_fields.hpp"
+#include "workbench/app/lifecycle.hpp"
+#include "workbench/versions/routes.hpp"
 
 namespace wb::workbench {
 

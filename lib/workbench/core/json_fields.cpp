@@ -1,4 +1,4 @@
-#include "workbench/json_fields.hpp"
+#include "workbench/core/json_fields.hpp"
 
 namespace wb::workbench::fields {
 

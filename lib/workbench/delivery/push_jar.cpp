@@ -1,5 +1,5 @@
 // `wb push jar` without the command line: decisions, the push itself, and rolling the app.
-#include "workbench/push_jar.hpp"
+#include "workbench/delivery/push_jar.hpp"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -19,7 +19,7 @@
 #include "oci/layout.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
-#include "workbench/app.hpp"
+#include "workbench/core/app.hpp"
 
 extern char** environ;
 

@@ -28,7 +28,7 @@
 #include "kube/client.hpp"
 #include "oci/oci.hpp"
 #include "util/result.hpp"
-#include "workbench/profile.hpp"
+#include "workbench/core/profile.hpp"
 
 namespace wb::workbench {
 

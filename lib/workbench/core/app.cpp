@@ -1,5 +1,5 @@
 // AppSpec: reading wb.yaml's app section, merging layers, validating values, quantities.
-#include "workbench/app.hpp"
+#include "workbench/core/app.hpp"
 
 #include <yaml-cpp/yaml.h>
 

@@ -16,7 +16,7 @@
 #include "oci/oci.hpp"
 #include "util/result.hpp"
 #include "util/time.hpp"
-#include "workbench/profile.hpp"
+#include "workbench/core/profile.hpp"
 
 namespace wb::workbench {
 

@@ -1,6 +1,6 @@
 // GitOps: app manifests in a config checkout (YAML, layout, kustomizations), the edits push jar and
 // config set make there, and the git runner that commits and pushes them.
-#include "workbench/gitops.hpp"
+#include "workbench/delivery/gitops.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -19,10 +19,10 @@
 
 #include "util/fs.hpp"
 #include "util/strings.hpp"
-#include "workbench/app.hpp"
-#include "workbench/json_fields.hpp"
-#include "workbench/lifecycle.hpp"
-#include "workbench/routes.hpp"
+#include "workbench/core/app.hpp"
+#include "workbench/core/json_fields.hpp"
+#include "workbench/app/lifecycle.hpp"
+#include "workbench/versions/routes.hpp"
 
 extern char** environ;
 

@@ -1,6 +1,6 @@
 // Routes: versions, Ingress rendering for networking.k8s.io/v1 and v1beta1, external targets,
 // and their writes to the cluster.
-#include "workbench/routes.hpp"
+#include "workbench/versions/routes.hpp"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -10,9 +10,9 @@
 #include <set>
 
 #include "util/strings.hpp"
-#include "workbench/app.hpp"
-#include "workbench/lifecycle.hpp"
-#include "workbench/json_fields.hpp"
+#include "workbench/core/app.hpp"
+#include "workbench/app/lifecycle.hpp"
+#include "workbench/core/json_fields.hpp"
 
 namespace wb::workbench {
 

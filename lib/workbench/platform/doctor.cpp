@@ -1,4 +1,4 @@
-#include "workbench/doctor.hpp"
+#include "workbench/platform/doctor.hpp"
 
 #include <fmt/format.h>
 
@@ -9,7 +9,7 @@
 
 #include "oci/registry_client.hpp"
 #include "util/strings.hpp"
-#include "workbench/tenancy.hpp"
+#include "workbench/platform/tenancy.hpp"
 
 namespace wb::workbench {
 

@@ -27,7 +27,7 @@
 
 #include "kube/client.hpp"
 #include "util/result.hpp"
-#include "workbench/lifecycle.hpp"
+#include "workbench/app/lifecycle.hpp"
 
 namespace wb::workbench {
 

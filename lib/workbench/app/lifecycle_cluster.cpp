@@ -8,8 +8,8 @@
 
 #include "util/interrupt.hpp"
 #include "util/strings.hpp"
-#include "workbench/lifecycle.hpp"
-#include "workbench/logs.hpp"
+#include "workbench/app/lifecycle.hpp"
+#include "workbench/app/logs.hpp"
 
 namespace wb::workbench {
 

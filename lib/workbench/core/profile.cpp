@@ -1,4 +1,4 @@
-#include "workbench/profile.hpp"
+#include "workbench/core/profile.hpp"
 
 #include <yaml-cpp/yaml.h>
 

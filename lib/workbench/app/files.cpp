@@ -1,4 +1,4 @@
-#include "workbench/files.hpp"
+#include "workbench/app/files.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -18,8 +18,8 @@
 
 #include "util/interrupt.hpp"
 #include "util/strings.hpp"
-#include "workbench/lifecycle.hpp"
-#include "workbench/logs.hpp"
+#include "workbench/app/lifecycle.hpp"
+#include "workbench/app/logs.hpp"
 
 namespace wb::workbench {
 

@@ -16,9 +16,9 @@
 #include "kube/client.hpp"
 #include "util/result.hpp"
 #include "util/time.hpp"
-#include "workbench/app.hpp"
-#include "workbench/profile.hpp"
-#include "workbench/status.hpp"
+#include "workbench/core/app.hpp"
+#include "workbench/core/profile.hpp"
+#include "workbench/core/status.hpp"
 
 namespace wb::workbench {
 

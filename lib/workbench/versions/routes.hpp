@@ -24,7 +24,7 @@
 
 #include "kube/client.hpp"
 #include "util/result.hpp"
-#include "workbench/profile.hpp"
+#include "workbench/core/profile.hpp"
 
 namespace wb::workbench {
 

@@ -1,4 +1,4 @@
-#include "workbench/logs.hpp"
+#include "workbench/app/logs.hpp"
 
 #include <fmt/format.h>
 
@@ -15,8 +15,8 @@
 #include "util/interrupt.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
-#include "workbench/app.hpp"
-#include "workbench/lifecycle.hpp"
+#include "workbench/core/app.hpp"
+#include "workbench/app/lifecycle.hpp"
 
 namespace wb::workbench {
 

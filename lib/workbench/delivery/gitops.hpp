@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "util/result.hpp"
-#include "workbench/config.hpp"
-#include "workbench/profile.hpp"
+#include "workbench/versions/config.hpp"
+#include "workbench/core/profile.hpp"
 
 namespace wb::workbench::gitops {
 

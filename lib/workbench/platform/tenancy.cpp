@@ -1,5 +1,5 @@
 // Tenancy: roles, objects of tenants and workspaces, and parsing a 403. Pure functions.
-#include "workbench/tenancy.hpp"
+#include "workbench/platform/tenancy.hpp"
 
 #include <fmt/format.h>
 

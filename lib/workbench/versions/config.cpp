@@ -1,6 +1,6 @@
 // The pure parts of versioned config: parsing and checking inputs, building a version's objects,
 // reading them back, pointing a pod template at a version, diffs and retention.
-#include "workbench/config.hpp"
+#include "workbench/versions/config.hpp"
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -11,8 +11,8 @@
 
 #include "util/encoding.hpp"
 #include "util/strings.hpp"
-#include "workbench/app.hpp"
-#include "workbench/json_fields.hpp"
+#include "workbench/core/app.hpp"
+#include "workbench/core/json_fields.hpp"
 
 namespace wb::workbench {
 

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "workbench/config.hpp"
+#include "workbench/versions/config.hpp"
 
 namespace wb::workbench {
 
