@@ -143,6 +143,9 @@ std::string redact_header(std::string_view name, std::string_view value);
 // Redacts query parameters and JSON fields that carry secrets (token, password, ...).
 std::string redact_text(std::string_view text);
 
+// Parses an HTTP date (RFC 9110: IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", and the obsolete
+// RFC 850 and asctime forms a recipient must accept); nullopt when it is not one.
+std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view value);
 // Parses Retry-After (seconds or HTTP-date) into a delay; nullopt when absent/invalid.
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value);
 // The backoff delay before retry number `attempt` (0-based): base*2^attempt capped, with jitter

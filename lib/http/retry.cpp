@@ -1,4 +1,4 @@
-// Retry timing (see http.hpp: parse_retry_after, backoff_delay).
+// Retry timing and HTTP dates (see http.hpp: parse_http_date, parse_retry_after, backoff_delay).
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -10,6 +10,15 @@
 
 namespace wb::http {
 
+std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view value) {
+  const std::string v = util::trim(value);
+  // Every HTTP-date form starts with a day name; curl_getdate alone would also take "10" or "now".
+  if (v.empty() || !std::isalpha(static_cast<unsigned char>(v[0]))) return std::nullopt;
+  const time_t when = curl_getdate(v.c_str(), nullptr);
+  if (when < 0) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(when);
+}
+
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value) {
   const std::string v = util::trim(value);
   if (v.empty()) return std::nullopt;
@@ -17,12 +26,9 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
     if (v.size() > 9) return std::chrono::milliseconds(std::chrono::hours(24 * 365));
     return std::chrono::seconds(std::stol(v));
   }
-  // HTTP-date (IMF-fixdate, RFC 850 or asctime); curl_getdate parses all three.
-  if (!std::isalpha(static_cast<unsigned char>(v[0]))) return std::nullopt;
-  const time_t when = curl_getdate(v.c_str(), nullptr);
-  if (when < 0) return std::nullopt;
-  const auto now = std::chrono::system_clock::now();
-  const auto delay = std::chrono::system_clock::from_time_t(when) - now;
+  const auto when = parse_http_date(v);
+  if (!when) return std::nullopt;
+  const auto delay = *when - std::chrono::system_clock::now();
   return std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(delay));
 }
 

@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "http/http.hpp"
 #include "util/encoding.hpp"
 #include "util/interrupt.hpp"
 #include "util/strings.hpp"
@@ -666,7 +667,7 @@ class HttpClient : public Client {
   void note_server_clock(const http::Headers& h) {
     auto date = h.get("Date");
     if (!date) return;
-    auto server = util::parse_http_date(*date);
+    auto server = http::parse_http_date(*date);
     if (!server) return;
     clock_offset_ = std::chrono::duration_cast<std::chrono::nanoseconds>(*server - util::Clock::now()).count();
     clock_known_ = true;

@@ -8,64 +8,51 @@
 namespace wb::util {
 
 namespace {
-const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-int decode_char(char c, bool url) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == (url ? '-' : '+')) return 62;
-  if (c == (url ? '_' : '/')) return 63;
-  return -1;
+bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+// Standard base64 with its padding restored, from either alphabet, or nullopt when `text` holds
+// a character outside it, data after padding, or a length no encoder writes.
+std::optional<std::string> canonical(std::string_view text, bool url, size_t* padding) {
+  std::string s;
+  s.reserve(text.size() + 2);
+  size_t pad = 0;
+  for (char c : text) {
+    if (is_space(c)) continue;
+    if (c == '=') {
+      ++pad;
+      continue;
+    }
+    if (pad) return std::nullopt;
+    if (url ? (c == '+' || c == '/') : (c == '-' || c == '_')) return std::nullopt;
+    if (url && c == '-') c = '+';
+    if (url && c == '_') c = '/';
+    s += c;
+  }
+  if (pad > 2 || s.size() % 4 == 1) return std::nullopt;
+  *padding = (4 - s.size() % 4) % 4;
+  s.append(*padding, '=');
+  return s;
 }
 
 std::optional<std::string> decode(std::string_view text, bool url) {
-  std::string out;
-  unsigned buf = 0;
-  int bits = 0;
   size_t padding = 0;
-  for (char c : text) {
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    if (c == '=') {
-      ++padding;
-      continue;
-    }
-    if (padding) return std::nullopt;  // data after padding
-    int v = decode_char(c, url);
-    if (v < 0) return std::nullopt;
-    buf = (buf << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buf >> bits) & 0xFF);
-    }
-  }
-  if (padding > 2 || bits >= 6) return std::nullopt;
+  auto s = canonical(text, url, &padding);
+  if (!s) return std::nullopt;
+  std::string out(s->size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(s->data()), static_cast<int>(s->size()));
+  if (n < 0) return std::nullopt;
+  out.resize(static_cast<size_t>(n) - padding);
   return out;
 }
 }  // namespace
 
 std::string base64_encode(std::string_view data) {
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < data.size(); i += 3) {
-    unsigned n = (static_cast<unsigned char>(data[i]) << 16) | (static_cast<unsigned char>(data[i + 1]) << 8) |
-                 static_cast<unsigned char>(data[i + 2]);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += kAlphabet[n & 63];
-  }
-  size_t rest = data.size() - i;
-  if (rest) {
-    unsigned n = static_cast<unsigned char>(data[i]) << 16;
-    if (rest == 2) n |= static_cast<unsigned char>(data[i + 1]) << 8;
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += rest == 2 ? kAlphabet[(n >> 6) & 63] : '=';
-    out += '=';
-  }
+  std::string out((data.size() + 2) / 3 * 4 + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
+  out.resize(static_cast<size_t>(n));
   return out;
 }
 
@@ -78,9 +65,7 @@ Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
 }
 Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
 void Sha256::update(std::string_view data) { update(data.data(), data.size()); }
-void Sha256::update(const void* data, size_t size) {
-  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, size);
-}
+void Sha256::update(const void* data, size_t size) { EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, size); }
 std::string Sha256::hex_digest() {
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
   unsigned len = 0;

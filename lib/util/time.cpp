@@ -4,8 +4,6 @@
 #include <cstdio>
 #include <ctime>
 
-#include "util/strings.hpp"
-
 namespace wb::util {
 
 std::optional<TimePoint> parse_rfc3339(std::string_view text) {
@@ -77,12 +75,18 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     size_t ustart = i;
     while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
     std::string_view unit = text.substr(ustart, i - ustart);
-    if (unit == "ms") total_ms += n;
-    else if (unit == "s") total_ms += n * 1000;
-    else if (unit == "m") total_ms += n * 60000;
-    else if (unit == "h") total_ms += n * 3600000;
-    else if (unit == "d") total_ms += n * 86400000;
-    else return std::nullopt;
+    if (unit == "ms")
+      total_ms += n;
+    else if (unit == "s")
+      total_ms += n * 1000;
+    else if (unit == "m")
+      total_ms += n * 60000;
+    else if (unit == "h")
+      total_ms += n * 3600000;
+    else if (unit == "d")
+      total_ms += n * 86400000;
+    else
+      return std::nullopt;
   }
   return std::chrono::milliseconds(static_cast<long long>(total_ms));
 }
@@ -95,40 +99,6 @@ std::string format_age(std::chrono::seconds age) {
   if (s < 86400 * 2) return std::to_string(s / 3600) + "h";
   if (s < 86400 * 365 * 2) return std::to_string(s / 86400) + "d";
   return std::to_string(s / (86400 * 365)) + "y";
-}
-
-std::optional<TimePoint> parse_http_date(std::string_view text) {
-  // "Sun, 06 Nov 1994 08:49:37 GMT"
-  static const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  std::string s = trim(std::string(text));
-  auto comma = s.find(", ");
-  if (comma == std::string::npos) return std::nullopt;
-  s = s.substr(comma + 2);
-  if (s.size() < 24) return std::nullopt;
-  auto digits = [&](size_t pos, size_t n) -> int {
-    int v = 0;
-    for (size_t i = pos; i < pos + n; ++i) {
-      if (!std::isdigit(static_cast<unsigned char>(s[i]))) return -1;
-      v = v * 10 + (s[i] - '0');
-    }
-    return v;
-  };
-  std::tm tm{};
-  tm.tm_mday = digits(0, 2);
-  int month = -1;
-  for (int i = 0; i < 12; ++i)
-    if (s.compare(3, 3, months[i]) == 0) month = i;
-  tm.tm_mon = month;
-  tm.tm_year = digits(7, 4) - 1900;
-  tm.tm_hour = digits(12, 2);
-  tm.tm_min = digits(15, 2);
-  tm.tm_sec = digits(18, 2);
-  if (tm.tm_mday < 1 || month < 0 || tm.tm_year < 0 || tm.tm_hour < 0 || tm.tm_min < 0 || tm.tm_sec < 0 ||
-      s[2] != ' ' || s[6] != ' ' || s[11] != ' ' || s[14] != ':' || s[17] != ':' || s.compare(20, 4, " GMT") != 0)
-    return std::nullopt;
-  time_t t = timegm(&tm);
-  if (t == static_cast<time_t>(-1)) return std::nullopt;
-  return Clock::from_time_t(t);
 }
 
 }  // namespace wb::util

@@ -17,8 +17,6 @@ std::optional<TimePoint> parse_rfc3339(std::string_view text);
 std::string format_rfc3339(TimePoint t);
 // Parses a Go-style duration: "90s", "10m", "1h30m", "500ms"; a bare number means seconds.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
-// Parses an HTTP date (RFC 9110 IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT").
-std::optional<TimePoint> parse_http_date(std::string_view text);
 // kubectl-style age: "45s", "12m", "5h", "3d", "2y".
 std::string format_age(std::chrono::seconds age);
 

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "http/http.hpp"
 #include "oci/registry_client.hpp"
 #include "util/strings.hpp"
 #include "workbench/platform/tenancy.hpp"
@@ -238,7 +239,7 @@ DoctorReport run_doctor(const DoctorInputs& in) {
     auto r = client->raw("GET", "/version");
     if (r) {
       server_ok = true;
-      if (auto d = r->headers.get("date")) server_time = util::parse_http_date(*d);
+      if (auto d = r->headers.get("date")) server_time = http::parse_http_date(*d);
       std::string v = server_version(r->body);
       out.push_back({"server", "server reachable", CheckState::Ok,
                      v.empty() ? server : fmt::format("{} (Kubernetes {})", server, v), "", ErrorCode::Failure});

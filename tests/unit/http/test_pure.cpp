@@ -1,4 +1,4 @@
-// Pure helpers: redaction, Retry-After and backoff.
+// Pure helpers: redaction, HTTP dates, Retry-After and backoff.
 #include <catch2/catch.hpp>
 #include <ctime>
 
@@ -54,6 +54,34 @@ TEST_CASE("secret query parameters and credentials in lines are redacted", "[htt
   std::string once = redact_text(R"({"token":"s3cr3t1"} Bearer s3cr3t2 token=s3cr3t3)");
   CHECK(redact_text(once) == once);
   CHECK(once.find("s3cr3t") == std::string::npos);
+}
+
+std::string utc(std::chrono::system_clock::time_point t) {
+  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+TEST_CASE("HTTP dates are read in the three RFC 9110 forms", "[http][date]") {
+  auto t = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT");
+  REQUIRE(t);
+  CHECK(utc(*t) == "1994-11-06T08:49:37Z");
+  CHECK(parse_http_date("Wed, 25 Nov 2026 18:00:00 GMT"));
+  CHECK(parse_http_date(" Sun, 06 Nov 1994 08:49:37 GMT ") == t);
+  // The obsolete forms a recipient must still accept: RFC 850 and asctime.
+  CHECK(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT") == t);
+  CHECK(parse_http_date("Sun Nov  6 08:49:37 1994") == t);
+  CHECK_FALSE(parse_http_date(""));
+  CHECK_FALSE(parse_http_date("soon"));
+  CHECK_FALSE(parse_http_date("1994-11-06"));
+  CHECK_FALSE(parse_http_date("Sun, 06 Foo 1994 08:49:37 GMT"));
+  // A zone other than GMT is not an IMF-fixdate's, but curl reads it for what it says.
+  auto cet = parse_http_date("Sun, 06 Nov 1994 09:49:37 CET");
+  REQUIRE(cet);
+  CHECK(cet == t);
 }
 
 TEST_CASE("Retry-After accepts seconds and HTTP dates", "[http][retry]") {

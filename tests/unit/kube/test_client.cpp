@@ -1,4 +1,5 @@
 #include "fakes.hpp"
+#include "http/http.hpp"
 #include "kube/client.hpp"
 #include "util/encoding.hpp"
 
@@ -613,7 +614,7 @@ TEST_CASE("the server's clock comes from the latest Date header", "[client][logs
   auto now = client->server_now();
   REQUIRE(now);
   // Our clock moved on a little since the answer: the estimate is that Date, at most a bit later.
-  const auto date = *wb::util::parse_http_date("Wed, 25 Nov 2026 18:00:00 GMT");
+  const auto date = *wb::http::parse_http_date("Wed, 25 Nov 2026 18:00:00 GMT");
   CHECK(*now >= date);
   CHECK(*now - date < std::chrono::seconds(5));
   // A stream's headers count too. A follow is never sent again by the transport by itself (the

@@ -2,6 +2,7 @@
 // the checks after them skip.
 #include <catch2/catch.hpp>
 
+#include "http/http.hpp"
 #include "workbench/platform/doctor.hpp"
 
 using namespace wb::workbench;
@@ -27,7 +28,7 @@ const CheckResult& check(const DoctorReport& r, const std::string& id) {
 }  // namespace
 
 TEST_CASE("the clock check warns beyond 30 s and fails beyond 5 minutes") {
-  const auto server = *wb::util::parse_http_date("Wed, 25 Nov 2026 18:00:00 GMT");
+  const auto server = *wb::http::parse_http_date("Wed, 25 Nov 2026 18:00:00 GMT");
   auto at = [&](std::chrono::seconds off) { return clock_check(server, server + off, 30s, 300s); };
   CHECK(at(0s).state == CheckState::Ok);
   CHECK(at(0s).detail == "same time as the API server");
