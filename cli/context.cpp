@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 
 namespace wb::cli {
@@ -78,7 +79,7 @@ http::ClientOptions Context::http_options() {
     o.trace = [e](std::string_view line) { *e << line << '\n'; };
   }
   if (!global.request_timeout.empty()) {
-    if (auto d = util::parse_duration(global.request_timeout)) o.request_timeout = *d;
+    if (auto d = util::parse_duration(global.request_timeout, "--request-timeout")) o.request_timeout = *d;
   }
   return o;
 }

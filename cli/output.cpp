@@ -7,6 +7,7 @@
 #include <cctype>
 #include <ostream>
 
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 
 namespace wb::cli {
@@ -80,6 +81,11 @@ std::string to_yaml(const json& value) {
   std::string s = out.c_str();
   if (s.empty() || s.back() != '\n') s += '\n';
   return s;
+}
+
+json number_or_null(const std::string& text) {
+  auto n = util::parse_int<int64_t>(text, "");
+  return n ? json(*n) : json(nullptr);
 }
 
 void print_json(Context& ctx, const json& value) { ctx.out() << value.dump(2) << '\n'; }

@@ -29,6 +29,8 @@ void print_json(Context& ctx, const json& value);
 // YAML (block style; strings that would read as other types are quoted).
 void print_yaml(Context& ctx, const json& value);
 std::string to_yaml(const json& value);
+// A number in machine output: the integer `text` holds (a revision, a version), or null.
+json number_or_null(const std::string& text);
 
 // Prints `data` in the chosen -o format: json/yaml print it whole, name prints `names` one a line,
 // table/wide print `table()`.

@@ -9,6 +9,7 @@
 
 #include "commands/commands.hpp"
 #include "output.hpp"
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 
 namespace wb::cli {
@@ -44,9 +45,7 @@ void build_cli(CLI::App& app, Context& ctx, Action& action) {
   app.add_flag("-y,--yes", g.yes, "Answer yes to confirmations (needed when not on a terminal)");
   app.add_option("--request-timeout", g.request_timeout, "Give up on a single request after this long (e.g. 30s)")
       ->type_name("DURATION")
-      ->check([](const std::string& v) {
-        return util::parse_duration(v) ? std::string() : "must be a duration such as 30s, 2m or 1h";
-      });
+      ->check(duration_error);
 
   commands::register_version(app, ctx, action);
   commands::register_help(app, ctx, action);
@@ -67,6 +66,11 @@ void build_cli(CLI::App& app, Context& ctx, Action& action) {
   commands::register_member(app, ctx, action);
   commands::register_robot(app, ctx, action);
   commands::register_completion(app, ctx, action);
+}
+
+std::string duration_error(const std::string& value) {
+  auto d = util::parse_duration(value, "");
+  return d ? std::string() : d.error().message;
 }
 
 void print_error(Context& ctx, const Error& error) {

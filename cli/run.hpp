@@ -28,6 +28,9 @@ int run_cli(const std::vector<std::string>& args, Context& ctx);
 // Prints an error in the house style ("error: <message>" + the hint), colored on a TTY.
 void print_error(Context& ctx, const util::Error& error);
 
+// A CLI11 check for a DURATION flag: "" when `value` is one (util::parse_duration), else why not.
+std::string duration_error(const std::string& value);
+
 // Adds a verb with the house defaults (fallthrough of global flags, footer, required arguments).
 CLI::App* add_verb(CLI::App& parent, const std::string& name, const std::string& description);
 

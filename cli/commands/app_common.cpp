@@ -7,6 +7,7 @@
 #include <ostream>
 
 #include "output.hpp"
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
 
@@ -70,15 +71,13 @@ void add_wait_flags(CLI::App& verb, WaitFlags& flags) {
   verb.add_flag("--no-wait", flags.no_wait, "Do not wait for the app to settle");
   verb.add_option("--timeout", flags.timeout, "Give up waiting after this long, exit 6 (default 5m)")
       ->type_name("DURATION")
-      ->check([](const std::string& v) {
-        return util::parse_duration(v) ? std::string() : "must be a duration such as 90s, 5m or 1h";
-      });
+      ->check(duration_error);
 }
 
 Result<wbw::AppState> wait_for_app(Context& ctx, k::Client& client, const std::string& ns, const std::string& app,
                                    const WaitFlags& flags) {
   wbw::WaitOptions o;
-  o.timeout = util::parse_duration(flags.timeout).value_or(std::chrono::minutes(5));
+  o.timeout = util::parse_duration(flags.timeout, "--timeout").value_or(std::chrono::minutes(5));
   o.fail_after = std::min<std::chrono::milliseconds>(o.timeout, std::chrono::seconds(30));
   // In GitLab CI: each change on a line of its own inside a collapsible section, no redraws.
   const bool ci_lines = ctx.in_gitlab_ci() && !ctx.global.quiet && !ctx.global.machine_output();
@@ -140,7 +139,7 @@ json status_document(const std::string& ns, const wbw::AppDetails& d, const wbw:
           {"desired", s.desired},
           {"reason", s.reason},
           {"hint", s.hint},
-          {"revision", s.revision.empty() ? json(nullptr) : json(std::atol(s.revision.c_str()))},
+          {"revision", number_or_null(s.revision)},
           {"version", version.empty() ? json(nullptr) : json(version)},
           {"image", wbw::app_image(d.deployment)},
           {"config", config.empty() ? json(nullptr) : json(config)},

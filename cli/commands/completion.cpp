@@ -20,6 +20,7 @@
 #include "docs/completion.hpp"
 #include "docs/manpage.hpp"
 #include "kube/kubeconfig.hpp"
+#include "util/numbers.hpp"
 #include "workbench/core/app.hpp"
 #include "workbench/versions/config.hpp"
 #include "workbench/app/files.hpp"
@@ -152,10 +153,8 @@ Result<std::vector<std::string>> complete_values(Context& ctx, const std::vector
     std::vector<long> numbers;
     for (const auto& item : list.value("items", json::array())) {
       auto labels = item["metadata"].value("labels", json::object());
-      try {
-        numbers.push_back(std::stol(labels.value(wbw::kConfigVersionLabel, std::string())));
-      } catch (const std::exception&) {
-      }
+      if (auto n = util::parse_int<long>(labels.value(wbw::kConfigVersionLabel, std::string()), ""))
+        numbers.push_back(*n);
     }
     std::sort(numbers.begin(), numbers.end());
     std::vector<std::string> out;

@@ -13,6 +13,7 @@
 #include "commands/gitops_flags.hpp"
 #include "output.hpp"
 #include "util/fs.hpp"
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
 #include "workbench/versions/config.hpp"
@@ -38,9 +39,9 @@ std::string ago(Context& ctx, const std::string& rfc3339) {
 Result<int> version_arg(const std::string& text) {
   std::string t = text;
   if (!t.empty() && (t[0] == 'v' || t[0] == 'V')) t.erase(0, 1);
-  if (t.empty() || t.size() > 9 || !std::all_of(t.begin(), t.end(), ::isdigit) || std::stoi(t) < 1)
-    return Error(ErrorCode::Usage, fmt::format("'{}' is not a config version (e.g. 3 or v3)", text));
-  return std::stoi(t);
+  auto n = util::parse_int<int>(t, "", 1);
+  if (!n) return Error(ErrorCode::Usage, fmt::format("'{}' is not a config version (e.g. 3 or v3)", text));
+  return *n;
 }
 
 size_t line_count(const std::string& text) {

@@ -9,6 +9,7 @@
 #include "commands/commands.hpp"
 #include "commands/gitops_flags.hpp"
 #include "output.hpp"
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "workbench/versions/config.hpp"
 #include "workbench/app/lifecycle.hpp"
@@ -62,9 +63,9 @@ Status run_export(const ExportOptions& o, Context& ctx) {
       objects.push_back(ingress);
       const std::string v =
           ingress.value("/metadata/annotations"_json_pointer, json::object()).value(wbw::kRoutesVersionAnnotation, "");
-      if (!v.empty() && std::all_of(v.begin(), v.end(), ::isdigit)) {
-        WB_ASSIGN_OR_RETURN(auto routes, get_optional(*client, k::types::ConfigMap, ns,
-                                                      wbw::routes_map_name(o.app, std::atoi(v.c_str()))));
+      if (auto n = util::parse_int<int>(v, "", 0)) {
+        WB_ASSIGN_OR_RETURN(auto routes,
+                            get_optional(*client, k::types::ConfigMap, ns, wbw::routes_map_name(o.app, *n)));
         if (!routes.is_null()) objects.push_back(routes);
       }
     }

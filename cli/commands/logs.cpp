@@ -15,6 +15,7 @@
 
 #include "commands/commands.hpp"
 #include "output.hpp"
+#include "util/numbers.hpp"
 #include "util/time.hpp"
 
 namespace wb::cli::commands {
@@ -62,7 +63,7 @@ Status run_logs(const LogsFlags& f, Context& ctx) {
   if (!f.since.empty() && !f.since_time.empty())
     return Error(ErrorCode::Usage, "--since and --since-time cannot be used together");
   if (!f.since.empty()) {
-    auto d = util::parse_duration(f.since);
+    auto d = util::parse_duration(f.since, "--since");
     if (!d || d->count() <= 0)
       return Error(ErrorCode::Usage, fmt::format("--since '{}' is not a duration such as 10m or 2h", f.since));
     o.since_seconds = std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(*d).count());

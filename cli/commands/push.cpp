@@ -13,6 +13,7 @@
 #include "commands/gitops_flags.hpp"
 #include "output.hpp"
 #include "util/fs.hpp"
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
 #include "workbench/delivery/push_jar.hpp"
@@ -254,7 +255,7 @@ Status run_push_jar(const PushJarOptions& o, Context& ctx) {
                        {"workspace", ns},
                        {"image", image},
                        {"changed", deployed.changed},
-                       {"revision", revision.empty() ? json(nullptr) : json(std::atol(revision.c_str()))},
+                       {"revision", number_or_null(revision)},
                        {"state", state_words}};
     // retention.auto: clean up after a push that deployed (the cluster says what is in use).
     if (settings->get_bool("retention.auto", false))
@@ -304,17 +305,14 @@ void register_push(CLI::App& app, Context& ctx, Action& action) {
   v->add_flag("--no-deploy", o->no_deploy, "Push only; leave the app as it is");
   v->add_option("--timeout", o->timeout, "Give up waiting for the rollout after this long, exit 6 (default 5m)")
       ->type_name("DURATION")
-      ->check([](const std::string& s) {
-        return util::parse_duration(s) ? std::string() : "must be a duration such as 90s, 5m or 1h";
-      });
+      ->check(duration_error);
   v->add_option("--dotenv-out", o->dotenv_out,
                 "Write WB_IMAGE, WB_IMAGE_DIGEST and WB_IMAGE_TAG to FILE (a GitLab dotenv report)")
       ->type_name("FILE");
   v->add_option("--parallel", o->parallel, "Layers uploaded at once (default 3)")
       ->type_name("N")
       ->check([](const std::string& s) {
-        int n = std::atoi(s.c_str());
-        return n >= 1 && n <= 16 ? std::string() : "must be between 1 and 16";
+        return util::parse_int(s, "", 1, 16) ? std::string() : "must be between 1 and 16, not '" + s + "'";
       });
   add_gitops_flags(*v, o->gitops);
   v->callback([o, &ctx, &action] { action = [o, &ctx] { return run_push_jar(*o, ctx); }; });

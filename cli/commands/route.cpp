@@ -10,6 +10,7 @@
 #include "commands/app_common.hpp"
 #include "commands/commands.hpp"
 #include "output.hpp"
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
 #include "workbench/versions/routes.hpp"
@@ -52,9 +53,9 @@ int app_port(k::Client& client, const std::string& ns, const std::string& app, c
 Result<int> version_arg(const std::string& text) {
   std::string t = text;
   if (!t.empty() && (t[0] == 'v' || t[0] == 'V')) t.erase(0, 1);
-  if (t.empty() || t.size() > 9 || !std::all_of(t.begin(), t.end(), ::isdigit) || std::stoi(t) < 1)
-    return Error(ErrorCode::Usage, fmt::format("'{}' is not a routes version (e.g. 3 or v3)", text));
-  return std::stoi(t);
+  auto n = util::parse_int<int>(t, "", 1);
+  if (!n) return Error(ErrorCode::Usage, fmt::format("'{}' is not a routes version (e.g. 3 or v3)", text));
+  return *n;
 }
 
 using RouteChange = std::function<Result<std::vector<wbw::Route>>(const std::vector<wbw::Route>&)>;
@@ -216,7 +217,7 @@ Status run_list(const std::string& app, Context& ctx) {
     const std::string target = ann.value(kTargetAnnotation, "");
     for (const auto& r : wbw::routes_of_ingress(ing)) {
       out.push_back({{"app", owner}, {"host", r.host}, {"path", r.path}, {"tls", r.tls}, {"url", url_of(r)},
-                     {"version", version.empty() ? json(nullptr) : json(std::atoi(version.c_str()))},
+                     {"version", number_or_null(version)},
                      {"target", target.empty() ? json(nullptr) : json(target)}});
       t.rows.push_back({owner, url_of(r), version.empty() ? "-" : "v" + version, target.empty() ? "app" : target});
       names.push_back(url_of(r));

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "http/http.hpp"
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 
 namespace wb::http {
@@ -24,7 +25,7 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
   if (v.empty()) return std::nullopt;
   if (std::all_of(v.begin(), v.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
     if (v.size() > 9) return std::chrono::milliseconds(std::chrono::hours(24 * 365));
-    return std::chrono::seconds(std::stol(v));
+    return std::chrono::seconds(util::parse_int<int>(v, "Retry-After").value_or(0));
   }
   const auto when = parse_http_date(v);
   if (!when) return std::nullopt;

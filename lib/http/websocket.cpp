@@ -4,12 +4,14 @@
 #include <poll.h>
 
 #include <atomic>
+#include <charconv>
 #include <mutex>
 
 #include "http/curl_common.hpp"
 #include "http/ws_frame.hpp"
 #include "util/encoding.hpp"
 #include "util/interrupt.hpp"
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 
 namespace wb::http::detail {
@@ -53,7 +55,8 @@ std::string dechunk(std::string_view raw) {
   while (pos < raw.size()) {
     size_t eol = raw.find("\r\n", pos);
     if (eol == std::string_view::npos) break;
-    size_t size = std::strtoul(std::string(raw.substr(pos, eol - pos)).c_str(), nullptr, 16);
+    size_t size = 0;  // hex digits, then maybe ";extension"
+    std::from_chars(raw.data() + pos, raw.data() + eol, size, 16);
     if (size == 0) break;
     out.append(raw.substr(eol + 2, size));
     pos = eol + 2 + size + 2;
@@ -74,7 +77,7 @@ HttpHead parse_head(std::string_view head) {
     std::string line = util::trim(lines[i]);
     if (i == 0) {
       std::vector<std::string> parts = util::split(line, ' ');
-      if (parts.size() >= 2) h.status = std::atoi(parts[1].c_str());
+      if (parts.size() >= 2) h.status = util::parse_int<int>(parts[1], "").value_or(0);
       if (parts.size() >= 3) h.reason = line.substr(parts[0].size() + parts[1].size() + 2);
     } else if (size_t colon = line.find(':'); colon != std::string::npos) {
       h.headers.add(util::trim(line.substr(0, colon)), util::trim(line.substr(colon + 1)));
@@ -192,7 +195,7 @@ class CurlWebSocket final : public WebSocket {
   Error refusal(const HttpHead& head, std::string body, Deadline deadline) {
     const bool chunked = has_token(head.headers.get("transfer-encoding").value_or(""), "chunked");
     const auto length = head.headers.get("content-length");
-    const size_t want = length ? std::strtoul(length->c_str(), nullptr, 10) : kMaxHandshakeBytes;
+    const size_t want = length ? util::parse_int<size_t>(*length, "").value_or(0) : kMaxHandshakeBytes;
     const Deadline body_deadline = std::min(deadline.value_or(Clock::now() + kCloseWait), Clock::now() + kCloseWait);
     while (body.size() < std::min(want, kMaxHandshakeBytes) &&
            !(chunked && body.find("0\r\n\r\n") != std::string::npos)) {

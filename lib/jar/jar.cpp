@@ -12,6 +12,7 @@
 #include <system_error>
 #include <unordered_set>
 
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 
 namespace wb::jar {
@@ -251,7 +252,8 @@ Result<JarInfo> inspect_jar(const std::filesystem::path& path, const InspectOpti
   info.java_version = java_version_for_major(info.class_major);
   if (info.is_spring_boot() && !info.spring_boot_version.empty()) {
     // Spring Boot 3 needs Java 17, Spring Boot 2 Java 8, whatever the application's classes say.
-    int boot_major = std::atoi(info.spring_boot_version.c_str());
+    const std::string& v = info.spring_boot_version;
+    int boot_major = util::parse_int<int>(std::string_view(v).substr(0, v.find('.')), "").value_or(0);
     info.java_version = std::max(info.java_version, boot_major >= 3 ? 17 : 8);
   }
 

@@ -9,6 +9,7 @@
 #include "http/http.hpp"
 #include "util/encoding.hpp"
 #include "util/interrupt.hpp"
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
 
@@ -203,10 +204,9 @@ class WsExecSession : public ExecSession {
         for (const auto& c : d["causes"]) {
           if (!c.is_object() || c.value("reason", "") != "ExitCode") continue;
           std::string m = c.value("message", "");
-          try {
-            r.exit_code = std::stoi(m);
+          if (auto code = util::parse_int<int>(util::trim(m), "")) {
+            r.exit_code = *code;
             return r;
-          } catch (const std::exception&) {
           }
         }
       }

@@ -9,6 +9,7 @@
 
 #include "util/encoding.hpp"
 #include "util/interrupt.hpp"
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 
 namespace wb::oci {
@@ -95,16 +96,12 @@ std::optional<int64_t> stored_bytes(const http::Headers& headers) {
   if (v.rfind("bytes=", 0) == 0) v.erase(0, 6);
   size_t dash = v.find('-');
   if (dash == std::string::npos) return std::nullopt;
-  try {
-    int64_t start = std::stoll(v.substr(0, dash));
-    int64_t end = std::stoll(v.substr(dash + 1));
-    if (start != 0 || end < 0) return std::nullopt;
-    // "0-0" is ambiguous (nothing or one byte); assume nothing: a wrong guess costs a restart
-    // (the final digest check fails), the other way round a corrupt blob.
-    return end == 0 ? 0 : end + 1;
-  } catch (...) {
-    return std::nullopt;
-  }
+  auto start = util::parse_int<int64_t>(std::string_view(v).substr(0, dash), "");
+  auto end = util::parse_int<int64_t>(std::string_view(v).substr(dash + 1), "", 0, INT64_MAX - 1);
+  if (!start || !end || *start != 0) return std::nullopt;
+  // "0-0" is ambiguous (nothing or one byte); assume nothing: a wrong guess costs a restart
+  // (the final digest check fails), the other way round a corrupt blob.
+  return *end == 0 ? 0 : *end + 1;
 }
 
 Status sleep_for(std::chrono::milliseconds delay) {
@@ -234,11 +231,9 @@ class Client final : public Registry {
     Descriptor d;
     d.digest = *digest;
     d.media_type = strip_media_params(*type);
-    try {
-      d.size = std::stoll(*length);
-    } catch (...) {
-      return Registry::head_manifest(ref);
-    }
+    auto size = util::parse_int<int64_t>(*length, "", 0);
+    if (!size) return Registry::head_manifest(ref);
+    d.size = *size;
     return d;
   }
 

@@ -60,37 +60,6 @@ std::string format_rfc3339(TimePoint t) {
   return buf;
 }
 
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  bool all_digits = true;
-  for (char c : text) all_digits = all_digits && std::isdigit(static_cast<unsigned char>(c));
-  if (all_digits) return std::chrono::milliseconds(std::stoll(std::string(text)) * 1000);
-  double total_ms = 0;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t start = i;
-    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
-    if (start == i) return std::nullopt;
-    double n = std::stod(std::string(text.substr(start, i - start)));
-    size_t ustart = i;
-    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
-    std::string_view unit = text.substr(ustart, i - ustart);
-    if (unit == "ms")
-      total_ms += n;
-    else if (unit == "s")
-      total_ms += n * 1000;
-    else if (unit == "m")
-      total_ms += n * 60000;
-    else if (unit == "h")
-      total_ms += n * 3600000;
-    else if (unit == "d")
-      total_ms += n * 86400000;
-    else
-      return std::nullopt;
-  }
-  return std::chrono::milliseconds(static_cast<long long>(total_ms));
-}
-
 std::string format_age(std::chrono::seconds age) {
   long long s = age.count();
   if (s < 0) s = 0;

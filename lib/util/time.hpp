@@ -1,4 +1,4 @@
-// Time: RFC 3339 timestamps, human durations ("10m", "1h30m"), ages ("3d", "5m").
+// Time: RFC 3339 timestamps and ages ("3d", "5m"); durations are read in util/numbers.hpp.
 #pragma once
 
 #include <chrono>
@@ -15,8 +15,6 @@ using TimePoint = Clock::time_point;
 std::optional<TimePoint> parse_rfc3339(std::string_view text);
 // Formats as RFC 3339 UTC with seconds precision ("2024-05-01T10:00:00Z").
 std::string format_rfc3339(TimePoint t);
-// Parses a Go-style duration: "90s", "10m", "1h30m", "500ms"; a bare number means seconds.
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 // kubectl-style age: "45s", "12m", "5h", "3d", "2y".
 std::string format_age(std::chrono::seconds age);
 

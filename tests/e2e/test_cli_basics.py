@@ -79,6 +79,12 @@ class UsageErrors(WbTestCase):
         r = self.wb("version", "--request-timeout", "soon")
         self.assertOneLineError(r, 2, "duration")
 
+    def test_too_large_a_number_is_a_usage_error(self):
+        # Not "internal error: stoll": a number too large for wb is the user's to fix.
+        r = self.wb("--request-timeout", "99999999999999999999", "version")
+        self.assertOneLineError(r, 2, "--request-timeout", "'99999999999999999999'")
+        self.assertNotIn("internal error", r.err)
+
 
 class Profiles(WbTestCase):
     def profile_path(self, name):

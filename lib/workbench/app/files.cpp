@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "util/interrupt.hpp"
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "workbench/app/lifecycle.hpp"
 #include "workbench/app/logs.hpp"
@@ -902,11 +903,9 @@ std::vector<RemoteEntry> parse_ls(std::string_view text) {
     if (mode[6] == 's' || mode[6] == 'S') bits |= 02000;
     if (mode[9] == 't' || mode[9] == 'T') bits |= 01000;
     e.mode = bits;
-    try {
-      e.size = std::stoull(std::string(size));
-    } catch (const std::exception&) {
-      continue;
-    }
+    auto bytes = util::parse_int<uint64_t>(size, "");
+    if (!bytes) continue;
+    e.size = *bytes;
     auto when = parse_full_time(date, time, offset);
     if (!when) continue;
     e.mtime = when->first;

@@ -10,6 +10,7 @@
 #include <regex>
 #include <set>
 
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "workbench/core/json_fields.hpp"
 
@@ -40,8 +41,8 @@ std::string label(const json& obj, const std::string& key) {
 }
 
 std::optional<long> to_number(const std::string& text) {
-  if (text.empty() || text.size() > 12 || !std::all_of(text.begin(), text.end(), ::isdigit)) return std::nullopt;
-  return std::stol(text);
+  auto n = util::parse_int<long>(text, "", 0);
+  return n ? std::optional<long>(*n) : std::nullopt;
 }
 
 long revision_of(const json& obj) { return to_number(annotation(obj, annotations::kRevision)).value_or(0); }

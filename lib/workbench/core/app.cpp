@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <cstdlib>
 #include <fmt/format.h>
 
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 
 namespace wb::workbench {
@@ -30,11 +30,6 @@ std::optional<bool> parse_bool(const std::string& text) {
   if (v == "true" || v == "yes" || v == "on") return true;
   if (v == "false" || v == "no" || v == "off") return false;
   return std::nullopt;
-}
-
-std::optional<int> parse_int(const std::string& text) {
-  if (text.empty() || text.size() > 9 || !std::all_of(text.begin(), text.end(), is_digit)) return std::nullopt;
-  return std::stoi(text);
 }
 
 // Prefixes a value check's message with the place in the file.
@@ -107,9 +102,8 @@ Status read_app_key(const std::string& key, const YAML::Node& value, const std::
     if (auto st = check_app_name(text); !st) return at(place, st.error());
     o.name = text;
   } else if (key == "port" || key == "replicas") {
-    auto n = parse_int(text);
-    if (!n)
-      return Error(ErrorCode::Usage, fmt::format("{}: app.{} must be a whole number, not '{}'", place, key, text));
+    auto n = util::parse_int<int>(text, fmt::format("{}: app.{}", place, key), 0);
+    if (!n) return n.error();
     if (auto st = key == "port" ? check_port(*n) : check_replicas(*n); !st) return at(place, st.error());
     (key == "port" ? o.port : o.replicas) = *n;
   } else if (key == "cpu") {
@@ -136,7 +130,7 @@ Status read_app_key(const std::string& key, const YAML::Node& value, const std::
   } else if (key == "alias") {
     o.alias = text;
   } else if (key == "java") {
-    if (!parse_int(text))
+    if (!util::parse_int<int>(text, "", 0))
       return Error(ErrorCode::Usage, fmt::format("{}: app.java must be a Java major version such as 17, not '{}'",
                                                  place, text));
     o.java_version = text;
@@ -307,7 +301,7 @@ Status validate_app_spec(const AppSpec& s) {
     return Error(ErrorCode::Usage, "the description is longer than 256 characters (KubeSphere's limit)");
   if (s.alias.size() > 63)
     return Error(ErrorCode::Usage, "the alias is longer than 63 characters (KubeSphere's limit)");
-  if (!s.java_version.empty() && !parse_int(s.java_version))
+  if (!s.java_version.empty() && !util::parse_int<int>(s.java_version, "", 0))
     return Error(ErrorCode::Usage,
                  fmt::format("'{}' is not a Java major version: use a number such as 17 or 21", s.java_version));
   return {};
@@ -347,12 +341,16 @@ std::optional<Quantity> parse_quantity(const std::string& text) {
     if (j >= suffix.size() || suffix.size() - j > 3 ||
         !std::all_of(suffix.begin() + static_cast<long>(j), suffix.end(), is_digit))
       return std::nullopt;
-    mult = std::pow(10.0L, std::stold(suffix.substr(1)));
+    auto exponent = util::parse_int<int>(suffix.substr(suffix[1] == '+' ? 2 : 1), "");
+    if (!exponent) return std::nullopt;
+    mult = std::pow(10.0L, *exponent);
   } else {
     return std::nullopt;
   }
+  auto value = util::parse_decimal(number[0] == '+' ? number.substr(1) : number, "");
+  if (!value) return std::nullopt;
   Quantity q;
-  q.value = std::strtold(number.c_str(), nullptr) * mult;
+  q.value = *value * mult;
   q.text = text;
   return q;
 }

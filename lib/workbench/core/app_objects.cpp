@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fmt/format.h>
 
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "workbench/core/app.hpp"
 
@@ -73,10 +74,9 @@ Result<std::string> image_for(const AppSpec& spec, const Settings& settings) {
   std::string best;
   long best_version = -1;
   for (const auto& [k, v] : bases) {
-    char* end = nullptr;
-    long n = std::strtol(k.c_str(), &end, 10);
-    if (end && *end == '\0' && n > best_version) {
-      best_version = n;
+    auto n = util::parse_int<long>(k, "");
+    if (n && *n > best_version) {
+      best_version = *n;
       best = v;
     }
   }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "util/fs.hpp"
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 
 namespace wb::workbench {
@@ -118,14 +119,9 @@ std::optional<bool> parse_bool(std::string v) {
   return std::nullopt;
 }
 
-bool is_int(const std::string& v) {
-  return !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
-}
-
 Result<std::string> check_value(const SettingInfo& info, const std::string& key, const std::string& value,
                                 const std::string& at) {
-  if (info.type == SettingInfo::Type::Int && !is_int(value))
-    return Error(ErrorCode::Usage, fmt::format("{}: {} must be a whole number, not '{}'", at, key, value));
+  if (info.type == SettingInfo::Type::Int) WB_TRY(util::parse_int<int>(value, fmt::format("{}: {}", at, key), 0));
   if (info.type == SettingInfo::Type::Bool) {
     auto b = parse_bool(value);
     if (!b) return Error(ErrorCode::Usage, fmt::format("{}: {} must be true or false, not '{}'", at, key, value));
@@ -229,7 +225,7 @@ std::string Settings::get_or(const std::string& key, const std::string& fallback
 
 int Settings::get_int(const std::string& key, int fallback) const {
   auto v = get(key);
-  return v && is_int(*v) ? std::stoi(*v) : fallback;
+  return v ? util::parse_int<int>(*v, key, 0).value_or(fallback) : fallback;
 }
 
 bool Settings::get_bool(const std::string& key, bool fallback) const {

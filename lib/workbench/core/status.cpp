@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "util/interrupt.hpp"
+#include "util/numbers.hpp"
 
 namespace wb::workbench {
 
@@ -103,7 +104,7 @@ AppState compute_state(const std::string& app, const json& deployment, const jso
   for (const auto& rs : replica_sets) {
     if (!uid.empty() && !owned_by(rs, uid)) continue;
     std::string rev = str(rs, "/metadata/annotations/deployment.kubernetes.io~1revision");
-    long r = rev.empty() ? 0 : std::atol(rev.c_str());
+    long r = util::parse_int<long>(rev, "").value_or(0);
     if (r > best) {
       best = r;
       newest_hash = str(rs, "/metadata/labels/pod-template-hash");

@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 
 #include "oci/registry_client.hpp"
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "workbench/core/app.hpp"
 #include "workbench/versions/config.hpp"
@@ -26,11 +26,7 @@ namespace k = wb::kube;
 
 namespace {
 
-long to_long(const std::string& s) {
-  long v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  return ec == std::errc() && p == s.data() + s.size() ? v : 0;
-}
+long to_long(const std::string& s) { return util::parse_int<long>(s, "").value_or(0); }
 
 long revision_number(const json& obj) { return to_long(meta_string(obj, "annotations", annotations::kRevision)); }
 

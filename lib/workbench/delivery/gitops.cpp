@@ -18,6 +18,7 @@
 #include <set>
 
 #include "util/fs.hpp"
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "workbench/core/app.hpp"
 #include "workbench/core/json_fields.hpp"
@@ -138,19 +139,14 @@ json scalar_to_json(const YAML::Node& n) {
   static const std::set<std::string> no = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF", "n", "N"};
   if (yes.count(s)) return true;
   if (no.count(s)) return false;
+  const std::string_view unsigned_text = s[0] == '+' ? std::string_view(s).substr(1) : std::string_view(s);
   if (is_plain_int(s)) {
-    try {
-      return std::stoll(s);
-    } catch (...) {
-      return s;
-    }
+    auto n = util::parse_int<int64_t>(unsigned_text, "");
+    return n ? json(*n) : json(s);
   }
   if (is_plain_float(s)) {
-    try {
-      return std::stod(s);
-    } catch (...) {
-      return s;
-    }
+    auto d = util::parse_decimal(unsigned_text, "");
+    return d ? json(*d) : json(s);
   }
   return s;
 }
@@ -596,17 +592,17 @@ Result<FileChanges> image_change(const CheckoutApp& app, const std::string& imag
 }
 
 Result<ConfigContent> config_version_in(const CheckoutApp& app, int n) {
-  std::vector<std::string> held;
+  std::vector<int> numbers;
   for (const auto& [file, obj] : app.objects) {
     if (obj.value("kind", "") != "ConfigMap") continue;
     const int v = config_version_number(obj, app.app);
     if (v <= 0 || str_at(obj, "/metadata/name") != config_map_name(app.app, v)) continue;
     if (v == n) return config_version_from(obj, nullptr).content;
-    held.push_back(fmt::format("v{}", v));
+    numbers.push_back(v);
   }
-  std::sort(held.begin(), held.end(), [](const std::string& a, const std::string& b) {
-    return std::stoi(a.substr(1)) < std::stoi(b.substr(1));
-  });
+  std::sort(numbers.begin(), numbers.end());
+  std::vector<std::string> held;
+  for (int v : numbers) held.push_back(fmt::format("v{}", v));
   return Error(ErrorCode::NotFound,
                fmt::format("config v{} of {} is not in the config repository ({})", n, app.app,
                            held.empty() ? std::string("it holds no config versions")

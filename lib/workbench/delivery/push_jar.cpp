@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <regex>
@@ -18,6 +17,7 @@
 #include "oci/auth.hpp"
 #include "oci/layout.hpp"
 #include "util/fs.hpp"
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "workbench/core/app.hpp"
 
@@ -85,13 +85,6 @@ bool reference_has_tag(const std::string& text) {
   auto slash = s.rfind('/');
   std::string last = slash == std::string::npos ? s : s.substr(slash + 1);
   return last.find(':') != std::string::npos;
-}
-
-std::optional<int> to_int(const std::string& s) {
-  int v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
 }
 
 // A label value (Kubernetes): at most 63 of [A-Za-z0-9_.-], alphanumeric at both ends.
@@ -210,7 +203,7 @@ Result<std::string> choose_base_image(const std::map<std::string, std::string>& 
                                       const std::string& jar_name) {
   std::vector<std::pair<int, std::string>> versions;
   for (const auto& [key, ref] : base_images)
-    if (auto v = to_int(key); v && !ref.empty()) versions.emplace_back(*v, ref);
+    if (auto v = util::parse_int<int>(key, ""); v && !ref.empty()) versions.emplace_back(*v, ref);
   std::sort(versions.begin(), versions.end());
   for (const auto& [v, ref] : versions)
     if (v >= java_version) return ref;
@@ -446,12 +439,11 @@ Result<PushPlan> plan_push(const PushRequest& req, const Settings& settings, con
   // Image options.
   image::ImageOptions& io = plan.image;
   if (auto sde = env_value(env.env, "SOURCE_DATE_EPOCH")) {
-    int64_t v = 0;
-    auto [p, ec] = std::from_chars(sde->data(), sde->data() + sde->size(), v);
-    if (ec != std::errc() || p != sde->data() + sde->size() || v < 0)
+    auto v = util::parse_int<int64_t>(*sde, "", 0);
+    if (!v)
       return Error(ErrorCode::Usage, fmt::format("SOURCE_DATE_EPOCH '{}' is not a number of seconds", *sde),
                    "set it to e.g. $(git log -1 --format=%ct), or unset it");
-    io.source_date_epoch = v;
+    io.source_date_epoch = *v;
   }
   io.jvm_flags = req.jvm_flags;
   for (const auto& kv : req.env) {

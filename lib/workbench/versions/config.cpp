@@ -10,6 +10,7 @@
 #include <regex>
 
 #include "util/encoding.hpp"
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "workbench/core/app.hpp"
 #include "workbench/core/json_fields.hpp"
@@ -50,8 +51,8 @@ json version_metadata(const std::string& name, const std::string& app, const std
 }
 
 std::optional<int> parse_number(const std::string& s) {
-  if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), ::isdigit)) return std::nullopt;
-  return std::stoi(s);
+  auto n = util::parse_int<int>(s, "", 0);
+  return n ? std::optional<int>(*n) : std::nullopt;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "workbench/core/app.hpp"
 #include "workbench/app/lifecycle.hpp"
@@ -27,10 +28,7 @@ using fields::meta_string;
 
 
 
-int to_int(const std::string& s) {
-  if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), ::isdigit)) return 0;
-  return std::stoi(s);
-}
+int to_int(const std::string& s) { return util::parse_int<int>(s, "", 0).value_or(0); }
 
 std::optional<int> parse_port(const std::string& s) {
   int p = to_int(s);

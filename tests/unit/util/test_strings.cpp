@@ -59,7 +59,7 @@ TEST_CASE("sha256 of known vectors", "[util]") {
   CHECK(h.hex_digest() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
-TEST_CASE("rfc3339 and durations", "[util]") {
+TEST_CASE("rfc3339 and ages", "[util]") {
   auto t = parse_rfc3339("2024-05-01T10:00:00Z");
   REQUIRE(t);
   CHECK(format_rfc3339(*t) == "2024-05-01T10:00:00Z");
@@ -71,10 +71,6 @@ TEST_CASE("rfc3339 and durations", "[util]") {
   auto far = parse_rfc3339("2999-01-01T00:00:00Z");
   REQUIRE(far);
   CHECK(*far > Clock::now());
-  CHECK(parse_duration("10m")->count() == 600000);
-  CHECK(parse_duration("1h30m")->count() == 5400000);
-  CHECK(parse_duration("45")->count() == 45000);
-  CHECK_FALSE(parse_duration("10x"));
   CHECK(format_age(std::chrono::seconds(30)) == "30s");
   CHECK(format_age(std::chrono::seconds(3 * 86400)) == "3d");
 }
