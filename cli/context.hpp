@@ -58,7 +58,7 @@ class Context {
   // Builds a Kubernetes client from the settings; tests replace it.
   std::function<Result<std::shared_ptr<kube::Client>>(Context&)> kube_factory;
   // Runs exec credential plugins; tests replace it.
-  kube::ProcessRunner process_runner;
+  kube::ExecPluginRunner process_runner;
 
   std::ostream& out() { return *io.out; }
   std::ostream& err() { return *io.err; }

@@ -85,9 +85,7 @@ Result<ResolvedSpec> resolve_spec(const CreateOptions& o, Context& ctx) {
 
 // Rewords API errors on an app's objects in the user's terms.
 Error app_error(Error e, const std::string& verb, const std::string& app, const std::string& ws) {
-  if (e.code == ErrorCode::Auth && e.http_status == 403)
-    return Error(ErrorCode::Auth, fmt::format("you may not {} app '{}' in workspace '{}'", verb, app, ws),
-                 "ask a workspace admin for a role that may manage deployments and services there", 403);
+  if (e.code == ErrorCode::Auth && e.http_status == 403) return wbw::refused_app(std::move(e), verb, ws);
   if (e.code == ErrorCode::NotFound)
     return Error(ErrorCode::NotFound, fmt::format("workspace '{}' not found", ws),
                  "`wb workspace list` shows the ones you have", e.http_status);

@@ -99,18 +99,15 @@ Result<wbw::AppState> wait_for_app(Context& ctx, k::Client& client, const std::s
   std::optional<LogSection> section;
   if (ci_lines)
     section.emplace(ctx, "wb_wait_" + util::replace_all(app, "-", "_"), fmt::format("Waiting for {} in {}", app, ns));
-  auto state = wbw::wait_for_rollout(client, ns, app, o);
+  auto state = wbw::wait_for_app(client, ns, app, o);
   section.reset();
   if (shown) ctx.err() << "\r\033[K" << std::flush;
   if (state) return state;
-  Error e = wbw::reword_forbidden(std::move(state).error(), ns);
-  if (e.code == ErrorCode::Timeout && e.message.find("crashing") != std::string::npos) {
-    auto lines = wbw::crash_log_tail(client, ns, app, 10);
-    if (!lines.empty()) {
-      // The error is one line; the log tail follows it, indented (print_error adds the hint).
-      e.hint += "\n  last lines of its log before it stopped:";
-      for (const auto& l : lines) e.hint += "\n    " + l;
-    }
+  Error e = std::move(state).error();
+  if (const auto* crashing = e.detail<wbw::Crashing>(); crashing && !crashing->log_tail.empty()) {
+    // The error is one line; the log tail follows it, indented (print_error adds the hint).
+    e.hint += "\n  last lines of its log before it stopped:";
+    for (const auto& l : crashing->log_tail) e.hint += "\n    " + l;
   }
   return e;
 }

@@ -43,11 +43,11 @@ Status run_list(Context& ctx) {
   k::ListOptions opts;
   opts.label_selector = fmt::format("{}=wb", wbw::labels::kManagedBy);
   auto deployments = client->list(k::types::Deployment, ns, opts);
-  if (!deployments) return wbw::reword_forbidden(std::move(deployments).error(), ns);
+  if (!deployments) return wbw::refused_in_workspace(std::move(deployments).error(), ns);
   auto rss = client->list(k::types::ReplicaSet, ns, opts);
-  if (!rss) return wbw::reword_forbidden(std::move(rss).error(), ns);
+  if (!rss) return wbw::refused_in_workspace(std::move(rss).error(), ns);
   auto pods = client->list(k::types::Pod, ns, opts);
-  if (!pods) return wbw::reword_forbidden(std::move(pods).error(), ns);
+  if (!pods) return wbw::refused_in_workspace(std::move(pods).error(), ns);
   // With the profile's base images, an app that still runs the one create gave it shows no version.
   auto settings = ctx.settings();
   auto rows = wbw::app_rows(deployments->value("items", json::array()), rss->value("items", json::array()),

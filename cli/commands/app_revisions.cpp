@@ -85,14 +85,14 @@ Status run_set(const SetOptions& o, Context& ctx) {
   // annotations onto the version that runs, and `wb app history` reads them from there. The
   // server's defaults make a local comparison useless, so ask it (a dry-run apply).
   auto trial = client->apply(k::types::Deployment, ns, objects.deployment, /*force=*/true, /*dry_run=*/true);
-  if (!trial) return wbw::reword_forbidden(std::move(trial).error(), ns);
+  if (!trial) return wbw::refused_in_workspace(std::move(trial).error(), ns);
   if (trial->value("/spec/template"_json_pointer, json()) != current.value("/spec/template"_json_pointer, json()))
     wbw::record_change(objects.deployment, change_info(ctx, *client, cause));
   // The same server-side apply as `wb app create --update`: wb owns what it sets.
   auto d = client->apply(k::types::Deployment, ns, objects.deployment, /*force=*/true);
-  if (!d) return wbw::reword_forbidden(std::move(d).error(), ns);
+  if (!d) return wbw::refused_in_workspace(std::move(d).error(), ns);
   auto s = client->apply(k::types::Service, ns, objects.service, /*force=*/true);
-  if (!s) return wbw::reword_forbidden(std::move(s).error(), ns);
+  if (!s) return wbw::refused_in_workspace(std::move(s).error(), ns);
   const int replicas = objects.deployment["spec"]["replicas"].get<int>();
   if (replicas == 0) {
     if (ctx.global.machine_output()) return report_app(ctx, *client, ns, o.name, "");
@@ -117,7 +117,7 @@ Result<std::pair<json, std::vector<wbw::Revision>>> read_history(Context& ctx, c
   k::ListOptions opts;
   opts.label_selector = fmt::format("{}={}", wbw::labels::kName, app);
   auto rss = client->list(k::types::ReplicaSet, ns, opts);
-  if (!rss) return wbw::reword_forbidden(std::move(rss).error(), ns);
+  if (!rss) return wbw::refused_in_workspace(std::move(rss).error(), ns);
   return std::make_pair(d, wbw::history(d, rss->value("items", json::array())));
 }
 

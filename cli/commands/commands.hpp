@@ -27,9 +27,15 @@ void register_member(CLI::App& app, Context& ctx, Action& action);
 void register_robot(CLI::App& app, Context& ctx, Action& action);
 void register_completion(CLI::App& app, Context& ctx, Action& action);
 
-// A 403 from the Kubernetes API in words (who you are, your role there, who can change it);
-// other errors unchanged.
+// A 403 from the Kubernetes API in words (who you are, your role there, who can change it), asking
+// the server for the facts it needs (tenancy::explain_refusal); other errors unchanged.
 util::Error explain_error(Context& ctx, const util::Error& error);
+// The words for a refusal whose facts are known (an explained workbench::Refusal); other errors unchanged.
+util::Error refusal_in_words(const util::Error& error);
+// "deploy", "change config", "read logs", "manage members", ... for a verb on a resource.
+std::string action_words(const std::string& verb, const std::string& resource, const std::string& group);
+// "alice", or "robot 'ci' of shop-dev" for a service account.
+std::string user_words(const std::string& user);
 
 // The exit-code table (shared by `wb help exit-codes` and the man page generator).
 struct ExitCodeDoc {

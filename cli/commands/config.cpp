@@ -86,7 +86,7 @@ Status write_and_roll(Context& ctx, const std::string& app, const wbw::ConfigCha
   if (auto pruned = wbw::prune_config_versions(*client, ns, app, settings->get_int("retention.configs", 10)))
     deleted = *pruned;
   else
-    ctx.warn("old config versions were not cleaned up: " + pruned.error().message);
+    ctx.warn("old config versions were not cleaned up: " + explain_error(ctx, pruned.error()).message);
   const auto format = ctx.global.format();
   if (format == OutputFormat::Name) {
     ctx.out() << "configmap/" << wbw::config_map_name(app, v) << '\n';

@@ -43,7 +43,7 @@ Result<json> get_optional(k::Client& client, const k::ResourceType& type, const 
   auto r = client.get(type, ns, name);
   if (r) return std::move(*r);
   if (r.error().code == ErrorCode::NotFound) return json(nullptr);
-  return wbw::reword_forbidden(std::move(r).error(), ns);
+  return wbw::refused_in_workspace(std::move(r).error(), ns);
 }
 
 Status run_export(const ExportOptions& o, Context& ctx) {

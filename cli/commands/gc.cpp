@@ -56,7 +56,7 @@ Result<std::vector<std::string>> apps_to_clean(k::Client& client, const std::str
   k::ListOptions opts;
   opts.label_selector = fmt::format("{}=wb", wbw::labels::kManagedBy);
   auto list = client.list(k::types::Deployment, ns, opts);
-  if (!list) return wbw::reword_forbidden(std::move(list).error(), ns);
+  if (!list) return wbw::refused_in_workspace(std::move(list).error(), ns);
   std::vector<std::string> out;
   for (const auto& d : list->value("items", json::array()))
     out.push_back(d.value("/metadata/name"_json_pointer, std::string()));
@@ -248,7 +248,7 @@ json retention_after_push(Context& ctx, k::Client& client, const std::string& ns
   if (*repository) registry = registry_for(ctx, **settings, **repository);
   auto snapshot = wbw::read_gc_snapshot(client, registry.get(), ns, app, *repository);
   if (!snapshot) {
-    warn("retention after the push skipped: " + snapshot.error().message);
+    warn("retention after the push skipped: " + explain_error(ctx, snapshot.error()).message);
     return summary;
   }
   snapshot->just_pushed.insert(pushed_digest);

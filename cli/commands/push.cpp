@@ -190,7 +190,7 @@ Status run_push_jar(const PushJarOptions& o, Context& ctx) {
     WB_ASSIGN_OR_RETURN(client, ctx.kube());
     auto app = wbw::read_app(*client, ns, plan.app);
     if (!app) {
-      Error e = wbw::reword_forbidden(std::move(app).error(), ns);
+      Error e = wbw::refused_in_workspace(std::move(app).error(), ns, /*changing=*/true);  // to deploy
       if (e.code == ErrorCode::NotFound)
         e.hint = fmt::format("run `wb app create {}` first, or pass --no-deploy to push only", plan.app);
       return e;

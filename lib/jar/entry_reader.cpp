@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "jar/jar.hpp"
+#include "util/fd.hpp"
 
 namespace wb::jar {
 
@@ -44,7 +45,7 @@ struct ZipEntry {
 
 struct EntryReader::State {
   std::filesystem::path path;
-  int fd = -1;
+  util::Fd fd;
   uint64_t file_size = 0;
   std::unordered_map<std::string, ZipEntry> entries;
 
@@ -65,7 +66,6 @@ struct EntryReader::State {
 
   ~State() {
     if (z_open) inflateEnd(&z);
-    if (fd >= 0) ::close(fd);
   }
 
   Error corrupt(const std::string& why) const {
@@ -76,7 +76,7 @@ struct EntryReader::State {
     if (off + len > file_size) return corrupt("a record points past the end of the file");
     size_t done = 0;
     while (done < len) {
-      ssize_t n = ::pread(fd, static_cast<char*>(buf) + done, len - done, static_cast<off_t>(off + done));
+      ssize_t n = ::pread(fd.get(), static_cast<char*>(buf) + done, len - done, static_cast<off_t>(off + done));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return Error(ErrorCode::Failure, "cannot read " + path.string() + ": " + std::strerror(errno));
       done += static_cast<size_t>(n);
@@ -266,12 +266,12 @@ EntryReader::~EntryReader() = default;
 Result<std::unique_ptr<EntryReader>> EntryReader::open(const std::filesystem::path& jar) {
   auto st = std::make_unique<State>();
   st->path = jar;
-  st->fd = ::open(jar.c_str(), O_RDONLY | O_CLOEXEC);
-  if (st->fd < 0) {
+  st->fd.reset(::open(jar.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!st->fd) {
     int err = errno;
     return Error(ErrorCode::NotFound, "cannot read " + jar.string() + ": " + std::strerror(err));
   }
-  off_t end = ::lseek(st->fd, 0, SEEK_END);
+  off_t end = ::lseek(st->fd.get(), 0, SEEK_END);
   if (end < 0) return Error(ErrorCode::Failure, "cannot read " + jar.string() + ": " + std::strerror(errno));
   st->file_size = static_cast<uint64_t>(end);
   WB_TRY(st->index());

@@ -213,6 +213,10 @@ class WsExecSession : public ExecSession {
     }
     r.exit_code = -1;
     r.failure_message = message.empty() ? "the command failed" : message;
+    // The runtime's words for a missing executable (containerd/runc: `exec: "tar": executable file
+    // not found in $PATH`, or `no such file or directory` for a path).
+    r.no_such_command = message.find("executable file not found") != std::string::npos ||
+                        message.find("no such file or directory") != std::string::npos;
     return r;
   }
 

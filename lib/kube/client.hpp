@@ -14,6 +14,7 @@
 
 #include "http/http.hpp"
 #include "kube/kubeconfig.hpp"
+#include "kube/status.hpp"
 #include "util/result.hpp"
 #include "util/time.hpp"
 
@@ -90,6 +91,7 @@ struct ExecOptions {
 struct ExecResult {
   int exit_code = 0;           // 0 on success; from the Status causes ExitCode otherwise
   std::string failure_message; // Status message when the runtime failed (e.g. command not found)
+  bool no_such_command = false;  // the runtime found no such executable in the container
 };
 
 // A running exec. Reads must be drained by the caller through the sinks given to exec().
@@ -195,10 +197,6 @@ std::unique_ptr<Client> make_client(RestConfig config, std::shared_ptr<http::Tra
 using TransportFactory = std::function<Result<std::shared_ptr<http::Transport>>(const http::ClientOptions&)>;
 std::unique_ptr<Client> make_client_with_factory(RestConfig config, TransportFactory factory,
                                                  http::ClientOptions options = {});
-
-// Turns a non-2xx API answer (metav1.Status or not) into an Error with a user-facing message and
-// the ErrorCode for its HTTP status (404 NotFound, 401/403 Auth, 409 Conflict, 5xx Unavailable...).
-util::Error status_to_error(int http_status, const std::string& body);
 
 // Builds the URL path for a type/namespace/name ("/apis/apps/v1/namespaces/x/deployments/y").
 std::string resource_path(const ResourceType& type, const std::string& ns, const std::string& name = {});

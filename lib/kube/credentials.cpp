@@ -1,9 +1,4 @@
 // Credential sources: static token, basic auth, token files, exec credential plugins.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,9 +8,8 @@
 
 #include "kube/kubeconfig.hpp"
 #include "util/fs.hpp"
+#include "util/process.hpp"
 #include "util/strings.hpp"
-
-extern char** environ;
 
 namespace wb::kube {
 
@@ -55,7 +49,7 @@ class TokenFileSource : public CredentialSource {
 class ExecSource : public CredentialSource {
  public:
   explicit ExecSource(ExecSourceOptions o) : o_(std::move(o)) {
-    if (!o_.runner) o_.runner = default_process_runner(o_.stdin_is_tty);
+    if (!o_.runner) o_.runner = default_exec_plugin_runner(o_.stdin_is_tty);
     if (!o_.now) o_.now = [] { return util::Clock::now(); };
   }
 
@@ -145,23 +139,6 @@ std::string last_line(std::string_view text) {
   return line;
 }
 
-struct Pipe {
-  int fd[2] = {-1, -1};
-  ~Pipe() { close_both(); }
-  void close_read() {
-    if (fd[0] >= 0) ::close(fd[0]);
-    fd[0] = -1;
-  }
-  void close_write() {
-    if (fd[1] >= 0) ::close(fd[1]);
-    fd[1] = -1;
-  }
-  void close_both() {
-    close_read();
-    close_write();
-  }
-};
-
 }  // namespace
 
 std::shared_ptr<CredentialSource> static_token_source(std::string token) {
@@ -185,8 +162,9 @@ std::shared_ptr<CredentialSource> exec_credential_source(ExecSourceOptions optio
   return std::make_shared<ExecSource>(std::move(options));
 }
 
-ProcessRunner default_process_runner(bool stdin_is_tty) {
-  return [stdin_is_tty](const ExecConfig& exec, const std::string& exec_info) -> Result<std::string> {
+ExecPluginRunner default_exec_plugin_runner(bool stdin_is_tty, std::shared_ptr<util::ProcessRunner> processes) {
+  if (!processes) processes = util::system_process_runner();
+  return [stdin_is_tty, processes](const ExecConfig& exec, const std::string& exec_info) -> Result<std::string> {
     std::string mode = exec.interactive_mode.empty() ? "IfAvailable" : exec.interactive_mode;
     bool pass_stdin = mode != "Never" && stdin_is_tty;
     if (mode == "Always" && !stdin_is_tty)
@@ -194,113 +172,37 @@ ProcessRunner default_process_runner(bool stdin_is_tty) {
                                         "' needs an interactive terminal (interactiveMode: Always), but stdin is not "
                                         "a terminal");
 
+    util::ProcessSpec spec;
+    spec.argv = {exec.command};
+    spec.argv.insert(spec.argv.end(), exec.args.begin(), exec.args.end());
     // Environment: ours, then the kubeconfig's additions, then KUBERNETES_EXEC_INFO.
-    std::vector<std::pair<std::string, std::string>> env;
-    auto put = [&](const std::string& k, const std::string& v) {
-      for (auto& kv : env)
-        if (kv.first == k) {
-          kv.second = v;
-          return;
-        }
-      env.emplace_back(k, v);
-    };
-    for (char** e = environ; e && *e; ++e) {
-      std::string_view s(*e);
-      size_t eq = s.find('=');
-      if (eq == std::string_view::npos) continue;
-      env.emplace_back(std::string(s.substr(0, eq)), std::string(s.substr(eq + 1)));
-    }
-    for (const auto& [k, v] : exec.env) put(k, v);
-    put("KUBERNETES_EXEC_INFO", exec_info);
-    std::vector<std::string> env_strings;
-    env_strings.reserve(env.size());
-    for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
-    std::vector<char*> envp;
-    for (auto& s : env_strings) envp.push_back(s.data());
-    envp.push_back(nullptr);
-
-    std::vector<std::string> args{exec.command};
-    args.insert(args.end(), exec.args.begin(), exec.args.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    Pipe out, err;
-    if (::pipe2(out.fd, O_CLOEXEC) != 0 || ::pipe2(err.fd, O_CLOEXEC) != 0)
-      return Error(ErrorCode::Failure, std::string("cannot run exec credential plugin: ") + std::strerror(errno));
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, out.fd[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, err.fd[1], 2);
-    if (!pass_stdin) posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    pid_t pid = 0;
-    int rc = exec.command.find('/') == std::string::npos
-                 ? ::posix_spawnp(&pid, exec.command.c_str(), &fa, nullptr, argv.data(), envp.data())
-                 : ::posix_spawn(&pid, exec.command.c_str(), &fa, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
+    spec.env = exec.env;
+    spec.env.emplace_back("KUBERNETES_EXEC_INFO", exec_info);
+    // An interactive plugin gets the terminal and prompts on stderr: let the user see it.
+    spec.stdin_from = pass_stdin ? util::ProcessInput::Inherit : util::ProcessInput::Null;
+    if (pass_stdin) spec.on_stderr = [](std::string_view text) { (void)!::write(2, text.data(), text.size()); };
+    spec.stdout_limit = 16u << 20;
+    spec.stderr_limit = 64u << 10;
+    spec.timeout = pass_stdin ? std::chrono::minutes(10) : std::chrono::minutes(2);
+    const util::ProcessResult run = processes->run(spec);
+    if (!run.started()) {
       std::string hint = exec.install_hint.empty() ? "install it, or fix the command in your kubeconfig"
                                                    : util::trim(exec.install_hint);
-      if (rc == ENOENT)
+      if (run.start_error == ENOENT)
         return Error(ErrorCode::Auth, "exec credential plugin '" + exec.command + "' not found", hint);
       return Error(ErrorCode::Auth,
-                   "cannot run exec credential plugin '" + exec.command + "': " + std::strerror(rc), hint);
+                   "cannot run exec credential plugin '" + exec.command + "': " + std::strerror(run.start_error),
+                   hint);
     }
-    out.close_write();
-    err.close_write();
-
-    std::string stdout_text, stderr_text;
-    auto deadline = std::chrono::steady_clock::now() + (pass_stdin ? std::chrono::minutes(10) : std::chrono::minutes(2));
-    bool timed_out = false;
-    while (out.fd[0] >= 0 || err.fd[0] >= 0) {
-      pollfd fds[2];
-      nfds_t n = 0;
-      if (out.fd[0] >= 0) fds[n++] = {out.fd[0], POLLIN, 0};
-      if (err.fd[0] >= 0) fds[n++] = {err.fd[0], POLLIN, 0};
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) {
-        timed_out = true;
-        break;
-      }
-      int pr = ::poll(fds, n, static_cast<int>(std::min<long long>(left.count(), 1000)));
-      if (pr < 0) {
-        if (errno == EINTR) continue;
-        break;
-      }
-      for (nfds_t i = 0; i < n; ++i) {
-        if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-        char buf[8192];
-        ssize_t got = ::read(fds[i].fd, buf, sizeof buf);
-        if (got < 0 && errno == EINTR) continue;
-        bool is_out = fds[i].fd == out.fd[0];
-        if (got <= 0) {
-          (is_out ? out : err).close_read();
-          continue;
-        }
-        if (is_out) {
-          if (stdout_text.size() < (16u << 20)) stdout_text.append(buf, static_cast<size_t>(got));
-        } else {
-          // Interactive plugins prompt on stderr: let the user see it.
-          if (pass_stdin) (void)!::write(2, buf, static_cast<size_t>(got));
-          stderr_text.append(buf, static_cast<size_t>(got));
-          if (stderr_text.size() > 65536) stderr_text.erase(0, stderr_text.size() - 65536);
-        }
-      }
-    }
-    if (timed_out) ::kill(pid, SIGKILL);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (timed_out)
+    if (run.timed_out)
       return Error(ErrorCode::Timeout, "exec credential plugin '" + exec.command + "' did not finish in time");
-    std::string tail = last_line(stderr_text);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return stdout_text;
-    std::string how = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
-                                        : "killed by signal " + std::to_string(WTERMSIG(status));
+    if (run.succeeded()) return run.out;
+    std::string tail = last_line(run.err);
+    std::string how = run.signal ? "killed by signal " + std::to_string(run.signal)
+                                 : "exit status " + std::to_string(run.exit_code);
     Error e(ErrorCode::Auth, "exec credential plugin '" + exec.command + "' failed (" + how + ")" +
                                  (tail.empty() ? std::string() : ": " + tail));
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !exec.install_hint.empty())
-      e.hint = util::trim(exec.install_hint);
+    if (run.exit_code == 127 && !exec.install_hint.empty()) e.hint = util::trim(exec.install_hint);
     return e;
   };
 }

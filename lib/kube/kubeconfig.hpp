@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/http.hpp"
+#include "util/process.hpp"
 #include "util/result.hpp"
 #include "util/time.hpp"
 
@@ -109,10 +110,14 @@ std::shared_ptr<CredentialSource> basic_auth_source(std::string user, std::strin
 std::shared_ptr<CredentialSource> token_file_source(std::filesystem::path path);
 
 // Runs an exec plugin: given the command, args, env additions and the ExecCredential JSON for
-// KUBERNETES_EXEC_INFO, returns the plugin's stdout. Injected so tests can fake it; the default
-// runs a real process.
-using ProcessRunner = std::function<Result<std::string>(const ExecConfig& exec, const std::string& exec_info_json)>;
-ProcessRunner default_process_runner(bool stdin_is_tty);
+// KUBERNETES_EXEC_INFO, returns the plugin's stdout. Injected so tests can fake it.
+using ExecPluginRunner =
+    std::function<Result<std::string>(const ExecConfig& exec, const std::string& exec_info_json)>;
+// The real one runs the plugin through `processes` (the system's when null): our environment plus
+// the kubeconfig's and KUBERNETES_EXEC_INFO; with a terminal (and interactiveMode not Never) it
+// gets our stdin and its stderr is shown as it comes, and it has 10 minutes, else 2.
+ExecPluginRunner default_exec_plugin_runner(bool stdin_is_tty,
+                                            std::shared_ptr<util::ProcessRunner> processes = nullptr);
 
 // An exec credential plugin (client.authentication.k8s.io v1 / v1beta1) behind a cache that
 // holds the credential until its expirationTimestamp (by `now`) or until invalidate().
@@ -121,7 +126,7 @@ struct ExecSourceOptions {
   std::string user_name;                      // kubeconfig user, for messages
   std::optional<nlohmann::json> cluster_info; // spec.cluster when provideClusterInfo
   bool stdin_is_tty = false;
-  ProcessRunner runner;                       // default_process_runner(stdin_is_tty) if empty
+  ExecPluginRunner runner;                    // default_exec_plugin_runner(stdin_is_tty) if empty
   std::function<util::TimePoint()> now;       // system clock if empty
 };
 std::shared_ptr<CredentialSource> exec_credential_source(ExecSourceOptions options);
@@ -140,7 +145,7 @@ struct RestConfig {
 
 struct ResolveOptions {
   std::string context;                // --context; "" = current-context
-  ProcessRunner runner;               // for exec plugins; default_process_runner if empty
+  ExecPluginRunner runner;            // for exec plugins; default_exec_plugin_runner if empty
   std::function<util::TimePoint()> now;  // for exec credential expiry; system clock if empty
   std::optional<bool> stdin_is_tty;   // for exec interactiveMode; isatty(0) if unset
 };
@@ -163,7 +168,7 @@ struct ConnectOptions {
   std::string kubeconfig_flag;
   std::string context_flag;
   std::function<std::optional<std::string>(const std::string&)> env;
-  ProcessRunner runner;
+  ExecPluginRunner runner;
   std::filesystem::path sa_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
   std::function<util::TimePoint()> now;  // for exec credential expiry; system clock if empty
   std::optional<bool> stdin_is_tty;      // isatty(0) if unset

@@ -2,16 +2,21 @@
 #include <algorithm>
 #include <cctype>
 #include <optional>
+#include <regex>
 #include <string_view>
 #include <vector>
 
-#include "kube/client.hpp"
+#include "kube/status.hpp"
+
+#include <nlohmann/json.hpp>
+
 #include "util/strings.hpp"
 
 namespace wb::kube {
 
 using util::Error;
 using util::ErrorCode;
+using json = nlohmann::json;
 
 namespace {
 
@@ -166,6 +171,39 @@ std::optional<Error> refused_fields(int code, const std::string& message) {
 
 }  // namespace
 
+Forbidden parse_forbidden(const std::string& message) {
+  Forbidden f;
+  static const std::regex rbac(
+      R"re(User "([^"]*)" cannot ([a-z]+) resource "([^"]+)"(?: in API group "([^"]*)")?(?: in the namespace "([^"]+)"|( at the cluster scope))?)re");
+  std::smatch m;
+  if (std::regex_search(message, m, rbac)) {
+    f.by = Forbidden::By::Rbac;
+    f.user = m[1];
+    f.verb = m[2];
+    f.resource = m[3];
+    f.group = m[4];
+    if (m[5].matched) f.ns = m[5];
+    f.cluster_scope = m[6].matched;
+    return f;
+  }
+  // `rolebindings.rbac.authorization.k8s.io "x" is forbidden: user "bob" (groups=[...]) is
+  // attempting to grant RBAC permissions not currently held: ...`
+  if (message.find("attempting to grant RBAC permissions not currently held") != std::string::npos) {
+    f.by = Forbidden::By::Escalation;
+    static const std::regex user(R"re(is forbidden: user "([^"]*)")re");
+    if (std::regex_search(message, m, user)) f.user = m[1];
+    return f;
+  }
+  // `namespaces "x" is forbidden: ValidatingAdmissionPolicy 'p' with binding 'b' denied request: ...`
+  static const std::regex policy(R"re(ValidatingAdmissionPolicy '([^']+)'.*? denied request: (.*)$)re");
+  if (std::regex_search(message, m, policy)) {
+    f.by = Forbidden::By::Admission;
+    f.policy = m[1];
+    f.policy_message = m[2];
+  }
+  return f;
+}
+
 util::Error status_to_error(int http_status, const std::string& body) {
   std::string message;
   json details;
@@ -195,12 +233,19 @@ util::Error status_to_error(int http_status, const std::string& body) {
     case 403:
       e.message = summary.empty() ? "access denied (403 Forbidden)" : summary;
       e.hint = "ask your cluster administrator for access";
-      return e;
+      return std::move(e).with(parse_forbidden(summary));
     case 404:
       if (!is_status || summary.empty() || summary == "404 page not found")
         e.message = "the server could not find the requested resource (404 Not Found)";
       else
         e.message = summary;
+      if (details.is_object() && details.contains("name")) {
+        Missing missing;
+        missing.kind = details.value("kind", "");
+        missing.group = details.value("group", "");
+        missing.name = details.value("name", "");
+        e.with(std::move(missing));
+      }
       return e;
     default:
       break;
@@ -229,6 +274,7 @@ util::Error status_to_error(int http_status, const std::string& body) {
   }
   if (code == 409 || code == 410 || code == 400 || code == 422) {
     e.message = summary.empty() ? "the server answered " + status_words(code) : summary;
+    if (code == 400 && summary.find("previous terminated container") != std::string::npos) e.with(NoPreviousLog{});
     return e;
   }
   std::string what;

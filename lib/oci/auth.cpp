@@ -1,12 +1,6 @@
 // Registry credentials from explicit settings, podman/docker auth files and credential helpers.
 #include "oci/auth.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,8 +14,6 @@
 #include "util/encoding.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
-
-extern char** environ;
 
 namespace wb::oci {
 
@@ -122,7 +114,7 @@ Result<std::optional<Credentials>> from_file(const std::filesystem::path& path, 
     return Error(ErrorCode::Usage, path.string() + " is not valid JSON", "fix or remove the file");
   const std::string helper_path = env(sources, "PATH").value_or("/usr/local/bin:/usr/bin:/bin");
   if (std::string helper = helper_for(config, registry); !helper.empty()) {
-    WB_ASSIGN_OR_RETURN(Credentials c, run_credential_helper(helper, docker_config_key(registry), helper_path));
+    WB_ASSIGN_OR_RETURN(Credentials c, run_credential_helper(helper, docker_config_key(registry), helper_path, sources.processes));
     return std::optional<Credentials>(c);
   }
   std::string key;
@@ -135,7 +127,8 @@ Result<std::optional<Credentials>> from_file(const std::filesystem::path& path, 
   if (auto store = config.find("credsStore"); store != config.end() && store->is_string() &&
                                               !store->get<std::string>().empty()) {
     WB_ASSIGN_OR_RETURN(Credentials c,
-                        run_credential_helper(store->get<std::string>(), docker_config_key(registry), helper_path));
+                        run_credential_helper(store->get<std::string>(), docker_config_key(registry), helper_path,
+                                              sources.processes));
     if (!c.anonymous()) return std::optional<Credentials>(c);
   }
   return std::optional<Credentials>();
@@ -155,83 +148,6 @@ std::string find_on_path(const std::string& program, const std::string& path) {
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
   }
   return "";
-}
-
-struct Fd {
-  int fd = -1;
-  ~Fd() { reset(); }
-  void reset() {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-  }
-};
-
-struct Exit {
-  int status = 0;
-  std::string out;
-  bool timed_out = false;
-};
-
-// Runs argv[0] with `input` on stdin; collects stdout (stderr goes to stdout too: helpers print
-// their errors there or on stderr).
-Result<Exit> run_with_input(const std::string& exe, const std::vector<std::string>& args, const std::string& input) {
-  int in[2], out[2];
-  if (::pipe2(in, O_CLOEXEC) != 0) return Error(ErrorCode::Failure, std::string("pipe: ") + std::strerror(errno));
-  Fd in_r{in[0]}, in_w{in[1]};
-  if (::pipe2(out, O_CLOEXEC) != 0) return Error(ErrorCode::Failure, std::string("pipe: ") + std::strerror(errno));
-  Fd out_r{out[0]}, out_w{out[1]};
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in_r.fd, 0);
-  posix_spawn_file_actions_adddup2(&fa, out_w.fd, 1);
-  posix_spawn_file_actions_adddup2(&fa, out_w.fd, 2);
-  std::vector<std::string> argv_s = args;
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return Error(ErrorCode::Auth, "cannot run " + exe + ": " + std::strerror(rc));
-  in_r.reset();
-  out_w.reset();
-  // The input is a short line: it fits the pipe buffer.
-  sigset_t block, old;
-  sigemptyset(&block);
-  sigaddset(&block, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &block, &old);
-  ssize_t written = ::write(in_w.fd, input.data(), input.size());
-  if (written < 0 && errno == EPIPE) {
-    // The helper exited without reading: take the SIGPIPE that is now pending on this thread, so
-    // unblocking does not deliver it (which would end the process).
-    struct timespec zero {};
-    sigtimedwait(&block, nullptr, &zero);
-  }
-  in_w.reset();
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-
-  Exit result;
-  const auto deadline = std::chrono::steady_clock::now() + kHelperTimeout;
-  while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      result.timed_out = true;
-      ::kill(pid, SIGKILL);
-      break;
-    }
-    pollfd p{out_r.fd, POLLIN, 0};
-    int pr = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 1000)));
-    if (pr < 0 && errno == EINTR) continue;
-    if (pr <= 0) continue;
-    char buf[4096];
-    ssize_t n = ::read(out_r.fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    if (result.out.size() < (1u << 20)) result.out.append(buf, static_cast<size_t>(n));
-  }
-  while (::waitpid(pid, &result.status, 0) < 0 && errno == EINTR) {
-  }
-  return result;
 }
 
 }  // namespace
@@ -257,7 +173,8 @@ std::string docker_config_key(const std::string& registry) {
 }
 
 Result<Credentials> run_credential_helper(const std::string& helper, const std::string& server_url,
-                                          const std::string& path) {
+                                          const std::string& path, std::shared_ptr<util::ProcessRunner> processes) {
+  if (!processes) processes = util::system_process_runner();
   const std::string program = "docker-credential-" + helper;
   if (!valid_helper_name(helper))
     return Error(ErrorCode::Usage, "credential helper name '" + helper + "' is not valid");
@@ -265,10 +182,18 @@ Result<Credentials> run_credential_helper(const std::string& helper, const std::
   if (exe.empty())
     return Error(ErrorCode::Auth, "credential helper " + program + " is not installed (not found on PATH)",
                  "install it, or remove it from your docker/podman configuration");
-  WB_ASSIGN_OR_RETURN(Exit ex, run_with_input(exe, {program, "get"}, server_url + "\n"));
+  // The helper gets the server on stdin; it prints its errors on stdout or stderr.
+  util::ProcessSpec spec;
+  spec.argv = {exe, "get"};
+  spec.stdin_from = util::ProcessInput::Data;
+  spec.input = server_url + "\n";
+  spec.stderr_to = util::ProcessOutput::ToStdout;
+  spec.timeout = kHelperTimeout;
+  const util::ProcessResult ex = processes->run(spec);
+  if (!ex.started()) return Error(ErrorCode::Auth, "cannot run " + exe + ": " + std::strerror(ex.start_error));
   if (ex.timed_out) return Error(ErrorCode::Timeout, program + " did not answer within 60 seconds");
   const std::string out = util::trim(ex.out);
-  if (!WIFEXITED(ex.status) || WEXITSTATUS(ex.status) != 0) {
+  if (!ex.succeeded()) {
     if (util::to_lower(out).find("credentials not found") != std::string::npos) return Credentials{};
     std::string line = out.substr(0, out.find('\n'));
     return Error(ErrorCode::Auth, program + " failed for " + server_url + (line.empty() ? "" : ": " + line));

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
+#include "util/process.hpp"
 #include "util/result.hpp"
 
 namespace wb::oci {
@@ -37,6 +39,8 @@ struct CredentialSources {
   std::string explicit_registry;
   // Reads REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR, DOCKER_CONFIG, HOME and PATH (for helpers).
   EnvLookup getenv;
+  // Runs credential helpers; the system's when null.
+  std::shared_ptr<util::ProcessRunner> processes;
 };
 
 // The credentials for `registry` ("127.0.0.1:5000", "docker.io", "harbor.example.com"), and
@@ -49,9 +53,11 @@ Result<Credentials> find_credentials(const std::string& registry, const std::str
                                      const CredentialSources& sources);
 
 // Runs `docker-credential-<helper> get` with `server_url` on stdin (helper found on `path`, a
-// PATH-style list). Anonymous when the helper reports "credentials not found".
+// PATH-style list), through `processes` (the system's when null); it has 60 seconds. Anonymous
+// when the helper reports "credentials not found".
 Result<Credentials> run_credential_helper(const std::string& helper, const std::string& server_url,
-                                          const std::string& path);
+                                          const std::string& path,
+                                          std::shared_ptr<util::ProcessRunner> processes = nullptr);
 
 // The key/server URL docker uses for a registry ("https://index.docker.io/v1/" for docker.io,
 // else the host itself).

@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "util/encoding.hpp"
+#include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
 
@@ -184,18 +185,17 @@ Result<Descriptor> OciLayout::put_blob(const Reference& repo, const http::BodyRe
   }
   const fs::path dir = dir_ / "blobs" / "sha256";
   std::string tmp = (dir / ".tmp-XXXXXX").string();
-  int fd = ::mkstemp(tmp.data());
-  if (fd < 0) return io_error("write to", dir, errno);
+  util::Fd fd(::mkstemp(tmp.data()));
+  if (!fd) return io_error("write to", dir, errno);
+  // Removes the temporary file unless it became the blob.
   struct Cleanup {
     std::string path;
-    int fd;
     bool keep = false;
     ~Cleanup() {
-      if (fd >= 0) ::close(fd);
       if (!keep) ::unlink(path.c_str());
     }
-  } cleanup{tmp, fd};
-  ::fchmod(fd, 0644);
+  } cleanup{tmp};
+  ::fchmod(fd.get(), 0644);
   util::Sha256 hasher;
   int64_t total = 0;
   std::string buf(1 << 16, '\0');
@@ -204,15 +204,7 @@ Result<Descriptor> OciLayout::put_blob(const Reference& repo, const http::BodyRe
     if (n == 0) break;
     hasher.update(buf.data(), n);
     total += static_cast<int64_t>(n);
-    size_t off = 0;
-    while (off < n) {
-      ssize_t w = ::write(fd, buf.data() + off, n - off);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return io_error("write to", dir, errno);
-      }
-      off += static_cast<size_t>(w);
-    }
+    if (int err = util::write_all(fd.get(), std::string_view(buf.data(), n))) return io_error("write to", dir, err);
   }
   if (size >= 0 && total != size)
     return Error(ErrorCode::Failure, "the blob has " + std::to_string(total) + " bytes, not the " +
@@ -223,11 +215,7 @@ Result<Descriptor> OciLayout::put_blob(const Reference& repo, const http::BodyRe
   d.media_type = media_type;
   if (!known_digest.empty() && known_digest != d.digest)
     return Error(ErrorCode::Failure, "the blob's content has digest " + d.digest + ", not " + known_digest);
-  if (::close(fd) != 0) {
-    cleanup.fd = -1;
-    return io_error("write to", dir, errno);
-  }
-  cleanup.fd = -1;
+  if (int err = fd.close()) return io_error("write to", dir, err);
   if (std::rename(tmp.c_str(), blob_path(d.digest).c_str()) != 0) return io_error("write", blob_path(d.digest), errno);
   cleanup.keep = true;
   return d;

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "util/fd.hpp"
+
 namespace wb::util {
 
 Result<std::string> read_file(const std::filesystem::path& path) {
@@ -28,24 +30,16 @@ Status write_file_atomic(const std::filesystem::path& path, std::string_view dat
   std::error_code ec;
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
   std::string tmp = path.string() + ".tmp-XXXXXX";
-  int fd = mkstemp(tmp.data());
-  if (fd < 0) return Error(ErrorCode::Failure, "cannot write " + path.string() + ": " + std::strerror(errno));
-  fchmod(fd, mode);
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Error(ErrorCode::Failure, "cannot write " + path.string() + ": " + std::strerror(err));
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  Fd fd(mkstemp(tmp.data()));
+  if (!fd) return Error(ErrorCode::Failure, "cannot write " + path.string() + ": " + std::strerror(errno));
+  fchmod(fd.get(), mode);
+  int err = write_all(fd.get(), data);
+  if (!err && ::fsync(fd.get()) != 0) err = errno;
+  if (!err) err = fd.close();
+  if (err) {
+    fd.reset();
     ::unlink(tmp.c_str());
-    return Error(ErrorCode::Failure, "cannot write " + path.string() + ": " + std::strerror(errno));
+    return Error(ErrorCode::Failure, "cannot write " + path.string() + ": " + std::strerror(err));
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;

@@ -40,8 +40,8 @@ double unit_ms(std::string_view unit) {
 namespace detail {
 
 Error not_an_integer(std::string_view text, std::string_view source, bool whole) {
-  return usage(source, std::string(whole ? "be a whole number" : "be an integer") + ", not '" + std::string(text) +
-                           "'");
+  return usage(source,
+               std::string(whole ? "be a whole number" : "be an integer") + ", not '" + std::string(text) + "'");
 }
 
 Error out_of_range(std::string_view text, std::string_view source, const std::string& min, const std::string& max,

@@ -2,6 +2,7 @@
 // Bugs throw; everything a user, a server or the network can cause is an Error.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <variant>
@@ -25,11 +26,19 @@ int exit_status(ErrorCode code);
 // A short stable name ("not-found") used in JSON error output.
 const char* error_code_name(ErrorCode code);
 
+// Facts behind an error, for code to branch on and for the CLI to put into words where it prints
+// the error. Each module defines its own kinds (kube::Forbidden, workbench::Crashing, ...) as
+// structs deriving from this; code asks `error.detail<kube::Forbidden>()`, never the message text.
+struct ErrorDetail {
+  virtual ~ErrorDetail() = default;
+};
+
 struct Error {
   ErrorCode code = ErrorCode::Failure;
-  std::string message;   // one line, in the user's words
+  std::string message;   // one line, in the user's words (or the facts in one line, where `detail` has them)
   std::string hint;      // the next step, if there is one ("run `wb app create orders` first")
   int http_status = 0;   // the HTTP status behind it, if any
+  std::shared_ptr<const ErrorDetail> facts;  // what code may branch on; null for plain errors
 
   Error() = default;
   Error(ErrorCode c, std::string msg, std::string h = {}, int status = 0)
@@ -37,6 +46,23 @@ struct Error {
 
   // Returns a copy whose message is prefixed with `context: `.
   Error with_context(const std::string& context) const;
+
+  // The facts of kind D, or null when the error carries none of that kind.
+  template <class D>
+  const D* detail() const {
+    return dynamic_cast<const D*>(facts.get());
+  }
+  // Attaches facts (replacing any); returns *this for chaining.
+  template <class D>
+  Error& with(D d) & {
+    facts = std::make_shared<const D>(std::move(d));
+    return *this;
+  }
+  template <class D>
+  Error&& with(D d) && {
+    facts = std::make_shared<const D>(std::move(d));
+    return std::move(*this);
+  }
 };
 
 template <class T>

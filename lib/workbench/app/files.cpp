@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "util/fd.hpp"
 #include "util/interrupt.hpp"
 #include "util/numbers.hpp"
 #include "util/strings.hpp"
@@ -94,10 +95,7 @@ struct Captured {
   std::string out, err;
 };
 
-bool no_such_command(const k::ExecResult& r) {
-  return r.failure_message.find("executable file not found") != std::string::npos ||
-         r.failure_message.find("no such file or directory") != std::string::npos;
-}
+bool no_such_command(const k::ExecResult& r) { return r.no_such_command; }
 
 std::string first_line(const std::string& text) {
   std::string t = util::trim(text);
@@ -213,18 +211,15 @@ bool broke(const std::optional<Error>& e) { return e && e->code == ErrorCode::Un
 
 // Opens a PartFile for `name` in the local directory `root`.
 Result<std::unique_ptr<PartFile>> open_part(const fs::path& root, const std::string& name) {
-  int dir = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return Error(ErrorCode::Failure, fmt::format("cannot open '{}': {}", root.string(), strerror(errno)));
+  util::Fd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return Error(ErrorCode::Failure, fmt::format("cannot open '{}': {}", root.string(), strerror(errno)));
   struct stat existing {};
-  const bool exists = ::fstatat(dir, name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
+  const bool exists = ::fstatat(dir.get(), name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
   if (exists && (S_ISLNK(existing.st_mode) || S_ISDIR(existing.st_mode))) {
-    ::close(dir);
     return Error(ErrorCode::Failure, fmt::format("cannot write '{}': it is a {}", (root / name).string(),
                                                  S_ISLNK(existing.st_mode) ? "symlink" : "directory"));
   }
-  auto part = PartFile::create(dir, name, (root / name).string());
-  ::close(dir);
-  return part;
+  return PartFile::create(dir.get(), name, (root / name).string());
 }
 
 enum class Fetched { Done, Broke, NoTool };
@@ -467,7 +462,7 @@ Result<CopyResult> copy_from_app(k::Client& client, const std::string& ns, const
     }
     pump.join();
 
-    const bool refused = !st && st.error().message.rfind("refused ", 0) == 0;
+    const bool refused = !st && st.error().detail<RefusedEntry>();
     if (refused) return st.error();
     if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
     if (no_such_command(c.result)) {
@@ -614,22 +609,17 @@ Status add_path(struct archive* a, Upload& u, const fs::path& path, const std::s
   }
   archive_entry_set_filetype(e, AE_IFREG);
   archive_entry_set_size(e, st.st_size);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error(ErrorCode::Failure, fmt::format("cannot read '{}': {}", path.string(), strerror(errno)));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  util::Fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!file) return Error(ErrorCode::Failure, fmt::format("cannot read '{}': {}", path.string(), strerror(errno)));
   if (archive_write_header(a, e) != ARCHIVE_OK) return archive_failed(a, u, path.string());
   std::vector<char> buf(kReadChunk);
   u.progress.current = name;
   uint64_t sent = 0;
   while (sent < static_cast<uint64_t>(st.st_size)) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
+    long n = util::read_some(file.get(), buf.data(), buf.size());
     if (n < 0) return Error(ErrorCode::Failure, fmt::format("cannot read '{}': {}", path.string(), strerror(errno)));
     if (n == 0) break;  // shrank while we read: libarchive pads the rest
-    n = static_cast<ssize_t>(std::min<uint64_t>(static_cast<uint64_t>(n), static_cast<uint64_t>(st.st_size) - sent));
+    n = static_cast<long>(std::min<uint64_t>(static_cast<uint64_t>(n), static_cast<uint64_t>(st.st_size) - sent));
     if (archive_write_data(a, buf.data(), static_cast<size_t>(n)) < 0) return archive_failed(a, u, path.string());
     sent += static_cast<uint64_t>(n);
     u.result->bytes += static_cast<uint64_t>(n);
@@ -650,12 +640,8 @@ Result<CopyResult> dd_upload(k::Client& client, const std::string& ns, const Tar
   const std::string base = dir == "/" ? "/" : dir + "/";
   const std::string final_path = base + name;
   const std::string part = base + "." + name.substr(0, 200) + ".wb-part";
-  int fd = ::open(o.local.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error(ErrorCode::Failure, fmt::format("cannot read '{}': {}", o.local.string(), strerror(errno)));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  util::Fd file(::open(o.local.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!file) return Error(ErrorCode::Failure, fmt::format("cannot read '{}': {}", o.local.string(), strerror(errno)));
   Captured c;
   k::ExecOptions eo;
   eo.container = t.container;
@@ -675,8 +661,7 @@ Result<CopyResult> dd_upload(k::Client& client, const std::string& ns, const Tar
   uint64_t total = 0;
   while (sent && total < static_cast<uint64_t>(st.st_size)) {
     if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
+    const long n = util::read_some(file.get(), buf.data(), buf.size());
     if (n < 0) return Error(ErrorCode::Failure, fmt::format("cannot read '{}': {}", o.local.string(), strerror(errno)));
     if (n == 0) break;
     sent = (*session)->write_stdin(std::string_view(buf.data(), static_cast<size_t>(n)));

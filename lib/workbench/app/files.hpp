@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kube/client.hpp"
+#include "util/fd.hpp"
 #include "util/result.hpp"
 
 namespace wb::workbench {
@@ -123,7 +124,7 @@ class PartFile {
 
  private:
   PartFile() = default;
-  int dir_ = -1, fd_ = -1;
+  util::Fd dir_, fd_;
   std::string leaf_, part_, shown_;
   uint64_t size_ = 0;
   bool committed_ = false;
@@ -136,6 +137,12 @@ util::Result<std::string> checked_entry_path(std::string_view name, const Extrac
 // absolute targets never do). The refusal names the entry.
 util::Status check_symlink_target(std::string_view entry_name, const std::string& entry, std::string_view link,
                                   const ExtractTarget& target);
+
+// The facts of extract_tar refusing an entry (unsafe: outside the target, through a symlink, a
+// device, ...): nothing after it was written.
+struct RefusedEntry : util::ErrorDetail {
+  std::string name;  // the entry as the archive names it
+};
 
 struct ExtractStats {
   uint64_t files = 0, dirs = 0, links = 0, bytes = 0;

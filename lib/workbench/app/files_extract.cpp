@@ -14,12 +14,14 @@
 #include <cstring>
 #include <vector>
 
+#include "util/fd.hpp"
 #include "util/strings.hpp"
 #include "workbench/app/files.hpp"
 
 namespace wb::workbench {
 
 using util::Error;
+using util::Fd;
 using util::ErrorCode;
 using util::Result;
 using util::Status;
@@ -28,37 +30,6 @@ namespace {
 
 constexpr size_t kNameMax = 255;
 constexpr size_t kPathMax = 4095;
-
-// A file descriptor that closes itself.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = o.fd_;
-      o.fd_ = -1;
-    }
-    return *this;
-  }
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  bool ok() const { return fd_ >= 0; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 std::string shown(std::string_view name) {
   std::string s(name.substr(0, 120));
@@ -69,8 +40,11 @@ std::string shown(std::string_view name) {
 }
 
 Error refused(std::string_view name, const ExtractTarget& t, const std::string& why) {
+  RefusedEntry facts;
+  facts.name = std::string(name);
   return Error(ErrorCode::Failure, fmt::format("refused '{}' from {}: {}", shown(name), t.source_words, why),
-               "nothing after it was written; files copied before it stay");
+               "nothing after it was written; files copied before it stay")
+      .with(std::move(facts));
 }
 
 std::vector<std::string> components(std::string_view path) {
@@ -78,6 +52,13 @@ std::vector<std::string> components(std::string_view path) {
   for (auto& c : util::split(path, '/'))
     if (!c.empty() && c != ".") out.push_back(c);
   return out;
+}
+
+// The refusal of open_dir when a component of the path is a symlink (named by `blocked`).
+struct ThroughSymlink : util::ErrorDetail {};
+
+Error through_symlink(const std::string& path) {
+  return Error(ErrorCode::Failure, fmt::format("'{}' is a symlink", path)).with(ThroughSymlink{});
 }
 
 // Opens (creating with `create`) the directory `rel` below `root_fd`, never following a symlink.
@@ -102,7 +83,7 @@ Result<Fd> open_dir(int root_fd, const std::vector<std::string>& parts, size_t c
       }
     } else if (S_ISLNK(st.st_mode)) {
       blocked = sofar;
-      return Error(ErrorCode::Failure, "symlink");
+      return through_symlink(sofar);
     } else if (!S_ISDIR(st.st_mode)) {
       blocked = sofar;
       return Error(ErrorCode::Failure, fmt::format("'{}' is not a directory", sofar));
@@ -110,8 +91,8 @@ Result<Fd> open_dir(int root_fd, const std::vector<std::string>& parts, size_t c
     Fd next(::openat(cur.get(), c.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!next.ok()) {
       blocked = sofar;
-      return Error(ErrorCode::Failure,
-                   errno == ELOOP ? "symlink" : fmt::format("cannot open '{}': {}", sofar, strerror(errno)));
+      return errno == ELOOP ? through_symlink(sofar)
+                            : Error(ErrorCode::Failure, fmt::format("cannot open '{}': {}", sofar, strerror(errno)));
     }
     cur = std::move(next);
   }
@@ -271,7 +252,7 @@ Status extract_tar(const std::function<Result<std::string_view>()>& read, const 
     std::string blocked;
     auto parent = open_dir(root.get(), parts, parts.size() - 1, true, blocked);
     if (!parent) {
-      if (parent.error().message == "symlink")
+      if (parent.error().detail<ThroughSymlink>())
         return refused(name, t, fmt::format("it would be written through the symlink '{}'", blocked));
       return refused(name, t, parent.error().message);
     }
@@ -387,57 +368,45 @@ Result<std::unique_ptr<PartFile>> PartFile::create(int dir_fd, const std::string
   p->leaf_ = leaf;
   p->part_ = "." + leaf.substr(0, kNameMax - 9) + ".wb-part";
   p->shown_ = std::move(shown);
-  p->dir_ = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-  if (p->dir_ < 0) return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", p->shown_, strerror(errno)));
+  p->dir_.reset(::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0));
+  if (!p->dir_) return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", p->shown_, strerror(errno)));
   // A leftover of an earlier copy (or anything planted under that name) goes first; O_EXCL
   // with O_NOFOLLOW then never writes through a symlink.
-  ::unlinkat(p->dir_, p->part_.c_str(), 0);
-  p->fd_ = ::openat(p->dir_, p->part_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (p->fd_ < 0)
+  ::unlinkat(p->dir_.get(), p->part_.c_str(), 0);
+  p->fd_.reset(::openat(p->dir_.get(), p->part_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!p->fd_)
     return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", p->shown_,
                                                  errno == ELOOP ? "it is a symlink" : strerror(errno)));
   return p;
 }
 
 PartFile::~PartFile() {
-  if (fd_ >= 0) ::close(fd_);
-  if (!committed_ && dir_ >= 0) ::unlinkat(dir_, part_.c_str(), 0);
-  if (dir_ >= 0) ::close(dir_);
+  fd_.reset();  // closed before the unlink
+  if (!committed_ && dir_) ::unlinkat(dir_.get(), part_.c_str(), 0);
 }
 
 Status PartFile::write(std::string_view data) {
-  const char* p = data.data();
-  size_t left = data.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd_, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", shown_, strerror(errno)));
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
+  if (int err = util::write_all(fd_.get(), data))
+    return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", shown_, strerror(err)));
   size_ += data.size();
   return {};
 }
 
 Status PartFile::seek(uint64_t offset) {
-  if (::lseek(fd_, static_cast<off_t>(offset), SEEK_SET) < 0)
+  if (::lseek(fd_.get(), static_cast<off_t>(offset), SEEK_SET) < 0)
     return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", shown_, strerror(errno)));
   size_ = offset;
   return {};
 }
 
 Status PartFile::commit(unsigned mode, struct timespec when, std::optional<uint64_t> final_size) {
-  if (final_size && ::ftruncate(fd_, static_cast<off_t>(*final_size)) != 0)
+  if (final_size && ::ftruncate(fd_.get(), static_cast<off_t>(*final_size)) != 0)
     return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", shown_, strerror(errno)));
-  (void)::fchmod(fd_, mode & 0777);
+  (void)::fchmod(fd_.get(), mode & 0777);
   struct timespec times[2] = {when, when};
-  (void)::futimens(fd_, times);
-  const int rc = ::close(fd_);
-  fd_ = -1;
-  if (rc != 0) return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", shown_, strerror(errno)));
-  if (::renameat(dir_, part_.c_str(), dir_, leaf_.c_str()) != 0)
+  (void)::futimens(fd_.get(), times);
+  if (int err = fd_.close()) return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", shown_, strerror(err)));
+  if (::renameat(dir_.get(), part_.c_str(), dir_.get(), leaf_.c_str()) != 0)
     return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", shown_, strerror(errno)));
   committed_ = true;
   return {};

@@ -505,33 +505,4 @@ void keep_other_parts(json& rebuilt, const json& current) {
     if (kept.count(m.value("name", ""))) (*new_c)["volumeMounts"].push_back(m);
 }
 
-util::Error reword_forbidden(util::Error e, const std::string& ns, const std::string& who, bool changing) {
-  if (e.http_status != 403) return e;
-  static const std::regex said(R"re(User "([^"]*)" cannot (\w+) resource "([^"]+)")re");
-  std::smatch m;
-  std::string user = who, verb = "change", resource;
-  if (std::regex_search(e.message, m, said)) {
-    user = m[1].str();
-    verb = m[2].str();
-    resource = m[3].str();
-  }
-  const bool reading = !changing && (verb == "get" || verb == "list" || verb == "watch");
-  std::string what = "apps";
-  if (resource == "configmaps" || resource == "secrets")
-    what = "app configs";
-  else if (resource == "ingresses")
-    what = "routes";
-  else if (resource == "events")
-    what = "app events";
-  else if (resource == "pods/log")
-    what = "app logs";
-  else if (!resource.empty() && resource != "deployments" && resource != "deployments/scale" &&
-           resource != "replicasets" && resource != "pods" && resource != "services")
-    return e;  // not about apps (e.g. an external route's endpointslices): the server's words name it
-  std::string you = user.empty() ? "you" : fmt::format("you ({})", user);
-  return Error(ErrorCode::Auth,
-               fmt::format("{} may not {} {} in workspace '{}'", you, reading ? "see" : "change", what, ns),
-               "ask a workspace admin for a role that allows it", 403);
-}
-
 }  // namespace wb::workbench

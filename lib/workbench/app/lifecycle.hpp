@@ -18,6 +18,7 @@
 #include "util/time.hpp"
 #include "workbench/core/app.hpp"
 #include "workbench/core/profile.hpp"
+#include "workbench/core/refusal.hpp"
 #include "workbench/core/status.hpp"
 
 namespace wb::workbench {
@@ -148,11 +149,6 @@ Status apply_changes(SpecAndBuild& current, const AppChanges& changes);
 // name, e.g. config versions. Without this, applying the rebuilt object would drop them.
 void keep_other_parts(json& rebuilt, const json& current);
 
-// Turns a 403 from the API server into our words: "you (alice) may not change apps in workspace
-// 'shop-prod'" (the user from the server's message, else `who`). `changing`: the user meant to
-// change something, so a refused read on the way says "change" too. Other errors, and 403s on
-// resources that are not part of an app, pass through.
-util::Error reword_forbidden(util::Error e, const std::string& ns, const std::string& who = {}, bool changing = false);
 
 // ---------------------------------------------------------------- on the cluster
 
@@ -179,6 +175,11 @@ struct AppDetails {
 Result<AppDetails> describe_app(kube::Client& client, const std::string& ns, const std::string& app, size_t events = 8);
 // Where the app answers: its first route, else the in-cluster address.
 std::string app_url(const AppDetails& details);
+
+// wait_for_rollout, and when the app fails because a replica keeps crashing (not out of memory),
+// the last lines of its crashed container's log in the error's Crashing facts (crash_log_tail).
+util::Result<AppState> wait_for_app(kube::Client& client, const std::string& ns, const std::string& app,
+                                    const WaitOptions& options, size_t log_lines = 10);
 
 // The last lines of the previous (crashed) container of the app's most-restarted current replica;
 // empty when there is none or the server will not say. The kubelet's error text that a read gets

@@ -42,7 +42,7 @@ Result<json> read_app(k::Client& client, const std::string& ns, const std::strin
   auto d = client.get(k::types::Deployment, ns, app);
   if (!d) {
     if (d.error().code == ErrorCode::NotFound) return not_found(ns, app);
-    return reword_forbidden(std::move(d).error(), ns);
+    return refused_in_workspace(std::move(d).error(), ns);
   }
   if (!made_by_wb(*d)) {
     auto e = not_found(ns, app);
@@ -66,7 +66,7 @@ Result<json> update_app(k::Client& client, const std::string& ns, const std::str
     if (written) return std::move(*written);
     if (written.error().http_status == 409 || written.error().code == ErrorCode::Conflict) continue;
     if (written.error().code == ErrorCode::NotFound) return not_found(ns, app);
-    return reword_forbidden(std::move(written).error(), ns);
+    return refused_in_workspace(std::move(written).error(), ns);
   }
   return Error(
       ErrorCode::Conflict,
@@ -80,9 +80,9 @@ Result<AppDetails> describe_app(k::Client& client, const std::string& ns, const 
   k::ListOptions opts;
   opts.label_selector = selector_of(app, false);
   auto rss = client.list(k::types::ReplicaSet, ns, opts);
-  if (!rss) return reword_forbidden(std::move(rss).error(), ns);
+  if (!rss) return refused_in_workspace(std::move(rss).error(), ns);
   auto pods = client.list(k::types::Pod, ns, opts);
-  if (!pods) return reword_forbidden(std::move(pods).error(), ns);
+  if (!pods) return refused_in_workspace(std::move(pods).error(), ns);
   out.replica_sets = items(rss);
   out.pods = items(pods);
   out.state = compute_state(app, out.deployment, out.replica_sets, out.pods);
@@ -124,6 +124,19 @@ Result<AppDetails> describe_app(k::Client& client, const std::string& ns, const 
 
 std::string app_url(const AppDetails& details) { return details.routes.empty() ? details.address : details.routes[0]; }
 
+util::Result<AppState> wait_for_app(k::Client& client, const std::string& ns, const std::string& app,
+                                    const WaitOptions& options, size_t log_lines) {
+  auto state = wait_for_rollout(client, ns, app, options);
+  if (state) return state;
+  Error e = refused_in_workspace(std::move(state).error(), ns);
+  if (const auto* crashing = e.detail<Crashing>(); crashing && crashing->crash.reason != "OOMKilled") {
+    Crashing facts = *crashing;
+    facts.log_tail = crash_log_tail(client, ns, app, log_lines);
+    e.with(std::move(facts));
+  }
+  return e;
+}
+
 std::vector<std::string> crash_log_tail(k::Client& client, const std::string& ns, const std::string& app,
                                         size_t lines) {
   auto state = read_state(client, ns, app);
@@ -163,7 +176,7 @@ Result<std::vector<OwnedObject>> objects_of_app(k::Client& client, const std::st
   if (d) {
     if (made_by_wb(*d)) out.push_back({k::types::Deployment, app});
   } else if (d.error().code != ErrorCode::NotFound) {
-    return reword_forbidden(std::move(d).error(), ns, "", true);
+    return refused_in_workspace(std::move(d).error(), ns, true);
   }
   std::vector<k::ResourceType> kinds = {k::types::Service, k::types::ConfigMap, k::types::Secret};
   if (auto ingress = client.prefer({k::types::IngressV1, k::types::IngressV1beta1})) kinds.push_back(*ingress);
@@ -171,7 +184,7 @@ Result<std::vector<OwnedObject>> objects_of_app(k::Client& client, const std::st
   opts.label_selector = selector_of(app, true);
   for (const auto& type : kinds) {
     auto list = client.list(type, ns, opts);
-    if (!list) return reword_forbidden(std::move(list).error(), ns, "", true);
+    if (!list) return refused_in_workspace(std::move(list).error(), ns, true);
     for (const auto& obj : items(list)) {
       if (!made_by_wb(obj)) continue;  // the selector says so; a second look costs nothing
       out.push_back({type, obj.value("/metadata/name"_json_pointer, std::string())});
@@ -185,7 +198,7 @@ Status delete_objects(k::Client& client, const std::string& ns, const std::vecto
   opts.propagation = "Background";
   for (const auto& o : objects) {
     auto st = client.remove(o.type, ns, o.name, opts);
-    if (!st && st.error().code != ErrorCode::NotFound) return reword_forbidden(std::move(st).error(), ns);
+    if (!st && st.error().code != ErrorCode::NotFound) return refused_in_workspace(std::move(st).error(), ns);
   }
   return {};
 }

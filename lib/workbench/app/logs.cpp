@@ -319,7 +319,7 @@ Result<std::vector<json>> app_pods(k::Client& client, const std::string& ns, con
   k::ListOptions lo;
   lo.label_selector = fmt::format("{}={}", labels::kName, app);
   auto list = client.list(k::types::Pod, ns, lo);
-  if (!list) return reword_forbidden(std::move(list).error(), ns);
+  if (!list) return refused_in_workspace(std::move(list).error(), ns);
   std::vector<json> pods;
   for (const auto& p : list->value("items", json::array()))
     if (jstr(p, "/metadata/deletionTimestamp").empty()) pods.push_back(p);
@@ -419,8 +419,7 @@ Status stream_app_logs(k::Client& client, const std::string& ns, const LogsOptio
       if (!first_error) first_error = s->result.error();
     }
     if (failed == 0) return {};
-    const bool no_previous =
-        o.previous && first_error->message.find("previous terminated container") != std::string::npos;
+    const bool no_previous = o.previous && first_error->detail<kube::NoPreviousLog>();
     if (failed == streams.size()) {
       if (no_previous)
         return Error(

@@ -46,9 +46,14 @@ bool owned_by(const json& obj, const std::string& uid) {
   return false;
 }
 
-// What is wrong with a pod, in words ("" when nothing is).
-std::pair<std::string, std::string> pod_trouble(const std::string& app, const json& pod, int& restarts,
-                                                std::string& state) {
+// What is wrong with a pod, in words ("" when nothing is), and the next step.
+struct Trouble {
+  std::string why;
+  std::string next;
+  std::optional<Crash> crash;  // when it keeps crashing
+};
+
+Trouble pod_trouble(const std::string& app, const json& pod, int& restarts, std::string& state) {
   state = str(pod, "/status/phase");
   for (const auto& cond : field(pod, "/status/conditions")) {
     if (cond.value("type", "") == "PodScheduled" && cond.value("status", "") == "False" &&
@@ -66,14 +71,13 @@ std::pair<std::string, std::string> pod_trouble(const std::string& app, const js
     if (!reason.empty()) state = reason;
     if (reason == "CrashLoopBackOff" || (reason.empty() && last.is_object() && cs.value("restartCount", 0) > 0 &&
                                          !cs.value("ready", false))) {
-      std::string why;
-      if (last.is_object() && last.value("reason", "") == "OOMKilled") {
-        why = "keeps being killed: out of memory";
-        return {why, fmt::format("give it more memory (`wb app set {} --memory ...`)", app)};
-      }
-      int code = last.is_object() ? last.value("exitCode", 0) : 0;
-      why = fmt::format("keeps crashing with exit code {}", code);
-      return {why, fmt::format("see `wb logs {} --previous`", app)};
+      Crash crash{str(pod, "/metadata/name"), last.is_object() ? last.value("exitCode", 0) : 0,
+                  last.is_object() ? last.value("reason", "") : ""};
+      if (crash.reason == "OOMKilled")
+        return {"keeps being killed: out of memory", fmt::format("give it more memory (`wb app set {} --memory ...`)", app),
+                crash};
+      return {fmt::format("keeps crashing with exit code {}", crash.exit_code),
+              fmt::format("see `wb logs {} --previous`", app), crash};
     }
     if (reason == "ImagePullBackOff" || reason == "ErrImagePull" || reason == "InvalidImageName") {
       std::string msg = waiting.value("message", "");
@@ -113,6 +117,7 @@ AppState compute_state(const std::string& app, const json& deployment, const jso
   }
 
   std::string trouble, hint;
+  std::optional<Crash> crash;
   int trouble_restarts = 0;
   for (const auto& pod : pods) {
     if (!str(pod, "/metadata/deletionTimestamp").empty()) continue;
@@ -123,14 +128,15 @@ AppState compute_state(const std::string& app, const json& deployment, const jso
     r.current = newest_hash.empty() || str(pod, "/metadata/labels/pod-template-hash") == newest_hash;
     for (const auto& cond : field(pod, "/status/conditions"))
       if (cond.value("type", "") == "Ready") r.ready = cond.value("status", "") == "True";
-    auto [why, next] = pod_trouble(app, pod, r.restarts, r.state);
-    r.reason = why;
+    Trouble t = pod_trouble(app, pod, r.restarts, r.state);
+    r.reason = t.why;
     if (r.current) {
       ++s.updated;
       if (r.ready) ++s.ready;
-      if (!why.empty() && (trouble.empty() || r.restarts > trouble_restarts)) {
-        trouble = why;
-        hint = next;
+      if (!t.why.empty() && (trouble.empty() || r.restarts > trouble_restarts)) {
+        trouble = t.why;
+        hint = t.next;
+        crash = t.crash;
         trouble_restarts = r.restarts;
       }
     } else {
@@ -154,6 +160,7 @@ AppState compute_state(const std::string& app, const json& deployment, const jso
     s.phase = Phase::Failing;
     s.reason = trouble;
     s.hint = hint;
+    s.crash = crash;
   } else if (s.ready >= s.desired && s.updated == s.desired && s.old_replicas == 0) {
     s.phase = s.desired == 0 ? Phase::Stopped : Phase::Running;
   } else if (s.old_replicas > 0) {
@@ -179,6 +186,21 @@ util::Result<AppState> read_state(kube::Client& client, const std::string& ns, c
   return compute_state(app, *deployment, rss.value("items", json::array()), pods.value("items", json::array()));
 }
 
+namespace {
+
+// A wait's Timeout with the facts of a crash loop, when that is why.
+Error not_ready(Error e, const std::string& app, const AppState& state) {
+  if (state.crash) {
+    Crashing facts;
+    facts.app = app;
+    facts.crash = *state.crash;
+    e.with(std::move(facts));
+  }
+  return e;
+}
+
+}  // namespace
+
 util::Result<AppState> wait_for_rollout(kube::Client& client, const std::string& ns, const std::string& app,
                                         const WaitOptions& o) {
   auto now = o.now ? o.now : [] { return util::Clock::now(); };
@@ -200,7 +222,9 @@ util::Result<AppState> wait_for_rollout(kube::Client& client, const std::string&
       if (!failing) failing_since = now();
       failing = true;
       if (now() - failing_since >= o.fail_after)
-        return Error(ErrorCode::Timeout, fmt::format("app '{}' is not becoming ready: {}", app, state.reason), state.hint);
+        return not_ready(Error(ErrorCode::Timeout, fmt::format("app '{}' is not becoming ready: {}", app, state.reason),
+                               state.hint),
+                         app, state);
     } else {
       failing = false;
     }
@@ -209,8 +233,9 @@ util::Result<AppState> wait_for_rollout(kube::Client& client, const std::string&
                             ? fmt::format("{} ready of {} after {}s", state.ready, state.desired,
                                           std::chrono::duration_cast<std::chrono::seconds>(o.timeout).count())
                             : state.reason;
-      return Error(ErrorCode::Timeout, fmt::format("app '{}' did not become ready in time: {}", app, why),
-                   state.hint.empty() ? fmt::format("see `wb app status {}`", app) : state.hint);
+      return not_ready(Error(ErrorCode::Timeout, fmt::format("app '{}' did not become ready in time: {}", app, why),
+                             state.hint.empty() ? fmt::format("see `wb app status {}`", app) : state.hint),
+                       app, state);
     }
     if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
     sleep(o.poll);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,14 @@ struct ReplicaState {
   std::string reason;      // in words, when not fine
 };
 
+// A replica of the newest version that keeps crashing: the facts behind "keeps crashing with exit
+// code 1" (or "keeps being killed: out of memory").
+struct Crash {
+  std::string replica;  // the pod's name
+  int exit_code = 0;    // of its last run
+  std::string reason;   // its last run's termination reason ("Error", "OOMKilled")
+};
+
 struct AppState {
   Phase phase = Phase::Stopped;
   int desired = 0;
@@ -38,6 +47,7 @@ struct AppState {
   std::string hint;         // the next step ("see `wb logs orders --previous`")
   std::string revision;     // deployment.kubernetes.io/revision of the newest ReplicaSet
   bool observed = true;     // the cluster has seen the latest change (status.observedGeneration >= generation)
+  std::optional<Crash> crash;  // when the trouble (reason) is a replica that keeps crashing
   std::vector<ReplicaState> replicas;
 
   // "Running 3/3", "Updating 2/3", "Failing", ...
@@ -65,6 +75,14 @@ struct WaitOptions {
 // Waits until the cluster has seen the latest change and the app is Running with every replica
 // on the newest version (or Stopped when it was scaled to 0). Timeout → ErrorCode::Timeout with the reason in words; a failure that
 // persists for fail_after → ErrorCode::Timeout too, sooner, with the same words.
+// The facts of wait_for_rollout's Timeout when the app fails because a replica keeps crashing;
+// `log_tail` is filled by those who fetch it (app's wait_for_app: the crashed container's last lines).
+struct Crashing : util::ErrorDetail {
+  std::string app;
+  Crash crash;
+  std::vector<std::string> log_tail;
+};
+
 util::Result<AppState> wait_for_rollout(kube::Client& client, const std::string& ns, const std::string& app,
                                         const WaitOptions& options);
 

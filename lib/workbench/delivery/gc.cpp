@@ -383,28 +383,28 @@ Result<GcSnapshot> read_gc_snapshot(k::Client& client, oci::Registry* registry, 
   k::ListOptions by_name;
   by_name.label_selector = fmt::format("{}={}", labels::kName, app);
   auto rss = client.list(k::types::ReplicaSet, ns, by_name);
-  if (!rss) return reword_forbidden(std::move(rss).error(), ns);
+  if (!rss) return refused_in_workspace(std::move(rss).error(), ns);
   s.replica_sets = items_of(rss);
   auto pods = client.list(k::types::Pod, ns);
-  if (!pods) return reword_forbidden(std::move(pods).error(), ns);
+  if (!pods) return refused_in_workspace(std::move(pods).error(), ns);
   s.pods = items_of(pods);
   k::ListOptions ours;
   ours.label_selector = fmt::format("{}={},{}=wb", labels::kName, app, labels::kManagedBy);
   auto cms = client.list(k::types::ConfigMap, ns, ours);
-  if (!cms) return reword_forbidden(std::move(cms).error(), ns);
+  if (!cms) return refused_in_workspace(std::move(cms).error(), ns);
   s.config_maps = items_of(cms);
   k::ListOptions secret_opts;
   secret_opts.label_selector =
       fmt::format("{}={},{}=wb,{}", labels::kName, app, labels::kManagedBy, kConfigVersionLabel);
   auto secrets = client.list(k::types::Secret, ns, secret_opts);
-  if (!secrets) return reword_forbidden(std::move(secrets).error(), ns);
+  if (!secrets) return refused_in_workspace(std::move(secrets).error(), ns);
   s.secrets = items_of(secrets);
   if (auto ingress_type = client.prefer({k::types::IngressV1, k::types::IngressV1beta1})) {
     auto ing = client.get(*ingress_type, ns, app);
     if (ing) {
       s.ingress = *ing;
     } else if (ing.error().code != ErrorCode::NotFound) {
-      return reword_forbidden(std::move(ing).error(), ns);
+      return refused_in_workspace(std::move(ing).error(), ns);
     }
   }
 
@@ -469,7 +469,7 @@ GcOutcome apply_gc_plan(k::Client& client, oci::Registry* registry, const GcPlan
         out.deleted.push_back(&item);
         continue;
       }
-      if (!rs) return stop(reword_forbidden(std::move(rs).error(), plan.workspace, "", true));
+      if (!rs) return stop(refused_in_workspace(std::move(rs).error(), plan.workspace, true));
       if (replicas_of(*rs) > 0 || !made_by_wb(*rs)) {
         out.not_deleted.push_back(&item);
         for (const auto& img : template_images(at(*rs, "/spec/template"))) rescued_images.push_back(img);
@@ -482,7 +482,7 @@ GcOutcome apply_gc_plan(k::Client& client, oci::Registry* registry, const GcPlan
         opts.propagation = "Background";
         auto st = client.remove(type, plan.workspace, name, opts);
         if (!st && st.error().code != ErrorCode::NotFound) {
-          Error e = reword_forbidden(std::move(st).error(), plan.workspace, "", true);
+          Error e = refused_in_workspace(std::move(st).error(), plan.workspace, true);
           e.message = fmt::format("deleting {} {} of {}: {}", gc_kind_name(item.kind), item.name, plan.app, e.message);
           return stop(std::move(e));
         }

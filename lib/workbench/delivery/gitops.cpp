@@ -2,12 +2,7 @@
 // config set make there, and the git runner that commits and pushes them.
 #include "workbench/delivery/gitops.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <poll.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -19,13 +14,12 @@
 
 #include "util/fs.hpp"
 #include "util/numbers.hpp"
+#include "util/process.hpp"
 #include "util/strings.hpp"
 #include "workbench/core/app.hpp"
 #include "workbench/core/json_fields.hpp"
 #include "workbench/app/lifecycle.hpp"
 #include "workbench/versions/routes.hpp"
-
-extern char** environ;
 
 namespace wb::workbench::gitops {
 
@@ -217,75 +211,20 @@ std::string rel_path(const fs::path& p, const fs::path& root) { return p.lexical
 
 // ---------------------------------------------------------------- processes
 
-Result<GitOutput> run_process(const std::vector<std::string>& argv) {
-  std::vector<std::string> envs;
-  for (char** e = environ; e && *e; ++e) {
-    std::string kv = *e;
-    if (kv.rfind("GIT_TERMINAL_PROMPT=", 0) == 0 || kv.rfind("LC_ALL=", 0) == 0 || kv.rfind("LANGUAGE=", 0) == 0)
-      continue;
-    envs.push_back(kv);
-  }
-  envs.push_back("GIT_TERMINAL_PROMPT=0");  // a credential question would hang a CI job
-  envs.push_back("LC_ALL=C");
-  std::vector<char*> cenv;
-  for (auto& e : envs) cenv.push_back(e.data());
-  cenv.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> cargv;
-  for (auto& a : args) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-
-  int out_pipe[2], err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return Error(ErrorCode::Failure, "cannot run git: no pipe");
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    ::close(out_pipe[0]), ::close(out_pipe[1]);
-    return Error(ErrorCode::Failure, "cannot run git: no pipe");
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
-  pid_t pid = 0;
-  int rc = ::posix_spawnp(&pid, argv[0].c_str(), &fa, nullptr, cargv.data(), cenv.data());
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  if (rc != 0) {
-    ::close(out_pipe[0]);
-    ::close(err_pipe[0]);
-    return Error(ErrorCode::Failure, fmt::format("cannot run {}: {}", argv[0], std::strerror(rc)),
+Result<GitOutput> run_process(util::ProcessRunner& processes, const std::vector<std::string>& argv) {
+  util::ProcessSpec spec;
+  spec.argv = argv;
+  spec.unset_env = {"LANGUAGE"};
+  // A credential question would hang a CI job; messages in English are the ones we read.
+  spec.env = {{"GIT_TERMINAL_PROMPT", "0"}, {"LC_ALL", "C"}};
+  const util::ProcessResult run = processes.run(spec);
+  if (!run.started())
+    return Error(ErrorCode::Failure, fmt::format("cannot run {}: {}", argv[0], std::strerror(run.start_error)),
                  "install git (apt-get install git) and make sure it is on PATH");
-  }
   GitOutput result;
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-  std::string* sinks[2] = {&result.out, &result.err};
-  int open_fds = 2;
-  char buf[8192];
-  while (open_fds > 0) {
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-        continue;
-      }
-      if (sinks[i]->size() < 1024 * 1024) sinks[i]->append(buf, static_cast<size_t>(n));
-    }
-  }
-  for (auto& f : fds)
-    if (f.fd >= 0) ::close(f.fd);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  result.out = run.out;
+  result.err = run.err;
+  result.exit_code = run.status();
   return result;
 }
 
@@ -726,11 +665,12 @@ Status apply_files(const fs::path& root, const FileChanges& changes) {
 
 // ---------------------------------------------------------------- git
 
-GitRunner real_git() {
-  return [](const fs::path& dir, const std::vector<std::string>& args) -> Result<GitOutput> {
+GitRunner real_git(std::shared_ptr<util::ProcessRunner> processes) {
+  if (!processes) processes = util::system_process_runner();
+  return [processes](const fs::path& dir, const std::vector<std::string>& args) -> Result<GitOutput> {
     std::vector<std::string> argv = {"git", "-C", dir.empty() ? std::string(".") : dir.string()};
     argv.insert(argv.end(), args.begin(), args.end());
-    return run_process(argv);
+    return run_process(*processes, argv);
   };
 }
 

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "util/process.hpp"
 #include "util/result.hpp"
 #include "workbench/versions/config.hpp"
 #include "workbench/core/profile.hpp"
@@ -138,7 +139,9 @@ struct GitOutput {
 };
 // Runs `git -C dir ARGS...` (argv, no shell), never prompting; stdin is /dev/null.
 using GitRunner = std::function<Result<GitOutput>(const fs::path& dir, const std::vector<std::string>& args)>;
-GitRunner real_git();
+// The real git, run by `processes` (the system's when null) in the C locale; a failure to start
+// it says to install git.
+GitRunner real_git(std::shared_ptr<util::ProcessRunner> processes = nullptr);
 
 // The last non-empty line of git's stderr, trimmed ("fatal: " kept): for one-line errors.
 std::string git_error_line(const GitOutput& out);

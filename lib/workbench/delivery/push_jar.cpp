@@ -1,10 +1,6 @@
 // `wb push jar` without the command line: decisions, the push itself, and rolling the app.
 #include "workbench/delivery/push_jar.hpp"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -18,10 +14,9 @@
 #include "oci/layout.hpp"
 #include "util/fs.hpp"
 #include "util/numbers.hpp"
+#include "util/process.hpp"
 #include "util/strings.hpp"
 #include "workbench/core/app.hpp"
-
-extern char** environ;
 
 namespace wb::workbench {
 
@@ -264,42 +259,18 @@ std::string strip_url_credentials(const std::string& url) {
 
 // ---------------------------------------------------------------- git
 
-std::function<std::optional<std::string>(const std::vector<std::string>&)> default_git(const fs::path& cwd) {
-  return [cwd](const std::vector<std::string>& args) -> std::optional<std::string> {
-    std::vector<std::string> argv = {"git", "-C", cwd.empty() ? std::string(".") : cwd.string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    int pipefd[2];
-    if (::pipe2(pipefd, O_CLOEXEC) != 0) return std::nullopt;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    pid_t pid = 0;
-    int rc = ::posix_spawnp(&pid, "git", &fa, nullptr, cargv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(pipefd[1]);
-    if (rc != 0) {
-      ::close(pipefd[0]);
-      return std::nullopt;
-    }
-    std::string out;
-    char buf[4096];
-    for (;;) {
-      ssize_t n = ::read(pipefd[0], buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      if (out.size() < 64 * 1024) out.append(buf, static_cast<size_t>(n));
-    }
-    ::close(pipefd[0]);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return std::nullopt;
-    std::string trimmed = util::trim(out);
+std::function<std::optional<std::string>(const std::vector<std::string>&)> default_git(
+    const fs::path& cwd, std::shared_ptr<util::ProcessRunner> processes) {
+  if (!processes) processes = util::system_process_runner();
+  return [cwd, processes](const std::vector<std::string>& args) -> std::optional<std::string> {
+    util::ProcessSpec spec;
+    spec.argv = {"git", "-C", cwd.empty() ? std::string(".") : cwd.string()};
+    spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+    spec.stderr_to = util::ProcessOutput::Null;
+    spec.stdout_limit = 64 * 1024;
+    const util::ProcessResult run = processes->run(spec);
+    if (!run.succeeded()) return std::nullopt;
+    std::string trimmed = util::trim(run.out);
     if (trimmed.empty()) return std::nullopt;
     return trimmed;
   };

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "kube/client.hpp"
 #include "oci/oci.hpp"
 #include "oci/registry_client.hpp"
+#include "util/process.hpp"
 #include "util/result.hpp"
 #include "workbench/app/lifecycle.hpp"
 #include "workbench/core/profile.hpp"
@@ -92,8 +94,10 @@ struct PushEnvironment {
   // Runs `git ARGS...` in cwd: its stdout, trimmed; nullopt when git fails or is not there.
   std::function<std::optional<std::string>(const std::vector<std::string>& args)> git;
 };
-// Runs the real git (`git -C cwd ARGS...`, stderr discarded).
-std::function<std::optional<std::string>(const std::vector<std::string>&)> default_git(const std::filesystem::path& cwd);
+// Runs the real git (`git -C cwd ARGS...`, stderr discarded) through `processes` (the system's
+// when null).
+std::function<std::optional<std::string>(const std::vector<std::string>&)> default_git(
+    const std::filesystem::path& cwd, std::shared_ptr<util::ProcessRunner> processes = nullptr);
 
 // Where the jar came from, for the image's labels and the app's change cause.
 struct Provenance {

@@ -19,6 +19,7 @@
 
 #include "kube/client.hpp"
 #include "util/result.hpp"
+#include "workbench/core/refusal.hpp"
 
 namespace wb::workbench::tenancy {
 
@@ -292,31 +293,13 @@ Result<std::vector<RobotInfo>> list_robots(kube::Client& client, const std::stri
 std::string robot_kubeconfig(const kube::RestConfig& config, const std::string& name, const std::string& ns,
                              const std::string& token);
 
-// ---------------------------------------------------------------- 403 in words
+// ---------------------------------------------------------------- refusals
 
-// What a standard RBAC 403 message says: `... User "alice" cannot create resource "deployments"
-// in API group "apps" in the namespace "shop-prod"`.
-struct Forbidden {
-  std::string user;
-  std::string verb;
-  std::string resource;  // may carry a subresource: "pods/log"
-  std::string group;
-  std::string ns;  // "" at the cluster scope
-};
-std::optional<Forbidden> parse_forbidden(const std::string& message);
-// "deploy", "change config", "read logs", "manage members", ... for a verb on a resource.
-std::string action_words(const Forbidden& f);
-// "alice", or "robot 'ci' of shop-dev" for a service account.
-std::string user_words(const std::string& user);
-
-// Rewrites a 403 Error into words: who you are, what you tried where, your role there (asked of
-// the server with SelfSubjectAccessReviews), and who can change it (a tenant admin of the
-// workspace's tenant, or the platform team at the cluster scope). Falls back to the original
-// message plus a generic hint when the details cannot be read. Other errors pass unchanged.
-// Besides the API's own 403 wording it understands what wb's app commands make of a 403 ("you
-// (alice) may not change app configs in workspace 'shop-dev'").
-Error explain_forbidden(kube::Client& client, const Error& error);
-// Whether explain_forbidden can say more about `error` (a 403 it can parse).
-bool is_forbidden_in_words_candidate(const Error& error);
+// The facts behind a 403 (kube::Forbidden, or a workbench Refusal from an app command), asked of
+// the server: who you are when the server did not say (SelfSubjectReview), the workspace's tenant,
+// your role there (SelfSubjectAccessReviews), and whether this cluster's copy of that role, or any
+// role a tenant admin can give, allows what was refused. The error comes back with a Refusal
+// (explained); its words are made where errors are printed. Other errors pass unchanged.
+Error explain_refusal(kube::Client& client, const Error& error);
 
 }  // namespace wb::workbench::tenancy

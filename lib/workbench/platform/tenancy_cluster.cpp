@@ -217,7 +217,8 @@ Status write_tenant_records_binding(kube::Client& client, const std::string& ten
 // A failure to write records, in words.
 Error records_error(const Error& e) {
   Error out = e;
-  if (e.http_status == 404 && e.message.find(kRecordsNamespace) != std::string::npos)
+  const auto* missing = e.detail<kube::Missing>();
+  if (missing && missing->kind == "namespaces" && missing->name == kRecordsNamespace)
     out.message = fmt::format("this cluster keeps no membership records yet (no namespace {})", kRecordsNamespace);
   else
     out.message = "the membership records were not updated: " + e.message;
@@ -760,7 +761,7 @@ Result<std::vector<RobotInfo>> list_robots(kube::Client& client, const std::stri
   return out;
 }
 
-// ---------------------------------------------------------------- 403 in words
+// ---------------------------------------------------------------- refusals
 
 namespace {
 
@@ -796,33 +797,6 @@ Result<std::optional<Role>> role_in(kube::Client& client, const std::string& ns)
   return std::optional<Role>();
 }
 
-std::string a_role(Role r) { return r == Role::TenantAdmin ? "a tenant admin" : std::string("a ") + role_name(r); }
-
-std::optional<Forbidden> parse_reworded(const std::string& message) {
-  // What wb's app commands already made of a 403 ("you (alice) may not change app configs in
-  // workspace 'shop-dev'", "you may not delete app 'orders' in workspace 'shop-dev'").
-  static const std::regex with_what(
-      R"re(you(?: \(([^)]*)\))? may not (see|change) (apps|app configs|routes|app events|app logs) in workspace '([^']+)')re");
-  static const std::regex with_app(R"re(you(?: \(([^)]*)\))? may not (\w+) app '[^']*' in workspace '([^']+)')re");
-  std::smatch m;
-  if (std::regex_search(message, m, with_what)) {
-    static const std::map<std::string, std::pair<std::string, std::string>> res = {
-        {"apps", {"deployments", "apps"}},
-        {"app configs", {"configmaps", ""}},
-        {"routes", {"ingresses", "networking.k8s.io"}},
-        {"app events", {"events", ""}},
-        {"app logs", {"pods/log", ""}}};
-    const auto& [resource, group] = res.at(m[3]);
-    return Forbidden{m[1], m[2] == "see" ? "get" : "update", resource, group, m[4]};
-  }
-  if (std::regex_search(message, m, with_app)) {
-    std::string verb = m[2];
-    if (verb != "create" && verb != "delete") verb = verb == "see" || verb == "read" ? "get" : "update";
-    return Forbidden{m[1], verb, "deployments", "apps", m[3]};
-  }
-  return std::nullopt;
-}
-
 std::string server_user(kube::Client& client) {
   auto type = client.prefer({t::SelfSubjectReview, t::SelfSubjectReviewV1beta1});
   if (!type) return "";
@@ -832,97 +806,54 @@ std::string server_user(kube::Client& client) {
   return answer->value("/status/userInfo/username"_json_pointer, std::string());
 }
 
-}  // namespace
-
-bool is_forbidden_in_words_candidate(const Error& error) {
-  if (error.http_status != 403) return false;
-  return parse_forbidden(error.message) || parse_reworded(error.message) ||
-         error.message.find("attempting to grant RBAC permissions not currently held") != std::string::npos ||
-         error.message.find(fmt::format("ValidatingAdmissionPolicy '{}'", kBoundaryPolicy)) != std::string::npos;
+// The tenant a tenant-boundary denial names: its message is wb's own (the policy's
+// messageExpression, see tenant_boundary_policy), "... not a tenant admin of 'acme'".
+std::string tenant_in_boundary_denial(const std::string& policy_message) {
+  static const std::regex tenant_re("tenant admin of '([^']+)'");
+  std::smatch m;
+  return std::regex_search(policy_message, m, tenant_re) ? std::string(m[1]) : std::string();
 }
 
-Error explain_forbidden(kube::Client& client, const Error& error) {
+}  // namespace
+
+Error explain_refusal(kube::Client& client, const Error& error) {
   if (error.http_status != 403) return error;
-  auto f = parse_forbidden(error.message);
-  if (!f) f = parse_reworded(error.message);
+  Refusal r;
+  if (const auto* known = error.detail<Refusal>()) {
+    r = *known;
+  } else if (const auto* server = error.detail<kube::Forbidden>()) {
+    static_cast<kube::Forbidden&>(r) = *server;
+    r.workspace = r.ns;
+  } else {
+    return error;
+  }
   Error out = error;
   out.code = ErrorCode::Auth;
-  if (!f && error.message.find(fmt::format("ValidatingAdmissionPolicy '{}'", kBoundaryPolicy)) != std::string::npos) {
-    // Refused by the tenant-boundary policy, whose message is already in words.
-    const std::string mark = "denied request: ";
-    auto at = error.message.find(mark);
-    if (at != std::string::npos) out.message = error.message.substr(at + mark.size());
-    static const std::regex tenant_re("tenant admin of '([^']+)'");
-    std::smatch m;
-    out.hint = std::regex_search(out.message, m, tenant_re)
-                   ? fmt::format("a tenant admin of '{}' or the platform team can do it", std::string(m[1]))
-                   : "the platform team can do it";
-    return out;
+  if (r.by == kube::Forbidden::By::Admission) {
+    // Only the tenant-boundary policy's words are wb's own, and meant for the user.
+    r.explained = r.policy == kBoundaryPolicy;
+    if (r.explained) r.tenant = tenant_in_boundary_denial(r.policy_message);
+    return std::move(out).with(std::move(r));
   }
-  if (!f) {
-    if (error.message.find("attempting to grant RBAC permissions not currently held") != std::string::npos) {
-      auto q = error.message.find("is forbidden: user \"");
-      std::string user;
-      if (q != std::string::npos) {
-        auto s = q + 20;
-        user = error.message.substr(s, error.message.find('"', s) - s);
-      }
-      out.message = fmt::format("you ({}) cannot give that role: it grants more than you may hand out there",
-                                user.empty() ? "?" : user_words(user));
-      out.hint = "a tenant admin can give wb's roles in their own tenant's workspaces; the platform team anywhere";
-      return out;
-    }
-    return out;
+  if (r.by != kube::Forbidden::By::Rbac || (r.workspace.empty() && !r.cluster_scope)) {
+    r.explained = r.by == kube::Forbidden::By::Escalation;
+    return std::move(out).with(std::move(r));
   }
-  if (f->user.empty()) f->user = server_user(client);
-  const std::string who = f->user.empty() ? std::string("you") : fmt::format("you ({})", user_words(f->user));
-  if (f->ns.empty()) {
-    out.message = fmt::format("{} cannot {}: that needs a cluster-wide permission", who, action_words(*f));
-    out.hint = "the platform team can do it, or give you that right";
-    return out;
+  if (r.user.empty()) r.user = server_user(client);
+  r.explained = true;
+  if (r.workspace.empty()) return std::move(out).with(std::move(r));
+  if (auto ns = client.get(t::Namespace, "", r.workspace)) r.tenant = fields::meta_string(*ns, "labels", kTenantLabel);
+  auto role = role_in(client, r.workspace);
+  if (!role) return std::move(out).with(std::move(r));
+  r.role = *role ? std::string(role_name(**role)) : std::string();
+  if (*role) {
+    const Role mine = **role;
+    r.cluster_role_outdated = role_allows(mine, r.verb, r.group, r.resource);
+    bool any = false;
+    for (Role other : {Role::Developer, Role::TenantAdmin}) any = any || role_allows(other, r.verb, r.group, r.resource);
+    r.no_role_allows = !any;
   }
-  std::string tenant;
-  if (auto ns = client.get(t::Namespace, "", f->ns)) tenant = fields::meta_string(*ns, "labels", kTenantLabel);
-  auto role = role_in(client, f->ns);
-  std::string where;
-  if (f->resource == "namespaces") {
-    std::string v = f->verb == "delete"                                             ? "delete"
-                    : f->verb == "create"                                           ? "create"
-                    : (f->verb == "get" || f->verb == "list" || f->verb == "watch") ? "see"
-                                                                                    : "change";
-    where = fmt::format("{} cannot {} workspace {}", who, v, f->ns);
-  } else {
-    where = fmt::format("{} cannot {} in workspace {}", who, action_words(*f), f->ns);
-  }
-  out.hint = tenant.empty() ? "a tenant admin of the workspace's tenant can change that"
-                            : fmt::format("a tenant admin of '{}' can change that", tenant);
-  if (!role) {
-    out.message = where;
-    return out;
-  }
-  if (!*role) {
-    out.message = where + ": you have no role there";
-    return out;
-  }
-  const Role r = **role;
-  out.message = where + ": you are " + a_role(r) + " there";
-  std::string resource = f->resource;
-  // What a tenant admin can do about it: give a role that allows it. When the user's role should
-  // allow it by wb's own definition, this cluster's copy of the role is older than this wb; when no
-  // role allows it, nobody in the tenant can help.
-  if (role_allows(r, f->verb, f->group, resource)) {
-    out.message += fmt::format(", but this cluster's {} role does not allow that", role_name(r));
-    out.hint = fmt::format("it does in this wb's {} role: the platform team updates the roles with `wb platform init`",
-                           role_name(r));
-    return out;
-  }
-  bool any = false;
-  for (Role other : {Role::Developer, Role::TenantAdmin}) any = any || role_allows(other, f->verb, f->group, resource);
-  if (!any) {
-    out.message += ", and no wb role allows that";
-    out.hint = "the platform team can do it";
-  }
-  return out;
+  return std::move(out).with(std::move(r));
 }
 
 // ---------------------------------------------------------------- membership records

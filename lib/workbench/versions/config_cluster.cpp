@@ -30,7 +30,7 @@ Result<json> secret_of(k::Client& client, const std::string& ns, const json& cm)
   auto s = client.get(k::types::Secret, ns, name);
   if (s) return std::move(*s);
   if (s.error().code == ErrorCode::NotFound) return json(nullptr);
-  return reword_forbidden(std::move(s).error(), ns);
+  return refused_in_workspace(std::move(s).error(), ns);
 }
 
 // The newest version (number 0 and empty content when there is none).
@@ -38,7 +38,7 @@ Result<ConfigVersion> newest_version(k::Client& client, const std::string& ns, c
   k::ListOptions opts;
   opts.label_selector = versions_selector(app);
   auto list = client.list(k::types::ConfigMap, ns, opts);
-  if (!list) return reword_forbidden(std::move(list).error(), ns);
+  if (!list) return refused_in_workspace(std::move(list).error(), ns);
   json best;
   int best_n = 0;
   for (const auto& cm : items(*list)) {
@@ -63,9 +63,9 @@ Result<std::vector<ConfigVersion>> read_config_versions(k::Client& client, const
   k::ListOptions opts;
   opts.label_selector = versions_selector(app);
   auto cms = client.list(k::types::ConfigMap, ns, opts);
-  if (!cms) return reword_forbidden(std::move(cms).error(), ns);
+  if (!cms) return refused_in_workspace(std::move(cms).error(), ns);
   auto secrets = client.list(k::types::Secret, ns, opts);
-  if (!secrets) return reword_forbidden(std::move(secrets).error(), ns);
+  if (!secrets) return refused_in_workspace(std::move(secrets).error(), ns);
   std::map<std::string, json> secret_by_name;
   for (const auto& s : items(*secrets)) secret_by_name[s.value("/metadata/name"_json_pointer, std::string())] = s;
   std::vector<ConfigVersion> out;
@@ -85,7 +85,7 @@ Result<ConfigVersion> read_config_version(k::Client& client, const std::string& 
     if (cm.error().code == ErrorCode::NotFound)
       return Error(ErrorCode::NotFound, fmt::format("app '{}' has no config version {}", app, n),
                    fmt::format("`wb config history {}` lists them", app));
-    return reword_forbidden(std::move(cm).error(), ns);
+    return refused_in_workspace(std::move(cm).error(), ns);
   }
   WB_ASSIGN_OR_RETURN(auto secret, secret_of(client, ns, *cm));
   return config_version_from(*cm, secret);
@@ -110,7 +110,7 @@ Result<ConfigWrite> write_config_version(k::Client& client, const std::string& n
       auto s = client.create(k::types::Secret, ns, secret);
       if (!s) {
         if (is_conflict(s.error())) continue;  // another writer has this number
-        return reword_forbidden(std::move(s).error(), ns, "", true);
+        return refused_in_workspace(std::move(s).error(), ns, true);
       }
       made_secret = true;
     }
@@ -118,7 +118,7 @@ Result<ConfigWrite> write_config_version(k::Client& client, const std::string& n
     if (!cm) {
       if (made_secret) (void)client.remove(k::types::Secret, ns, config_secret_name(app, n));
       if (is_conflict(cm.error())) continue;
-      return reword_forbidden(std::move(cm).error(), ns, "", true);
+      return refused_in_workspace(std::move(cm).error(), ns, true);
     }
     ConfigWrite out;
     out.version = config_version_from(*cm, secret);
@@ -169,20 +169,20 @@ Result<std::vector<int>> prune_config_versions(k::Client& client, const std::str
   k::ListOptions opts;
   opts.label_selector = versions_selector(app);
   auto cms = client.list(k::types::ConfigMap, ns, opts);
-  if (!cms) return reword_forbidden(std::move(cms).error(), ns);
+  if (!cms) return refused_in_workspace(std::move(cms).error(), ns);
   auto secrets = client.list(k::types::Secret, ns, opts);
-  if (!secrets) return reword_forbidden(std::move(secrets).error(), ns);
+  if (!secrets) return refused_in_workspace(std::move(secrets).error(), ns);
   std::set<int> in_use;
   auto d = client.get(k::types::Deployment, ns, app);
   if (d) {
     in_use.insert(referenced_config_version(d->value("/spec/template"_json_pointer, json::object()), app));
   } else if (d.error().code != ErrorCode::NotFound) {
-    return reword_forbidden(std::move(d).error(), ns);
+    return refused_in_workspace(std::move(d).error(), ns);
   }
   k::ListOptions rs_opts;
   rs_opts.label_selector = fmt::format("{}={}", labels::kName, app);
   auto rss = client.list(k::types::ReplicaSet, ns, rs_opts);
-  if (!rss) return reword_forbidden(std::move(rss).error(), ns);  // unsure what is in use: delete nothing
+  if (!rss) return refused_in_workspace(std::move(rss).error(), ns);  // unsure what is in use: delete nothing
   for (const auto& rs : items(*rss))
     in_use.insert(referenced_config_version(rs.value("/spec/template"_json_pointer, json::object()), app));
   std::vector<int> existing;
@@ -193,7 +193,7 @@ Result<std::vector<int>> prune_config_versions(k::Client& client, const std::str
     for (const auto& obj : items(*list)) {
       if (!doomed_set.count(config_version_number(obj, app))) continue;
       auto st = client.remove(type, ns, obj.value("/metadata/name"_json_pointer, std::string()));
-      if (!st && st.error().code != ErrorCode::NotFound) return reword_forbidden(std::move(st).error(), ns, "", true);
+      if (!st && st.error().code != ErrorCode::NotFound) return refused_in_workspace(std::move(st).error(), ns, true);
     }
   }
   return doomed;

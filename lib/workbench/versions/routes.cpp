@@ -307,7 +307,7 @@ Result<std::vector<RouteVersion>> read_route_versions(k::Client& client, const s
   k::ListOptions opts;
   opts.label_selector = fmt::format("{}={},{}=wb,{}", labels::kName, app, labels::kManagedBy, kRoutesVersionLabel);
   auto list = client.list(k::types::ConfigMap, ns, opts);
-  if (!list) return reword_forbidden(std::move(list).error(), ns);
+  if (!list) return refused_in_workspace(std::move(list).error(), ns);
   std::vector<RouteVersion> out;
   for (const auto& cm : items(*list)) out.push_back(route_version_from(cm, app));
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.number < b.number; });
@@ -326,7 +326,7 @@ Result<RouteVersion> write_route_version(
     auto cm = client.create(k::types::ConfigMap, ns, routes_map_object(app, ns, n, routes, meta));
     if (cm) return route_version_from(*cm, app);
     if (is_conflict(cm.error())) continue;
-    return reword_forbidden(std::move(cm).error(), ns, "", true);
+    return refused_in_workspace(std::move(cm).error(), ns, true);
   }
   return Error(ErrorCode::Conflict, fmt::format("the routes of '{}' kept changing while wb was changing them", app),
                "someone else is changing them too; try again in a moment");
@@ -337,11 +337,11 @@ Result<json> create_or_replace(k::Client& client, const k::ResourceType& type, c
   for (int i = 0; i < 5; ++i) {
     auto made = client.create(type, ns, object);
     if (made) return made;
-    if (!is_conflict(made.error())) return reword_forbidden(std::move(made).error(), ns, "", true);
+    if (!is_conflict(made.error())) return refused_in_workspace(std::move(made).error(), ns, true);
     auto current = client.get(type, ns, name);
     if (!current) {
       if (current.error().code == ErrorCode::NotFound) continue;
-      return reword_forbidden(std::move(current).error(), ns, "", true);
+      return refused_in_workspace(std::move(current).error(), ns, true);
     }
     object["metadata"]["resourceVersion"] = (*current)["metadata"]["resourceVersion"];
     if (type.kind == "Service" && current->contains("spec")) {
@@ -354,7 +354,7 @@ Result<json> create_or_replace(k::Client& client, const k::ResourceType& type, c
     }
     auto replaced = client.update(type, ns, object);
     if (replaced) return replaced;
-    if (!is_conflict(replaced.error())) return reword_forbidden(std::move(replaced).error(), ns, "", true);
+    if (!is_conflict(replaced.error())) return refused_in_workspace(std::move(replaced).error(), ns, true);
     object["metadata"].erase("resourceVersion");
   }
   return Error(ErrorCode::Conflict, fmt::format("{} '{}' kept changing while wb was writing it", type.kind, name));
@@ -378,12 +378,12 @@ Status publish_external_backend(k::Client& client, const std::string& name, cons
   k::ListOptions mine;
   mine.label_selector = fmt::format("{}={},{}={}", kServiceNameLabel, name, kSliceManagedByLabel, kSliceManager);
   auto slices = client.list(k::types::EndpointSlice, ns, mine);
-  if (!slices) return reword_forbidden(std::move(slices).error(), ns, "", true);
+  if (!slices) return refused_in_workspace(std::move(slices).error(), ns, true);
   for (const auto& s : items(*slices)) {
     const std::string n = at(s, "/metadata/name").is_string() ? at(s, "/metadata/name").get<std::string>() : "";
     if (n.empty() || wanted.count(n)) continue;
     auto st = client.remove(k::types::EndpointSlice, ns, n);
-    if (!st && st.error().code != ErrorCode::NotFound) return reword_forbidden(std::move(st).error(), ns, "", true);
+    if (!st && st.error().code != ErrorCode::NotFound) return refused_in_workspace(std::move(st).error(), ns, true);
   }
   // Endpoints of this route from a wb that wrote them: the cluster mirrors them into a slice of its
   // own, which would keep sending traffic to the old targets.
@@ -391,7 +391,7 @@ Status publish_external_backend(k::Client& client, const std::string& name, cons
   if (old && meta_string(*old, "labels", kRouteKindLabel) == "external" &&
       meta_string(*old, "labels", labels::kManagedBy) == "wb") {
     auto st = client.remove(k::types::Endpoints, ns, name);
-    if (!st && st.error().code != ErrorCode::NotFound) return reword_forbidden(std::move(st).error(), ns, "", true);
+    if (!st && st.error().code != ErrorCode::NotFound) return refused_in_workspace(std::move(st).error(), ns, true);
   }
   return {};
 }
@@ -401,7 +401,7 @@ Status publish_ingress(k::Client& client, const k::ResourceType& type, const Ing
   for (int i = 0; i < 5; ++i) {
     auto current = client.get(type, target.ns, target.name);
     if (!current && current.error().code != ErrorCode::NotFound)
-      return reword_forbidden(std::move(current).error(), target.ns, "", true);
+      return refused_in_workspace(std::move(current).error(), target.ns, true);
     if (current && target.routes_version > 0 &&
         to_int(meta_string(*current, "annotations", kRoutesVersionAnnotation)) > target.routes_version)
       return {};  // a newer version is already live
@@ -413,7 +413,7 @@ Status publish_ingress(k::Client& client, const k::ResourceType& type, const Ing
     if (routes.empty()) {
       if (!current) return {};
       auto st = client.remove(type, target.ns, target.name);
-      if (!st && st.error().code != ErrorCode::NotFound) return reword_forbidden(std::move(st).error(), target.ns);
+      if (!st && st.error().code != ErrorCode::NotFound) return refused_in_workspace(std::move(st).error(), target.ns);
       return {};
     }
     json ing = ingress_object(type, target, routes, settings);
@@ -424,7 +424,7 @@ Status publish_ingress(k::Client& client, const k::ResourceType& type, const Ing
                                    : client.create(type, target.ns, ing);
     if (written) return {};
     if (is_conflict(written.error())) continue;
-    return reword_forbidden(std::move(written).error(), target.ns, "", true);
+    return refused_in_workspace(std::move(written).error(), target.ns, true);
   }
   return Error(ErrorCode::Conflict, fmt::format("the Ingress '{}' kept changing while wb was writing it", target.name));
 }
@@ -434,7 +434,7 @@ Result<json> workspace_ingresses(k::Client& client, const std::string& ns, k::Re
   if (!t) return Error(ErrorCode::Failure, "this cluster serves no Ingress API, so routes are not possible");
   type = *t;
   auto list = client.list(type, ns);
-  if (!list) return reword_forbidden(std::move(list).error(), ns);
+  if (!list) return refused_in_workspace(std::move(list).error(), ns);
   return items(*list);
 }
 

@@ -1,5 +1,6 @@
 #include <nlohmann/json.hpp>
 
+#include "fake_process_runner.hpp"
 #include "fakes.hpp"
 #include "kube/kubeconfig.hpp"
 #include "util/encoding.hpp"
@@ -39,7 +40,7 @@ std::string kubeconfig_with_exec(const std::string& exec_yaml) {
          exec_yaml + "contexts: [{name: x, context: {cluster: c, user: u}}]\n";
 }
 
-Result<RestConfig> resolve_file(const std::filesystem::path& f, ProcessRunner runner, FakeClock* clock, bool tty) {
+Result<RestConfig> resolve_file(const std::filesystem::path& f, ExecPluginRunner runner, FakeClock* clock, bool tty) {
   LoadOptions lo;
   lo.explicit_path = f.string();
   auto k = load_kubeconfig(lo);
@@ -230,7 +231,7 @@ EOF
                                                   "      env: [{name: COUNT_FILE, value: \"" +
                                                   count.string() + "\"}]\n"));
   FakeClock clock;
-  auto rc = resolve_file(f, nullptr, &clock, false);  // default_process_runner
+  auto rc = resolve_file(f, nullptr, &clock, false);  // default_exec_plugin_runner
   REQUIRE(rc.ok());
   auto c = rc->credentials->get();
   INFO((c ? std::string() : c.error().message));
@@ -274,4 +275,62 @@ EOF
     CHECK(e.error().message == "exec credential plugin 'wb-test-no-such-plugin' not found");
     CHECK(e.error().hint == "install it with: brew install corp-login");
   }
+}
+
+TEST_CASE("exec plugin process: what it gets (terminal, environment, time) and how failures read", "[exec]") {
+  auto processes = std::make_shared<wb::test::FakeProcessRunner>();
+  ExecConfig exec;
+  exec.command = "corp-login";
+  exec.args = {"token", "--json"};
+  exec.env = {{"CORP_REALM", "prod"}};
+  processes->answer = [](const util::ProcessSpec&) {
+    util::ProcessResult r;
+    r.exit_code = 0;
+    r.out = "{}";
+    return r;
+  };
+
+  auto with_tty = default_exec_plugin_runner(true, processes);
+  REQUIRE(with_tty(exec, "{\"kind\":\"ExecCredential\"}").value() == "{}");
+  const util::ProcessSpec& s = processes->runs.back();
+  CHECK(s.argv == std::vector<std::string>{"corp-login", "token", "--json"});
+  CHECK(s.inherit_env);
+  CHECK(s.env == std::vector<std::pair<std::string, std::string>>{
+                     {"CORP_REALM", "prod"}, {"KUBERNETES_EXEC_INFO", "{\"kind\":\"ExecCredential\"}"}});
+  CHECK(s.stdin_from == util::ProcessInput::Inherit);  // it may prompt
+  CHECK(s.on_stderr);                                   // and the prompt is shown
+  CHECK(s.timeout == std::chrono::minutes(10));
+
+  auto without_tty = default_exec_plugin_runner(false, processes);
+  REQUIRE(without_tty(exec, "{}").ok());
+  CHECK(processes->runs.back().stdin_from == util::ProcessInput::Null);
+  CHECK_FALSE(processes->runs.back().on_stderr);
+  CHECK(processes->runs.back().timeout == std::chrono::minutes(2));
+  exec.interactive_mode = "Never";
+  REQUIRE(with_tty(exec, "{}").ok());
+  CHECK(processes->runs.back().stdin_from == util::ProcessInput::Null);
+
+  exec.install_hint = "  brew install corp-login\n";
+  processes->answer = [](const util::ProcessSpec&) {
+    util::ProcessResult r;
+    r.start_error = ENOENT;
+    return r;
+  };
+  auto missing = without_tty(exec, "{}");
+  CHECK(missing.error().message == "exec credential plugin 'corp-login' not found");
+  CHECK(missing.error().hint == "brew install corp-login");
+  processes->answer = [](const util::ProcessSpec&) {
+    util::ProcessResult r;
+    r.timed_out = true;
+    r.signal = 9;
+    return r;
+  };
+  CHECK(without_tty(exec, "{}").error().code == ErrorCode::Timeout);
+  processes->answer = [](const util::ProcessSpec&) {
+    util::ProcessResult r;
+    r.signal = 15;
+    r.err = "one\ntwo\n";
+    return r;
+  };
+  CHECK(without_tty(exec, "{}").error().message == "exec credential plugin 'corp-login' failed (killed by signal 15): two");
 }

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "fake_process_runner.hpp"
 #include "oci/auth.hpp"
 #include "oci_test_util.hpp"
 #include "util/encoding.hpp"
@@ -192,6 +193,38 @@ TEST_CASE("auth: credential helpers and stores") {
   c = find_credentials("q.example.com", "a", s);
   REQUIRE_FALSE(c.ok());
   CHECK_THAT(c.error().message, Catch::Contains("keychain locked"));
+}
+
+TEST_CASE("auth: a credential helper gets the server on stdin and a minute to answer") {
+  TempDir dir;
+  dir.write("bin/docker-credential-fake", "#!/bin/sh\n", 0755);
+  auto processes = std::make_shared<wb::test::FakeProcessRunner>();
+  processes->answer = [](const wb::util::ProcessSpec&) {
+    wb::util::ProcessResult r;
+    r.exit_code = 0;
+    r.out = R"({"Username":"u","Secret":"s"})";
+    return r;
+  };
+  auto c = run_credential_helper("fake", "127.0.0.1:5000", (dir / "bin").string(), processes);
+  REQUIRE(c.ok());
+  CHECK(c->username == "u");
+  const auto& spec = processes->runs.at(0);
+  CHECK(spec.argv == std::vector<std::string>{(dir / "bin/docker-credential-fake").string(), "get"});
+  CHECK(spec.stdin_from == wb::util::ProcessInput::Data);
+  CHECK(spec.input == "127.0.0.1:5000\n");
+  CHECK(spec.stderr_to == wb::util::ProcessOutput::ToStdout);
+  CHECK(spec.timeout == std::chrono::seconds(60));
+
+  processes->answer = [](const wb::util::ProcessSpec&) {
+    wb::util::ProcessResult r;
+    r.timed_out = true;
+    r.signal = 9;
+    return r;
+  };
+  c = run_credential_helper("fake", "127.0.0.1:5000", (dir / "bin").string(), processes);
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.error().code == ErrorCode::Timeout);
+  CHECK(c.error().message == "docker-credential-fake did not answer within 60 seconds");
 }
 
 TEST_CASE("auth: broken files are errors in words") {

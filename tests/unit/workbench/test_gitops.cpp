@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "fake_process_runner.hpp"
 #include "temp_dir.hpp"
 #include "util/fs.hpp"
 #include "workbench/core/app.hpp"
@@ -366,6 +367,46 @@ TEST_CASE("commit messages say what and why", "[workbench][gitops]") {
   CHECK(cm.rfind("orders: config v5 (faster)\n\n", 0) == 0);
   CHECK(cm.find("Config-Version: v5\nChange: set MODE\nReason: faster\n") != std::string::npos);
   CHECK(cm.find("Jar:") == std::string::npos);
+}
+
+TEST_CASE("git runs in the C locale, never prompting, and its absence says to install it", "[workbench][gitops]") {
+  auto processes = std::make_shared<wb::test::FakeProcessRunner>();
+  processes->answer = [](const wb::util::ProcessSpec&) {
+    wb::util::ProcessResult r;
+    r.exit_code = 1;
+    r.out = "o";
+    r.err = "fatal: not a git repository";
+    return r;
+  };
+  auto git = real_git(processes);
+  auto r = git("/srv/config", {"status", "--porcelain"});
+  REQUIRE(r.ok());
+  CHECK(r->exit_code == 1);
+  CHECK(r->out == "o");
+  CHECK(git_error_line(*r) == "fatal: not a git repository");
+  const auto& spec = processes->runs.at(0);
+  CHECK(spec.argv == std::vector<std::string>{"git", "-C", "/srv/config", "status", "--porcelain"});
+  CHECK(spec.stdin_from == wb::util::ProcessInput::Null);
+  CHECK(spec.unset_env == std::vector<std::string>{"LANGUAGE"});
+  CHECK(spec.env == std::vector<std::pair<std::string, std::string>>{{"GIT_TERMINAL_PROMPT", "0"}, {"LC_ALL", "C"}});
+
+  processes->answer = [](const wb::util::ProcessSpec&) {
+    wb::util::ProcessResult r;
+    r.signal = 9;
+    return r;
+  };
+  CHECK(git("", {"push"})->exit_code == 128 + 9);
+  CHECK(processes->runs.back().argv[2] == ".");
+
+  processes->answer = [](const wb::util::ProcessSpec&) {
+    wb::util::ProcessResult r;
+    r.start_error = ENOENT;
+    return r;
+  };
+  auto missing = git("/srv/config", {"status"});
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().message == "cannot run git: No such file or directory");
+  CHECK(missing.error().hint == "install git (apt-get install git) and make sure it is on PATH");
 }
 
 TEST_CASE("commits with real git: dirty refused, push, rebase once, conflict undone", "[workbench][gitops]") {

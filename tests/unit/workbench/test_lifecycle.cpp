@@ -305,20 +305,43 @@ TEST_CASE("a rebuilt Deployment keeps what others added", "[lifecycle]") {
   CHECK(config_version(rebuilt["spec"]["template"], "orders") == "v2");
 }
 
-TEST_CASE("403s in our words", "[lifecycle]") {
-  wb::util::Error e(ErrorCode::Auth,
-                    "deployments.apps \"orders\" is forbidden: User \"alice\" cannot update resource \"deployments\" "
-                    "in API group \"apps\" in the namespace \"shop-prod\"",
-                    "", 403);
-  auto w = reword_forbidden(e, "shop-prod");
+TEST_CASE("a 403 on an app's parts is a refusal in app terms", "[lifecycle]") {
+  auto forbidden = [](const std::string& message) {
+    return wb::util::Error(ErrorCode::Auth, message, "", 403).with(wb::kube::parse_forbidden(message));
+  };
+  auto e = forbidden(
+      "deployments.apps \"orders\" is forbidden: User \"alice\" cannot update resource \"deployments\" "
+      "in API group \"apps\" in the namespace \"shop-prod\"");
+  auto w = refused_in_workspace(e, "shop-prod");
   CHECK(w.code == ErrorCode::Auth);
-  CHECK(w.message == "you (alice) may not change apps in workspace 'shop-prod'");
-  e.message = "secrets is forbidden: User \"bob\" cannot list resource \"secrets\" in API group \"\"";
-  CHECK(reword_forbidden(e, "shop-dev").message == "you (bob) may not see app configs in workspace 'shop-dev'");
-  CHECK(reword_forbidden(e, "shop-dev", "", true).message ==
-        "you (bob) may not change app configs in workspace 'shop-dev'");
+  const auto* r = w.detail<Refusal>();
+  REQUIRE(r);
+  CHECK((r->user == "alice" && r->verb == "update" && r->resource == "deployments" && r->group == "apps"));
+  CHECK(r->workspace == "shop-prod");
+  CHECK_FALSE(r->explained);
+  CHECK(w.detail<wb::kube::Forbidden>() == r);  // a Refusal is the server's facts and more
+  // A version's or a replica's part counts as the app; a config's secret as its config.
+  e = forbidden("secrets is forbidden: User \"bob\" cannot list resource \"secrets\" in API group \"\"");
+  r = refused_in_workspace(e, "shop-dev").detail<Refusal>();
+  REQUIRE(r);
+  CHECK((r->user == "bob" && r->verb == "get" && r->resource == "configmaps" && r->workspace == "shop-dev"));
+  CHECK(refused_in_workspace(e, "shop-dev", true).detail<Refusal>()->verb == "update");  // meant to change
+  e = forbidden("replicasets.apps is forbidden: User \"bob\" cannot list resource \"replicasets\" in API "
+                "group \"apps\" in the namespace \"shop-dev\"");
+  CHECK(refused_in_workspace(e, "shop-dev").detail<Refusal>()->resource == "deployments");
+  // Not an app's part: the server's facts stay as they are. Not a 403: unchanged.
+  e = forbidden("endpointslices.discovery.k8s.io is forbidden: User \"alice\" cannot create resource "
+                "\"endpointslices\" in API group \"discovery.k8s.io\" in the namespace \"shop-dev\"");
+  CHECK(refused_in_workspace(e, "shop-dev").detail<Refusal>() == nullptr);
+  CHECK(refused_in_workspace(e, "shop-dev").detail<wb::kube::Forbidden>()->resource == "endpointslices");
   wb::util::Error other(ErrorCode::Unavailable, "server down", "", 503);
-  CHECK(reword_forbidden(other, "x").message == "server down");
+  CHECK(refused_in_workspace(other, "x").message == "server down");
+  CHECK(refused_in_workspace(other, "x").detail<Refusal>() == nullptr);
+  // An app verb: create and delete stay what they are.
+  auto d = refused_app(wb::util::Error(ErrorCode::Auth, "access denied", "", 403), "delete", "shop-dev");
+  REQUIRE(d.detail<Refusal>());
+  CHECK((d.detail<Refusal>()->verb == "delete" && d.detail<Refusal>()->resource == "deployments"));
+  CHECK(d.detail<Refusal>()->user.empty());
 }
 
 TEST_CASE("change annotations", "[lifecycle]") {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 
+#include "fake_process_runner.hpp"
 #include "jar/fixture_jars.hpp"
 #include "oci/layout.hpp"
 #include "workbench/delivery/push_jar.hpp"
@@ -323,4 +324,33 @@ TEST_CASE("set_app_image: the app's container, the jar and the version") {
   CHECK(e["metadata"]["labels"]["app.kubernetes.io/version"] == "1.2.0");
   json none = {{"metadata", {{"name", "orders"}}}, {"spec", {{"template", {{"spec", {{"containers", json::array()}}}}}}}};
   CHECK(set_app_image(none, "orders", image, "orders.jar", "").error().code == ErrorCode::Failure);
+}
+
+TEST_CASE("the git that reads a jar's provenance: quiet, in the jar's checkout, its answer trimmed", "[push]") {
+  auto processes = std::make_shared<wb::test::FakeProcessRunner>();
+  processes->answer = [](const wb::util::ProcessSpec&) {
+    wb::util::ProcessResult r;
+    r.exit_code = 0;
+    r.out = "  abc123\n";
+    return r;
+  };
+  auto git = default_git("/src/orders", processes);
+  CHECK(git({"rev-parse", "HEAD"}) == "abc123");
+  const auto& spec = processes->runs.at(0);
+  CHECK(spec.argv == std::vector<std::string>{"git", "-C", "/src/orders", "rev-parse", "HEAD"});
+  CHECK(spec.stdin_from == wb::util::ProcessInput::Null);
+  CHECK(spec.stderr_to == wb::util::ProcessOutput::Null);
+  processes->answer = [](const wb::util::ProcessSpec&) {
+    wb::util::ProcessResult r;
+    r.exit_code = 128;
+    r.out = "ignored";
+    return r;
+  };
+  CHECK_FALSE(git({"rev-parse", "HEAD"}));
+  processes->answer = [](const wb::util::ProcessSpec&) {
+    wb::util::ProcessResult r;
+    r.start_error = ENOENT;
+    return r;
+  };
+  CHECK_FALSE(git({"rev-parse", "HEAD"}));
 }
