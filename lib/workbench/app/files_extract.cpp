@@ -373,7 +373,8 @@ Result<std::unique_ptr<PartFile>> PartFile::create(int dir_fd, const std::string
   // A leftover of an earlier copy (or anything planted under that name) goes first; O_EXCL
   // with O_NOFOLLOW then never writes through a symlink.
   ::unlinkat(p->dir_.get(), p->part_.c_str(), 0);
-  p->fd_.reset(::openat(p->dir_.get(), p->part_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  p->fd_.reset(
+      ::openat(p->dir_.get(), p->part_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!p->fd_)
     return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", p->shown_,
                                                  errno == ELOOP ? "it is a symlink" : strerror(errno)));
@@ -405,7 +406,8 @@ Status PartFile::commit(unsigned mode, struct timespec when, std::optional<uint6
   (void)::fchmod(fd_.get(), mode & 0777);
   struct timespec times[2] = {when, when};
   (void)::futimens(fd_.get(), times);
-  if (int err = fd_.close()) return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", shown_, strerror(err)));
+  if (int err = fd_.close())
+    return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", shown_, strerror(err)));
   if (::renameat(dir_.get(), part_.c_str(), dir_.get(), leaf_.c_str()) != 0)
     return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", shown_, strerror(errno)));
   committed_ = true;
