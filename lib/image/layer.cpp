@@ -12,6 +12,7 @@
 #include <set>
 #include <vector>
 
+#include "util/archive.hpp"
 #include "util/encoding.hpp"
 #include "util/strings.hpp"
 
@@ -53,7 +54,7 @@ struct LayerStream::Impl {
   bool in_entry = false;
   int64_t remaining = 0;
 
-  archive* ar = nullptr;
+  util::ArchiveWriter tar;
   z_stream z{};
   bool z_open = false;
   util::Sha256 tar_sha;
@@ -67,7 +68,7 @@ struct LayerStream::Impl {
   std::vector<unsigned char> zbuf = std::vector<unsigned char>(kChunk);
 
   ~Impl() {
-    if (ar) archive_write_free(ar);
+    tar.reset();  // closing it may still write through write_cb, which needs z
     if (z_open) deflateEnd(&z);
     if (file) std::fclose(file);
   }
@@ -117,7 +118,7 @@ struct LayerStream::Impl {
 
   Error archive_failure(const std::string& what) {
     std::string why = !callback_error.empty() ? callback_error
-                      : archive_error_string(ar) ? archive_error_string(ar)
+                      : archive_error_string(tar.get()) ? archive_error_string(tar.get())
                                                  : "unknown error";
     return Error(ErrorCode::Failure, what + ": " + why);
   }
@@ -167,13 +168,12 @@ Result<std::unique_ptr<LayerStream>> LayerStream::open(const std::filesystem::pa
     }
     impl->z_open = true;
   }
-  impl->ar = archive_write_new();
-  if (!impl->ar) throw std::bad_alloc();
-  archive_write_set_format_pax_restricted(impl->ar);  // ustar, plus pax records only for long names
-  archive_write_add_filter_none(impl->ar);
-  archive_write_set_bytes_per_block(impl->ar, 512);
-  archive_write_set_bytes_in_last_block(impl->ar, 1);
-  if (archive_write_open(impl->ar, impl.get(), nullptr, &Impl::write_cb, nullptr) != ARCHIVE_OK) {
+  impl->tar = util::new_archive_writer();
+  archive_write_set_format_pax_restricted(impl->tar.get());  // ustar, plus pax records only for long names
+  archive_write_add_filter_none(impl->tar.get());
+  archive_write_set_bytes_per_block(impl->tar.get(), 512);
+  archive_write_set_bytes_in_last_block(impl->tar.get(), 1);
+  if (archive_write_open(impl->tar.get(), impl.get(), nullptr, &Impl::write_cb, nullptr) != ARCHIVE_OK) {
     return impl->archive_failure("cannot start the layer tar");
   }
   return std::unique_ptr<LayerStream>(new LayerStream(std::move(impl)));
@@ -200,10 +200,11 @@ Status LayerStream::step() {
       if (s.file) std::fclose(s.file);
       s.file = nullptr;
       s.in_entry = false;
-      if (archive_write_finish_entry(s.ar) != ARCHIVE_OK) return s.archive_failure("cannot write the layer tar");
+      if (archive_write_finish_entry(s.tar.get()) != ARCHIVE_OK) return s.archive_failure("cannot write the layer tar");
       return {};
     }
-    if (archive_write_data(s.ar, s.chunk.data(), got) < 0) return s.archive_failure("cannot write the layer tar");
+    if (archive_write_data(s.tar.get(), s.chunk.data(), got) < 0)
+      return s.archive_failure("cannot write the layer tar");
     s.remaining -= static_cast<int64_t>(got);
     return {};
   }
@@ -230,7 +231,7 @@ Status LayerStream::step() {
         size = te.item->size;
       }
     }
-    std::unique_ptr<archive_entry, void (*)(archive_entry*)> e(archive_entry_new(), archive_entry_free);
+    util::ArchiveEntry e = util::new_archive_entry();
     archive_entry_set_pathname_utf8(e.get(), te.name.c_str());
     archive_entry_set_filetype(e.get(), te.item ? AE_IFREG : AE_IFDIR);
     bool exec = te.item && (te.item->mode & 0111) != 0;
@@ -239,7 +240,8 @@ Status LayerStream::step() {
     archive_entry_set_mtime(e.get(), s.options.mtime, 0);
     archive_entry_set_uid(e.get(), s.options.uid);
     archive_entry_set_gid(e.get(), s.options.gid);
-    if (archive_write_header(s.ar, e.get()) != ARCHIVE_OK) return s.archive_failure("cannot write the layer tar");
+    if (archive_write_header(s.tar.get(), e.get()) != ARCHIVE_OK)
+      return s.archive_failure("cannot write the layer tar");
     if (te.item) {
       s.in_entry = true;
       s.remaining = size;
@@ -248,7 +250,7 @@ Status LayerStream::step() {
   }
 
   // Everything written: end the tar, then the gzip stream.
-  if (archive_write_close(s.ar) != ARCHIVE_OK) return s.archive_failure("cannot finish the layer tar");
+  if (archive_write_close(s.tar.get()) != ARCHIVE_OK) return s.archive_failure("cannot finish the layer tar");
   if (s.z_open) {
     s.z.next_in = nullptr;
     s.z.avail_in = 0;

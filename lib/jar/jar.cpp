@@ -12,6 +12,7 @@
 #include <system_error>
 #include <unordered_set>
 
+#include "util/archive.hpp"
 #include "util/numbers.hpp"
 #include "util/strings.hpp"
 
@@ -100,11 +101,6 @@ const Entry* JarInfo::find(std::string_view entry_path) const {
 
 namespace {
 
-struct ArchiveCloser {
-  void operator()(archive* a) const { archive_read_free(a); }
-};
-using ArchivePtr = std::unique_ptr<archive, ArchiveCloser>;
-
 std::string display(const std::filesystem::path& p) { return p.string(); }
 
 // Checks that the file exists and can be read, in the user's words.
@@ -124,9 +120,8 @@ util::Status check_readable(const std::filesystem::path& path) {
   return {};
 }
 
-Result<ArchivePtr> open_zip(const std::filesystem::path& path) {
-  ArchivePtr a(archive_read_new());
-  if (!a) throw std::bad_alloc();
+Result<util::ArchiveReader> open_zip(const std::filesystem::path& path) {
+  util::ArchiveReader a = util::new_archive_reader();
   archive_read_support_format_zip_seekable(a.get());
   if (archive_read_open_filename(a.get(), path.c_str(), 64 * 1024) != ARCHIVE_OK) {
     int err = archive_errno(a.get());
@@ -164,7 +159,7 @@ std::string attr(const Attributes& attrs, const char* name) {
 
 Result<JarInfo> inspect_jar(const std::filesystem::path& path, const InspectOptions& options) {
   WB_TRY(check_readable(path));
-  WB_ASSIGN_OR_RETURN(ArchivePtr a, open_zip(path));
+  WB_ASSIGN_OR_RETURN(util::ArchiveReader a, open_zip(path));
 
   JarInfo info;
   info.path = path;

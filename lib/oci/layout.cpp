@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "util/archive.hpp"
 #include "util/encoding.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -264,25 +265,14 @@ Status OciLayout::delete_manifest(const Reference& ref) {
 
 namespace {
 
-class ArchiveWriter {
- public:
-  ArchiveWriter() : a_(archive_write_new()) {}
-  ~ArchiveWriter() {
-    if (a_) archive_write_free(a_);
-  }
-  archive* get() { return a_; }
-
- private:
-  archive* a_;
-};
-
 Status archive_fail(archive* a, const std::string& what) {
   const char* msg = archive_error_string(a);
   return Error(ErrorCode::Failure, what + (msg ? std::string(": ") + msg : std::string()));
 }
 
 Status add_entry(archive* a, const std::string& name, const fs::path* file, bool dir, const std::string& target) {
-  archive_entry* e = archive_entry_new();
+  util::ArchiveEntry entry = util::new_archive_entry();
+  archive_entry* e = entry.get();
   archive_entry_set_pathname(e, name.c_str());
   archive_entry_set_mtime(e, 0, 0);
   archive_entry_set_uid(e, 0);
@@ -299,9 +289,7 @@ Status add_entry(archive* a, const std::string& name, const fs::path* file, bool
     archive_entry_set_perm(e, 0644);
     archive_entry_set_size(e, static_cast<la_int64_t>(fs::file_size(*file, ec)));
   }
-  int rc = archive_write_header(a, e);
-  archive_entry_free(e);
-  if (rc != ARCHIVE_OK) return archive_fail(a, "cannot write " + target);
+  if (archive_write_header(a, e) != ARCHIVE_OK) return archive_fail(a, "cannot write " + target);
   if (dir) return {};
   File f{std::fopen(file->c_str(), "rb")};
   if (!f.f) return io_error("read", *file, errno);
@@ -354,8 +342,8 @@ Status write_oci_archive(const fs::path& layout_dir, const fs::path& tar_path) {
 
   if (tar_path.has_parent_path()) fs::create_directories(tar_path.parent_path(), ec);
   const std::string tmp = tar_path.string() + ".tmp";
-  ArchiveWriter w;
-  archive* a = w.get();
+  util::ArchiveWriter writer = util::new_archive_writer();
+  archive* a = writer.get();
   archive_write_set_format_pax_restricted(a);
   if (archive_write_open_filename(a, tmp.c_str()) != ARCHIVE_OK) return archive_fail(a, "cannot write " + tmp);
   const fs::path layout_file = layout_dir / kLayoutFile;
@@ -379,22 +367,20 @@ Status write_oci_archive(const fs::path& layout_dir, const fs::path& tar_path) {
 }
 
 Status extract_oci_archive(const fs::path& tar_path, const fs::path& layout_dir) {
-  struct Reader {
-    archive* a = archive_read_new();
-    ~Reader() { archive_read_free(a); }
-  } r;
-  archive_read_support_format_tar(r.a);
-  archive_read_support_filter_all(r.a);
-  if (archive_read_open_filename(r.a, tar_path.c_str(), 1 << 16) != ARCHIVE_OK)
-    return archive_fail(r.a, "cannot read " + tar_path.string());
+  util::ArchiveReader reader = util::new_archive_reader();
+  archive* a = reader.get();
+  archive_read_support_format_tar(a);
+  archive_read_support_filter_all(a);
+  if (archive_read_open_filename(a, tar_path.c_str(), 1 << 16) != ARCHIVE_OK)
+    return archive_fail(a, "cannot read " + tar_path.string());
   std::error_code ec;
   fs::create_directories(layout_dir, ec);
   if (ec) return Error(ErrorCode::Failure, "cannot create " + layout_dir.string() + ": " + ec.message());
   archive_entry* e = nullptr;
   while (true) {
-    int rc = archive_read_next_header(r.a, &e);
+    int rc = archive_read_next_header(a, &e);
     if (rc == ARCHIVE_EOF) break;
-    if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) return archive_fail(r.a, "cannot read " + tar_path.string());
+    if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) return archive_fail(a, "cannot read " + tar_path.string());
     std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
     while (name.rfind("./", 0) == 0) name.erase(0, 2);
     if (name.empty()) continue;
@@ -412,9 +398,9 @@ Status extract_oci_archive(const fs::path& tar_path, const fs::path& layout_dir)
     const void* block;
     size_t size;
     la_int64_t offset;
-    while ((rc = archive_read_data_block(r.a, &block, &size, &offset)) == ARCHIVE_OK)
+    while ((rc = archive_read_data_block(a, &block, &size, &offset)) == ARCHIVE_OK)
       f.write(static_cast<const char*>(block), static_cast<std::streamsize>(size));
-    if (rc != ARCHIVE_EOF) return archive_fail(r.a, "cannot read " + tar_path.string());
+    if (rc != ARCHIVE_EOF) return archive_fail(a, "cannot read " + tar_path.string());
     if (!f) return io_error("write", out, errno);
   }
   if (!fs::exists(layout_dir / kLayoutFile, ec))

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "util/archive.hpp"
 #include "util/fd.hpp"
 #include "util/interrupt.hpp"
 #include "util/numbers.hpp"
@@ -574,11 +575,8 @@ Status add_path(struct archive* a, Upload& u, const fs::path& path, const std::s
     ++u.result->skipped;
     return {};
   }
-  struct archive_entry* e = archive_entry_new();
-  struct Freer {
-    struct archive_entry* e;
-    ~Freer() { archive_entry_free(e); }
-  } freer{e};
+  util::ArchiveEntry entry = util::new_archive_entry();
+  struct archive_entry* e = entry.get();
   archive_entry_set_pathname(e, name.c_str());
   archive_entry_set_perm(e, st.st_mode & 07777);
   archive_entry_set_mtime(e, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
@@ -763,8 +761,8 @@ Result<CopyResult> copy_to_app(k::Client& client, const std::string& ns, const C
   u.options = &o;
   if (S_ISREG(st.st_mode)) u.progress.total = local_size(o.local);
 
-  struct archive* a = archive_write_new();
-  if (!a) throw std::bad_alloc();
+  util::ArchiveWriter writer = util::new_archive_writer();
+  struct archive* a = writer.get();
   archive_write_set_format_pax_restricted(a);
   // The last block is padded to a whole 10 KiB record: GNU tar reading a pipe waits for full
   // records, and under v4.channel.k8s.io stdin cannot be closed to end a short one.
@@ -776,7 +774,7 @@ Result<CopyResult> copy_to_app(k::Client& client, const std::string& ns, const C
     if (sent && archive_write_close(a) != ARCHIVE_OK) sent = archive_failed(a, u, o.local.string());
     if (sent) sent = u.flush();
   }
-  archive_write_free(a);
+  writer.reset();
   // v5 closes stdin; on v4 tar stops at the archive's end marker.
   if (sent) (void)(*session)->close_stdin();
   auto r = (*session)->wait();

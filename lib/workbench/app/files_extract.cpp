@@ -14,6 +14,7 @@
 #include <cstring>
 #include <vector>
 
+#include "util/archive.hpp"
 #include "util/fd.hpp"
 #include "util/strings.hpp"
 #include "workbench/app/files.hpp"
@@ -171,12 +172,8 @@ Status extract_tar(const std::function<Result<std::string_view>()>& read, const 
     std::optional<Error> error;
   } src{&read, std::nullopt};
 
-  struct archive* a = archive_read_new();
-  if (!a) throw std::bad_alloc();
-  struct Closer {
-    struct archive* a;
-    ~Closer() { archive_read_free(a); }
-  } closer{a};
+  util::ArchiveReader reader = util::new_archive_reader();
+  struct archive* a = reader.get();
   archive_read_support_format_tar(a);
   archive_read_support_format_gnutar(a);
   auto on_read = [](struct archive* ar, void* data, const void** buf) -> la_ssize_t {
