@@ -3,14 +3,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <ctime>
-#include <deque>
 #include <exception>
 #include <set>
 #include <thread>
 
+#include "util/byte_pipe.hpp"
 #include "util/fs.hpp"
 #include "util/interrupt.hpp"
 
@@ -120,8 +119,10 @@ class Progress {
 
 // Cancels the other layers when one fails, and everything on Ctrl-C.
 struct Cancel {
-  std::atomic<bool> flag{false};
-  bool stop() const { return flag.load() || util::interrupted(); }
+  std::stop_source source;
+  void request() { source.request_stop(); }
+  std::stop_token token() const { return source.get_token(); }
+  bool stop() const { return source.stop_requested() || util::interrupted(); }
   Error error() const {
     return util::interrupted() ? Error(ErrorCode::Interrupted, "interrupted")
                                : Error(ErrorCode::Interrupted, "stopped because another layer failed");
@@ -129,77 +130,37 @@ struct Cancel {
 };
 
 // A base layer on its way from the base registry to the target: get_blob (push-style, on its
-// own thread) feeds a bounded queue that put_blob's reader (pull-style) drains.
+// own thread) feeds a bounded pipe that put_blob's reader (pull-style) drains.
 class BlobCopy {
  public:
   BlobCopy(oci::Registry& from, const oci::Reference& repo, const std::string& digest, const Cancel& cancel)
-      : cancel_(cancel) {
+      : cancel_(cancel), pipe_(kMaxBuffered, cancel.token()) {
     thread_ = std::thread([this, &from, repo, digest] {
-      Status st = from.get_blob(repo, digest, [this](std::string_view chunk) { return push(chunk); });
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-      if (!st.ok() && !reader_closed_) error_ = st.error();
-      cv_.notify_all();
+      Status st = from.get_blob(repo, digest, [this](std::string_view chunk) { return pipe_.write(chunk); });
+      if (st.ok())
+        pipe_.close();
+      else
+        pipe_.fail(st.error());
     });
   }
   ~BlobCopy() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      reader_closed_ = true;
-      cv_.notify_all();
-    }
+    pipe_.close_reader();
     thread_.join();
   }
   BlobCopy(const BlobCopy&) = delete;
   BlobCopy& operator=(const BlobCopy&) = delete;
 
   Result<size_t> read(char* buf, size_t size) {
-    std::unique_lock<std::mutex> lock(mu_);
-    // Cancellation sets a flag without notifying: look again now and then.
-    while (!cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return !queue_.empty() || done_ || cancel_.stop(); })) {
-    }
+    auto n = pipe_.read(buf, size);
     if (cancel_.stop()) return cancel_.error();
-    if (queue_.empty()) {
-      if (error_) return *error_;
-      return size_t{0};
-    }
-    std::string& front = queue_.front();
-    size_t n = std::min(size, front.size() - front_off_);
-    std::memcpy(buf, front.data() + front_off_, n);
-    front_off_ += n;
-    if (front_off_ == front.size()) {
-      buffered_ -= front.size();
-      queue_.pop_front();
-      front_off_ = 0;
-      cv_.notify_all();
-    }
     return n;
   }
 
  private:
   static constexpr size_t kMaxBuffered = 4u << 20;
 
-  bool push(std::string_view chunk) {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::milliseconds(100),
-                         [&] { return buffered_ < kMaxBuffered || reader_closed_ || cancel_.stop(); })) {
-    }
-    if (reader_closed_ || cancel_.stop()) return false;
-    queue_.emplace_back(chunk);
-    buffered_ += chunk.size();
-    cv_.notify_all();
-    return true;
-  }
-
   const Cancel& cancel_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::string> queue_;
-  size_t front_off_ = 0;
-  size_t buffered_ = 0;
-  bool done_ = false;
-  bool reader_closed_ = false;
-  std::optional<Error> error_;
+  util::BytePipe pipe_;
   std::thread thread_;
 };
 
@@ -219,12 +180,12 @@ Status run_parallel(const std::vector<std::function<Status()>>& tasks, int paral
         if (!st.ok()) {
           std::lock_guard<std::mutex> lock(mu);
           if (!first) first = st.error();
-          cancel.flag = true;
+          cancel.request();
         }
       } catch (...) {
         std::lock_guard<std::mutex> lock(mu);
         if (!thrown) thrown = std::current_exception();
-        cancel.flag = true;
+        cancel.request();
       }
     }
   };

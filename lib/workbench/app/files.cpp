@@ -9,14 +9,12 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
 #include <ctime>
-#include <deque>
-#include <mutex>
 #include <thread>
 
 #include "util/archive.hpp"
+#include "util/byte_pipe.hpp"
 #include "util/fd.hpp"
 #include "util/interrupt.hpp"
 #include "util/numbers.hpp"
@@ -47,49 +45,6 @@ std::string jstr(const json& obj, const char* pointer) {
   const json& v = obj.at(p);
   return v.is_string() ? v.get<std::string>() : "";
 }
-
-// Chunks from the exec stream to the extractor, bounded so memory stays flat.
-class ChunkQueue {
- public:
-  bool push(std::string_view data) {
-    std::unique_lock<std::mutex> lock(mu_);
-    space_.wait(lock, [&] { return aborted_ || bytes_ < kQueueBytes; });
-    if (aborted_) return false;
-    q_.emplace_back(data);
-    bytes_ += data.size();
-    data_.notify_one();
-    return true;
-  }
-  // The next chunk; false at the end (closed and drained, or aborted).
-  bool pop(std::string& out) {
-    std::unique_lock<std::mutex> lock(mu_);
-    data_.wait(lock, [&] { return !q_.empty() || closed_ || aborted_; });
-    if (q_.empty() || aborted_) return false;
-    out = std::move(q_.front());
-    q_.pop_front();
-    bytes_ -= out.size();
-    space_.notify_one();
-    return true;
-  }
-  void close() {
-    std::lock_guard<std::mutex> lock(mu_);
-    closed_ = true;
-    data_.notify_all();
-  }
-  void abort() {
-    std::lock_guard<std::mutex> lock(mu_);
-    aborted_ = true;
-    space_.notify_all();
-    data_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable space_, data_;
-  std::deque<std::string> q_;
-  size_t bytes_ = 0;
-  bool closed_ = false, aborted_ = false;
-};
 
 struct Captured {
   k::ExecResult result;
@@ -428,14 +383,14 @@ Result<CopyResult> copy_from_app(k::Client& client, const std::string& ns, const
     };
   }
   while (true) {
-    ChunkQueue queue;
+    util::BytePipe queue(kQueueBytes);
     Captured c;
     std::optional<Error> exec_failure;
     k::ExecOptions eo;
     eo.container = t.container;
     eo.command = {"tar", "cf", "-", "-C", dir, base};
     auto session = client.exec(
-        ns, t.name, eo, [&](std::string_view d) { return queue.push(d); },
+        ns, t.name, eo, [&](std::string_view d) { return queue.write(d); },
         [&](std::string_view d) {
           if (c.err.size() < kKeepStderr) c.err.append(d);
           return true;
@@ -452,14 +407,14 @@ Result<CopyResult> copy_from_app(k::Client& client, const std::string& ns, const
     std::string chunk;
     auto read = [&]() -> Result<std::string_view> {
       if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
-      if (!queue.pop(chunk)) return std::string_view();
-      return std::string_view(chunk);
+      WB_ASSIGN_OR_RETURN(bool more, queue.read_chunk(chunk));
+      return more ? std::string_view(chunk) : std::string_view();
     };
     ExtractStats stats;
     Status st = extract_tar(read, target, stats, progress);
-    if (!st) queue.abort();
+    if (!st) queue.close_reader();
     // Drain what is left (a tar stream may have padding after its end).
-    while (queue.pop(chunk)) {
+    while (queue.read_chunk(chunk).value_or(false)) {
     }
     pump.join();
 
