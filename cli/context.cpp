@@ -100,7 +100,7 @@ Result<std::shared_ptr<kube::Client>> default_kube_factory(Context& ctx) {
   WB_ASSIGN_OR_RETURN(auto settings, ctx.settings());
   kube::ConnectOptions opts;
   opts.kubeconfig_flag = ctx.global.kubeconfig;
-  opts.context_flag = settings->get_or("kube.context", "");
+  opts.context_flag = settings->text("kube.context");
   opts.env = ctx.env;
   opts.runner = ctx.process_runner;
   WB_ASSIGN_OR_RETURN(auto config, kube::load_rest_config(opts));

@@ -103,7 +103,7 @@ void remember_replicas(json& deployment, const wbw::AppSpec& spec, const json* e
   if (spec.replicas && *spec.replicas > 0) n = std::to_string(*spec.replicas);
   if (n.empty() && existing)
     n = existing->value("/metadata/annotations"_json_pointer, json::object()).value(wbw::annotations::kReplicas, "");
-  if (n.empty()) n = std::to_string(std::max(1, settings.get_int("defaults.replicas", 1)));
+  if (n.empty()) n = std::to_string(std::max(1, settings.get_int("defaults.replicas")));
   deployment["metadata"]["annotations"][wbw::annotations::kReplicas] = n;
 }
 

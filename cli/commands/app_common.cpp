@@ -69,7 +69,8 @@ wbw::ChangeInfo change_info(Context& ctx, k::Client& client, const std::string& 
 
 void add_wait_flags(CLI::App& verb, WaitFlags& flags) {
   verb.add_flag("--no-wait", flags.no_wait, "Do not wait for the app to settle");
-  verb.add_option("--timeout", flags.timeout, "Give up waiting after this long, exit 6 (default 5m)")
+  verb.add_option("--timeout", flags.timeout,
+                  "Give up waiting after this long, exit 6 (default " + util::format_age(wbw::kRolloutTimeout) + ")")
       ->type_name("DURATION")
       ->check(duration_error);
 }
@@ -77,8 +78,8 @@ void add_wait_flags(CLI::App& verb, WaitFlags& flags) {
 Result<wbw::AppState> wait_for_app(Context& ctx, k::Client& client, const std::string& ns, const std::string& app,
                                    const WaitFlags& flags) {
   wbw::WaitOptions o;
-  o.timeout = util::parse_duration(flags.timeout, "--timeout").value_or(std::chrono::minutes(5));
-  o.fail_after = std::min<std::chrono::milliseconds>(o.timeout, std::chrono::seconds(30));
+  if (!flags.timeout.empty()) o.timeout = util::parse_duration(flags.timeout, "--timeout").value_or(o.timeout);
+  o.fail_after = std::min(o.timeout, o.fail_after);
   // In GitLab CI: each change on a line of its own inside a collapsible section, no redraws.
   const bool ci_lines = ctx.in_gitlab_ci() && !ctx.global.quiet && !ctx.global.machine_output();
   const bool progress = ctx.show_progress() && !ci_lines;

@@ -27,7 +27,7 @@ workbench::ChangeInfo change_info(Context& ctx, kube::Client& client, const std:
 // --no-wait and --timeout for the verbs that wait for the app to settle.
 struct WaitFlags {
   bool no_wait = false;
-  std::string timeout = "5m";
+  std::string timeout;  // "" = workbench::kRolloutTimeout
 };
 void add_wait_flags(CLI::App& verb, WaitFlags& flags);
 

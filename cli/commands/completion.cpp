@@ -129,8 +129,7 @@ Result<std::vector<std::string>> complete_values(Context& ctx, const std::vector
     // The user's own workspaces (membership records), else every one they may list.
     WB_ASSIGN_OR_RETURN(auto settings, ctx.settings());
     WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
-    WB_ASSIGN_OR_RETURN(auto list,
-                        wbw::tenancy::list_workspaces(*client, settings->get_or("tenant", ""), false, false));
+    WB_ASSIGN_OR_RETURN(auto list, wbw::tenancy::list_workspaces(*client, settings->text("tenant"), false, false));
     std::vector<std::string> names;
     for (const auto& w : list.rows) names.push_back(w.name);
     return names;

@@ -83,7 +83,7 @@ Status write_and_roll(Context& ctx, const std::string& app, const wbw::ConfigCha
   if (pointing.changed && replicas > 0 && !wait.no_wait) WB_TRY(wait_for_app(ctx, *client, ns, app, wait));
   // After the rollout: the revisions the cluster keeps for rollback are settled by then.
   std::vector<int> deleted;
-  if (auto pruned = wbw::prune_config_versions(*client, ns, app, settings->get_int("retention.configs", 10)))
+  if (auto pruned = wbw::prune_config_versions(*client, ns, app, settings->get_int("retention.configs")))
     deleted = *pruned;
   else
     ctx.warn("old config versions were not cleaned up: " + explain_error(ctx, pruned.error()).message);

@@ -101,14 +101,14 @@ Status run_doctor(const DoctorOptions& o, Context& ctx) {
     kube::ConnectOptions opts;
     opts.kubeconfig_flag = ctx.global.kubeconfig;
     auto s = ctx.settings();
-    opts.context_flag = s ? (*s)->get_or("kube.context", "") : ctx.global.context;
+    opts.context_flag = s ? (*s)->text("kube.context") : ctx.global.context;
     opts.env = ctx.env;
     opts.runner = ctx.process_runner;
     return kube::load_rest_config(opts);
   };
   in.kube_source = [&ctx](const k::RestConfig& c) { return kube_source(ctx, c); };
   in.make_kube = [http](k::RestConfig c) { return k::make_client(std::move(c), nullptr, http); };
-  if (settings) in.workspace = (*settings)->get_or("workspace", "");
+  if (settings) in.workspace = (*settings)->text("workspace");
   if (!o.app.empty()) {
     in.app = o.app;
   } else if (auto file = wbw::find_app_file(ctx.cwd)) {
@@ -121,7 +121,7 @@ Status run_doctor(const DoctorOptions& o, Context& ctx) {
     in.make_registry = [s, &ctx, http]() {
       wbw::PushTarget target;
       target.kind = wbw::PushTarget::Kind::Registry;
-      if (auto ref = oci::parse_reference(s->get_or("registry.host", "") + "/x")) target.ref = *ref;
+      if (auto ref = oci::parse_reference(s->text("registry.host") + "/x")) target.ref = *ref;
       return oci::make_registry_client(wbw::registry_options(*s, target, ctx.env, http));
     };
   }

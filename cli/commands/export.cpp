@@ -133,7 +133,7 @@ Result<GitopsApp> open_gitops_app(Context& ctx, const GitopsFlags& flags, const 
   out.commit.env = ctx.env;
   // Both become folder names: nothing that could climb out of the checkout.
   WB_TRY(wbw::check_app_name(app));
-  WB_ASSIGN_OR_RETURN(auto ws, gops::find_workspace(out.commit.root, app, settings->get_or("workspace", "")));
+  WB_ASSIGN_OR_RETURN(auto ws, gops::find_workspace(out.commit.root, app, settings->text("workspace")));
   if (!util::is_dns1123_label(ws))
     return Error(ErrorCode::Usage, fmt::format("'{}' is not a workspace name", ws), "pass -w WORKSPACE");
   WB_TRY(gops::check_checkout(out.git, out.commit));
@@ -228,8 +228,7 @@ Status gitops_config_set(Context& ctx, const GitopsFlags& flags, const std::stri
     change.replace_with = std::move(content);
   }
   const std::string who = gitops_who(ctx, target);
-  WB_ASSIGN_OR_RETURN(auto made,
-                      gops::config_change(target.app, change, who, settings->get_int("retention.configs", 10)));
+  WB_ASSIGN_OR_RETURN(auto made, gops::config_change(target.app, change, who, settings->get_int("retention.configs")));
   for (const auto& w : made.warnings) ctx.warn(w);
   gops::MessageFacts facts;
   facts.workspace = target.app.workspace;

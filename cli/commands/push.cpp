@@ -30,9 +30,9 @@ namespace {
 struct PushJarOptions {
   wbw::PushRequest request;
   bool no_deploy = false;
-  std::string timeout = "5m";
+  std::string timeout;  // "" = workbench::kRolloutTimeout
   std::string dotenv_out;
-  int parallel = 3;
+  int parallel = wbw::kPushParallel;
   GitopsFlags gitops;
 };
 
@@ -258,7 +258,7 @@ Status run_push_jar(const PushJarOptions& o, Context& ctx) {
                        {"revision", number_or_null(revision)},
                        {"state", state_words}};
     // retention.auto: clean up after a push that deployed (the cluster says what is in use).
-    if (settings->get_bool("retention.auto", false))
+    if (settings->get_bool("retention.auto"))
       doc["retention"] = retention_after_push(ctx, *client, ns, plan.app, result.digest);
   }
 
@@ -303,13 +303,16 @@ void register_push(CLI::App& app, Context& ctx, Action& action) {
       ->type_name("NAME=VALUE")
       ->allow_extra_args(false);
   v->add_flag("--no-deploy", o->no_deploy, "Push only; leave the app as it is");
-  v->add_option("--timeout", o->timeout, "Give up waiting for the rollout after this long, exit 6 (default 5m)")
+  v->add_option("--timeout", o->timeout,
+                "Give up waiting for the rollout after this long, exit 6 (default " +
+                    util::format_age(wbw::kRolloutTimeout) + ")")
       ->type_name("DURATION")
       ->check(duration_error);
   v->add_option("--dotenv-out", o->dotenv_out,
                 "Write WB_IMAGE, WB_IMAGE_DIGEST and WB_IMAGE_TAG to FILE (a GitLab dotenv report)")
       ->type_name("FILE");
-  v->add_option("--parallel", o->parallel, "Layers uploaded at once (default 3)")
+  v->add_option("--parallel", o->parallel,
+                "Layers uploaded at once (default " + std::to_string(wbw::kPushParallel) + ")")
       ->type_name("N")
       ->check([](const std::string& s) {
         return util::parse_int(s, "", 1, 16) ? std::string() : "must be between 1 and 16, not '" + s + "'";

@@ -31,9 +31,9 @@ void warn_records(Context& ctx, const wbw::tenancy::RecordsOutcome& outcome) {
 Status run_list(bool all, Context& ctx) {
   WB_ASSIGN_OR_RETURN(auto settings, ctx.settings());
   WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
-  const std::string tenant = settings->get_or("tenant", "");
+  const std::string tenant = settings->text("tenant");
   WB_ASSIGN_OR_RETURN(auto list, wbw::tenancy::list_workspaces(*client, tenant, all, true));
-  std::string current = settings->get_or("workspace", "");
+  std::string current = settings->text("workspace");
   json out = json::array();
   Table t{{"current", "name", "tenant", "status", "age", "can deploy", "role"}, {}, {}};
   std::vector<std::string> names;
@@ -73,7 +73,7 @@ Status run_use(const std::string& name, Context& ctx) {
   WB_ASSIGN_OR_RETURN(auto settings, ctx.settings());
   WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
   auto ns = client->get(k::types::Namespace, "", name);
-  const std::string tenant = settings->get_or("tenant", "");
+  const std::string tenant = settings->text("tenant");
   if (!ns) {
     if (ns.error().code == ErrorCode::NotFound)
       return Error(ErrorCode::NotFound, fmt::format("workspace '{}' not found", name),
@@ -111,18 +111,14 @@ Status run_create(const CreateOptions& o, Context& ctx) {
   WB_ASSIGN_OR_RETURN(auto settings, ctx.settings());
   ten::WorkspaceSpec spec;
   spec.name = o.name;
-  spec.tenant = o.tenant.empty() ? settings->get_or("tenant", "") : o.tenant;
+  spec.tenant = o.tenant.empty() ? settings->text("tenant") : o.tenant;
   if (spec.tenant.empty())
     return Error(ErrorCode::Usage, fmt::format("which tenant does workspace '{}' belong to?", o.name),
                  "pass --tenant T (or set tenant in the profile)");
-  auto& d = spec.defaults;
-  d.quota_cpu = o.cpu.empty() ? settings->get_or("workspaces.quota.cpu", d.quota_cpu) : o.cpu;
-  d.quota_memory = o.memory.empty() ? settings->get_or("workspaces.quota.memory", d.quota_memory) : o.memory;
-  d.limit_cpu = settings->get_or("workspaces.limits.cpu", d.limit_cpu);
-  d.limit_memory = settings->get_or("workspaces.limits.memory", d.limit_memory);
-  d.request_cpu = settings->get_or("workspaces.limits.cpuRequest", d.request_cpu);
-  d.request_memory = settings->get_or("workspaces.limits.memoryRequest", d.request_memory);
-  d.network_policy = !o.no_network_policy && settings->get_bool("workspaces.networkPolicy", true);
+  auto& d = spec.defaults = ten::workspace_defaults(*settings);
+  if (!o.cpu.empty()) d.quota_cpu = o.cpu;
+  if (!o.memory.empty()) d.quota_memory = o.memory;
+  if (o.no_network_policy) d.network_policy = false;
   WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
   if (!o.dry_run) spec.creator = server_username(*client);
   WB_ASSIGN_OR_RETURN(auto created, ten::create_workspace(*client, spec, o.dry_run));

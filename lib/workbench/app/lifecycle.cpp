@@ -191,7 +191,7 @@ int replicas_to_start(const json& deployment, std::optional<int> flag, const Set
   if (auto n = to_number(annotation(deployment, annotations::kReplicas)); n && *n > 0) return static_cast<int>(*n);
   const json& current = at(deployment, "/spec/replicas");
   if (current.is_number_integer() && current.get<int>() > 0) return current.get<int>();
-  return std::max(1, settings.get_int("defaults.replicas", 1));
+  return std::max(1, settings.get_int("defaults.replicas"));
 }
 
 std::string replica_name(const std::string& pod_name, const std::string& app) {

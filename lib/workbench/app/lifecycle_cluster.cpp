@@ -20,13 +20,7 @@ namespace k = wb::kube;
 namespace {
 
 std::string selector_of(const std::string& app, bool managed_only) {
-  std::string s = fmt::format("{}={}", labels::kName, app);
-  if (managed_only) s += fmt::format(",{}=wb", labels::kManagedBy);
-  return s;
-}
-
-bool made_by_wb(const json& obj) {
-  return obj.value("/metadata/labels"_json_pointer, json::object()).value(labels::kManagedBy, "") == "wb";
+  return managed_only ? made_for_app(app) : fmt::format("{}={}", labels::kName, app);
 }
 
 Error not_found(const std::string& ns, const std::string& app) {

@@ -35,7 +35,14 @@ inline constexpr const char* kApp = "app";
 inline constexpr const char* kCreator = "kubesphere.io/creator";
 inline constexpr const char* kAlias = "kubesphere.io/alias-name";
 inline constexpr const char* kDescription = "kubesphere.io/description";
+// The value of kManagedBy on everything wb makes.
+inline constexpr const char* kManagedByWb = "wb";
 }  // namespace labels
+
+// True for an object wb made (labelled app.kubernetes.io/managed-by=wb).
+bool made_by_wb(const json& obj);
+// The label selector of what wb made for an app: "app.kubernetes.io/name=APP,app.kubernetes.io/managed-by=wb".
+std::string made_for_app(const std::string& app);
 
 // The image of an app that has had no `wb push` yet when the profile names no base image. It is
 // never pulled (the app is stopped) and cannot be: `.invalid` is a reserved top-level domain.
@@ -124,12 +131,11 @@ struct AppObjects {
   std::vector<std::string> warnings;   // things the user should know (e.g. tracing without a collector)
 };
 
-// Builds the app's Deployment and Service. Settings read (profile keys): registry.pullSecret,
-// baseImages.*, tracing.enabled/collector/agentPath, defaults.cpu/memory/timezone,
-// retention.revisions; and these platform knobs with built-in defaults (a profile may set them
-// once profile.cpp knows them): defaults.maxRamPercentage (75.0), defaults.shutdownSeconds (45,
-// terminationGracePeriodSeconds), defaults.preStopSleep (10), defaults.preStopCommand ("sleep"),
-// security.restricted (true), scheduling.spreadAcrossNodes (true), defaults.cpuRequestPercent (25).
+// Builds the app's Deployment and Service. Settings read (their defaults are in kSettings):
+// registry.pullSecret, baseImages.*, tracing.enabled/collector/agentPath,
+// defaults.cpu/memory/timezone/maxRamPercentage/cpuRequestPercent, defaults.shutdownSeconds
+// (terminationGracePeriodSeconds), defaults.preStopSleep/preStopCommand, security.restricted,
+// scheduling.spreadAcrossNodes, retention.revisions.
 // Usage error if a quantity (from the spec or the profile) is malformed.
 Result<AppObjects> build_objects(const AppSpec& spec, const Settings& settings, const BuildContext& context);
 

@@ -1,13 +1,15 @@
 // An app's Kubernetes objects: the Deployment and the Service, with the platform defaults.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
-#include <fmt/format.h>
 
 #include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "workbench/core/app.hpp"
+#include "workbench/core/json_fields.hpp"
 
 namespace wb::workbench {
 
@@ -35,7 +37,7 @@ std::string label_value(const std::string& text) {
 
 json app_labels(const AppSpec& spec, const BuildContext& ctx) {
   json l = app_selector(spec.name);
-  l[labels::kManagedBy] = "wb";
+  l[labels::kManagedBy] = labels::kManagedByWb;
   if (auto v = label_value(ctx.version); !v.empty()) l[labels::kVersion] = v;
   return l;
 }
@@ -84,16 +86,16 @@ Result<std::string> image_for(const AppSpec& spec, const Settings& settings) {
 }
 
 // A quantity from the spec, else from the profile; Usage error naming where a bad one came from.
-Result<std::string> quantity_for(const std::string& from_spec, const Settings& settings, const std::string& key,
-                                 const std::string& fallback, Status (*check)(const std::string&)) {
+Result<std::string> quantity_for(const std::string& from_spec, const Settings& settings, TextSetting key,
+                                 Status (*check)(const std::string&)) {
   if (!from_spec.empty()) {
     WB_TRY(check(from_spec));
     return from_spec;
   }
-  std::string v = settings.get_or(key, fallback);
+  std::string v = settings.text(key);
   if (auto st = check(v); !st) {
     auto e = st.error();
-    e.message = fmt::format("{} (setting {})", e.message, key);
+    e.message = fmt::format("{} (setting {})", e.message, key.name());
     e.hint = "fix it in the profile (`wb profile show --resolved` shows where it comes from)";
     return e;
   }
@@ -135,9 +137,8 @@ void add_probes(json& c, const AppSpec& spec) {
 // which is appended (later JVM options win).
 json container_env(const AppSpec& spec, const Settings& settings, bool tracing, std::vector<std::string>& warnings) {
   std::vector<std::pair<std::string, std::string>> env;
-  std::string tool_options = fmt::format("-XX:MaxRAMPercentage={}", settings.get_or("defaults.maxRamPercentage", "75.0"));
-  if (tracing)
-    tool_options += " -javaagent:" + settings.get_or("tracing.agentPath", "/skywalking/agent/skywalking-agent.jar");
+  std::string tool_options = fmt::format("-XX:MaxRAMPercentage={}", settings.text("defaults.maxRamPercentage"));
+  if (tracing) tool_options += " -javaagent:" + settings.text("tracing.agentPath");
   env.emplace_back("JAVA_TOOL_OPTIONS", tool_options);
   if (auto tz = settings.get("defaults.timezone")) env.emplace_back("TZ", *tz);
   if (tracing) {
@@ -163,7 +164,7 @@ json container_env(const AppSpec& spec, const Settings& settings, bool tracing, 
 }
 
 json security_context(const Settings& settings, const BuildContext& ctx) {
-  if (!settings.get_bool("security.restricted", true)) return nullptr;
+  if (!settings.get_bool("security.restricted")) return nullptr;
   json sc = {{"allowPrivilegeEscalation", false},
              {"capabilities", {{"drop", json::array({"ALL"})}}},
              {"seccompProfile", {{"type", "RuntimeDefault"}}}};
@@ -178,15 +179,15 @@ json app_selector(const std::string& app) { return {{labels::kName, app}, {label
 Result<AppObjects> build_objects(const AppSpec& spec, const Settings& settings, const BuildContext& ctx) {
   AppObjects out;
   WB_ASSIGN_OR_RETURN(auto image, image_for(spec, settings));
-  WB_ASSIGN_OR_RETURN(auto cpu, quantity_for(spec.cpu, settings, "defaults.cpu", "500m", &check_cpu));
-  WB_ASSIGN_OR_RETURN(auto memory, quantity_for(spec.memory, settings, "defaults.memory", "1Gi", &check_memory));
-  const bool tracing = spec.trace.value_or(settings.get_bool("tracing.enabled", false));
+  WB_ASSIGN_OR_RETURN(auto cpu, quantity_for(spec.cpu, settings, "defaults.cpu", &check_cpu));
+  WB_ASSIGN_OR_RETURN(auto memory, quantity_for(spec.memory, settings, "defaults.memory", &check_memory));
+  const bool tracing = spec.trace.value_or(settings.get_bool("tracing.enabled"));
   const json selector = app_selector(spec.name);
 
   // Requests: all of the memory (a JVM's heap is sized from the limit and must not be squeezed),
   // a share of the CPU limit (startup bursts use the rest).
   const long long cpu_limit_m = static_cast<long long>(std::ceil(parse_quantity(cpu)->value * 1000.0L - 1e-9L));
-  const int request_percent = std::clamp(settings.get_int("defaults.cpuRequestPercent", 25), 1, 100);
+  const int request_percent = std::clamp(settings.get_int("defaults.cpuRequestPercent"), 1, 100);
   const long long cpu_request_m = std::max(1LL, (cpu_limit_m * request_percent + 99) / 100);
 
   json container = {
@@ -202,14 +203,12 @@ Result<AppObjects> build_objects(const AppSpec& spec, const Settings& settings, 
   };
   add_probes(container, spec);
   // Graceful shutdown: keep serving while endpoints and ingresses forget the pod, then SIGTERM.
-  const int pre_stop = std::max(0, settings.get_int("defaults.preStopSleep", 10));
-  const int grace = std::max(pre_stop + 1, settings.get_int("defaults.shutdownSeconds", 45));
+  const int pre_stop = std::max(0, settings.get_int("defaults.preStopSleep"));
+  const int grace = std::max(pre_stop + 1, settings.get_int("defaults.shutdownSeconds"));
   if (pre_stop > 0)
     container["lifecycle"] = {
         {"preStop",
-         {{"exec",
-           {{"command",
-             json::array({settings.get_or("defaults.preStopCommand", "sleep"), std::to_string(pre_stop)})}}}}}};
+         {{"exec", {{"command", json::array({settings.text("defaults.preStopCommand"), std::to_string(pre_stop)})}}}}}};
   if (auto sc = security_context(settings, ctx); !sc.is_null()) container["securityContext"] = sc;
 
   json mounts = json::array({{{"name", kTmpVolume}, {"mountPath", "/tmp"}}});
@@ -227,7 +226,7 @@ Result<AppObjects> build_objects(const AppSpec& spec, const Settings& settings, 
   };
   if (auto secret = settings.get("registry.pullSecret"))
     pod_spec["imagePullSecrets"] = json::array({{{"name", *secret}}});
-  if (settings.get_bool("scheduling.spreadAcrossNodes", true))
+  if (settings.get_bool("scheduling.spreadAcrossNodes"))
     pod_spec["affinity"] = {
         {"podAntiAffinity",
          {{"preferredDuringSchedulingIgnoredDuringExecution",
@@ -243,7 +242,7 @@ Result<AppObjects> build_objects(const AppSpec& spec, const Settings& settings, 
       {"metadata", object_metadata(spec, ctx)},
       {"spec",
        {{"replicas", ctx.replicas.value_or(0)},
-        {"revisionHistoryLimit", std::max(0, settings.get_int("retention.revisions", 10))},
+        {"revisionHistoryLimit", std::max(0, settings.get_int("retention.revisions"))},
         {"selector", {{"matchLabels", selector}}},
         {"strategy", {{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxSurge", "25%"}, {"maxUnavailable", 0}}}}},
         {"template", {{"metadata", {{"labels", pod_labels}}}, {"spec", pod_spec}}}}},
@@ -263,6 +262,14 @@ Result<AppObjects> build_objects(const AppSpec& spec, const Settings& settings, 
                                 {"targetPort", spec.port}}})}}},
   };
   return out;
+}
+
+bool made_by_wb(const json& obj) {
+  return fields::meta_string(obj, "labels", labels::kManagedBy) == labels::kManagedByWb;
+}
+
+std::string made_for_app(const std::string& app) {
+  return fmt::format("{}={},{}={}", labels::kName, app, labels::kManagedBy, labels::kManagedByWb);
 }
 
 }  // namespace wb::workbench

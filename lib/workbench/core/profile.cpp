@@ -27,54 +27,6 @@ const char* source_name(Source s) {
   return "default";
 }
 
-const std::vector<SettingInfo>& known_settings() {
-  using T = SettingInfo::Type;
-  static const std::vector<SettingInfo> list = {
-      {"name", T::String, "", "display name of the profile"},
-      {"tenant", T::String, "", "the tenant (KubeSphere workspace) whose workspaces you use"},
-      {"workspace", T::String, "", "default workspace (namespace) for apps"},
-      {"kube.context", T::String, "", "kubeconfig context to use (default: the current one)"},
-      {"registry.host", T::String, "", "registry host[:port] images are pushed to; empty = local OCI layout"},
-      {"registry.project", T::String, "", "registry project (Harbor) or path prefix for app repositories"},
-      {"registry.credentials", T::String, "docker",
-       "where registry credentials come from: docker (docker/podman auth files), env (WB_REGISTRY_USER/PASSWORD)"},
-      {"registry.ca", T::String, "", "CA certificate file for the registry's TLS"},
-      {"registry.insecure", T::Bool, "false", "allow plain HTTP or unverified TLS to the registry"},
-      {"registry.pullSecret", T::String, "", "image pull secret name set on apps"},
-      {"baseImages", T::Map, "", "base image by Java major version, e.g. baseImages: {\"17\": reg/java:17}"},
-      {"route.domain", T::String, "", "apps get <app>.<workspace>.<domain> routes"},
-      {"route.ingressClass", T::String, "", "ingress class of routes"},
-      {"route.tlsSecret", T::String, "", "TLS secret for routes"},
-      {"tracing.enabled", T::Bool, "false", "new apps trace with the base image's SkyWalking agent"},
-      {"tracing.collector", T::String, "", "SkyWalking collector address (host:port)"},
-      {"tracing.agentPath", T::String, "/skywalking/agent/skywalking-agent.jar", "agent jar inside the base image"},
-      {"defaults.replicas", T::Int, "1", "replicas of a started app"},
-      {"defaults.cpu", T::String, "500m", "CPU limit of an app"},
-      {"defaults.memory", T::String, "1Gi", "memory limit of an app"},
-      {"defaults.timezone", T::String, "", "TZ of containers; empty = the host's /etc/localtime"},
-      {"defaults.maxRamPercentage", T::String, "75.0", "JVM heap as a percentage of the memory limit"},
-      {"defaults.shutdownSeconds", T::Int, "45", "grace period for a replica to shut down"},
-      {"defaults.preStopSleep", T::Int, "10", "seconds a replica keeps serving after it is told to stop"},
-      {"defaults.preStopCommand", T::String, "sleep", "command in the image used for that wait"},
-      {"defaults.cpuRequestPercent", T::Int, "25", "CPU request as a percentage of the CPU limit"},
-      {"security.restricted", T::Bool, "true", "restricted security context (no privilege escalation, no capabilities)"},
-      {"scheduling.spreadAcrossNodes", T::Bool, "true", "prefer putting an app's replicas on different nodes"},
-      {"retention.images", T::Int, "10", "image versions kept per app"},
-      {"retention.configs", T::Int, "10", "config versions kept per app"},
-      {"retention.revisions", T::Int, "10", "revisions kept per app"},
-      {"retention.auto", T::Bool, "false", "clean up after every successful push"},
-      {"workspaces.quota.cpu", T::String, "8", "CPU quota of a new workspace (requests and limits)"},
-      {"workspaces.quota.memory", T::String, "16Gi", "memory quota of a new workspace (requests and limits)"},
-      {"workspaces.limits.cpu", T::String, "1", "default CPU limit of a container in a new workspace"},
-      {"workspaces.limits.memory", T::String, "1Gi", "default memory limit of a container in a new workspace"},
-      {"workspaces.limits.cpuRequest", T::String, "100m", "default CPU request of a container in a new workspace"},
-      {"workspaces.limits.memoryRequest", T::String, "256Mi",
-       "default memory request of a container in a new workspace"},
-      {"workspaces.networkPolicy", T::Bool, "true", "new workspaces get a NetworkPolicy that keeps other tenants out"},
-  };
-  return list;
-}
-
 namespace {
 
 const SettingInfo* find_setting(const std::string& key) {
@@ -99,9 +51,9 @@ std::vector<std::string> candidates_under(const std::string& prefix) {
   std::vector<std::string> out;
   for (const auto& s : known_settings()) {
     if (prefix.empty()) {
-      out.push_back(s.key.substr(0, s.key.find('.')));
+      out.emplace_back(s.key.substr(0, s.key.find('.')));
     } else if (s.key.rfind(prefix + ".", 0) == 0) {
-      out.push_back(s.key.substr(prefix.size() + 1));
+      out.emplace_back(s.key.substr(prefix.size() + 1));
     }
   }
   return out;
@@ -213,31 +165,37 @@ Result<SettingMap> parse_settings_yaml(const std::string& text, const std::strin
   return out;
 }
 
-std::optional<std::string> Settings::get(const std::string& key) const {
-  auto it = values_.find(key);
-  if (it == values_.end() || it->second.value.empty()) return std::nullopt;
+std::string_view Settings::raw(const SettingInfo& info) const {
+  auto it = values_.find(std::string(info.key));
+  if (it == values_.end() || it->second.value.empty()) return info.default_value;
   return it->second.value;
 }
 
-std::string Settings::get_or(const std::string& key, const std::string& fallback) const {
-  return get(key).value_or(fallback);
+std::optional<std::string> Settings::get(TextSetting key) const {
+  auto v = raw(key.info());
+  if (v.empty()) return std::nullopt;
+  return std::string(v);
 }
 
-int Settings::get_int(const std::string& key, int fallback) const {
-  auto v = get(key);
-  return v ? util::parse_int<int>(*v, key, 0).value_or(fallback) : fallback;
+std::string Settings::text(TextSetting key) const { return std::string(raw(key.info())); }
+
+int Settings::get_int(IntSetting key) const {
+  const SettingInfo& info = key.info();
+  if (auto n = util::parse_int<int>(raw(info), info.key, 0)) return *n;
+  return util::parse_int<int>(info.default_value, info.key, 0).value();
 }
 
-bool Settings::get_bool(const std::string& key, bool fallback) const {
-  auto v = get(key);
-  if (!v) return fallback;
-  return parse_bool(*v).value_or(fallback);
+bool Settings::get_bool(BoolSetting key) const {
+  const SettingInfo& info = key.info();
+  if (auto b = parse_bool(std::string(raw(info)))) return *b;
+  return parse_bool(std::string(info.default_value)).value();
 }
 
-std::map<std::string, std::string> Settings::get_map(const std::string& prefix) const {
+std::map<std::string, std::string> Settings::get_map(MapSetting key) const {
+  const std::string prefix = key.name() + ".";
   std::map<std::string, std::string> out;
   for (const auto& [k, v] : values_)
-    if (k.rfind(prefix + ".", 0) == 0 && !v.value.empty()) out[k.substr(prefix.size() + 1)] = v.value;
+    if (k.rfind(prefix, 0) == 0 && !v.value.empty()) out[k.substr(prefix.size())] = v.value;
   return out;
 }
 
@@ -310,7 +268,8 @@ Result<Settings> resolve_settings(const ResolveInputs& in) {
   Settings s;
   // Defaults.
   for (const auto& info : known_settings())
-    if (!info.default_value.empty()) s.set(info.key, {info.default_value, Source::Default, "built-in"});
+    if (!info.default_value.empty())
+      s.set(std::string(info.key), {std::string(info.default_value), Source::Default, "built-in"});
 
   // Profile: --profile, then WB_PROFILE, then the current one.
   const ConfigDirs dirs = config_dirs(in.env);
@@ -373,10 +332,11 @@ Result<Settings> resolve_settings(const ResolveInputs& in) {
   // Environment.
   for (const auto& info : known_settings()) {
     if (info.type == SettingInfo::Type::Map) continue;
-    auto var = env_name(info.key);
+    const std::string key(info.key);
+    auto var = env_name(key);
     if (auto v = in.env(var); v && !v->empty()) {
-      WB_ASSIGN_OR_RETURN(auto checked, check_value(info, info.key, *v, var));
-      s.set(info.key, {checked, Source::Environment, var});
+      WB_ASSIGN_OR_RETURN(auto checked, check_value(info, key, *v, var));
+      s.set(key, {checked, Source::Environment, var});
     }
   }
 
@@ -390,14 +350,15 @@ std::string render_profile(const std::string& name, const SettingMap& values) {
   std::string out = fmt::format("# wb tenant profile '{}'. See `man wb-profile` for every setting.\n", name);
   std::string section;
   for (const auto& info : known_settings()) {
-    auto dot = info.key.find('.');
-    std::string sec = dot == std::string::npos ? "" : info.key.substr(0, dot);
-    std::string leaf = dot == std::string::npos ? info.key : info.key.substr(dot + 1);
+    const std::string key(info.key);
+    auto dot = key.find('.');
+    std::string sec = dot == std::string::npos ? "" : key.substr(0, dot);
+    std::string leaf = dot == std::string::npos ? key : key.substr(dot + 1);
     if (info.type == SettingInfo::Type::Map) {
       out += fmt::format("# {}\n{}:\n", info.description, info.key);
       bool any = false;
       for (const auto& [k, v] : values)
-        if (k.rfind(info.key + ".", 0) == 0) {
+        if (k.rfind(key + ".", 0) == 0) {
           out += fmt::format("  \"{}\": {}\n", k.substr(info.key.size() + 1), v);
           any = true;
         }
@@ -410,7 +371,7 @@ std::string render_profile(const std::string& name, const SettingMap& values) {
       section = sec;
     }
     std::string indent = sec.empty() ? "" : "  ";
-    auto it = values.find(info.key);
+    auto it = values.find(key);
     if (it != values.end()) {
       YAML::Emitter scalar;
       scalar << YAML::DoubleQuoted << it->second;

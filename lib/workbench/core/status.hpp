@@ -61,8 +61,11 @@ AppState compute_state(const std::string& app, const json& deployment, const jso
 // Reads the objects and computes the state.
 util::Result<AppState> read_state(kube::Client& client, const std::string& ns, const std::string& app);
 
+// How long a rollout is waited for unless the user says otherwise (--timeout).
+inline constexpr std::chrono::minutes kRolloutTimeout{5};
+
 struct WaitOptions {
-  std::chrono::milliseconds timeout{std::chrono::minutes(5)};
+  std::chrono::milliseconds timeout{kRolloutTimeout};
   std::chrono::milliseconds poll{500};
   // Called whenever the state changes (progress line).
   std::function<void(const AppState&)> on_change;

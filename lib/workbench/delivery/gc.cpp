@@ -30,8 +30,6 @@ long to_long(const std::string& s) { return util::parse_int<long>(s, "").value_o
 
 long revision_number(const json& obj) { return to_long(meta_string(obj, "annotations", annotations::kRevision)); }
 
-bool made_by_wb(const json& obj) { return meta_string(obj, "labels", labels::kManagedBy) == "wb"; }
-
 bool owned_by(const json& obj, const std::string& uid) {
   for (const auto& ref :
        at(obj, "/metadata/ownerReferences").is_array() ? at(obj, "/metadata/ownerReferences") : json::array())
@@ -148,10 +146,10 @@ void plan_versions(GcPlan& plan, GcKind kind, const char* what,
 
 RetentionPolicy retention_policy(const Settings& settings) {
   RetentionPolicy p;
-  p.images = std::max(1, settings.get_int("retention.images", 10));
-  p.configs = std::max(1, settings.get_int("retention.configs", 10));
-  p.revisions = std::max(0, settings.get_int("retention.revisions", 10));
-  p.automatic = settings.get_bool("retention.auto", false);
+  p.images = std::max(1, settings.get_int("retention.images"));
+  p.configs = std::max(1, settings.get_int("retention.configs"));
+  p.revisions = std::max(0, settings.get_int("retention.revisions"));
+  p.automatic = settings.get_bool("retention.auto");
   return p;
 }
 
@@ -355,7 +353,7 @@ GcPlan plan_gc(const GcSnapshot& s, const RetentionPolicy& policy) {
 Result<std::optional<oci::Reference>> app_repository(const Settings& settings, const std::string& app) {
   auto host = settings.get("registry.host");
   if (!host || host->empty()) return std::optional<oci::Reference>();
-  std::string project = settings.get_or("registry.project", "");
+  std::string project = settings.text("registry.project");
   while (!project.empty() && project.back() == '/') project.pop_back();
   const std::string repo = *host + "/" + (project.empty() ? "" : project + "/") + app;
   auto ref = oci::parse_reference(repo);
@@ -389,13 +387,12 @@ Result<GcSnapshot> read_gc_snapshot(k::Client& client, oci::Registry* registry, 
   if (!pods) return refused_in_workspace(std::move(pods).error(), ns);
   s.pods = items_of(pods);
   k::ListOptions ours;
-  ours.label_selector = fmt::format("{}={},{}=wb", labels::kName, app, labels::kManagedBy);
+  ours.label_selector = made_for_app(app);
   auto cms = client.list(k::types::ConfigMap, ns, ours);
   if (!cms) return refused_in_workspace(std::move(cms).error(), ns);
   s.config_maps = items_of(cms);
   k::ListOptions secret_opts;
-  secret_opts.label_selector =
-      fmt::format("{}={},{}=wb,{}", labels::kName, app, labels::kManagedBy, kConfigVersionLabel);
+  secret_opts.label_selector = made_for_app(app) + "," + kConfigVersionLabel;
   auto secrets = client.list(k::types::Secret, ns, secret_opts);
   if (!secrets) return refused_in_workspace(std::move(secrets).error(), ns);
   s.secrets = items_of(secrets);

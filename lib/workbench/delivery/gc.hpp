@@ -36,10 +36,11 @@ using json = nlohmann::json;
 
 // The profile's retention.* settings.
 struct RetentionPolicy {
-  int images = 10;         // image versions kept per app (at least 1)
-  int configs = 10;        // config versions kept per app, and routes versions (at least 1)
-  int revisions = 10;      // old versions kept for rollback besides the current one (like revisionHistoryLimit)
-  bool automatic = false;  // retention.auto: clean up after every successful push
+  int images = default_int("retention.images");    // image versions kept per app (at least 1)
+  int configs = default_int("retention.configs");  // config versions kept per app, and routes versions (at least 1)
+  // old versions kept for rollback besides the current one (like revisionHistoryLimit)
+  int revisions = default_int("retention.revisions");
+  bool automatic = default_bool("retention.auto");  // clean up after every successful push
 };
 RetentionPolicy retention_policy(const Settings& settings);
 

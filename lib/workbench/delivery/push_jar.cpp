@@ -351,7 +351,7 @@ Result<PushPlan> plan_push(const PushRequest& req, const Settings& settings, con
   if (!req.to.empty()) {
     WB_ASSIGN_OR_RETURN(plan.target, parse_target(req.to, env.cwd));
   } else if (auto host = settings.get("registry.host"); host && !host->empty()) {
-    std::string project = settings.get_or("registry.project", "");
+    std::string project = settings.text("registry.project");
     while (!project.empty() && project.back() == '/') project.pop_back();
     std::string repo = *host + "/" + (project.empty() ? "" : project + "/") + plan.app;
     auto ref = oci::parse_reference(repo);
@@ -459,8 +459,8 @@ oci::RegistryOptions registry_options(const Settings& settings, const PushTarget
   oci::RegistryOptions o;
   o.http = std::move(http);
   if (auto ca = settings.get("registry.ca"); ca && !ca->empty()) o.http.tls.ca_file = util::expand_home(*ca).string();
-  const std::string host = settings.get_or("registry.host", "");
-  if (settings.get_bool("registry.insecure", false)) {
+  const std::string host = settings.text("registry.host");
+  if (settings.get_bool("registry.insecure")) {
     if (!host.empty()) o.insecure_registries.push_back(host);
     if (target.kind == PushTarget::Kind::Registry) o.insecure_registries.push_back(target.ref.registry);
     if (o.insecure_registries.empty()) o.insecure_registries.push_back("*");

@@ -142,10 +142,13 @@ oci::RegistryOptions registry_options(const Settings& settings, const PushTarget
 // The layer cache file: $XDG_CACHE_HOME/wb/layers.json, else ~/.cache/wb/layers.json; "" if neither.
 std::filesystem::path layer_cache_file(const EnvLookup& env);
 
+// Layers uploaded at once unless the user says otherwise (--parallel).
+inline constexpr int kPushParallel = 3;
+
 struct PushRun {
   oci::RegistryOptions registry;  // for registry targets and bases
   std::filesystem::path cache_file;
-  int parallel = 3;
+  int parallel = kPushParallel;
   image::PushObserver* observer = nullptr;
 };
 

@@ -294,7 +294,7 @@ DoctorReport run_doctor(const DoctorInputs& in) {
   }
 
   // ---- the registry: reachable, push allowed, base images readable
-  const std::string host = settings ? settings->get_or("registry.host", "") : "";
+  const std::string host = settings ? settings->text("registry.host") : "";
   std::unique_ptr<oci::Registry> registry;
   bool registry_ok = false;
   if (!settings) {
@@ -318,7 +318,7 @@ DoctorReport run_doctor(const DoctorInputs& in) {
   if (!registry_ok) {
     out.push_back(skipped("push", "registry push allowed", host.empty() ? "a registry" : "registry reachable"));
   } else {
-    std::string project = settings->get_or("registry.project", "");
+    std::string project = settings->text("registry.project");
     while (!project.empty() && project.back() == '/') project.pop_back();
     const std::string repo = host + "/" + (project.empty() ? "" : project + "/") + in.app;
     auto ref = oci::parse_reference(repo);

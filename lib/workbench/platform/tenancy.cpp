@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "util/strings.hpp"
+#include "workbench/core/app.hpp"
 
 namespace wb::workbench::tenancy {
 
@@ -34,7 +35,7 @@ json rule(std::vector<std::string> groups, std::vector<std::string> resources, s
 const std::vector<std::string> kRead = {"get", "list", "watch"};
 const std::vector<std::string> kWrite = {"get", "list", "watch", "create", "update", "patch", "delete"};
 
-json labels_wb() { return {{kManagedBy, "wb"}}; }
+json labels_wb() { return {{labels::kManagedBy, labels::kManagedByWb}}; }
 
 json cluster_role(const std::string& name, Role role, std::vector<json> rules, const std::string& description) {
   json labels = labels_wb();
@@ -265,11 +266,23 @@ Status check_quantity(const std::string& value, bool memory, const std::string& 
                memory ? "use e.g. 512Mi, 16Gi" : "use e.g. 500m, 2, 8");
 }
 
+WorkspaceDefaults workspace_defaults(const Settings& settings) {
+  WorkspaceDefaults d;
+  d.quota_cpu = settings.text("workspaces.quota.cpu");
+  d.quota_memory = settings.text("workspaces.quota.memory");
+  d.limit_cpu = settings.text("workspaces.limits.cpu");
+  d.limit_memory = settings.text("workspaces.limits.memory");
+  d.request_cpu = settings.text("workspaces.limits.cpuRequest");
+  d.request_memory = settings.text("workspaces.limits.memoryRequest");
+  d.network_policy = settings.get_bool("workspaces.networkPolicy");
+  return d;
+}
+
 std::vector<std::pair<kube::ResourceType, json>> workspace_objects(const WorkspaceSpec& s) {
   namespace t = kube::types;
   const auto& d = s.defaults;
   json labels = labels_wb();
-  json ns_labels = {{kTenantLabel, s.tenant}, {kManagedBy, "wb"}};
+  json ns_labels = {{kTenantLabel, s.tenant}, {labels::kManagedBy, labels::kManagedByWb}};
   json ns_meta = {{"name", s.name}, {"labels", ns_labels}};
   if (!s.creator.empty()) ns_meta["annotations"] = {{"kubesphere.io/creator", s.creator}};
   std::vector<std::pair<kube::ResourceType, json>> out;

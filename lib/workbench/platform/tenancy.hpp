@@ -19,6 +19,7 @@
 
 #include "kube/client.hpp"
 #include "util/result.hpp"
+#include "workbench/core/profile.hpp"
 #include "workbench/core/refusal.hpp"
 
 namespace wb::workbench::tenancy {
@@ -32,7 +33,6 @@ inline constexpr const char* kTenantLabel = "kubesphere.io/workspace";
 inline constexpr const char* kRoleLabel = "wb.dev/role";
 inline constexpr const char* kTenantRoleLabel = "wb.dev/tenant";
 inline constexpr const char* kRobotLabel = "wb.dev/robot";
-inline constexpr const char* kManagedBy = "app.kubernetes.io/managed-by";
 
 // KubeSphere's tenant API (WorkspaceTemplate, cluster-scoped).
 extern const kube::ResourceType WorkspaceTemplate;
@@ -79,16 +79,18 @@ json subject_for(const std::string& who);
 // The user string of a subject (inverse of subject_for).
 std::string who_of(const json& subject);
 
-// Workspace defaults (profile keys workspaces.*).
+// What a new workspace gets: its quota, its containers' default limits and requests, isolation.
 struct WorkspaceDefaults {
-  std::string quota_cpu = "8";
-  std::string quota_memory = "16Gi";
-  std::string limit_cpu = "1";
-  std::string limit_memory = "1Gi";
-  std::string request_cpu = "100m";
-  std::string request_memory = "256Mi";
-  bool network_policy = true;
+  std::string quota_cpu{default_text("workspaces.quota.cpu")};
+  std::string quota_memory{default_text("workspaces.quota.memory")};
+  std::string limit_cpu{default_text("workspaces.limits.cpu")};
+  std::string limit_memory{default_text("workspaces.limits.memory")};
+  std::string request_cpu{default_text("workspaces.limits.cpuRequest")};
+  std::string request_memory{default_text("workspaces.limits.memoryRequest")};
+  bool network_policy = default_bool("workspaces.networkPolicy");
 };
+// The defaults the profile's workspaces.* settings give (their built-in values where unset).
+WorkspaceDefaults workspace_defaults(const Settings& settings);
 
 struct WorkspaceSpec {
   std::string name;

@@ -12,6 +12,7 @@
 #include "util/encoding.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
+#include "workbench/core/app.hpp"
 #include "workbench/core/json_fields.hpp"
 #include "workbench/platform/tenancy.hpp"
 
@@ -54,7 +55,9 @@ json role_binding(const std::string& ns, const std::string& name, Role role, con
   return {{"apiVersion", "rbac.authorization.k8s.io/v1"},
           {"kind", "RoleBinding"},
           {"metadata",
-           {{"name", name}, {"namespace", ns}, {"labels", {{kManagedBy, "wb"}, {kRoleLabel, role_name(role)}}}}},
+           {{"name", name},
+            {"namespace", ns},
+            {"labels", {{labels::kManagedBy, labels::kManagedByWb}, {kRoleLabel, role_name(role)}}}}},
           {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", cluster_role}}},
           {"subjects", subjects}};
 }
@@ -662,7 +665,7 @@ Result<Robot> create_robot(kube::Client& client, const std::string& name, const 
                  fmt::format("`wb robot rm {}` first, or pick another name", name));
   else if (sa.error().http_status != 404)
     return sa.error();
-  json labels = {{kManagedBy, "wb"}, {kRobotLabel, name}};
+  json labels = {{labels::kManagedBy, labels::kManagedByWb}, {kRobotLabel, name}};
   json sa = {{"apiVersion", "v1"},
              {"kind", "ServiceAccount"},
              {"metadata", {{"name", name}, {"namespace", workspace}, {"labels", labels}}}};

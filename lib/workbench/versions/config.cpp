@@ -38,10 +38,11 @@ bool has_extension(const std::string& name, std::initializer_list<const char*> e
 
 json version_metadata(const std::string& name, const std::string& app, const std::string& ns, int n,
                       const VersionMeta& meta) {
-  json m = {{"name", name},
-            {"namespace", ns},
-            {"labels",
-             {{labels::kName, app}, {labels::kManagedBy, "wb"}, {kConfigVersionLabel, std::to_string(n)}}}};
+  json m = {
+      {"name", name},
+      {"namespace", ns},
+      {"labels",
+       {{labels::kName, app}, {labels::kManagedBy, labels::kManagedByWb}, {kConfigVersionLabel, std::to_string(n)}}}};
   json a = json::object();
   if (!meta.who.empty()) a[annotations::kChangedBy] = meta.who;
   if (!meta.cause.empty()) a[annotations::kChangeCause] = meta.cause;

@@ -14,9 +14,7 @@ namespace k = wb::kube;
 
 namespace {
 
-std::string versions_selector(const std::string& app) {
-  return fmt::format("{}={},{}=wb,{}", labels::kName, app, labels::kManagedBy, kConfigVersionLabel);
-}
+std::string versions_selector(const std::string& app) { return made_for_app(app) + "," + kConfigVersionLabel; }
 
 json items(const json& list) { return list.value("items", json::array()); }
 

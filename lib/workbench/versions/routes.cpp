@@ -59,7 +59,7 @@ Status check_route_path(const std::string& path) {
 }
 
 Result<std::string> default_route_host(const std::string& name, const std::string& ns, const Settings& settings) {
-  const std::string domain = settings.get_or("route.domain", "");
+  const std::string domain = settings.text("route.domain");
   if (domain.empty())
     return Error(ErrorCode::Usage, "the profile names no route.domain, so there is no default host",
                  "pass --host HOST, or ask your platform team to set route.domain");
@@ -106,9 +106,11 @@ json routes_map_object(const std::string& app, const std::string& ns, int n, con
                        const VersionWho& meta) {
   json list = json::array();
   for (const auto& r : routes) list.push_back({{"host", r.host}, {"path", r.path}, {"tls", r.tls}});
-  json m = {{"name", routes_map_name(app, n)},
-            {"namespace", ns},
-            {"labels", {{labels::kName, app}, {labels::kManagedBy, "wb"}, {kRoutesVersionLabel, std::to_string(n)}}}};
+  json m = {
+      {"name", routes_map_name(app, n)},
+      {"namespace", ns},
+      {"labels",
+       {{labels::kName, app}, {labels::kManagedBy, labels::kManagedByWb}, {kRoutesVersionLabel, std::to_string(n)}}}};
   json a = json::object();
   if (!meta.who.empty()) a[annotations::kChangedBy] = meta.who;
   if (!meta.cause.empty()) a[annotations::kChangeCause] = meta.cause;
@@ -154,7 +156,7 @@ json ingress_object(const k::ResourceType& type, const IngressTarget& t, const s
   }
   json rules = json::array();
   for (const auto& h : hosts) rules.push_back({{"host", h}, {"http", {{"paths", paths[h]}}}});
-  json labels = {{labels::kName, t.name}, {labels::kManagedBy, "wb"}};
+  json labels = {{labels::kName, t.name}, {labels::kManagedBy, labels::kManagedByWb}};
   labels.update(t.extra_labels);
   json meta = {{"name", t.name}, {"namespace", t.ns}, {"labels", labels}};
   json ann = t.extra_annotations;
@@ -232,9 +234,10 @@ Result<std::pair<std::string, int>> parse_host_target(const std::string& text, b
 json external_service(const std::string& name, const std::string& ns, const std::vector<IpTarget>& ips,
                       const std::string& dns_host, int dns_port, bool https) {
   const std::string port_name = https ? "https" : "http";
-  json meta = {{"name", name},
-               {"namespace", ns},
-               {"labels", {{labels::kName, name}, {labels::kManagedBy, "wb"}, {kRouteKindLabel, "external"}}}};
+  json meta = {
+      {"name", name},
+      {"namespace", ns},
+      {"labels", {{labels::kName, name}, {labels::kManagedBy, labels::kManagedByWb}, {kRouteKindLabel, "external"}}}};
   json spec;
   if (!dns_host.empty()) {
     spec = {{"type", "ExternalName"},
@@ -265,7 +268,8 @@ json external_endpoints(const std::string& name, const std::string& ns, const st
           {"metadata",
            {{"name", name},
             {"namespace", ns},
-            {"labels", {{labels::kName, name}, {labels::kManagedBy, "wb"}, {kRouteKindLabel, "external"}}}}},
+            {"labels",
+             {{labels::kName, name}, {labels::kManagedBy, labels::kManagedByWb}, {kRouteKindLabel, "external"}}}}},
           {"subsets", subsets}};
 }
 
@@ -286,7 +290,7 @@ std::vector<json> external_endpoint_slices(const std::string& name, const std::s
     json labels = {{kServiceNameLabel, name},
                    {kSliceManagedByLabel, kSliceManager},
                    {labels::kName, name},
-                   {labels::kManagedBy, "wb"},
+                   {labels::kManagedBy, labels::kManagedByWb},
                    {kRouteKindLabel, "external"}};
     out.push_back({{"apiVersion", "discovery.k8s.io/v1"},
                    {"kind", "EndpointSlice"},
@@ -305,7 +309,7 @@ std::vector<json> external_endpoint_slices(const std::string& name, const std::s
 
 Result<std::vector<RouteVersion>> read_route_versions(k::Client& client, const std::string& ns, const std::string& app) {
   k::ListOptions opts;
-  opts.label_selector = fmt::format("{}={},{}=wb,{}", labels::kName, app, labels::kManagedBy, kRoutesVersionLabel);
+  opts.label_selector = made_for_app(app) + "," + kRoutesVersionLabel;
   auto list = client.list(k::types::ConfigMap, ns, opts);
   if (!list) return refused_in_workspace(std::move(list).error(), ns);
   std::vector<RouteVersion> out;
@@ -388,8 +392,7 @@ Status publish_external_backend(k::Client& client, const std::string& name, cons
   // Endpoints of this route from a wb that wrote them: the cluster mirrors them into a slice of its
   // own, which would keep sending traffic to the old targets.
   auto old = client.get(k::types::Endpoints, ns, name);
-  if (old && meta_string(*old, "labels", kRouteKindLabel) == "external" &&
-      meta_string(*old, "labels", labels::kManagedBy) == "wb") {
+  if (old && meta_string(*old, "labels", kRouteKindLabel) == "external" && made_by_wb(*old)) {
     auto st = client.remove(k::types::Endpoints, ns, name);
     if (!st && st.error().code != ErrorCode::NotFound) return refused_in_workspace(std::move(st).error(), ns, true);
   }
@@ -405,7 +408,7 @@ Status publish_ingress(k::Client& client, const k::ResourceType& type, const Ing
     if (current && target.routes_version > 0 &&
         to_int(meta_string(*current, "annotations", kRoutesVersionAnnotation)) > target.routes_version)
       return {};  // a newer version is already live
-    if (current && meta_string(*current, "labels", labels::kManagedBy) != "wb")
+    if (current && !made_by_wb(*current))
       return Error(ErrorCode::Conflict,
                    fmt::format("an Ingress named '{}' that wb did not make exists in workspace '{}'", target.name,
                                target.ns),

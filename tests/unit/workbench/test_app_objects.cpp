@@ -14,7 +14,8 @@ namespace {
 Settings default_settings() {
   Settings s;
   for (const auto& info : known_settings())
-    if (!info.default_value.empty()) s.set(info.key, {info.default_value, Source::Default, "built-in"});
+    if (!info.default_value.empty())
+      s.set(std::string(info.key), {std::string(info.default_value), Source::Default, "built-in"});
   return s;
 }
 
@@ -115,6 +116,15 @@ TEST_CASE("labels and annotations; never app.kubernetes.io/instance", "[workbenc
   CHECK_FALSE(bare.deployment["metadata"]["labels"].contains("app.kubernetes.io/version"));
   CHECK_FALSE(bare.deployment["metadata"].contains("annotations"));
   CHECK_FALSE(bare.service["metadata"].contains("annotations"));
+}
+
+TEST_CASE("what wb made carries managed-by=wb, and the selector of an app's objects says so", "[workbench][app]") {
+  auto objs = build(orders(), default_settings());
+  CHECK(made_by_wb(objs.deployment));
+  CHECK(made_by_wb(objs.service));
+  CHECK_FALSE(made_by_wb(json{{"metadata", {{"labels", {{"app.kubernetes.io/managed-by", "Helm"}}}}}}));
+  CHECK_FALSE(made_by_wb(json::object()));
+  CHECK(made_for_app("orders") == "app.kubernetes.io/name=orders,app.kubernetes.io/managed-by=wb");
 }
 
 TEST_CASE("restricted security context; runAsNonRoot only for a non-root image", "[workbench][app]") {

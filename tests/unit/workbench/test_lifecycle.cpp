@@ -13,7 +13,8 @@ namespace {
 Settings default_settings() {
   Settings s;
   for (const auto& info : known_settings())
-    if (!info.default_value.empty()) s.set(info.key, {info.default_value, Source::Default, "built-in"});
+    if (!info.default_value.empty())
+      s.set(std::string(info.key), {std::string(info.default_value), Source::Default, "built-in"});
   return s;
 }
 

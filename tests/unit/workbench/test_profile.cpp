@@ -3,6 +3,7 @@
 #include <map>
 
 #include "temp_dir.hpp"
+#include "util/numbers.hpp"
 #include "workbench/core/profile.hpp"
 
 using namespace wb::workbench;
@@ -69,8 +70,8 @@ TEST_CASE("WB_PROFILE may name a profile file (a GitLab CI/CD variable of type F
   };
   auto s = resolve_settings(in);
   REQUIRE(s.ok());
-  CHECK(s->get_or("workspace", "") == "shop-ci");
-  CHECK(s->get_or("registry.host", "") == "harbor.example.com");
+  CHECK(s->text("workspace") == "shop-ci");
+  CHECK(s->text("registry.host") == "harbor.example.com");
   CHECK(s->profile_name == "ci-profile");
 
   in.cwd = dir.path();
@@ -82,4 +83,58 @@ TEST_CASE("WB_PROFILE may name a profile file (a GitLab CI/CD variable of type F
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().code == wb::util::ErrorCode::NotFound);
   CHECK(missing.error().message.find("missing.yaml not found (WB_PROFILE)") != std::string::npos);
+}
+
+TEST_CASE("settings nothing set read as the table's defaults", "[profile]") {
+  Settings none;
+  CHECK(none.get_int("retention.configs") == 10);
+  CHECK(none.get_int("defaults.shutdownSeconds") == 45);
+  CHECK(none.get_bool("security.restricted"));
+  CHECK_FALSE(none.get_bool("retention.auto"));
+  CHECK(none.text("defaults.cpu") == "500m");
+  CHECK(none.text("registry.host").empty());
+  CHECK_FALSE(none.get("registry.host"));
+  CHECK(none.get("defaults.preStopCommand") == std::optional<std::string>("sleep"));
+  CHECK(none.get_map("baseImages").empty());
+
+  Settings set;
+  set.set("retention.configs", {"3", Source::Profile, "p.yaml"});
+  set.set("defaults.cpu", {"", Source::Profile, "p.yaml"});    // empty: the default
+  set.set("retention.images", {"many", Source::Flag, "--x"});  // not a number: the default
+  set.set("baseImages.17", {"j:17", Source::Profile, "p.yaml"});
+  CHECK(set.get_int("retention.configs") == 3);
+  CHECK(set.text("defaults.cpu") == "500m");
+  CHECK(set.get_int("retention.images") == 10);
+  CHECK(set.get_map("baseImages") == std::map<std::string, std::string>{{"17", "j:17"}});
+}
+
+TEST_CASE("every default in the table is a value of its setting's type", "[profile]") {
+  for (const auto& info : known_settings()) {
+    INFO(info.key);
+    if (info.type == SettingInfo::Type::Int) CHECK(wb::util::parse_int<int>(info.default_value, info.key, 0).ok());
+    if (info.type == SettingInfo::Type::Bool) CHECK((info.default_value == "true" || info.default_value == "false"));
+    if (info.type == SettingInfo::Type::Map) CHECK(info.default_value.empty());
+  }
+}
+
+TEST_CASE("resolved settings hold every default, marked as such", "[profile]") {
+  wb::test::TempDir dir("wb-profile-defaults");
+  ResolveInputs in;
+  in.env = [&](const std::string& k) -> std::optional<std::string> {
+    if (k == "HOME") return (dir.path() / "home").string();
+    return std::nullopt;
+  };
+  auto s = resolve_settings(in);
+  REQUIRE(s.ok());
+  for (const auto& info : known_settings()) {
+    INFO(info.key);
+    auto it = s->all().find(std::string(info.key));
+    if (info.default_value.empty()) {
+      CHECK(it == s->all().end());
+    } else {
+      REQUIRE(it != s->all().end());
+      CHECK(it->second.value == info.default_value);
+      CHECK(it->second.source == Source::Default);
+    }
+  }
 }

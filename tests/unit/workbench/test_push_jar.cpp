@@ -23,7 +23,8 @@ namespace {
 Settings settings_with(const std::map<std::string, std::string>& values) {
   Settings s;
   for (const auto& info : known_settings())
-    if (!info.default_value.empty()) s.set(info.key, {info.default_value, Source::Default, "built-in"});
+    if (!info.default_value.empty())
+      s.set(std::string(info.key), {std::string(info.default_value), Source::Default, "built-in"});
   for (const auto& [k, v] : values) s.set(k, {v, Source::Profile, "test"});
   return s;
 }

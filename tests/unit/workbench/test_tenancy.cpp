@@ -156,6 +156,26 @@ TEST_CASE("workspace objects carry the tenant, quota, limits and isolation") {
   CHECK(workspace_objects(s).size() == 3);
 }
 
+TEST_CASE("workspace defaults come from the profile's workspaces settings, else the built-in ones") {
+  wb::workbench::Settings settings;
+  auto d = workspace_defaults(settings);
+  CHECK(d.quota_cpu == "8");
+  CHECK(d.quota_memory == "16Gi");
+  CHECK(d.limit_cpu == "1");
+  CHECK(d.limit_memory == "1Gi");
+  CHECK(d.request_cpu == "100m");
+  CHECK(d.request_memory == "256Mi");
+  CHECK(d.network_policy);
+  settings.set("workspaces.quota.cpu", {"2", wb::workbench::Source::Profile, "p.yaml"});
+  settings.set("workspaces.limits.memoryRequest", {"128Mi", wb::workbench::Source::Profile, "p.yaml"});
+  settings.set("workspaces.networkPolicy", {"false", wb::workbench::Source::Profile, "p.yaml"});
+  d = workspace_defaults(settings);
+  CHECK(d.quota_cpu == "2");
+  CHECK(d.request_memory == "128Mi");
+  CHECK_FALSE(d.network_policy);
+  CHECK(d.quota_memory == "16Gi");
+}
+
 TEST_CASE("a tenant's role grants cluster-wide workspace creation only where the boundary policy guards it") {
   auto has_rule = [](const json& role, const std::string& group, const std::string& resource, const std::string& verb,
                      const json& names) {
