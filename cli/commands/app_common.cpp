@@ -10,6 +10,7 @@
 #include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
+#include "workbench/core/json_fields.hpp"
 
 namespace wb::cli::commands {
 
@@ -25,7 +26,7 @@ std::string object_name(const json& obj) {
   std::string api = obj.value("apiVersion", "");
   auto slash = api.find('/');
   std::string group = slash == std::string::npos ? "" : "." + api.substr(0, slash);
-  return fmt::format("{}{}/{}", kind, group, obj.value("/metadata/name"_json_pointer, std::string()));
+  return fmt::format("{}{}/{}", kind, group, wbw::fields::str(obj, "/metadata/name"));
 }
 
 }  // namespace
@@ -50,7 +51,7 @@ std::string server_username(k::Client& client) {
   json review = {{"apiVersion", type->api_version()}, {"kind", "SelfSubjectReview"}};
   auto answer = client.create(*type, "", review);
   if (!answer) return "";
-  return answer->value("/status/userInfo/username"_json_pointer, std::string());
+  return wbw::fields::str(*answer, "/status/userInfo/username");
 }
 
 wbw::ChangeInfo change_info(Context& ctx, k::Client& client, const std::string& cause) {
@@ -114,7 +115,7 @@ Result<wbw::AppState> wait_for_app(Context& ctx, k::Client& client, const std::s
 }
 
 json status_document(const std::string& ns, const wbw::AppDetails& d, const wbw::Settings* settings) {
-  const std::string app = d.deployment.value("/metadata/name"_json_pointer, std::string());
+  const std::string app = wbw::fields::str(d.deployment, "/metadata/name");
   const json tmpl = d.deployment.value("/spec/template"_json_pointer, json::object());
   const auto& s = d.state;
   json replicas = json::array();

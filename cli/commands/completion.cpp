@@ -28,6 +28,7 @@
 #include "workbench/core/profile.hpp"
 #include "workbench/versions/routes.hpp"
 #include "workbench/platform/tenancy.hpp"
+#include "workbench/core/json_fields.hpp"
 
 namespace wb::cli::commands {
 
@@ -66,7 +67,7 @@ class Deadline {
 std::vector<std::string> item_names(const json& list) {
   std::vector<std::string> names;
   for (const auto& item : list.value("items", json::array()))
-    names.push_back(item.value("/metadata/name"_json_pointer, std::string()));
+    names.push_back(wbw::fields::str(item, "/metadata/name"));
   return names;
 }
 

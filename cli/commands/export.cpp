@@ -14,6 +14,7 @@
 #include "workbench/versions/config.hpp"
 #include "workbench/app/lifecycle.hpp"
 #include "workbench/versions/routes.hpp"
+#include "workbench/core/json_fields.hpp"
 
 namespace wb::cli::commands {
 
@@ -61,8 +62,7 @@ Status run_export(const ExportOptions& o, Context& ctx) {
     WB_ASSIGN_OR_RETURN(auto ingress, get_optional(*client, *type, ns, o.app));
     if (!ingress.is_null()) {
       objects.push_back(ingress);
-      const std::string v =
-          ingress.value("/metadata/annotations"_json_pointer, json::object()).value(wbw::kRoutesVersionAnnotation, "");
+      const std::string v = wbw::fields::meta_string(ingress, "annotations", wbw::kRoutesVersionAnnotation);
       if (auto n = util::parse_int<int>(v, "", 0)) {
         WB_ASSIGN_OR_RETURN(auto routes,
                             get_optional(*client, k::types::ConfigMap, ns, wbw::routes_map_name(o.app, *n)));
@@ -72,16 +72,14 @@ Status run_export(const ExportOptions& o, Context& ctx) {
   }
 
   // The config version the app uses (its Secret stays in the cluster).
-  const int uses =
-      wbw::referenced_config_version(deployment.value("/spec/template"_json_pointer, json::object()), o.app);
+  const int uses = wbw::referenced_config_version(wbw::fields::at(deployment, "/spec/template"), o.app);
   if (uses > 0) {
     WB_ASSIGN_OR_RETURN(auto cm, get_optional(*client, k::types::ConfigMap, ns, wbw::config_map_name(o.app, uses)));
     if (cm.is_null()) {
       warnings.push_back(fmt::format("the app uses config v{}, which is gone from the cluster", uses));
     } else {
       objects.push_back(cm);
-      const std::string secret =
-          cm.value("/metadata/annotations"_json_pointer, json::object()).value(wbw::kConfigSecretAnnotation, "");
+      const std::string secret = wbw::fields::meta_string(cm, "annotations", wbw::kConfigSecretAnnotation);
       if (!secret.empty())
         warnings.push_back(
             fmt::format("secret {} stays in the cluster: secret values never go into git; the "

@@ -7,11 +7,11 @@
 #include <chrono>
 #include <map>
 #include <ostream>
-#include <thread>
 
 #include "commands/commands.hpp"
 #include "oci/registry_client.hpp"
 #include "output.hpp"
+#include "util/stop.hpp"
 #include "util/strings.hpp"
 #include "workbench/core/app.hpp"
 #include "workbench/delivery/gc.hpp"
@@ -242,7 +242,7 @@ json retention_after_push(Context& ctx, k::Client& client, const std::string& ns
     if (!d || d->value("/status/observedGeneration"_json_pointer, int64_t{0}) >=
                   d->value("/metadata/generation"_json_pointer, int64_t{0}))
       break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!util::sleep_for(std::chrono::milliseconds(100))) break;  // Ctrl-C
   }
   std::unique_ptr<oci::Registry> registry;
   if (*repository) registry = registry_for(ctx, **settings, **repository);

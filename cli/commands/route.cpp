@@ -14,6 +14,7 @@
 #include "util/strings.hpp"
 #include "util/time.hpp"
 #include "workbench/versions/routes.hpp"
+#include "workbench/core/json_fields.hpp"
 
 namespace wb::cli::commands {
 
@@ -208,13 +209,12 @@ Status run_list(const std::string& app, Context& ctx) {
   Table t{{"app", "url", "version", "target"}, {}, {}};
   std::vector<std::string> names;
   for (const auto& ing : ingresses) {
-    const json labels = ing.value("/metadata/labels"_json_pointer, json::object());
-    const json ann = ing.value("/metadata/annotations"_json_pointer, json::object());
-    if (labels.value(wbw::labels::kManagedBy, "") != "wb") continue;
-    const std::string owner = labels.value(wbw::labels::kName, ing.value("/metadata/name"_json_pointer, std::string()));
+    if (!wbw::made_by_wb(ing)) continue;
+    std::string owner = wbw::fields::meta_string(ing, "labels", wbw::labels::kName);
+    if (owner.empty()) owner = wbw::fields::str(ing, "/metadata/name");
     if (!app.empty() && owner != app) continue;
-    const std::string version = ann.value(wbw::kRoutesVersionAnnotation, "");
-    const std::string target = ann.value(kTargetAnnotation, "");
+    const std::string version = wbw::fields::meta_string(ing, "annotations", wbw::kRoutesVersionAnnotation);
+    const std::string target = wbw::fields::meta_string(ing, "annotations", kTargetAnnotation);
     for (const auto& r : wbw::routes_of_ingress(ing)) {
       out.push_back({{"app", owner}, {"host", r.host}, {"path", r.path}, {"tls", r.tls}, {"url", url_of(r)},
                      {"version", number_or_null(version)},

@@ -10,6 +10,7 @@
 
 #include "http/curl_common.hpp"
 #include "util/interrupt.hpp"
+#include "util/stop.hpp"
 #include "util/strings.hpp"
 
 namespace wb::http {
@@ -71,14 +72,9 @@ double random01() {
   return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
 }
 
-// Waits in short slices so that Ctrl-C cancels the wait.
+// Waits before a retry; Ctrl-C ends the wait at once.
 util::Status sleep_interruptible(std::chrono::milliseconds delay) {
-  const auto until = std::chrono::steady_clock::now() + delay;
-  while (std::chrono::steady_clock::now() < until) {
-    if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-    std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(50)));
-  }
+  if (!util::sleep_for(delay)) return Error(ErrorCode::Interrupted, "interrupted");
   return {};
 }
 

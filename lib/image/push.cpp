@@ -12,6 +12,7 @@
 #include "util/byte_pipe.hpp"
 #include "util/fs.hpp"
 #include "util/interrupt.hpp"
+#include "util/stop.hpp"
 
 namespace wb::image {
 
@@ -119,9 +120,9 @@ class Progress {
 
 // Cancels the other layers when one fails, and everything on Ctrl-C.
 struct Cancel {
-  std::stop_source source;
+  util::StopAny source{util::interrupt_token()};
   void request() { source.request_stop(); }
-  std::stop_token token() const { return source.get_token(); }
+  std::stop_token token() const { return source.token(); }
   bool stop() const { return source.stop_requested() || util::interrupted(); }
   Error error() const {
     return util::interrupted() ? Error(ErrorCode::Interrupted, "interrupted")

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "http/http.hpp"
+#include "kube/fields.hpp"
 #include "util/encoding.hpp"
 #include "util/interrupt.hpp"
 #include "util/numbers.hpp"
@@ -49,25 +50,9 @@ class Query {
   std::string text_;
 };
 
-std::string object_name(const json& object) {
-  if (!object.is_object()) return {};
-  auto m = object.find("metadata");
-  if (m == object.end() || !m->is_object()) return {};
-  auto n = m->find("name");
-  return n != m->end() && n->is_string() ? n->get<std::string>() : std::string();
-}
-
-std::string object_field(const json& object, const char* field) {
-  if (!object.is_object()) return {};
-  auto m = object.find("metadata");
-  if (m == object.end() || !m->is_object()) return {};
-  auto n = m->find(field);
-  return n != m->end() && n->is_string() ? n->get<std::string>() : std::string();
-}
-
 std::string namespace_for(const ResourceType& type, const std::string& ns, const json& object) {
   if (!type.namespaced) return {};
-  return ns.empty() ? object_field(object, "namespace") : ns;
+  return ns.empty() ? fields::str(object, "/metadata/namespace") : ns;
 }
 
 Result<json> parse_json(const http::Response& resp, const std::string& what) {
@@ -288,7 +273,7 @@ class HttpClient : public Client {
           return std::move(page).error();
         }
         json& p = *page;
-        std::string next = object_field(p, "continue");
+        std::string next = fields::str(p, "/metadata/continue");
         if (result.is_null()) {
           result = std::move(p);
           if (!result.contains("items") || !result["items"].is_array()) result["items"] = json::array();
@@ -316,7 +301,7 @@ class HttpClient : public Client {
   }
 
   Result<json> update(const ResourceType& type, const std::string& ns, const json& object, bool dry_run) override {
-    std::string name = object_name(object);
+    std::string name = fields::str(object, "/metadata/name");
     if (name.empty()) return Error(ErrorCode::Usage, "cannot update a " + type.kind + " without metadata.name");
     Query q;
     q.add_if(dry_run, "dryRun", "All").add("fieldValidation", kFieldValidation);
@@ -337,7 +322,7 @@ class HttpClient : public Client {
 
   Result<json> apply(const ResourceType& type, const std::string& ns, const json& object, bool force,
                      bool dry_run) override {
-    std::string name = object_name(object);
+    std::string name = fields::str(object, "/metadata/name");
     if (name.empty()) return Error(ErrorCode::Usage, "cannot apply a " + type.kind + " without metadata.name");
     json body = object;
     if (!body.contains("apiVersion")) body["apiVersion"] = type.api_version();
@@ -684,7 +669,7 @@ class HttpClient : public Client {
 };
 
 std::string object_key(const json& object) {
-  return object_field(object, "namespace") + "/" + object_field(object, "name");
+  return fields::str(object, "/metadata/namespace") + "/" + fields::str(object, "/metadata/name");
 }
 
 // list_watch keeps the last state it reported per object so that a re-list after 410 Gone reports
@@ -701,7 +686,7 @@ Status HttpClient::list_watch(const ResourceType& type, const std::string& ns, c
     lo.label_selector = options.label_selector;
     lo.field_selector = options.field_selector;
     WB_ASSIGN_OR_RETURN(json list, this->list(type, ns, lo));
-    rv = object_field(list, "resourceVersion");
+    rv = fields::str(list, "/metadata/resourceVersion");
     std::map<std::string, json> now;
     for (auto& item : list["items"]) {
       if (!item.contains("apiVersion")) item["apiVersion"] = type.api_version();
@@ -713,7 +698,7 @@ Status HttpClient::list_watch(const ResourceType& type, const std::string& ns, c
       auto it = known.find(key);
       if (it == known.end()) {
         if (!on_event({"ADDED", obj})) return false;
-      } else if (object_field(it->second, "resourceVersion") != object_field(obj, "resourceVersion")) {
+      } else if (fields::str(it->second, "/metadata/resourceVersion") != fields::str(obj, "/metadata/resourceVersion")) {
         if (!on_event({"MODIFIED", obj})) return false;
       }
     }
@@ -748,7 +733,7 @@ Status HttpClient::list_watch(const ResourceType& type, const std::string& ns, c
     auto r = watch_once(
         type, ns, wo,
         [&](const WatchEvent& ev) {
-          std::string v = object_field(ev.object, "resourceVersion");
+          std::string v = fields::str(ev.object, "/metadata/resourceVersion");
           if (!v.empty()) rv = v;
           if (ev.type == "BOOKMARK") return true;
           WatchEvent out = ev;

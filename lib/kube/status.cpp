@@ -291,4 +291,6 @@ util::Error status_to_error(int http_status, const std::string& body) {
   return e;
 }
 
+bool is_conflict(const util::Error& e) { return e.http_status == 409 || e.code == util::ErrorCode::Conflict; }
+
 }  // namespace wb::kube

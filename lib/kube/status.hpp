@@ -40,6 +40,10 @@ struct NoPreviousLog : util::ErrorDetail {};
 // a 403 carries Forbidden, a 404 with details carries Missing.
 util::Error status_to_error(int http_status, const std::string& body);
 
+// True when a write lost a race: another writer changed or created the object first (409), or the
+// version it was based on is gone (410).
+bool is_conflict(const util::Error& e);
+
 // The facts of a 403's message (see Forbidden); By::Other with nothing else when it is none of those.
 Forbidden parse_forbidden(const std::string& message);
 

@@ -10,6 +10,7 @@
 #include "util/encoding.hpp"
 #include "util/interrupt.hpp"
 #include "util/numbers.hpp"
+#include "util/stop.hpp"
 #include "util/strings.hpp"
 
 namespace wb::oci {
@@ -104,13 +105,9 @@ std::optional<int64_t> stored_bytes(const http::Headers& headers) {
   return *end == 0 ? 0 : *end + 1;
 }
 
-Status sleep_for(std::chrono::milliseconds delay) {
-  const auto until = Clock::now() + delay;
-  while (Clock::now() < until) {
-    if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
-    std::this_thread::sleep_for(std::min(std::chrono::milliseconds(20),
-                                         std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now())));
-  }
+// Waits before a retry; Ctrl-C ends the wait at once.
+Status pause(std::chrono::milliseconds delay) {
+  if (!util::sleep_for(delay)) return Error(ErrorCode::Interrupted, "interrupted");
   return {};
 }
 
@@ -662,7 +659,7 @@ class Client final : public Registry {
       if (!r) return r.error().with_context(what);
       return error_for(*r, repo, "push", what);
     }
-    return sleep_for(options_.upload_retry_delay * failures);
+    return pause(options_.upload_retry_delay * failures);
   }
 
   void progress(const std::string& digest, int64_t done, int64_t size) {

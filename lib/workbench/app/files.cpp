@@ -21,6 +21,7 @@
 #include "util/strings.hpp"
 #include "workbench/app/lifecycle.hpp"
 #include "workbench/app/logs.hpp"
+#include "workbench/core/json_fields.hpp"
 
 namespace wb::workbench {
 
@@ -38,13 +39,6 @@ constexpr size_t kStdinChunk = 32 << 10;   // upload: bytes per stdin frame (wha
                                             // frames stall the server's frame-to-pipe copy: 2x slower)
 constexpr size_t kReadChunk = 256 << 10;    // upload: bytes per read of a local file
 constexpr size_t kKeepStderr = 8 << 10;
-
-std::string jstr(const json& obj, const char* pointer) {
-  const json::json_pointer p(pointer);
-  if (!obj.is_object() || !obj.contains(p)) return "";
-  const json& v = obj.at(p);
-  return v.is_string() ? v.get<std::string>() : "";
-}
 
 struct Captured {
   k::ExecResult result;
@@ -93,7 +87,7 @@ Result<Target> pick_pod(k::Client& client, const std::string& ns, const std::str
   for (const auto& p : pods) {
     if (!replica_matches(p, app, replica)) continue;
     int score = 0;
-    if (jstr(p, "/status/phase") == "Running") score += 2;
+    if (fields::str(p, "/status/phase") == "Running") score += 2;
     for (const auto& c : p.value("/status/conditions"_json_pointer, json::array()))
       if (c.value("type", "") == "Ready" && c.value("status", "") == "True") score += 1;
     if (score > best_score) {
@@ -110,7 +104,7 @@ Result<Target> pick_pod(k::Client& client, const std::string& ns, const std::str
   }
   Target t;
   t.pod = *best;
-  t.name = jstr(*best, "/metadata/name");
+  t.name = fields::str(*best, "/metadata/name");
   t.replica = replica_name(t.name, app);
   t.container = pick_container(*best, app, container);
   return t;

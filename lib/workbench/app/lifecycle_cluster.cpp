@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
 
 #include "util/interrupt.hpp"
+#include "util/stop.hpp"
 #include "util/strings.hpp"
 #include "workbench/app/lifecycle.hpp"
 #include "workbench/app/logs.hpp"
@@ -58,7 +58,7 @@ Result<json> update_app(k::Client& client, const std::string& ns, const std::str
     }
     auto written = client.update(k::types::Deployment, ns, d);
     if (written) return std::move(*written);
-    if (written.error().http_status == 409 || written.error().code == ErrorCode::Conflict) continue;
+    if (k::is_conflict(written.error())) continue;
     if (written.error().code == ErrorCode::NotFound) return not_found(ns, app);
     return refused_in_workspace(std::move(written).error(), ns);
   }
@@ -154,8 +154,7 @@ std::vector<std::string> crash_log_tail(k::Client& client, const std::string& ns
     if (!kubelet_log_error(text)) break;
     // The kubelet is between two runs of the container (its error text, not the log): ask again
     // shortly, and show no tail rather than that text.
-    if (attempt >= 40 || util::interrupted()) return {};
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    if (attempt >= 40 || !util::sleep_for(std::chrono::milliseconds(250))) return {};
   }
   std::vector<std::string> out;
   for (auto& line : util::split(text, '\n'))

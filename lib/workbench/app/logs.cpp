@@ -13,10 +13,12 @@
 #include <thread>
 
 #include "util/interrupt.hpp"
+#include "util/stop.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
 #include "workbench/core/app.hpp"
 #include "workbench/app/lifecycle.hpp"
+#include "workbench/core/json_fields.hpp"
 
 namespace wb::workbench {
 
@@ -27,23 +29,6 @@ namespace k = wb::kube;
 
 namespace {
 
-std::string jstr(const json& obj, const char* pointer) {
-  const json::json_pointer p(pointer);
-  if (!obj.is_object() || !obj.contains(p)) return "";
-  const json& v = obj.at(p);
-  return v.is_string() ? v.get<std::string>() : "";
-}
-
-// Waits in short slices; false when told to stop meanwhile.
-bool pause(std::chrono::milliseconds delay, const std::function<bool()>& stop) {
-  const auto until = std::chrono::steady_clock::now() + delay;
-  while (std::chrono::steady_clock::now() < until) {
-    if (util::interrupted() || stop()) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  return !util::interrupted() && !stop();
-}
-
 // Everything the streams share.
 struct Hub {
   Hub(const LogsOptions& o, const LogLineSink& line, const LogNoticeSink& notice_sink)
@@ -52,7 +37,7 @@ struct Hub {
   const LogLineSink& on_line;
   const LogNoticeSink& on_notice;
   std::mutex mu;
-  std::atomic<bool> stop{false};
+  std::stop_source stop;  // all done: every stream ends
 
   void notice(const std::string& text) {
     std::lock_guard<std::mutex> lock(mu);
@@ -75,12 +60,10 @@ struct Hub {
       dirty = true;
     }
   }
-  std::atomic<bool> flusher_stop{false};
-  std::thread flusher;
+  std::jthread flusher;  // stopped and joined first when the hub goes
   void start_flusher() {
-    flusher = std::thread([this] {
-      while (!flusher_stop.load()) {
-        std::this_thread::sleep_for(kFlushEvery / 2);
+    flusher = std::jthread([this](std::stop_token quit) {
+      while (util::sleep_for(kFlushEvery / 2, quit)) {
         std::lock_guard<std::mutex> lock(mu);
         if (dirty && std::chrono::steady_clock::now() - last_flush >= kFlushEvery / 2) {
           if (options.on_flush) options.on_flush();
@@ -90,17 +73,13 @@ struct Hub {
       }
     });
   }
-  ~Hub() {
-    flusher_stop = true;
-    if (flusher.joinable()) flusher.join();
-  }
 };
 
 // One replica's log stream, on its own thread.
 struct ReplicaStream {
   std::string pod, replica, container;
   bool from_start = false;  // appeared after we started: its whole log, not --tail/--since
-  std::atomic<bool> gone{false};
+  std::stop_source gone;  // the replica was deleted
   std::atomic<bool> done{false};
   Status result;
   std::thread thread;
@@ -130,7 +109,10 @@ void run_stream(k::Client& client, const std::string& ns, ReplicaStream& s, Hub&
   int breaks = 0;
   int kubelet_errors = 0;  // answers that were the kubelet's error text (see kubelet_log_error)
   bool warned = false;
-  auto stopped = [&] { return hub.stop.load() || s.gone.load(); };
+  // Waits end at once when the replica goes, everything is done, or on Ctrl-C.
+  util::StopAny stop{hub.stop.get_token(), s.gone.get_token(), util::interrupt_token()};
+  auto stopped = [&] { return stop.stop_requested(); };
+  auto pause = [&](std::chrono::milliseconds delay) { return util::sleep_for(delay, stop.token()); };
   while (true) {
     k::LogOptions lo;
     lo.container = s.container;
@@ -205,18 +187,18 @@ void run_stream(k::Client& client, const std::string& ns, ReplicaStream& s, Hub&
     Status st = client.pod_logs(ns, s.pod, lo, [&](std::string_view chunk) {
       if (holding) {
         head.append(chunk);
-        if (head.find('\n') == std::string::npos && head.size() < 1024) return !hub.stop.load();
+        if (head.find('\n') == std::string::npos && head.size() < 1024) return !hub.stop.stop_requested();
         holding = false;
         splitter.feed(head, handle);
       } else {
         splitter.feed(chunk, handle);
       }
       flush();
-      return !hub.stop.load();
+      return !hub.stop.stop_requested();
     });
     if (holding && st && kubelet_log_error(head)) {
       // The kubelet is between two runs of the container: ask again shortly.
-      if (++kubelet_errors <= 40 && pause(std::chrono::milliseconds(250), stopped)) continue;
+      if (++kubelet_errors <= 40 && pause(std::chrono::milliseconds(250))) continue;
       if (util::interrupted() || stopped()) return;
       s.result = Error(
           ErrorCode::Unavailable,
@@ -240,7 +222,7 @@ void run_stream(k::Client& client, const std::string& ns, ReplicaStream& s, Hub&
                           st.error().http_status == 0;
       if (broken && breaks++ < 3 && !util::interrupted() && !stopped()) {
         hub.notice(fmt::format("replica {}: log stream broke ({}); reconnecting", s.replica, st.error().message));
-        if (!pause(std::min(o.retry_delay, std::chrono::milliseconds(200)), stopped)) return;
+        if (!pause(std::min(o.retry_delay, std::chrono::milliseconds(200)))) return;
         continue;
       }
       s.result = std::move(st);
@@ -261,7 +243,7 @@ void run_stream(k::Client& client, const std::string& ns, ReplicaStream& s, Hub&
         warned = true;
       }
     }
-    if (!pause(o.retry_delay, stopped)) return;
+    if (!pause(o.retry_delay)) return;
   }
 }
 
@@ -274,8 +256,8 @@ void start_stream(k::Client& client, const std::string& ns, ReplicaStream& s, Hu
 
 // Whether an event is about the app, its versions or its replicas.
 bool event_of_app(const json& ev, const std::string& app) {
-  const std::string kind = jstr(ev, "/involvedObject/kind");
-  const std::string name = jstr(ev, "/involvedObject/name");
+  const std::string kind = fields::str(ev, "/involvedObject/kind");
+  const std::string name = fields::str(ev, "/involvedObject/name");
   if (kind == "Deployment") return name == app;
   if (name.size() <= app.size() + 1 || name.compare(0, app.size() + 1, app + "-") != 0) return false;
   const auto dashes = std::count(name.begin() + static_cast<long>(app.size()) + 1, name.end(), '-');
@@ -291,8 +273,8 @@ std::optional<LogLine> event_line(const json& ev, const std::string& app, const 
   line.warning = words->type == "Warning";
   line.time = words->time;
   line.message = words->message;
-  if (jstr(ev, "/involvedObject/kind") == "Pod") {
-    line.pod = jstr(ev, "/involvedObject/name");
+  if (fields::str(ev, "/involvedObject/kind") == "Pod") {
+    line.pod = fields::str(ev, "/involvedObject/name");
     line.replica = replica_name(line.pod, app);
   }
   return line;
@@ -322,20 +304,20 @@ Result<std::vector<json>> app_pods(k::Client& client, const std::string& ns, con
   if (!list) return refused_in_workspace(std::move(list).error(), ns);
   std::vector<json> pods;
   for (const auto& p : list->value("items", json::array()))
-    if (jstr(p, "/metadata/deletionTimestamp").empty()) pods.push_back(p);
+    if (fields::str(p, "/metadata/deletionTimestamp").empty()) pods.push_back(p);
   if (pods.empty()) {
     auto d = read_app(client, ns, app);
     if (!d) return std::move(d).error();
   }
   std::stable_sort(pods.begin(), pods.end(), [](const json& a, const json& b) {
-    return jstr(a, "/metadata/creationTimestamp") < jstr(b, "/metadata/creationTimestamp");
+    return fields::str(a, "/metadata/creationTimestamp") < fields::str(b, "/metadata/creationTimestamp");
   });
   return pods;
 }
 
 bool replica_matches(const json& pod, const std::string& app, const std::string& wanted) {
   if (wanted.empty()) return true;
-  const std::string name = jstr(pod, "/metadata/name");
+  const std::string name = fields::str(pod, "/metadata/name");
   if (name == wanted) return true;
   const std::string short_name = replica_name(name, app);
   if (short_name == wanted) return true;
@@ -373,7 +355,7 @@ Status stream_app_logs(k::Client& client, const std::string& ns, const LogsOptio
   std::map<std::string, std::unique_ptr<ReplicaStream>> streams;
   auto add = [&](const json& pod, bool from_start) {
     auto s = std::make_unique<ReplicaStream>();
-    s->pod = jstr(pod, "/metadata/name");
+    s->pod = fields::str(pod, "/metadata/name");
     s->replica = replica_name(s->pod, o.app);
     s->container = pick_container(pod, o.app, o.container);
     s->from_start = from_start;
@@ -444,7 +426,7 @@ Status stream_app_logs(k::Client& client, const std::string& ns, const LogsOptio
   // Follow: the replicas there now, and every one that appears until Ctrl-C.
   std::set<std::string> initial;
   for (const auto& p : chosen) {
-    initial.insert(jstr(p, "/metadata/name"));
+    initial.insert(fields::str(p, "/metadata/name"));
     add(p, false);
   }
   if (chosen.empty()) hub.notice(fmt::format("waiting for replicas of {} to start", o.app));
@@ -453,7 +435,8 @@ Status stream_app_logs(k::Client& client, const std::string& ns, const LogsOptio
   if (o.events) {
     events_thread = std::thread([&] {
       k::WatchOptions wo;
-      while (!hub.stop && !util::interrupted()) {
+      util::StopAny stop{hub.stop.get_token(), util::interrupt_token()};
+      while (!stop.stop_requested()) {
         (void)client.list_watch(k::types::Event, ns, wo, [&](const k::WatchEvent& we) {
           if (we.type == "ADDED" || we.type == "MODIFIED") {
             if (auto l = event_line(we.object, o.app, replica_sets); l && event_nanos(*l) >= events_since) {
@@ -462,9 +445,9 @@ Status stream_app_logs(k::Client& client, const std::string& ns, const LogsOptio
               hub.lines_written();
             }
           }
-          return !hub.stop && !util::interrupted();
+          return !stop.stop_requested();
         });
-        if (!pause(std::chrono::seconds(1), [&] { return hub.stop.load(); })) break;
+        if (!util::sleep_for(std::chrono::seconds(1), stop.token())) break;
       }
     });
   }
@@ -473,9 +456,9 @@ Status stream_app_logs(k::Client& client, const std::string& ns, const LogsOptio
   wo.label_selector = fmt::format("{}={}", labels::kName, o.app);
   while (!util::interrupted()) {
     Status st = client.list_watch(k::types::Pod, ns, wo, [&](const k::WatchEvent& we) {
-      const std::string name = jstr(we.object, "/metadata/name");
-      if (we.type == "DELETED" || !jstr(we.object, "/metadata/deletionTimestamp").empty()) {
-        if (auto it = streams.find(name); it != streams.end()) it->second->gone = true;
+      const std::string name = fields::str(we.object, "/metadata/name");
+      if (we.type == "DELETED" || !fields::str(we.object, "/metadata/deletionTimestamp").empty()) {
+        if (auto it = streams.find(name); it != streams.end()) it->second->gone.request_stop();
       } else if ((we.type == "ADDED" || we.type == "MODIFIED") && !streams.count(name) &&
                  replica_matches(we.object, o.app, o.replica)) {
         hub.notice(fmt::format("replica {} appeared", replica_name(name, o.app)));
@@ -483,7 +466,7 @@ Status stream_app_logs(k::Client& client, const std::string& ns, const LogsOptio
       }
       // Let go of finished streams of replicas that are gone.
       for (auto it = streams.begin(); it != streams.end();) {
-        if (it->second->done && it->second->gone) {
+        if (it->second->done && it->second->gone.stop_requested()) {
           it->second->thread.join();
           it = streams.erase(it);
         } else {
@@ -494,9 +477,9 @@ Status stream_app_logs(k::Client& client, const std::string& ns, const LogsOptio
     });
     if (util::interrupted()) break;
     if (!st) hub.notice(fmt::format("lost track of the replicas of {} ({}); retrying", o.app, st.error().message));
-    if (!pause(std::chrono::seconds(1), [] { return false; })) break;
+    if (!util::sleep_for(std::chrono::seconds(1))) break;
   }
-  hub.stop = true;
+  hub.stop.request_stop();
   for (auto& [name, s] : streams) s->thread.join();
   if (events_thread.joinable()) events_thread.join();
   return Error(ErrorCode::Interrupted, "interrupted");

@@ -1,22 +1,8 @@
-// Reading fields of Kubernetes objects (nlohmann::json) without exceptions: missing or mistyped
-// fields read as null / "" / the fallback.
+// Reading fields of Kubernetes objects: the workbench reads them through kube::fields, as `fields::`.
 #pragma once
 
-#include <string>
+#include "kube/fields.hpp"
 
-#include <nlohmann/json.hpp>
-
-namespace wb::workbench::fields {
-
-using json = nlohmann::json;
-
-// The value at a JSON pointer ("/spec/replicas"), or null when absent.
-const json& at(const json& obj, const char* pointer);
-// The string at a JSON pointer, or "".
-std::string str(const json& obj, const char* pointer);
-// The integer at a JSON pointer, or `fallback`.
-int integer(const json& obj, const char* pointer, int fallback = 0);
-// metadata.<section>[key] for section "labels" or "annotations", or "".
-std::string meta_string(const json& obj, const char* section, const std::string& key);
-
-}  // namespace wb::workbench::fields
+namespace wb::workbench {
+namespace fields = kube::fields;
+}  // namespace wb::workbench

@@ -4,10 +4,10 @@
 
 #include <fmt/format.h>
 
-#include <thread>
 
 #include "util/interrupt.hpp"
 #include "util/numbers.hpp"
+#include "util/stop.hpp"
 
 namespace wb::workbench {
 
@@ -204,13 +204,14 @@ Error not_ready(Error e, const std::string& app, const AppState& state) {
 util::Result<AppState> wait_for_rollout(kube::Client& client, const std::string& ns, const std::string& app,
                                         const WaitOptions& o) {
   auto now = o.now ? o.now : [] { return util::Clock::now(); };
-  auto sleep = o.sleep ? o.sleep : [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
+  auto sleep = o.sleep ? o.sleep : [](std::chrono::milliseconds d) { util::sleep_for(d); };
   const auto start = now();
   bool failing = false;          // (a plain flag and time: GCC 12 misreads an optional here)
   util::TimePoint failing_since{};
   std::string last_summary;
   AppState state;
   while (true) {
+    if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
     WB_ASSIGN_OR_RETURN(state, read_state(client, ns, app));
     std::string summary = state.summary() + "|" + state.reason;
     if (summary != last_summary && o.on_change) o.on_change(state);
@@ -237,8 +238,7 @@ util::Result<AppState> wait_for_rollout(kube::Client& client, const std::string&
                              state.hint.empty() ? fmt::format("see `wb app status {}`", app) : state.hint),
                        app, state);
     }
-    if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
-    sleep(o.poll);
+    sleep(o.poll);  // Ctrl-C ends it at once
   }
 }
 

@@ -7,10 +7,10 @@
 #include <map>
 #include <regex>
 #include <set>
-#include <thread>
 
 #include "util/encoding.hpp"
 #include "util/fs.hpp"
+#include "util/stop.hpp"
 #include "util/strings.hpp"
 #include "workbench/core/app.hpp"
 #include "workbench/core/json_fields.hpp"
@@ -483,7 +483,7 @@ Result<CreatedWorkspace> create_workspace(kube::Client& client, WorkspaceSpec sp
   for (auto& [type, obj] : objects) {
     auto made = client.create(type, type.namespaced ? spec.name : "", obj);
     for (int i = 0; !made && bound && made.error().http_status == 403 && i < 20; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      if (!util::sleep_for(std::chrono::milliseconds(250))) break;
       made = client.create(type, type.namespaced ? spec.name : "", obj);
     }
     if (!made) {
@@ -707,7 +707,11 @@ Result<Robot> create_robot(kube::Client& client, const std::string& name, const 
     if (!enc.empty()) {
       if (auto dec = util::base64_decode(enc)) token = *dec;
     }
-    if (token.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (token.empty() && !util::sleep_for(std::chrono::milliseconds(100))) break;
+  }
+  if (token.empty() && util::interrupted()) {
+    undo();
+    return Error(ErrorCode::Interrupted, "interrupted");
   }
   if (token.empty()) {
     undo();
@@ -903,7 +907,7 @@ Status record_members(kube::Client& client, const std::string& ws, bool fresh) {
   // Right after the caller's own tenant-admin binding was made, the authorizer (which the records
   // policy asks) may not know it yet.
   for (int i = 0; fresh && !st && st.error().http_status == 403 && i < 20; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    if (!util::sleep_for(std::chrono::milliseconds(250))) break;
     st = write();
   }
   return st;

@@ -28,6 +28,7 @@
 #include "kube/client.hpp"
 #include "util/result.hpp"
 #include "workbench/app/lifecycle.hpp"
+#include "workbench/core/versioned.hpp"
 
 namespace wb::workbench {
 
@@ -149,7 +150,7 @@ struct ConfigWrite {
 // and creates it; another writer taking the number first -> read again and build on theirs.
 Result<ConfigWrite> write_config_version(kube::Client& client, const std::string& ns, const std::string& app,
                                          const ConfigChange& change, const std::string& who, bool immutable,
-                                         int attempts = 10);
+                                         int attempts = kVersionAttempts);
 
 struct ConfigPointing {
   json deployment;       // as written (or as it was when not changed)

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "workbench/core/json_fields.hpp"
 #include "workbench/versions/config.hpp"
 
 namespace wb::workbench {
@@ -18,12 +19,9 @@ std::string versions_selector(const std::string& app) { return made_for_app(app)
 
 json items(const json& list) { return list.value("items", json::array()); }
 
-bool is_conflict(const Error& e) { return e.http_status == 409 || e.code == ErrorCode::Conflict; }
-
 // The Secret of a version's ConfigMap, when it says it has one (null otherwise or when gone).
 Result<json> secret_of(k::Client& client, const std::string& ns, const json& cm) {
-  const json& a = cm.value("/metadata/annotations"_json_pointer, json::object());
-  const std::string name = a.value(kConfigSecretAnnotation, "");
+  const std::string name = fields::meta_string(cm, "annotations", kConfigSecretAnnotation);
   if (name.empty()) return json(nullptr);
   auto s = client.get(k::types::Secret, ns, name);
   if (s) return std::move(*s);
@@ -65,11 +63,10 @@ Result<std::vector<ConfigVersion>> read_config_versions(k::Client& client, const
   auto secrets = client.list(k::types::Secret, ns, opts);
   if (!secrets) return refused_in_workspace(std::move(secrets).error(), ns);
   std::map<std::string, json> secret_by_name;
-  for (const auto& s : items(*secrets)) secret_by_name[s.value("/metadata/name"_json_pointer, std::string())] = s;
+  for (const auto& s : items(*secrets)) secret_by_name[fields::str(s, "/metadata/name")] = s;
   std::vector<ConfigVersion> out;
   for (const auto& cm : items(*cms)) {
-    const std::string secret_name =
-        cm.value("/metadata/annotations"_json_pointer, json::object()).value(kConfigSecretAnnotation, "");
+    const std::string secret_name = fields::meta_string(cm, "annotations", kConfigSecretAnnotation);
     auto it = secret_by_name.find(secret_name);
     out.push_back(config_version_from(cm, it == secret_by_name.end() ? json(nullptr) : it->second));
   }
@@ -92,7 +89,8 @@ Result<ConfigVersion> read_config_version(k::Client& client, const std::string& 
 Result<ConfigWrite> write_config_version(k::Client& client, const std::string& ns, const std::string& app,
                                          const ConfigChange& change, const std::string& who, bool immutable,
                                          int attempts) {
-  for (int attempt = 1; attempt <= std::max(1, attempts); ++attempt) {
+  ConfigWrite out;
+  auto attempt = [&]() -> Result<bool> {
     WB_ASSIGN_OR_RETURN(auto base, newest_version(client, ns, app));
     WB_ASSIGN_OR_RETURN(auto content, apply_config_change(base.content, change, app));
     WB_TRY(check_config_size(content));
@@ -103,32 +101,18 @@ Result<ConfigWrite> write_config_version(k::Client& client, const std::string& n
     meta.cause = change.message.empty() ? meta.change : change.message;
     // The Secret first: once the ConfigMap (which claims the number) is visible, its Secret is too.
     json secret = config_secret_object(app, ns, n, content, meta, immutable);
-    bool made_secret = false;
-    if (!secret.is_null()) {
-      auto s = client.create(k::types::Secret, ns, secret);
-      if (!s) {
-        if (is_conflict(s.error())) continue;  // another writer has this number
-        return refused_in_workspace(std::move(s).error(), ns, true);
-      }
-      made_secret = true;
-    }
-    auto cm = client.create(k::types::ConfigMap, ns, config_map_object(app, ns, n, content, meta, immutable));
-    if (!cm) {
-      if (made_secret) (void)client.remove(k::types::Secret, ns, config_secret_name(app, n));
-      if (is_conflict(cm.error())) continue;
-      return refused_in_workspace(std::move(cm).error(), ns, true);
-    }
-    ConfigWrite out;
-    out.version = config_version_from(*cm, secret);
+    VersionObjects objects;
+    if (!secret.is_null()) objects.emplace_back(k::types::Secret, secret);
+    objects.emplace_back(k::types::ConfigMap, config_map_object(app, ns, n, content, meta, immutable));
+    WB_ASSIGN_OR_RETURN(auto created, create_version(client, ns, objects));
+    if (created.taken) return false;
+    out.version = config_version_from(created.objects.back(), secret);
     out.version.content = content;
     out.base = base.number;
-    out.attempts = attempt;
-    return out;
-  }
-  return Error(ErrorCode::Conflict,
-               fmt::format("the config of app '{}' kept changing while wb was writing a new version ({} tries)", app,
-                           attempts),
-               "someone else is changing it too; try again in a moment");
+    return true;
+  };
+  WB_ASSIGN_OR_RETURN(out.attempts, claim_next_version(attempt, attempts, fmt::format("the config of app '{}'", app)));
+  return out;
 }
 
 Result<ConfigPointing> point_app_to_config(k::Client& client, const std::string& ns, const std::string& app,
@@ -173,7 +157,7 @@ Result<std::vector<int>> prune_config_versions(k::Client& client, const std::str
   std::set<int> in_use;
   auto d = client.get(k::types::Deployment, ns, app);
   if (d) {
-    in_use.insert(referenced_config_version(d->value("/spec/template"_json_pointer, json::object()), app));
+    in_use.insert(referenced_config_version(fields::at(*d, "/spec/template"), app));
   } else if (d.error().code != ErrorCode::NotFound) {
     return refused_in_workspace(std::move(d).error(), ns);
   }
@@ -182,7 +166,7 @@ Result<std::vector<int>> prune_config_versions(k::Client& client, const std::str
   auto rss = client.list(k::types::ReplicaSet, ns, rs_opts);
   if (!rss) return refused_in_workspace(std::move(rss).error(), ns);  // unsure what is in use: delete nothing
   for (const auto& rs : items(*rss))
-    in_use.insert(referenced_config_version(rs.value("/spec/template"_json_pointer, json::object()), app));
+    in_use.insert(referenced_config_version(fields::at(rs, "/spec/template"), app));
   std::vector<int> existing;
   for (const auto& cm : items(*cms)) existing.push_back(config_version_number(cm, app));
   auto doomed = config_versions_to_delete(existing, in_use, keep);
@@ -190,7 +174,7 @@ Result<std::vector<int>> prune_config_versions(k::Client& client, const std::str
   for (const auto& [type, list] : {std::pair{k::types::ConfigMap, &*cms}, std::pair{k::types::Secret, &*secrets}}) {
     for (const auto& obj : items(*list)) {
       if (!doomed_set.count(config_version_number(obj, app))) continue;
-      auto st = client.remove(type, ns, obj.value("/metadata/name"_json_pointer, std::string()));
+      auto st = client.remove(type, ns, fields::str(obj, "/metadata/name"));
       if (!st && st.error().code != ErrorCode::NotFound) return refused_in_workspace(std::move(st).error(), ns, true);
     }
   }

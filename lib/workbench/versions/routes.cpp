@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "kube/status.hpp"
 #include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "workbench/core/app.hpp"
@@ -35,8 +36,6 @@ std::optional<int> parse_port(const std::string& s) {
   if (p < 1 || p > 65535) return std::nullopt;
   return p;
 }
-
-bool is_conflict(const Error& e) { return e.http_status == 409 || e.code == ErrorCode::Conflict; }
 
 json items(const json& list) { return list.value("items", json::array()); }
 
@@ -322,18 +321,20 @@ Result<RouteVersion> write_route_version(
     k::Client& client, const std::string& ns, const std::string& app,
     const std::function<Result<std::vector<Route>>(const std::vector<Route>&)>& change, const VersionWho& meta,
     int attempts) {
-  for (int i = 0; i < std::max(1, attempts); ++i) {
+  RouteVersion out;
+  auto attempt = [&]() -> Result<bool> {
     WB_ASSIGN_OR_RETURN(auto versions, read_route_versions(client, ns, app));
     const std::vector<Route> base = versions.empty() ? std::vector<Route>{} : versions.back().routes;
     const int n = versions.empty() ? 1 : versions.back().number + 1;
     WB_ASSIGN_OR_RETURN(auto routes, change(base));
-    auto cm = client.create(k::types::ConfigMap, ns, routes_map_object(app, ns, n, routes, meta));
-    if (cm) return route_version_from(*cm, app);
-    if (is_conflict(cm.error())) continue;
-    return refused_in_workspace(std::move(cm).error(), ns, true);
-  }
-  return Error(ErrorCode::Conflict, fmt::format("the routes of '{}' kept changing while wb was changing them", app),
-               "someone else is changing them too; try again in a moment");
+    WB_ASSIGN_OR_RETURN(auto created,
+                        create_version(client, ns, {{k::types::ConfigMap, routes_map_object(app, ns, n, routes, meta)}}));
+    if (created.taken) return false;
+    out = route_version_from(created.objects.back(), app);
+    return true;
+  };
+  WB_TRY(claim_next_version(attempt, attempts, fmt::format("the routes of app '{}'", app)));
+  return out;
 }
 
 Result<json> create_or_replace(k::Client& client, const k::ResourceType& type, const std::string& ns, json object) {
@@ -341,7 +342,7 @@ Result<json> create_or_replace(k::Client& client, const k::ResourceType& type, c
   for (int i = 0; i < 5; ++i) {
     auto made = client.create(type, ns, object);
     if (made) return made;
-    if (!is_conflict(made.error())) return refused_in_workspace(std::move(made).error(), ns, true);
+    if (!k::is_conflict(made.error())) return refused_in_workspace(std::move(made).error(), ns, true);
     auto current = client.get(type, ns, name);
     if (!current) {
       if (current.error().code == ErrorCode::NotFound) continue;
@@ -358,7 +359,7 @@ Result<json> create_or_replace(k::Client& client, const k::ResourceType& type, c
     }
     auto replaced = client.update(type, ns, object);
     if (replaced) return replaced;
-    if (!is_conflict(replaced.error())) return refused_in_workspace(std::move(replaced).error(), ns, true);
+    if (!k::is_conflict(replaced.error())) return refused_in_workspace(std::move(replaced).error(), ns, true);
     object["metadata"].erase("resourceVersion");
   }
   return Error(ErrorCode::Conflict, fmt::format("{} '{}' kept changing while wb was writing it", type.kind, name));
@@ -426,7 +427,7 @@ Status publish_ingress(k::Client& client, const k::ResourceType& type, const Ing
     }()
                                    : client.create(type, target.ns, ing);
     if (written) return {};
-    if (is_conflict(written.error())) continue;
+    if (k::is_conflict(written.error())) continue;
     return refused_in_workspace(std::move(written).error(), target.ns, true);
   }
   return Error(ErrorCode::Conflict, fmt::format("the Ingress '{}' kept changing while wb was writing it", target.name));

@@ -25,6 +25,7 @@
 #include "kube/client.hpp"
 #include "util/result.hpp"
 #include "workbench/core/profile.hpp"
+#include "workbench/core/versioned.hpp"
 
 namespace wb::workbench {
 
@@ -121,7 +122,7 @@ Result<std::vector<RouteVersion>> read_route_versions(kube::Client& client, cons
 Result<RouteVersion> write_route_version(
     kube::Client& client, const std::string& ns, const std::string& app,
     const std::function<Result<std::vector<Route>>(const std::vector<Route>&)>& change, const VersionWho& meta,
-    int attempts = 10);
+    int attempts = kVersionAttempts);
 // Creates, replaces or (no routes) deletes the Ingress; a versioned Ingress never goes back to an
 // older version than it shows.
 Status publish_ingress(kube::Client& client, const kube::ResourceType& type, const IngressTarget& target,

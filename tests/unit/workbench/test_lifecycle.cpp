@@ -323,7 +323,8 @@ TEST_CASE("a 403 on an app's parts is a refusal in app terms", "[lifecycle]") {
   CHECK(w.detail<wb::kube::Forbidden>() == r);  // a Refusal is the server's facts and more
   // A version's or a replica's part counts as the app; a config's secret as its config.
   e = forbidden("secrets is forbidden: User \"bob\" cannot list resource \"secrets\" in API group \"\"");
-  r = refused_in_workspace(e, "shop-dev").detail<Refusal>();
+  w = refused_in_workspace(e, "shop-dev");
+  r = w.detail<Refusal>();
   REQUIRE(r);
   CHECK((r->user == "bob" && r->verb == "get" && r->resource == "configmaps" && r->workspace == "shop-dev"));
   CHECK(refused_in_workspace(e, "shop-dev", true).detail<Refusal>()->verb == "update");  // meant to change

@@ -1,6 +1,6 @@
-#include "workbench/core/json_fields.hpp"
+#include "kube/fields.hpp"
 
-namespace wb::workbench::fields {
+namespace wb::kube::fields {
 
 const json& at(const json& obj, const char* pointer) {
   static const json null;
@@ -25,4 +25,4 @@ std::string meta_string(const json& obj, const char* section, const std::string&
   return it != m[section].end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-}  // namespace wb::workbench::fields
+}  // namespace wb::kube::fields
