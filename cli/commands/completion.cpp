@@ -5,6 +5,9 @@
 //                              the full words for a path in the app's container); prints nothing
 //                              on any error, gives up after about two seconds
 //   wb __man SRC_DIR OUT_DIR   renders the man pages (man/README.md)
+#include "docs/completion.hpp"
+
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,21 +17,18 @@
 #include <ostream>
 #include <thread>
 
-#include <fmt/format.h>
-
 #include "commands/commands.hpp"
-#include "docs/completion.hpp"
 #include "docs/manpage.hpp"
 #include "kube/kubeconfig.hpp"
 #include "util/numbers.hpp"
-#include "workbench/core/app.hpp"
-#include "workbench/versions/config.hpp"
 #include "workbench/app/files.hpp"
 #include "workbench/app/lifecycle.hpp"
-#include "workbench/core/profile.hpp"
-#include "workbench/versions/routes.hpp"
-#include "workbench/platform/tenancy.hpp"
+#include "workbench/core/app.hpp"
 #include "workbench/core/json_fields.hpp"
+#include "workbench/core/profile.hpp"
+#include "workbench/platform/tenancy.hpp"
+#include "workbench/versions/config.hpp"
+#include "workbench/versions/routes.hpp"
 
 namespace wb::cli::commands {
 
@@ -66,8 +66,7 @@ class Deadline {
 
 std::vector<std::string> item_names(const json& list) {
   std::vector<std::string> names;
-  for (const auto& item : list.value("items", json::array()))
-    names.push_back(wbw::fields::str(item, "/metadata/name"));
+  for (const auto& item : list.value("items", json::array())) names.push_back(wbw::fields::str(item, "/metadata/name"));
   return names;
 }
 
@@ -147,8 +146,8 @@ Result<std::vector<std::string>> complete_values(Context& ctx, const std::vector
     WB_ASSIGN_OR_RETURN(auto ns, ctx.workspace());
     WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
     k::ListOptions opts;
-    opts.label_selector = fmt::format("{}={},{}=wb,{}", wbw::labels::kName, args[1], wbw::labels::kManagedBy,
-                                      wbw::kConfigVersionLabel);
+    opts.label_selector =
+        fmt::format("{}={},{}=wb,{}", wbw::labels::kName, args[1], wbw::labels::kManagedBy, wbw::kConfigVersionLabel);
     WB_ASSIGN_OR_RETURN(auto list, client->list(k::types::ConfigMap, ns, opts));
     std::vector<long> numbers;
     for (const auto& item : list.value("items", json::array())) {

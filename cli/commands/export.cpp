@@ -11,10 +11,10 @@
 #include "output.hpp"
 #include "util/numbers.hpp"
 #include "util/strings.hpp"
-#include "workbench/versions/config.hpp"
 #include "workbench/app/lifecycle.hpp"
-#include "workbench/versions/routes.hpp"
 #include "workbench/core/json_fields.hpp"
+#include "workbench/versions/config.hpp"
+#include "workbench/versions/routes.hpp"
 
 namespace wb::cli::commands {
 

@@ -13,9 +13,9 @@
 #include "output.hpp"
 #include "util/stop.hpp"
 #include "util/strings.hpp"
+#include "workbench/app/lifecycle.hpp"
 #include "workbench/core/app.hpp"
 #include "workbench/delivery/gc.hpp"
-#include "workbench/app/lifecycle.hpp"
 #include "workbench/delivery/push_jar.hpp"
 
 namespace wb::cli::commands {

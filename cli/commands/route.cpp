@@ -13,8 +13,8 @@
 #include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
-#include "workbench/versions/routes.hpp"
 #include "workbench/core/json_fields.hpp"
+#include "workbench/versions/routes.hpp"
 
 namespace wb::cli::commands {
 
@@ -33,8 +33,7 @@ std::string url_of(const wbw::Route& r) {
 
 json routes_json(const std::vector<wbw::Route>& routes) {
   json out = json::array();
-  for (const auto& r : routes)
-    out.push_back({{"host", r.host}, {"path", r.path}, {"tls", r.tls}, {"url", url_of(r)}});
+  for (const auto& r : routes) out.push_back({{"host", r.host}, {"path", r.path}, {"tls", r.tls}, {"url", url_of(r)}});
   return out;
 }
 
@@ -138,12 +137,11 @@ Status run_rm(const RmOptions& o, Context& ctx) {
   std::optional<std::string> host, path;
   if (!o.host.empty()) host = util::to_lower(o.host);
   if (!o.path.empty()) path = o.path;
-  std::string what = o.all && !host && !path ? "remove all routes"
-                                             : fmt::format("remove {}{}", host.value_or("*"), path.value_or(""));
+  std::string what =
+      o.all && !host && !path ? "remove all routes" : fmt::format("remove {}{}", host.value_or("*"), path.value_or(""));
   return change_routes(
-      ctx, o.app,
-      [&](const std::vector<wbw::Route>& base) { return wbw::remove_routes(base, host, path, o.app); }, what,
-      o.message);
+      ctx, o.app, [&](const std::vector<wbw::Route>& base) { return wbw::remove_routes(base, host, path, o.app); },
+      what, o.message);
 }
 
 struct RollbackOptions {
@@ -188,15 +186,21 @@ Status run_history(const std::string& app, Context& ctx) {
   std::vector<std::string> names;
   for (const auto& v : versions) {
     const bool current = &v == &versions.back();
-    out.push_back({{"version", v.number}, {"current", current}, {"when", v.when}, {"who", v.who},
-                   {"change", v.change}, {"cause", v.cause}, {"routes", routes_json(v.routes)}});
+    out.push_back({{"version", v.number},
+                   {"current", current},
+                   {"when", v.when},
+                   {"who", v.who},
+                   {"change", v.change},
+                   {"cause", v.cause},
+                   {"routes", routes_json(v.routes)}});
     std::vector<std::string> urls;
     for (const auto& r : v.routes) urls.push_back(url_of(r));
     t.rows.push_back({current ? "*" : "", fmt::format("v{}", v.number), ago(ctx, v.when), v.who.empty() ? "-" : v.who,
                       v.cause.empty() ? v.change : v.cause, urls.empty() ? "-" : util::join(urls, " ")});
     names.push_back(wbw::routes_map_name(app, v.number));
   }
-  print_result(ctx, out, [&] { return t; }, names);
+  print_result(
+      ctx, out, [&] { return t; }, names);
   return {};
 }
 
@@ -216,7 +220,11 @@ Status run_list(const std::string& app, Context& ctx) {
     const std::string version = wbw::fields::meta_string(ing, "annotations", wbw::kRoutesVersionAnnotation);
     const std::string target = wbw::fields::meta_string(ing, "annotations", kTargetAnnotation);
     for (const auto& r : wbw::routes_of_ingress(ing)) {
-      out.push_back({{"app", owner}, {"host", r.host}, {"path", r.path}, {"tls", r.tls}, {"url", url_of(r)},
+      out.push_back({{"app", owner},
+                     {"host", r.host},
+                     {"path", r.path},
+                     {"tls", r.tls},
+                     {"url", url_of(r)},
                      {"version", number_or_null(version)},
                      {"target", target.empty() ? json(nullptr) : json(target)}});
       t.rows.push_back({owner, url_of(r), version.empty() ? "-" : "v" + version, target.empty() ? "app" : target});
@@ -228,7 +236,8 @@ Status run_list(const std::string& app, Context& ctx) {
                               : fmt::format("App '{}' has no routes; `wb route add {}` adds one.\n", app, app));
     return {};
   }
-  print_result(ctx, out, [&] { return t; }, names);
+  print_result(
+      ctx, out, [&] { return t; }, names);
   return {};
 }
 
@@ -243,8 +252,9 @@ Status run_add_external(const ExternalOptions& o, Context& ctx) {
   if (o.to.empty() == o.to_host.empty())
     return Error(ErrorCode::Usage, "give exactly one of --to IP:PORT[,IP:PORT] and --to-host HOST:PORT");
   if (!util::is_dns1123_label(o.name) || o.name.size() > 63 || !std::isalpha(static_cast<unsigned char>(o.name[0])))
-    return Error(ErrorCode::Usage,
-                 fmt::format("'{}' is not a route name (lower-case letters, digits and '-', starting with a letter)", o.name));
+    return Error(
+        ErrorCode::Usage,
+        fmt::format("'{}' is not a route name (lower-case letters, digits and '-', starting with a letter)", o.name));
   WB_TRY(wbw::check_route_path(o.path));
   std::vector<wbw::IpTarget> ips;
   std::string dns_host;
@@ -293,8 +303,11 @@ Status run_add_external(const ExternalOptions& o, Context& ctx) {
     return {};
   }
   if (ctx.global.machine_output()) {
-    print_result(ctx, {{"name", o.name}, {"workspace", ns}, {"target", target.extra_annotations[kTargetAnnotation]},
-                       {"routes", routes_json({route})}},
+    print_result(ctx,
+                 {{"name", o.name},
+                  {"workspace", ns},
+                  {"target", target.extra_annotations[kTargetAnnotation]},
+                  {"routes", routes_json({route})}},
                  [] { return Table{}; });
     return {};
   }
@@ -306,7 +319,8 @@ Status run_add_external(const ExternalOptions& o, Context& ctx) {
 }  // namespace
 
 void register_route(CLI::App& app, Context& ctx, Action& action) {
-  auto* noun = add_verb(app, "route", "Public routes (host names and paths) to apps and to services outside the cluster");
+  auto* noun =
+      add_verb(app, "route", "Public routes (host names and paths) to apps and to services outside the cluster");
 
   auto add = std::make_shared<AddOptions>();
   auto* a = add_verb(*noun, "add", "Route a host and path to an app (a new routes version)");
@@ -350,7 +364,8 @@ void register_route(CLI::App& app, Context& ctx, Action& action) {
   e->add_option("--to", ext->to, "IP:PORT targets, comma-separated")->type_name("IP:PORT[,IP:PORT]");
   e->add_option("--to-host", ext->to_host, "A DNS name and port")->type_name("HOST:PORT");
   e->add_flag("--https", ext->https, "The target speaks HTTPS");
-  e->add_option("--host", ext->host, "Public host name (default: <name>.<workspace>.<route.domain>)")->type_name("HOST");
+  e->add_option("--host", ext->host, "Public host name (default: <name>.<workspace>.<route.domain>)")
+      ->type_name("HOST");
   e->add_option("--path", ext->path, "Path prefix (default /)")->type_name("PATH");
   e->add_flag("--tls", ext->tls, "Serve it over HTTPS");
   e->callback([ext, &ctx, &action] { action = [ext, &ctx] { return run_add_external(*ext, ctx); }; });

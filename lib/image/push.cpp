@@ -21,10 +21,14 @@ using util::ErrorCode;
 
 const char* fate_name(LayerFate fate) {
   switch (fate) {
-    case LayerFate::Uploaded: return "uploaded";
-    case LayerFate::Skipped: return "skipped";
-    case LayerFate::Mounted: return "mounted";
-    case LayerFate::Copied: return "copied";
+    case LayerFate::Uploaded:
+      return "uploaded";
+    case LayerFate::Skipped:
+      return "skipped";
+    case LayerFate::Mounted:
+      return "mounted";
+    case LayerFate::Copied:
+      return "copied";
   }
   return "?";
 }
@@ -226,8 +230,7 @@ Status check_digest(const std::string& what, const std::string& expected, const 
 
 Result<PushResult> push_image(oci::Registry& target, const oci::Reference& target_ref,
                               const std::vector<std::string>& tags_in, oci::Registry& base_registry,
-                              const oci::Reference& base_ref, const jar::LayerPlan& plan,
-                              const PushOptions& options) {
+                              const oci::Reference& base_ref, const jar::LayerPlan& plan, const PushOptions& options) {
   Progress progress(options.observer);
   Cancel cancel;
   const ImageOptions& io = options.image;
@@ -408,8 +411,8 @@ Result<PushResult> push_image(oci::Registry& target, const oci::Reference& targe
   std::string top_type;
   if (base.is_index) {
     for (const auto& [bytes, digest] : manifests) {
-      WB_ASSIGN_OR_RETURN(std::string got, target.put_manifest(by_digest(target_ref, digest), bytes,
-                                                               manifest_media_type(family)));
+      WB_ASSIGN_OR_RETURN(std::string got,
+                          target.put_manifest(by_digest(target_ref, digest), bytes, manifest_media_type(family)));
       WB_TRY(check_digest("a manifest", digest, got));
     }
     top_bytes = to_bytes(build_index(family, manifest_descs));

@@ -132,7 +132,8 @@ class WsExecSession : public ExecSession {
 
   util::Status close_stdin() override {
     if (protocol_ != "v5.channel.k8s.io")
-      return Error(ErrorCode::Failure, "the server speaks " + (protocol_.empty() ? std::string("an old protocol") : protocol_) +
+      return Error(ErrorCode::Failure, "the server speaks " +
+                                           (protocol_.empty() ? std::string("an old protocol") : protocol_) +
                                            ", which cannot close stdin on its own; close the connection instead");
     if (stdin_closed_) return {};
     stdin_closed_ = true;
@@ -145,13 +146,14 @@ class WsExecSession : public ExecSession {
       if (!msg) {
         closed_ = true;
         if (msg.error().code == ErrorCode::Interrupted) return msg.error();
-        return Error(ErrorCode::Unavailable,
-                     "the connection to the pod closed before the command's exit status arrived: " +
-                         msg.error().message);
+        return Error(
+            ErrorCode::Unavailable,
+            "the connection to the pod closed before the command's exit status arrived: " + msg.error().message);
       }
       if (msg->kind == http::WsMessage::Kind::Close) {
         closed_ = true;
-        return Error(ErrorCode::Unavailable, "the connection to the pod closed before the command's exit status arrived");
+        return Error(ErrorCode::Unavailable,
+                     "the connection to the pod closed before the command's exit status arrived");
       }
       if (msg->kind != http::WsMessage::Kind::Binary || msg->data.empty()) continue;
       unsigned char channel = static_cast<unsigned char>(msg->data[0]);
@@ -237,8 +239,8 @@ class HttpClient : public Client {
   const RestConfig& config() const override { return config_; }
   std::optional<util::TimePoint> server_now() const override {
     if (!clock_known_) return std::nullopt;
-    return util::Clock::now() + std::chrono::duration_cast<util::Clock::duration>(
-                                    std::chrono::nanoseconds(clock_offset_.load()));
+    return util::Clock::now() +
+           std::chrono::duration_cast<util::Clock::duration>(std::chrono::nanoseconds(clock_offset_.load()));
   }
 
   Result<json> get(const ResourceType& type, const std::string& ns, const std::string& name) override {
@@ -431,9 +433,9 @@ class HttpClient : public Client {
     std::string body;
     std::string content_type = "application/json";
     std::string accept = "application/json";
-    StreamSink sink;              // streaming: 2xx body pieces go here
-    std::optional<std::chrono::milliseconds> timeout;  // overrides the transport's (0 = none)
-    bool* stopped_by_sink = nullptr;  // set when the sink returned false
+    StreamSink sink;                                                   // streaming: 2xx body pieces go here
+    std::optional<std::chrono::milliseconds> timeout;                  // overrides the transport's (0 = none)
+    bool* stopped_by_sink = nullptr;                                   // set when the sink returned false
     std::function<void(int status, const http::Headers&)> on_headers;  // streams: once the headers are in
     std::optional<bool> idempotent;  // false: the transport must not send it again by itself
     bool fresh_connection = false;   // see http::Request
@@ -478,8 +480,7 @@ class HttpClient : public Client {
     if (!creds.bearer_token.empty())
       req.headers.add("Authorization", "Bearer " + creds.bearer_token);
     else if (!creds.basic_user.empty() || !creds.basic_password.empty())
-      req.headers.add("Authorization",
-                      "Basic " + util::base64_encode(creds.basic_user + ":" + creds.basic_password));
+      req.headers.add("Authorization", "Basic " + util::base64_encode(creds.basic_user + ":" + creds.basic_password));
     return req;
   }
 
@@ -500,8 +501,8 @@ class HttpClient : public Client {
           "its service account (or the secret of its token) may have been deleted, or the token is for another "
           "cluster: check the pod's serviceAccountName, or use a kubeconfig";
     } else if (e.http_status == 0 && e.message.find("not signed by a trusted CA") != std::string::npos) {
-      e.hint = "the ca.crt of the pod's service account must be the CA that signed " + config_.server +
-               "'s certificate";
+      e.hint =
+          "the ca.crt of the pod's service account must be the CA that signed " + config_.server + "'s certificate";
     }
     return e;
   }
@@ -698,7 +699,8 @@ Status HttpClient::list_watch(const ResourceType& type, const std::string& ns, c
       auto it = known.find(key);
       if (it == known.end()) {
         if (!on_event({"ADDED", obj})) return false;
-      } else if (fields::str(it->second, "/metadata/resourceVersion") != fields::str(obj, "/metadata/resourceVersion")) {
+      } else if (fields::str(it->second, "/metadata/resourceVersion") !=
+                 fields::str(obj, "/metadata/resourceVersion")) {
         if (!on_event({"MODIFIED", obj})) return false;
       }
     }
@@ -851,8 +853,7 @@ Result<ResourceType> HttpClient::prefer(const std::vector<ResourceType>& candida
     if (served) return c;
     tried.push_back(c.plural + "." + c.api_version());
   }
-  return Error(ErrorCode::NotFound,
-               "the cluster serves none of: " + util::join(tried, ", "),
+  return Error(ErrorCode::NotFound, "the cluster serves none of: " + util::join(tried, ", "),
                "this Kubernetes version may be too old or too new for wb");
 }
 

@@ -3,9 +3,8 @@
 // client up to the commands.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace wb::kube::fields {
 

@@ -1,14 +1,13 @@
 // metav1.Status (and non-JSON error bodies) -> Error in the user's words.
+#include "kube/status.hpp"
+
 #include <algorithm>
 #include <cctype>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
 #include <string_view>
 #include <vector>
-
-#include "kube/status.hpp"
-
-#include <nlohmann/json.hpp>
 
 #include "util/strings.hpp"
 
@@ -22,24 +21,42 @@ namespace {
 
 const char* reason_phrase(int status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 413: return "Request Entity Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 413:
+      return "Request Entity Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Entity";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "";
   }
 }
 
@@ -250,8 +267,8 @@ util::Error status_to_error(int http_status, const std::string& body) {
     default:
       break;
   }
-  if ((code == 422 || code == 400) && details.is_object() && details.contains("causes") && details["causes"].is_array() &&
-      !details["causes"].empty()) {
+  if ((code == 422 || code == 400) && details.is_object() && details.contains("causes") &&
+      details["causes"].is_array() && !details["causes"].empty()) {
     std::string prefix = summary;
     size_t pos = prefix.find(" is invalid");
     if (pos != std::string::npos)

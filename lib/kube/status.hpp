@@ -14,11 +14,11 @@ namespace wb::kube {
 struct Forbidden : util::ErrorDetail {
   enum class By { Rbac, Escalation, Admission, Other };
   By by = By::Other;
-  std::string user;      // as the server names it ("alice", "system:serviceaccount:ns:ci"); "" if unsaid
-  std::string verb;      // "create", "get", ...
-  std::string resource;  // may carry a subresource: "pods/log"
-  std::string group;     // "" for the core group
-  std::string ns;        // "" at the cluster scope or when the message does not say
+  std::string user;            // as the server names it ("alice", "system:serviceaccount:ns:ci"); "" if unsaid
+  std::string verb;            // "create", "get", ...
+  std::string resource;        // may carry a subresource: "pods/log"
+  std::string group;           // "" for the core group
+  std::string ns;              // "" at the cluster scope or when the message does not say
   bool cluster_scope = false;  // the message says "at the cluster scope"
   std::string policy;          // By::Admission: the policy's name
   std::string policy_message;  // By::Admission: what the policy said (after "denied request: ")

@@ -125,7 +125,8 @@ class BlobStream {
     digest_.clear();
     while (pos_ < offset) {
       WB_ASSIGN_OR_RETURN(std::string skipped, read(static_cast<size_t>(std::min<int64_t>(offset - pos_, 1 << 20))));
-      if (skipped.empty()) return Error(ErrorCode::Failure, "the blob source ended before byte " + std::to_string(offset));
+      if (skipped.empty())
+        return Error(ErrorCode::Failure, "the blob source ended before byte " + std::to_string(offset));
     }
     return {};
   }
@@ -203,8 +204,8 @@ class Client final : public Registry {
     m.bytes = std::move(r.body);
     m.digest = digest_of(m.bytes);
     if (!ref.digest.empty() && m.digest != ref.digest)
-      return Error(ErrorCode::Failure, "registry " + ref.registry + " sent a manifest for " + ref.str() +
-                                           " whose digest is " + m.digest);
+      return Error(ErrorCode::Failure,
+                   "registry " + ref.registry + " sent a manifest for " + ref.str() + " whose digest is " + m.digest);
     if (auto ct = r.headers.get("content-type")) m.media_type = strip_media_params(*ct);
     if (m.media_type.empty() || m.media_type == "application/json" || m.media_type == "text/plain") {
       json j = json::parse(m.bytes, nullptr, false);
@@ -378,8 +379,8 @@ class Client final : public Registry {
     std::set<std::string> seen_urls;
     while (!url.empty()) {
       if (!seen_urls.insert(url).second)
-        return Error(ErrorCode::Failure, "registry " + repo.registry + " sent the same page of tags of " +
-                                             repo.name() + " twice (a Link loop)");
+        return Error(ErrorCode::Failure, "registry " + repo.registry + " sent the same page of tags of " + repo.name() +
+                                             " twice (a Link loop)");
       http::Request req;
       req.url = url;
       WB_ASSIGN_OR_RETURN(http::Response r, call(repo, std::move(req), {repo_scope(repo, "pull")}));
@@ -467,8 +468,10 @@ class Client final : public Registry {
       return e;
     }
     if (transient_status(r->status))
-      return Error(ErrorCode::Unavailable, "registry " + registry + " answered " + std::to_string(r->status) +
-                                               " to /v2/" + summary_suffix(r->body), "", r->status);
+      return Error(
+          ErrorCode::Unavailable,
+          "registry " + registry + " answered " + std::to_string(r->status) + " to /v2/" + summary_suffix(r->body), "",
+          r->status);
     const std::string& url = r->effective_url.empty() ? ping.url : r->effective_url;
     h->base = url.substr(0, url.find("/v2/"));
     if (h->base.empty() || h->base.find("://") == std::string::npos) h->base = "https://" + api;
@@ -545,8 +548,8 @@ class Client final : public Registry {
       req.method = "POST";
       req.idempotent = true;
       req.headers.add("Content-Type", "application/x-www-form-urlencoded");
-      std::string form = "grant_type=refresh_token&client_id=wb&refresh_token=" +
-                         util::url_encode(creds.identity_token);
+      std::string form =
+          "grant_type=refresh_token&client_id=wb&refresh_token=" + util::url_encode(creds.identity_token);
       if (!service.empty()) form += "&service=" + util::url_encode(service);
       if (!scopes.empty()) form += "&scope=" + util::url_encode(util::join(scopes, " "));
       req.body = form;
@@ -653,8 +656,7 @@ class Client final : public Registry {
     return call(repo, std::move(req), {repo_scope(repo, "pull,push")});
   }
 
-  Status retry_or_fail(int& failures, const Result<http::Response>& r, const Reference& repo,
-                       const std::string& what) {
+  Status retry_or_fail(int& failures, const Result<http::Response>& r, const Reference& repo, const std::string& what) {
     if (!(transient(r) || session_lost(r)) || ++failures >= options_.upload_attempts) {
       if (!r) return r.error().with_context(what);
       return error_for(*r, repo, "push", what);
@@ -687,8 +689,8 @@ class Client final : public Registry {
 
   Result<Descriptor> upload_chunked(const Reference& repo, BlobStream& src, std::string pending, int64_t size,
                                     const std::string& known_digest, const std::string& media_type) {
-    const std::string what = "uploading blob " + (known_digest.empty() ? std::string("") : known_digest + " ") +
-                             "to " + repo.name();
+    const std::string what =
+        "uploading blob " + (known_digest.empty() ? std::string("") : known_digest + " ") + "to " + repo.name();
     const size_t chunk_size = static_cast<size_t>(options_.chunk_size);
     int failures = 0;
     WB_ASSIGN_OR_RETURN(std::string url, start_upload(repo));
@@ -755,8 +757,8 @@ class Client final : public Registry {
           continue;
         }
         WB_TRY(retry_or_fail(failures, r, repo, what));
-        const Error cause = r ? Error(ErrorCode::Unavailable, "registry answered " + std::to_string(r->status))
-                              : r.error();
+        const Error cause =
+            r ? Error(ErrorCode::Unavailable, "registry answered " + std::to_string(r->status)) : r.error();
         if (session_lost(r)) {
           WB_TRY(restart(cause));
           continue;
@@ -770,8 +772,10 @@ class Client final : public Registry {
           stored = stored_bytes(st->headers);
           if (auto loc = st->headers.get("location"); loc && !loc->empty()) url = resolve_location(url, *loc);
         }
-        if (stored) WB_TRY(resume_at(*stored, cause));
-        else WB_TRY(restart(cause));
+        if (stored)
+          WB_TRY(resume_at(*stored, cause));
+        else
+          WB_TRY(restart(cause));
         continue;
       }
       // Everything sent: close the session with the digest.
@@ -823,8 +827,8 @@ class Client final : public Registry {
     }
     if (transient_status(r.status))
       return Error(ErrorCode::Unavailable,
-                   "registry " + ref.registry + " answered " + std::to_string(r.status) + " for " + what + summary,
-                   "", r.status);
+                   "registry " + ref.registry + " answered " + std::to_string(r.status) + " for " + what + summary, "",
+                   r.status);
     return Error(ErrorCode::Failure,
                  "registry " + ref.registry + " answered " + std::to_string(r.status) + " for " + what + summary, "",
                  r.status);
@@ -941,7 +945,8 @@ std::string next_page_link(const std::string& request_url, const std::string& li
     if (close == std::string::npos) break;
     const std::string target = link.substr(open + 1, close - open - 1);
     size_t next_link = link.find('<', close);
-    std::string params = link.substr(close + 1, next_link == std::string::npos ? std::string::npos : next_link - close - 1);
+    std::string params =
+        link.substr(close + 1, next_link == std::string::npos ? std::string::npos : next_link - close - 1);
     for (const std::string& raw : util::split(params, ';')) {
       std::string p = util::trim(raw);
       if (p.size() && p.back() == ',') p.pop_back();

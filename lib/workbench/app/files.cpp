@@ -34,10 +34,10 @@ namespace k = wb::kube;
 
 namespace {
 
-constexpr size_t kQueueBytes = 4 << 20;    // download: at most this much waits between socket and disk
-constexpr size_t kStdinChunk = 32 << 10;   // upload: bytes per stdin frame (what kubectl sends; larger
-                                            // frames stall the server's frame-to-pipe copy: 2x slower)
-constexpr size_t kReadChunk = 256 << 10;    // upload: bytes per read of a local file
+constexpr size_t kQueueBytes = 4 << 20;   // download: at most this much waits between socket and disk
+constexpr size_t kStdinChunk = 32 << 10;  // upload: bytes per stdin frame (what kubectl sends; larger
+                                          // frames stall the server's frame-to-pipe copy: 2x slower)
+constexpr size_t kReadChunk = 256 << 10;  // upload: bytes per read of a local file
 constexpr size_t kKeepStderr = 8 << 10;
 
 struct Captured {
@@ -113,8 +113,7 @@ Result<Target> pick_pod(k::Client& client, const std::string& ns, const std::str
 // What `ls -ldn` says about a path; nullopt when ls is not there to ask.
 Result<std::optional<RemoteEntry>> stat_remote(k::Client& client, const std::string& ns, const Target& t,
                                                const std::string& path) {
-  WB_ASSIGN_OR_RETURN(auto c,
-                      run_capture(client, ns, t.name, t.container, {"ls", "-ldn", "--full-time", "--", path}));
+  WB_ASSIGN_OR_RETURN(auto c, run_capture(client, ns, t.name, t.container, {"ls", "-ldn", "--full-time", "--", path}));
   if (!c.result.failure_message.empty()) {
     if (no_such_command(c.result)) return std::optional<RemoteEntry>();
     return Error(ErrorCode::Failure,
@@ -235,8 +234,9 @@ Result<bool> resume_file(k::Client& client, const std::string& ns, const Target&
       progress.restarted = false;
       progress.bytes = part.size();
       if (o.on_progress) o.on_progress(progress);
-      WB_ASSIGN_OR_RETURN(Fetched f, fetch_into(client, ns, t, {"tail", "-c", fmt::format("+{}", part.size() + 1), "--", remote},
-                                                 part, progress, o));
+      WB_ASSIGN_OR_RETURN(
+          Fetched f, fetch_into(client, ns, t, {"tail", "-c", fmt::format("+{}", part.size() + 1), "--", remote}, part,
+                                progress, o));
       if (f == Fetched::NoTool) return false;
       if (f == Fetched::Broke) {
         if (retries_left-- <= 0)
@@ -279,7 +279,8 @@ Result<CopyResult> cat_file(k::Client& client, const std::string& ns, const Targ
         *no_cat = true;
         return Error(ErrorCode::Failure, "no cat");
       }
-      return Error(ErrorCode::Failure, fmt::format("replica {} has neither `tar` nor `cat` to copy files with", t.replica),
+      return Error(ErrorCode::Failure,
+                   fmt::format("replica {} has neither `tar` nor `cat` to copy files with", t.replica),
                    "add tar to the image");
     }
     bool done = f == Fetched::Done;
@@ -435,8 +436,7 @@ Result<CopyResult> copy_from_app(k::Client& client, const std::string& ns, const
         CopyProgress p = last;
         p.current = stats.partial->rel;
         if (info) p.total = info->size;
-        WB_ASSIGN_OR_RETURN(bool done,
-                            resume_file(client, ns, t, remote, *stats.partial, retries_left, p, res, o));
+        WB_ASSIGN_OR_RETURN(bool done, resume_file(client, ns, t, remote, *stats.partial, retries_left, p, res, o));
         resumes = res.resumed;
         if (done) {
           res.files = 1;
@@ -624,8 +624,7 @@ Result<CopyResult> dd_upload(k::Client& client, const std::string& ns, const Tar
   // No sh (the exec fails) or no dd (sh says "not found", exit status 127).
   if (r && (no_such_command(c.result) || c.result.exit_code == 127))
     return Error(ErrorCode::Failure,
-                 fmt::format("replica {} has neither `tar` nor `sh` with `dd`, which copying into it needs",
-                             t.replica),
+                 fmt::format("replica {} has neither `tar` nor `sh` with `dd`, which copying into it needs", t.replica),
                  "add tar to the image");
   if (r && (!c.result.failure_message.empty() || c.result.exit_code != 0)) {
     cleanup();
@@ -731,8 +730,8 @@ Result<CopyResult> copy_to_app(k::Client& client, const std::string& ns, const C
   if (r) c.result = *r;
   if (r && no_such_command(c.result)) {
     if (!S_ISREG(st.st_mode))
-      return Error(ErrorCode::Failure, fmt::format("replica {} has no `tar`, which copying a directory into it needs",
-                                                   t.replica),
+      return Error(ErrorCode::Failure,
+                   fmt::format("replica {} has no `tar`, which copying a directory into it needs", t.replica),
                    "copy single files instead (wb uses `dd` for those), or add tar to the image");
     // A single file goes with dd, which stops at the end of stdin: only v5 can signal that.
     if ((*session)->protocol() != "v5.channel.k8s.io")
@@ -768,8 +767,8 @@ std::optional<std::pair<int64_t, long>> parse_full_time(std::string_view date, s
     }
     return v;
   };
-  if (date.size() != 10 || date[4] != '-' || date[7] != '-' || time.size() < 8 || time[2] != ':' ||
-      time[5] != ':' || offset.size() != 5 || (offset[0] != '+' && offset[0] != '-'))
+  if (date.size() != 10 || date[4] != '-' || date[7] != '-' || time.size() < 8 || time[2] != ':' || time[5] != ':' ||
+      offset.size() != 5 || (offset[0] != '+' && offset[0] != '-'))
     return std::nullopt;
   std::tm tm{};
   tm.tm_year = number(date, 0, 4) - 1900;
@@ -862,8 +861,7 @@ Result<std::vector<RemoteEntry>> list_app_files(k::Client& client, const std::st
                                                 const std::string& container, std::string* replica_used) {
   WB_ASSIGN_OR_RETURN(Target t, pick_pod(client, ns, app, replica, container));
   if (replica_used) *replica_used = t.replica;
-  WB_ASSIGN_OR_RETURN(auto c,
-                      run_capture(client, ns, t.name, t.container, {"ls", "-lan", "--full-time", "--", path}));
+  WB_ASSIGN_OR_RETURN(auto c, run_capture(client, ns, t.name, t.container, {"ls", "-lan", "--full-time", "--", path}));
   if (no_such_command(c.result))
     return Error(ErrorCode::Failure, fmt::format("replica {} has no `ls` to list files with", t.replica));
   if (!c.result.failure_message.empty() || c.result.exit_code != 0) {

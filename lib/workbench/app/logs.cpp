@@ -1,23 +1,22 @@
 #include "workbench/app/logs.hpp"
 
 #include <fmt/format.h>
-
 #include <time.h>
 
 #include <algorithm>
-#include <tuple>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "util/interrupt.hpp"
 #include "util/stop.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
-#include "workbench/core/app.hpp"
 #include "workbench/app/lifecycle.hpp"
+#include "workbench/core/app.hpp"
 #include "workbench/core/json_fields.hpp"
 
 namespace wb::workbench {
@@ -79,7 +78,7 @@ struct Hub {
 struct ReplicaStream {
   std::string pod, replica, container;
   bool from_start = false;  // appeared after we started: its whole log, not --tail/--since
-  std::stop_source gone;  // the replica was deleted
+  std::stop_source gone;    // the replica was deleted
   std::atomic<bool> done{false};
   Status result;
   std::thread thread;
@@ -103,8 +102,8 @@ void run_stream(k::Client& client, const std::string& ns, ReplicaStream& s, Hub&
   // Reused across batches: no allocation per line once the strings have grown.
   std::vector<LogLine> batch;
   size_t used = 0;
-  int64_t lines_seen = 0;  // unstamped: lines of the current request passed on (or filtered)
-  int64_t skip = 0;        // unstamped: lines to skip on a re-request
+  int64_t lines_seen = 0;            // unstamped: lines of the current request passed on (or filtered)
+  int64_t skip = 0;                  // unstamped: lines to skip on a re-request
   std::optional<int64_t> opened_at;  // the server's clock when the first stream opened
   int breaks = 0;
   int kubelet_errors = 0;  // answers that were the kubelet's error text (see kubelet_log_error)

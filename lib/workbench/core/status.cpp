@@ -1,13 +1,11 @@
 #include "workbench/core/status.hpp"
 
-#include "workbench/core/json_fields.hpp"
-
 #include <fmt/format.h>
-
 
 #include "util/interrupt.hpp"
 #include "util/numbers.hpp"
 #include "util/stop.hpp"
+#include "workbench/core/json_fields.hpp"
 
 namespace wb::workbench {
 
@@ -16,11 +14,16 @@ using util::ErrorCode;
 
 const char* phase_name(Phase p) {
   switch (p) {
-    case Phase::Stopped: return "Stopped";
-    case Phase::Starting: return "Starting";
-    case Phase::Running: return "Running";
-    case Phase::Updating: return "Updating";
-    case Phase::Failing: return "Failing";
+    case Phase::Stopped:
+      return "Stopped";
+    case Phase::Starting:
+      return "Starting";
+    case Phase::Running:
+      return "Running";
+    case Phase::Updating:
+      return "Updating";
+    case Phase::Failing:
+      return "Failing";
   }
   return "Unknown";
 }
@@ -29,8 +32,10 @@ std::string AppState::summary() const {
   switch (phase) {
     case Phase::Running:
     case Phase::Updating:
-    case Phase::Starting: return fmt::format("{} {}/{}", phase_name(phase), ready, desired);
-    default: return phase_name(phase);
+    case Phase::Starting:
+      return fmt::format("{} {}/{}", phase_name(phase), ready, desired);
+    default:
+      return phase_name(phase);
   }
 }
 
@@ -69,13 +74,13 @@ Trouble pod_trouble(const std::string& app, const json& pod, int& restarts, std:
     const json& last = field(cs, "/lastState/terminated");
     std::string reason = waiting.is_object() ? waiting.value("reason", "") : "";
     if (!reason.empty()) state = reason;
-    if (reason == "CrashLoopBackOff" || (reason.empty() && last.is_object() && cs.value("restartCount", 0) > 0 &&
-                                         !cs.value("ready", false))) {
+    if (reason == "CrashLoopBackOff" ||
+        (reason.empty() && last.is_object() && cs.value("restartCount", 0) > 0 && !cs.value("ready", false))) {
       Crash crash{str(pod, "/metadata/name"), last.is_object() ? last.value("exitCode", 0) : 0,
                   last.is_object() ? last.value("reason", "") : ""};
       if (crash.reason == "OOMKilled")
-        return {"keeps being killed: out of memory", fmt::format("give it more memory (`wb app set {} --memory ...`)", app),
-                crash};
+        return {"keeps being killed: out of memory",
+                fmt::format("give it more memory (`wb app set {} --memory ...`)", app), crash};
       return {fmt::format("keeps crashing with exit code {}", crash.exit_code),
               fmt::format("see `wb logs {} --previous`", app), crash};
     }
@@ -206,7 +211,7 @@ util::Result<AppState> wait_for_rollout(kube::Client& client, const std::string&
   auto now = o.now ? o.now : [] { return util::Clock::now(); };
   auto sleep = o.sleep ? o.sleep : [](std::chrono::milliseconds d) { util::sleep_for(d); };
   const auto start = now();
-  bool failing = false;          // (a plain flag and time: GCC 12 misreads an optional here)
+  bool failing = false;  // (a plain flag and time: GCC 12 misreads an optional here)
   util::TimePoint failing_since{};
   std::string last_summary;
   AppState state;
@@ -223,9 +228,9 @@ util::Result<AppState> wait_for_rollout(kube::Client& client, const std::string&
       if (!failing) failing_since = now();
       failing = true;
       if (now() - failing_since >= o.fail_after)
-        return not_ready(Error(ErrorCode::Timeout, fmt::format("app '{}' is not becoming ready: {}", app, state.reason),
-                               state.hint),
-                         app, state);
+        return not_ready(
+            Error(ErrorCode::Timeout, fmt::format("app '{}' is not becoming ready: {}", app, state.reason), state.hint),
+            app, state);
     } else {
       failing = false;
     }

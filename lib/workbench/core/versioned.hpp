@@ -6,11 +6,10 @@
 #pragma once
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "kube/client.hpp"
 #include "util/result.hpp"
@@ -35,8 +34,7 @@ struct CreatedVersion {
 
 // Creates a version's objects in workspace `ns`. When one cannot be made, those made before it are
 // removed again; a conflict is `taken`, any other failure an error (a 403 in app terms).
-util::Result<CreatedVersion> create_version(kube::Client& client, const std::string& ns,
-                                            const VersionObjects& objects);
+util::Result<CreatedVersion> create_version(kube::Client& client, const std::string& ns, const VersionObjects& objects);
 
 // The writer's loop: `attempt` reads the newest version, makes the next one from it and creates it
 // (create_version); it returns true when the version is written, false when its number was taken.

@@ -277,8 +277,8 @@ Result<PlatformInit> platform_init(kube::Client& client, bool dry_run) {
   for (const auto& cr : items_of(crs)) {
     std::string tenant = fields::meta_string(cr, "labels", kTenantRoleLabel);
     if (tenant.empty() || name_of(cr) != tenant_role_name(tenant)) continue;
-    WB_ASSIGN_OR_RETURN(auto a, ensure(client, t::ClusterRole, tenant_cluster_role(tenant, ks, out.self_service),
-                                       dry_run));
+    WB_ASSIGN_OR_RETURN(auto a,
+                        ensure(client, t::ClusterRole, tenant_cluster_role(tenant, ks, out.self_service), dry_run));
     out.applied.push_back(std::move(a));
     std::vector<json> admins;
     for (const auto& b : items_of(crbs))
@@ -857,7 +857,8 @@ Error explain_refusal(kube::Client& client, const Error& error) {
     const Role mine = **role;
     r.cluster_role_outdated = role_allows(mine, r.verb, r.group, r.resource);
     bool any = false;
-    for (Role other : {Role::Developer, Role::TenantAdmin}) any = any || role_allows(other, r.verb, r.group, r.resource);
+    for (Role other : {Role::Developer, Role::TenantAdmin})
+      any = any || role_allows(other, r.verb, r.group, r.resource);
     r.no_role_allows = !any;
   }
   return std::move(out).with(std::move(r));

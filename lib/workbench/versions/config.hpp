@@ -17,13 +17,12 @@
 
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "kube/client.hpp"
 #include "util/result.hpp"
@@ -35,8 +34,8 @@ namespace wb::workbench {
 using json = nlohmann::json;
 
 inline constexpr const char* kConfigVersionLabel = "wb.dev/config-version";
-inline constexpr const char* kConfigChangeAnnotation = "wb.dev/change";      // what changed, in words
-inline constexpr const char* kConfigSecretAnnotation = "wb.dev/secret";      // the version's Secret, if any
+inline constexpr const char* kConfigChangeAnnotation = "wb.dev/change";  // what changed, in words
+inline constexpr const char* kConfigSecretAnnotation = "wb.dev/secret";  // the version's Secret, if any
 inline constexpr const char* kConfigMountPath = "/app/config";
 inline constexpr const char* kConfigVolume = "wb-config";
 // The API server's limit for one ConfigMap or Secret.
@@ -80,7 +79,7 @@ Status check_config_file_name(const std::string& name);
 // `.env` lines: KEY=VALUE, `export KEY=VALUE`, '#' comments, blank lines, "double" (with \n, \t,
 // \", \\ escapes) or 'single' quoted values. Usage "file:line: ..." for anything else.
 Result<std::vector<std::pair<std::string, std::string>>> parse_env_file(const std::string& text,
-                                                                      const std::string& file_name);
+                                                                        const std::string& file_name);
 // A Java .properties file: Usage "file:line: ..." for a line with an empty key or a malformed \u escape.
 Status check_properties(const std::string& text, const std::string& file_name);
 // A YAML file (all documents): Usage "file:line:col: ..." when it does not parse.

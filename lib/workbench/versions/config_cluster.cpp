@@ -165,8 +165,7 @@ Result<std::vector<int>> prune_config_versions(k::Client& client, const std::str
   rs_opts.label_selector = fmt::format("{}={}", labels::kName, app);
   auto rss = client.list(k::types::ReplicaSet, ns, rs_opts);
   if (!rss) return refused_in_workspace(std::move(rss).error(), ns);  // unsure what is in use: delete nothing
-  for (const auto& rs : items(*rss))
-    in_use.insert(referenced_config_version(fields::at(rs, "/spec/template"), app));
+  for (const auto& rs : items(*rss)) in_use.insert(referenced_config_version(fields::at(rs, "/spec/template"), app));
   std::vector<int> existing;
   for (const auto& cm : items(*cms)) existing.push_back(config_version_number(cm, app));
   auto doomed = config_versions_to_delete(existing, in_use, keep);

@@ -12,8 +12,8 @@
 #include "kube/status.hpp"
 #include "util/numbers.hpp"
 #include "util/strings.hpp"
-#include "workbench/core/app.hpp"
 #include "workbench/app/lifecycle.hpp"
+#include "workbench/core/app.hpp"
 #include "workbench/core/json_fields.hpp"
 
 namespace wb::workbench {
@@ -26,8 +26,6 @@ namespace {
 
 using fields::at;
 using fields::meta_string;
-
-
 
 int to_int(const std::string& s) { return util::parse_int<int>(s, "", 0).value_or(0); }
 
@@ -45,14 +43,16 @@ std::string routes_map_name(const std::string& app, int version) { return fmt::f
 
 Status check_route_host(const std::string& host) {
   if (host.size() > 253 || !util::is_dns1123_subdomain(host) || host.find('.') == std::string::npos)
-    return Error(ErrorCode::Usage,
-                 fmt::format("'{}' is not a host name for a route (lower-case DNS name, e.g. orders.example.com)", host));
+    return Error(
+        ErrorCode::Usage,
+        fmt::format("'{}' is not a host name for a route (lower-case DNS name, e.g. orders.example.com)", host));
   return {};
 }
 
 Status check_route_path(const std::string& path) {
-  if (path.empty() || path[0] != '/' ||
-      std::any_of(path.begin(), path.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)) || c == '?' || c == '#' || c == ';'; }))
+  if (path.empty() || path[0] != '/' || std::any_of(path.begin(), path.end(), [](char c) {
+        return std::isspace(static_cast<unsigned char>(c)) || c == '?' || c == '#' || c == ';';
+      }))
     return Error(ErrorCode::Usage, fmt::format("'{}' is not a route path (it starts with '/', e.g. /api)", path));
   return {};
 }
@@ -126,7 +126,8 @@ RouteVersion route_version_from(const json& cm, const std::string& app) {
     const std::string prefix = app + "-routes-v";
     if (name.rfind(prefix, 0) == 0) v.number = to_int(name.substr(prefix.size()));
   }
-  v.when = at(cm, "/metadata/creationTimestamp").is_string() ? at(cm, "/metadata/creationTimestamp").get<std::string>() : "";
+  v.when =
+      at(cm, "/metadata/creationTimestamp").is_string() ? at(cm, "/metadata/creationTimestamp").get<std::string>() : "";
   v.who = meta_string(cm, "annotations", annotations::kChangedBy);
   v.cause = meta_string(cm, "annotations", annotations::kChangeCause);
   v.change = meta_string(cm, "annotations", "wb.dev/change");
@@ -241,7 +242,8 @@ json external_service(const std::string& name, const std::string& ns, const std:
   if (!dns_host.empty()) {
     spec = {{"type", "ExternalName"},
             {"externalName", dns_host},
-            {"ports", json::array({{{"name", port_name}, {"protocol", "TCP"}, {"port", dns_port}, {"targetPort", dns_port}}})}};
+            {"ports",
+             json::array({{{"name", port_name}, {"protocol", "TCP"}, {"port", dns_port}, {"targetPort", dns_port}}})}};
   } else {
     const int port = ips.front().port;
     spec = {{"type", "ClusterIP"},
@@ -260,8 +262,9 @@ json external_endpoints(const std::string& name, const std::string& ns, const st
   }
   json subsets = json::array();
   for (int p : order)
-    subsets.push_back({{"addresses", by_port[p]},
-                       {"ports", json::array({{{"name", https ? "https" : "http"}, {"port", p}, {"protocol", "TCP"}}})}});
+    subsets.push_back(
+        {{"addresses", by_port[p]},
+         {"ports", json::array({{{"name", https ? "https" : "http"}, {"port", p}, {"protocol", "TCP"}}})}});
   return {{"apiVersion", "v1"},
           {"kind", "Endpoints"},
           {"metadata",
@@ -306,7 +309,8 @@ std::vector<json> external_endpoint_slices(const std::string& name, const std::s
 
 // ---------------------------------------------------------------- on the cluster
 
-Result<std::vector<RouteVersion>> read_route_versions(k::Client& client, const std::string& ns, const std::string& app) {
+Result<std::vector<RouteVersion>> read_route_versions(k::Client& client, const std::string& ns,
+                                                      const std::string& app) {
   k::ListOptions opts;
   opts.label_selector = made_for_app(app) + "," + kRoutesVersionLabel;
   auto list = client.list(k::types::ConfigMap, ns, opts);
@@ -327,8 +331,8 @@ Result<RouteVersion> write_route_version(
     const std::vector<Route> base = versions.empty() ? std::vector<Route>{} : versions.back().routes;
     const int n = versions.empty() ? 1 : versions.back().number + 1;
     WB_ASSIGN_OR_RETURN(auto routes, change(base));
-    WB_ASSIGN_OR_RETURN(auto created,
-                        create_version(client, ns, {{k::types::ConfigMap, routes_map_object(app, ns, n, routes, meta)}}));
+    WB_ASSIGN_OR_RETURN(
+        auto created, create_version(client, ns, {{k::types::ConfigMap, routes_map_object(app, ns, n, routes, meta)}}));
     if (created.taken) return false;
     out = route_version_from(created.objects.back(), app);
     return true;
@@ -410,10 +414,10 @@ Status publish_ingress(k::Client& client, const k::ResourceType& type, const Ing
         to_int(meta_string(*current, "annotations", kRoutesVersionAnnotation)) > target.routes_version)
       return {};  // a newer version is already live
     if (current && !made_by_wb(*current))
-      return Error(ErrorCode::Conflict,
-                   fmt::format("an Ingress named '{}' that wb did not make exists in workspace '{}'", target.name,
-                               target.ns),
-                   "rename or remove it first");
+      return Error(
+          ErrorCode::Conflict,
+          fmt::format("an Ingress named '{}' that wb did not make exists in workspace '{}'", target.name, target.ns),
+          "rename or remove it first");
     if (routes.empty()) {
       if (!current) return {};
       auto st = client.remove(type, target.ns, target.name);

@@ -15,12 +15,11 @@
 // Host (upstream-vhost) and speaks HTTPS to it with --https (backend-protocol).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "kube/client.hpp"
 #include "util/result.hpp"
@@ -33,7 +32,7 @@ using json = nlohmann::json;
 
 inline constexpr const char* kRoutesVersionLabel = "wb.dev/routes-version";
 inline constexpr const char* kRoutesVersionAnnotation = "wb.dev/routes-version";  // on the Ingress
-inline constexpr const char* kRouteKindLabel = "wb.dev/route";                      // "external" on external routes
+inline constexpr const char* kRouteKindLabel = "wb.dev/route";                    // "external" on external routes
 inline constexpr const char* kUpstreamVhost = "nginx.ingress.kubernetes.io/upstream-vhost";
 inline constexpr const char* kBackendProtocol = "nginx.ingress.kubernetes.io/backend-protocol";
 inline constexpr const char* kServiceNameLabel = "kubernetes.io/service-name";  // on EndpointSlices
@@ -80,11 +79,11 @@ RouteVersion route_version_from(const json& config_map, const std::string& app);
 
 // What an Ingress needs beyond its routes.
 struct IngressTarget {
-  std::string name;       // Ingress name = app / external route name
+  std::string name;  // Ingress name = app / external route name
   std::string ns;
-  std::string service;    // backend Service
-  int port = 0;           // backend Service port
-  int routes_version = 0; // 0 = not versioned (external routes)
+  std::string service;     // backend Service
+  int port = 0;            // backend Service port
+  int routes_version = 0;  // 0 = not versioned (external routes)
   json extra_labels = json::object();
   json extra_annotations = json::object();
 };

@@ -328,12 +328,14 @@ TEST_CASE("a 403 on an app's parts is a refusal in app terms", "[lifecycle]") {
   REQUIRE(r);
   CHECK((r->user == "bob" && r->verb == "get" && r->resource == "configmaps" && r->workspace == "shop-dev"));
   CHECK(refused_in_workspace(e, "shop-dev", true).detail<Refusal>()->verb == "update");  // meant to change
-  e = forbidden("replicasets.apps is forbidden: User \"bob\" cannot list resource \"replicasets\" in API "
-                "group \"apps\" in the namespace \"shop-dev\"");
+  e = forbidden(
+      "replicasets.apps is forbidden: User \"bob\" cannot list resource \"replicasets\" in API "
+      "group \"apps\" in the namespace \"shop-dev\"");
   CHECK(refused_in_workspace(e, "shop-dev").detail<Refusal>()->resource == "deployments");
   // Not an app's part: the server's facts stay as they are. Not a 403: unchanged.
-  e = forbidden("endpointslices.discovery.k8s.io is forbidden: User \"alice\" cannot create resource "
-                "\"endpointslices\" in API group \"discovery.k8s.io\" in the namespace \"shop-dev\"");
+  e = forbidden(
+      "endpointslices.discovery.k8s.io is forbidden: User \"alice\" cannot create resource "
+      "\"endpointslices\" in API group \"discovery.k8s.io\" in the namespace \"shop-dev\"");
   CHECK(refused_in_workspace(e, "shop-dev").detail<Refusal>() == nullptr);
   CHECK(refused_in_workspace(e, "shop-dev").detail<wb::kube::Forbidden>()->resource == "endpointslices");
   wb::util::Error other(ErrorCode::Unavailable, "server down", "", 503);
