@@ -1,14 +1,13 @@
 #include "output.hpp"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <ostream>
 
 #include "util/numbers.hpp"
 #include "util/strings.hpp"
+#include "util/yaml.hpp"
 
 namespace wb::cli {
 
@@ -22,66 +21,9 @@ size_t display_width(const std::string& s) {
   return n;
 }
 
-bool needs_quotes(const std::string& s) {
-  if (s.empty()) return true;
-  static const char* specials[] = {"true", "false", "yes", "no", "on", "off", "null", "~", "y", "n"};
-  std::string lower = util::to_lower(s);
-  for (const char* sp : specials)
-    if (lower == sp) return true;
-  // Numbers (ints, floats, octal-looking, exponents).
-  bool numeric = true, digit = false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (std::isdigit(static_cast<unsigned char>(c))) digit = true;
-    else if (!(c == '.' || c == 'e' || c == 'E' || ((c == '-' || c == '+') && (i == 0 || s[i - 1] == 'e' || s[i - 1] == 'E')) || c == '_' || c == 'x' || c == 'o'))
-      numeric = false;
-  }
-  if (numeric && digit) return true;
-  return false;
-}
-
-void emit(YAML::Emitter& out, const json& v) {
-  switch (v.type()) {
-    case json::value_t::object:
-      out << YAML::BeginMap;
-      for (auto it = v.begin(); it != v.end(); ++it) {
-        out << YAML::Key << it.key() << YAML::Value;
-        emit(out, it.value());
-      }
-      out << YAML::EndMap;
-      break;
-    case json::value_t::array:
-      out << YAML::BeginSeq;
-      for (const auto& e : v) emit(out, e);
-      out << YAML::EndSeq;
-      break;
-    case json::value_t::string: {
-      const auto& s = v.get_ref<const std::string&>();
-      if (s.find('\n') != std::string::npos) out << YAML::Literal << s;
-      else if (needs_quotes(s)) out << YAML::DoubleQuoted << s;
-      else out << s;
-      break;
-    }
-    case json::value_t::boolean: out << (v.get<bool>() ? "true" : "false"); break;
-    case json::value_t::null: out << YAML::Null; break;
-    default: out << v.dump(); break;
-  }
-}
-
 }  // namespace
 
-std::string to_yaml(const json& value) {
-  YAML::Emitter out;
-  out.SetIndent(2);
-  out.SetSeqFormat(YAML::Block);
-  out.SetMapFormat(YAML::Block);
-  if (value.is_object() && value.empty()) return "{}\n";
-  if (value.is_array() && value.empty()) return "[]\n";
-  emit(out, value);
-  std::string s = out.c_str();
-  if (s.empty() || s.back() != '\n') s += '\n';
-  return s;
-}
+std::string to_yaml(const json& value) { return util::to_yaml(value); }
 
 json number_or_null(const std::string& text) {
   auto n = util::parse_int<int64_t>(text, "");
@@ -115,7 +57,8 @@ void print_table(Context& ctx, const Table& table) {
     std::string line;
     for (size_t c = 0; c < cols.size(); ++c) {
       std::string text = header ? table.headers[cols[c]] : cell(row, cols[c]);
-      if (header) std::transform(text.begin(), text.end(), text.begin(), [](unsigned char ch) { return std::toupper(ch); });
+      if (header)
+        std::transform(text.begin(), text.end(), text.begin(), [](unsigned char ch) { return std::toupper(ch); });
       line += text;
       if (c + 1 < cols.size()) line += std::string(width[c] - display_width(text) + 3, ' ');
     }
@@ -128,24 +71,36 @@ void print_table(Context& ctx, const Table& table) {
 void print_result(Context& ctx, const json& data, const std::function<Table()>& table,
                   const std::vector<std::string>& names) {
   switch (ctx.global.format()) {
-    case OutputFormat::Json: print_json(ctx, data); break;
-    case OutputFormat::Yaml: print_yaml(ctx, data); break;
+    case OutputFormat::Json:
+      print_json(ctx, data);
+      break;
+    case OutputFormat::Yaml:
+      print_yaml(ctx, data);
+      break;
     case OutputFormat::Name:
       for (const auto& n : names) ctx.out() << n << '\n';
       break;
-    default: print_table(ctx, table()); break;
+    default:
+      print_table(ctx, table());
+      break;
   }
 }
 
 std::string paint(bool enabled, const std::string& color, const std::string& text) {
   if (!enabled) return text;
   const char* code = "0";
-  if (color == "red") code = "31";
-  else if (color == "green") code = "32";
-  else if (color == "yellow") code = "33";
-  else if (color == "blue") code = "34";
-  else if (color == "bold") code = "1";
-  else if (color == "dim") code = "2";
+  if (color == "red")
+    code = "31";
+  else if (color == "green")
+    code = "32";
+  else if (color == "yellow")
+    code = "33";
+  else if (color == "blue")
+    code = "34";
+  else if (color == "bold")
+    code = "1";
+  else if (color == "dim")
+    code = "2";
   return std::string("\033[") + code + "m" + text + "\033[0m";
 }
 

@@ -65,7 +65,7 @@ Trouble pod_trouble(const std::string& app, const json& pod, int& restarts, std:
         cond.value("reason", "") == "Unschedulable") {
       state = "Unschedulable";
       return {"waiting for cluster resources: " + cond.value("message", "no node can run it"),
-              "ask your platform team, or lower --cpu/--memory or --replicas"};
+              "ask your platform team, or lower --cpu/--memory or --replicas", std::nullopt};
     }
   }
   for (const auto& cs : field(pod, "/status/containerStatuses")) {
@@ -87,13 +87,13 @@ Trouble pod_trouble(const std::string& app, const json& pod, int& restarts, std:
     if (reason == "ImagePullBackOff" || reason == "ErrImagePull" || reason == "InvalidImageName") {
       std::string msg = waiting.value("message", "");
       return {"image cannot be pulled" + (msg.empty() ? std::string() : ": " + msg),
-              "check the image exists and the workspace has the registry's pull secret"};
+              "check the image exists and the workspace has the registry's pull secret", std::nullopt};
     }
     if (reason == "CreateContainerConfigError" || reason == "CreateContainerError") {
-      return {"cannot start: " + waiting.value("message", reason), "check its config (`wb config get " + app + "`)"};
+      return {"cannot start: " + waiting.value("message", reason), "check its config (`wb config get " + app + "`)", std::nullopt};
     }
   }
-  return {"", ""};
+  return {};
 }
 
 }  // namespace

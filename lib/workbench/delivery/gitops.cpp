@@ -16,9 +16,10 @@
 #include "util/numbers.hpp"
 #include "util/process.hpp"
 #include "util/strings.hpp"
+#include "util/yaml.hpp"
+#include "workbench/app/lifecycle.hpp"
 #include "workbench/core/app.hpp"
 #include "workbench/core/json_fields.hpp"
-#include "workbench/app/lifecycle.hpp"
 #include "workbench/versions/routes.hpp"
 
 namespace wb::workbench::gitops {
@@ -27,142 +28,6 @@ using util::Error;
 using util::ErrorCode;
 
 namespace {
-
-// ---------------------------------------------------------------- YAML helpers
-
-bool is_plain_int(const std::string& s) {
-  static const std::regex re("^[-+]?(0|[1-9][0-9]*)$");
-  return std::regex_match(s, re);
-}
-
-bool is_plain_float(const std::string& s) {
-  static const std::regex re("^[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?$");
-  return std::regex_match(s, re);
-}
-
-// Words YAML 1.1 (which kubectl's parser follows) reads as booleans or null.
-bool is_special_word(const std::string& s) {
-  static const std::set<std::string> words = {"true", "false", "yes", "no",   "on",    "off",   "y",
-                                              "n",    "null",  "~",   ".inf", "-.inf", "+.inf", ".nan"};
-  return words.count(util::to_lower(s)) > 0;
-}
-
-// A string that a plain scalar would turn into another type (or that starts like a number).
-bool needs_quotes(const std::string& s) {
-  if (s.empty() || is_special_word(s)) return true;
-  // Numbers in any YAML 1.1 spelling (1_000, 0x1f, 0o17, 1e3, .5, 1:30 sexagesimal) and dates.
-  static const std::regex number(
-      "^[-+]?(\\.[0-9]+|[0-9][0-9_]*(\\.[0-9_]*)?)([eE][-+]?[0-9]+)?$|"
-      "^[-+]?0[xXoObB][0-9a-fA-F_]+$|"
-      "^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\\.[0-9_]*)?$|"
-      "^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?$");
-  return std::regex_match(s, number);
-}
-
-// A literal block (|) keeps the text exactly only when it ends in one newline and no line starts
-// with a space (which would need an indentation indicator) or holds control characters.
-bool literal_safe(const std::string& s) {
-  if (s.size() < 2 || s.back() != '\n' || s[s.size() - 2] == '\n') return false;
-  bool line_start = true;
-  for (char c : s) {
-    if (line_start && (c == ' ' || c == '\t')) return false;
-    if (c != '\n' && static_cast<unsigned char>(c) < 0x20) return false;
-    line_start = c == '\n';
-  }
-  return true;
-}
-
-void emit_string(YAML::Emitter& out, const std::string& s, bool key) {
-  if (!key && s.find('\n') != std::string::npos) {
-    if (literal_safe(s))
-      out << YAML::Literal << s;
-    else
-      out << YAML::DoubleQuoted << s;
-  } else if (needs_quotes(s) || s.find('\n') != std::string::npos) {
-    out << YAML::DoubleQuoted << s;
-  } else {
-    out << s;
-  }
-}
-
-void emit(YAML::Emitter& out, const json& v) {
-  switch (v.type()) {
-    case json::value_t::object:
-      if (v.empty()) {
-        out << YAML::Flow << YAML::BeginMap << YAML::EndMap;
-        break;
-      }
-      out << YAML::BeginMap;
-      for (auto it = v.begin(); it != v.end(); ++it) {
-        out << YAML::Key;
-        emit_string(out, it.key(), true);
-        out << YAML::Value;
-        emit(out, it.value());
-      }
-      out << YAML::EndMap;
-      break;
-    case json::value_t::array:
-      if (v.empty()) {
-        out << YAML::Flow << YAML::BeginSeq << YAML::EndSeq;
-        break;
-      }
-      out << YAML::BeginSeq;
-      for (const auto& e : v) emit(out, e);
-      out << YAML::EndSeq;
-      break;
-    case json::value_t::string:
-      emit_string(out, v.get_ref<const std::string&>(), false);
-      break;
-    case json::value_t::boolean:
-      out << (v.get<bool>() ? "true" : "false");
-      break;
-    case json::value_t::null:
-      out << YAML::Null;
-      break;
-    default:
-      out << v.dump();
-      break;
-  }
-}
-
-json scalar_to_json(const YAML::Node& n) {
-  const std::string& s = n.Scalar();
-  if (n.Tag() == "!") return s;  // quoted (or a literal block): a string
-  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
-  static const std::set<std::string> yes = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON", "y", "Y"};
-  static const std::set<std::string> no = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF", "n", "N"};
-  if (yes.count(s)) return true;
-  if (no.count(s)) return false;
-  const std::string_view unsigned_text = s[0] == '+' ? std::string_view(s).substr(1) : std::string_view(s);
-  if (is_plain_int(s)) {
-    auto n = util::parse_int<int64_t>(unsigned_text, "");
-    return n ? json(*n) : json(s);
-  }
-  if (is_plain_float(s)) {
-    auto d = util::parse_decimal(unsigned_text, "");
-    return d ? json(*d) : json(s);
-  }
-  return s;
-}
-
-json node_to_json(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Scalar:
-      return scalar_to_json(n);
-    case YAML::NodeType::Sequence: {
-      json a = json::array();
-      for (const auto& e : n) a.push_back(node_to_json(e));
-      return a;
-    }
-    case YAML::NodeType::Map: {
-      json o = json::object();
-      for (const auto& kv : n) o[kv.first.Scalar()] = node_to_json(kv.second);
-      return o;
-    }
-    default:
-      return nullptr;
-  }
-}
 
 std::string str_at(const json& obj, const char* pointer) {
   const json& v = fields::at(obj, pointer);
@@ -232,29 +97,10 @@ Result<GitOutput> run_process(util::ProcessRunner& processes, const std::vector<
 
 // ---------------------------------------------------------------- YAML
 
-std::string to_yaml(const json& object) {
-  YAML::Emitter out;
-  out.SetIndent(2);
-  out.SetSeqFormat(YAML::Block);
-  out.SetMapFormat(YAML::Block);
-  emit(out, object);
-  std::string s = out.c_str();
-  if (s.empty() || s.back() != '\n') s += '\n';
-  return s;
-}
+std::string to_yaml(const json& object) { return util::to_yaml(object); }
 
 Result<std::vector<json>> parse_yaml(const std::string& text, const std::string& file_name) {
-  std::vector<json> out;
-  try {
-    for (const auto& doc : YAML::LoadAll(text)) {
-      if (!doc || doc.IsNull()) continue;
-      out.push_back(node_to_json(doc));
-    }
-  } catch (const YAML::Exception& e) {
-    return Error(ErrorCode::Usage, fmt::format("{}:{}:{}: {}", file_name, e.mark.line + 1, e.mark.column + 1, e.msg),
-                 "fix the file in the config repository");
-  }
-  return out;
+  return util::parse_yaml(text, file_name, "fix the file in the config repository");
 }
 
 // ---------------------------------------------------------------- objects and files
@@ -504,7 +350,7 @@ Result<FileChanges> image_change(const CheckoutApp& app, const std::string& imag
     if (found && found.IsScalar()) {
       const auto mark = found.Mark();
       const size_t pos = static_cast<size_t>(mark.pos);
-      std::string replacement = needs_quotes(image) ? "\"" + image + "\"" : image;
+      const std::string replacement = util::yaml_scalar(image);
       for (const std::string& written : {old_image, "\"" + old_image + "\"", "'" + old_image + "'"}) {
         if (mark.pos >= 0 && text.compare(pos, written.size(), written) == 0) {
           const size_t end = pos + written.size();
@@ -542,11 +388,11 @@ Result<ConfigContent> config_version_in(const CheckoutApp& app, int n) {
   std::sort(numbers.begin(), numbers.end());
   std::vector<std::string> held;
   for (int v : numbers) held.push_back(fmt::format("v{}", v));
-  return Error(ErrorCode::NotFound,
-               fmt::format("config v{} of {} is not in the config repository ({})", n, app.app,
-                           held.empty() ? std::string("it holds no config versions")
-                                        : "it holds " + util::join(held, ", ")),
-               "roll back to one it holds; it keeps the newest retention.configs versions");
+  return Error(
+      ErrorCode::NotFound,
+      fmt::format("config v{} of {} is not in the config repository ({})", n, app.app,
+                  held.empty() ? std::string("it holds no config versions") : "it holds " + util::join(held, ", ")),
+      "roll back to one it holds; it keeps the newest retention.configs versions");
 }
 
 Result<ConfigCommit> config_change(const CheckoutApp& app, const ConfigChange& change, const std::string& who,

@@ -1,6 +1,5 @@
 // Tenancy on a cluster: platform roles, tenants, workspaces, members, robots, and 403s in words.
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <chrono>
@@ -12,6 +11,7 @@
 #include "util/fs.hpp"
 #include "util/stop.hpp"
 #include "util/strings.hpp"
+#include "util/yaml.hpp"
 #include "workbench/core/app.hpp"
 #include "workbench/core/json_fields.hpp"
 #include "workbench/platform/tenancy.hpp"
@@ -127,12 +127,6 @@ Result<json> get_workspace(kube::Client& client, const std::string& ws) {
   auto ns = client.get(t::Namespace, "", ws);
   if (!ns && ns.error().code == ErrorCode::NotFound && ns.error().http_status == 404) return workspace_not_found(ws);
   return ns;
-}
-
-std::string yaml_scalar(const std::string& s) {
-  YAML::Emitter e;
-  e << YAML::DoubleQuoted << s;
-  return e.c_str();
 }
 
 }  // namespace
@@ -641,17 +635,19 @@ std::string robot_kubeconfig(const kube::RestConfig& config, const std::string& 
   const std::string user = "robot-" + name;
   const std::string ctxname = name + "@" + ns;
   std::string out = "apiVersion: v1\nkind: Config\nclusters:\n- name: wb\n  cluster:\n";
-  out += "    server: " + yaml_scalar(config.server) + "\n";
+  out += "    server: " + util::yaml_quoted(config.server) + "\n";
   if (config.tls.insecure) {
     out += "    insecure-skip-tls-verify: true\n";
   } else if (!ca.empty()) {
     out += "    certificate-authority-data: " + util::base64_encode(ca) + "\n";
   }
-  if (!config.tls.server_name.empty()) out += "    tls-server-name: " + yaml_scalar(config.tls.server_name) + "\n";
-  out += "users:\n- name: " + yaml_scalar(user) + "\n  user:\n    token: " + yaml_scalar(token) + "\n";
-  out += "contexts:\n- name: " + yaml_scalar(ctxname) +
-         "\n  context:\n    cluster: wb\n    user: " + yaml_scalar(user) + "\n    namespace: " + yaml_scalar(ns) + "\n";
-  out += "current-context: " + yaml_scalar(ctxname) + "\n";
+  if (!config.tls.server_name.empty())
+    out += "    tls-server-name: " + util::yaml_quoted(config.tls.server_name) + "\n";
+  out += "users:\n- name: " + util::yaml_quoted(user) + "\n  user:\n    token: " + util::yaml_quoted(token) + "\n";
+  out += "contexts:\n- name: " + util::yaml_quoted(ctxname) +
+         "\n  context:\n    cluster: wb\n    user: " + util::yaml_quoted(user) +
+         "\n    namespace: " + util::yaml_quoted(ns) + "\n";
+  out += "current-context: " + util::yaml_quoted(ctxname) + "\n";
   return out;
 }
 

@@ -1,0 +1,54 @@
+#include <catch2/catch.hpp>
+
+#include "util/yaml.hpp"
+
+using nlohmann::json;
+using wb::util::parse_yaml;
+using wb::util::to_yaml;
+
+TEST_CASE("to_yaml quotes what a YAML 1.1 reader would take for another type", "[yaml]") {
+  const json o = {{"plain", "orders"}, {"bool", "yes"},  {"on", "On"},           {"num", "1.0"}, {"octal", "0755"},
+                  {"hex", "0x1f"},     {"sexa", "1:30"}, {"date", "2024-01-02"}, {"null", "~"},  {"empty", ""},
+                  {"real", 3},         {"t", true},      {"nothing", nullptr}};
+  const std::string text = to_yaml(o);
+  CHECK(text.find("plain: orders\n") != std::string::npos);
+  for (const char* quoted :
+       {"\"yes\"", "\"On\"", "\"1.0\"", "\"0755\"", "\"0x1f\"", "\"1:30\"", "\"2024-01-02\"", "\"~\"", "\"\""})
+    CHECK(text.find(quoted) != std::string::npos);
+  CHECK(text.find("real: 3\n") != std::string::npos);
+  CHECK(text.find("t: true\n") != std::string::npos);
+  // Every value reads back as what it was.
+  auto back = parse_yaml(text, "o.yaml", "");
+  REQUIRE(back);
+  REQUIRE(back->size() == 1);
+  CHECK(back->at(0) == o);
+}
+
+TEST_CASE("to_yaml writes multi-line text as a literal block only when the block keeps it exactly", "[yaml]") {
+  CHECK(to_yaml(json{{"a", "one\ntwo\n"}}) == "a: |\n  one\n  two\n");
+  // A leading space or no final newline: double-quoted, still exact.
+  for (const std::string s : {" one\ntwo\n", "one\ntwo", "one\n\n"}) {
+    auto back = parse_yaml(to_yaml(json{{"a", s}}), "a.yaml", "");
+    REQUIRE(back);
+    CHECK(back->at(0)["a"] == s);
+  }
+  CHECK(to_yaml(json::object()) == "{}\n");
+  CHECK(to_yaml(json{{"l", json::array()}}) == "l: []\n");
+}
+
+TEST_CASE("yaml_scalar and yaml_quoted", "[yaml]") {
+  CHECK(wb::util::yaml_scalar("registry.local/shop/orders:1.2") == "registry.local/shop/orders:1.2");
+  CHECK(wb::util::yaml_scalar("1.2") == "\"1.2\"");
+  CHECK(wb::util::yaml_quoted("a \"b\"") == "\"a \\\"b\\\"\"");
+}
+
+TEST_CASE("parse_yaml names the file, line and column of what does not parse", "[yaml]") {
+  auto bad = parse_yaml("a: [1,\n", "bad.yaml", "fix it");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == wb::util::ErrorCode::Usage);
+  CHECK(bad.error().message.rfind("bad.yaml:", 0) == 0);
+  CHECK(bad.error().hint == "fix it");
+  auto docs = parse_yaml("a: 1\n---\n---\nb: '2'\n", "two.yaml", "");
+  REQUIRE(docs);
+  CHECK(*docs == std::vector<json>{json{{"a", 1}}, json{{"b", "2"}}});
+}
