@@ -12,6 +12,7 @@ namespace wb::http::detail {
 
 using util::Error;
 using util::ErrorCode;
+using Kind = TransportFailure::Kind;
 
 void ensure_curl_initialized() {
   static std::once_flag once;
@@ -124,8 +125,8 @@ bool tls_alert_client_cert(const char* errbuf) {
 // answered, a break is a break (retried as one), not a refusal.
 bool is_client_cert_refusal(CURLcode code, const TransferState& state) {
   if (tls_alert_client_cert(state.errbuf)) return true;
-  const bool connection_failure = code == CURLE_GOT_NOTHING || code == CURLE_RECV_ERROR ||
-                                  code == CURLE_SEND_ERROR || code == CURLE_SSL_CONNECT_ERROR;
+  const bool connection_failure = code == CURLE_GOT_NOTHING || code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR ||
+                                  code == CURLE_SSL_CONNECT_ERROR;
   return state.client_cert_requested && !state.answered_before && connection_failure;
 }
 
@@ -143,56 +144,76 @@ CURLcode on_ssl_ctx(CURL*, void* ssl_ctx, void* userp) {
   return CURLE_OK;
 }
 
-Error verification_error(CURL* h, const char* errbuf, const Target& t) {
+Error verification_error(CURL* h, CURLcode code, const char* errbuf, const Target& t) {
   if (contains(errbuf, "subject name") || contains(errbuf, "does not match target host")) {
     // With a server-name override the name checked is that name, not the URL's host.
     const std::string checked = t.connect_to.empty() ? t.host : t.connect_to.substr(0, t.connect_to.find(':'));
     const std::string names = certificate_names(h);
     std::string msg = "TLS: the server's certificate is not valid for " + checked;
     if (!names.empty()) msg += " (it is for " + names + ")";
-    return Error(ErrorCode::Failure, msg, "connect by a name the certificate lists, or set tls-server-name to one");
+    return with_failure(
+        Error(ErrorCode::Failure, msg, "connect by a name the certificate lists, or set tls-server-name to one"),
+        Kind::HostnameMismatch, t, code, false);
   }
   if (contains(errbuf, "expired"))
-    return Error(ErrorCode::Failure, "TLS: the certificate of " + t.origin + " has expired",
-                 "if it should not have, check this machine's clock (`date`, NTP)");
+    return with_failure(Error(ErrorCode::Failure, "TLS: the certificate of " + t.origin + " has expired",
+                              "if it should not have, check this machine's clock (`date`, NTP)"),
+                        Kind::CertificateExpired, t, code);
   if (contains(errbuf, "not yet valid"))
-    return Error(ErrorCode::Failure, "TLS: the certificate of " + t.origin + " is not valid yet",
-                 "this machine's clock is probably behind: check it (`date`, NTP)");
+    return with_failure(Error(ErrorCode::Failure, "TLS: the certificate of " + t.origin + " is not valid yet",
+                              "this machine's clock is probably behind: check it (`date`, NTP)"),
+                        Kind::CertificateNotYetValid, t, code);
   if (contains(errbuf, "certificate problem"))
-    return Error(ErrorCode::Failure, "TLS: the certificate of " + t.origin + " is not signed by a trusted CA",
-                 "set certificate-authority to the CA that signed it (insecure-skip-tls-verify only on a trusted "
-                 "network)");
-  return Error(ErrorCode::Failure, "TLS: cannot verify the certificate of " + t.origin);
+    return with_failure(
+        Error(ErrorCode::Failure, "TLS: the certificate of " + t.origin + " is not signed by a trusted CA",
+              "set certificate-authority to the CA that signed it (insecure-skip-tls-verify only on a trusted "
+              "network)"),
+        Kind::UntrustedCa, t, code);
+  return with_failure(Error(ErrorCode::Failure, "TLS: cannot verify the certificate of " + t.origin), Kind::TlsVerify,
+                      t, code);
 }
 
-Error connect_error(CURL* h, const Target& t, const std::string& proxy) {
+Error connect_error(CURL* h, CURLcode code, const Target& t, const std::string& proxy) {
   long os_errno = 0;
   curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
   std::string why = "connection failed";
-  if (os_errno == ECONNREFUSED)
+  Kind kind = Kind::ConnectFailed;
+  if (os_errno == ECONNREFUSED) {
     why = "connection refused";
-  else if (os_errno == EHOSTUNREACH)
+    kind = Kind::Refused;
+  } else if (os_errno == EHOSTUNREACH) {
     why = "host unreachable";
-  else if (os_errno == ENETUNREACH)
+    kind = Kind::Unreachable;
+  } else if (os_errno == ENETUNREACH) {
     why = "network unreachable";
-  else if (os_errno == ETIMEDOUT)
+    kind = Kind::Unreachable;
+  } else if (os_errno == ETIMEDOUT) {
     why = "connection timed out";
-  if (!proxy.empty())
-    return Error(ErrorCode::Unavailable,
-                 "cannot connect to " + t.origin + " through proxy " + redact_text(proxy) + ": " + why);
-  return Error(ErrorCode::Unavailable, "cannot connect to " + t.origin + ": " + why);
+  }
+  std::string via = proxy.empty() ? "" : " through proxy " + redact_text(proxy);
+  return with_failure(Error(ErrorCode::Unavailable, "cannot connect to " + t.origin + via + ": " + why), kind, t, code);
 }
 
-Error timeout_error(CURL* h, const Target& t, std::chrono::milliseconds timeout) {
+Error timeout_error(CURL* h, CURLcode code, const Target& t, std::chrono::milliseconds timeout) {
   curl_off_t connected = 0;
   curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
-  if (connected == 0) return Error(ErrorCode::Timeout, "timed out connecting to " + t.origin);
+  if (connected == 0)
+    return with_failure(Error(ErrorCode::Timeout, "timed out connecting to " + t.origin), Kind::Timeout, t, code);
   std::string msg = "request to " + t.origin + " timed out";
   if (timeout.count() > 0) msg += " after " + format_ms(timeout);
-  return Error(ErrorCode::Timeout, msg);
+  return with_failure(Error(ErrorCode::Timeout, msg), Kind::Timeout, t, code);
 }
 
 }  // namespace
+
+Error with_failure(Error e, TransportFailure::Kind kind, const Target& t, CURLcode code, bool names_origin) {
+  TransportFailure f;
+  f.kind = kind;
+  f.origin = t.origin;
+  f.curl_code = static_cast<int>(code);
+  if (names_origin) f.named = t.origin;
+  return std::move(e).with(std::move(f));
+}
 
 util::Result<Target> make_target(const std::string& url_in, const TlsOptions& tls) {
   std::string url = url_in;
@@ -201,12 +222,17 @@ util::Result<Target> make_target(const std::string& url_in, const TlsOptions& tl
   else if (starts_with_ci(url, "wss://"))
     url = "https://" + url.substr(6);
   std::unique_ptr<CURLU, UrlDeleter> u(curl_url());
-  if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK)
-    return Error(ErrorCode::Usage, "invalid URL '" + redact_text(url_in) + "'");
+  TransportFailure bad_url;
+  bad_url.kind = Kind::BadUrl;
+  if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) {
+    bad_url.named = redact_text(url_in);
+    return Error(ErrorCode::Usage, "invalid URL '" + bad_url.named + "'").with(std::move(bad_url));
+  }
   Target t;
   const std::string scheme = util::to_lower(url_part(u.get(), CURLUPART_SCHEME));
   if (scheme != "http" && scheme != "https")
-    return Error(ErrorCode::Usage, "unsupported URL scheme '" + scheme + "' (use http or https)");
+    return Error(ErrorCode::Usage, "unsupported URL scheme '" + scheme + "' (use http or https)")
+        .with(std::move(bad_url));
   t.tls = scheme == "https";
   t.host = url_part(u.get(), CURLUPART_HOST);
   const std::string port = url_part(u.get(), CURLUPART_PORT);
@@ -252,34 +278,44 @@ Error describe_curl_error(CURL* h, CURLcode code, const TransferState& state, co
   const char* errbuf = state.errbuf;
   switch (code) {
     case CURLE_COULDNT_CONNECT:
-      return connect_error(h, t, state.proxy);
+      return connect_error(h, code, t, state.proxy);
     case CURLE_COULDNT_RESOLVE_HOST:
-      return Error(ErrorCode::Unavailable, "cannot resolve host '" + t.host + "' (" + t.origin + ")");
+      return with_failure(Error(ErrorCode::Unavailable, "cannot resolve host '" + t.host + "' (" + t.origin + ")"),
+                          Kind::Dns, t, code);
     case CURLE_COULDNT_RESOLVE_PROXY:
-      return Error(ErrorCode::Unavailable, "cannot resolve the proxy host");
+      return with_failure(Error(ErrorCode::Unavailable, "cannot resolve the proxy host"), Kind::ProxyDns, t, code,
+                          false);
     case CURLE_OPERATION_TIMEDOUT:
-      return timeout_error(h, t, timeout);
+      return timeout_error(h, code, t, timeout);
     case CURLE_PEER_FAILED_VERIFICATION:
-      return verification_error(h, errbuf, t);
+      return verification_error(h, code, errbuf, t);
     case CURLE_SSL_CACERT_BADFILE:
-      return Error(ErrorCode::Usage, "TLS: cannot read the certificate authority for " + t.origin);
+      return with_failure(Error(ErrorCode::Usage, "TLS: cannot read the certificate authority for " + t.origin),
+                          Kind::BadCaFile, t, code);
     case CURLE_SSL_CERTPROBLEM:
-      return Error(ErrorCode::Usage, "TLS: cannot use the client certificate or key for " + t.origin);
+      return with_failure(Error(ErrorCode::Usage, "TLS: cannot use the client certificate or key for " + t.origin),
+                          Kind::BadClientCert, t, code);
     case CURLE_ABORTED_BY_CALLBACK:
       return Error(ErrorCode::Interrupted, "interrupted");
     case CURLE_TOO_MANY_REDIRECTS:
-      return Error(ErrorCode::Failure, "too many redirects from " + t.origin);
+      return with_failure(Error(ErrorCode::Failure, "too many redirects from " + t.origin), Kind::TooManyRedirects, t,
+                          code);
     default:
       break;
   }
   if (is_client_cert_refusal(code, state))
-    return Error(ErrorCode::Auth, "TLS: " + t.origin + " did not accept the client certificate (or none was set)",
-                 "set client-certificate and client-key to a certificate the server trusts");
+    return with_failure(
+        Error(ErrorCode::Auth, "TLS: " + t.origin + " did not accept the client certificate (or none was set)",
+              "set client-certificate and client-key to a certificate the server trusts"),
+        Kind::ClientCertRefused, t, code);
   if (code == CURLE_SSL_CONNECT_ERROR)
-    return Error(ErrorCode::Unavailable, "TLS handshake with " + t.origin + " failed");
+    return with_failure(Error(ErrorCode::Unavailable, "TLS handshake with " + t.origin + " failed"), Kind::TlsHandshake,
+                        t, code);
   if (is_retryable_curl_error(code, state))
-    return Error(ErrorCode::Unavailable, "the connection to " + t.origin + " broke off");
-  return Error(ErrorCode::Failure, "request to " + t.origin + " failed: " + curl_easy_strerror(code));
+    return with_failure(Error(ErrorCode::Unavailable, "the connection to " + t.origin + " broke off"), Kind::Broken, t,
+                        code);
+  return with_failure(Error(ErrorCode::Failure, "request to " + t.origin + " failed: " + curl_easy_strerror(code)),
+                      Kind::Other, t, code);
 }
 
 bool is_retryable_curl_error(CURLcode code, const TransferState& state) {

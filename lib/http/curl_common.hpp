@@ -73,13 +73,16 @@ struct TransferState {
   // This transport had an HTTP answer from a server before: a later connection that breaks is
   // not a server refusing the client certificate that it took then.
   bool answered_before = false;
-  std::string proxy;                   // the explicit proxy, for messages
+  std::string proxy;  // the explicit proxy, for messages
 };
 
 // Sets TLS, proxy, connect timeout, error buffer and Target options on a handle.
 void apply_connection_options(Easy& easy, const ClientOptions& options, const Target& target, TransferState& state);
 
-// Turns a failed transfer into one clear line.
+// Attaches TransportFailure facts of `kind` for a request to `t` (naming its origin, or nothing).
+util::Error with_failure(util::Error e, TransportFailure::Kind kind, const Target& t, CURLcode code = CURLE_OK,
+                         bool names_origin = true);
+// Turns a failed transfer into one clear line with TransportFailure facts.
 util::Error describe_curl_error(CURL* h, CURLcode code, const TransferState& state, const Target& target,
                                 std::chrono::milliseconds timeout);
 // True when a failure is transient and an idempotent request may be repeated.

@@ -40,9 +40,9 @@ class Headers {
 // TLS settings for one server. PEM text ("_data") and file paths are alternatives.
 struct TlsOptions {
   std::string ca_file;
-  std::string ca_data;          // PEM
+  std::string ca_data;  // PEM
   std::string client_cert_file;
-  std::string client_cert_data; // PEM
+  std::string client_cert_data;  // PEM
   std::string client_key_file;
   std::string client_key_data;  // PEM
   std::string server_name;      // overrides the name checked in the server certificate (SNI)
@@ -54,14 +54,14 @@ using TraceSink = std::function<void(std::string_view line)>;
 
 struct ClientOptions {
   TlsOptions tls;
-  std::string proxy;                                   // "" = libcurl's env handling (HTTPS_PROXY, NO_PROXY)
+  std::string proxy;  // "" = libcurl's env handling (HTTPS_PROXY, NO_PROXY)
   std::chrono::milliseconds connect_timeout{10000};
-  std::chrono::milliseconds request_timeout{0};        // whole request; 0 = none (streams)
-  int max_retries = 4;                                 // retries for idempotent requests
-  std::chrono::milliseconds retry_base_delay{250};     // exponential backoff with jitter from here
+  std::chrono::milliseconds request_timeout{0};     // whole request; 0 = none (streams)
+  int max_retries = 4;                              // retries for idempotent requests
+  std::chrono::milliseconds retry_base_delay{250};  // exponential backoff with jitter from here
   std::chrono::milliseconds retry_max_delay{10000};
-  int verbosity = 0;                                   // 0 quiet; 1 requests; 2 + headers; 3 + bodies
-  TraceSink trace;                                     // where -v lines go
+  int verbosity = 0;  // 0 quiet; 1 requests; 2 + headers; 3 + bodies
+  TraceSink trace;    // where -v lines go
   std::string user_agent = "wb";
 };
 
@@ -75,13 +75,13 @@ struct Request {
   std::string method = "GET";
   std::string url;
   Headers headers;
-  std::string body;                  // used when body_reader is empty
-  BodyReader body_reader;            // streaming upload
-  int64_t body_size = -1;            // with body_reader: the size if known (Content-Length)
+  std::string body;        // used when body_reader is empty
+  BodyReader body_reader;  // streaming upload
+  int64_t body_size = -1;  // with body_reader: the size if known (Content-Length)
   // Called again before a retry of a streaming upload to rewind; without it, such a request is
   // not retried after bytes were sent.
   std::function<bool()> rewind;
-  BodySink on_body;                  // streaming download; when set, Response::body stays empty
+  BodySink on_body;  // streaming download; when set, Response::body stays empty
   // Called once the status line and headers have arrived, before the body (streams).
   std::function<void(int status, const Headers& headers)> on_headers;
   std::optional<std::chrono::milliseconds> timeout;  // overrides ClientOptions::request_timeout
@@ -104,9 +104,55 @@ struct Response {
 // A WebSocket message (RFC 6455). Control frames are handled inside except close.
 struct WsMessage {
   enum class Kind { Text, Binary, Close } kind = Kind::Binary;
-  std::string data;          // payload (for Close: the reason)
-  uint16_t close_code = 0;   // for Close
+  std::string data;         // payload (for Close: the reason)
+  uint16_t close_code = 0;  // for Close
 };
+
+// Why a request got no HTTP answer (Transport::send, open_websocket), as facts for code to branch
+// on; the error's message says the same in words.
+struct TransportFailure : util::ErrorDetail {
+  enum class Kind {
+    Refused,             // nothing listens there (ECONNREFUSED)
+    Unreachable,         // no route to the host or its network
+    ConnectFailed,       // the connection failed otherwise (or timed out in the kernel)
+    Dns,                 // the host name does not resolve
+    ProxyDns,            // the proxy's host name does not resolve
+    Timeout,             // no connection, or no complete answer, in time
+    HostnameMismatch,    // the server's certificate is not valid for the name connected to
+    CertificateExpired,  // the server's certificate has expired
+    CertificateNotYetValid,
+    UntrustedCa,        // the server's certificate is not signed by a CA we trust
+    TlsVerify,          // the server's certificate failed verification otherwise
+    BadCaFile,          // the configured certificate authority cannot be read
+    BadClientCert,      // the configured client certificate or key cannot be used
+    ClientCertRefused,  // the server did not accept our client certificate (or its absence)
+    TlsHandshake,       // the TLS handshake failed otherwise
+    Broken,             // the connection broke off (transient: an idempotent request may repeat)
+    TooManyRedirects,
+    BadUrl,  // the URL is not an http(s) URL
+    Other
+  };
+  Kind kind = Kind::Other;
+  std::string origin;  // scheme://host[:port] of the request's URL ("" for a URL that is not one)
+  // Where the message says the request went: `origin`, the whole URL when it is not a valid one,
+  // or "" when the message names neither (a hostname mismatch names the host it checked).
+  std::string named;
+  int curl_code = 0;  // the libcurl code behind it (CURLcode); 0 when curl did not run
+};
+
+// A WebSocket upgrade the server answered with something other than 101: its status and body.
+// The error's http_status is the status too.
+struct UpgradeRefused : util::ErrorDetail {
+  int status = 0;
+  std::string reason;  // the status line's reason phrase
+  std::string body;    // the answer's body, decoded (at most 64 KiB)
+};
+
+// The error open_websocket returns for a non-101 answer from `origin`: the body (on one line)
+// as its message, or the status when the body is empty, with UpgradeRefused facts. Fake
+// transports in tests return the same.
+util::Error upgrade_refused_error(const std::string& origin, int status, const std::string& reason,
+                                  const std::string& body);
 
 class WebSocket {
  public:
@@ -127,10 +173,11 @@ class Transport {
  public:
   virtual ~Transport() = default;
   // Performs one request (with retries per ClientOptions). HTTP error statuses are returned as
-  // responses, not errors; errors are for transport failures (DNS, connect, TLS, timeout, cut).
+  // responses, not errors; errors are for transport failures (DNS, connect, TLS, timeout, cut),
+  // which carry TransportFailure facts.
   virtual Result<Response> send(const Request& request) = 0;
   // Opens a WebSocket (http(s):// or ws(s):// URL) offering `protocols` in order.
-  // A non-101 answer is returned as an Error with http_status set and the body in the message.
+  // A non-101 answer is an Error with http_status set and UpgradeRefused facts.
   virtual Result<std::unique_ptr<WebSocket>> open_websocket(const Request& request,
                                                             const std::vector<std::string>& protocols) = 0;
 };

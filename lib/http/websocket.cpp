@@ -23,6 +23,7 @@ using util::ErrorCode;
 using util::Status;
 using Clock = std::chrono::steady_clock;
 using Deadline = std::optional<Clock::time_point>;
+using Kind = TransportFailure::Kind;
 
 constexpr size_t kMaxHandshakeBytes = 64 * 1024;
 constexpr std::chrono::seconds kDefaultHandshakeTimeout{30};
@@ -144,10 +145,14 @@ class CurlWebSocket final : public WebSocket {
     size_t head_end = std::string::npos;
     while ((head_end = data.find("\r\n\r\n")) == std::string::npos) {
       if (data.size() > kMaxHandshakeBytes)
-        return Error(ErrorCode::Failure, "websocket handshake with " + target_.origin + " failed: answer too large");
+        return with_failure(
+            Error(ErrorCode::Failure, "websocket handshake with " + target_.origin + " failed: answer too large"),
+            Kind::Other, target_);
       WB_ASSIGN_OR_RETURN(size_t n, read_into(data, deadline));
       if (n == 0)
-        return Error(ErrorCode::Unavailable, target_.origin + " closed the connection during the websocket handshake");
+        return with_failure(
+            Error(ErrorCode::Unavailable, target_.origin + " closed the connection during the websocket handshake"),
+            Kind::Broken, target_);
     }
     HttpHead head = parse_head(std::string_view(data).substr(0, head_end));
     if (tracer_.enabled(1)) tracer_.line("< " + std::to_string(head.status) + " (" + elapsed_text(start) + ")");
@@ -178,7 +183,8 @@ class CurlWebSocket final : public WebSocket {
 
   Status check_upgrade(const HttpHead& head, const std::string& key, const std::vector<std::string>& protocols) {
     auto fail = [&](const std::string& why) {
-      return Error(ErrorCode::Failure, "websocket handshake with " + target_.origin + " failed: " + why);
+      return with_failure(Error(ErrorCode::Failure, "websocket handshake with " + target_.origin + " failed: " + why),
+                          Kind::Other, target_);
     };
     if (!util::iequals(head.headers.get("upgrade").value_or(""), "websocket") ||
         !has_token(head.headers.get("connection").value_or(""), "upgrade"))
@@ -191,7 +197,7 @@ class CurlWebSocket final : public WebSocket {
     return {};
   }
 
-  // A non-101 answer: an Error carrying the status and the body text.
+  // A non-101 answer: an Error carrying the status and the body.
   Error refusal(const HttpHead& head, std::string body, Deadline deadline) {
     const bool chunked = has_token(head.headers.get("transfer-encoding").value_or(""), "chunked");
     const auto length = head.headers.get("content-length");
@@ -204,11 +210,7 @@ class CurlWebSocket final : public WebSocket {
     }
     if (chunked) body = dechunk(body);
     if (length) body = body.substr(0, want);
-    std::string text = util::trim(util::replace_all(util::replace_all(body, "\r\n", " "), "\n", " "));
-    if (text.empty())
-      text = "websocket upgrade refused by " + target_.origin + ": HTTP " + std::to_string(head.status) + " " +
-             head.reason;
-    return Error(code_for_status(head.status), text, "", head.status);
+    return upgrade_refused_error(target_.origin, head.status, head.reason, body);
   }
 
   // The next data or close message from bytes already received; answers pings.
@@ -255,7 +257,9 @@ class CurlWebSocket final : public WebSocket {
     WB_ASSIGN_OR_RETURN(size_t n, read_some(buf, sizeof buf, deadline));
     if (n == 0) {
       close_received_ = true;
-      return Error(ErrorCode::Unavailable, target_.origin + " closed the websocket connection without a close frame");
+      return with_failure(
+          Error(ErrorCode::Unavailable, target_.origin + " closed the websocket connection without a close frame"),
+          Kind::Broken, target_);
     }
     reader_.feed(std::string_view(buf, n));
     return {};
@@ -318,7 +322,8 @@ class CurlWebSocket final : public WebSocket {
   }
 
   Error broken() const {
-    return Error(ErrorCode::Unavailable, "the websocket connection to " + target_.origin + " broke off");
+    return with_failure(Error(ErrorCode::Unavailable, "the websocket connection to " + target_.origin + " broke off"),
+                        Kind::Broken, target_);
   }
 
   // Polls in short slices so that Ctrl-C and the deadline are noticed.
@@ -329,7 +334,8 @@ class CurlWebSocket final : public WebSocket {
       if (deadline) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
         if (left.count() <= 0)
-          return Error(ErrorCode::Timeout, "no websocket message from " + target_.origin + " in time");
+          return with_failure(Error(ErrorCode::Timeout, "no websocket message from " + target_.origin + " in time"),
+                              Kind::Timeout, target_);
         slice = std::min(slice, left);
       }
       pollfd pfd{static_cast<int>(socket_), events, 0};
@@ -386,3 +392,18 @@ util::Result<std::unique_ptr<WebSocket>> open_websocket(const ClientOptions& opt
 }
 
 }  // namespace wb::http::detail
+
+namespace wb::http {
+
+util::Error upgrade_refused_error(const std::string& origin, int status, const std::string& reason,
+                                  const std::string& body) {
+  std::string text = util::trim(util::replace_all(util::replace_all(body, "\r\n", " "), "\n", " "));
+  if (text.empty()) text = "websocket upgrade refused by " + origin + ": HTTP " + std::to_string(status) + " " + reason;
+  UpgradeRefused facts;
+  facts.status = status;
+  facts.reason = reason;
+  facts.body = body;
+  return util::Error(detail::code_for_status(status), text, "", status).with(std::move(facts));
+}
+
+}  // namespace wb::http

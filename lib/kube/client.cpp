@@ -216,15 +216,10 @@ class WsExecSession : public ExecSession {
   bool closed_ = false;
 };
 
-// An error from open_websocket carrying an HTTP answer: find the Status JSON in its message.
-Error websocket_error(const Error& e) {
-  size_t brace = e.message.find('{');
-  if (brace != std::string::npos) {
-    std::string body = e.message.substr(brace);
-    json j = json::parse(body, nullptr, false);
-    if (!j.is_discarded()) return status_to_error(e.http_status, body);
-  }
-  return status_to_error(e.http_status, e.message);
+// The API server's answer to an exec upgrade it refused (a Status, or text from a proxy).
+Error upgrade_error(const http::UpgradeRefused& refused, const Error& e) {
+  // Without a body, the transport's words for the status stand in for it.
+  return status_to_error(refused.status, refused.body.empty() ? e.message : refused.body);
 }
 
 class HttpClient : public Client {
@@ -408,12 +403,13 @@ class HttpClient : public Client {
             std::make_unique<WsExecSession>(std::move(*ws), std::move(on_stdout), std::move(on_stderr)));
       }
       const Error& e = ws.error();
-      if (e.http_status == 401 && attempt == 0 && refreshable()) {
+      const auto* refused = e.detail<http::UpgradeRefused>();
+      if (!refused) return transport_error(e);
+      if (refused->status == 401 && attempt == 0 && refreshable()) {
         config_.credentials->invalidate();
         continue;
       }
-      if (e.http_status != 0) return in_pod_words(websocket_error(e));
-      return transport_error(e);
+      return in_pod_words(upgrade_error(*refused, e));
     }
   }
 
@@ -484,12 +480,19 @@ class HttpClient : public Client {
     return req;
   }
 
+  // A request that got no answer: say which server, unless the transport's words name it already.
   Error transport_error(const Error& e) const {
     if (e.code == ErrorCode::Interrupted || e.http_status != 0) return in_pod_words(e);
-    if (e.message.find(config_.server) != std::string::npos) return in_pod_words(e);
+    if (const auto* failure = e.detail<http::TransportFailure>(); failure && names_server(failure->named))
+      return in_pod_words(e);
     Error out = e;
     out.message = "cannot reach the Kubernetes API at " + config_.server + ": " + e.message;
     return in_pod_words(out);
+  }
+
+  // `named` (an origin or a URL) is the API server's, or a URL on it.
+  bool names_server(const std::string& named) const {
+    return !config_.server.empty() && (named == config_.server || named.rfind(config_.server + "/", 0) == 0);
   }
 
   // In a pod there is no kubeconfig to fix: say what is wrong with the pod's service account.
@@ -500,7 +503,8 @@ class HttpClient : public Client {
       e.hint =
           "its service account (or the secret of its token) may have been deleted, or the token is for another "
           "cluster: check the pod's serviceAccountName, or use a kubeconfig";
-    } else if (e.http_status == 0 && e.message.find("not signed by a trusted CA") != std::string::npos) {
+    } else if (const auto* failure = e.detail<http::TransportFailure>();
+               failure && failure->kind == http::TransportFailure::Kind::UntrustedCa) {
       e.hint =
           "the ca.crt of the pod's service account must be the CA that signed " + config_.server + "'s certificate";
     }

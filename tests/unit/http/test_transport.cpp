@@ -230,6 +230,12 @@ TEST_CASE("connection refused is Unavailable with a clear message", "[http][serv
   REQUIRE_FALSE(res.ok());
   CHECK(res.error().code == ErrorCode::Unavailable);
   CHECK(res.error().message == "cannot connect to http://127.0.0.1:1: connection refused");
+  const auto* failure = res.error().detail<TransportFailure>();
+  REQUIRE(failure);
+  CHECK(failure->kind == TransportFailure::Kind::Refused);
+  CHECK(failure->origin == "http://127.0.0.1:1");
+  CHECK(failure->named == "http://127.0.0.1:1");
+  CHECK(failure->curl_code == 7);  // CURLE_COULDNT_CONNECT
 }
 
 TEST_CASE("connection failures are retried, then reported", "[http][server][retry]") {
@@ -307,6 +313,9 @@ TEST_CASE("TLS verification", "[http][server][tls]") {
     REQUIRE_FALSE(res.ok());
     CHECK(res.error().message == "TLS: the certificate of " + srv.tls_url("") + " is not signed by a trusted CA");
     CHECK(res.error().hint.find("certificate-authority") != std::string::npos);
+    REQUIRE(res.error().detail<TransportFailure>());
+    CHECK(res.error().detail<TransportFailure>()->kind == TransportFailure::Kind::UntrustedCa);
+    CHECK(res.error().detail<TransportFailure>()->named == srv.tls_url(""));
   }
   SECTION("insecure skips verification") {
     o.tls.ca_data = srv.cert_pem("other-ca.pem");
@@ -330,6 +339,9 @@ TEST_CASE("TLS verification", "[http][server][tls]") {
     REQUIRE_FALSE(res.ok());
     CHECK(res.error().message ==
           "TLS: the server's certificate is not valid for wrong.example (it is for localhost, 127.0.0.1)");
+    REQUIRE(res.error().detail<TransportFailure>());
+    CHECK(res.error().detail<TransportFailure>()->kind == TransportFailure::Kind::HostnameMismatch);
+    CHECK(res.error().detail<TransportFailure>()->named.empty());
   }
 }
 
@@ -520,8 +532,14 @@ TEST_CASE("invalid URLs are usage errors", "[http]") {
   auto res = t->send(r);
   REQUIRE_FALSE(res.ok());
   CHECK(res.error().code == ErrorCode::Usage);
+  REQUIRE(res.error().detail<TransportFailure>());
+  CHECK(res.error().detail<TransportFailure>()->kind == TransportFailure::Kind::BadUrl);
+  CHECK(res.error().detail<TransportFailure>()->named.empty());
   r.url = "not a url";
-  CHECK(t->send(r).error().code == ErrorCode::Usage);
+  auto bad = t->send(r);
+  CHECK(bad.error().code == ErrorCode::Usage);
+  REQUIRE(bad.error().detail<TransportFailure>());
+  CHECK(bad.error().detail<TransportFailure>()->named == "not a url");
 }
 
 TEST_CASE("an exception in a callback reaches the caller after the transfer", "[http][server]") {

@@ -99,6 +99,10 @@ TEST_CASE("a refused websocket upgrade is an error with the status and body", "[
   CHECK(ws.error().code == ErrorCode::Auth);
   auto body = nlohmann::json::parse(ws.error().message);
   CHECK(body["message"] == "Unauthorized");
+  const auto* refused = ws.error().detail<UpgradeRefused>();
+  REQUIRE(refused);
+  CHECK(refused->status == 401);
+  CHECK(nlohmann::json::parse(refused->body) == body);
 }
 
 TEST_CASE("websocket receive times out and honours Ctrl-C", "[ws][server]") {
@@ -127,6 +131,8 @@ TEST_CASE("websocket to a closed port is Unavailable", "[ws][server]") {
   REQUIRE_FALSE(ws.ok());
   CHECK(ws.error().code == ErrorCode::Unavailable);
   CHECK(ws.error().message == "cannot connect to http://127.0.0.1:1: connection refused");
+  REQUIRE(ws.error().detail<TransportFailure>());
+  CHECK(ws.error().detail<TransportFailure>()->kind == TransportFailure::Kind::Refused);
 }
 
 TEST_CASE("wss with the cluster CA, a client certificate and auth headers", "[ws][server][tls]") {
@@ -176,6 +182,8 @@ TEST_CASE("wss with the cluster CA, a client certificate and auth headers", "[ws
     auto ws = make_transport(o)->open_websocket(r, {});
     REQUIRE_FALSE(ws.ok());
     CHECK(ws.error().message.find("not signed by a trusted CA") != std::string::npos);
+    REQUIRE(ws.error().detail<TransportFailure>());
+    CHECK(ws.error().detail<TransportFailure>()->kind == TransportFailure::Kind::UntrustedCa);
   }
 }
 

@@ -5,9 +5,9 @@
 
 using namespace wb;
 using namespace wb::kube;
-using wb::kube::test::FakeTransport;
-using wb::kube::test::binary;
 using util::ErrorCode;
+using wb::kube::test::binary;
+using wb::kube::test::FakeTransport;
 
 namespace {
 
@@ -46,8 +46,8 @@ class RotatingSource : public CredentialSource {
 };
 
 std::string status_json(int code, const std::string& reason, const std::string& message) {
-  return json{{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"}, {"message", message},
-              {"reason", reason}, {"code", code}}
+  return json{{"kind", "Status"},   {"apiVersion", "v1"}, {"status", "Failure"},
+              {"message", message}, {"reason", reason},   {"code", code}}
       .dump();
 }
 
@@ -104,8 +104,8 @@ TEST_CASE("errors: Status bodies and transport failures", "[client]") {
 TEST_CASE("401 with a refreshable source: invalidate and retry once", "[client]") {
   auto fake = std::make_shared<FakeTransport>();
   auto src = std::make_shared<RotatingSource>();
-  fake->on("GET", "/api/v1/namespaces/ns/pods/p", 401, status_json(401, "Unauthorized", "Unauthorized"))
-      .check = [](const http::Request& r) { CHECK(header(r, "Authorization") == "Bearer token-1"); };
+  fake->on("GET", "/api/v1/namespaces/ns/pods/p", 401, status_json(401, "Unauthorized", "Unauthorized")).check =
+      [](const http::Request& r) { CHECK(header(r, "Authorization") == "Bearer token-1"); };
   fake->on("GET", "/api/v1/namespaces/ns/pods/p", 200, "{}").check = [](const http::Request& r) {
     CHECK(header(r, "Authorization") == "Bearer token-2");
   };
@@ -139,8 +139,8 @@ TEST_CASE("in a pod a refused token is the pod's service account's, not a kubeco
   RestConfig rc = config_with(src);
   rc.in_cluster = true;
   fake->on("GET", "/api/v1/namespaces/ns/pods/p", 401, status_json(401, "Unauthorized", "Unauthorized"));
-  fake->on("GET", "/api/v1/namespaces/ns/pods/p", 401, status_json(401, "Unauthorized", "Unauthorized"))
-      .check = [](const http::Request& r) { CHECK(header(r, "Authorization") == "Bearer token-2"); };
+  fake->on("GET", "/api/v1/namespaces/ns/pods/p", 401, status_json(401, "Unauthorized", "Unauthorized")).check =
+      [](const http::Request& r) { CHECK(header(r, "Authorization") == "Bearer token-2"); };
   auto client = make_client(rc, fake);
   auto r = client->get(types::Pod, "ns", "p");
   REQUIRE_FALSE(r.ok());
@@ -148,6 +148,51 @@ TEST_CASE("in a pod a refused token is the pod's service account's, not a kubeco
   CHECK(r.error().message == "the server rejected the pod's service-account token (401 Unauthorized)");
   CHECK(r.error().hint.find("serviceAccountName") != std::string::npos);
   CHECK(r.error().hint.find("kubeconfig context") == std::string::npos);
+  fake->verify();
+}
+
+namespace {
+util::Error transport_failure(http::TransportFailure::Kind kind, const std::string& message, const std::string& named) {
+  http::TransportFailure f;
+  f.kind = kind;
+  f.origin = kServer;
+  f.named = named;
+  return util::Error(ErrorCode::Unavailable, message).with(std::move(f));
+}
+}  // namespace
+
+TEST_CASE("a transport failure names the API server once", "[client]") {
+  auto fake = std::make_shared<FakeTransport>();
+  using Kind = http::TransportFailure::Kind;
+  fake->fail("GET", "/api/v1/namespaces/ns/pods/a",
+             transport_failure(Kind::Refused, "cannot connect to " + kServer + ": connection refused", kServer));
+  fake->fail("GET", "/api/v1/namespaces/ns/pods/b",
+             transport_failure(Kind::HostnameMismatch, "TLS: the server's certificate is not valid for k8s.test", ""));
+  auto client = make_client(config_with(), fake);
+  auto named = client->get(types::Pod, "ns", "a");
+  REQUIRE_FALSE(named.ok());
+  CHECK(named.error().message == "cannot connect to " + kServer + ": connection refused");
+  CHECK(named.error().detail<http::TransportFailure>());
+  auto unnamed = client->get(types::Pod, "ns", "b");
+  REQUIRE_FALSE(unnamed.ok());
+  CHECK(unnamed.error().message ==
+        "cannot reach the Kubernetes API at " + kServer + ": TLS: the server's certificate is not valid for k8s.test");
+  fake->verify();
+}
+
+TEST_CASE("in a pod an untrusted server certificate points at the service account's ca.crt", "[client]") {
+  auto fake = std::make_shared<FakeTransport>();
+  RestConfig rc = config_with();
+  rc.in_cluster = true;
+  fake->fail("GET", "/api/v1/namespaces/ns/pods/p",
+             transport_failure(http::TransportFailure::Kind::UntrustedCa,
+                               "TLS: the certificate of " + kServer + " is not signed by a trusted CA", kServer));
+  auto client = make_client(rc, fake);
+  auto r = client->get(types::Pod, "ns", "p");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message == "TLS: the certificate of " + kServer + " is not signed by a trusted CA");
+  CHECK(r.error().hint ==
+        "the ca.crt of the pod's service account must be the CA that signed " + kServer + "'s certificate");
   fake->verify();
 }
 
@@ -190,8 +235,7 @@ TEST_CASE("client certificates from an exec plugin build a transport with them",
   so.runner = [&](const ExecConfig&, const std::string&) -> Result<std::string> {
     return json{{"apiVersion", "client.authentication.k8s.io/v1"},
                 {"kind", "ExecCredential"},
-                {"status",
-                 {{"clientCertificateData", "CERT-" + std::to_string(cert_no)}, {"clientKeyData", "KEY"}}}}
+                {"status", {{"clientCertificateData", "CERT-" + std::to_string(cert_no)}, {"clientKeyData", "KEY"}}}}
         .dump();
   };
   auto src = exec_credential_source(so);
@@ -201,13 +245,14 @@ TEST_CASE("client certificates from an exec plugin build a transport with them",
   rc.tls.ca_data = "CA";
   rc.tls.client_cert_file = "/from/kubeconfig.crt";
   rc.proxy = "http://proxy.local:3128";
-  auto client = make_client_with_factory(rc, [&](const http::ClientOptions& o) -> Result<std::shared_ptr<http::Transport>> {
-    built.push_back(o);
-    auto f = std::make_shared<FakeTransport>();
-    f->on("GET", "/api/v1/namespaces/a", 200, "{}");
-    fakes.push_back(f);
-    return std::shared_ptr<http::Transport>(f);
-  });
+  auto client =
+      make_client_with_factory(rc, [&](const http::ClientOptions& o) -> Result<std::shared_ptr<http::Transport>> {
+        built.push_back(o);
+        auto f = std::make_shared<FakeTransport>();
+        f->on("GET", "/api/v1/namespaces/a", 200, "{}");
+        fakes.push_back(f);
+        return std::shared_ptr<http::Transport>(f);
+      });
   REQUIRE(client->get(types::Namespace, "", "a").ok());
   REQUIRE(built.size() == 1);
   CHECK(built[0].tls.client_cert_data == "CERT-1");
@@ -231,9 +276,15 @@ TEST_CASE("client certificates from an exec plugin build a transport with them",
 
 TEST_CASE("list_page query strings and list following continue", "[client]") {
   auto fake = std::make_shared<FakeTransport>();
-  fake->on("GET", "/api/v1/namespaces/ns/pods?labelSelector=app%3Dorders%2Ctier%21%3Dweb&fieldSelector=status.phase%3DRunning&limit=2",
-           200, R"({"kind":"PodList","metadata":{"resourceVersion":"10","continue":"c1"},"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}]})");
-  fake->on("GET", "/api/v1/namespaces/ns/pods?labelSelector=app%3Dorders%2Ctier%21%3Dweb&fieldSelector=status.phase%3DRunning&limit=2&continue=c1",
+  fake->on(
+      "GET",
+      "/api/v1/namespaces/ns/"
+      "pods?labelSelector=app%3Dorders%2Ctier%21%3Dweb&fieldSelector=status.phase%3DRunning&limit=2",
+      200,
+      R"({"kind":"PodList","metadata":{"resourceVersion":"10","continue":"c1"},"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}]})");
+  fake->on("GET",
+           "/api/v1/namespaces/ns/"
+           "pods?labelSelector=app%3Dorders%2Ctier%21%3Dweb&fieldSelector=status.phase%3DRunning&limit=2&continue=c1",
            200, R"({"kind":"PodList","metadata":{"resourceVersion":"10"},"items":[{"metadata":{"name":"c"}}]})");
   auto client = make_client(config_with(), fake);
   ListOptions o;
@@ -404,9 +455,10 @@ TEST_CASE("watch parses events split across chunks, several per chunk, bookmarks
   std::string e3 = R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"15"}}})";
   std::string e4 = R"({"type":"DELETED","object":{"metadata":{"name":"a","resourceVersion":"16"}}})";
   std::string all = e1 + "\n" + e2 + "\n" + e3 + "\n" + e4;  // the last one without a newline
-  fake->stream("/apis/apps/v1/namespaces/ns/deployments?watch=1&resourceVersion=10&allowWatchBookmarks=true&"
-               "timeoutSeconds=30&labelSelector=app%3Dx",
-               {all.substr(0, 7), all.substr(7, 60), all.substr(67, 150), all.substr(217)});
+  fake->stream(
+      "/apis/apps/v1/namespaces/ns/deployments?watch=1&resourceVersion=10&allowWatchBookmarks=true&"
+      "timeoutSeconds=30&labelSelector=app%3Dx",
+      {all.substr(0, 7), all.substr(7, 60), all.substr(67, 150), all.substr(217)});
   auto client = make_client(config_with(), fake);
   WatchOptions o;
   o.resource_version = "10";
@@ -427,9 +479,10 @@ TEST_CASE("watch parses events split across chunks, several per chunk, bookmarks
 
 TEST_CASE("watch: ERROR 410 is Conflict/410; on_event false stops cleanly; HTTP errors", "[client][watch]") {
   auto fake = std::make_shared<FakeTransport>();
-  fake->stream("/api/v1/namespaces/ns/pods?watch=1&resourceVersion=1&allowWatchBookmarks=true",
-               {R"J({"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version: 1 (50)","reason":"Expired","code":410}})J"
-                "\n"});
+  fake->stream(
+      "/api/v1/namespaces/ns/pods?watch=1&resourceVersion=1&allowWatchBookmarks=true",
+      {R"J({"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version: 1 (50)","reason":"Expired","code":410}})J"
+       "\n"});
   fake->stream("/api/v1/namespaces/ns/pods?watch=1&allowWatchBookmarks=true",
                {R"({"type":"ADDED","object":{"metadata":{"name":"a"}}})"
                 "\n"
@@ -473,7 +526,8 @@ TEST_CASE("list_watch: list, watch from its resourceVersion, reconnect, re-list 
   fake->stream("/api/v1/namespaces/ns/pods?watch=1&resourceVersion=100&allowWatchBookmarks=true&labelSelector=app%3Dx",
                {ev("MODIFIED", obj("a", "101")) + ev("BOOKMARK", json{{"metadata", {{"resourceVersion", "120"}}}})});
   // Reconnect from the bookmark's version; the connection breaks.
-  fake->fail("GET", "/api/v1/namespaces/ns/pods?watch=1&resourceVersion=120&allowWatchBookmarks=true&labelSelector=app%3Dx",
+  fake->fail("GET",
+             "/api/v1/namespaces/ns/pods?watch=1&resourceVersion=120&allowWatchBookmarks=true&labelSelector=app%3Dx",
              util::Error(ErrorCode::Unavailable, "connection reset"));
   // Retry: too old -> re-list.
   fake->stream("/api/v1/namespaces/ns/pods?watch=1&resourceVersion=120&allowWatchBookmarks=true&labelSelector=app%3Dx",
@@ -497,8 +551,8 @@ TEST_CASE("list_watch: list, watch from its resourceVersion, reconnect, re-list 
   INFO((r ? std::string() : r.error().message));
   INFO(Catch::Detail::stringify(seen));
   REQUIRE(r.ok());
-  CHECK(seen == std::vector<std::string>{"ADDED:a@90", "ADDED:b@95", "MODIFIED:a@101", "MODIFIED:a@150",
-                                         "ADDED:c@160", "DELETED:b@95", "DELETED:c@201"});
+  CHECK(seen == std::vector<std::string>{"ADDED:a@90", "ADDED:b@95", "MODIFIED:a@101", "MODIFIED:a@150", "ADDED:c@160",
+                                         "DELETED:b@95", "DELETED:c@201"});
   fake->verify();
 }
 
@@ -566,9 +620,10 @@ TEST_CASE("prefer without full discovery fetches only the candidates' group vers
 
 TEST_CASE("pod_logs streams to the sink with LogOptions as query", "[client][logs]") {
   auto fake = std::make_shared<FakeTransport>();
-  fake->stream("/api/v1/namespaces/ns/pods/web-1/log?container=app&follow=true&timestamps=true&sinceSeconds=60&"
-               "tailLines=10&limitBytes=1000",
-               {"line 1\nli", "ne 2\n", "line 3\n"});
+  fake->stream(
+      "/api/v1/namespaces/ns/pods/web-1/log?container=app&follow=true&timestamps=true&sinceSeconds=60&"
+      "tailLines=10&limitBytes=1000",
+      {"line 1\nli", "ne 2\n", "line 3\n"});
   fake->stream("/api/v1/namespaces/ns/pods/web-2/log?previous=true", {"a\n", "b\n"});
   fake->stream("/api/v1/namespaces/ns/pods/gone/log", {status_json(404, "NotFound", "pods \"gone\" not found")}, 404);
   auto client = make_client(config_with(), fake);
@@ -580,10 +635,13 @@ TEST_CASE("pod_logs streams to the sink with LogOptions as query", "[client][log
   o.tail_lines = 10;
   o.limit_bytes = 1000;
   std::string got;
-  REQUIRE(client->pod_logs("ns", "web-1", o, [&](std::string_view s) {
-                  got.append(s);
-                  return true;
-                }).ok());
+  REQUIRE(client
+              ->pod_logs("ns", "web-1", o,
+                         [&](std::string_view s) {
+                           got.append(s);
+                           return true;
+                         })
+              .ok());
   CHECK(got == "line 1\nline 2\nline 3\n");
   LogOptions prev;
   prev.previous = true;
@@ -676,18 +734,21 @@ TEST_CASE("exec v5: demux, stdin frames, close_stdin [255,0], exit code", "[clie
   ws->incoming.push_back(binary(1, "hello "));
   ws->incoming.push_back(binary(2, "warning\n"));
   ws->incoming.push_back(binary(1, "world\n"));
-  ws->incoming.push_back(binary(3, R"({"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: error executing command [sh -c echo hi; exit 3], exit code 3","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}})"));
+  ws->incoming.push_back(binary(
+      3,
+      R"({"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: error executing command [sh -c echo hi; exit 3], exit code 3","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}})"));
   auto client = make_client(config_with(), fake);
   std::string out, err;
-  auto s = client->exec("ns", "web-1", exec_options(),
-                        [&](std::string_view d) {
-                          out.append(d);
-                          return true;
-                        },
-                        [&](std::string_view d) {
-                          err.append(d);
-                          return true;
-                        });
+  auto s = client->exec(
+      "ns", "web-1", exec_options(),
+      [&](std::string_view d) {
+        out.append(d);
+        return true;
+      },
+      [&](std::string_view d) {
+        err.append(d);
+        return true;
+      });
   REQUIRE(s.ok());
   CHECK(fake->offered_protocols == std::vector<std::string>{"v5.channel.k8s.io", "v4.channel.k8s.io"});
   CHECK(header(fake->requests[0], "Authorization") == "Bearer t0k3n");
@@ -715,12 +776,13 @@ TEST_CASE("exec v4: success status; close_stdin is refused", "[client][exec]") {
   ws->incoming.push_back(binary(3, R"({"metadata":{},"status":"Success"})"));
   auto client = make_client(config_with(), fake);
   std::string out;
-  auto s = client->exec("ns", "web-1", exec_options(),
-                        [&](std::string_view d) {
-                          out.append(d);
-                          return true;
-                        },
-                        nullptr);
+  auto s = client->exec(
+      "ns", "web-1", exec_options(),
+      [&](std::string_view d) {
+        out.append(d);
+        return true;
+      },
+      nullptr);
   REQUIRE(s.ok());
   CHECK((*s)->protocol() == "v4.channel.k8s.io");
   auto c = (*s)->close_stdin();
@@ -741,11 +803,14 @@ TEST_CASE("exec: runtime failure, connection closing without status, open errors
   ExecOptions o;
   o.command = {"nope"};
   o.stdin = false;
-  const std::string path = "/api/v1/namespaces/ns/pods/p/exec?command=nope&stdin=false&stdout=true&stderr=true&tty=false";
+  const std::string path =
+      "/api/v1/namespaces/ns/pods/p/exec?command=nope&stdin=false&stdout=true&stderr=true&tty=false";
 
   SECTION("command not found") {
     auto ws = fake->websocket(path, "v5.channel.k8s.io");
-    ws->incoming.push_back(binary(3, R"({"metadata":{},"status":"Failure","message":"OCI runtime exec failed: exec failed: unable to start container process: exec: \"nope\": executable file not found in $PATH: unknown","reason":"InternalError","details":{"causes":[{"message":"OCI runtime exec failed"}]}})"));
+    ws->incoming.push_back(binary(
+        3,
+        R"({"metadata":{},"status":"Failure","message":"OCI runtime exec failed: exec failed: unable to start container process: exec: \"nope\": executable file not found in $PATH: unknown","reason":"InternalError","details":{"causes":[{"message":"OCI runtime exec failed"}]}})"));
     auto s = client->exec("ns", "p", o, nullptr, nullptr);
     REQUIRE(s.ok());
     auto r = (*s)->wait();
@@ -772,7 +837,7 @@ TEST_CASE("exec: runtime failure, connection closing without status, open errors
   SECTION("401 on the upgrade refreshes the credentials once") {
     auto src = std::make_shared<RotatingSource>();
     auto c2 = make_client(config_with(src), fake);
-    fake->websocket_error(path, util::Error(ErrorCode::Failure, "websocket upgrade failed: 401 Unauthorized", "", 401));
+    fake->websocket_error(path, http::upgrade_refused_error(kServer, 401, "Unauthorized", ""));
     auto ws = fake->websocket(path, "v5.channel.k8s.io");
     auto s = c2->exec("ns", "p", o, nullptr, nullptr);
     REQUIRE(s.ok());
@@ -780,19 +845,27 @@ TEST_CASE("exec: runtime failure, connection closing without status, open errors
     CHECK(header(fake->requests.back(), "Authorization") == "Bearer token-2");
   }
   SECTION("403 on the upgrade") {
-    fake->websocket_error(path, util::Error(ErrorCode::Failure,
-                                            "websocket upgrade failed: 403 " +
-                                                status_json(403, "Forbidden",
-                                                            "pods \"p\" is forbidden: User \"alice\" cannot create "
-                                                            "resource \"pods/exec\" in API group \"\" in the "
-                                                            "namespace \"ns\""),
-                                            "", 403));
+    fake->websocket_error(path, http::upgrade_refused_error(
+                                    kServer, 403, "Forbidden",
+                                    status_json(403, "Forbidden",
+                                                "pods \"p\" is forbidden: User \"alice\" cannot create "
+                                                "resource \"pods/exec\" in API group \"\" in the namespace \"ns\"")));
     auto s = client->exec("ns", "p", o, nullptr, nullptr);
     REQUIRE_FALSE(s.ok());
     CHECK(s.error().code == ErrorCode::Auth);
     CHECK(s.error().message ==
           "pods \"p\" is forbidden: User \"alice\" cannot create resource \"pods/exec\" in API group \"\" in the "
           "namespace \"ns\"");
+    REQUIRE(s.error().detail<Forbidden>());
+    CHECK(s.error().detail<Forbidden>()->user == "alice");
+  }
+  SECTION("an upgrade refused by a proxy without a body") {
+    fake->websocket_error(path, http::upgrade_refused_error(kServer, 502, "Bad Gateway", ""));
+    auto s = client->exec("ns", "p", o, nullptr, nullptr);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().code == ErrorCode::Unavailable);
+    CHECK(s.error().message == "the Kubernetes API failed (502 Bad Gateway): websocket upgrade refused by " + kServer +
+                                   ": HTTP 502 Bad Gateway");
   }
   fake->verify();
 }
