@@ -1,0 +1,330 @@
+// cp-files into an app: a tar stream written as it is read from disk, or dd for a single file
+// when the replica has no tar.
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "util/archive.hpp"
+#include "util/fd.hpp"
+#include "util/interrupt.hpp"
+#include "workbench/app/files.hpp"
+#include "workbench/app/files_internal.hpp"
+
+namespace wb::workbench {
+
+using util::Error;
+using util::ErrorCode;
+using util::Result;
+using util::Status;
+namespace fs = std::filesystem;
+namespace k = wb::kube;
+using namespace files_detail;
+
+namespace {
+
+constexpr size_t kStdinChunk = 32 << 10;  // upload: bytes per stdin frame (what kubectl sends; larger
+                                          // frames stall the server's frame-to-pipe copy: 2x slower)
+constexpr size_t kReadChunk = 256 << 10;  // upload: bytes per read of a local file
+
+struct Upload {
+  k::ExecSession* session = nullptr;
+  std::string buffer;
+  std::optional<Error> error;
+  CopyResult* result = nullptr;
+  CopyProgress progress;
+  const CopyOptions* options = nullptr;
+
+  Status flush() {
+    if (buffer.empty()) return {};
+    auto st = session->write_stdin(buffer);
+    buffer.clear();
+    return st;
+  }
+};
+
+la_ssize_t on_write(struct archive* a, void* data, const void* buf, size_t size) {
+  auto* u = static_cast<Upload*>(data);
+  if (util::interrupted()) {
+    u->error = Error(ErrorCode::Interrupted, "interrupted");
+    archive_set_error(a, EINTR, "interrupted");
+    return -1;
+  }
+  u->buffer.append(static_cast<const char*>(buf), size);
+  if (u->buffer.size() >= kStdinChunk) {
+    auto st = u->flush();
+    if (!st) {
+      u->error = st.error();
+      archive_set_error(a, EIO, "%s", st.error().message.c_str());
+      return -1;
+    }
+  }
+  return static_cast<la_ssize_t>(size);
+}
+
+Status archive_failed(struct archive* a, Upload& u, const std::string& what) {
+  if (u.error) return *u.error;
+  const char* msg = archive_error_string(a);
+  return Error(ErrorCode::Failure, fmt::format("cannot send '{}': {}", what, msg ? msg : "archive error"));
+}
+
+Status add_path(struct archive* a, Upload& u, const fs::path& path, const std::string& name) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0)
+    return Error(ErrorCode::Failure, fmt::format("cannot read '{}': {}", path.string(), strerror(errno)));
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
+    ++u.result->skipped;
+    return {};
+  }
+  util::ArchiveEntry entry = util::new_archive_entry();
+  struct archive_entry* e = entry.get();
+  archive_entry_set_pathname(e, name.c_str());
+  archive_entry_set_perm(e, st.st_mode & 07777);
+  archive_entry_set_mtime(e, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  archive_entry_set_uid(e, 0);
+  archive_entry_set_gid(e, 0);
+  if (S_ISLNK(st.st_mode)) {
+    std::string link(static_cast<size_t>(st.st_size) + 256, '\0');
+    ssize_t n = ::readlink(path.c_str(), link.data(), link.size());
+    if (n < 0) return Error(ErrorCode::Failure, fmt::format("cannot read '{}': {}", path.string(), strerror(errno)));
+    link.resize(static_cast<size_t>(n));
+    archive_entry_set_filetype(e, AE_IFLNK);
+    archive_entry_set_symlink(e, link.c_str());
+    if (archive_write_header(a, e) != ARCHIVE_OK) return archive_failed(a, u, path.string());
+    ++u.result->links;
+    return {};
+  }
+  if (S_ISDIR(st.st_mode)) {
+    archive_entry_set_filetype(e, AE_IFDIR);
+    if (archive_write_header(a, e) != ARCHIVE_OK) return archive_failed(a, u, path.string());
+    ++u.result->dirs;
+    std::vector<fs::path> children;
+    std::error_code ec;
+    for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) children.push_back(it->path());
+    if (ec) return Error(ErrorCode::Failure, fmt::format("cannot read '{}': {}", path.string(), ec.message()));
+    std::sort(children.begin(), children.end());
+    for (const auto& child : children) WB_TRY(add_path(a, u, child, name + "/" + child.filename().string()));
+    return {};
+  }
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_size(e, st.st_size);
+  util::Fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!file) return Error(ErrorCode::Failure, fmt::format("cannot read '{}': {}", path.string(), strerror(errno)));
+  if (archive_write_header(a, e) != ARCHIVE_OK) return archive_failed(a, u, path.string());
+  std::vector<char> buf(kReadChunk);
+  u.progress.current = name;
+  uint64_t sent = 0;
+  while (sent < static_cast<uint64_t>(st.st_size)) {
+    long n = util::read_some(file.get(), buf.data(), buf.size());
+    if (n < 0) return Error(ErrorCode::Failure, fmt::format("cannot read '{}': {}", path.string(), strerror(errno)));
+    if (n == 0) break;  // shrank while we read: libarchive pads the rest
+    n = static_cast<long>(std::min<uint64_t>(static_cast<uint64_t>(n), static_cast<uint64_t>(st.st_size) - sent));
+    if (archive_write_data(a, buf.data(), static_cast<size_t>(n)) < 0) return archive_failed(a, u, path.string());
+    sent += static_cast<uint64_t>(n);
+    u.result->bytes += static_cast<uint64_t>(n);
+    u.progress.bytes += static_cast<uint64_t>(n);
+    if (u.options->on_progress) u.options->on_progress(u.progress);
+  }
+  ++u.result->files;
+  return {};
+}
+
+// Uploads one file into a container without tar: `dd of=DIR/.NAME.wb-part` reads stdin until it
+// is closed (the v5 close signal), then `chmod`, `touch -d @MTIME` (best effort) and `mv` put it
+// in place, so a broken upload never leaves a half file under the final name. dd runs under a
+// shell that waits for it: dd (GNU and busybox) reopens its stdout as the file, and containerd
+// closes an exec's stdin once the command's stdout or stderr ends, dropping what had not reached it.
+Result<CopyResult> dd_upload(k::Client& client, const std::string& ns, const Target& t, const CopyOptions& o,
+                             const struct stat& st, const std::string& dir, const std::string& name, CopyResult res) {
+  const std::string base = dir == "/" ? "/" : dir + "/";
+  const std::string final_path = base + name;
+  const std::string part = base + "." + name.substr(0, 200) + ".wb-part";
+  util::Fd file(::open(o.local.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!file) return Error(ErrorCode::Failure, fmt::format("cannot read '{}': {}", o.local.string(), strerror(errno)));
+  Captured c;
+  k::ExecOptions eo;
+  eo.container = t.container;
+  eo.stdin = true;
+  eo.command = {"sh", "-c", "dd of=\"$1\" bs=65536; exit $?", "sh", part};
+  auto collect = [&](std::string_view d) {
+    if (c.err.size() < kKeepStderr) c.err.append(d);
+    return true;
+  };
+  auto session = client.exec(ns, t.name, eo, collect, collect);
+  if (!session) return std::move(session).error();
+  CopyProgress progress;
+  progress.current = name;
+  progress.total = static_cast<uint64_t>(st.st_size);
+  std::vector<char> buf(kStdinChunk);
+  Status sent;
+  uint64_t total = 0;
+  while (sent && total < static_cast<uint64_t>(st.st_size)) {
+    if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
+    const long n = util::read_some(file.get(), buf.data(), buf.size());
+    if (n < 0) return Error(ErrorCode::Failure, fmt::format("cannot read '{}': {}", o.local.string(), strerror(errno)));
+    if (n == 0) break;
+    sent = (*session)->write_stdin(std::string_view(buf.data(), static_cast<size_t>(n)));
+    total += static_cast<uint64_t>(n);
+    progress.bytes = total;
+    if (o.on_progress) o.on_progress(progress);
+  }
+  if (sent) sent = (*session)->close_stdin();
+  auto r = (*session)->wait();
+  auto cleanup = [&] { (void)run_capture(client, ns, t.name, t.container, {"rm", "-f", "--", part}); };
+  if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
+  if (r) c.result = *r;
+  // No sh (the exec fails) or no dd (sh says "not found", exit status 127).
+  if (r && (no_such_command(c.result) || c.result.exit_code == 127))
+    return Error(ErrorCode::Failure,
+                 fmt::format("replica {} has neither `tar` nor `sh` with `dd`, which copying into it needs", t.replica),
+                 "add tar to the image");
+  if (r && (!c.result.failure_message.empty() || c.result.exit_code != 0)) {
+    cleanup();
+    return exec_error("dd", t, c);
+  }
+  if (!sent || !r) {
+    cleanup();
+    return !sent ? sent.error() : std::move(r).error();
+  }
+  (void)run_capture(client, ns, t.name, t.container, {"chmod", fmt::format("{:o}", st.st_mode & 0777), "--", part});
+  (void)run_capture(client, ns, t.name, t.container,
+                    {"touch", "-d", fmt::format("@{}", static_cast<int64_t>(st.st_mtim.tv_sec)), "--", part});
+  WB_ASSIGN_OR_RETURN(auto mv, run_capture(client, ns, t.name, t.container, {"mv", "-f", "--", part, final_path}));
+  if (!mv.result.failure_message.empty() || mv.result.exit_code != 0) {
+    cleanup();
+    return exec_error("mv", t, mv);
+  }
+  res.method = "dd";
+  res.files = 1;
+  res.bytes = total;
+  return res;
+}
+
+uint64_t local_size(const fs::path& p) {
+  std::error_code ec;
+  if (fs::is_regular_file(fs::symlink_status(p, ec))) return fs::file_size(p, ec);
+  return 0;
+}
+
+// What is sent: the local path's lstat and the name it goes by.
+struct LocalSource {
+  struct stat st {};
+  std::string name;
+};
+
+// Checks the local path (exists; a directory only with recursive; no devices) and names it.
+Result<LocalSource> local_source(const CopyOptions& o) {
+  LocalSource src;
+  if (::lstat(o.local.c_str(), &src.st) != 0)
+    return Error(ErrorCode::NotFound, fmt::format("'{}' does not exist", o.local.string()));
+  if (S_ISDIR(src.st.st_mode) && !o.recursive)
+    return Error(ErrorCode::Usage, fmt::format("'{}' is a directory; add -r to copy it", o.local.string()));
+  if (!S_ISDIR(src.st.st_mode) && !S_ISREG(src.st.st_mode) && !S_ISLNK(src.st.st_mode))
+    return Error(ErrorCode::Usage, fmt::format("'{}' is not a file or directory", o.local.string()));
+  src.name = fs::path(o.local).lexically_normal().filename().string();
+  if (src.name.empty()) src.name = fs::absolute(o.local).lexically_normal().parent_path().filename().string();
+  if (src.name.empty() || src.name == "." || src.name == "..")
+    src.name = fs::absolute(o.local).lexically_normal().filename().string();
+  if (src.name.empty()) return Error(ErrorCode::Usage, "cannot copy '/' into a container");
+  return src;
+}
+
+// Where an upload lands in the replica: into `remote` when it is a directory there, else as it.
+Result<std::pair<std::string, std::string>> remote_destination(k::Client& client, const std::string& ns,
+                                                               const Target& t, const std::string& remote,
+                                                               const LocalSource& src) {
+  auto info = stat_remote(client, ns, t, remote);
+  if (info && *info && (*info)->type == 'd') return std::make_pair(remote, src.name);
+  if (!info && info.error().code != ErrorCode::NotFound) return std::move(info).error();
+  if (info && *info && S_ISDIR(src.st.st_mode))
+    return Error(ErrorCode::Usage,
+                 fmt::format("'{}' is a file in replica {}; a directory cannot replace it", remote, t.replica));
+  return split_remote(remote);
+}
+
+// Writes the local path as a tar stream to the session's stdin, counting into `res`.
+Status send_tar(k::ExecSession& session, const CopyOptions& o, const LocalSource& src, const std::string& name,
+                CopyResult& res) {
+  Upload u;
+  u.session = &session;
+  u.result = &res;
+  u.options = &o;
+  if (S_ISREG(src.st.st_mode)) u.progress.total = local_size(o.local);
+
+  util::ArchiveWriter writer = util::new_archive_writer();
+  struct archive* a = writer.get();
+  archive_write_set_format_pax_restricted(a);
+  // The last block is padded to a whole 10 KiB record: GNU tar reading a pipe waits for full
+  // records, and under v4.channel.k8s.io stdin cannot be closed to end a short one.
+  if (archive_write_open(a, &u, nullptr, on_write, nullptr) != ARCHIVE_OK)
+    return archive_failed(a, u, o.local.string());
+  Status sent = add_path(a, u, o.local, name);
+  if (sent && archive_write_close(a) != ARCHIVE_OK) sent = archive_failed(a, u, o.local.string());
+  if (sent) sent = u.flush();
+  return sent;
+}
+
+// The replica has no tar: a single file still goes with dd, which stops at the end of stdin, and
+// only v5 can signal that.
+Result<CopyResult> upload_without_tar(k::Client& client, const std::string& ns, const Target& t, const CopyOptions& o,
+                                      const LocalSource& src, const std::string& dir, const std::string& name,
+                                      const std::string& protocol, CopyResult res) {
+  if (!S_ISREG(src.st.st_mode))
+    return Error(ErrorCode::Failure,
+                 fmt::format("replica {} has no `tar`, which copying a directory into it needs", t.replica),
+                 "copy single files instead (wb uses `dd` for those), or add tar to the image");
+  if (protocol != "v5.channel.k8s.io")
+    return Error(ErrorCode::Failure,
+                 fmt::format("replica {} has no `tar`, and without it a file can only be sent by closing the "
+                             "command's stdin, which the API server's exec protocol ({}) cannot do",
+                             t.replica, protocol.empty() ? "an old one" : protocol),
+                 "add tar to the image, or use a cluster whose API server speaks v5.channel.k8s.io (1.30+)");
+  res.bytes = 0;
+  res.files = 0;
+  return dd_upload(client, ns, t, o, src.st, dir, name, res);
+}
+
+}  // namespace
+
+Result<CopyResult> copy_to_app(k::Client& client, const std::string& ns, const CopyOptions& o) {
+  WB_ASSIGN_OR_RETURN(LocalSource src, local_source(o));
+  WB_ASSIGN_OR_RETURN(Target t, pick_pod(client, ns, o.app, o.replica, o.container));
+  WB_ASSIGN_OR_RETURN(auto where, remote_destination(client, ns, t, strip_trailing_slashes(o.remote), src));
+  const auto& [dir, name] = where;
+
+  CopyResult res;
+  res.replica = t.replica;
+  res.method = "tar";
+  res.written = (dir == "/" ? "/" : dir + "/") + name;
+  Captured c;
+  k::ExecOptions eo;
+  eo.container = t.container;
+  eo.stdin = true;
+  eo.command = {"tar", "xf", "-", "-C", dir};
+  auto collect = [&](std::string_view d) {
+    if (c.err.size() < kKeepStderr) c.err.append(d);
+    return true;
+  };
+  auto session = client.exec(ns, t.name, eo, collect, collect);
+  if (!session) return std::move(session).error();
+  const Status sent = send_tar(**session, o, src, name, res);
+  // v5 closes stdin; on v4 tar stops at the archive's end marker.
+  if (sent) (void)(*session)->close_stdin();
+  auto r = (*session)->wait();
+  if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
+  if (r) c.result = *r;
+  if (r && no_such_command(c.result))
+    return upload_without_tar(client, ns, t, o, src, dir, name, (*session)->protocol(), res);
+  if (r && (!c.result.failure_message.empty() || c.result.exit_code != 0)) return exec_error("tar", t, c);
+  if (!sent) return sent.error();
+  if (!r) return std::move(r).error();
+  return res;
+}
+
+}  // namespace wb::workbench
