@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "oci/registry_client.hpp"
 #include "util/numbers.hpp"
 #include "util/strings.hpp"
 
@@ -62,6 +63,22 @@ Result<kube::Client*> Context::kube() {
   return kube_.get();
 }
 
+std::unique_ptr<oci::Registry> Context::registry(const workbench::Settings& settings,
+                                                 const workbench::PushTarget& target, const http::ClientOptions& http) {
+  auto factory = registry_factory ? registry_factory : default_registry_factory;
+  return factory(*this, settings, target, http);
+}
+
+std::unique_ptr<oci::Registry> Context::registry(const workbench::Settings& settings,
+                                                 const oci::Reference& repository) {
+  workbench::PushTarget target;
+  target.kind = workbench::PushTarget::Kind::Registry;
+  target.ref = repository;
+  return registry(settings, target, http_options());
+}
+
+workbench::gitops::GitRunner Context::git_runner() const { return git ? git : workbench::gitops::real_git(); }
+
 Result<std::string> Context::workspace() {
   WB_ASSIGN_OR_RETURN(auto s, settings());
   if (auto ws = s->get("workspace")) return *ws;
@@ -105,6 +122,12 @@ Result<std::shared_ptr<kube::Client>> default_kube_factory(Context& ctx) {
   opts.runner = ctx.process_runner;
   WB_ASSIGN_OR_RETURN(auto config, kube::load_rest_config(opts));
   return std::shared_ptr<kube::Client>(kube::make_client(std::move(config), nullptr, ctx.http_options()));
+}
+
+std::unique_ptr<oci::Registry> default_registry_factory(Context& ctx, const workbench::Settings& settings,
+                                                        const workbench::PushTarget& target,
+                                                        const http::ClientOptions& http) {
+  return oci::make_registry_client(workbench::registry_options(settings, target, ctx.env, http));
 }
 
 }  // namespace wb::cli

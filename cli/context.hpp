@@ -1,7 +1,9 @@
-// What every command gets: injected IO, environment, global flags, and client factories.
-// Tests build a Context with string streams and fakes; main() builds the real one.
+// What every command gets: injected IO, environment, global flags, and what reaches outside the
+// process (a Kubernetes client, registry clients, git, the clock), each replaceable, as gh's
+// Factory is. Tests build a Context with string streams and fakes; main() builds the real one.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <iosfwd>
@@ -11,9 +13,12 @@
 
 #include "http/http.hpp"
 #include "kube/client.hpp"
+#include "oci/oci.hpp"
 #include "util/result.hpp"
 #include "util/time.hpp"
 #include "workbench/core/profile.hpp"
+#include "workbench/delivery/gitops.hpp"
+#include "workbench/delivery/push_jar.hpp"
 
 namespace wb::cli {
 
@@ -36,7 +41,9 @@ struct GlobalOptions {
   std::string request_timeout;  // "30s"; "" = none
 
   OutputFormat format() const;
-  bool machine_output() const { return format() == OutputFormat::Json || format() == OutputFormat::Yaml || format() == OutputFormat::Name; }
+  bool machine_output() const {
+    return format() == OutputFormat::Json || format() == OutputFormat::Yaml || format() == OutputFormat::Name;
+  }
 };
 
 struct IO {
@@ -48,17 +55,32 @@ struct IO {
   bool stderr_tty = false;
 };
 
+class Context;
+
+// Builds the client for a registry target from the settings (credentials, registry.ca,
+// registry.insecure) and the HTTP options.
+using RegistryFactory =
+    std::function<std::unique_ptr<oci::Registry>(Context& ctx, const workbench::Settings& settings,
+                                                 const workbench::PushTarget& target, const http::ClientOptions& http)>;
+
 class Context {
  public:
   IO io;
   GlobalOptions global;
   std::function<std::optional<std::string>(const std::string&)> env;
+  // The clock every command reads (ages, timestamps); tests fix it.
   std::function<util::TimePoint()> now = [] { return util::Clock::now(); };
+  // The monotonic clock for rates, redraws and deadlines; tests replace it.
+  std::function<std::chrono::steady_clock::time_point()> ticks = [] { return std::chrono::steady_clock::now(); };
   std::filesystem::path cwd;
   // Builds a Kubernetes client from the settings; tests replace it.
   std::function<Result<std::shared_ptr<kube::Client>>(Context&)> kube_factory;
   // Runs exec credential plugins; tests replace it.
   kube::ExecPluginRunner process_runner;
+  // Builds registry clients (gc, doctor, push jar); tests replace it with a fake registry.
+  RegistryFactory registry_factory;
+  // Runs git (GitOps commits, a jar's provenance); tests replace it. The real git when empty.
+  workbench::gitops::GitRunner git;
 
   std::ostream& out() { return *io.out; }
   std::ostream& err() { return *io.err; }
@@ -76,6 +98,13 @@ class Context {
   Result<const workbench::Settings*> settings();
   // The Kubernetes client, built once.
   Result<kube::Client*> kube();
+  // A registry client for `target` through registry_factory (default_registry_factory if empty).
+  std::unique_ptr<oci::Registry> registry(const workbench::Settings& settings, const workbench::PushTarget& target,
+                                          const http::ClientOptions& http);
+  // A registry client for a repository in the profile's registry, with http_options().
+  std::unique_ptr<oci::Registry> registry(const workbench::Settings& settings, const oci::Reference& repository);
+  // The git runner: `git` when set, else the real git.
+  workbench::gitops::GitRunner git_runner() const;
   // The workspace to act in: -w, WB_WORKSPACE, wb.yaml, `workspace use`, profile, kube context namespace.
   Result<std::string> workspace();
   // http::ClientOptions carrying -v tracing and --request-timeout.
@@ -92,5 +121,9 @@ class Context {
 
 // The real factory: kubeconfig / in-cluster -> kube::make_client.
 Result<std::shared_ptr<kube::Client>> default_kube_factory(Context& ctx);
+// The real registry factory: workbench::registry_options -> oci::make_registry_client.
+std::unique_ptr<oci::Registry> default_registry_factory(Context& ctx, const workbench::Settings& settings,
+                                                        const workbench::PushTarget& target,
+                                                        const http::ClientOptions& http);
 
 }  // namespace wb::cli

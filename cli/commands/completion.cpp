@@ -102,7 +102,7 @@ Result<std::vector<std::string>> complete_container_paths(Context& ctx, const st
   std::vector<std::string> out;
   for (const auto* e : matches) {
     bool is_dir = e->type == 'd';
-    if (e->type == 'l' && matches.size() == 1 && std::chrono::steady_clock::now() < probe_until) {
+    if (e->type == 'l' && matches.size() == 1 && ctx.ticks() < probe_until) {
       // `ls DIR/` lists a directory through the link; anything else fails.
       is_dir = static_cast<bool>(wbw::list_app_files(*client, ns, remote->app, dir + e->name + "/", replica, ""));
     }
@@ -174,7 +174,7 @@ Result<std::vector<std::string>> complete_values(Context& ctx, const std::vector
     return out;
   }
   if (kind == "paths" && args.size() == 2)
-    return complete_container_paths(ctx, args[1], std::chrono::steady_clock::now() + std::chrono::milliseconds(1500));
+    return complete_container_paths(ctx, args[1], ctx.ticks() + std::chrono::milliseconds(1500));
   if (kind == "routes" && args.size() == 2) {
     WB_ASSIGN_OR_RETURN(auto ns, ctx.workspace());
     WB_ASSIGN_OR_RETURN(auto client, ctx.kube());

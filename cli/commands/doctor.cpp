@@ -13,7 +13,6 @@
 #include <ostream>
 
 #include "commands/commands.hpp"
-#include "oci/registry_client.hpp"
 #include "output.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
@@ -122,7 +121,7 @@ Status run_doctor(const DoctorOptions& o, Context& ctx) {
       wbw::PushTarget target;
       target.kind = wbw::PushTarget::Kind::Registry;
       if (auto ref = oci::parse_reference(s->text("registry.host") + "/x")) target.ref = *ref;
-      return oci::make_registry_client(wbw::registry_options(*s, target, ctx.env, http));
+      return ctx.registry(*s, target, http);
     };
   }
   in.now = ctx.now;

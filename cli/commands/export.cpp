@@ -125,7 +125,7 @@ void add_gitops_flags(CLI::App& verb, GitopsFlags& flags) {
 Result<GitopsApp> open_gitops_app(Context& ctx, const GitopsFlags& flags, const std::string& app) {
   WB_ASSIGN_OR_RETURN(auto settings, ctx.settings());
   GitopsApp out;
-  out.git = gops::real_git();
+  out.git = ctx.git_runner();
   out.commit.root = checkout_path(ctx, flags.dir);
   out.commit.push = flags.push;
   out.commit.env = ctx.env;

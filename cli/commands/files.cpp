@@ -37,10 +37,10 @@ std::string human_bytes(double n) {
 // One progress line on stderr, redrawn at most ten times a second.
 class ProgressLine {
  public:
-  explicit ProgressLine(Context& ctx) : ctx_(ctx), enabled_(ctx.show_progress()), start_(Clock::now()) {}
+  explicit ProgressLine(Context& ctx) : ctx_(ctx), enabled_(ctx.show_progress()), start_(ctx.ticks()) {}
   void update(const wbw::CopyProgress& p) {
     if (!enabled_) return;
-    auto now = Clock::now();
+    auto now = ctx_.ticks();
     if (drawn_ && now - last_ < std::chrono::milliseconds(100)) return;
     last_ = now;
     double secs = std::chrono::duration<double>(now - start_).count();

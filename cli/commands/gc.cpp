@@ -4,19 +4,15 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <map>
 #include <ostream>
 
 #include "commands/commands.hpp"
-#include "oci/registry_client.hpp"
 #include "output.hpp"
-#include "util/stop.hpp"
 #include "util/strings.hpp"
 #include "workbench/app/lifecycle.hpp"
 #include "workbench/core/app.hpp"
 #include "workbench/delivery/gc.hpp"
-#include "workbench/delivery/push_jar.hpp"
 
 namespace wb::cli::commands {
 
@@ -35,14 +31,6 @@ struct GcOptions {
 std::string short_digest(const std::string& d) {
   auto colon = d.find(':');
   return colon == std::string::npos ? d : d.substr(0, colon + 1 + 12);
-}
-
-// The registry client for the profile's registry (credentials and TLS as for `wb push jar`).
-std::unique_ptr<oci::Registry> registry_for(Context& ctx, const wbw::Settings& settings, const oci::Reference& repo) {
-  wbw::PushTarget target;
-  target.kind = wbw::PushTarget::Kind::Registry;
-  target.ref = repo;
-  return oci::make_registry_client(wbw::registry_options(settings, target, ctx.env, ctx.http_options()));
 }
 
 // The apps to clean: the one named, else every app wb made in the workspace.
@@ -110,7 +98,7 @@ Status run_gc(const GcOptions& o, Context& ctx) {
   std::vector<AppRun> runs;
   for (const auto& app : apps) {
     WB_ASSIGN_OR_RETURN(auto repository, wbw::app_repository(*settings, app));
-    if (repository && !registry) registry = registry_for(ctx, *settings, *repository);
+    if (repository && !registry) registry = ctx.registry(*settings, *repository);
     WB_ASSIGN_OR_RETURN(auto snapshot,
                         wbw::read_gc_snapshot(*client, repository ? registry.get() : nullptr, ns, app, repository));
     runs.push_back({wbw::plan_gc(snapshot, policy), {}});
@@ -234,38 +222,24 @@ json retention_after_push(Context& ctx, k::Client& client, const std::string& ns
     warn("retention after the push skipped: " + repository.error().message);
     return summary;
   }
-  // The deployment controller makes the new version shortly after the push changed the app; until
-  // it has, the plan would take the previous version for the current one (and keep one too many).
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto d = client.get(k::types::Deployment, ns, app);
-    if (!d || d->value("/status/observedGeneration"_json_pointer, int64_t{0}) >=
-                  d->value("/metadata/generation"_json_pointer, int64_t{0}))
-      break;
-    if (!util::sleep_for(std::chrono::milliseconds(100))) break;  // Ctrl-C
-  }
   std::unique_ptr<oci::Registry> registry;
-  if (*repository) registry = registry_for(ctx, **settings, **repository);
-  auto snapshot = wbw::read_gc_snapshot(client, registry.get(), ns, app, *repository);
-  if (!snapshot) {
-    warn("retention after the push skipped: " + explain_error(ctx, snapshot.error()).message);
+  if (*repository) registry = ctx.registry(**settings, **repository);
+  const wbw::PushRetention done = wbw::retain_after_push(client, registry.get(), wbw::retention_policy(**settings), ns,
+                                                         app, *repository, pushed_digest);
+  if (done.skipped) {
+    warn("retention after the push skipped: " + explain_error(ctx, *done.skipped).message);
     return summary;
   }
-  snapshot->just_pushed.insert(pushed_digest);
-  const auto plan = wbw::plan_gc(*snapshot, wbw::retention_policy(**settings));
-  auto outcome = wbw::apply_gc_plan(client, registry.get(), plan);
-  std::map<std::string, int> counts;
-  for (const auto* item : outcome.deleted) ++counts[wbw::gc_kind_name(item->kind)];
-  for (const auto& [kind, n] : counts) summary["deleted"][kind] = n;
-  summary["notDeleted"] = outcome.not_deleted.size();
-  if (outcome.registry_refused)
-    warn(fmt::format("{}: old images of {} stay (the push itself succeeded)", outcome.registry_message, app));
-  if (outcome.failure)
-    warn(fmt::format("retention after the push stopped: {} ({} deleted, {} not)", outcome.failure->message,
-                     outcome.deleted.size(), outcome.not_deleted.size()));
-  if (!outcome.deleted.empty() && !ctx.global.quiet && !ctx.global.machine_output()) {
+  for (const auto& [kind, n] : done.deleted) summary["deleted"][kind] = n;
+  summary["notDeleted"] = done.not_deleted;
+  if (!done.registry_refused.empty())
+    warn(fmt::format("{}: old images of {} stay (the push itself succeeded)", done.registry_refused, app));
+  if (done.failure)
+    warn(fmt::format("retention after the push stopped: {} ({} deleted, {} not)", done.failure->message,
+                     done.deleted_total(), done.not_deleted));
+  if (!done.deleted.empty() && !ctx.global.quiet && !ctx.global.machine_output()) {
     std::vector<std::string> parts;
-    for (const auto& [kind, n] : counts) parts.push_back(fmt::format("{} {}{}", n, kind, n == 1 ? "" : "s"));
+    for (const auto& [kind, n] : done.deleted) parts.push_back(fmt::format("{} {}{}", n, kind, n == 1 ? "" : "s"));
     ctx.err() << fmt::format("Retention: deleted {} of {}\n", util::join(parts, ", "), app);
   }
   return summary;

@@ -66,7 +66,7 @@ class PushProgress final : public img::PushObserver {
   }
   void on_layer_started(const std::string& name, const std::string& digest, int64_t size) override {
     Flight& f = flights_[key(name, digest)];
-    f.start = std::chrono::steady_clock::now();
+    f.start = ctx_.ticks();
     f.total = size;
     f.done = 0;
   }
@@ -80,7 +80,7 @@ class PushProgress final : public img::PushObserver {
       if (total >= 0) f.total = total;
       break;
     }
-    auto now = std::chrono::steady_clock::now();
+    auto now = ctx_.ticks();
     if (now - last_draw_ < std::chrono::milliseconds(100)) return;
     last_draw_ = now;
     int64_t sent = 0;
@@ -90,8 +90,8 @@ class PushProgress final : public img::PushObserver {
         sent += f.done;
         ++active;
       }
-    ctx_.err() << "\r\033[K" << fmt::format("  {} layer{} in flight, {} sent", active, active == 1 ? "" : "s",
-                                            human_bytes(sent))
+    ctx_.err() << "\r\033[K"
+               << fmt::format("  {} layer{} in flight, {} sent", active, active == 1 ? "" : "s", human_bytes(sent))
                << std::flush;
     drawn_ = true;
   }
@@ -102,15 +102,17 @@ class PushProgress final : public img::PushObserver {
     if (it != flights_.end()) {
       it->second.finished = true;
       if (r.fate == img::LayerFate::Uploaded || r.fate == img::LayerFate::Copied) {
-        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - it->second.start).count();
+        double secs = std::chrono::duration<double>(ctx_.ticks() - it->second.start).count();
         rate = fmt::format("in {:.1f}s", secs);
-        if (secs > 0.05) rate += fmt::format(", {}/s", human_bytes(static_cast<int64_t>(static_cast<double>(r.size) / secs)));
+        if (secs > 0.05)
+          rate += fmt::format(", {}/s", human_bytes(static_cast<int64_t>(static_cast<double>(r.size) / secs)));
       }
     }
     std::string fate = img::fate_name(r.fate);
     const char* color = r.fate == img::LayerFate::Uploaded || r.fate == img::LayerFate::Copied ? "green" : "dim";
-    ctx_.err() << fmt::format("  {:<22} {} {:>10}  {}{}", r.name, paint(ctx_.color_err(), color, fmt::format("{:<8}", fate)),
-                              human_bytes(r.size), short_digest(r.digest), rate.empty() ? "" : "  " + rate)
+    ctx_.err() << fmt::format("  {:<22} {} {:>10}  {}{}", r.name,
+                              paint(ctx_.color_err(), color, fmt::format("{:<8}", fate)), human_bytes(r.size),
+                              short_digest(r.digest), rate.empty() ? "" : "  " + rate)
                << '\n';
   }
 
@@ -141,16 +143,9 @@ json push_document(const wbw::PushPlan& plan, const img::PushResult& r, const st
     layers.push_back({{"name", l.name}, {"digest", l.digest}, {"size", l.size}, {"fate", img::fate_name(l.fate)}});
   json platforms = json::array();
   for (const auto& p : r.platforms) platforms.push_back({{"platform", p.platform}, {"digest", p.digest}});
-  return {{"digest", r.digest},
-          {"reference", reference},
-          {"target", plan.target.str()},
-          {"mediaType", r.media_type},
-          {"tags", r.tags},
-          {"platforms", platforms},
-          {"base", plan.base.str()},
-          {"app", plan.app},
-          {"layers", layers},
-          {"deployed", nullptr}};
+  return {{"digest", r.digest}, {"reference", reference}, {"target", plan.target.str()}, {"mediaType", r.media_type},
+          {"tags", r.tags},     {"platforms", platforms}, {"base", plan.base.str()},     {"app", plan.app},
+          {"layers", layers},   {"deployed", nullptr}};
 }
 
 Status write_dotenv(const std::string& file, const wbw::PushPlan& plan, const img::PushResult& r,
@@ -164,7 +159,7 @@ Status write_dotenv(const std::string& file, const wbw::PushPlan& plan, const im
 
 Status run_push_jar(const PushJarOptions& o, Context& ctx) {
   WB_ASSIGN_OR_RETURN(auto settings, ctx.settings());
-  wbw::PushEnvironment env{ctx.env, ctx.cwd, wbw::default_git(ctx.cwd)};
+  wbw::PushEnvironment env{ctx.env, ctx.cwd, wbw::git_answers(ctx.git_runner(), ctx.cwd)};
   WB_ASSIGN_OR_RETURN(wbw::PushPlan plan, wbw::plan_push(o.request, *settings, env));
   for (const auto& n : plan.notes)
     if (!ctx.global.quiet) ctx.err() << "note: " << n << '\n';
@@ -203,7 +198,7 @@ Status run_push_jar(const PushJarOptions& o, Context& ctx) {
   PushProgress progress(ctx, ctx.show_progress() && !ci && ctx.global.verbose == 0);
 
   wbw::PushRun run;
-  run.registry = wbw::registry_options(*settings, plan.target, ctx.env, ctx.http_options());
+  run.make_registry = [&ctx, settings, &plan] { return ctx.registry(*settings, plan.target, ctx.http_options()); };
   run.cache_file = wbw::layer_cache_file(ctx.env);
   run.parallel = o.parallel;
   run.observer = lines ? &progress : nullptr;
@@ -227,8 +222,8 @@ Status run_push_jar(const PushJarOptions& o, Context& ctx) {
   }
 
   if (deploy) {
-    LogSection section(ctx, "wb_deploy", fmt::format("Rolling app {} in workspace {} to {}", plan.app, ns,
-                                                     short_digest(result.digest)));
+    LogSection section(ctx, "wb_deploy",
+                       fmt::format("Rolling app {} in workspace {} to {}", plan.app, ns, short_digest(result.digest)));
     const std::string image = plan.target.ref.with_digest(result.digest);
     auto change = change_info(ctx, *client, wbw::push_change_cause(plan));
     WB_ASSIGN_OR_RETURN(auto deployed, wbw::deploy_image(*client, ns, plan.app, image, plan, change));
@@ -267,7 +262,8 @@ Status run_push_jar(const PushJarOptions& o, Context& ctx) {
   return {};
 }
 
-constexpr const char* kPushJarHelp = R"(Target (--to): an image repository (registry/project/app), oci:DIR[:TAG] (an OCI image layout) or tar:FILE (an oci-archive, for `podman load`). Default: <registry.host>/<registry.project>/<app> from the profile, else oci:./build/wb-image.
+constexpr const char* kPushJarHelp =
+    R"(Target (--to): an image repository (registry/project/app), oci:DIR[:TAG] (an OCI image layout) or tar:FILE (an oci-archive, for `podman load`). Default: <registry.host>/<registry.project>/<app> from the profile, else oci:./build/wb-image.
 Tags: --tag, else a tag written in --to, else CI_COMMIT_SHORT_SHA, else the jar's Implementation-Version, else latest.
 App: --app, else app.name in wb.yaml, else the jar's Implementation-Title or file name.
 Base: --base, else the profile's baseImages entry for the smallest Java version the jar runs on; 'scratch' is an empty image (the default for local targets when the profile has no baseImages). oci:DIR:TAG reads a base from a local layout.
@@ -296,7 +292,8 @@ void register_push(CLI::App& app, Context& ctx, Action& action) {
   v->add_option("--platform", o->request.platform,
                 "Platforms of a multi-platform base to build for: all (default) or e.g. linux/amd64,linux/arm64")
       ->type_name("LIST");
-  v->add_option("--jvm-flag", o->request.jvm_flags, "A fixed JVM flag for the entrypoint, e.g. -XX:+UseZGC (repeatable)")
+  v->add_option("--jvm-flag", o->request.jvm_flags,
+                "A fixed JVM flag for the entrypoint, e.g. -XX:+UseZGC (repeatable)")
       ->type_name("FLAG")
       ->allow_extra_args(false);
   v->add_option("--env", o->request.env, "Environment variable NAME=VALUE in the image (repeatable)")

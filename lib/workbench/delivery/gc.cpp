@@ -8,11 +8,12 @@
 
 #include "oci/registry_client.hpp"
 #include "util/numbers.hpp"
+#include "util/stop.hpp"
 #include "util/strings.hpp"
-#include "workbench/core/app.hpp"
-#include "workbench/versions/config.hpp"
-#include "workbench/core/json_fields.hpp"
 #include "workbench/app/lifecycle.hpp"
+#include "workbench/core/app.hpp"
+#include "workbench/core/json_fields.hpp"
+#include "workbench/versions/config.hpp"
 #include "workbench/versions/routes.hpp"
 
 namespace wb::workbench {
@@ -256,7 +257,8 @@ GcPlan plan_gc(const GcSnapshot& s, const RetentionPolicy& policy) {
     if (int v = referenced_config_version(at(*rs, "/spec/template"), s.app); v > 0)
       config_users[v].push_back(fmt::format("revision {} uses it", revision_number(*rs)));
   }
-  plan_versions(plan, GcKind::Config, "config", config_objects, policy.configs, config_users, "no kept version uses it");
+  plan_versions(plan, GcKind::Config, "config", config_objects, policy.configs, config_users,
+                "no kept version uses it");
 
   // ---- routes versions
   const int live_routes =
@@ -516,6 +518,51 @@ GcOutcome apply_gc_plan(k::Client& client, oci::Registry* registry, const GcPlan
     e.message = fmt::format("deleting image {} of {}: {}", item.name, plan.app, e.message);
     return stop(std::move(e));
   }
+  return out;
+}
+
+// ---------------------------------------------------------------- retention after a push
+
+bool wait_until_observed(k::Client& client, const std::string& ns, const std::string& app,
+                         std::chrono::milliseconds limit, std::stop_token stop) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    auto d = client.get(k::types::Deployment, ns, app);
+    if (!d) return false;
+    if (d->value("/status/observedGeneration"_json_pointer, int64_t{0}) >=
+        d->value("/metadata/generation"_json_pointer, int64_t{0}))
+      return true;
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left <= std::chrono::milliseconds::zero()) return false;
+    if (!util::sleep_for(std::min(left, std::chrono::milliseconds(100)), stop)) return false;
+  }
+}
+
+size_t PushRetention::deleted_total() const {
+  size_t n = 0;
+  for (const auto& [kind, count] : deleted) n += static_cast<size_t>(count);
+  return n;
+}
+
+PushRetention retain_after_push(k::Client& client, oci::Registry* registry, const RetentionPolicy& policy,
+                                const std::string& ns, const std::string& app,
+                                const std::optional<oci::Reference>& repository, const std::string& pushed_digest,
+                                std::stop_token stop) {
+  PushRetention out;
+  wait_until_observed(client, ns, app, std::chrono::seconds(30), stop);
+  auto snapshot = read_gc_snapshot(client, repository ? registry : nullptr, ns, app, repository);
+  if (!snapshot) {
+    out.skipped = std::move(snapshot).error();
+    return out;
+  }
+  snapshot->just_pushed.insert(pushed_digest);
+  const GcPlan plan = plan_gc(*snapshot, policy);
+  GcOutcome outcome = apply_gc_plan(client, repository ? registry : nullptr, plan);
+  for (const auto* item : outcome.deleted) ++out.deleted[gc_kind_name(item->kind)];
+  out.not_deleted = outcome.not_deleted.size();
+  if (outcome.registry_refused) out.registry_refused = outcome.registry_message;
+  out.failure = std::move(outcome.failure);
   return out;
 }
 

@@ -18,15 +18,18 @@
 // The digest just pushed (retention after `wb push jar`) is always kept.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <stop_token>
 #include <string>
 #include <vector>
 
 #include "kube/client.hpp"
 #include "oci/oci.hpp"
+#include "util/interrupt.hpp"
 #include "util/result.hpp"
 #include "workbench/core/profile.hpp"
 
@@ -124,5 +127,30 @@ struct GcOutcome {
 // refuses deletes stops only the image deletes and is not a failure. Things already gone count
 // as deleted.
 GcOutcome apply_gc_plan(kube::Client& client, oci::Registry* registry, const GcPlan& plan);
+
+// ---------------------------------------------------------------- retention after a push
+
+// Waits until the deployment controller has seen the app's latest change (the Deployment's
+// observedGeneration caught up with its generation), at most `limit`. A failed read or a stop
+// request ends the wait early. True when it caught up.
+bool wait_until_observed(kube::Client& client, const std::string& ns, const std::string& app,
+                         std::chrono::milliseconds limit, std::stop_token stop = util::interrupt_token());
+
+// What retention after a push did; it never fails the push.
+struct PushRetention {
+  std::map<std::string, int> deleted;  // by gc_kind_name
+  size_t not_deleted = 0;
+  std::optional<util::Error> skipped;  // nothing was read or deleted, because of this
+  std::string registry_refused;        // the registry's refusal of deletes, in words ("" if none)
+  std::optional<util::Error> failure;  // what stopped it midway
+  size_t deleted_total() const;
+};
+// Retention for `app` right after `pushed_digest` was deployed: waits (up to 30 s) for the new
+// version to exist, so the previous one is not taken for the current one, then plans with the
+// just-pushed digest kept and applies the plan. `registry` may be null (no registry configured).
+PushRetention retain_after_push(kube::Client& client, oci::Registry* registry, const RetentionPolicy& policy,
+                                const std::string& ns, const std::string& app,
+                                const std::optional<oci::Reference>& repository, const std::string& pushed_digest,
+                                std::stop_token stop = util::interrupt_token());
 
 }  // namespace wb::workbench

@@ -1,7 +1,6 @@
 // `wb push jar` without the command line: decisions, the push itself, and rolling the app.
 #include "workbench/delivery/push_jar.hpp"
 
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -34,8 +33,8 @@ class TempDir {
     fs::create_directories(parent, ec);
     std::string tmpl = (parent / (prefix + "XXXXXX")).string();
     if (!::mkdtemp(tmpl.data()))
-      return Error(ErrorCode::Failure, fmt::format("cannot make a temporary directory in {}: {}", parent.string(),
-                                                   std::strerror(errno)));
+      return Error(ErrorCode::Failure,
+                   fmt::format("cannot make a temporary directory in {}: {}", parent.string(), std::strerror(errno)));
     return TempDir(tmpl);
   }
   TempDir(TempDir&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
@@ -124,9 +123,12 @@ Error registry_error(Error e) {
 
 std::string PushTarget::str() const {
   switch (kind) {
-    case Kind::Layout: return "oci:" + path.string();
-    case Kind::Archive: return "tar:" + path.string();
-    case Kind::Registry: break;
+    case Kind::Layout:
+      return "oci:" + path.string();
+    case Kind::Archive:
+      return "tar:" + path.string();
+    case Kind::Registry:
+      break;
   }
   return ref.name();
 }
@@ -159,9 +161,12 @@ Result<PushTarget> parse_target(const std::string& text, const fs::path& cwd) {
 
 std::string BaseSource::str() const {
   switch (kind) {
-    case Kind::Scratch: return "scratch";
-    case Kind::Layout: return "oci:" + path.string() + ":" + ref.tag_or_digest();
-    case Kind::Registry: break;
+    case Kind::Scratch:
+      return "scratch";
+    case Kind::Layout:
+      return "oci:" + path.string() + ":" + ref.tag_or_digest();
+    case Kind::Registry:
+      break;
   }
   return ref.str();
 }
@@ -238,8 +243,8 @@ bool is_valid_tag(const std::string& tag) {
 std::string tag_from_version(const std::string& version) {
   std::string out;
   for (char c : version) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-              c == '-';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
     out += ok ? c : '-';
   }
   while (!out.empty() && (out[0] == '.' || out[0] == '-')) out.erase(0, 1);
@@ -259,21 +264,16 @@ std::string strip_url_credentials(const std::string& url) {
 
 // ---------------------------------------------------------------- git
 
-std::function<std::optional<std::string>(const std::vector<std::string>&)> default_git(
-    const fs::path& cwd, std::shared_ptr<util::ProcessRunner> processes) {
-  if (!processes) processes = util::system_process_runner();
-  return [cwd, processes](const std::vector<std::string>& args) -> std::optional<std::string> {
-    util::ProcessSpec spec;
-    spec.argv = {"git", "-C", cwd.empty() ? std::string(".") : cwd.string()};
-    spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-    spec.stderr_to = util::ProcessOutput::Null;
-    spec.stdout_limit = 64 * 1024;
-    const util::ProcessResult run = processes->run(spec);
-    if (!run.succeeded()) return std::nullopt;
-    std::string trimmed = util::trim(run.out);
-    if (trimmed.empty()) return std::nullopt;
-    return trimmed;
-  };
+std::function<std::optional<std::string>(const std::vector<std::string>&)> git_answers(gitops::GitRunner git,
+                                                                                       fs::path cwd) {
+  return
+      [git = std::move(git), cwd = std::move(cwd)](const std::vector<std::string>& args) -> std::optional<std::string> {
+        auto run = git(cwd, args);
+        if (!run || run->exit_code != 0) return std::nullopt;
+        std::string trimmed = util::trim(run->out);
+        if (trimmed.empty()) return std::nullopt;
+        return trimmed;
+      };
 }
 
 // ---------------------------------------------------------------- planning
@@ -365,8 +365,8 @@ Result<PushPlan> plan_push(const PushRequest& req, const Settings& settings, con
     plan.target.kind = PushTarget::Kind::Layout;
     plan.target.path = absolute_from("build/wb-image", env.cwd);
     plan.target.local_default = true;
-    plan.notes.push_back(fmt::format("no registry configured (registry.host): writing the image to {}",
-                                     plan.target.str()));
+    plan.notes.push_back(
+        fmt::format("no registry configured (registry.host): writing the image to {}", plan.target.str()));
   }
 
   // Tags.
@@ -488,7 +488,8 @@ fs::path layer_cache_file(const EnvLookup& env) {
 Result<image::PushResult> push_plan(const PushPlan& plan, const PushRun& run) {
   std::unique_ptr<oci::Registry> client;
   auto registry_client = [&]() -> oci::Registry& {
-    if (!client) client = oci::make_registry_client(run.registry);
+    if (!client) client = run.make_registry ? run.make_registry() : nullptr;
+    if (!client) client = oci::make_registry_client({});
     return *client;
   };
 
@@ -511,8 +512,8 @@ Result<image::PushResult> push_plan(const PushPlan& plan, const PushRun& run) {
     }
     case PushTarget::Kind::Archive: {
       // The layout is made beside the tar (it holds the whole image; /tmp may be small).
-      WB_ASSIGN_OR_RETURN(auto dir, TempDir::make(plan.target.path.parent_path(),
-                                                  "." + plan.target.path.filename().string() + ".wb-"));
+      WB_ASSIGN_OR_RETURN(
+          auto dir, TempDir::make(plan.target.path.parent_path(), "." + plan.target.path.filename().string() + ".wb-"));
       archive_dir.emplace(std::move(dir));
       WB_ASSIGN_OR_RETURN(target_layout, oci::OciLayout::open(archive_dir->path() / "layout", true));
       target = target_layout.get();
@@ -572,9 +573,12 @@ Result<image::PushResult> push_plan(const PushPlan& plan, const PushRun& run) {
 
 std::string pushed_reference(const PushPlan& plan, const image::PushResult& result) {
   switch (plan.target.kind) {
-    case PushTarget::Kind::Layout: return "oci:" + plan.target.path.string() + ":" + plan.tags.front();
-    case PushTarget::Kind::Archive: return "oci-archive:" + plan.target.path.string() + ":" + plan.tags.front();
-    case PushTarget::Kind::Registry: break;
+    case PushTarget::Kind::Layout:
+      return "oci:" + plan.target.path.string() + ":" + plan.tags.front();
+    case PushTarget::Kind::Archive:
+      return "oci-archive:" + plan.target.path.string() + ":" + plan.tags.front();
+    case PushTarget::Kind::Registry:
+      break;
   }
   return plan.target.ref.with_digest(result.digest);
 }
@@ -610,8 +614,9 @@ Result<bool> set_app_image(json& deployment, const std::string& app, const std::
     return Error(ErrorCode::Failure, fmt::format("app '{}' has no container named '{}'", app, app),
                  "was it changed outside wb? `wb app create --update` rebuilds it");
   json& tmpl_meta = deployment["spec"]["template"]["metadata"];
-  const bool same = container->value("image", "") == image &&
-                    tmpl_meta.value("/annotations"_json_pointer, json::object()).value(annotations::kJar, "") == jar_name;
+  const bool same =
+      container->value("image", "") == image &&
+      tmpl_meta.value("/annotations"_json_pointer, json::object()).value(annotations::kJar, "") == jar_name;
   if (same) return false;
   (*container)["image"] = image;
   auto annotate = [&](json& meta) {

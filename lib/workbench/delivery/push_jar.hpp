@@ -7,11 +7,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "image/push.hpp"
 #include "jar/jar.hpp"
@@ -23,6 +22,7 @@
 #include "util/result.hpp"
 #include "workbench/app/lifecycle.hpp"
 #include "workbench/core/profile.hpp"
+#include "workbench/delivery/gitops.hpp"
 
 namespace wb::workbench {
 
@@ -32,10 +32,10 @@ using json = nlohmann::json;
 struct PushTarget {
   enum class Kind { Registry, Layout, Archive };
   Kind kind = Kind::Registry;
-  oci::Reference ref;           // Registry: registry/repository (its tag is not used); else a stand-in
-  std::filesystem::path path;   // Layout: the directory; Archive: the tar file (absolute)
-  std::string explicit_tag;     // a tag written in --to ("reg/app:1.2", "oci:DIR:1.2"), "" if none
-  bool local_default = false;   // no registry configured: the OCI layout <cwd>/build/wb-image
+  oci::Reference ref;          // Registry: registry/repository (its tag is not used); else a stand-in
+  std::filesystem::path path;  // Layout: the directory; Archive: the tar file (absolute)
+  std::string explicit_tag;    // a tag written in --to ("reg/app:1.2", "oci:DIR:1.2"), "" if none
+  bool local_default = false;  // no registry configured: the OCI layout <cwd>/build/wb-image
 
   // As the user writes it: "127.0.0.1:5000/shop/orders", "oci:/w/build/wb-image", "tar:/w/o.tar".
   std::string str() const;
@@ -49,8 +49,8 @@ Result<PushTarget> parse_target(const std::string& text, const std::filesystem::
 struct BaseSource {
   enum class Kind { Registry, Layout, Scratch };
   Kind kind = Kind::Registry;
-  oci::Reference ref;           // Registry: the reference; Layout: the tag (or digest) in `path`
-  std::filesystem::path path;   // Layout: the directory
+  oci::Reference ref;          // Registry: the reference; Layout: the tag (or digest) in `path`
+  std::filesystem::path path;  // Layout: the directory
   // "scratch", "oci:/dir:17", "registry/java:17".
   std::string str() const;
 };
@@ -94,10 +94,10 @@ struct PushEnvironment {
   // Runs `git ARGS...` in cwd: its stdout, trimmed; nullopt when git fails or is not there.
   std::function<std::optional<std::string>(const std::vector<std::string>& args)> git;
 };
-// Runs the real git (`git -C cwd ARGS...`, stderr discarded) through `processes` (the system's
-// when null).
-std::function<std::optional<std::string>(const std::vector<std::string>&)> default_git(
-    const std::filesystem::path& cwd, std::shared_ptr<util::ProcessRunner> processes = nullptr);
+// `git` as PushEnvironment::git wants it: run in `cwd`, stdout trimmed, nullopt when git fails,
+// is not there or says nothing.
+std::function<std::optional<std::string>(const std::vector<std::string>&)> git_answers(gitops::GitRunner git,
+                                                                                       std::filesystem::path cwd);
 
 // Where the jar came from, for the image's labels and the app's change cause.
 struct Provenance {
@@ -114,15 +114,15 @@ struct Provenance {
 struct PushPlan {
   jar::JarInfo jar;
   jar::LayerPlan layers;
-  std::string jar_name;              // "orders.jar"
+  std::string jar_name;  // "orders.jar"
   std::string app;
   PushTarget target;
-  std::vector<std::string> tags;     // at least one
+  std::vector<std::string> tags;  // at least one
   BaseSource base;
   image::ImageOptions image;
   Provenance provenance;
-  std::vector<std::string> warnings; // for the user: Class-Path entries missing, an empty base, ...
-  std::vector<std::string> notes;    // informational: "no registry configured: writing oci:..."
+  std::vector<std::string> warnings;  // for the user: Class-Path entries missing, an empty base, ...
+  std::vector<std::string> notes;     // informational: "no registry configured: writing oci:..."
 };
 
 // Reads the jar and decides target, tags, app name, base image, labels and image options.
@@ -146,7 +146,9 @@ std::filesystem::path layer_cache_file(const EnvLookup& env);
 inline constexpr int kPushParallel = 3;
 
 struct PushRun {
-  oci::RegistryOptions registry;  // for registry targets and bases
+  // Makes the one client for registry targets and bases (called at most once, only when needed;
+  // empty: a client with default options).
+  std::function<std::unique_ptr<oci::Registry>()> make_registry;
   std::filesystem::path cache_file;
   int parallel = kPushParallel;
   image::PushObserver* observer = nullptr;

@@ -1,10 +1,10 @@
 // `wb push jar`'s decisions (target, base, tags, app name, labels) and its local pushes (an OCI
 // layout and an oci-archive on an empty base: no registry, no network), and pointing a Deployment
 // at the pushed image.
-#include <catch2/catch.hpp>
-
 #include <unistd.h>
 
+#include <algorithm>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <map>
 
@@ -154,10 +154,11 @@ TEST_CASE("plan_push: defaults from the jar, the profile, CI and git") {
                             {"registry.project", "shop"},
                             {"baseImages.17", "harbor.example.com/base/java:17"},
                             {"baseImages.21", "harbor.example.com/base/java:21"}});
-    auto plan = plan_push(request_for("boot.jar"), s,
-                          environment(cwd.path, {{"SOURCE_DATE_EPOCH", "1700000000"}},
-                                      {{"config --get remote.origin.url", "https://u:p@git.example.com/shop/orders.git"},
-                                       {"rev-parse --verify -q HEAD", "0123456789abcdef"}}));
+    auto plan =
+        plan_push(request_for("boot.jar"), s,
+                  environment(cwd.path, {{"SOURCE_DATE_EPOCH", "1700000000"}},
+                              {{"config --get remote.origin.url", "https://u:p@git.example.com/shop/orders.git"},
+                               {"rev-parse --verify -q HEAD", "0123456789abcdef"}}));
     REQUIRE(plan.ok());
     CHECK(plan->app == "boot-app");
     CHECK(plan->target.kind == PushTarget::Kind::Registry);
@@ -323,11 +324,13 @@ TEST_CASE("set_app_image: the app's container, the jar and the version") {
   json e = d;
   REQUIRE(*set_app_image(e, "orders", image + "x", "orders.jar", "1.2.0 (beta)"));
   CHECK(e["metadata"]["labels"]["app.kubernetes.io/version"] == "1.2.0");
-  json none = {{"metadata", {{"name", "orders"}}}, {"spec", {{"template", {{"spec", {{"containers", json::array()}}}}}}}};
+  json none = {{"metadata", {{"name", "orders"}}},
+               {"spec", {{"template", {{"spec", {{"containers", json::array()}}}}}}}};
   CHECK(set_app_image(none, "orders", image, "orders.jar", "").error().code == ErrorCode::Failure);
 }
 
-TEST_CASE("the git that reads a jar's provenance: quiet, in the jar's checkout, its answer trimmed", "[push]") {
+TEST_CASE("the git that reads a jar's provenance: never prompting, in the jar's checkout, its answer trimmed",
+          "[push]") {
   auto processes = std::make_shared<wb::test::FakeProcessRunner>();
   processes->answer = [](const wb::util::ProcessSpec&) {
     wb::util::ProcessResult r;
@@ -335,12 +338,13 @@ TEST_CASE("the git that reads a jar's provenance: quiet, in the jar's checkout, 
     r.out = "  abc123\n";
     return r;
   };
-  auto git = default_git("/src/orders", processes);
+  auto git = git_answers(wb::workbench::gitops::real_git(processes), "/src/orders");
   CHECK(git({"rev-parse", "HEAD"}) == "abc123");
   const auto& spec = processes->runs.at(0);
   CHECK(spec.argv == std::vector<std::string>{"git", "-C", "/src/orders", "rev-parse", "HEAD"});
   CHECK(spec.stdin_from == wb::util::ProcessInput::Null);
-  CHECK(spec.stderr_to == wb::util::ProcessOutput::Null);
+  CHECK(std::find(spec.env.begin(), spec.env.end(), std::pair<std::string, std::string>{"GIT_TERMINAL_PROMPT", "0"}) !=
+        spec.env.end());
   processes->answer = [](const wb::util::ProcessSpec&) {
     wb::util::ProcessResult r;
     r.exit_code = 128;
