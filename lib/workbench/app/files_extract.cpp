@@ -22,8 +22,8 @@
 namespace wb::workbench {
 
 using util::Error;
-using util::Fd;
 using util::ErrorCode;
+using util::Fd;
 using util::Result;
 using util::Status;
 
@@ -165,18 +165,86 @@ Status check_symlink_target(std::string_view entry_name, const std::string& entr
   return {};
 }
 
-Status extract_tar(const std::function<Result<std::string_view>()>& read, const ExtractTarget& t, ExtractStats& stats,
-                   const std::function<void(const CopyProgress&)>& on_progress) {
+// ---------------------------------------------------------------- extraction
+
+namespace {
+
+// An entry about to be written: where it goes, with its parent directory open (created as
+// needed, never through a symlink) and what is already there under its name.
+struct Placed {
+  std::string name;  // as the archive names it
+  std::string rel;   // under the root
+  std::string leaf;
+  Fd parent;
+  bool exists = false;
+  struct stat existing {};
+  unsigned perm = 0;
+  struct timespec mtime {};
+};
+
+// Only files, directories and links come out of a container.
+Status check_entry_type(const std::string& name, mode_t type, const char* hardlink, const ExtractTarget& t) {
+  if (hardlink || type == AE_IFREG || type == AE_IFDIR || type == AE_IFLNK) return {};
+  const char* what = type == AE_IFCHR || type == AE_IFBLK ? "it is a device node"
+                     : type == AE_IFIFO                   ? "it is a FIFO"
+                     : type == AE_IFSOCK                  ? "it is a socket"
+                                                          : "it is of an unknown type";
+  return refused(name, t, std::string(what) + " (only files, directories and links are copied)");
+}
+
+// Makes way for a link: what is there under its name goes, unless it is a directory.
+Status clear_for_link(const Placed& p, const ExtractTarget& t) {
+  if (!p.exists) return {};
+  if (S_ISDIR(p.existing.st_mode)) return refused(p.name, t, "a directory of that name is in the way");
+  ::unlinkat(p.parent.get(), p.leaf.c_str(), 0);
+  return {};
+}
+
+// One tar stream being written under the target.
+class TarExtraction {
+ public:
+  TarExtraction(const std::function<Result<std::string_view>()>& read, const ExtractTarget& t, ExtractStats& stats,
+                const std::function<void(const CopyProgress&)>& on_progress)
+      : src_{&read, std::nullopt}, t_(t), stats_(stats), on_progress_(on_progress) {}
+  TarExtraction(const TarExtraction&) = delete;
+  TarExtraction& operator=(const TarExtraction&) = delete;
+
+  // Starts reading the stream and opens the root.
+  Status open() {
+    struct archive* a = reader_.get();
+    archive_read_support_format_tar(a);
+    archive_read_support_format_gnutar(a);
+    if (archive_read_open(a, &src_, nullptr, on_read, nullptr) != ARCHIVE_OK) {
+      if (src_.error) return *src_.error;
+      return Error(ErrorCode::Failure,
+                   fmt::format("cannot read the archive from {}: {}", t_.source_words,
+                               archive_error_string(a) ? archive_error_string(a) : "unknown error"));
+    }
+    root_.reset(::open(t_.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root_.ok())
+      return Error(ErrorCode::Failure, fmt::format("cannot open '{}': {}", t_.root.string(), strerror(errno)));
+    return {};
+  }
+
+  // Writes every entry, stopping at the first refusal; directories get their modes and times last.
+  Status run() {
+    while (true) {
+      struct archive_entry* e = nullptr;
+      WB_ASSIGN_OR_RETURN(bool more, next_header(e));
+      if (!more) break;
+      WB_TRY(extract_entry(e));
+    }
+    finish_dirs();
+    return {};
+  }
+
+ private:
   struct Source {
     const std::function<Result<std::string_view>()>* read;
-    std::optional<Error> error;
-  } src{&read, std::nullopt};
+    std::optional<Error> error;  // what the reader failed with, rather than libarchive's words for it
+  };
 
-  util::ArchiveReader reader = util::new_archive_reader();
-  struct archive* a = reader.get();
-  archive_read_support_format_tar(a);
-  archive_read_support_format_gnutar(a);
-  auto on_read = [](struct archive* ar, void* data, const void** buf) -> la_ssize_t {
+  static la_ssize_t on_read(struct archive* ar, void* data, const void** buf) {
     auto* s = static_cast<Source*>(data);
     auto chunk = (*s->read)();
     if (!chunk) {
@@ -186,158 +254,125 @@ Status extract_tar(const std::function<Result<std::string_view>()>& read, const 
     }
     *buf = chunk->data();
     return static_cast<la_ssize_t>(chunk->size());
-  };
-  if (archive_read_open(a, &src, nullptr, on_read, nullptr) != ARCHIVE_OK) {
-    if (src.error) return *src.error;
-    return Error(ErrorCode::Failure, fmt::format("cannot read the archive from {}: {}", t.source_words,
-                                                 archive_error_string(a) ? archive_error_string(a) : "unknown error"));
   }
 
-  Fd root(::open(t.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root.ok())
-    return Error(ErrorCode::Failure, fmt::format("cannot open '{}': {}", t.root.string(), strerror(errno)));
-
-  std::vector<PendingDir> dirs;
-  CopyProgress progress;
-  std::vector<char> buffer;
-
-  auto finish_dirs = [&] {
-    // Deepest first, so setting a parent's time is not undone by its children.
-    for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
-      std::string blocked;
-      auto parts = components(it->rel);
-      auto fd = open_dir(root.get(), parts, parts.size(), false, blocked);
-      if (!fd) continue;
-      (void)::fchmod(fd->get(), it->mode & 0777);
-      struct timespec times[2] = {it->mtime, it->mtime};
-      (void)::futimens(fd->get(), times);
-    }
-  };
-
-  while (true) {
-    struct archive_entry* e = nullptr;
-    int r = archive_read_next_header(a, &e);
-    if (r == ARCHIVE_EOF) break;
+  // The next entry's header; false at the end of the archive.
+  Result<bool> next_header(struct archive_entry*& e) {
+    int r = archive_read_next_header(reader_.get(), &e);
+    if (r == ARCHIVE_EOF) return false;
     if (r == ARCHIVE_WARN) r = ARCHIVE_OK;
-    if (r != ARCHIVE_OK) {
-      if (src.error) return *src.error;
-      const char* msg = archive_error_string(a);
-      return Error(ErrorCode::Failure,
-                   fmt::format("the archive from {} is broken: {}", t.source_words, msg ? msg : "unreadable header"),
-                   "files copied before it stay");
-    }
+    if (r == ARCHIVE_OK) return true;
+    if (src_.error) return *src_.error;
+    const char* msg = archive_error_string(reader_.get());
+    return Error(ErrorCode::Failure,
+                 fmt::format("the archive from {} is broken: {}", t_.source_words, msg ? msg : "unreadable header"),
+                 "files copied before it stay");
+  }
+
+  Status extract_entry(struct archive_entry* e) {
     const char* raw_name = archive_entry_pathname(e);
     const std::string name = raw_name ? raw_name : "";
-    WB_ASSIGN_OR_RETURN(std::string rel, checked_entry_path(name, t));
-    auto parts = components(rel);
-    const std::string leaf = parts.back();
+    WB_ASSIGN_OR_RETURN(std::string rel, checked_entry_path(name, t_));
     const mode_t type = archive_entry_filetype(e);
     const char* hardlink = archive_entry_hardlink(e);
-    const unsigned perm = archive_entry_perm(e) & 0777;
-    struct timespec mtime {};
-    mtime.tv_sec = archive_entry_mtime(e);
-    mtime.tv_nsec = archive_entry_mtime_nsec(e);
-
-    if (!hardlink && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
-      const char* what = type == AE_IFCHR || type == AE_IFBLK ? "it is a device node"
-                         : type == AE_IFIFO                   ? "it is a FIFO"
-                         : type == AE_IFSOCK                  ? "it is a socket"
-                                                              : "it is of an unknown type";
-      return refused(name, t, std::string(what) + " (only files, directories and links are copied)");
-    }
-    // The parent directory, created as needed, never through a symlink.
-    std::string blocked;
-    auto parent = open_dir(root.get(), parts, parts.size() - 1, true, blocked);
-    if (!parent) {
-      if (parent.error().detail<ThroughSymlink>())
-        return refused(name, t, fmt::format("it would be written through the symlink '{}'", blocked));
-      return refused(name, t, parent.error().message);
-    }
-    struct stat existing {};
-    const bool exists = ::fstatat(parent->get(), leaf.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
-    progress.current = rel;
-
-    if (hardlink) {
-      auto target_rel = checked_entry_path(hardlink, t);
-      if (!target_rel)
-        return refused(name, t,
-                       fmt::format("a hard link to '{}' would lead outside {}", shown(hardlink), t.root.string()));
-      auto tparts = components(*target_rel);
-      std::string tblocked;
-      auto tdir = open_dir(root.get(), tparts, tparts.size() - 1, false, tblocked);
-      if (!tdir)
-        return refused(name, t, fmt::format("a hard link to '{}', which is not a file of this copy", shown(hardlink)));
-      struct stat ts {};
-      if (::fstatat(tdir->get(), tparts.back().c_str(), &ts, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(ts.st_mode))
-        return refused(name, t, fmt::format("a hard link to '{}', which is not a file of this copy", shown(hardlink)));
-      if (exists) {
-        if (S_ISDIR(existing.st_mode)) return refused(name, t, "a directory of that name is in the way");
-        ::unlinkat(parent->get(), leaf.c_str(), 0);
-      }
-      if (::linkat(tdir->get(), tparts.back().c_str(), parent->get(), leaf.c_str(), 0) != 0)
-        return Error(ErrorCode::Failure, fmt::format("cannot link '{}': {}", rel, strerror(errno)));
-      ++stats.links;
-      continue;
-    }
-    if (type == AE_IFDIR) {
-      if (exists && !S_ISDIR(existing.st_mode)) {
-        if (S_ISLNK(existing.st_mode))
-          return refused(name, t, fmt::format("it would be written through the symlink '{}'", rel));
-        return refused(name, t, "a file of that name is in the way");
-      }
-      if (!exists && ::mkdirat(parent->get(), leaf.c_str(), 0700) != 0)
-        return Error(ErrorCode::Failure, fmt::format("cannot create directory '{}': {}", rel, strerror(errno)));
-      dirs.push_back({rel, perm, mtime});  // applied at the end: the owner keeps access while copying
-      ++stats.dirs;
-      continue;
-    }
+    WB_TRY(check_entry_type(name, type, hardlink, t_));
+    WB_ASSIGN_OR_RETURN(Placed p, place(name, rel));
+    p.perm = archive_entry_perm(e) & 0777;
+    p.mtime.tv_sec = archive_entry_mtime(e);
+    p.mtime.tv_nsec = archive_entry_mtime_nsec(e);
+    progress_.current = rel;
+    if (hardlink) return write_hardlink(p, hardlink);
+    if (type == AE_IFDIR) return write_dir(p);
     if (type == AE_IFLNK) {
       const char* link = archive_entry_symlink(e);
-      WB_TRY(check_symlink_target(name, rel, link ? link : "", t));
-      if (exists) {
-        if (S_ISDIR(existing.st_mode)) return refused(name, t, "a directory of that name is in the way");
-        ::unlinkat(parent->get(), leaf.c_str(), 0);
-      }
-      if (::symlinkat(link, parent->get(), leaf.c_str()) != 0)
-        return Error(ErrorCode::Failure, fmt::format("cannot create symlink '{}': {}", rel, strerror(errno)));
-      struct timespec times[2] = {mtime, mtime};
-      (void)::utimensat(parent->get(), leaf.c_str(), times, AT_SYMLINK_NOFOLLOW);
-      ++stats.links;
-      continue;
+      return write_symlink(p, link ? link : "");
     }
-    // A regular file: written as ".NAME.wb-part", renamed into place once complete.
-    if (exists && S_ISLNK(existing.st_mode))
-      return refused(name, t, fmt::format("it would be written through the symlink '{}'", rel));
-    if (exists && S_ISDIR(existing.st_mode)) return refused(name, t, "a directory of that name is in the way");
-    auto part = PartFile::create(parent->get(), leaf, rel);
-    if (!part) return std::move(part).error();
-    std::unique_ptr<PartFile> out = std::move(*part);
-    const la_int64_t declared = archive_entry_size_is_set(e) ? archive_entry_size(e) : -1;
+    return write_file(p, archive_entry_size_is_set(e) ? archive_entry_size(e) : -1);
+  }
+
+  // Opens the entry's parent directory, creating it as needed, never through a symlink.
+  Result<Placed> place(const std::string& name, const std::string& rel) {
+    Placed p;
+    p.name = name;
+    p.rel = rel;
+    auto parts = components(rel);
+    p.leaf = parts.back();
+    std::string blocked;
+    auto parent = open_dir(root_.get(), parts, parts.size() - 1, true, blocked);
+    if (!parent) {
+      if (parent.error().detail<ThroughSymlink>())
+        return refused(name, t_, fmt::format("it would be written through the symlink '{}'", blocked));
+      return refused(name, t_, parent.error().message);
+    }
+    p.parent = std::move(*parent);
+    p.exists = ::fstatat(p.parent.get(), p.leaf.c_str(), &p.existing, AT_SYMLINK_NOFOLLOW) == 0;
+    return p;
+  }
+
+  // A hard link only to a regular file this copy already wrote under the root.
+  Status write_hardlink(const Placed& p, const char* hardlink) {
+    auto target_rel = checked_entry_path(hardlink, t_);
+    if (!target_rel)
+      return refused(p.name, t_,
+                     fmt::format("a hard link to '{}' would lead outside {}", shown(hardlink), t_.root.string()));
+    auto tparts = components(*target_rel);
+    std::string tblocked;
+    auto tdir = open_dir(root_.get(), tparts, tparts.size() - 1, false, tblocked);
+    if (!tdir)
+      return refused(p.name, t_, fmt::format("a hard link to '{}', which is not a file of this copy", shown(hardlink)));
+    struct stat ts {};
+    if (::fstatat(tdir->get(), tparts.back().c_str(), &ts, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(ts.st_mode))
+      return refused(p.name, t_, fmt::format("a hard link to '{}', which is not a file of this copy", shown(hardlink)));
+    WB_TRY(clear_for_link(p, t_));
+    if (::linkat(tdir->get(), tparts.back().c_str(), p.parent.get(), p.leaf.c_str(), 0) != 0)
+      return Error(ErrorCode::Failure, fmt::format("cannot link '{}': {}", p.rel, strerror(errno)));
+    ++stats_.links;
+    return {};
+  }
+
+  Status write_dir(const Placed& p) {
+    if (p.exists && !S_ISDIR(p.existing.st_mode)) {
+      if (S_ISLNK(p.existing.st_mode))
+        return refused(p.name, t_, fmt::format("it would be written through the symlink '{}'", p.rel));
+      return refused(p.name, t_, "a file of that name is in the way");
+    }
+    if (!p.exists && ::mkdirat(p.parent.get(), p.leaf.c_str(), 0700) != 0)
+      return Error(ErrorCode::Failure, fmt::format("cannot create directory '{}': {}", p.rel, strerror(errno)));
+    dirs_.push_back({p.rel, p.perm, p.mtime});  // applied at the end: the owner keeps access while copying
+    ++stats_.dirs;
+    return {};
+  }
+
+  // A symlink only to somewhere under the root.
+  Status write_symlink(const Placed& p, const char* link) {
+    WB_TRY(check_symlink_target(p.name, p.rel, link, t_));
+    WB_TRY(clear_for_link(p, t_));
+    if (::symlinkat(link, p.parent.get(), p.leaf.c_str()) != 0)
+      return Error(ErrorCode::Failure, fmt::format("cannot create symlink '{}': {}", p.rel, strerror(errno)));
+    struct timespec times[2] = {p.mtime, p.mtime};
+    (void)::utimensat(p.parent.get(), p.leaf.c_str(), times, AT_SYMLINK_NOFOLLOW);
+    ++stats_.links;
+    return {};
+  }
+
+  // A regular file: written as ".NAME.wb-part", renamed into place once complete.
+  Status write_file(const Placed& p, la_int64_t declared) {
+    if (p.exists && S_ISLNK(p.existing.st_mode))
+      return refused(p.name, t_, fmt::format("it would be written through the symlink '{}'", p.rel));
+    if (p.exists && S_ISDIR(p.existing.st_mode)) return refused(p.name, t_, "a directory of that name is in the way");
+    WB_ASSIGN_OR_RETURN(std::unique_ptr<PartFile> out, PartFile::create(p.parent.get(), p.leaf, p.rel));
     out->declared = declared;
-    out->perm = perm;
-    out->mtime = mtime;
-    out->rel = rel;
+    out->perm = p.perm;
+    out->mtime = p.mtime;
+    out->rel = p.rel;
     uint64_t written = 0;
     while (true) {
       const void* block = nullptr;
       size_t size = 0;
       la_int64_t offset = 0;
-      int rr = archive_read_data_block(a, &block, &size, &offset);
+      int rr = archive_read_data_block(reader_.get(), &block, &size, &offset);
       if (rr == ARCHIVE_EOF) break;
-      if (rr != ARCHIVE_OK && rr != ARCHIVE_WARN) {
-        const bool resumable = t.keep_partial && static_cast<uint64_t>(out->size()) == written;
-        if (resumable)
-          stats.partial = std::move(out);
-        else
-          out.reset();  // removes the part file
-        if (src.error) return *src.error;
-        const char* msg = archive_error_string(a);
-        return Error(ErrorCode::Failure,
-                     fmt::format("the archive from {} broke off in '{}'{}: {}", t.source_words, shown(name),
-                                 declared >= 0 ? fmt::format(" (declared {} bytes, got {})", declared, written) : "",
-                                 msg ? msg : "read error"),
-                     "that file was removed; files copied before it stay");
-      }
+      if (rr != ARCHIVE_OK && rr != ARCHIVE_WARN) return broke_off(p.name, std::move(out), written);
       // Sparse files: seek to the offset (holes stay holes).
       if (static_cast<uint64_t>(offset) != written) {
         WB_TRY(out->seek(static_cast<uint64_t>(offset)));
@@ -345,17 +380,65 @@ Status extract_tar(const std::function<Result<std::string_view>()>& read, const 
       }
       WB_TRY(out->write(std::string_view(static_cast<const char*>(block), size)));
       written += size;
-      stats.bytes += size;
-      progress.bytes += size;
-      if (on_progress) on_progress(progress);
+      stats_.bytes += size;
+      progress_.bytes += size;
+      if (on_progress_) on_progress_(progress_);
     }
     std::optional<uint64_t> final_size;
     if (declared >= 0 && static_cast<uint64_t>(declared) > written) final_size = static_cast<uint64_t>(declared);
-    WB_TRY(out->commit(perm, mtime, final_size));
-    ++stats.files;
+    WB_TRY(out->commit(p.perm, p.mtime, final_size));
+    ++stats_.files;
+    return {};
   }
-  finish_dirs();
-  return {};
+
+  // The stream broke off inside a file: the part file is kept to resume (with keep_partial, when
+  // it holds all that arrived), else removed.
+  Error broke_off(const std::string& name, std::unique_ptr<PartFile> out, uint64_t written) {
+    const int64_t declared = out->declared;
+    const bool resumable = t_.keep_partial && static_cast<uint64_t>(out->size()) == written;
+    if (resumable)
+      stats_.partial = std::move(out);
+    else
+      out.reset();  // removes the part file
+    if (src_.error) return *src_.error;
+    const char* msg = archive_error_string(reader_.get());
+    return Error(ErrorCode::Failure,
+                 fmt::format("the archive from {} broke off in '{}'{}: {}", t_.source_words, shown(name),
+                             declared >= 0 ? fmt::format(" (declared {} bytes, got {})", declared, written) : "",
+                             msg ? msg : "read error"),
+                 "that file was removed; files copied before it stay");
+  }
+
+  // Deepest first, so setting a parent's time is not undone by its children.
+  void finish_dirs() {
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+      std::string blocked;
+      auto parts = components(it->rel);
+      auto fd = open_dir(root_.get(), parts, parts.size(), false, blocked);
+      if (!fd) continue;
+      (void)::fchmod(fd->get(), it->mode & 0777);
+      struct timespec times[2] = {it->mtime, it->mtime};
+      (void)::futimens(fd->get(), times);
+    }
+  }
+
+  Source src_;
+  const ExtractTarget& t_;
+  ExtractStats& stats_;
+  const std::function<void(const CopyProgress&)>& on_progress_;
+  util::ArchiveReader reader_ = util::new_archive_reader();
+  Fd root_;
+  std::vector<PendingDir> dirs_;
+  CopyProgress progress_;
+};
+
+}  // namespace
+
+Status extract_tar(const std::function<Result<std::string_view>()>& read, const ExtractTarget& t, ExtractStats& stats,
+                   const std::function<void(const CopyProgress&)>& on_progress) {
+  TarExtraction extraction(read, t, stats, on_progress);
+  WB_TRY(extraction.open());
+  return extraction.run();
 }
 
 // ---------------------------------------------------------------- part files
@@ -370,11 +453,10 @@ Result<std::unique_ptr<PartFile>> PartFile::create(int dir_fd, const std::string
   // A leftover of an earlier copy (or anything planted under that name) goes first; O_EXCL
   // with O_NOFOLLOW then never writes through a symlink.
   ::unlinkat(p->dir_.get(), p->part_.c_str(), 0);
-  p->fd_.reset(
-      ::openat(p->dir_.get(), p->part_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  p->fd_.reset(::openat(p->dir_.get(), p->part_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!p->fd_)
-    return Error(ErrorCode::Failure, fmt::format("cannot write '{}': {}", p->shown_,
-                                                 errno == ELOOP ? "it is a symlink" : strerror(errno)));
+    return Error(ErrorCode::Failure,
+                 fmt::format("cannot write '{}': {}", p->shown_, errno == ELOOP ? "it is a symlink" : strerror(errno)));
   return p;
 }
 
