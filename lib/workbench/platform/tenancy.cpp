@@ -1,4 +1,4 @@
-// Tenancy: roles, objects of tenants and workspaces, and parsing a 403. Pure functions.
+// Tenancy: roles, and the objects of tenants and workspaces. Pure functions.
 #include "workbench/platform/tenancy.hpp"
 
 #include <fmt/format.h>
@@ -8,6 +8,7 @@
 
 #include "util/strings.hpp"
 #include "workbench/core/app.hpp"
+#include "workbench/platform/tenancy_internal.hpp"
 
 namespace wb::workbench::tenancy {
 
@@ -18,24 +19,28 @@ const kube::ResourceType WorkspaceTemplate{"tenant.kubesphere.io", "v1alpha2", "
 const kube::ResourceType AdmissionPolicy{"admissionregistration.k8s.io", "v1", "validatingadmissionpolicies",
                                          "ValidatingAdmissionPolicy", false};
 const kube::ResourceType AdmissionPolicyBinding{"admissionregistration.k8s.io", "v1",
-                                                "validatingadmissionpolicybindings",
-                                                "ValidatingAdmissionPolicyBinding", false};
+                                                "validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding",
+                                                false};
 
-namespace {
-
-constexpr const char* kRbac = "rbac.authorization.k8s.io";
+namespace detail {
 
 json rule(std::vector<std::string> groups, std::vector<std::string> resources, std::vector<std::string> verbs,
-          std::vector<std::string> names = {}) {
+          std::vector<std::string> names) {
   json r = {{"apiGroups", groups}, {"resources", resources}, {"verbs", verbs}};
   if (!names.empty()) r["resourceNames"] = names;
   return r;
 }
 
+json labels_wb() { return {{labels::kManagedBy, labels::kManagedByWb}}; }
+
+}  // namespace detail
+
+using namespace detail;
+
+namespace {
+
 const std::vector<std::string> kRead = {"get", "list", "watch"};
 const std::vector<std::string> kWrite = {"get", "list", "watch", "create", "update", "patch", "delete"};
-
-json labels_wb() { return {{labels::kManagedBy, labels::kManagedByWb}}; }
 
 json cluster_role(const std::string& name, Role role, std::vector<json> rules, const std::string& description) {
   json labels = labels_wb();
@@ -367,269 +372,6 @@ json tenant_cluster_role(const std::string& tenant, bool kubesphere, bool self_s
           {"kind", "ClusterRole"},
           {"metadata", {{"name", name}, {"labels", labels}}},
           {"rules", rules}};
-}
-
-namespace {
-
-// CEL: the tenant label of a namespace-like expression, '' when it has none.
-std::string tenant_of_cel(const std::string& obj) {
-  return fmt::format("(has({0}.metadata.labels) && '{1}' in {0}.metadata.labels ? {0}.metadata.labels['{1}'] : '')",
-                     obj, kTenantLabel);
-}
-
-std::string is_admin_cel(const std::string& tenant) {
-  return fmt::format("authorizer.group('{}').resource('tenants').name({}).check('admin').allowed()", kTenancyGroup,
-                     tenant);
-}
-
-}  // namespace
-
-json boundary_policy() {
-  const std::string ns_op = "request.resource.resource == 'namespaces'";
-  const std::string who = "'you (' + request.userInfo.username + ') cannot '";
-  const std::string q = "\"'\"";  // a CEL string holding one apostrophe
-  json labels = labels_wb();
-  return {
-      {"apiVersion", "admissionregistration.k8s.io/v1"},
-      {"kind", "ValidatingAdmissionPolicy"},
-      {"metadata",
-       {{"name", kBoundaryPolicy},
-        {"labels", labels},
-        {"annotations",
-         {{"kubesphere.io/description",
-           "wb: tenant admins create workspaces and manage members only inside their own tenants"}}}}},
-      {"spec",
-       {{"failurePolicy", "Fail"},
-        {"matchConstraints",
-         {{"resourceRules", json::array({{{"apiGroups", {""}},
-                                          {"apiVersions", {"v1"}},
-                                          {"operations", {"CREATE", "UPDATE"}},
-                                          {"resources", {"namespaces"}}},
-                                         {{"apiGroups", {kRbac}},
-                                          {"apiVersions", {"*"}},
-                                          {"operations", {"CREATE", "UPDATE", "DELETE"}},
-                                          {"resources", {"rolebindings"}}}})}}},
-        // Only tenant admins: they hold the unscoped workspace-create mark but not the unscoped
-        // tenant-admin one (the platform team holds both; everyone else neither).
-        {"matchConditions",
-         json::array(
-             {{{"name", "tenant-admins"},
-               {"expression", fmt::format("authorizer.group('{0}').resource('workspaces').check('create').allowed() && "
-                                          "!authorizer.group('{0}').resource('tenants').check('admin').allowed()",
-                                          kTenancyGroup)}}})},
-        {"variables",
-         json::array(
-             {{{"name", "records"}, {"expression", fmt::format("request.namespace == '{}'", kRecordsNamespace)}},
-              {{"name", "tenant"},
-               {"expression",
-                fmt::format("{} ? {} : {}", ns_op, tenant_of_cel("object"), tenant_of_cel("namespaceObject"))}},
-              {{"name", "oldTenant"},
-               {"expression", fmt::format("{} && request.operation == 'UPDATE' ? {} : variables.tenant", ns_op,
-                                          tenant_of_cel("oldObject"))}}})},
-        {"validations",
-         json::array(
-             {{{"expression",
-                fmt::format("variables.records || (variables.tenant != '' && {})", is_admin_cel("variables.tenant"))},
-               {"messageExpression",
-                fmt::format("{} + ({} ? (request.operation == 'CREATE' ? 'create' : 'change') + ' workspace ' + "
-                            "request.name : 'manage members in workspace ' + request.namespace) + "
-                            "(variables.tenant == '' ? ': it belongs to no tenant' : ': you are not a tenant admin "
-                            "of ' + {} + variables.tenant + {})",
-                            who, ns_op, q, q)},
-               {"reason", "Forbidden"}},
-              {{"expression",
-                fmt::format("variables.oldTenant == variables.tenant || (variables.oldTenant != '' && {})",
-                            is_admin_cel("variables.oldTenant"))},
-               {"messageExpression", fmt::format("{} + 'move workspace ' + request.name + ' out of tenant ' + {} + "
-                                                 "variables.oldTenant + {} + ': you are not a tenant admin there'",
-                                                 who, q, q)},
-               {"reason", "Forbidden"}}})}}}};
-}
-
-json records_policy() {
-  const std::string who = "'you (' + request.userInfo.username + ') cannot '";
-  const std::string q = "\"'\"";
-  // variables.name: "wb:member:W:R" -> [wb, member, W, R]; "wb:tenant:T" -> [wb, tenant, T].
-  const std::string member = fmt::format(
-      "size(variables.name) == 4 && variables.name[0] == 'wb' && variables.name[1] == 'member' && "
-      "variables.name[3] in ['{}', '{}', '{}', '{}']",
-      role_name(Role::Developer), role_name(Role::Viewer), role_name(Role::Deployer), role_name(Role::TenantAdmin));
-  const std::string tenant = "size(variables.name) == 3 && variables.name[0] == 'wb' && variables.name[1] == 'tenant'";
-  // What a record may hold: a binding only its own Role; a Role only its own virtual permission.
-  const std::string content = fmt::format(
-      "request.operation == 'DELETE' || (request.resource.resource == 'rolebindings' ? "
-      "object.roleRef.kind == 'Role' && object.roleRef.name == request.name : "
-      "object.rules.all(r, r.apiGroups == ['{0}'] && r.resources == ['workspaces'] && "
-      "r.verbs == [variables.name[3]] && has(r.resourceNames) && r.resourceNames == [variables.name[2]]))",
-      kTenancyGroup);
-  const std::string tenant_content = fmt::format(
-      "request.resource.resource == 'rolebindings' && (request.operation == 'DELETE' || "
-      "(object.roleRef.kind == 'ClusterRole' && object.roleRef.name == '{}'))",
-      kRecordsWriterRole);
-  return {
-      {"apiVersion", "admissionregistration.k8s.io/v1"},
-      {"kind", "ValidatingAdmissionPolicy"},
-      {"metadata",
-       {{"name", kRecordsPolicy},
-        {"labels", labels_wb()},
-        {"annotations",
-         {{"kubesphere.io/description",
-           "wb: tenant admins write only the membership records of the workspaces they administer"}}}}},
-      {"spec",
-       {{"failurePolicy", "Fail"},
-        {"matchConstraints",
-         {{"namespaceSelector", {{"matchLabels", {{"kubernetes.io/metadata.name", kRecordsNamespace}}}}},
-          {"resourceRules", json::array({{{"apiGroups", {kRbac}},
-                                          {"apiVersions", {"*"}},
-                                          {"operations", {"CREATE", "UPDATE", "DELETE"}},
-                                          {"resources", {"roles", "rolebindings"}}}})}}},
-        // The same people as kBoundaryPolicy: tenant admins, not the platform team.
-        {"matchConditions",
-         json::array(
-             {{{"name", "tenant-admins"},
-               {"expression", fmt::format("authorizer.group('{0}').resource('workspaces').check('create').allowed() && "
-                                          "!authorizer.group('{0}').resource('tenants').check('admin').allowed()",
-                                          kTenancyGroup)}}})},
-        {"variables", json::array({{{"name", "name"}, {"expression", "request.name.split(':')"}}})},
-        {"validations",
-         json::array(
-             {{{"expression",
-                fmt::format("({0} && authorizer.group('{1}').resource('members').namespace(variables.name[2])"
-                            ".check('manage').allowed() && ({2})) || ({3} && {4} && ({5}))",
-                            member, kTenancyGroup, content, tenant, is_admin_cel("variables.name[2]"), tenant_content)},
-               {"messageExpression",
-                fmt::format("{0} + 'change the membership record ' + request.name + ({1} ? ': you do not administer "
-                            "workspace ' + variables.name[2] : ({2} ? ': you are not a tenant admin of ' + {3} + "
-                            "variables.name[2] + {3} : ': it is not a record wb writes'))",
-                            who, member, tenant, q)},
-               {"reason", "Forbidden"}}})}}}};
-}
-
-json records_policy_binding() {
-  return {{"apiVersion", "admissionregistration.k8s.io/v1"},
-          {"kind", "ValidatingAdmissionPolicyBinding"},
-          {"metadata", {{"name", kRecordsPolicy}, {"labels", labels_wb()}}},
-          {"spec", {{"policyName", kRecordsPolicy}, {"validationActions", json::array({"Deny"})}}}};
-}
-
-std::string record_name(const std::string& workspace, Role role) {
-  return fmt::format("wb:member:{}:{}", workspace, role_name(role));
-}
-
-namespace {
-
-json record_labels(const std::string& workspace, Role role) {
-  json labels = labels_wb();
-  labels[kRoleLabel] = role_name(role);
-  labels["wb.dev/workspace"] = workspace;
-  return labels;
-}
-
-}  // namespace
-
-json record_role(const std::string& workspace, Role role) {
-  return {{"apiVersion", "rbac.authorization.k8s.io/v1"},
-          {"kind", "Role"},
-          {"metadata",
-           {{"name", record_name(workspace, role)},
-            {"namespace", kRecordsNamespace},
-            {"labels", record_labels(workspace, role)}}},
-          {"rules", json::array({rule({kTenancyGroup}, {"workspaces"}, {role_name(role)}, {workspace})})}};
-}
-
-json record_binding(const std::string& workspace, Role role, const json& subjects) {
-  return {{"apiVersion", "rbac.authorization.k8s.io/v1"},
-          {"kind", "RoleBinding"},
-          {"metadata",
-           {{"name", record_name(workspace, role)},
-            {"namespace", kRecordsNamespace},
-            {"labels", record_labels(workspace, role)}}},
-          {"roleRef", {{"apiGroup", kRbac}, {"kind", "Role"}, {"name", record_name(workspace, role)}}},
-          {"subjects", subjects}};
-}
-
-json tenant_records_binding(const std::string& tenant, const std::vector<json>& admins) {
-  json labels = labels_wb();
-  labels[kTenantRoleLabel] = tenant;
-  json b = {{"apiVersion", "rbac.authorization.k8s.io/v1"},
-            {"kind", "RoleBinding"},
-            {"metadata", {{"name", tenant_role_name(tenant)}, {"namespace", kRecordsNamespace}, {"labels", labels}}},
-            {"roleRef", {{"apiGroup", kRbac}, {"kind", "ClusterRole"}, {"name", kRecordsWriterRole}}},
-            {"subjects", admins}};
-  return b;
-}
-
-std::vector<std::pair<kube::ResourceType, json>> records_objects() {
-  namespace t = kube::types;
-  json ns = {{"apiVersion", "v1"},
-             {"kind", "Namespace"},
-             {"metadata",
-              {{"name", kRecordsNamespace},
-               {"labels", labels_wb()},
-               {"annotations", {{"kubesphere.io/description", "wb: who works in which workspace (RBAC records)"}}}}}};
-  json mark = {{"apiVersion", "rbac.authorization.k8s.io/v1"},
-               {"kind", "Role"},
-               {"metadata", {{"name", kRecordsMark}, {"namespace", kRecordsNamespace}, {"labels", labels_wb()}}},
-               {"rules", json::array({rule({kTenancyGroup}, {"memberships"}, {"read"})})}};
-  json everyone = {
-      {"apiVersion", "rbac.authorization.k8s.io/v1"},
-      {"kind", "RoleBinding"},
-      {"metadata", {{"name", kRecordsMark}, {"namespace", kRecordsNamespace}, {"labels", labels_wb()}}},
-      {"roleRef", {{"apiGroup", kRbac}, {"kind", "Role"}, {"name", kRecordsMark}}},
-      {"subjects", json::array({{{"kind", "Group"}, {"apiGroup", kRbac}, {"name", "system:authenticated"}}})}};
-  return {{t::Namespace, ns}, {t::Role, mark}, {t::RoleBinding, everyone}};
-}
-
-Memberships memberships_from_rules(const json& status) {
-  auto has = [](const json& list, const std::string& v) {
-    if (!list.is_array()) return false;
-    for (const auto& x : list)
-      if (x == v) return true;
-    return false;
-  };
-  auto rank = [](Role r) {
-    switch (r) {
-      case Role::Viewer:
-        return 0;
-      case Role::Deployer:
-        return 1;
-      case Role::Developer:
-        return 2;
-      case Role::TenantAdmin:
-        return 3;
-    }
-    return 0;
-  };
-  Memberships out;
-  std::map<std::string, Role> best;
-  for (const auto& r : status.value("resourceRules", json::array())) {
-    if (!has(r.value("apiGroups", json::array()), kTenancyGroup)) continue;
-    const json resources = r.value("resources", json::array());
-    const json verbs = r.value("verbs", json::array());
-    if (has(resources, "memberships") && has(verbs, "read")) out.recorded = true;
-    if (!has(resources, "workspaces")) continue;
-    for (const auto& v : verbs) {
-      if (!v.is_string()) continue;
-      std::optional<Role> role;
-      for (Role c : {Role::Developer, Role::Viewer, Role::Deployer, Role::TenantAdmin})
-        if (v == role_name(c)) role = c;
-      if (!role) continue;  // a wildcard is the platform team's, not a membership
-      for (const auto& n : r.value("resourceNames", json::array())) {
-        if (!n.is_string() || n.get<std::string>().empty()) continue;
-        auto it = best.find(n);
-        if (it == best.end() || rank(*role) > rank(it->second)) best[n] = *role;
-      }
-    }
-  }
-  for (const auto& [ws, role] : best) out.workspaces.push_back({ws, role});
-  return out;
-}
-
-json boundary_policy_binding() {
-  return {{"apiVersion", "admissionregistration.k8s.io/v1"},
-          {"kind", "ValidatingAdmissionPolicyBinding"},
-          {"metadata", {{"name", kBoundaryPolicy}, {"labels", labels_wb()}}},
-          {"spec", {{"policyName", kBoundaryPolicy}, {"validationActions", json::array({"Deny"})}}}};
 }
 
 json tenant_binding(const std::string& tenant, const std::vector<json>& admins) {
