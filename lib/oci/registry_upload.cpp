@@ -1,0 +1,319 @@
+// Blob uploads: monolithic (POST, PUT) or chunked (PATCH), resumed at the offset the registry
+// confirms or restarted from a re-opened source after transient failures.
+#include <algorithm>
+
+#include "oci/registry_internal.hpp"
+#include "util/encoding.hpp"
+#include "util/numbers.hpp"
+#include "util/stop.hpp"
+#include "util/strings.hpp"
+
+namespace wb::oci::detail {
+
+namespace {
+
+bool transient(const Result<http::Response>& r) {
+  if (!r) return r.error().code == ErrorCode::Unavailable || r.error().code == ErrorCode::Timeout;
+  return transient_status(r->status);
+}
+
+// The registry lost or refused the upload session (e.g. distribution after a connection was
+// cut mid-body: the stored size no longer matches the session state), or stored bytes that do
+// not hash to the digest: the upload must start over.
+bool session_lost(const Result<http::Response>& r) {
+  if (!r || (r->status != 404 && r->status != 400 && r->status != 416)) return false;
+  if (r->status == 416) return true;
+  const std::string& b = r->body;
+  return b.find("BLOB_UPLOAD_UNKNOWN") != std::string::npos || b.find("BLOB_UPLOAD_INVALID") != std::string::npos ||
+         b.find("DIGEST_INVALID") != std::string::npos;
+}
+
+// Parses "0-<end>" (Range / Docker-Upload-Range headers): the number of bytes stored.
+std::optional<int64_t> stored_bytes(const http::Headers& headers) {
+  auto range = headers.get("range");
+  if (!range) return std::nullopt;
+  std::string v = util::trim(*range);
+  if (v.rfind("bytes=", 0) == 0) v.erase(0, 6);
+  size_t dash = v.find('-');
+  if (dash == std::string::npos) return std::nullopt;
+  auto start = util::parse_int<int64_t>(std::string_view(v).substr(0, dash), "");
+  auto end = util::parse_int<int64_t>(std::string_view(v).substr(dash + 1), "", 0, INT64_MAX - 1);
+  if (!start || !end || *start != 0) return std::nullopt;
+  // "0-0" is ambiguous (nothing or one byte); assume nothing: a wrong guess costs a restart
+  // (the final digest check fails), the other way round a corrupt blob.
+  return *end == 0 ? 0 : *end + 1;
+}
+
+// Waits before a retry; Ctrl-C ends the wait at once.
+Status pause(std::chrono::milliseconds delay) {
+  if (!util::sleep_for(delay)) return Error(ErrorCode::Interrupted, "interrupted");
+  return {};
+}
+
+}  // namespace
+
+// A blob's bytes, read once front to back per open, hashed as they pass.
+class BlobStream {
+ public:
+  explicit BlobStream(const Registry::BlobOpener& open) : open_(open) {}
+
+  // (Re)opens the source and skips to `offset` (hashing the skipped bytes).
+  Status open_at(int64_t offset) {
+    WB_ASSIGN_OR_RETURN(reader_, open_());
+    hasher_ = std::make_unique<util::Sha256>();
+    pos_ = 0;
+    eof_ = false;
+    digest_.clear();
+    while (pos_ < offset) {
+      WB_ASSIGN_OR_RETURN(std::string skipped, read(static_cast<size_t>(std::min<int64_t>(offset - pos_, 1 << 20))));
+      if (skipped.empty())
+        return Error(ErrorCode::Failure, "the blob source ended before byte " + std::to_string(offset));
+    }
+    return {};
+  }
+
+  // Up to `max` bytes; fewer only at the end.
+  Result<std::string> read(size_t max) {
+    std::string out;
+    if (eof_) return out;
+    out.resize(max);
+    size_t got = 0;
+    while (got < max) {
+      WB_ASSIGN_OR_RETURN(size_t n, reader_(out.data() + got, max - got));
+      if (n == 0) {
+        eof_ = true;
+        break;
+      }
+      got += std::min(n, max - got);
+    }
+    out.resize(got);
+    hasher_->update(out);
+    pos_ += static_cast<int64_t>(got);
+    return out;
+  }
+
+  bool eof() const { return eof_; }
+  int64_t pos() const { return pos_; }
+  // "sha256:<hex>" of everything read (valid once eof()).
+  const std::string& digest() {
+    if (digest_.empty()) digest_ = "sha256:" + hasher_->hex_digest();
+    return digest_;
+  }
+
+ private:
+  const Registry::BlobOpener& open_;
+  http::BodyReader reader_;
+  std::unique_ptr<util::Sha256> hasher_;
+  int64_t pos_ = 0;
+  bool eof_ = false;
+  std::string digest_;
+};
+
+Result<Descriptor> Client::put_blob(const Reference& repo, const http::BodyReader& reader, int64_t size,
+                                    const std::string& known_digest, const std::string& media_type) {
+  // A reader can be consumed only once: the source cannot be re-opened.
+  auto used = std::make_shared<bool>(false);
+  BlobOpener once = [&reader, used]() -> Result<http::BodyReader> {
+    if (*used) return Error(ErrorCode::Failure, "the blob source cannot be read a second time");
+    *used = true;
+    return reader;
+  };
+  return put_blob(repo, once, size, known_digest, media_type);
+}
+
+Result<Descriptor> Client::put_blob(const Reference& repo, const BlobOpener& open, int64_t size,
+                                    const std::string& known_digest, const std::string& media_type) {
+  if (!known_digest.empty()) WB_TRY(check_digest(known_digest));
+  BlobStream src(open);
+  WB_TRY(src.open_at(0));
+  std::string head;
+  if (size < 0 || size <= options_.monolithic_max) {
+    WB_ASSIGN_OR_RETURN(head, src.read(static_cast<size_t>(options_.monolithic_max) + 1));
+    if (src.eof()) {
+      Descriptor d;
+      WB_TRY(finish_descriptor(src, size, known_digest, media_type, d));
+      WB_TRY(upload_monolithic(repo, head, d));
+      return d;
+    }
+  }
+  return upload_chunked(repo, src, std::move(head), size, known_digest, media_type);
+}
+
+Status Client::finish_descriptor(BlobStream& src, int64_t size, const std::string& known_digest,
+                                 const std::string& media_type, Descriptor& d) {
+  if (size >= 0 && src.pos() != size)
+    return Error(ErrorCode::Failure, "the blob has " + std::to_string(src.pos()) + " bytes, not the " +
+                                         std::to_string(size) + " announced");
+  d.digest = src.digest();
+  if (!known_digest.empty() && known_digest != d.digest)
+    return Error(ErrorCode::Failure, "the blob's content has digest " + d.digest + ", not " + known_digest);
+  d.size = src.pos();
+  d.media_type = media_type;
+  return {};
+}
+
+// POST to open an upload session; returns its absolute URL.
+Result<std::string> Client::start_upload(const Reference& repo) {
+  http::Request req;
+  req.method = "POST";
+  req.url = "/v2/" + repo.repository + "/blobs/uploads/";
+  req.idempotent = true;  // an unused session is harmless
+  WB_ASSIGN_OR_RETURN(http::Response r, call(repo, std::move(req), {repo_scope(repo, "pull,push")}));
+  if (r.status != 202) return error_for(r, repo, "push", "upload to " + repo.name());
+  auto loc = r.headers.get("location");
+  if (!loc || loc->empty())
+    return Error(ErrorCode::Failure, "registry " + repo.registry + " opened an upload without a Location");
+  return resolve_location(r.effective_url, *loc);
+}
+
+Result<http::Response> Client::send_bytes(const Reference& repo, const std::string& method, const std::string& url,
+                                          std::string body, const std::string& content_range) {
+  http::Request req;
+  req.method = method;
+  req.url = url;
+  req.headers.add("Content-Type", kOctetStream);
+  if (!content_range.empty()) req.headers.add("Content-Range", content_range);
+  req.body = std::move(body);
+  req.idempotent = false;  // retried here, with the registry's view of the upload
+  return call(repo, std::move(req), {repo_scope(repo, "pull,push")});
+}
+
+Status Client::retry_or_fail(int& failures, const Result<http::Response>& r, const Reference& repo,
+                             const std::string& what) {
+  if (!(transient(r) || session_lost(r)) || ++failures >= options_.upload_attempts) {
+    if (!r) return r.error().with_context(what);
+    return error_for(*r, repo, "push", what);
+  }
+  return pause(options_.upload_retry_delay * failures);
+}
+
+void Client::progress(const std::string& digest, int64_t done, int64_t size) {
+  if (options_.on_upload_progress) options_.on_upload_progress(digest, done, size);
+}
+
+Status Client::upload_monolithic(const Reference& repo, const std::string& data, const Descriptor& d) {
+  const std::string what = "uploading blob " + d.digest + " to " + repo.name();
+  int failures = 0;
+  while (true) {
+    auto url = start_upload(repo);
+    if (!url) {
+      if (!transient(Result<http::Response>(url.error()))) return url.error();
+      WB_TRY(retry_or_fail(failures, url.error(), repo, what));
+      continue;
+    }
+    auto r = send_bytes(repo, "PUT", append_query(*url, "digest", d.digest), data, "");
+    if (r && (r->status == 201 || r->status == 204)) {
+      progress(d.digest, d.size, d.size);
+      return {};
+    }
+    WB_TRY(retry_or_fail(failures, r, repo, what));
+  }
+}
+
+Result<Descriptor> Client::upload_chunked(const Reference& repo, BlobStream& src, std::string pending, int64_t size,
+                                          const std::string& known_digest, const std::string& media_type) {
+  const std::string what =
+      "uploading blob " + (known_digest.empty() ? std::string("") : known_digest + " ") + "to " + repo.name();
+  const size_t chunk_size = static_cast<size_t>(options_.chunk_size);
+  int failures = 0;
+  WB_ASSIGN_OR_RETURN(std::string url, start_upload(repo));
+  int64_t confirmed = 0;    // bytes the registry holds
+  int64_t chunk_start = 0;  // offset of chunk[0] in the blob
+  std::string chunk;
+  size_t pending_pos = 0;
+
+  auto next_chunk = [&]() -> Result<std::string> {
+    std::string c = pending.substr(pending_pos, chunk_size);
+    pending_pos += c.size();
+    if (c.size() < chunk_size) {
+      pending.clear();
+      pending_pos = 0;
+      WB_ASSIGN_OR_RETURN(std::string more, src.read(chunk_size - c.size()));
+      c += more;
+    }
+    return c;
+  };
+  // Starts over: a new session, the source from its start.
+  auto restart = [&](const Error& cause) -> Status {
+    if (!src.open_at(0)) return cause;
+    pending.clear();
+    pending_pos = 0;
+    chunk.clear();
+    confirmed = chunk_start = 0;
+    WB_ASSIGN_OR_RETURN(url, start_upload(repo));
+    return {};
+  };
+  // Continues at `stored` (what the registry reports holding).
+  auto resume_at = [&](int64_t stored, const Error& cause) -> Status {
+    const int64_t chunk_end = chunk_start + static_cast<int64_t>(chunk.size());
+    if (stored >= chunk_start && stored <= chunk_end) {
+      confirmed = stored;
+      return {};
+    }
+    if (stored > chunk_end) return restart(cause);  // more than we sent: do not trust it
+    if (!src.open_at(stored)) return restart(cause);
+    pending.clear();
+    pending_pos = 0;
+    chunk.clear();
+    confirmed = chunk_start = stored;
+    return {};
+  };
+
+  while (true) {
+    if (confirmed == chunk_start + static_cast<int64_t>(chunk.size())) {
+      chunk_start = confirmed;
+      WB_ASSIGN_OR_RETURN(chunk, next_chunk());
+    }
+    if (!chunk.empty()) {
+      const int64_t chunk_end = chunk_start + static_cast<int64_t>(chunk.size());
+      const std::string range = std::to_string(confirmed) + "-" + std::to_string(chunk_end - 1);
+      auto r = send_bytes(repo, "PATCH", url, chunk.substr(static_cast<size_t>(confirmed - chunk_start)), range);
+      if (r && r->status == 202) {
+        if (auto loc = r->headers.get("location"); loc && !loc->empty()) url = resolve_location(url, *loc);
+        auto stored = stored_bytes(r->headers);
+        if (stored && *stored != chunk_end) {
+          WB_TRY(resume_at(*stored, Error(ErrorCode::Failure, "registry stored an unexpected amount")));
+        } else {
+          confirmed = chunk_end;
+        }
+        progress(known_digest, confirmed, size);
+        continue;
+      }
+      WB_TRY(retry_or_fail(failures, r, repo, what));
+      const Error cause =
+          r ? Error(ErrorCode::Unavailable, "registry answered " + std::to_string(r->status)) : r.error();
+      if (session_lost(r)) {
+        WB_TRY(restart(cause));
+        continue;
+      }
+      // Ask where the upload stands.
+      http::Request status_req;
+      status_req.url = url;
+      auto st = call(repo, std::move(status_req), {repo_scope(repo, "pull,push")});
+      std::optional<int64_t> stored;
+      if (st && (st->status == 204 || st->status == 200)) {
+        stored = stored_bytes(st->headers);
+        if (auto loc = st->headers.get("location"); loc && !loc->empty()) url = resolve_location(url, *loc);
+      }
+      if (stored)
+        WB_TRY(resume_at(*stored, cause));
+      else
+        WB_TRY(restart(cause));
+      continue;
+    }
+    // Everything sent: close the session with the digest.
+    Descriptor d;
+    WB_TRY(finish_descriptor(src, size, known_digest, media_type, d));
+    auto r = send_bytes(repo, "PUT", append_query(url, "digest", d.digest), "", "");
+    if (r && (r->status == 201 || r->status == 204)) {
+      progress(d.digest, d.size, d.size);
+      return d;
+    }
+    WB_TRY(retry_or_fail(failures, r, repo, what));
+    // The answer may have been lost after the registry committed the blob.
+    if (auto has = has_blob(repo, d.digest); has && *has) return d;
+    WB_TRY(restart(r ? Error(ErrorCode::Unavailable, "registry answered " + std::to_string(r->status)) : r.error()));
+  }
+}
+
+}  // namespace wb::oci::detail
