@@ -89,166 +89,227 @@ std::string rfc3339_of(int64_t nanos) {
   return util::format_rfc3339(t);
 }
 
-void run_stream(k::Client& client, const std::string& ns, ReplicaStream& s, Hub& hub) {
-  const LogsOptions& o = hub.options;
-  // Timestamps cost the server (and us) on every line; they are asked for only when a break
-  // could not be resumed without them: following, or a window that moves with the log's end
-  // (--tail, --since). Reading the whole log (or from a fixed --since-time) resumes by asking
-  // again and skipping the lines already passed on.
-  const bool windowed = !s.from_start && (o.tail || o.since_seconds);
-  const bool stamps = o.follow || o.timestamps || windowed;
-  ResumePoint resume;
-  LineSplitter splitter;
-  // Reused across batches: no allocation per line once the strings have grown.
-  std::vector<LogLine> batch;
-  size_t used = 0;
-  int64_t lines_seen = 0;            // unstamped: lines of the current request passed on (or filtered)
-  int64_t skip = 0;                  // unstamped: lines to skip on a re-request
-  std::optional<int64_t> opened_at;  // the server's clock when the first stream opened
-  int breaks = 0;
-  int kubelet_errors = 0;  // answers that were the kubelet's error text (see kubelet_log_error)
-  bool warned = false;
-  // Waits end at once when the replica goes, everything is done, or on Ctrl-C.
-  util::StopAny stop{hub.stop.get_token(), s.gone.get_token(), util::interrupt_token()};
-  auto stopped = [&] { return stop.stop_requested(); };
-  auto pause = [&](std::chrono::milliseconds delay) { return util::sleep_for(delay, stop.token()); };
-  while (true) {
+// One replica's log, read on its own thread: asked for, passed on in batches, and asked again
+// where it broke.
+class ReplicaLog {
+ public:
+  ReplicaLog(k::Client& client, const std::string& ns, ReplicaStream& s, Hub& hub)
+      : client_(client),
+        ns_(ns),
+        s_(s),
+        hub_(hub),
+        o_(hub.options),
+        // Timestamps cost the server (and us) on every line; they are asked for only when a break
+        // could not be resumed without them: following, or a window that moves with the log's end
+        // (--tail, --since). Reading the whole log (or from a fixed --since-time) resumes by asking
+        // again and skipping the lines already passed on.
+        windowed_(!s.from_start && (o_.tail || o_.since_seconds)),
+        stamps_(o_.follow || o_.timestamps || windowed_),
+        // Waits end at once when the replica goes, everything is done, or on Ctrl-C.
+        stop_{hub.stop.get_token(), s.gone.get_token(), util::interrupt_token()} {}
+
+  void run() {
+    while (true) {
+      const k::LogOptions lo = next_request();
+      lines_seen_ = 0;
+      Answer a = read(lo);
+      if (a.held && a.status && kubelet_log_error(a.head)) {
+        if (wait_for_kubelet(a.head)) continue;
+        return;
+      }
+      if (a.held) splitter_.feed(a.head, [this](std::string_view raw) { handle(raw); });
+      end_of_answer(a.status);
+      if (!o_.follow) {
+        if (read_again(a.status)) continue;
+        return;
+      }
+      if (!keep_following(a.status) || !pause(o_.retry_delay)) return;
+    }
+  }
+
+ private:
+  // What one request brought. A previous log is held back (`held`, in `head`) until it is
+  // clearly a log: a newline, or more than the kubelet's error text.
+  struct Answer {
+    Status status;
+    bool held = false;
+    std::string head;
+  };
+
+  bool stopped() const { return stop_.stop_requested(); }
+  bool pause(std::chrono::milliseconds delay) { return util::sleep_for(delay, stop_.token()); }
+
+  // The request: the window asked for, or where the last stream broke.
+  k::LogOptions next_request() {
     k::LogOptions lo;
-    lo.container = s.container;
-    lo.follow = o.follow;
-    lo.previous = o.previous;
-    lo.timestamps = stamps;  // stripped unless asked for
-    if (!stamps || resume.empty()) {
-      if (!s.from_start) {
-        lo.since_seconds = o.since_seconds;
-        lo.since_time = o.since_time;
-        lo.tail_lines = o.tail;
+    lo.container = s_.container;
+    lo.follow = o_.follow;
+    lo.previous = o_.previous;
+    lo.timestamps = stamps_;  // stripped unless asked for
+    if (!stamps_ || resume_.empty()) {
+      if (!s_.from_start) {
+        lo.since_seconds = o_.since_seconds;
+        lo.since_time = o_.since_time;
+        lo.tail_lines = o_.tail;
       }
       // A window that broke before it carried a line is anchored at the moment it was first
       // asked for, on the server's clock: --tail 0 is everything from then on, --since S is
       // everything from S before then (asked again as S, it would slide past lines written
       // meanwhile). --tail N alone is asked again as it is: none of its lines was shown.
-      if (stamps && opened_at && windowed) {
-        if (o.tail && *o.tail == 0) {
+      if (stamps_ && opened_at_ && windowed_) {
+        if (o_.tail && *o_.tail == 0) {
           lo.since_seconds.reset();
           lo.tail_lines.reset();
-          lo.since_time = rfc3339_of(*opened_at);
-        } else if (o.since_seconds) {
+          lo.since_time = rfc3339_of(*opened_at_);
+        } else if (o_.since_seconds) {
           lo.since_seconds.reset();
-          lo.since_time = rfc3339_of(*opened_at - *o.since_seconds * 1'000'000'000LL);
+          lo.since_time = rfc3339_of(*opened_at_ - *o_.since_seconds * 1'000'000'000LL);
         }
       }
     } else {
-      lo.since_time = resume.since_time();
-      resume.begin_replay();
+      lo.since_time = resume_.since_time();
+      resume_.begin_replay();
     }
-    if (!opened_at) {
+    if (!opened_at_) {
       // Taken before asking, on the server's clock as the last answer told it (a second or so
       // early, never late), not from the stream's own Date: a stream may break before its headers
       // came. (kube-apiserver 1.32 sends a follow's headers at once, before any line.)
-      const util::TimePoint now = client.server_now().value_or(util::Clock::now());
-      opened_at = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+      const util::TimePoint now = client_.server_now().value_or(util::Clock::now());
+      opened_at_ = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
     }
-    lines_seen = 0;
-    auto handle = [&](std::string_view raw) {
-      std::string_view stamp, message = raw;
-      if (stamps) {
-        std::tie(stamp, message) = split_log_timestamp(raw);
-        if (!stamp.empty()) {
-          if (auto nanos = parse_log_time(stamp); nanos && !resume.accept(*nanos)) return;
-        }
-      } else if (lines_seen++ < skip) {
-        return;  // passed on before the break
-      }
-      if (o.grep && !std::regex_search(message.begin(), message.end(), *o.grep)) return;
-      warned = false;  // lines flow again: the next break gets its own notice
-      if (used == batch.size()) {
-        batch.emplace_back();
-        batch.back().replica = s.replica;
-        batch.back().pod = s.pod;
-        batch.back().container = s.container;
-      }
-      LogLine& line = batch[used++];
-      line.time.assign(stamp);
-      line.message.assign(message);
-    };
-    auto flush = [&] {
-      if (used == 0) return;
-      std::lock_guard<std::mutex> lock(hub.mu);
-      for (size_t i = 0; i < used; ++i) hub.on_line(batch[i]);
-      hub.lines_written();
-      used = 0;
-    };
-    // A previous log is held back until it is clearly a log (a newline, or more than the
-    // kubelet's error text), so that text is never shown as a line of it.
-    bool holding = o.previous;
-    std::string head;
-    Status st = client.pod_logs(ns, s.pod, lo, [&](std::string_view chunk) {
-      if (holding) {
-        head.append(chunk);
-        if (head.find('\n') == std::string::npos && head.size() < 1024) return !hub.stop.stop_requested();
-        holding = false;
-        splitter.feed(head, handle);
+    return lo;
+  }
+
+  Answer read(const k::LogOptions& lo) {
+    Answer a;
+    a.held = o_.previous;
+    a.status = client_.pod_logs(ns_, s_.pod, lo, [&](std::string_view chunk) {
+      if (a.held) {
+        a.head.append(chunk);
+        if (a.head.find('\n') == std::string::npos && a.head.size() < 1024) return !hub_.stop.stop_requested();
+        a.held = false;
+        splitter_.feed(a.head, [this](std::string_view raw) { handle(raw); });
       } else {
-        splitter.feed(chunk, handle);
+        splitter_.feed(chunk, [this](std::string_view raw) { handle(raw); });
       }
       flush();
-      return !hub.stop.stop_requested();
+      return !hub_.stop.stop_requested();
     });
-    if (holding && st && kubelet_log_error(head)) {
-      // The kubelet is between two runs of the container: ask again shortly.
-      if (++kubelet_errors <= 40 && pause(std::chrono::milliseconds(250))) continue;
-      if (util::interrupted() || stopped()) return;
-      s.result = Error(
-          ErrorCode::Unavailable,
-          fmt::format("the log of the previous run of {} is not there yet (the kubelet said: {})", s.replica, head),
-          "try again in a moment");
-      return;
+    return a;
+  }
+
+  // One line: skipped when already passed on (or filtered out), else into the batch.
+  void handle(std::string_view raw) {
+    std::string_view stamp, message = raw;
+    if (stamps_) {
+      std::tie(stamp, message) = split_log_timestamp(raw);
+      if (!stamp.empty()) {
+        if (auto nanos = parse_log_time(stamp); nanos && !resume_.accept(*nanos)) return;
+      }
+    } else if (lines_seen_++ < skip_) {
+      return;  // passed on before the break
     }
-    if (holding) splitter.feed(head, handle);
+    if (o_.grep && !std::regex_search(message.begin(), message.end(), *o_.grep)) return;
+    warned_ = false;  // lines flow again: the next break gets its own notice
+    if (used_ == batch_.size()) {
+      batch_.emplace_back();
+      batch_.back().replica = s_.replica;
+      batch_.back().pod = s_.pod;
+      batch_.back().container = s_.container;
+    }
+    LogLine& line = batch_[used_++];
+    line.time.assign(stamp);
+    line.message.assign(message);
+  }
+
+  void flush() {
+    if (used_ == 0) return;
+    std::lock_guard<std::mutex> lock(hub_.mu);
+    for (size_t i = 0; i < used_; ++i) hub_.on_line(batch_[i]);
+    hub_.lines_written();
+    used_ = 0;
+  }
+
+  // The kubelet answered with its own error text: it is between two runs of the container, so
+  // ask again shortly (true), up to 10 s.
+  bool wait_for_kubelet(const std::string& said) {
+    if (++kubelet_errors_ <= 40 && pause(std::chrono::milliseconds(250))) return true;
+    if (util::interrupted() || stopped()) return false;
+    s_.result = Error(
+        ErrorCode::Unavailable,
+        fmt::format("the log of the previous run of {} is not there yet (the kubelet said: {})", s_.replica, said),
+        "try again in a moment");
+    return false;
+  }
+
+  void end_of_answer(const Status& st) {
     if (st) {
       // A clean end: an unterminated last line is whole as far as the server is concerned.
-      std::string rest = splitter.take_rest();
+      std::string rest = splitter_.take_rest();
       if (!rest.empty()) handle(rest);
       flush();
     } else {
-      (void)splitter.take_rest();  // a broken stream: the line comes again on the reconnect
+      (void)splitter_.take_rest();  // a broken stream: the line comes again on the reconnect
     }
-    if (!stamps) skip = std::max(skip, lines_seen);
-    if (!o.follow) {
-      // A broken read is asked again (a few times) and continues where it broke.
-      const bool broken = !st && (st.error().code == ErrorCode::Unavailable || st.error().code == ErrorCode::Timeout) &&
-                          st.error().http_status == 0;
-      if (broken && breaks++ < 3 && !util::interrupted() && !stopped()) {
-        hub.notice(fmt::format("replica {}: log stream broke ({}); reconnecting", s.replica, st.error().message));
-        if (!pause(std::min(o.retry_delay, std::chrono::milliseconds(200)))) return;
-        continue;
-      }
-      s.result = std::move(st);
-      return;
-    }
-    if (util::interrupted() || stopped()) return;
-    if (!st) {
-      const Error& e = st.error();
-      if (e.code == ErrorCode::Interrupted) return;
-      if (e.code == ErrorCode::NotFound) return;  // the replica is gone
-      if (e.code == ErrorCode::Auth) {
-        hub.notice(fmt::format("replica {}: {}", s.replica, e.message));
-        return;
-      }
-      // Waiting to start, restarting, a broken connection: try again shortly.
-      if (!warned && e.http_status != 400) {
-        hub.notice(fmt::format("replica {}: log stream broke ({}); reconnecting", s.replica, e.message));
-        warned = true;
-      }
-    }
-    if (!pause(o.retry_delay)) return;
+    if (!stamps_) skip_ = std::max(skip_, lines_seen_);
   }
-}
+
+  // Not following: a broken read is asked again (a few times) and continues where it broke
+  // (true); else the stream's result is `st`.
+  bool read_again(Status& st) {
+    const bool broken = !st && (st.error().code == ErrorCode::Unavailable || st.error().code == ErrorCode::Timeout) &&
+                        st.error().http_status == 0;
+    if (broken && breaks_++ < 3 && !util::interrupted() && !stopped()) {
+      hub_.notice(fmt::format("replica {}: log stream broke ({}); reconnecting", s_.replica, st.error().message));
+      return pause(std::min(o_.retry_delay, std::chrono::milliseconds(200)));
+    }
+    s_.result = std::move(st);
+    return false;
+  }
+
+  // Following: whether to ask again after this end (waiting to start, restarting, a broken
+  // connection), or stop (the replica is gone, not allowed, Ctrl-C).
+  bool keep_following(const Status& st) {
+    if (util::interrupted() || stopped()) return false;
+    if (st) return true;
+    const Error& e = st.error();
+    if (e.code == ErrorCode::Interrupted) return false;
+    if (e.code == ErrorCode::NotFound) return false;  // the replica is gone
+    if (e.code == ErrorCode::Auth) {
+      hub_.notice(fmt::format("replica {}: {}", s_.replica, e.message));
+      return false;
+    }
+    if (!warned_ && e.http_status != 400) {
+      hub_.notice(fmt::format("replica {}: log stream broke ({}); reconnecting", s_.replica, e.message));
+      warned_ = true;
+    }
+    return true;
+  }
+
+  k::Client& client_;
+  const std::string& ns_;
+  ReplicaStream& s_;
+  Hub& hub_;
+  const LogsOptions& o_;
+  const bool windowed_;
+  const bool stamps_;
+  util::StopAny stop_;
+  ResumePoint resume_;
+  LineSplitter splitter_;
+  // Reused across batches: no allocation per line once the strings have grown.
+  std::vector<LogLine> batch_;
+  size_t used_ = 0;
+  int64_t lines_seen_ = 0;            // unstamped: lines of the current request passed on (or filtered)
+  int64_t skip_ = 0;                  // unstamped: lines to skip on a re-request
+  std::optional<int64_t> opened_at_;  // the server's clock when the first stream opened
+  int breaks_ = 0;
+  int kubelet_errors_ = 0;  // answers that were the kubelet's error text (see kubelet_log_error)
+  bool warned_ = false;
+};
 
 void start_stream(k::Client& client, const std::string& ns, ReplicaStream& s, Hub& hub) {
   s.thread = std::thread([&client, ns, &s, &hub] {
-    run_stream(client, ns, s, hub);
+    ReplicaLog(client, ns, s, hub).run();
     s.done = true;
   });
 }
@@ -335,8 +396,10 @@ std::string pick_container(const json& pod, const std::string& app, const std::s
 
 // ---------------------------------------------------------------- streaming
 
-Status stream_app_logs(k::Client& client, const std::string& ns, const LogsOptions& o, const LogLineSink& on_line,
-                       const LogNoticeSink& on_notice) {
+namespace {
+
+// The replicas asked for; with none, and not following, not found in words.
+Result<std::vector<json>> chosen_replicas(k::Client& client, const std::string& ns, const LogsOptions& o) {
   WB_ASSIGN_OR_RETURN(auto pods, app_pods(client, ns, o.app));
   std::vector<json> chosen;
   for (auto& p : pods)
@@ -348,215 +411,182 @@ Status stream_app_logs(k::Client& client, const std::string& ns, const LogsOptio
     return Error(ErrorCode::NotFound, fmt::format("app '{}' runs no replica, so there are no logs", o.app),
                  fmt::format("`wb app start {}` starts it", o.app));
   }
+  return chosen;
+}
 
-  Hub hub(o, on_line, on_notice);
-  hub.start_flusher();
-  std::map<std::string, std::unique_ptr<ReplicaStream>> streams;
-  auto add = [&](const json& pod, bool from_start) {
+// The logs of an app's replicas (a stream each) and, with events, the app's events among them.
+class AppLogs {
+ public:
+  AppLogs(k::Client& client, const std::string& ns, const LogsOptions& o, const LogLineSink& on_line,
+          const LogNoticeSink& on_notice)
+      : client_(client), ns_(ns), o_(o), hub_(o, on_line, on_notice) {
+    hub_.start_flusher();
+    if (o_.events) {
+      k::ListOptions lo;
+      lo.label_selector = fmt::format("{}={}", labels::kName, o_.app);
+      if (auto rss = client_.list(k::types::ReplicaSet, ns_, lo)) replica_sets_ = rss->value("items", json::array());
+    }
+    // Events carry the cluster's times: "now" is the server's (a skewed local clock would hide
+    // the first events, or show old ones).
+    events_since_ = events_from(o_, client_.server_now().value_or(util::Clock::now()));
+  }
+
+  // Not following: the events so far, then each replica's log to its end.
+  Status read(const std::vector<json>& chosen) {
+    if (o_.events) show_past_events();
+    for (const auto& p : chosen) add(p, false);
+    for (auto& [name, s] : streams_) s->thread.join();
+    return outcome();
+  }
+
+  // Follow: the replicas there now, and every one that appears until Ctrl-C.
+  Status follow(const std::vector<json>& chosen) {
+    std::set<std::string> initial;
+    for (const auto& p : chosen) {
+      initial.insert(fields::str(p, "/metadata/name"));
+      add(p, false);
+    }
+    if (chosen.empty()) hub_.notice(fmt::format("waiting for replicas of {} to start", o_.app));
+    std::thread events_thread;
+    if (o_.events) events_thread = std::thread([this] { follow_events(); });
+    follow_replicas(initial);
+    hub_.stop.request_stop();
+    for (auto& [name, s] : streams_) s->thread.join();
+    if (events_thread.joinable()) events_thread.join();
+    return Error(ErrorCode::Interrupted, "interrupted");
+  }
+
+ private:
+  void add(const json& pod, bool from_start) {
     auto s = std::make_unique<ReplicaStream>();
     s->pod = fields::str(pod, "/metadata/name");
-    s->replica = replica_name(s->pod, o.app);
-    s->container = pick_container(pod, o.app, o.container);
+    s->replica = replica_name(s->pod, o_.app);
+    s->container = pick_container(pod, o_.app, o_.container);
     s->from_start = from_start;
     auto& ref = *s;
-    streams[s->pod] = std::move(s);
-    start_stream(client, ns, ref, hub);
-  };
-
-  json replica_sets = json::array();
-  if (o.events) {
-    k::ListOptions lo;
-    lo.label_selector = fmt::format("{}={}", labels::kName, o.app);
-    if (auto rss = client.list(k::types::ReplicaSet, ns, lo)) replica_sets = rss->value("items", json::array());
+    streams_[s->pod] = std::move(s);
+    start_stream(client_, ns_, ref, hub_);
   }
-  // Events carry the cluster's times: "now" is the server's (a skewed local clock would hide
-  // the first events, or show old ones).
-  const int64_t events_since = events_from(o, client.server_now().value_or(util::Clock::now()));
 
-  if (!o.follow) {
-    if (o.events) {
-      auto evs = client.list(k::types::Event, ns);
-      if (evs) {
-        std::vector<LogLine> lines;
-        for (const auto& ev : evs->value("items", json::array()))
-          if (auto l = event_line(ev, o.app, replica_sets);
-              l && (o.since_seconds || !o.since_time.empty() ? event_nanos(*l) >= events_since : true))
-            lines.push_back(std::move(*l));
-        std::stable_sort(lines.begin(), lines.end(),
-                         [](const LogLine& a, const LogLine& b) { return event_nanos(a) < event_nanos(b); });
-        std::lock_guard<std::mutex> lock(hub.mu);
-        for (const auto& l : lines) on_line(l);
-        if (o.on_flush) o.on_flush();
-      }
-    }
-    for (const auto& p : chosen) add(p, false);
-    for (auto& [name, s] : streams) s->thread.join();
+  void show_past_events() {
+    auto evs = client_.list(k::types::Event, ns_);
+    if (!evs) return;
+    std::vector<LogLine> lines;
+    for (const auto& ev : evs->value("items", json::array()))
+      if (auto l = event_line(ev, o_.app, replica_sets_);
+          l && (o_.since_seconds || !o_.since_time.empty() ? event_nanos(*l) >= events_since_ : true))
+        lines.push_back(std::move(*l));
+    std::stable_sort(lines.begin(), lines.end(),
+                     [](const LogLine& a, const LogLine& b) { return event_nanos(a) < event_nanos(b); });
+    std::lock_guard<std::mutex> lock(hub_.mu);
+    for (const auto& l : lines) hub_.on_line(l);
+    if (o_.on_flush) o_.on_flush();
+  }
+
+  // What the ended streams come to: the first failure when all failed, else notices of the ones
+  // that did.
+  Status outcome() {
     std::optional<Error> first_error;
     size_t failed = 0;
-    for (auto& [name, s] : streams) {
+    for (auto& [name, s] : streams_) {
       if (s->result) continue;
       ++failed;
       if (s->result.error().code == ErrorCode::Interrupted) return s->result.error();
       if (!first_error) first_error = s->result.error();
     }
     if (failed == 0) return {};
-    const bool no_previous = o.previous && first_error->detail<kube::NoPreviousLog>();
-    if (failed == streams.size()) {
+    const bool no_previous = o_.previous && first_error->detail<kube::NoPreviousLog>();
+    if (failed == streams_.size()) {
       if (no_previous)
         return Error(
             ErrorCode::NotFound,
             fmt::format("{} of app '{}' has restarted, so there is no previous log",
-                        streams.size() > 1 ? "no replica" : "replica " + streams.begin()->second->replica, o.app),
-            fmt::format("`wb logs {}` shows the current one", o.app));
-      if (streams.size() > 1)
+                        streams_.size() > 1 ? "no replica" : "replica " + streams_.begin()->second->replica, o_.app),
+            fmt::format("`wb logs {}` shows the current one", o_.app));
+      if (streams_.size() > 1)
         return Error(first_error->code,
-                     fmt::format("no replica of app '{}' has logs to show: {}", o.app, first_error->message),
+                     fmt::format("no replica of app '{}' has logs to show: {}", o_.app, first_error->message),
                      first_error->hint);
       return *first_error;
     }
-    for (auto& [name, s] : streams)
+    for (auto& [name, s] : streams_)
       if (!s->result)
-        hub.notice(fmt::format(
+        hub_.notice(fmt::format(
             "replica {}: {}", s->replica,
             no_previous ? std::string("has not restarted, so it has no previous log") : s->result.error().message));
     return {};
   }
 
-  // Follow: the replicas there now, and every one that appears until Ctrl-C.
-  std::set<std::string> initial;
-  for (const auto& p : chosen) {
-    initial.insert(fields::str(p, "/metadata/name"));
-    add(p, false);
-  }
-  if (chosen.empty()) hub.notice(fmt::format("waiting for replicas of {} to start", o.app));
-
-  std::thread events_thread;
-  if (o.events) {
-    events_thread = std::thread([&] {
-      k::WatchOptions wo;
-      util::StopAny stop{hub.stop.get_token(), util::interrupt_token()};
-      while (!stop.stop_requested()) {
-        (void)client.list_watch(k::types::Event, ns, wo, [&](const k::WatchEvent& we) {
-          if (we.type == "ADDED" || we.type == "MODIFIED") {
-            if (auto l = event_line(we.object, o.app, replica_sets); l && event_nanos(*l) >= events_since) {
-              std::lock_guard<std::mutex> lock(hub.mu);
-              on_line(*l);
-              hub.lines_written();
-            }
+  // The app's events as they come, until everything is done or Ctrl-C.
+  void follow_events() {
+    k::WatchOptions wo;
+    util::StopAny stop{hub_.stop.get_token(), util::interrupt_token()};
+    while (!stop.stop_requested()) {
+      (void)client_.list_watch(k::types::Event, ns_, wo, [&](const k::WatchEvent& we) {
+        if (we.type == "ADDED" || we.type == "MODIFIED") {
+          if (auto l = event_line(we.object, o_.app, replica_sets_); l && event_nanos(*l) >= events_since_) {
+            std::lock_guard<std::mutex> lock(hub_.mu);
+            hub_.on_line(*l);
+            hub_.lines_written();
           }
-          return !stop.stop_requested();
-        });
-        if (!util::sleep_for(std::chrono::seconds(1), stop.token())) break;
-      }
-    });
-  }
-
-  k::WatchOptions wo;
-  wo.label_selector = fmt::format("{}={}", labels::kName, o.app);
-  while (!util::interrupted()) {
-    Status st = client.list_watch(k::types::Pod, ns, wo, [&](const k::WatchEvent& we) {
-      const std::string name = fields::str(we.object, "/metadata/name");
-      if (we.type == "DELETED" || !fields::str(we.object, "/metadata/deletionTimestamp").empty()) {
-        if (auto it = streams.find(name); it != streams.end()) it->second->gone.request_stop();
-      } else if ((we.type == "ADDED" || we.type == "MODIFIED") && !streams.count(name) &&
-                 replica_matches(we.object, o.app, o.replica)) {
-        hub.notice(fmt::format("replica {} appeared", replica_name(name, o.app)));
-        add(we.object, !initial.count(name));
-      }
-      // Let go of finished streams of replicas that are gone.
-      for (auto it = streams.begin(); it != streams.end();) {
-        if (it->second->done && it->second->gone.stop_requested()) {
-          it->second->thread.join();
-          it = streams.erase(it);
-        } else {
-          ++it;
         }
-      }
-      return !util::interrupted();
-    });
-    if (util::interrupted()) break;
-    if (!st) hub.notice(fmt::format("lost track of the replicas of {} ({}); retrying", o.app, st.error().message));
-    if (!util::sleep_for(std::chrono::seconds(1))) break;
-  }
-  hub.stop.request_stop();
-  for (auto& [name, s] : streams) s->thread.join();
-  if (events_thread.joinable()) events_thread.join();
-  return Error(ErrorCode::Interrupted, "interrupted");
-}
-
-// ---------------------------------------------------------------- pieces
-
-std::optional<int64_t> parse_log_time(std::string_view text) {
-  // Split off the fraction; util::parse_rfc3339 handles the rest. Consecutive lines mostly share
-  // their second, so the last one parsed is remembered.
-  thread_local std::string last_base;
-  thread_local int64_t last_secs = 0;
-  size_t dot = text.find('.');
-  int64_t frac = 0;
-  std::string_view head = text, tail;
-  if (dot != std::string_view::npos) {
-    size_t end = dot + 1;
-    int digits = 0;
-    while (end < text.size() && text[end] >= '0' && text[end] <= '9') {
-      if (digits < 9) {
-        frac = frac * 10 + (text[end] - '0');
-        ++digits;
-      }
-      ++end;
+        return !stop.stop_requested();
+      });
+      if (!util::sleep_for(std::chrono::seconds(1), stop.token())) break;
     }
-    if (end == dot + 1) return std::nullopt;
-    for (; digits < 9; ++digits) frac *= 10;
-    head = text.substr(0, dot);
-    tail = text.substr(end);
   }
-  if (head.size() + tail.size() == last_base.size() && last_base.compare(0, head.size(), head) == 0 &&
-      last_base.compare(head.size(), tail.size(), tail) == 0)
-    return last_secs * 1'000'000'000LL + frac;
-  std::string base;
-  base.reserve(head.size() + tail.size());
-  base.append(head).append(tail);
-  auto t = util::parse_rfc3339(base);
-  if (!t) return std::nullopt;
-  last_secs = std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count();
-  last_base = std::move(base);
-  return last_secs * 1'000'000'000LL + frac;
-}
 
-bool kubelet_log_error(std::string_view body) {
-  if (body.empty() || body.find('\n') != std::string_view::npos) return false;
-  for (std::string_view prefix :
-       {"unable to retrieve container logs for ", "failed to try resolving symlinks in path "})
-    if (body.substr(0, prefix.size()) == prefix) return true;
-  return false;
-}
-
-std::pair<std::string_view, std::string_view> split_log_timestamp(std::string_view line) {
-  size_t sp = line.find(' ');
-  std::string_view first = sp == std::string_view::npos ? line : line.substr(0, sp);
-  // A cheap check before parsing: "2024-05-01T..."
-  if (first.size() < 20 || first[4] != '-' || first[10] != 'T' || !parse_log_time(first))
-    return {std::string_view(), line};
-  return {first, sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1)};
-}
-
-bool ResumePoint::accept(int64_t nanos) {
-  if (last_ && nanos < *last_) return false;
-  if (last_ && nanos == *last_) {
-    ++replayed_at_last_;
-    if (replayed_at_last_ <= count_at_last_) return false;
-    ++count_at_last_;
-    return true;
+  // Watches the app's replicas until Ctrl-C: a stream for each new one, the end of each that goes.
+  void follow_replicas(const std::set<std::string>& initial) {
+    k::WatchOptions wo;
+    wo.label_selector = fmt::format("{}={}", labels::kName, o_.app);
+    while (!util::interrupted()) {
+      Status st = client_.list_watch(k::types::Pod, ns_, wo, [&](const k::WatchEvent& we) {
+        const std::string name = fields::str(we.object, "/metadata/name");
+        if (we.type == "DELETED" || !fields::str(we.object, "/metadata/deletionTimestamp").empty()) {
+          if (auto it = streams_.find(name); it != streams_.end()) it->second->gone.request_stop();
+        } else if ((we.type == "ADDED" || we.type == "MODIFIED") && !streams_.count(name) &&
+                   replica_matches(we.object, o_.app, o_.replica)) {
+          hub_.notice(fmt::format("replica {} appeared", replica_name(name, o_.app)));
+          add(we.object, !initial.count(name));
+        }
+        let_go_of_gone();
+        return !util::interrupted();
+      });
+      if (util::interrupted()) break;
+      if (!st) hub_.notice(fmt::format("lost track of the replicas of {} ({}); retrying", o_.app, st.error().message));
+      if (!util::sleep_for(std::chrono::seconds(1))) break;
+    }
   }
-  last_ = nanos;
-  count_at_last_ = 1;
-  replayed_at_last_ = 1;
-  return true;
-}
 
-std::string ResumePoint::since_time() const {
-  if (!last_) return "";
-  util::TimePoint t{std::chrono::duration_cast<util::Clock::duration>(std::chrono::seconds(*last_ / 1'000'000'000LL))};
-  return util::format_rfc3339(t);
+  // Lets go of finished streams of replicas that are gone.
+  void let_go_of_gone() {
+    for (auto it = streams_.begin(); it != streams_.end();) {
+      if (it->second->done && it->second->gone.stop_requested()) {
+        it->second->thread.join();
+        it = streams_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  k::Client& client_;
+  const std::string& ns_;
+  const LogsOptions& o_;
+  Hub hub_;
+  std::map<std::string, std::unique_ptr<ReplicaStream>> streams_;
+  json replica_sets_ = json::array();
+  int64_t events_since_ = 0;
+};
+
+}  // namespace
+
+Status stream_app_logs(k::Client& client, const std::string& ns, const LogsOptions& o, const LogLineSink& on_line,
+                       const LogNoticeSink& on_notice) {
+  WB_ASSIGN_OR_RETURN(auto chosen, chosen_replicas(client, ns, o));
+  AppLogs logs(client, ns, o, on_line, on_notice);
+  return o.follow ? logs.follow(chosen) : logs.read(chosen);
 }
 
 }  // namespace wb::workbench
