@@ -226,25 +226,9 @@ Status check_digest(const std::string& what, const std::string& expected, const 
   return {};
 }
 
-}  // namespace
-
-Result<PushResult> push_image(oci::Registry& target, const oci::Reference& target_ref,
-                              const std::vector<std::string>& tags_in, oci::Registry& base_registry,
-                              const oci::Reference& base_ref, const jar::LayerPlan& plan, const PushOptions& options) {
-  Progress progress(options.observer);
-  Cancel cancel;
-  const ImageOptions& io = options.image;
-  const LayerOptions layer_options{layer_mtime(io), io.uid, io.gid, io.gzip_level};
-  if (io.gzip_level < 0 || io.gzip_level > 9) {
-    return Error(ErrorCode::Usage, "gzip level " + std::to_string(io.gzip_level) + " is not between 0 and 9");
-  }
-
-  progress.call([&](PushObserver& o) { o.on_step("resolving base image " + base_ref.str()); });
-  WB_ASSIGN_OR_RETURN(Base base, resolve_base(base_registry, base_ref, io.platforms));
-  const MediaFamily family = base.family;
-
-  // Base layers, each once (platforms share none usually, but a digest is a digest).
-  std::vector<json> base_layers;
+// Base layers, each once (platforms share none usually, but a digest is a digest).
+Result<std::vector<json>> distinct_base_layers(const Base& base, const oci::Reference& base_ref) {
+  std::vector<json> layers;
   std::set<std::string> seen;
   for (const BaseImage& img : base.images) {
     for (const json& l : img.manifest["layers"]) {
@@ -252,146 +236,201 @@ Result<PushResult> push_image(oci::Registry& target, const oci::Reference& targe
       if (!oci::is_valid_digest(d)) {
         return Error(ErrorCode::Failure, "base image " + base_ref.str() + " has a layer without a valid digest");
       }
-      if (seen.insert(d).second) base_layers.push_back(l);
+      if (seen.insert(d).second) layers.push_back(l);
     }
   }
+  return layers;
+}
 
-  PushResult result;
-  result.layers.resize(base_layers.size() + plan.layers.size());
-  LayerCache cache(options.cache_file);
-  std::vector<std::function<Status()>> tasks;
-  const bool same_registry = base_ref.registry == target_ref.registry;
-
-  for (size_t i = 0; i < base_layers.size(); ++i) {
-    tasks.push_back([&, i]() -> Status {
-      const json& l = base_layers[i];
-      LayerReport& rep = result.layers[i];
-      rep.name = "base";
-      rep.from_base = true;
-      rep.digest = l["digest"].get<std::string>();
-      rep.size = l.value("size", int64_t{0});
-      const std::string media_type = l.value("mediaType", std::string(layer_media_type(family)));
-      progress.call([&](PushObserver& o) { o.on_layer_started(rep.name, rep.digest, rep.size); });
-      auto finished = [&](LayerFate fate) {
-        rep.fate = fate;
-        progress.call([&](PushObserver& o) { o.on_layer_finished(rep); });
-        return Status{};
-      };
-      if (l.contains("urls")) return finished(LayerFate::Skipped);  // foreign layer: never pushed
-      WB_ASSIGN_OR_RETURN(bool has, target.has_blob(target_ref, rep.digest));
-      if (has) return finished(LayerFate::Skipped);
-      if (same_registry && base_ref.repository != target_ref.repository) {
-        WB_ASSIGN_OR_RETURN(bool mounted, target.mount_blob(target_ref, rep.digest, base_ref.repository));
-        if (mounted) return finished(LayerFate::Mounted);
-      }
-      std::shared_ptr<BlobCopy> copy;
-      auto done = std::make_shared<std::atomic<int64_t>>(0);
-      oci::Registry::BlobOpener open = [&]() -> Result<http::BodyReader> {
-        copy.reset();  // a retry starts the download again
-        copy = std::make_shared<BlobCopy>(base_registry, base_ref, rep.digest, cancel);
-        *done = 0;
-        return http::BodyReader([c = copy, done, &progress, &rep](char* buf, size_t size) -> Result<size_t> {
-          WB_ASSIGN_OR_RETURN(size_t n, c->read(buf, size));
-          *done += static_cast<int64_t>(n);
-          progress.call([&](PushObserver& o) { o.on_layer_bytes(rep.name, *done, rep.size); });
-          return n;
-        });
-      };
-      auto put = target.put_blob(target_ref, open, rep.size, rep.digest, media_type);
-      copy.reset();
-      if (!put.ok()) return std::move(put).error().with_context("copying base layer " + rep.digest);
-      WB_TRY(check_digest("base layer " + rep.digest, rep.digest, put->digest));
-      return finished(LayerFate::Copied);
-    });
+// One push: the layers in parallel (base layers copied, app layers built and uploaded), then
+// per platform a config and a manifest, then the index or manifest under each tag.
+class ImagePush {
+ public:
+  ImagePush(oci::Registry& target, const oci::Reference& target_ref, oci::Registry& base_registry,
+            const oci::Reference& base_ref, const jar::LayerPlan& plan, const PushOptions& options, Base base,
+            std::vector<json> base_layers)
+      : target_(target),
+        target_ref_(target_ref),
+        base_registry_(base_registry),
+        base_ref_(base_ref),
+        plan_(plan),
+        io_(options.image),
+        layer_options_{layer_mtime(io_), io_.uid, io_.gid, io_.gzip_level},
+        parallel_(options.parallel),
+        progress_(options.observer),
+        cache_(options.cache_file),
+        base_(std::move(base)),
+        family_(base_.family),
+        base_layers_(std::move(base_layers)) {
+    result_.layers.resize(base_layers_.size() + plan_.layers.size());
   }
 
-  for (size_t i = 0; i < plan.layers.size(); ++i) {
-    tasks.push_back([&, i]() -> Status {
-      const jar::Layer& layer = plan.layers[i];
-      LayerReport& rep = result.layers[base_layers.size() + i];
-      rep.name = layer.name;
-      progress.call([&](PushObserver& o) { o.on_layer_started(rep.name, "", -1); });
-      auto finished = [&](LayerFate fate) {
-        rep.fate = fate;
-        progress.call([&](PushObserver& o) { o.on_layer_finished(rep); });
-        return Status{};
-      };
-      // The cheap pass: the tar's digest, without compressing.
-      WB_ASSIGN_OR_RETURN(LayerDigests pass1, compute_diff_id(plan.jar, layer, layer_options));
-      if (cancel.stop()) return cancel.error();
-      rep.diff_id = pass1.diff_id;
-      if (auto hit = cache.find(pass1.diff_id, io.gzip_level)) {
-        WB_ASSIGN_OR_RETURN(bool has, target.has_blob(target_ref, hit->digest));
-        if (has) {
-          rep.digest = hit->digest;
-          rep.size = hit->size;
-          return finished(LayerFate::Skipped);
-        }
-      }
-      // Compress while uploading; the digest is known at the end.
-      std::shared_ptr<LayerStream> stream;
-      auto done = std::make_shared<std::atomic<int64_t>>(0);
-      oci::Registry::BlobOpener open = [&]() -> Result<http::BodyReader> {
-        WB_ASSIGN_OR_RETURN(auto s, LayerStream::open(plan.jar, layer, layer_options, LayerStream::Output::Gzip));
-        stream = std::shared_ptr<LayerStream>(std::move(s));
-        *done = 0;
-        return http::BodyReader([s = stream, done, &progress, &rep, &cancel](char* buf, size_t size) -> Result<size_t> {
-          if (cancel.stop()) return cancel.error();
-          WB_ASSIGN_OR_RETURN(size_t n, s->read(buf, size));
-          *done += static_cast<int64_t>(n);
-          progress.call([&](PushObserver& o) { o.on_layer_bytes(rep.name, *done, -1); });
-          return n;
-        });
-      };
-      auto put = target.put_blob(target_ref, open, -1, "", layer_media_type(family));
-      if (!put.ok()) return std::move(put).error().with_context("uploading layer " + layer.name);
-      if (!stream || !stream->finished()) {
-        return Error(ErrorCode::Failure, "the upload of layer " + layer.name + " ended before the layer did");
-      }
-      const LayerDigests& d = stream->digests();
-      if (d.diff_id != pass1.diff_id) {
-        return Error(ErrorCode::Failure, plan.jar.string() + " changed while the image was being built",
-                     "build again once the jar is written");
-      }
-      WB_TRY(check_digest("layer " + layer.name, d.digest, put->digest));
-      rep.digest = d.digest;
-      rep.size = d.size;
-      cache.put(d.diff_id, io.gzip_level, d.digest, d.size);
-      return finished(LayerFate::Uploaded);
-    });
+  Result<PushResult> run(const std::vector<std::string>& tags) {
+    WB_TRY(push_layers());
+    WB_ASSIGN_OR_RETURN(std::vector<PlatformManifest> manifests, push_configs());
+    WB_TRY(put_manifests(manifests, tags));
+    return std::move(result_);
   }
 
-  progress.call([&](PushObserver& o) { o.on_step("pushing layers"); });
-  Status layers_status = run_parallel(tasks, options.parallel, cancel);
-  (void)cache.save();  // best effort: what was learned stays true even if the push failed
-  WB_TRY(layers_status);
+ private:
+  // A platform's manifest, built but not put yet.
+  struct PlatformManifest {
+    std::string bytes;
+    oci::Descriptor descriptor;
+  };
 
-  std::vector<AppLayer> app_layers;
-  for (size_t i = 0; i < plan.layers.size(); ++i) {
-    const LayerReport& r = result.layers[base_layers.size() + i];
-    app_layers.push_back(AppLayer{r.name, r.diff_id, r.digest, r.size});
+  Status push_layers() {
+    std::vector<std::function<Status()>> tasks;
+    for (size_t i = 0; i < base_layers_.size(); ++i) tasks.push_back([this, i] { return push_base_layer(i); });
+    for (size_t i = 0; i < plan_.layers.size(); ++i) tasks.push_back([this, i] { return push_app_layer(i); });
+    progress_.call([&](PushObserver& o) { o.on_step("pushing layers"); });
+    Status layers_status = run_parallel(tasks, parallel_, cancel_);
+    (void)cache_.save();  // best effort: what was learned stays true even if the push failed
+    return layers_status;
+  }
+
+  Status finished(LayerReport& rep, LayerFate fate) {
+    rep.fate = fate;
+    progress_.call([&](PushObserver& o) { o.on_layer_finished(rep); });
+    return {};
+  }
+
+  // Skipped when the target has it, mounted from the base's repository on the same registry,
+  // else streamed from the base registry to the target.
+  Status push_base_layer(size_t i) {
+    const json& l = base_layers_[i];
+    LayerReport& rep = result_.layers[i];
+    rep.name = "base";
+    rep.from_base = true;
+    rep.digest = l["digest"].get<std::string>();
+    rep.size = l.value("size", int64_t{0});
+    const std::string media_type = l.value("mediaType", std::string(layer_media_type(family_)));
+    progress_.call([&](PushObserver& o) { o.on_layer_started(rep.name, rep.digest, rep.size); });
+    if (l.contains("urls")) return finished(rep, LayerFate::Skipped);  // foreign layer: never pushed
+    WB_ASSIGN_OR_RETURN(bool has, target_.has_blob(target_ref_, rep.digest));
+    if (has) return finished(rep, LayerFate::Skipped);
+    if (base_ref_.registry == target_ref_.registry && base_ref_.repository != target_ref_.repository) {
+      WB_ASSIGN_OR_RETURN(bool mounted, target_.mount_blob(target_ref_, rep.digest, base_ref_.repository));
+      if (mounted) return finished(rep, LayerFate::Mounted);
+    }
+    WB_TRY(copy_base_layer(rep, media_type));
+    return finished(rep, LayerFate::Copied);
+  }
+
+  Status copy_base_layer(LayerReport& rep, const std::string& media_type) {
+    std::shared_ptr<BlobCopy> copy;
+    auto done = std::make_shared<std::atomic<int64_t>>(0);
+    oci::Registry::BlobOpener open = [&]() -> Result<http::BodyReader> {
+      copy.reset();  // a retry starts the download again
+      copy = std::make_shared<BlobCopy>(base_registry_, base_ref_, rep.digest, cancel_);
+      *done = 0;
+      return http::BodyReader([c = copy, done, this, &rep](char* buf, size_t size) -> Result<size_t> {
+        WB_ASSIGN_OR_RETURN(size_t n, c->read(buf, size));
+        *done += static_cast<int64_t>(n);
+        progress_.call([&](PushObserver& o) { o.on_layer_bytes(rep.name, *done, rep.size); });
+        return n;
+      });
+    };
+    auto put = target_.put_blob(target_ref_, open, rep.size, rep.digest, media_type);
+    copy.reset();
+    if (!put.ok()) return std::move(put).error().with_context("copying base layer " + rep.digest);
+    return check_digest("base layer " + rep.digest, rep.digest, put->digest);
+  }
+
+  // Skipped when the cache knows its compressed digest and the target has that blob; else
+  // built, compressed and uploaded in one pass.
+  Status push_app_layer(size_t i) {
+    const jar::Layer& layer = plan_.layers[i];
+    LayerReport& rep = result_.layers[base_layers_.size() + i];
+    rep.name = layer.name;
+    progress_.call([&](PushObserver& o) { o.on_layer_started(rep.name, "", -1); });
+    // The cheap pass: the tar's digest, without compressing.
+    WB_ASSIGN_OR_RETURN(LayerDigests pass1, compute_diff_id(plan_.jar, layer, layer_options_));
+    if (cancel_.stop()) return cancel_.error();
+    rep.diff_id = pass1.diff_id;
+    if (auto hit = cache_.find(pass1.diff_id, io_.gzip_level)) {
+      WB_ASSIGN_OR_RETURN(bool has, target_.has_blob(target_ref_, hit->digest));
+      if (has) {
+        rep.digest = hit->digest;
+        rep.size = hit->size;
+        return finished(rep, LayerFate::Skipped);
+      }
+    }
+    WB_TRY(upload_app_layer(layer, rep, pass1.diff_id));
+    return finished(rep, LayerFate::Uploaded);
+  }
+
+  // Compresses while uploading; the digest is known at the end.
+  Status upload_app_layer(const jar::Layer& layer, LayerReport& rep, const std::string& diff_id) {
+    std::shared_ptr<LayerStream> stream;
+    auto done = std::make_shared<std::atomic<int64_t>>(0);
+    oci::Registry::BlobOpener open = [&]() -> Result<http::BodyReader> {
+      WB_ASSIGN_OR_RETURN(auto s, LayerStream::open(plan_.jar, layer, layer_options_, LayerStream::Output::Gzip));
+      stream = std::shared_ptr<LayerStream>(std::move(s));
+      *done = 0;
+      return http::BodyReader([s = stream, done, this, &rep](char* buf, size_t size) -> Result<size_t> {
+        if (cancel_.stop()) return cancel_.error();
+        WB_ASSIGN_OR_RETURN(size_t n, s->read(buf, size));
+        *done += static_cast<int64_t>(n);
+        progress_.call([&](PushObserver& o) { o.on_layer_bytes(rep.name, *done, -1); });
+        return n;
+      });
+    };
+    auto put = target_.put_blob(target_ref_, open, -1, "", layer_media_type(family_));
+    if (!put.ok()) return std::move(put).error().with_context("uploading layer " + layer.name);
+    if (!stream || !stream->finished()) {
+      return Error(ErrorCode::Failure, "the upload of layer " + layer.name + " ended before the layer did");
+    }
+    const LayerDigests& d = stream->digests();
+    if (d.diff_id != diff_id) {
+      return Error(ErrorCode::Failure, plan_.jar.string() + " changed while the image was being built",
+                   "build again once the jar is written");
+    }
+    WB_TRY(check_digest("layer " + layer.name, d.digest, put->digest));
+    rep.digest = d.digest;
+    rep.size = d.size;
+    cache_.put(d.diff_id, io_.gzip_level, d.digest, d.size);
+    return {};
   }
 
   // Configs and manifests per platform; the manifests go up only after every blob is there.
-  progress.call([&](PushObserver& o) { o.on_step("pushing manifests"); });
-  std::vector<std::pair<std::string, std::string>> manifests;  // bytes, digest
-  std::vector<oci::Descriptor> manifest_descs;
-  for (const BaseImage& img : base.images) {
-    json config = build_config(img.config, plan, app_layers, io);
-    std::string config_bytes = to_bytes(config);
+  Result<std::vector<PlatformManifest>> push_configs() {
+    std::vector<AppLayer> app_layers;
+    for (size_t i = 0; i < plan_.layers.size(); ++i) {
+      const LayerReport& r = result_.layers[base_layers_.size() + i];
+      app_layers.push_back(AppLayer{r.name, r.diff_id, r.digest, r.size});
+    }
+    progress_.call([&](PushObserver& o) { o.on_step("pushing manifests"); });
+    std::vector<PlatformManifest> manifests;
+    for (const BaseImage& img : base_.images) {
+      WB_ASSIGN_OR_RETURN(oci::Descriptor config_desc, push_config(img, app_layers));
+      PlatformManifest m;
+      m.bytes = to_bytes(build_manifest(family_, config_desc, img.manifest, app_layers));
+      m.descriptor = manifest_descriptor(img, m.bytes);
+      result_.platforms.push_back(PlatformReport{img.platform.str(), m.descriptor.digest, config_desc.digest});
+      manifests.push_back(std::move(m));
+    }
+    return manifests;
+  }
+
+  Result<oci::Descriptor> push_config(const BaseImage& img, const std::vector<AppLayer>& app_layers) {
+    std::string config_bytes = to_bytes(build_config(img.config, plan_, app_layers, io_));
     oci::Descriptor config_desc;
-    config_desc.media_type = config_media_type(family);
+    config_desc.media_type = config_media_type(family_);
     config_desc.digest = oci::digest_of(config_bytes);
     config_desc.size = static_cast<int64_t>(config_bytes.size());
-    WB_ASSIGN_OR_RETURN(bool has_config, target.has_blob(target_ref, config_desc.digest));
+    WB_ASSIGN_OR_RETURN(bool has_config, target_.has_blob(target_ref_, config_desc.digest));
     if (!has_config) {
-      auto put = oci::put_blob_data(target, target_ref, config_bytes, config_desc.media_type);
+      auto put = oci::put_blob_data(target_, target_ref_, config_bytes, config_desc.media_type);
       if (!put.ok()) return std::move(put).error().with_context("uploading the image config");
       WB_TRY(check_digest("the image config", config_desc.digest, put->digest));
     }
-    std::string bytes = to_bytes(build_manifest(family, config_desc, img.manifest, app_layers));
+    return config_desc;
+  }
+
+  oci::Descriptor manifest_descriptor(const BaseImage& img, const std::string& bytes) const {
     oci::Descriptor md;
-    md.media_type = manifest_media_type(family);
+    md.media_type = manifest_media_type(family_);
     md.digest = oci::digest_of(bytes);
     md.size = static_cast<int64_t>(bytes.size());
     md.platform = img.index_platform ? *img.index_platform : json(nullptr);
@@ -400,42 +439,78 @@ Result<PushResult> push_image(oci::Registry& target, const oci::Reference& targe
       if (!img.platform.variant.empty()) p["variant"] = img.platform.variant;
       md.platform = p;
     }
-    manifests.emplace_back(bytes, md.digest);
-    manifest_descs.push_back(md);
-    result.platforms.push_back(PlatformReport{img.platform.str(), md.digest, config_desc.digest});
+    return md;
   }
 
-  std::vector<std::string> tags = tags_in;
-  if (tags.empty() && !target_ref.tag.empty()) tags.push_back(target_ref.tag);
-  std::string top_bytes;
-  std::string top_type;
-  if (base.is_index) {
-    for (const auto& [bytes, digest] : manifests) {
-      WB_ASSIGN_OR_RETURN(std::string got,
-                          target.put_manifest(by_digest(target_ref, digest), bytes, manifest_media_type(family)));
-      WB_TRY(check_digest("a manifest", digest, got));
+  // An index base: every platform's manifest by digest, then the index on top; else the one
+  // manifest. The top goes up under each tag (by digest when there is none).
+  Status put_manifests(const std::vector<PlatformManifest>& manifests, const std::vector<std::string>& tags_in) {
+    std::vector<std::string> tags = tags_in;
+    if (tags.empty() && !target_ref_.tag.empty()) tags.push_back(target_ref_.tag);
+    std::string top_bytes;
+    std::string top_type;
+    if (base_.is_index) {
+      std::vector<oci::Descriptor> descriptors;
+      for (const PlatformManifest& m : manifests) {
+        WB_ASSIGN_OR_RETURN(std::string got, target_.put_manifest(by_digest(target_ref_, m.descriptor.digest), m.bytes,
+                                                                  manifest_media_type(family_)));
+        WB_TRY(check_digest("a manifest", m.descriptor.digest, got));
+        descriptors.push_back(m.descriptor);
+      }
+      top_bytes = to_bytes(build_index(family_, descriptors));
+      top_type = index_media_type(family_);
+    } else {
+      top_bytes = manifests.front().bytes;
+      top_type = manifest_media_type(family_);
     }
-    top_bytes = to_bytes(build_index(family, manifest_descs));
-    top_type = index_media_type(family);
-  } else {
-    top_bytes = manifests.front().first;
-    top_type = manifest_media_type(family);
-  }
-  const std::string top_digest = oci::digest_of(top_bytes);
-  if (tags.empty()) {
-    WB_ASSIGN_OR_RETURN(std::string got, target.put_manifest(by_digest(target_ref, top_digest), top_bytes, top_type));
-    WB_TRY(check_digest("the image", top_digest, got));
-  }
-  for (const std::string& tag : tags) {
-    WB_ASSIGN_OR_RETURN(std::string got, target.put_manifest(by_tag(target_ref, tag), top_bytes, top_type));
-    WB_TRY(check_digest("the image", top_digest, got));
+    const std::string top_digest = oci::digest_of(top_bytes);
+    if (tags.empty()) {
+      WB_ASSIGN_OR_RETURN(std::string got,
+                          target_.put_manifest(by_digest(target_ref_, top_digest), top_bytes, top_type));
+      WB_TRY(check_digest("the image", top_digest, got));
+    }
+    for (const std::string& tag : tags) {
+      WB_ASSIGN_OR_RETURN(std::string got, target_.put_manifest(by_tag(target_ref_, tag), top_bytes, top_type));
+      WB_TRY(check_digest("the image", top_digest, got));
+    }
+    result_.digest = top_digest;
+    result_.media_type = top_type;
+    result_.reference = target_ref_.with_digest(top_digest);
+    result_.tags = tags;
+    return {};
   }
 
-  result.digest = top_digest;
-  result.media_type = top_type;
-  result.reference = target_ref.with_digest(top_digest);
-  result.tags = tags;
-  return result;
+  oci::Registry& target_;
+  const oci::Reference& target_ref_;
+  oci::Registry& base_registry_;
+  const oci::Reference& base_ref_;
+  const jar::LayerPlan& plan_;
+  const ImageOptions& io_;
+  const LayerOptions layer_options_;
+  const int parallel_;
+  Progress progress_;
+  Cancel cancel_;
+  LayerCache cache_;
+  const Base base_;
+  const MediaFamily family_;
+  const std::vector<json> base_layers_;
+  PushResult result_;
+};
+
+}  // namespace
+
+Result<PushResult> push_image(oci::Registry& target, const oci::Reference& target_ref,
+                              const std::vector<std::string>& tags, oci::Registry& base_registry,
+                              const oci::Reference& base_ref, const jar::LayerPlan& plan, const PushOptions& options) {
+  const int gzip_level = options.image.gzip_level;
+  if (gzip_level < 0 || gzip_level > 9) {
+    return Error(ErrorCode::Usage, "gzip level " + std::to_string(gzip_level) + " is not between 0 and 9");
+  }
+  if (options.observer) options.observer->on_step("resolving base image " + base_ref.str());
+  WB_ASSIGN_OR_RETURN(Base base, resolve_base(base_registry, base_ref, options.image.platforms));
+  WB_ASSIGN_OR_RETURN(std::vector<json> base_layers, distinct_base_layers(base, base_ref));
+  ImagePush push(target, target_ref, base_registry, base_ref, plan, options, std::move(base), std::move(base_layers));
+  return push.run(tags);
 }
 
 }  // namespace wb::image
