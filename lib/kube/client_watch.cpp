@@ -5,6 +5,7 @@
 #include "kube/client_internal.hpp"
 #include "kube/fields.hpp"
 #include "util/interrupt.hpp"
+#include "util/stop.hpp"
 #include "util/strings.hpp"
 
 namespace wb::kube::detail {
@@ -120,100 +121,114 @@ Result<HttpClient::WatchEnd> HttpClient::watch_once(const ResourceType& type, co
   return WatchEnd::StreamEnded;
 }
 
-// list_watch keeps the last state it reported per object so that a re-list after 410 Gone reports
-// only what changed meanwhile: ADDED for new objects, MODIFIED for changed resourceVersions,
-// DELETED (with the last known object) for objects that disappeared.
+namespace {
+
+using EventSink = std::function<bool(const WatchEvent&)>;
+
+// What list_watch has reported: the last state of each object, so that a re-list after 410 Gone
+// reports only what changed meanwhile, and the resourceVersion to resume the watch from.
+struct Reported {
+  std::map<std::string, json> objects;  // by object_key
+  std::string resource_version;
+};
+
+// List items and watch objects may lack apiVersion and kind.
+void add_type(json& object, const ResourceType& type) {
+  if (!object.is_object()) return;
+  if (!object.contains("apiVersion")) object["apiVersion"] = type.api_version();
+  if (!object.contains("kind")) object["kind"] = type.kind;
+}
+
+// Lists afresh and reports the difference from what was reported: ADDED for new objects,
+// MODIFIED for changed resourceVersions, DELETED (with the last known object) for objects that
+// disappeared. False when the caller stopped.
+Result<bool> relist(Client& client, const ResourceType& type, const std::string& ns, const WatchOptions& options,
+                    Reported& reported, const EventSink& on_event) {
+  ListOptions lo;
+  lo.label_selector = options.label_selector;
+  lo.field_selector = options.field_selector;
+  WB_ASSIGN_OR_RETURN(json list, client.list(type, ns, lo));
+  reported.resource_version = fields::str(list, "/metadata/resourceVersion");
+  std::map<std::string, json> now;
+  for (auto& item : list["items"]) {
+    add_type(item, type);
+    std::string key = object_key(item);
+    now[key] = std::move(item);
+  }
+  for (auto& [key, obj] : now) {
+    auto it = reported.objects.find(key);
+    if (it == reported.objects.end()) {
+      if (!on_event({"ADDED", obj})) return false;
+    } else if (fields::str(it->second, "/metadata/resourceVersion") != fields::str(obj, "/metadata/resourceVersion")) {
+      if (!on_event({"MODIFIED", obj})) return false;
+    }
+  }
+  for (auto& [key, obj] : reported.objects)
+    if (!now.count(key))
+      if (!on_event({"DELETED", obj})) return false;
+  reported.objects = std::move(now);
+  return true;
+}
+
+// Notes a watch event's resourceVersion and object and passes it on (BOOKMARKs only move the
+// resume point). False when the caller stopped.
+bool report_event(const WatchEvent& ev, const ResourceType& type, Reported& reported, const EventSink& on_event) {
+  std::string v = fields::str(ev.object, "/metadata/resourceVersion");
+  if (!v.empty()) reported.resource_version = v;
+  if (ev.type == "BOOKMARK") return true;
+  WatchEvent out = ev;
+  add_type(out.object, type);
+  if (ev.type == "DELETED")
+    reported.objects.erase(object_key(ev.object));
+  else if (ev.type == "ADDED" || ev.type == "MODIFIED")
+    reported.objects[object_key(ev.object)] = out.object;
+  return on_event(out);
+}
+
+// Waits before reconnect number `n` (0-based): exponential from retry_base_delay up to
+// retry_max_delay. False when Ctrl-C ended the wait.
+bool back_off(const http::ClientOptions& o, int n) {
+  std::chrono::milliseconds delay = o.retry_base_delay * (1LL << std::min(n, 10));
+  return util::sleep_for(std::min(delay, o.retry_max_delay));
+}
+
+Error interrupted_error() { return Error(ErrorCode::Interrupted, "interrupted"); }
+
+}  // namespace
+
+// A list, then watches that resume where the last one ended; a 410 Gone re-lists, a broken or
+// unavailable stream is reconnected with backoff, up to max_retries times in a row.
 Status HttpClient::list_watch(const ResourceType& type, const std::string& ns, const WatchOptions& options,
-                              const std::function<bool(const WatchEvent&)>& on_event) {
-  std::map<std::string, json> known;
-  std::string rv;
-  int failures = 0;
-
-  auto relist = [&]() -> Result<bool> {
-    ListOptions lo;
-    lo.label_selector = options.label_selector;
-    lo.field_selector = options.field_selector;
-    WB_ASSIGN_OR_RETURN(json list, this->list(type, ns, lo));
-    rv = fields::str(list, "/metadata/resourceVersion");
-    std::map<std::string, json> now;
-    for (auto& item : list["items"]) {
-      if (!item.contains("apiVersion")) item["apiVersion"] = type.api_version();
-      if (!item.contains("kind")) item["kind"] = type.kind;
-      std::string key = object_key(item);
-      now[key] = std::move(item);
-    }
-    for (auto& [key, obj] : now) {
-      auto it = known.find(key);
-      if (it == known.end()) {
-        if (!on_event({"ADDED", obj})) return false;
-      } else if (fields::str(it->second, "/metadata/resourceVersion") !=
-                 fields::str(obj, "/metadata/resourceVersion")) {
-        if (!on_event({"MODIFIED", obj})) return false;
-      }
-    }
-    for (auto& [key, obj] : known)
-      if (!now.count(key))
-        if (!on_event({"DELETED", obj})) return false;
-    known = std::move(now);
-    return true;
-  };
-
-  auto backoff = [&](int n) {
-    auto d = options_.retry_base_delay * (1LL << std::min(n, 10));
-    if (d > options_.retry_max_delay) d = options_.retry_max_delay;
-    auto until = std::chrono::steady_clock::now() + d;
-    while (std::chrono::steady_clock::now() < until) {
-      if (util::interrupted()) return false;
-      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
-          until - std::chrono::steady_clock::now(), std::chrono::milliseconds(50)));
-    }
-    return !util::interrupted();
-  };
-
-  WB_ASSIGN_OR_RETURN(bool go_on, relist());
+                              const EventSink& on_event) {
+  Reported reported;
+  WB_ASSIGN_OR_RETURN(bool go_on, relist(*this, type, ns, options, reported, on_event));
   if (!go_on) return {};
+  int failures = 0;
   while (true) {
-    if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
+    if (util::interrupted()) return interrupted_error();
     WatchOptions wo = options;
-    wo.resource_version = rv;
+    wo.resource_version = reported.resource_version;
     wo.allow_bookmarks = true;
     int events = 0;
-    bool stop = false;
+    bool caller_stopped = false;
     auto r = watch_once(
         type, ns, wo,
         [&](const WatchEvent& ev) {
-          std::string v = fields::str(ev.object, "/metadata/resourceVersion");
-          if (!v.empty()) rv = v;
-          if (ev.type == "BOOKMARK") return true;
-          WatchEvent out = ev;
-          if (out.object.is_object()) {
-            if (!out.object.contains("apiVersion")) out.object["apiVersion"] = type.api_version();
-            if (!out.object.contains("kind")) out.object["kind"] = type.kind;
-          }
-          if (ev.type == "DELETED")
-            known.erase(object_key(ev.object));
-          else if (ev.type == "ADDED" || ev.type == "MODIFIED") {
-            std::string key = object_key(ev.object);
-            known[key] = out.object;
-          }
-          if (!on_event(out)) {
-            stop = true;
-            return false;
-          }
-          return true;
+          caller_stopped = !report_event(ev, type, reported, on_event);
+          return !caller_stopped;
         },
         &events);
-    if (stop) return {};
+    if (caller_stopped) return {};
     if (r) {
       if (*r == WatchEnd::StoppedByCaller) return {};
-      // The server closed the stream (its timeout): resume from rv.
+      // The server closed the stream (its timeout): resume from the last resourceVersion.
       if (events > 0) failures = 0;
-      if (events == 0 && !backoff(0)) return Error(ErrorCode::Interrupted, "interrupted");
+      if (events == 0 && !back_off(options_, 0)) return interrupted_error();
       continue;
     }
     const Error& e = r.error();
     if (e.http_status == 410) {
-      WB_ASSIGN_OR_RETURN(bool cont, relist());
+      WB_ASSIGN_OR_RETURN(bool cont, relist(*this, type, ns, options, reported, on_event));
       if (!cont) return {};
       failures = 0;
       continue;
@@ -221,7 +236,7 @@ Status HttpClient::list_watch(const ResourceType& type, const std::string& ns, c
     if (e.code != ErrorCode::Unavailable && e.code != ErrorCode::Timeout) return e;
     if (events > 0) failures = 0;
     if (++failures > options_.max_retries) return e;
-    if (!backoff(failures - 1)) return Error(ErrorCode::Interrupted, "interrupted");
+    if (!back_off(options_, failures - 1)) return interrupted_error();
   }
 }
 
