@@ -172,6 +172,79 @@ json security_context(const Settings& settings, const BuildContext& ctx) {
   return sc;
 }
 
+// Requests: all of the memory (a JVM's heap is sized from the limit and must not be squeezed),
+// a share of the CPU limit (startup bursts use the rest).
+json resources_for(const std::string& cpu, const std::string& memory, const Settings& settings) {
+  const long long cpu_limit_m = static_cast<long long>(std::ceil(parse_quantity(cpu)->value * 1000.0L - 1e-9L));
+  const int request_percent = std::clamp(settings.get_int("defaults.cpuRequestPercent"), 1, 100);
+  const long long cpu_request_m = std::max(1LL, (cpu_limit_m * request_percent + 99) / 100);
+  return {{"limits", {{"cpu", cpu}, {"memory", memory}}},
+          {"requests", {{"cpu", format_millicores(cpu_request_m)}, {"memory", memory}}}};
+}
+
+// Graceful shutdown: keep serving while endpoints and ingresses forget the pod, then SIGTERM.
+struct Shutdown {
+  int pre_stop = 0;  // seconds the preStop hook sleeps
+  int grace = 0;     // terminationGracePeriodSeconds
+};
+
+Shutdown shutdown_of(const Settings& settings) {
+  Shutdown s;
+  s.pre_stop = std::max(0, settings.get_int("defaults.preStopSleep"));
+  s.grace = std::max(s.pre_stop + 1, settings.get_int("defaults.shutdownSeconds"));
+  return s;
+}
+
+// Whether the pod mounts the node's /etc/localtime (no timezone setting).
+bool host_time(const Settings& settings) { return !settings.get("defaults.timezone"); }
+
+// The app's container: image, port, env, resources, probes, the preStop hook, its mounts.
+json container_for(const AppSpec& spec, const Settings& settings, const BuildContext& ctx, const std::string& image,
+                   json env, json resources) {
+  json container = {
+      {"name", spec.name},
+      {"image", image},
+      {"imagePullPolicy", "IfNotPresent"},
+      {"ports", json::array({{{"name", kPortName}, {"containerPort", spec.port}, {"protocol", "TCP"}}})},
+      {"env", std::move(env)},
+      {"resources", std::move(resources)},
+      {"terminationMessagePolicy", "FallbackToLogsOnError"},
+  };
+  add_probes(container, spec);
+  if (const int pre_stop = shutdown_of(settings).pre_stop; pre_stop > 0)
+    container["lifecycle"] = {
+        {"preStop",
+         {{"exec", {{"command", json::array({settings.text("defaults.preStopCommand"), std::to_string(pre_stop)})}}}}}};
+  if (auto sc = security_context(settings, ctx); !sc.is_null()) container["securityContext"] = sc;
+  json mounts = json::array({{{"name", kTmpVolume}, {"mountPath", "/tmp"}}});
+  if (host_time(settings))
+    mounts.push_back({{"name", kHostTimeVolume}, {"mountPath", "/etc/localtime"}, {"readOnly", true}});
+  container["volumeMounts"] = mounts;
+  return container;
+}
+
+// The pod around the container: volumes, shutdown grace, pull secret, spreading across nodes.
+json pod_spec_for(json container, const Settings& settings, const json& selector) {
+  json volumes = json::array({{{"name", kTmpVolume}, {"emptyDir", json::object()}}});
+  if (host_time(settings))
+    volumes.push_back({{"name", kHostTimeVolume}, {"hostPath", {{"path", "/etc/localtime"}, {"type", ""}}}});
+  json pod_spec = {
+      {"containers", json::array({std::move(container)})},
+      {"volumes", volumes},
+      {"terminationGracePeriodSeconds", shutdown_of(settings).grace},
+  };
+  if (auto secret = settings.get("registry.pullSecret"))
+    pod_spec["imagePullSecrets"] = json::array({{{"name", *secret}}});
+  if (settings.get_bool("scheduling.spreadAcrossNodes"))
+    pod_spec["affinity"] = {{"podAntiAffinity",
+                             {{"preferredDuringSchedulingIgnoredDuringExecution",
+                               json::array({{{"weight", 100},
+                                             {"podAffinityTerm",
+                                              {{"labelSelector", {{"matchLabels", selector}}},
+                                               {"topologyKey", "kubernetes.io/hostname"}}}}})}}}};
+  return pod_spec;
+}
+
 }  // namespace
 
 json app_selector(const std::string& app) { return {{labels::kName, app}, {labels::kApp, app}}; }
@@ -183,59 +256,9 @@ Result<AppObjects> build_objects(const AppSpec& spec, const Settings& settings, 
   WB_ASSIGN_OR_RETURN(auto memory, quantity_for(spec.memory, settings, "defaults.memory", &check_memory));
   const bool tracing = spec.trace.value_or(settings.get_bool("tracing.enabled"));
   const json selector = app_selector(spec.name);
+  json container = container_for(spec, settings, ctx, image, container_env(spec, settings, tracing, out.warnings),
+                                 resources_for(cpu, memory, settings));
 
-  // Requests: all of the memory (a JVM's heap is sized from the limit and must not be squeezed),
-  // a share of the CPU limit (startup bursts use the rest).
-  const long long cpu_limit_m = static_cast<long long>(std::ceil(parse_quantity(cpu)->value * 1000.0L - 1e-9L));
-  const int request_percent = std::clamp(settings.get_int("defaults.cpuRequestPercent"), 1, 100);
-  const long long cpu_request_m = std::max(1LL, (cpu_limit_m * request_percent + 99) / 100);
-
-  json container = {
-      {"name", spec.name},
-      {"image", image},
-      {"imagePullPolicy", "IfNotPresent"},
-      {"ports", json::array({{{"name", kPortName}, {"containerPort", spec.port}, {"protocol", "TCP"}}})},
-      {"env", container_env(spec, settings, tracing, out.warnings)},
-      {"resources",
-       {{"limits", {{"cpu", cpu}, {"memory", memory}}},
-        {"requests", {{"cpu", format_millicores(cpu_request_m)}, {"memory", memory}}}}},
-      {"terminationMessagePolicy", "FallbackToLogsOnError"},
-  };
-  add_probes(container, spec);
-  // Graceful shutdown: keep serving while endpoints and ingresses forget the pod, then SIGTERM.
-  const int pre_stop = std::max(0, settings.get_int("defaults.preStopSleep"));
-  const int grace = std::max(pre_stop + 1, settings.get_int("defaults.shutdownSeconds"));
-  if (pre_stop > 0)
-    container["lifecycle"] = {
-        {"preStop",
-         {{"exec", {{"command", json::array({settings.text("defaults.preStopCommand"), std::to_string(pre_stop)})}}}}}};
-  if (auto sc = security_context(settings, ctx); !sc.is_null()) container["securityContext"] = sc;
-
-  json mounts = json::array({{{"name", kTmpVolume}, {"mountPath", "/tmp"}}});
-  json volumes = json::array({{{"name", kTmpVolume}, {"emptyDir", json::object()}}});
-  if (!settings.get("defaults.timezone")) {
-    mounts.push_back({{"name", kHostTimeVolume}, {"mountPath", "/etc/localtime"}, {"readOnly", true}});
-    volumes.push_back({{"name", kHostTimeVolume}, {"hostPath", {{"path", "/etc/localtime"}, {"type", ""}}}});
-  }
-  container["volumeMounts"] = mounts;
-
-  json pod_spec = {
-      {"containers", json::array({container})},
-      {"volumes", volumes},
-      {"terminationGracePeriodSeconds", grace},
-  };
-  if (auto secret = settings.get("registry.pullSecret"))
-    pod_spec["imagePullSecrets"] = json::array({{{"name", *secret}}});
-  if (settings.get_bool("scheduling.spreadAcrossNodes"))
-    pod_spec["affinity"] = {
-        {"podAntiAffinity",
-         {{"preferredDuringSchedulingIgnoredDuringExecution",
-           json::array({{{"weight", 100},
-                         {"podAffinityTerm",
-                          {{"labelSelector", {{"matchLabels", selector}}},
-                           {"topologyKey", "kubernetes.io/hostname"}}}}})}}}};
-
-  json pod_labels = app_labels(spec, ctx);
   out.deployment = {
       {"apiVersion", "apps/v1"},
       {"kind", "Deployment"},
@@ -245,7 +268,9 @@ Result<AppObjects> build_objects(const AppSpec& spec, const Settings& settings, 
         {"revisionHistoryLimit", std::max(0, settings.get_int("retention.revisions"))},
         {"selector", {{"matchLabels", selector}}},
         {"strategy", {{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxSurge", "25%"}, {"maxUnavailable", 0}}}}},
-        {"template", {{"metadata", {{"labels", pod_labels}}}, {"spec", pod_spec}}}}},
+        {"template",
+         {{"metadata", {{"labels", app_labels(spec, ctx)}}},
+          {"spec", pod_spec_for(std::move(container), settings, selector)}}}}},
   };
 
   out.service = {

@@ -1,10 +1,10 @@
 #include "workbench/core/profile.hpp"
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
-#include <fmt/format.h>
 
 #include "util/fs.hpp"
 #include "util/numbers.hpp"
@@ -17,12 +17,18 @@ using util::ErrorCode;
 
 const char* source_name(Source s) {
   switch (s) {
-    case Source::Default: return "default";
-    case Source::Profile: return "profile";
-    case Source::WorkspaceUse: return "workspace use";
-    case Source::AppFile: return "wb.yaml";
-    case Source::Environment: return "env";
-    case Source::Flag: return "flag";
+    case Source::Default:
+      return "default";
+    case Source::Profile:
+      return "profile";
+    case Source::WorkspaceUse:
+      return "workspace use";
+    case Source::AppFile:
+      return "wb.yaml";
+    case Source::Environment:
+      return "env";
+    case Source::Flag:
+      return "flag";
   }
   return "default";
 }
@@ -94,13 +100,12 @@ Status walk(const YAML::Node& node, const std::string& prefix, const std::string
     if (is_map_prefix(key)) {
       if (value.IsNull()) continue;
       if (!value.IsMap())
-        return Error(ErrorCode::Usage, fmt::format("{}: {} must be a map, e.g. {}: {{\"17\": registry/java:17}}", at,
-                                                   key, key));
+        return Error(ErrorCode::Usage,
+                     fmt::format("{}: {} must be a map, e.g. {}: {{\"17\": registry/java:17}}", at, key, key));
       for (auto m = value.begin(); m != value.end(); ++m) {
         if (!m->second.IsScalar())
-          return Error(ErrorCode::Usage,
-                       fmt::format("{}: {}.{} must be a text value", where(file, m->second.Mark()), key,
-                                   m->first.as<std::string>()));
+          return Error(ErrorCode::Usage, fmt::format("{}: {}.{} must be a text value", where(file, m->second.Mark()),
+                                                     key, m->first.as<std::string>()));
         out[key + "." + m->first.as<std::string>()] = m->second.as<std::string>();
       }
       continue;
@@ -156,7 +161,8 @@ Result<SettingMap> parse_settings_yaml(const std::string& text, const std::strin
   SettingMap out;
   if (root.IsNull()) return out;
   if (!root.IsMap())
-    return Error(ErrorCode::Usage, fmt::format("{}: expected a map of settings (key: value)", where(file_name, root.Mark())));
+    return Error(ErrorCode::Usage,
+                 fmt::format("{}: expected a map of settings (key: value)", where(file_name, root.Mark())));
   try {
     WB_TRY(walk(root, "", file_name, allow_extra_top, out));
   } catch (const YAML::Exception& e) {
@@ -264,72 +270,91 @@ std::optional<std::filesystem::path> find_app_file(const std::filesystem::path& 
   return std::nullopt;
 }
 
-Result<Settings> resolve_settings(const ResolveInputs& in) {
-  Settings s;
-  // Defaults.
-  for (const auto& info : known_settings())
-    if (!info.default_value.empty())
-      s.set(std::string(info.key), {std::string(info.default_value), Source::Default, "built-in"});
+namespace {
 
-  // Profile: --profile, then WB_PROFILE, then the current one.
-  const ConfigDirs dirs = config_dirs(in.env);
-  WB_ASSIGN_OR_RETURN(LocalState state, load_state(dirs));
-  std::string profile = in.profile_flag;
-  std::string profile_origin = "--profile";
-  if (profile.empty()) {
+// The profile asked for: --profile, then WB_PROFILE, then the current one; `origin` names where
+// it came from.
+struct ChosenProfile {
+  std::string name;
+  std::string origin = "--profile";
+};
+
+ChosenProfile chosen_profile(const ResolveInputs& in, const LocalState& state) {
+  ChosenProfile c;
+  c.name = in.profile_flag;
+  if (c.name.empty()) {
     if (auto p = in.env("WB_PROFILE"); p && !p->empty()) {
-      profile = *p;
-      profile_origin = "WB_PROFILE";
+      c.name = *p;
+      c.origin = "WB_PROFILE";
     }
   }
-  if (profile.empty()) profile = state.current_profile;
-  // A path instead of a name (it has a '/' or ends in .yaml/.yml): the profile file itself, e.g. a
-  // GitLab CI/CD variable of type File, whose value is the path of a temporary file.
+  if (c.name.empty()) c.name = state.current_profile;
+  return c;
+}
+
+// A path instead of a name (it has a '/' or ends in .yaml/.yml): the profile file itself, e.g. a
+// GitLab CI/CD variable of type File, whose value is the path of a temporary file.
+bool names_a_file(const std::string& profile) {
   auto ends = [&](const std::string& suffix) {
     return profile.size() > suffix.size() &&
            profile.compare(profile.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
-  const bool profile_is_path = profile.find('/') != std::string::npos || ends(".yaml") || ends(".yml");
-  if (!profile.empty() && profile_is_path) {
-    std::filesystem::path path = util::expand_home(profile);
+  return profile.find('/') != std::string::npos || ends(".yaml") || ends(".yml");
+}
+
+// Sets the values of the profile file `text` read from `path`.
+Status set_from_profile(Settings& s, const std::string& text, const std::filesystem::path& path) {
+  WB_ASSIGN_OR_RETURN(auto values, parse_settings_yaml(text, path.string()));
+  for (auto& [k, v] : values) s.set(k, {v, Source::Profile, path.string()});
+  return {};
+}
+
+// Reads the chosen profile into `s`, with the workspace `wb workspace use` remembered for it.
+Status apply_profile(Settings& s, const ResolveInputs& in, const ConfigDirs& dirs, const LocalState& state) {
+  const ChosenProfile profile = chosen_profile(in, state);
+  if (!profile.name.empty() && names_a_file(profile.name)) {
+    std::filesystem::path path = util::expand_home(profile.name);
     if (path.is_relative() && !in.cwd.empty()) path = in.cwd / path;
     auto text = util::read_file(path);
     if (!text) {
       if (text.error().code != ErrorCode::NotFound) return text.error();
-      return Error(ErrorCode::NotFound, fmt::format("profile file {} not found ({})", path.string(), profile_origin),
-                   "point " + profile_origin + " at a profile file, or name a profile in " + dirs.profiles().string());
+      return Error(ErrorCode::NotFound, fmt::format("profile file {} not found ({})", path.string(), profile.origin),
+                   "point " + profile.origin + " at a profile file, or name a profile in " + dirs.profiles().string());
     }
-    WB_ASSIGN_OR_RETURN(auto values, parse_settings_yaml(*text, path.string()));
-    for (auto& [k, v] : values) s.set(k, {v, Source::Profile, path.string()});
+    WB_TRY(set_from_profile(s, *text, path));
     s.profile_name = path.stem().string();
-  } else if (!profile.empty()) {
-    auto path = dirs.profile_file(profile);
+  } else if (!profile.name.empty()) {
+    auto path = dirs.profile_file(profile.name);
     auto text = util::read_file(path);
     if (!text) {
       if (text.error().code != ErrorCode::NotFound) return text.error();
       auto known = list_profiles(dirs);
       return Error(ErrorCode::NotFound,
-                   fmt::format("profile '{}' not found (known: {})", profile,
+                   fmt::format("profile '{}' not found (known: {})", profile.name,
                                known.empty() ? "none" : util::join(known, ", ")),
-                   "create it with `wb profile init " + profile + "`");
+                   "create it with `wb profile init " + profile.name + "`");
     }
-    WB_ASSIGN_OR_RETURN(auto values, parse_settings_yaml(*text, path.string()));
-    for (auto& [k, v] : values) s.set(k, {v, Source::Profile, path.string()});
-    s.profile_name = profile;
+    WB_TRY(set_from_profile(s, *text, path));
+    s.profile_name = profile.name;
   }
-  if (auto it = state.workspace_by_profile.find(profile); it != state.workspace_by_profile.end())
+  if (auto it = state.workspace_by_profile.find(profile.name); it != state.workspace_by_profile.end())
     s.set("workspace", {it->second, Source::WorkspaceUse, dirs.state_file().string()});
+  return {};
+}
 
-  // App file.
-  if (!in.cwd.empty()) {
-    if (auto app_file = find_app_file(in.cwd)) {
-      WB_ASSIGN_OR_RETURN(auto text, util::read_file(*app_file));
-      WB_ASSIGN_OR_RETURN(auto values, parse_settings_yaml(text, app_file->string(), {"app"}));
-      for (auto& [k, v] : values) s.set(k, {v, Source::AppFile, app_file->string()});
-    }
-  }
+// Reads the app section of the wb.yaml found from `cwd` up, if any.
+Status apply_app_file(Settings& s, const std::filesystem::path& cwd) {
+  if (cwd.empty()) return {};
+  auto app_file = find_app_file(cwd);
+  if (!app_file) return {};
+  WB_ASSIGN_OR_RETURN(auto text, util::read_file(*app_file));
+  WB_ASSIGN_OR_RETURN(auto values, parse_settings_yaml(text, app_file->string(), {"app"}));
+  for (auto& [k, v] : values) s.set(k, {v, Source::AppFile, app_file->string()});
+  return {};
+}
 
-  // Environment.
+// Reads the WB_* variables of the settings (maps have none).
+Status apply_environment(Settings& s, const ResolveInputs& in) {
   for (const auto& info : known_settings()) {
     if (info.type == SettingInfo::Type::Map) continue;
     const std::string key(info.key);
@@ -339,8 +364,21 @@ Result<Settings> resolve_settings(const ResolveInputs& in) {
       s.set(key, {checked, Source::Environment, var});
     }
   }
+  return {};
+}
 
-  // Flags.
+}  // namespace
+
+Result<Settings> resolve_settings(const ResolveInputs& in) {
+  Settings s;
+  for (const auto& info : known_settings())
+    if (!info.default_value.empty())
+      s.set(std::string(info.key), {std::string(info.default_value), Source::Default, "built-in"});
+  const ConfigDirs dirs = config_dirs(in.env);
+  WB_ASSIGN_OR_RETURN(LocalState state, load_state(dirs));
+  WB_TRY(apply_profile(s, in, dirs, state));
+  WB_TRY(apply_app_file(s, in.cwd));
+  WB_TRY(apply_environment(s, in));
   for (const auto& [k, v] : in.flags)
     if (!v.empty()) s.set(k, {v, Source::Flag, "--" + k});
   return s;
