@@ -104,9 +104,9 @@ Result<Registry::Manifest> OciLayout::get_manifest(const Reference& ref) {
   {
     WB_ASSIGN_OR_RETURN(std::vector<Descriptor> entries, index());
     for (const Descriptor& d : entries) {
-      bool match = ref.digest.empty() ? (d.annotations.count(kRefNameAnnotation) &&
-                                         d.annotations.at(kRefNameAnnotation) == ref.tag)
-                                      : d.digest == ref.digest;
+      bool match = ref.digest.empty()
+                       ? (d.annotations.count(kRefNameAnnotation) && d.annotations.at(kRefNameAnnotation) == ref.tag)
+                       : d.digest == ref.digest;
       if (match) {
         found = d;
         break;
@@ -172,8 +172,7 @@ Result<bool> OciLayout::mount_blob(const Reference& repo, const std::string& dig
 Result<Descriptor> OciLayout::put_blob(const Reference& repo, const http::BodyReader& reader, int64_t size,
                                        const std::string& known_digest, const std::string& media_type) {
   if (!known_digest.empty()) {
-    if (!is_valid_digest(known_digest))
-      return Error(ErrorCode::Usage, "'" + known_digest + "' is not a sha256 digest");
+    if (!is_valid_digest(known_digest)) return Error(ErrorCode::Usage, "'" + known_digest + "' is not a sha256 digest");
     WB_ASSIGN_OR_RETURN(bool present, has_blob(repo, known_digest));
     if (present) {
       std::error_code ec;
@@ -208,8 +207,8 @@ Result<Descriptor> OciLayout::put_blob(const Reference& repo, const http::BodyRe
     if (int err = util::write_all(fd.get(), std::string_view(buf.data(), n))) return io_error("write to", dir, err);
   }
   if (size >= 0 && total != size)
-    return Error(ErrorCode::Failure, "the blob has " + std::to_string(total) + " bytes, not the " +
-                                         std::to_string(size) + " announced");
+    return Error(ErrorCode::Failure,
+                 "the blob has " + std::to_string(total) + " bytes, not the " + std::to_string(size) + " announced");
   Descriptor d;
   d.digest = "sha256:" + hasher.hex_digest();
   d.size = total;
@@ -255,12 +254,37 @@ Status OciLayout::delete_manifest(const Reference& ref) {
   json kept = json::array();
   bool removed = false;
   for (const json& m : index["manifests"]) {
-    if (m.value("digest", "") == ref.digest) removed = true;
-    else kept.push_back(m);
+    if (m.value("digest", "") == ref.digest)
+      removed = true;
+    else
+      kept.push_back(m);
   }
   if (!removed) return Error(ErrorCode::NotFound, "manifest " + ref.digest + " is not listed in " + dir_.string());
   index["manifests"] = kept;
   return write_index(index);
+}
+
+Result<Descriptor> OciLayout::put_blob(const Reference& repo, const BlobOpener& open, int64_t size,
+                                       const std::string& known_digest, const std::string& media_type) {
+  WB_ASSIGN_OR_RETURN(http::BodyReader reader, open());
+  return put_blob(repo, reader, size, known_digest, media_type);
+}
+
+Result<Descriptor> OciLayout::head_manifest(const Reference& ref) {
+  WB_ASSIGN_OR_RETURN(Manifest m, get_manifest(ref));
+  return descriptor_of(m);
+}
+
+Result<std::vector<std::string>> OciLayout::list_tags(const Reference& repo) {
+  return Error(ErrorCode::Failure, "listing the tags of " + repo.name() + " is not supported here");
+}
+
+Status OciLayout::ping(const std::string& registry) {
+  return Error(ErrorCode::Failure, "checking registry " + registry + " is not supported here");
+}
+
+Status OciLayout::check_push(const Reference& repo) {
+  return Error(ErrorCode::Failure, "checking push access to " + repo.name() + " is not supported here");
 }
 
 namespace {
@@ -307,7 +331,7 @@ bool safe_layout_path(const std::string& name) {
   if (!parts.empty() && parts.back().empty()) parts.pop_back();  // "blobs/" directory entries
   if (parts.empty() || parts[0] != "blobs" || parts.size() > 3) return false;
   for (const std::string& p : parts)
-    if (p.empty() || p == "." || p == ".." ) return false;
+    if (p.empty() || p == "." || p == "..") return false;
   if (parts.size() >= 2)
     for (char c : parts[1])
       if (!std::isalnum(static_cast<unsigned char>(c))) return false;

@@ -37,13 +37,21 @@ class OciLayout final : public Registry {
   // Writes to a temporary file, checks size and digest, then renames into blobs/sha256/.
   Result<Descriptor> put_blob(const Reference& repo, const http::BodyReader& reader, int64_t size,
                               const std::string& known_digest, const std::string& media_type) override;
-  using Registry::put_blob;
+  // Reads `open`'s source once (a local write is not retried).
+  Result<Descriptor> put_blob(const Reference& repo, const BlobOpener& open, int64_t size,
+                              const std::string& known_digest, const std::string& media_type) override;
+  // The descriptor of the manifest, read whole.
+  Result<Descriptor> head_manifest(const Reference& ref) override;
   // Stores the manifest blob; with a tag, adds (or replaces) the index entry with that ref.name;
   // without one, adds an untagged entry unless the digest is listed already.
   Result<std::string> put_manifest(const Reference& ref, const std::string& bytes,
                                    const std::string& media_type) override;
   // Removes the index entries for ref.digest (the blobs stay).
   Status delete_manifest(const Reference& ref_with_digest) override;
+  // A layout is no registry to list, reach or check: these fail, saying so.
+  Result<std::vector<std::string>> list_tags(const Reference& repo) override;
+  Status ping(const std::string& registry) override;
+  Status check_push(const Reference& repo) override;
 
  private:
   explicit OciLayout(std::filesystem::path dir) : dir_(std::move(dir)) {}

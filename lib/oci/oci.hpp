@@ -7,12 +7,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "http/http.hpp"
 #include "util/result.hpp"
@@ -97,31 +96,33 @@ class Registry {
   virtual Result<std::string> put_manifest(const Reference& ref, const std::string& bytes,
                                            const std::string& media_type) = 0;
 
-  // --- additions (with defaults so that test fakes need not implement them) ---
-
   // Opens the blob's bytes from the start. Called once per attempt: an upload that broke off and
   // cannot be resumed where the registry stopped starts again from a fresh reader.
   using BlobOpener = std::function<Result<http::BodyReader>()>;
   // Like put_blob(reader...), but can retry/resume after transient failures because the source
-  // can be re-read. The default calls `open` once and forwards to the reader overload.
+  // can be re-read.
   virtual Result<Descriptor> put_blob(const Reference& repo, const BlobOpener& open, int64_t size,
-                                      const std::string& known_digest, const std::string& media_type);
+                                      const std::string& known_digest, const std::string& media_type) = 0;
   // HEAD a manifest: its descriptor (media type, digest, size). NotFound when absent.
-  // The default fetches it with get_manifest.
-  virtual Result<Descriptor> head_manifest(const Reference& ref);
-  // Deletes the manifest `ref.digest` (every tag on it goes). The default: not supported.
-  virtual Status delete_manifest(const Reference& ref_with_digest);
+  virtual Result<Descriptor> head_manifest(const Reference& ref) = 0;
+  // Deletes the manifest `ref.digest` (every tag on it goes).
+  virtual Status delete_manifest(const Reference& ref_with_digest) = 0;
   // Every tag of the repository `repo` (its tag/digest ignored), all pages, in the registry's
-  // order; empty when the repository does not exist. The default: not supported.
-  virtual Result<std::vector<std::string>> list_tags(const Reference& repo);
+  // order; empty when the repository does not exist.
+  virtual Result<std::vector<std::string>> list_tags(const Reference& repo) = 0;
   // Reaches the registry's /v2/ endpoint (an answer that asks for credentials counts as reached).
-  // Unavailable when nothing answers. The default: not supported.
-  virtual Status ping(const std::string& registry);
+  // Unavailable when nothing answers.
+  virtual Status ping(const std::string& registry) = 0;
   // Proves push access to `repo` without leaving anything behind: opens a blob upload session
-  // and cancels it (DELETE of the upload URL). Auth when pushing is not allowed. The default:
-  // not supported.
-  virtual Status check_push(const Reference& repo);
+  // and cancels it (DELETE of the upload URL). Auth when pushing is not allowed.
+  virtual Status check_push(const Reference& repo) = 0;
 };
+
+// The descriptor of a manifest fetched whole (for registries that cannot HEAD it).
+Descriptor descriptor_of(const Registry::Manifest& manifest);
+// A BlobOpener that hands out `reader` (which must outlive it) once: for sources that cannot be
+// read a second time.
+Registry::BlobOpener open_once(const http::BodyReader& reader);
 
 // Uploads bytes held in memory (configs, small layers) through put_blob.
 Result<Descriptor> put_blob_data(Registry& registry, const Reference& repo, std::string_view data,

@@ -1,4 +1,4 @@
-// Default implementations of the optional Registry operations and blob sources.
+// Blob sources for Registry::put_blob, and a manifest's descriptor.
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -11,35 +11,21 @@ namespace wb::oci {
 using util::Error;
 using util::ErrorCode;
 
-Result<Descriptor> Registry::put_blob(const Reference& repo, const BlobOpener& open, int64_t size,
-                                      const std::string& known_digest, const std::string& media_type) {
-  WB_ASSIGN_OR_RETURN(http::BodyReader reader, open());
-  return put_blob(repo, reader, size, known_digest, media_type);
-}
-
-Result<Descriptor> Registry::head_manifest(const Reference& ref) {
-  WB_ASSIGN_OR_RETURN(Manifest m, get_manifest(ref));
+Descriptor descriptor_of(const Registry::Manifest& manifest) {
   Descriptor d;
-  d.media_type = m.media_type;
-  d.digest = m.digest;
-  d.size = static_cast<int64_t>(m.bytes.size());
+  d.media_type = manifest.media_type;
+  d.digest = manifest.digest;
+  d.size = static_cast<int64_t>(manifest.bytes.size());
   return d;
 }
 
-Status Registry::delete_manifest(const Reference& ref_with_digest) {
-  return Error(ErrorCode::Failure, "deleting " + ref_with_digest.str() + " is not supported here");
-}
-
-Result<std::vector<std::string>> Registry::list_tags(const Reference& repo) {
-  return Error(ErrorCode::Failure, "listing the tags of " + repo.name() + " is not supported here");
-}
-
-Status Registry::ping(const std::string& registry) {
-  return Error(ErrorCode::Failure, "checking registry " + registry + " is not supported here");
-}
-
-Status Registry::check_push(const Reference& repo) {
-  return Error(ErrorCode::Failure, "checking push access to " + repo.name() + " is not supported here");
+Registry::BlobOpener open_once(const http::BodyReader& reader) {
+  auto used = std::make_shared<bool>(false);
+  return [&reader, used]() -> Result<http::BodyReader> {
+    if (*used) return Error(ErrorCode::Failure, "the blob source cannot be read a second time");
+    *used = true;
+    return reader;
+  };
 }
 
 Result<Descriptor> put_blob_data(Registry& registry, const Reference& repo, std::string_view data,

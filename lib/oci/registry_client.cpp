@@ -58,12 +58,17 @@ Result<Descriptor> Client::head_manifest(const Reference& ref) {
   auto digest = r.headers.get("docker-content-digest");
   auto length = r.headers.get("content-length");
   auto type = r.headers.get("content-type");
-  if (!digest || !is_valid_digest(*digest) || !length || !type) return Registry::head_manifest(ref);
+  // A registry that does not say it all in the headers: fetch the manifest whole.
+  auto whole = [&]() -> Result<Descriptor> {
+    WB_ASSIGN_OR_RETURN(Manifest m, get_manifest(ref));
+    return descriptor_of(m);
+  };
+  if (!digest || !is_valid_digest(*digest) || !length || !type) return whole();
   Descriptor d;
   d.digest = *digest;
   d.media_type = strip_media_params(*type);
   auto size = util::parse_int<int64_t>(*length, "", 0);
-  if (!size) return Registry::head_manifest(ref);
+  if (!size) return whole();
   d.size = *size;
   return d;
 }

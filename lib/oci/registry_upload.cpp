@@ -112,13 +112,7 @@ class BlobStream {
 Result<Descriptor> Client::put_blob(const Reference& repo, const http::BodyReader& reader, int64_t size,
                                     const std::string& known_digest, const std::string& media_type) {
   // A reader can be consumed only once: the source cannot be re-opened.
-  auto used = std::make_shared<bool>(false);
-  BlobOpener once = [&reader, used]() -> Result<http::BodyReader> {
-    if (*used) return Error(ErrorCode::Failure, "the blob source cannot be read a second time");
-    *used = true;
-    return reader;
-  };
-  return put_blob(repo, once, size, known_digest, media_type);
+  return put_blob(repo, open_once(reader), size, known_digest, media_type);
 }
 
 Result<Descriptor> Client::put_blob(const Reference& repo, const BlobOpener& open, int64_t size,

@@ -1,14 +1,16 @@
-// An in-memory oci::Registry for tests. It checks what it receives like a real registry would:
-// blob digests and sizes, manifests that reference only blobs/manifests it has, digest refs.
+// An in-memory oci::Registry for tests (image, workbench and cli). It checks what it receives like
+// a real registry would: blob digests and sizes, manifests that reference only blobs/manifests it
+// has, digest refs. It records deletes, pings and push checks, and can refuse deletes or fail
+// the checks as a registry may.
 #pragma once
 
 #include <functional>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "oci/oci.hpp"
 
@@ -21,22 +23,26 @@ class FakeRegistry : public oci::Registry {
   using ErrorCode = util::ErrorCode;
   template <class T>
   using Result = util::Result<T>;
-  using oci::Registry::put_blob;
 
   struct Repo {
-    std::map<std::string, std::string> blobs;                                 // digest -> bytes
-    std::map<std::string, std::pair<std::string, std::string>> manifests;     // digest -> bytes, type
-    std::map<std::string, std::string> tags;                                  // tag -> digest
+    std::map<std::string, std::string> blobs;                              // digest -> bytes
+    std::map<std::string, std::pair<std::string, std::string>> manifests;  // digest -> bytes, type
+    std::map<std::string, std::string> tags;                               // tag -> digest
   };
 
   std::map<std::string, Repo> repos;  // by repository
   bool allow_mount = true;
   // Called before a manifest is stored; an error fails the PUT.
   std::function<util::Status(const oci::Reference&)> before_put_manifest;
-  // Counters.
+  bool deletes_refused = false;                 // deletes answer 405, as with REGISTRY_STORAGE_DELETE_ENABLED off
+  std::optional<util::Error> ping_error;        // what ping answers
+  std::optional<util::Error> check_push_error;  // what check_push answers
+  // Counters and records.
   int blob_puts = 0;
   int mounts = 0;
   int manifest_puts = 0;
+  std::vector<std::string> deleted;  // "registry/repository@digest"
+  std::vector<std::string> pinged, push_checked;
 
   Result<Manifest> get_manifest(const oci::Reference& ref) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -72,7 +78,8 @@ class FakeRegistry : public oci::Registry {
     return {};
   }
 
-  Result<bool> mount_blob(const oci::Reference& repo, const std::string& digest, const std::string& from_repo) override {
+  Result<bool> mount_blob(const oci::Reference& repo, const std::string& digest,
+                          const std::string& from_repo) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (!allow_mount) return false;
     auto& from = repos[from_repo].blobs;
@@ -108,6 +115,53 @@ class FakeRegistry : public oci::Registry {
     d.digest = digest;
     d.size = static_cast<int64_t>(bytes.size());
     return d;
+  }
+
+  // Opens the source once (a retry is the client's business, not the store's).
+  Result<oci::Descriptor> put_blob(const oci::Reference& repo, const BlobOpener& open, int64_t size,
+                                   const std::string& known_digest, const std::string& media_type) override {
+    auto reader = open();
+    if (!reader.ok()) return reader.error();
+    return put_blob(repo, *reader, size, known_digest, media_type);
+  }
+
+  Result<oci::Descriptor> head_manifest(const oci::Reference& ref) override {
+    auto m = get_manifest(ref);
+    if (!m.ok()) return m.error();
+    return oci::descriptor_of(*m);
+  }
+
+  util::Status delete_manifest(const oci::Reference& ref) override {
+    if (deletes_refused)
+      return Error(ErrorCode::Failure, "registry " + ref.registry + " does not allow deleting images", "", 405);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& repo = repos[ref.repository];
+    repo.manifests.erase(ref.digest);
+    for (auto it = repo.tags.begin(); it != repo.tags.end();)
+      it = it->second == ref.digest ? repo.tags.erase(it) : std::next(it);
+    deleted.push_back(ref.with_digest(ref.digest));
+    return {};
+  }
+
+  Result<std::vector<std::string>> list_tags(const oci::Reference& ref) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> tags;
+    for (const auto& [tag, digest] : repos[ref.repository].tags) tags.push_back(tag);
+    return tags;
+  }
+
+  util::Status ping(const std::string& registry) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    pinged.push_back(registry);
+    if (ping_error) return *ping_error;
+    return {};
+  }
+
+  util::Status check_push(const oci::Reference& repo) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    push_checked.push_back(repo.name());
+    if (check_push_error) return *check_push_error;
+    return {};
   }
 
   Result<std::string> put_manifest(const oci::Reference& ref, const std::string& bytes,

@@ -307,6 +307,7 @@ TEST_CASE("gc: retention settings with floors", "[workbench][gc]") {
 // ---------------------------------------------------------------- applying a plan
 
 #include "../cli/fake_client.hpp"
+#include "image/fake_registry.hpp"
 
 namespace {
 
@@ -325,37 +326,8 @@ class RecordingClient : public wb::test::FakeClient {
   }
 };
 
-// Records manifest deletes; refuses them (405) when deletes are off.
-class RecordingRegistry : public wb::oci::Registry {
- public:
-  std::vector<std::string> deleted;
-  bool deletes_enabled = true;
-  wb::util::Status delete_manifest(const wb::oci::Reference& ref) override {
-    if (!deletes_enabled)
-      return wb::util::Error(wb::util::ErrorCode::Failure, "registry r does not allow deleting images", "", 405);
-    deleted.push_back(ref.with_digest(ref.digest));
-    return {};
-  }
-  wb::util::Result<Manifest> get_manifest(const wb::oci::Reference&) override { return unexpected(); }
-  wb::util::Result<bool> has_blob(const wb::oci::Reference&, const std::string&) override { return unexpected(); }
-  wb::util::Status get_blob(const wb::oci::Reference&, const std::string&, const wb::http::BodySink&) override {
-    return unexpected();
-  }
-  wb::util::Result<bool> mount_blob(const wb::oci::Reference&, const std::string&, const std::string&) override {
-    return unexpected();
-  }
-  wb::util::Result<wb::oci::Descriptor> put_blob(const wb::oci::Reference&, const wb::http::BodyReader&, int64_t,
-                                                 const std::string&, const std::string&) override {
-    return unexpected();
-  }
-  wb::util::Result<std::string> put_manifest(const wb::oci::Reference&, const std::string&,
-                                             const std::string&) override {
-    return unexpected();
-  }
-
- private:
-  static wb::util::Error unexpected() { return wb::util::Error(wb::util::ErrorCode::Failure, "unexpected call"); }
-};
+// Records manifest deletes; refuses them (405) when deletes_refused.
+using RecordingRegistry = wb::test::FakeRegistry;
 
 GcPlan plan_to_apply() {
   GcSnapshot s = fifteen_pushes(13);
@@ -409,7 +381,7 @@ TEST_CASE("gc apply: a registry that refuses deletes is asked once and is no fai
   RecordingClient client;
   add_replica_sets(client, 13);
   RecordingRegistry registry;
-  registry.deletes_enabled = false;
+  registry.deletes_refused = true;
   GcOutcome out = apply_gc_plan(client, &registry, plan);
   CHECK_FALSE(out.failure);
   CHECK(out.registry_refused);
