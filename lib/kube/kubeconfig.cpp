@@ -1,11 +1,10 @@
 #include "kube/kubeconfig.hpp"
 
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cstdlib>
-
-#include <yaml-cpp/yaml.h>
 
 #include "util/encoding.hpp"
 #include "util/fs.hpp"
@@ -52,7 +51,8 @@ bool boolean(const YAML::Node& map, const char* key) {
   YAML::Node n = map[key];
   if (!n || n.IsNull()) return false;
   bool v = false;
-  if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v)) fail_at(n, std::string("'") + key + "' must be true or false");
+  if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v))
+    fail_at(n, std::string("'") + key + "' must be true or false");
   return v;
 }
 
@@ -203,7 +203,7 @@ Result<Kubeconfig> load_kubeconfig(const LoadOptions& options) {
   bool skip_missing = true;
   if (!options.explicit_path.empty()) {
     fs::path p = options.explicit_path.rfind("~/", 0) == 0 ? util::expand_home(options.explicit_path)
-                                                              : fs::path(options.explicit_path);
+                                                           : fs::path(options.explicit_path);
     if (!file_exists(p))
       return Error(ErrorCode::NotFound, "kubeconfig file " + p.string() + " does not exist",
                    "check the --kubeconfig path");
@@ -257,16 +257,17 @@ Status require_file(const std::string& path, const std::string& what) {
   return Error(ErrorCode::NotFound, what + " file " + path + " does not exist");
 }
 
-}  // namespace
-
-Result<RestConfig> resolve_context(const Kubeconfig& config, const ResolveOptions& options) {
+// The context to use: the one asked for, else the current one.
+Result<std::pair<std::string, const ContextEntry*>> find_context(const Kubeconfig& config,
+                                                                 const ResolveOptions& options) {
   std::string name = options.context.empty() ? config.current_context : options.context;
   std::vector<std::string> known = keys_of(config.contexts);
   if (name.empty()) {
     if (known.empty())
       return Error(ErrorCode::Usage, "the kubeconfig defines no contexts",
                    "ask your cluster administrator for a kubeconfig, or set KUBECONFIG");
-    return Error(ErrorCode::Usage, "no current context in kubeconfig; pass --context (known: " + quote_list(known) + ")");
+    return Error(ErrorCode::Usage,
+                 "no current context in kubeconfig; pass --context (known: " + quote_list(known) + ")");
   }
   auto ctx_it = config.contexts.find(name);
   if (ctx_it == config.contexts.end()) {
@@ -275,23 +276,31 @@ Result<RestConfig> resolve_context(const Kubeconfig& config, const ResolveOption
                  "context '" + name + "' not found in kubeconfig (known: " + quote_list(known) + ")",
                  close.empty() ? std::string() : "did you mean '" + close + "'?");
   }
-  const ContextEntry& ctx = ctx_it->second;
+  return std::make_pair(name, &ctx_it->second);
+}
+
+Result<const ClusterEntry*> find_cluster(const Kubeconfig& config, const std::string& context_name,
+                                         const ContextEntry& ctx) {
   if (ctx.cluster.empty())
-    return Error(ErrorCode::Usage, "context '" + name + "' in kubeconfig names no cluster");
+    return Error(ErrorCode::Usage, "context '" + context_name + "' in kubeconfig names no cluster");
   auto cl_it = config.clusters.find(ctx.cluster);
   if (cl_it == config.clusters.end())
-    return Error(ErrorCode::NotFound, "cluster '" + ctx.cluster + "' (used by context '" + name +
+    return Error(ErrorCode::NotFound, "cluster '" + ctx.cluster + "' (used by context '" + context_name +
                                           "') not found in kubeconfig (known: " + quote_list(keys_of(config.clusters)) +
                                           ")");
-  const ClusterEntry& cluster = cl_it->second;
-  if (cluster.server.empty())
+  if (cl_it->second.server.empty())
     return Error(ErrorCode::Usage, "cluster '" + ctx.cluster + "' in kubeconfig has no server URL");
+  return &cl_it->second;
+}
 
+// Where the server is and how to trust it.
+Result<RestConfig> cluster_config(const std::string& context_name, const ContextEntry& ctx,
+                                  const ClusterEntry& cluster) {
   RestConfig rc;
   rc.server = cluster.server;
   while (!rc.server.empty() && rc.server.back() == '/') rc.server.pop_back();
   rc.namespace_ = ctx.namespace_;
-  rc.context_name = name;
+  rc.context_name = context_name;
   rc.user_name = ctx.user;
   rc.proxy = cluster.proxy_url;
   rc.tls.insecure = cluster.insecure_skip_tls_verify;
@@ -301,82 +310,112 @@ Result<RestConfig> resolve_context(const Kubeconfig& config, const ResolveOption
     rc.tls.ca_file = cluster.certificate_authority;
     rc.tls.ca_data = cluster.certificate_authority_data;
   }
+  return rc;
+}
 
-  if (ctx.user.empty()) return rc;  // anonymous
-  auto u_it = config.users.find(ctx.user);
-  if (u_it == config.users.end())
-    return Error(ErrorCode::NotFound, "user '" + ctx.user + "' (used by context '" + name +
-                                          "') not found in kubeconfig (known: " + quote_list(keys_of(config.users)) +
-                                          ")");
-  const UserEntry& user = u_it->second;
-  std::string uwhat = "user '" + ctx.user + "'";
-
-  // Client certificate: data wins over a file, as in client-go.
+// The user's client certificate and key: data wins over a file, as in client-go; one without
+// the other is a usage error.
+Status add_client_certificate(const UserEntry& user, const std::string& uwhat, http::TlsOptions& tls) {
   if (!user.client_certificate_data.empty())
-    rc.tls.client_cert_data = user.client_certificate_data;
+    tls.client_cert_data = user.client_certificate_data;
   else if (!user.client_certificate.empty()) {
     WB_TRY(require_file(user.client_certificate, "client-certificate (" + uwhat + ")"));
-    rc.tls.client_cert_file = user.client_certificate;
+    tls.client_cert_file = user.client_certificate;
   }
   if (!user.client_key_data.empty())
-    rc.tls.client_key_data = user.client_key_data;
+    tls.client_key_data = user.client_key_data;
   else if (!user.client_key.empty()) {
     WB_TRY(require_file(user.client_key, "client-key (" + uwhat + ")"));
-    rc.tls.client_key_file = user.client_key;
+    tls.client_key_file = user.client_key;
   }
-  bool has_cert = !rc.tls.client_cert_data.empty() || !rc.tls.client_cert_file.empty();
-  bool has_key = !rc.tls.client_key_data.empty() || !rc.tls.client_key_file.empty();
+  bool has_cert = !tls.client_cert_data.empty() || !tls.client_cert_file.empty();
+  bool has_key = !tls.client_key_data.empty() || !tls.client_key_file.empty();
   if (has_cert != has_key)
     return Error(ErrorCode::Usage, uwhat + " in kubeconfig has a client " + (has_cert ? "certificate" : "key") +
                                        " but no client " + (has_cert ? "key" : "certificate"));
+  return {};
+}
 
-  if (!user.token.empty()) {
-    rc.credentials = static_token_source(user.token);
-  } else if (!user.token_file.empty()) {
+// An exec plugin's command, apiVersion and interactiveMode as client-go accepts them.
+Status check_exec_plugin(const ExecConfig& x, const std::string& uwhat) {
+  if (x.command.empty()) return Error(ErrorCode::Usage, "exec plugin of " + uwhat + " in kubeconfig has no command");
+  if (x.api_version != "client.authentication.k8s.io/v1" && x.api_version != "client.authentication.k8s.io/v1beta1")
+    return Error(ErrorCode::Usage, "exec plugin of " + uwhat + " uses apiVersion '" + x.api_version +
+                                       "'; supported: client.authentication.k8s.io/v1 and v1beta1");
+  if (x.api_version == "client.authentication.k8s.io/v1" && x.interactive_mode.empty())
+    return Error(ErrorCode::Usage, "exec plugin of " + uwhat +
+                                       " uses client.authentication.k8s.io/v1 and must set interactiveMode "
+                                       "(Never, IfAvailable or Always)");
+  if (!x.interactive_mode.empty() && x.interactive_mode != "Never" && x.interactive_mode != "IfAvailable" &&
+      x.interactive_mode != "Always")
+    return Error(ErrorCode::Usage, "exec plugin of " + uwhat + " has invalid interactiveMode '" + x.interactive_mode +
+                                       "' (Never, IfAvailable or Always)");
+  return {};
+}
+
+// The cluster as an exec plugin with provideClusterInfo sees it (KUBERNETES_EXEC_INFO).
+nlohmann::json exec_cluster_info(const std::string& server, const ClusterEntry& cluster) {
+  nlohmann::json c = {{"server", server}};
+  if (!cluster.tls_server_name.empty()) c["tls-server-name"] = cluster.tls_server_name;
+  if (cluster.insecure_skip_tls_verify) c["insecure-skip-tls-verify"] = true;
+  std::string ca = cluster.certificate_authority_data;
+  if (ca.empty() && !cluster.certificate_authority.empty()) {
+    auto r = util::read_file(cluster.certificate_authority);
+    if (r) ca = *r;
+  }
+  if (!ca.empty()) c["certificate-authority-data"] = util::base64_encode(ca);
+  if (!cluster.proxy_url.empty()) c["proxy-url"] = cluster.proxy_url;
+  return c;
+}
+
+// The user's credentials, in client-go's order: token, tokenFile, exec plugin, basic auth; an
+// auth-provider is refused. Null for a user with none of them (a client certificate alone).
+Result<std::shared_ptr<CredentialSource>> user_credentials(const UserEntry& user, const std::string& user_name,
+                                                           const std::string& server, const ClusterEntry& cluster,
+                                                           const ResolveOptions& options) {
+  const std::string uwhat = "user '" + user_name + "'";
+  if (!user.token.empty()) return static_token_source(user.token);
+  if (!user.token_file.empty()) {
     WB_TRY(require_file(user.token_file, "tokenFile (" + uwhat + ")"));
-    rc.credentials = token_file_source(user.token_file);
-  } else if (user.exec) {
-    const ExecConfig& x = *user.exec;
-    if (x.command.empty()) return Error(ErrorCode::Usage, "exec plugin of " + uwhat + " in kubeconfig has no command");
-    if (x.api_version != "client.authentication.k8s.io/v1" && x.api_version != "client.authentication.k8s.io/v1beta1")
-      return Error(ErrorCode::Usage, "exec plugin of " + uwhat + " uses apiVersion '" + x.api_version +
-                                         "'; supported: client.authentication.k8s.io/v1 and v1beta1");
-    if (x.api_version == "client.authentication.k8s.io/v1" && x.interactive_mode.empty())
-      return Error(ErrorCode::Usage, "exec plugin of " + uwhat +
-                                         " uses client.authentication.k8s.io/v1 and must set interactiveMode "
-                                         "(Never, IfAvailable or Always)");
-    if (!x.interactive_mode.empty() && x.interactive_mode != "Never" && x.interactive_mode != "IfAvailable" &&
-        x.interactive_mode != "Always")
-      return Error(ErrorCode::Usage, "exec plugin of " + uwhat + " has invalid interactiveMode '" +
-                                         x.interactive_mode + "' (Never, IfAvailable or Always)");
+    return token_file_source(user.token_file);
+  }
+  if (user.exec) {
+    WB_TRY(check_exec_plugin(*user.exec, uwhat));
     ExecSourceOptions so;
-    so.exec = x;
-    so.user_name = ctx.user;
+    so.exec = *user.exec;
+    so.user_name = user_name;
     so.stdin_is_tty = options.stdin_is_tty ? *options.stdin_is_tty : stdin_tty_default();
     so.runner = options.runner;
     so.now = options.now;
-    if (x.provide_cluster_info) {
-      nlohmann::json c = {{"server", rc.server}};
-      if (!cluster.tls_server_name.empty()) c["tls-server-name"] = cluster.tls_server_name;
-      if (cluster.insecure_skip_tls_verify) c["insecure-skip-tls-verify"] = true;
-      std::string ca = cluster.certificate_authority_data;
-      if (ca.empty() && !cluster.certificate_authority.empty()) {
-        auto r = util::read_file(cluster.certificate_authority);
-        if (r) ca = *r;
-      }
-      if (!ca.empty()) c["certificate-authority-data"] = util::base64_encode(ca);
-      if (!cluster.proxy_url.empty()) c["proxy-url"] = cluster.proxy_url;
-      so.cluster_info = std::move(c);
-    }
-    rc.credentials = exec_credential_source(std::move(so));
-  } else if (!user.username.empty() || !user.password.empty()) {
-    rc.credentials = basic_auth_source(user.username, user.password);
-  } else if (user.has_auth_provider) {
-    return Error(ErrorCode::Auth,
-                 "auth-provider " + (user.auth_provider_name.empty() ? std::string("(unnamed)") : user.auth_provider_name) +
-                     " of " + uwhat + " is not supported; use an exec credential plugin",
-                 "e.g. kubelogin (oidc-login) or your cloud's CLI with `get-token`");
+    if (user.exec->provide_cluster_info) so.cluster_info = exec_cluster_info(server, cluster);
+    return exec_credential_source(std::move(so));
   }
+  if (!user.username.empty() || !user.password.empty()) return basic_auth_source(user.username, user.password);
+  if (user.has_auth_provider)
+    return Error(ErrorCode::Auth,
+                 "auth-provider " +
+                     (user.auth_provider_name.empty() ? std::string("(unnamed)") : user.auth_provider_name) + " of " +
+                     uwhat + " is not supported; use an exec credential plugin",
+                 "e.g. kubelogin (oidc-login) or your cloud's CLI with `get-token`");
+  return std::shared_ptr<CredentialSource>();
+}
+
+}  // namespace
+
+Result<RestConfig> resolve_context(const Kubeconfig& config, const ResolveOptions& options) {
+  WB_ASSIGN_OR_RETURN(auto context, find_context(config, options));
+  const auto& [name, ctx] = context;
+  WB_ASSIGN_OR_RETURN(const ClusterEntry* cluster, find_cluster(config, name, *ctx));
+  WB_ASSIGN_OR_RETURN(RestConfig rc, cluster_config(name, *ctx, *cluster));
+  if (ctx->user.empty()) return rc;  // anonymous
+  auto u_it = config.users.find(ctx->user);
+  if (u_it == config.users.end())
+    return Error(ErrorCode::NotFound, "user '" + ctx->user + "' (used by context '" + name +
+                                          "') not found in kubeconfig (known: " + quote_list(keys_of(config.users)) +
+                                          ")");
+  const UserEntry& user = u_it->second;
+  WB_TRY(add_client_certificate(user, "user '" + ctx->user + "'", rc.tls));
+  WB_ASSIGN_OR_RETURN(rc.credentials, user_credentials(user, ctx->user, rc.server, *cluster, options));
   return rc;
 }
 
