@@ -34,6 +34,8 @@ bool transient_status(int status);
 
 // A blob's bytes being uploaded (registry_upload.cpp).
 class BlobStream;
+// A chunked upload of one blob (registry_upload.cpp).
+class ChunkedUpload;
 
 struct CachedToken {
   std::vector<std::string> scopes;
@@ -52,6 +54,8 @@ struct Host {
 };
 
 class Client final : public Registry {
+  friend class ChunkedUpload;  // an upload's steps use the client's requests and options
+
  public:
   explicit Client(RegistryOptions options) : options_(std::move(options)) {
     if (!options_.transport_factory)

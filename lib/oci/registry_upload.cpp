@@ -204,110 +204,155 @@ Status Client::upload_monolithic(const Reference& repo, const std::string& data,
   }
 }
 
-Result<Descriptor> Client::upload_chunked(const Reference& repo, BlobStream& src, std::string pending, int64_t size,
-                                          const std::string& known_digest, const std::string& media_type) {
-  const std::string what =
-      "uploading blob " + (known_digest.empty() ? std::string("") : known_digest + " ") + "to " + repo.name();
-  const size_t chunk_size = static_cast<size_t>(options_.chunk_size);
-  int failures = 0;
-  WB_ASSIGN_OR_RETURN(std::string url, start_upload(repo));
-  int64_t confirmed = 0;    // bytes the registry holds
-  int64_t chunk_start = 0;  // offset of chunk[0] in the blob
-  std::string chunk;
-  size_t pending_pos = 0;
+// A blob going up in PATCH chunks of options_.chunk_size through one upload session. After a
+// failure it continues where the registry says it stands, or starts over with a new session
+// and the source from its start.
+class ChunkedUpload {
+ public:
+  ChunkedUpload(Client& client, const Reference& repo, BlobStream& src, std::string pending, int64_t size,
+                const std::string& known_digest, const std::string& media_type)
+      : client_(client),
+        repo_(repo),
+        src_(src),
+        pending_(std::move(pending)),
+        size_(size),
+        known_digest_(known_digest),
+        media_type_(media_type),
+        what_("uploading blob " + (known_digest.empty() ? std::string("") : known_digest + " ") + "to " + repo.name()),
+        chunk_size_(static_cast<size_t>(client.options_.chunk_size)) {}
 
-  auto next_chunk = [&]() -> Result<std::string> {
-    std::string c = pending.substr(pending_pos, chunk_size);
-    pending_pos += c.size();
-    if (c.size() < chunk_size) {
-      pending.clear();
-      pending_pos = 0;
-      WB_ASSIGN_OR_RETURN(std::string more, src.read(chunk_size - c.size()));
+  Result<Descriptor> run() {
+    WB_ASSIGN_OR_RETURN(url_, client_.start_upload(repo_));
+    while (true) {
+      if (confirmed_ == chunk_end()) {
+        chunk_start_ = confirmed_;
+        WB_ASSIGN_OR_RETURN(chunk_, next_chunk());
+      }
+      if (!chunk_.empty()) {
+        WB_TRY(send_chunk());
+        continue;
+      }
+      WB_ASSIGN_OR_RETURN(std::optional<Descriptor> d, close_session());
+      if (d) return *d;
+    }
+  }
+
+ private:
+  int64_t chunk_end() const { return chunk_start_ + static_cast<int64_t>(chunk_.size()); }
+
+  // What was read ahead first, then the source.
+  Result<std::string> next_chunk() {
+    std::string c = pending_.substr(pending_pos_, chunk_size_);
+    pending_pos_ += c.size();
+    if (c.size() < chunk_size_) {
+      pending_.clear();
+      pending_pos_ = 0;
+      WB_ASSIGN_OR_RETURN(std::string more, src_.read(chunk_size_ - c.size()));
       c += more;
     }
     return c;
-  };
-  // Starts over: a new session, the source from its start.
-  auto restart = [&](const Error& cause) -> Status {
-    if (!src.open_at(0)) return cause;
-    pending.clear();
-    pending_pos = 0;
-    chunk.clear();
-    confirmed = chunk_start = 0;
-    WB_ASSIGN_OR_RETURN(url, start_upload(repo));
-    return {};
-  };
-  // Continues at `stored` (what the registry reports holding).
-  auto resume_at = [&](int64_t stored, const Error& cause) -> Status {
-    const int64_t chunk_end = chunk_start + static_cast<int64_t>(chunk.size());
-    if (stored >= chunk_start && stored <= chunk_end) {
-      confirmed = stored;
+  }
+
+  // Sends what the registry lacks of the chunk; after a failure, goes on where the registry
+  // stands, or starts over.
+  Status send_chunk() {
+    const int64_t end = chunk_end();
+    const std::string range = std::to_string(confirmed_) + "-" + std::to_string(end - 1);
+    auto r =
+        client_.send_bytes(repo_, "PATCH", url_, chunk_.substr(static_cast<size_t>(confirmed_ - chunk_start_)), range);
+    if (r && r->status == 202) {
+      if (auto loc = r->headers.get("location"); loc && !loc->empty()) url_ = resolve_location(url_, *loc);
+      auto stored = stored_bytes(r->headers);
+      if (stored && *stored != end) {
+        WB_TRY(resume_at(*stored, Error(ErrorCode::Failure, "registry stored an unexpected amount")));
+      } else {
+        confirmed_ = end;
+      }
+      client_.progress(known_digest_, confirmed_, size_);
       return {};
     }
-    if (stored > chunk_end) return restart(cause);  // more than we sent: do not trust it
-    if (!src.open_at(stored)) return restart(cause);
-    pending.clear();
-    pending_pos = 0;
-    chunk.clear();
-    confirmed = chunk_start = stored;
-    return {};
-  };
-
-  while (true) {
-    if (confirmed == chunk_start + static_cast<int64_t>(chunk.size())) {
-      chunk_start = confirmed;
-      WB_ASSIGN_OR_RETURN(chunk, next_chunk());
-    }
-    if (!chunk.empty()) {
-      const int64_t chunk_end = chunk_start + static_cast<int64_t>(chunk.size());
-      const std::string range = std::to_string(confirmed) + "-" + std::to_string(chunk_end - 1);
-      auto r = send_bytes(repo, "PATCH", url, chunk.substr(static_cast<size_t>(confirmed - chunk_start)), range);
-      if (r && r->status == 202) {
-        if (auto loc = r->headers.get("location"); loc && !loc->empty()) url = resolve_location(url, *loc);
-        auto stored = stored_bytes(r->headers);
-        if (stored && *stored != chunk_end) {
-          WB_TRY(resume_at(*stored, Error(ErrorCode::Failure, "registry stored an unexpected amount")));
-        } else {
-          confirmed = chunk_end;
-        }
-        progress(known_digest, confirmed, size);
-        continue;
-      }
-      WB_TRY(retry_or_fail(failures, r, repo, what));
-      const Error cause =
-          r ? Error(ErrorCode::Unavailable, "registry answered " + std::to_string(r->status)) : r.error();
-      if (session_lost(r)) {
-        WB_TRY(restart(cause));
-        continue;
-      }
-      // Ask where the upload stands.
-      http::Request status_req;
-      status_req.url = url;
-      auto st = call(repo, std::move(status_req), {repo_scope(repo, "pull,push")});
-      std::optional<int64_t> stored;
-      if (st && (st->status == 204 || st->status == 200)) {
-        stored = stored_bytes(st->headers);
-        if (auto loc = st->headers.get("location"); loc && !loc->empty()) url = resolve_location(url, *loc);
-      }
-      if (stored)
-        WB_TRY(resume_at(*stored, cause));
-      else
-        WB_TRY(restart(cause));
-      continue;
-    }
-    // Everything sent: close the session with the digest.
-    Descriptor d;
-    WB_TRY(finish_descriptor(src, size, known_digest, media_type, d));
-    auto r = send_bytes(repo, "PUT", append_query(url, "digest", d.digest), "", "");
-    if (r && (r->status == 201 || r->status == 204)) {
-      progress(d.digest, d.size, d.size);
-      return d;
-    }
-    WB_TRY(retry_or_fail(failures, r, repo, what));
-    // The answer may have been lost after the registry committed the blob.
-    if (auto has = has_blob(repo, d.digest); has && *has) return d;
-    WB_TRY(restart(r ? Error(ErrorCode::Unavailable, "registry answered " + std::to_string(r->status)) : r.error()));
+    WB_TRY(client_.retry_or_fail(failures_, r, repo_, what_));
+    const Error cause = r ? Error(ErrorCode::Unavailable, "registry answered " + std::to_string(r->status)) : r.error();
+    if (session_lost(r)) return restart(cause);
+    std::optional<int64_t> stored = ask_stored();
+    return stored ? resume_at(*stored, cause) : restart(cause);
   }
+
+  // Asks where the upload stands: the bytes the registry holds, when it says.
+  std::optional<int64_t> ask_stored() {
+    http::Request status_req;
+    status_req.url = url_;
+    auto st = client_.call(repo_, std::move(status_req), {repo_scope(repo_, "pull,push")});
+    std::optional<int64_t> stored;
+    if (st && (st->status == 204 || st->status == 200)) {
+      stored = stored_bytes(st->headers);
+      if (auto loc = st->headers.get("location"); loc && !loc->empty()) url_ = resolve_location(url_, *loc);
+    }
+    return stored;
+  }
+
+  // Everything sent: closes the session with the digest. Nullopt when it started over instead.
+  Result<std::optional<Descriptor>> close_session() {
+    Descriptor d;
+    WB_TRY(client_.finish_descriptor(src_, size_, known_digest_, media_type_, d));
+    auto r = client_.send_bytes(repo_, "PUT", append_query(url_, "digest", d.digest), "", "");
+    if (r && (r->status == 201 || r->status == 204)) {
+      client_.progress(d.digest, d.size, d.size);
+      return std::optional<Descriptor>(d);
+    }
+    WB_TRY(client_.retry_or_fail(failures_, r, repo_, what_));
+    // The answer may have been lost after the registry committed the blob.
+    if (auto has = client_.has_blob(repo_, d.digest); has && *has) return std::optional<Descriptor>(d);
+    WB_TRY(restart(r ? Error(ErrorCode::Unavailable, "registry answered " + std::to_string(r->status)) : r.error()));
+    return std::optional<Descriptor>();
+  }
+
+  // Starts over: a new session, the source from its start.
+  Status restart(const Error& cause) {
+    if (!src_.open_at(0)) return cause;
+    pending_.clear();
+    pending_pos_ = 0;
+    chunk_.clear();
+    confirmed_ = chunk_start_ = 0;
+    WB_ASSIGN_OR_RETURN(url_, client_.start_upload(repo_));
+    return {};
+  }
+
+  // Continues at `stored` (what the registry reports holding).
+  Status resume_at(int64_t stored, const Error& cause) {
+    if (stored >= chunk_start_ && stored <= chunk_end()) {
+      confirmed_ = stored;
+      return {};
+    }
+    if (stored > chunk_end()) return restart(cause);  // more than we sent: do not trust it
+    if (!src_.open_at(stored)) return restart(cause);
+    pending_.clear();
+    pending_pos_ = 0;
+    chunk_.clear();
+    confirmed_ = chunk_start_ = stored;
+    return {};
+  }
+
+  Client& client_;
+  const Reference& repo_;
+  BlobStream& src_;
+  std::string pending_;  // read ahead (to tell a small blob from a big one), sent first
+  size_t pending_pos_ = 0;
+  const int64_t size_;
+  const std::string& known_digest_;
+  const std::string& media_type_;
+  const std::string what_;
+  const size_t chunk_size_;
+  int failures_ = 0;
+  std::string url_;          // the upload session
+  int64_t confirmed_ = 0;    // bytes the registry holds
+  int64_t chunk_start_ = 0;  // offset of chunk_[0] in the blob
+  std::string chunk_;
+};
+
+Result<Descriptor> Client::upload_chunked(const Reference& repo, BlobStream& src, std::string pending, int64_t size,
+                                          const std::string& known_digest, const std::string& media_type) {
+  return ChunkedUpload(*this, repo, src, std::move(pending), size, known_digest, media_type).run();
 }
 
 }  // namespace wb::oci::detail
