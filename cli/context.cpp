@@ -63,6 +63,21 @@ Result<kube::Client*> Context::kube() {
   return kube_.get();
 }
 
+Result<kube::RestConfig> Context::kube_config() {
+  kube::ConnectOptions opts;
+  opts.kubeconfig_flag = global.kubeconfig;
+  auto s = settings();
+  opts.context_flag = s ? (*s)->text("kube.context") : global.context;
+  opts.env = env;
+  opts.runner = process_runner;
+  return kube::load_rest_config(opts);
+}
+
+std::shared_ptr<kube::Client> Context::connect(kube::RestConfig config, const http::ClientOptions& http) {
+  if (connect_kube) return connect_kube(std::move(config), http);
+  return kube::make_client(std::move(config), nullptr, http);
+}
+
 std::unique_ptr<oci::Registry> Context::registry(const workbench::Settings& settings,
                                                  const workbench::PushTarget& target, const http::ClientOptions& http) {
   auto factory = registry_factory ? registry_factory : default_registry_factory;
@@ -114,14 +129,9 @@ void Context::warn(const std::string& line) {
 }
 
 Result<std::shared_ptr<kube::Client>> default_kube_factory(Context& ctx) {
-  WB_ASSIGN_OR_RETURN(auto settings, ctx.settings());
-  kube::ConnectOptions opts;
-  opts.kubeconfig_flag = ctx.global.kubeconfig;
-  opts.context_flag = settings->text("kube.context");
-  opts.env = ctx.env;
-  opts.runner = ctx.process_runner;
-  WB_ASSIGN_OR_RETURN(auto config, kube::load_rest_config(opts));
-  return std::shared_ptr<kube::Client>(kube::make_client(std::move(config), nullptr, ctx.http_options()));
+  WB_TRY(ctx.settings());
+  WB_ASSIGN_OR_RETURN(auto config, ctx.kube_config());
+  return std::shared_ptr<kube::Client>(ctx.connect(std::move(config), ctx.http_options()));
 }
 
 std::unique_ptr<oci::Registry> default_registry_factory(Context& ctx, const workbench::Settings& settings,

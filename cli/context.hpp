@@ -77,6 +77,9 @@ class Context {
   std::function<Result<std::shared_ptr<kube::Client>>(Context&)> kube_factory;
   // Runs exec credential plugins; tests replace it.
   kube::ExecPluginRunner process_runner;
+  // Connects an API client to a loaded kubeconfig (the default kube_factory and doctor use it);
+  // tests replace it. kube::make_client when empty.
+  std::function<std::shared_ptr<kube::Client>(kube::RestConfig, const http::ClientOptions&)> connect_kube;
   // Builds registry clients (gc, doctor, push jar); tests replace it with a fake registry.
   RegistryFactory registry_factory;
   // Runs git (GitOps commits, a jar's provenance); tests replace it. The real git when empty.
@@ -98,6 +101,11 @@ class Context {
   Result<const workbench::Settings*> settings();
   // The Kubernetes client, built once.
   Result<kube::Client*> kube();
+  // The kubeconfig (or in-cluster config) that --kubeconfig, the settings' kube.context (--context
+  // when the settings do not resolve) and the environment name.
+  Result<kube::RestConfig> kube_config();
+  // An API client for `config` through connect_kube.
+  std::shared_ptr<kube::Client> connect(kube::RestConfig config, const http::ClientOptions& http);
   // A registry client for `target` through registry_factory (default_registry_factory if empty).
   std::unique_ptr<oci::Registry> registry(const workbench::Settings& settings, const workbench::PushTarget& target,
                                           const http::ClientOptions& http);

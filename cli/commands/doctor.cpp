@@ -96,17 +96,9 @@ Status run_doctor(const DoctorOptions& o, Context& ctx) {
   if (http.request_timeout.count() == 0) http.request_timeout = std::chrono::seconds(20);
   http.max_retries = 1;
 
-  in.load_kube = [&ctx]() -> Result<k::RestConfig> {
-    kube::ConnectOptions opts;
-    opts.kubeconfig_flag = ctx.global.kubeconfig;
-    auto s = ctx.settings();
-    opts.context_flag = s ? (*s)->text("kube.context") : ctx.global.context;
-    opts.env = ctx.env;
-    opts.runner = ctx.process_runner;
-    return kube::load_rest_config(opts);
-  };
+  in.load_kube = [&ctx] { return ctx.kube_config(); };
   in.kube_source = [&ctx](const k::RestConfig& c) { return kube_source(ctx, c); };
-  in.make_kube = [http](k::RestConfig c) { return k::make_client(std::move(c), nullptr, http); };
+  in.make_kube = [&ctx, http](k::RestConfig c) { return ctx.connect(std::move(c), http); };
   if (settings) in.workspace = (*settings)->text("workspace");
   if (!o.app.empty()) {
     in.app = o.app;

@@ -228,7 +228,7 @@ DoctorReport run_doctor(const DoctorInputs& in) {
                            "(or --kubeconfig) at it"));
     }
   }
-  std::unique_ptr<k::Client> client;
+  std::shared_ptr<k::Client> client;
   std::optional<util::TimePoint> server_time;
   bool server_ok = false, identity_ok = false;
   if (!config) {

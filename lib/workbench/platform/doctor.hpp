@@ -46,7 +46,7 @@ struct DoctorInputs {
   std::function<Result<kube::RestConfig>()> load_kube;
   std::function<std::string(const kube::RestConfig&)> kube_source;
   // Builds the API client from the loaded config.
-  std::function<std::unique_ptr<kube::Client>(kube::RestConfig)> make_kube;
+  std::function<std::shared_ptr<kube::Client>(kube::RestConfig)> make_kube;
   // The workspace to check ("" = the kubeconfig context's namespace, if any).
   std::string workspace;
   // The repository the push check uses: <registry.host>/<registry.project>/<app>.

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <catch2/catch.hpp>
-
 #include <map>
 #include <string>
 #include <vector>
@@ -28,6 +27,8 @@ class FakeClient : public kube::Client {
   std::optional<Error> list_error;
   kube::RestConfig cfg;
   std::vector<std::string> calls;
+  bool removals = false;                  // remove() deletes (else it fails the test)
+  std::optional<http::Response> version;  // what GET /version answers
 
   static std::string key(const kube::ResourceType& t, const std::string& ns, const std::string& name) {
     return t.plural + "/" + ns + "/" + name;
@@ -92,9 +93,11 @@ class FakeClient : public kube::Client {
     FAIL("unexpected apply");
     return json();
   }
-  util::Status remove(const kube::ResourceType&, const std::string&, const std::string&,
+  util::Status remove(const kube::ResourceType& t, const std::string& ns, const std::string& name,
                       const kube::DeleteOptions&) override {
-    FAIL("unexpected remove");
+    if (!removals) FAIL("unexpected remove");
+    calls.push_back("remove " + key(t, ns, name));
+    objects.erase(key(t, ns, name));
     return {};
   }
   util::Status watch(const kube::ResourceType&, const std::string&, const kube::WatchOptions&,
@@ -119,14 +122,16 @@ class FakeClient : public kube::Client {
     return {};
   }
   util::Result<std::unique_ptr<kube::ExecSession>> exec(const std::string&, const std::string&,
-                                                         const kube::ExecOptions&, kube::StreamSink,
-                                                         kube::StreamSink) override {
+                                                        const kube::ExecOptions&, kube::StreamSink,
+                                                        kube::StreamSink) override {
     FAIL("unexpected exec");
     return Error(ErrorCode::Failure, "unexpected");
   }
-  util::Result<http::Response> raw(const std::string&, const std::string&, const std::string&,
+  util::Result<http::Response> raw(const std::string& method, const std::string& path, const std::string&,
                                    const std::string&) override {
-    FAIL("unexpected raw");
+    calls.push_back("raw " + method + " " + path);
+    if (method == "GET" && path == "/version" && version) return *version;
+    FAIL("unexpected raw " << method << " " << path);
     return Error(ErrorCode::Failure, "unexpected");
   }
   const kube::RestConfig& config() const override { return cfg; }

@@ -1,49 +1,13 @@
 // Commands run in-process with injected IO, environment and a fake cluster, in TTY and pipe mode.
 #include <catch2/catch.hpp>
 
-#include <filesystem>
-#include <map>
-#include <sstream>
-
-#include "context.hpp"
-#include "fake_client.hpp"
-#include "run.hpp"
+#include "harness.hpp"
 
 using namespace wb;
 
 namespace {
 
-struct Harness {
-  std::istringstream in;
-  std::ostringstream out, err;
-  std::map<std::string, std::string> vars;
-  std::filesystem::path home;
-  std::shared_ptr<test::FakeClient> fake = std::make_shared<test::FakeClient>();
-
-  Harness() {
-    home = std::filesystem::temp_directory_path() / ("wb-cli-test-" + std::to_string(::getpid()) + "-" +
-                                                     std::to_string(reinterpret_cast<uintptr_t>(this)));
-    std::filesystem::create_directories(home);
-    vars["HOME"] = home.string();
-  }
-  ~Harness() { std::filesystem::remove_all(home); }
-
-  int run(std::vector<std::string> args, bool tty = false) {
-    out.str("");
-    err.str("");
-    cli::Context ctx;
-    ctx.io = {&in, &out, &err, tty, tty, tty};
-    ctx.env = [this](const std::string& k) -> std::optional<std::string> {
-      auto it = vars.find(k);
-      return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
-    };
-    ctx.cwd = home;
-    ctx.kube_factory = [this](cli::Context&) -> util::Result<std::shared_ptr<kube::Client>> {
-      return std::shared_ptr<kube::Client>(fake);
-    };
-    return cli::run_cli(args, ctx);
-  }
-};
+using test::Harness;
 
 }  // namespace
 

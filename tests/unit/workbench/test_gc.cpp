@@ -5,10 +5,10 @@
 
 #include <catch2/catch.hpp>
 
-#include "workbench/core/app.hpp"
-#include "workbench/versions/config.hpp"
-#include "workbench/delivery/gc.hpp"
 #include "workbench/app/lifecycle.hpp"
+#include "workbench/core/app.hpp"
+#include "workbench/delivery/gc.hpp"
+#include "workbench/versions/config.hpp"
 #include "workbench/versions/routes.hpp"
 
 using namespace wb::workbench;
