@@ -77,8 +77,8 @@ void split_layer(Layer&& layer, int64_t threshold, const std::set<std::string>& 
     out.push_back(std::move(layer));
     return;
   }
-  const size_t k = static_cast<size_t>(
-      std::min<int64_t>(static_cast<int64_t>(kMaxSplit), (total + threshold - 1) / threshold));
+  const size_t k =
+      static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(kMaxSplit), (total + threshold - 1) / threshold));
   std::vector<Layer> parts(k);
   for (size_t b = 0; b < k; ++b) {
     parts[b].name = layer.name + "-" + std::to_string(b + 1);
@@ -89,7 +89,8 @@ void split_layer(Layer&& layer, int64_t threshold, const std::set<std::string>& 
     }
   }
   for (LayerItem& item : layer.items) parts[fnv1a64(item.to) % k].items.push_back(std::move(item));
-  size_t used = static_cast<size_t>(std::count_if(parts.begin(), parts.end(), [](const Layer& p) { return !p.items.empty(); }));
+  size_t used =
+      static_cast<size_t>(std::count_if(parts.begin(), parts.end(), [](const Layer& p) { return !p.items.empty(); }));
   if (used < 2) {  // nothing to gain: keep the name
     for (Layer& p : parts) {
       if (!p.items.empty()) layer.items = std::move(p.items);
@@ -128,16 +129,100 @@ Result<LayersIndex> parse_layers_index(std::string_view text) {
       index.emplace_back(*name, std::vector<std::string>{});
     } else if (auto entry = quoted(raw, "  - ", "")) {
       if (index.empty()) {
-        return Error(ErrorCode::Usage, "invalid layers.idx: line " + std::to_string(line_no) + " comes before any layer");
+        return Error(ErrorCode::Usage,
+                     "invalid layers.idx: line " + std::to_string(line_no) + " comes before any layer");
       }
       index.back().second.push_back(*entry);
     } else {
-      return Error(ErrorCode::Usage, "invalid layers.idx: line " + std::to_string(line_no) + " is neither '- \"layer\":' nor '  - \"path\"'");
+      return Error(ErrorCode::Usage, "invalid layers.idx: line " + std::to_string(line_no) +
+                                         " is neither '- \"layer\":' nor '  - \"path\"'");
     }
   }
   if (index.empty()) return Error(ErrorCode::Usage, "invalid layers.idx: it names no layers");
   return index;
 }
+
+namespace {
+
+LayerItem jar_entry_item(const Entry& e, const std::string& app) {
+  return LayerItem{LayerItem::Source::JarEntry, e.path, app + "/" + e.path, e.size, e.mode};
+}
+
+// The layers layers.idx names, each entry in the first whose patterns match it (in file order,
+// as Spring Boot's own IndexedLayers does), else in "application" (or the last layer).
+Result<std::vector<Layer>> indexed_layers(const JarInfo& info, const std::string& app) {
+  auto parsed = parse_layers_index(*info.layers_index);
+  if (!parsed.ok()) return parsed.error().with_context(info.path.string() + " " + info.layers_index_path);
+  const LayersIndex& index = *parsed;
+  std::vector<Layer> layers;
+  for (const auto& [name, _] : index) layers.push_back(Layer{name, {}});
+  size_t fallback = index.size() - 1;
+  for (size_t i = 0; i < index.size(); ++i) {
+    if (index[i].first == "application") fallback = i;
+  }
+  for (const Entry& e : info.entries) {
+    size_t target = fallback;
+    for (size_t i = 0; i < index.size(); ++i) {
+      const auto& patterns = index[i].second;
+      if (std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) { return matches(e.path, p); })) {
+        target = i;
+        break;
+      }
+    }
+    layers[target].items.push_back(jar_entry_item(e, app));
+  }
+  return layers;
+}
+
+// Spring Boot's default layers for a jar without layers.idx: released and snapshot
+// dependencies, the loader, and the application.
+std::vector<Layer> default_boot_layers(const JarInfo& info, const std::string& app) {
+  std::vector<Layer> layers = {Layer{"dependencies", {}}, Layer{"spring-boot-loader", {}},
+                               Layer{"snapshot-dependencies", {}}, Layer{"application", {}}};
+  for (const Entry& e : info.entries) {
+    size_t target = 3;
+    if (e.path.rfind(info.boot_lib, 0) == 0) {
+      target = base_name(e.path).find("SNAPSHOT") != std::string::npos ? 2 : 0;
+    } else if (e.path.rfind("org/springframework/boot/loader/", 0) == 0) {
+      target = 1;
+    }
+    layers[target].items.push_back(jar_entry_item(e, app));
+  }
+  return layers;
+}
+
+// The jars a plain jar's Class-Path names beside it, as one layer; what cannot be taken is a
+// warning in the plan.
+Layer class_path_layer(const JarInfo& info, const std::string& app, std::vector<std::string>& warnings) {
+  Layer deps{"dependencies", {}};
+  std::error_code ec;
+  const auto dir = info.path.parent_path();
+  for (std::string cp : info.class_path) {
+    if (cp.find("://") != std::string::npos || cp.rfind("file:", 0) == 0 || cp.front() == '/' || has_dot_dot(cp) ||
+        cp.back() == '/') {
+      warnings.push_back("Class-Path entry " + cp + " is not a jar beside " + info.path.filename().string() +
+                         "; the image will not include it");
+      continue;
+    }
+    while (cp.rfind("./", 0) == 0) cp.erase(0, 2);
+    if (cp == "app.jar") {
+      warnings.push_back("Class-Path entry app.jar clashes with the application jar; left out");
+      continue;
+    }
+    auto file = dir / cp;
+    if (!std::filesystem::is_regular_file(file, ec)) {
+      warnings.push_back("Class-Path entry " + cp + " was not found beside " + info.path.filename().string() +
+                         "; the image will not include it");
+      continue;
+    }
+    auto size = std::filesystem::file_size(file, ec);
+    deps.items.push_back(
+        LayerItem{LayerItem::Source::File, file.string(), app + "/" + cp, ec ? 0 : static_cast<int64_t>(size), 0644});
+  }
+  return deps;
+}
+
+}  // namespace
 
 Result<LayerPlan> plan_layers(const JarInfo& info, const PlanOptions& options) {
   LayerPlan plan;
@@ -149,8 +234,8 @@ Result<LayerPlan> plan_layers(const JarInfo& info, const PlanOptions& options) {
     return Error(ErrorCode::Usage, info.path.string() + " has no Main-Class in META-INF/MANIFEST.MF",
                  "build it as an executable jar (e.g. spring-boot-maven-plugin repackage)");
   }
-  const std::string app = options.app_dir.back() == '/' ? options.app_dir.substr(0, options.app_dir.size() - 1)
-                                                         : options.app_dir;
+  const std::string app =
+      options.app_dir.back() == '/' ? options.app_dir.substr(0, options.app_dir.size() - 1) : options.app_dir;
 
   if (info.is_spring_boot()) {
     plan.spring_boot = true;
@@ -161,43 +246,10 @@ Result<LayerPlan> plan_layers(const JarInfo& info, const PlanOptions& options) {
     // version-specific behaviour, and its class name comes from the jar, so Spring Boot 3.2's
     // move to org.springframework.boot.loader.launch needs nothing from us.
     plan.java_args = {"-cp", app, info.main_class};
-
-    auto item_for = [&](const Entry& e) {
-      return LayerItem{LayerItem::Source::JarEntry, e.path, app + "/" + e.path, e.size, e.mode};
-    };
     if (info.layers_index) {
-      auto parsed = parse_layers_index(*info.layers_index);
-      if (!parsed.ok()) return parsed.error().with_context(info.path.string() + " " + info.layers_index_path);
-      const LayersIndex& index = *parsed;
-      for (const auto& [name, _] : index) plan.layers.push_back(Layer{name, {}});
-      size_t fallback = index.size() - 1;
-      for (size_t i = 0; i < index.size(); ++i) {
-        if (index[i].first == "application") fallback = i;
-      }
-      for (const Entry& e : info.entries) {
-        size_t target = fallback;
-        // First match in file order, as Spring Boot's own IndexedLayers does.
-        for (size_t i = 0; i < index.size(); ++i) {
-          const auto& patterns = index[i].second;
-          if (std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) { return matches(e.path, p); })) {
-            target = i;
-            break;
-          }
-        }
-        plan.layers[target].items.push_back(item_for(e));
-      }
+      WB_ASSIGN_OR_RETURN(plan.layers, indexed_layers(info, app));
     } else {
-      plan.layers = {Layer{"dependencies", {}}, Layer{"spring-boot-loader", {}}, Layer{"snapshot-dependencies", {}},
-                     Layer{"application", {}}};
-      for (const Entry& e : info.entries) {
-        size_t target = 3;
-        if (e.path.rfind(info.boot_lib, 0) == 0) {
-          target = base_name(e.path).find("SNAPSHOT") != std::string::npos ? 2 : 0;
-        } else if (e.path.rfind("org/springframework/boot/loader/", 0) == 0) {
-          target = 1;
-        }
-        plan.layers[target].items.push_back(item_for(e));
-      }
+      plan.layers = default_boot_layers(info, app);
     }
     finish(plan, options);
     return plan;
@@ -207,33 +259,10 @@ Result<LayerPlan> plan_layers(const JarInfo& info, const PlanOptions& options) {
   std::error_code ec;
   auto jar_size = std::filesystem::file_size(info.path, ec);
   plan.java_args = {"-jar", app + "/app.jar"};
-  Layer deps{"dependencies", {}};
-  if (options.class_path_siblings) {
-    const auto dir = info.path.parent_path();
-    for (std::string cp : info.class_path) {
-      if (cp.find("://") != std::string::npos || cp.rfind("file:", 0) == 0 || cp.front() == '/' || has_dot_dot(cp) ||
-          cp.back() == '/') {
-        plan.warnings.push_back("Class-Path entry " + cp + " is not a jar beside " + info.path.filename().string() +
-                                "; the image will not include it");
-        continue;
-      }
-      while (cp.rfind("./", 0) == 0) cp.erase(0, 2);
-      if (cp == "app.jar") {
-        plan.warnings.push_back("Class-Path entry app.jar clashes with the application jar; left out");
-        continue;
-      }
-      auto file = dir / cp;
-      if (!std::filesystem::is_regular_file(file, ec)) {
-        plan.warnings.push_back("Class-Path entry " + cp + " was not found beside " + info.path.filename().string() +
-                                "; the image will not include it");
-        continue;
-      }
-      auto size = std::filesystem::file_size(file, ec);
-      deps.items.push_back(LayerItem{LayerItem::Source::File, file.string(), app + "/" + cp,
-                                     ec ? 0 : static_cast<int64_t>(size), 0644});
-    }
-  }
-  plan.layers.push_back(std::move(deps));
+  if (options.class_path_siblings)
+    plan.layers.push_back(class_path_layer(info, app, plan.warnings));
+  else
+    plan.layers.push_back(Layer{"dependencies", {}});
   plan.layers.push_back(Layer{"application",
                               {LayerItem{LayerItem::Source::File, info.path.string(), app + "/app.jar",
                                          static_cast<int64_t>(jar_size), 0644}}});
