@@ -69,8 +69,8 @@ Result<Attributes> parse_manifest(std::string_view text) {
         name = std::string(line.substr(0, line.size() - 1));
         continue;
       }
-      return Error(ErrorCode::Usage, "invalid META-INF/MANIFEST.MF: line " + std::to_string(line_no) +
-                                         " is not \"Name: value\"");
+      return Error(ErrorCode::Usage,
+                   "invalid META-INF/MANIFEST.MF: line " + std::to_string(line_no) + " is not \"Name: value\"");
     }
     name = std::string(line.substr(0, colon));
     value = std::string(line.substr(colon + 2));
@@ -155,24 +155,50 @@ std::string attr(const Attributes& attrs, const char* name) {
   return it == attrs.end() ? std::string() : util::trim(it->second);
 }
 
-}  // namespace
+// The text of the entry being read (META-INF/MANIFEST.MF), at most 1 MiB.
+Result<std::string> read_manifest_entry(archive* a, const std::filesystem::path& path) {
+  std::string text;
+  char buf[8192];
+  for (;;) {
+    la_ssize_t n = archive_read_data(a, buf, sizeof buf);
+    if (n < 0)
+      return Error(ErrorCode::Usage,
+                   "cannot read META-INF/MANIFEST.MF in " + display(path) + ": " + archive_error_string(a));
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+    if (text.size() > (1u << 20))
+      return Error(ErrorCode::Usage, "META-INF/MANIFEST.MF in " + display(path) + " is too large");
+  }
+  return text;
+}
 
-Result<JarInfo> inspect_jar(const std::filesystem::path& path, const InspectOptions& options) {
-  WB_TRY(check_readable(path));
-  WB_ASSIGN_OR_RETURN(util::ArchiveReader a, open_zip(path));
+// The class file version of the entry being read, when it is a class file.
+std::optional<int> class_major(archive* a) {
+  unsigned char head[8];
+  size_t got = 0;
+  while (got < sizeof head) {
+    la_ssize_t n = archive_read_data(a, head + got, sizeof head - got);
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  if (got == sizeof head && head[0] == 0xCA && head[1] == 0xFE && head[2] == 0xBA && head[3] == 0xBE)
+    return (head[6] << 8) | head[7];
+  return std::nullopt;
+}
 
-  JarInfo info;
-  info.path = path;
-  std::optional<std::string> manifest_text;
+// One pass over the zip: the regular entries (the first of duplicates, as java takes it), the
+// manifest's text, and the highest class file version. Unsafe paths are refused.
+Status read_entries(archive* a, const std::filesystem::path& path, JarInfo& info,
+                    std::optional<std::string>& manifest_text) {
   bool any_entry = false;
   std::unordered_set<std::string> seen;
   archive_entry* e = nullptr;
   for (;;) {
-    int r = archive_read_next_header(a.get(), &e);
+    int r = archive_read_next_header(a, &e);
     if (r == ARCHIVE_EOF) break;
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
       if (!any_entry) return Error(ErrorCode::Usage, display(path) + " is not a jar (not a zip archive)");
-      return Error(ErrorCode::Usage, "cannot read " + display(path) + ": " + archive_error_string(a.get()));
+      return Error(ErrorCode::Usage, "cannot read " + display(path) + ": " + archive_error_string(a));
     }
     any_entry = true;
     const char* name_c = archive_entry_pathname_utf8(e);
@@ -192,43 +218,22 @@ Result<JarInfo> inspect_jar(const std::filesystem::path& path, const InspectOpti
     info.entries.push_back(entry);
 
     if (!manifest_text && util::iequals(name, "META-INF/MANIFEST.MF")) {
-      std::string text;
-      char buf[8192];
-      for (;;) {
-        la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
-        if (n < 0) return Error(ErrorCode::Usage, "cannot read META-INF/MANIFEST.MF in " + display(path) + ": " +
-                                                      archive_error_string(a.get()));
-        if (n == 0) break;
-        text.append(buf, static_cast<size_t>(n));
-        if (text.size() > (1u << 20)) return Error(ErrorCode::Usage, "META-INF/MANIFEST.MF in " + display(path) + " is too large");
-      }
-      manifest_text = std::move(text);
+      WB_ASSIGN_OR_RETURN(manifest_text, read_manifest_entry(a, path));
     } else if (counts_for_java_version(name)) {
-      unsigned char head[8];
-      size_t got = 0;
-      while (got < sizeof head) {
-        la_ssize_t n = archive_read_data(a.get(), head + got, sizeof head - got);
-        if (n <= 0) break;
-        got += static_cast<size_t>(n);
-      }
-      if (got == sizeof head && head[0] == 0xCA && head[1] == 0xFE && head[2] == 0xBA && head[3] == 0xBE) {
-        int major = (head[6] << 8) | head[7];
-        info.class_major = std::max(info.class_major, major);
-      }
+      if (auto major = class_major(a)) info.class_major = std::max(info.class_major, *major);
     }
   }
   if (!any_entry) return Error(ErrorCode::Usage, display(path) + " is not a jar (an empty zip archive)");
+  return {};
+}
 
+// What the manifest says: Main-Class (required unless told otherwise), Start-Class, Spring Boot's
+// attributes and folders, the implementation's title and version, and Class-Path.
+Status read_manifest_attributes(const std::filesystem::path& path, const InspectOptions& options, JarInfo& info) {
   const std::string hint = "build it as an executable jar (e.g. spring-boot-maven-plugin repackage)";
-  if (manifest_text) {
-    auto parsed = parse_manifest(*manifest_text);
-    if (!parsed.ok()) return parsed.error().with_context(display(path));
-    info.manifest = std::move(parsed).value();
-  }
   info.main_class = attr(info.manifest, "Main-Class");
   if (info.main_class.empty() && options.require_main_class) {
-    return Error(ErrorCode::Usage,
-                 display(path) + " has no Main-Class in META-INF/MANIFEST.MF; " + hint, hint);
+    return Error(ErrorCode::Usage, display(path) + " has no Main-Class in META-INF/MANIFEST.MF; " + hint, hint);
   }
   info.start_class = attr(info.manifest, "Start-Class");
   info.spring_boot_version = attr(info.manifest, "Spring-Boot-Version");
@@ -243,15 +248,37 @@ Result<JarInfo> inspect_jar(const std::filesystem::path& path, const InspectOpti
   for (const std::string& cp : util::split(attr(info.manifest, "Class-Path"), ' ')) {
     if (!cp.empty()) info.class_path.push_back(cp);
   }
+  return {};
+}
 
-  info.java_version = java_version_for_major(info.class_major);
+// The Java version the classes need; Spring Boot 3 needs Java 17, Spring Boot 2 Java 8,
+// whatever the application's classes say.
+int java_version_needed(const JarInfo& info) {
+  int version = java_version_for_major(info.class_major);
   if (info.is_spring_boot() && !info.spring_boot_version.empty()) {
-    // Spring Boot 3 needs Java 17, Spring Boot 2 Java 8, whatever the application's classes say.
     const std::string& v = info.spring_boot_version;
     int boot_major = util::parse_int<int>(std::string_view(v).substr(0, v.find('.')), "").value_or(0);
-    info.java_version = std::max(info.java_version, boot_major >= 3 ? 17 : 8);
+    version = std::max(version, boot_major >= 3 ? 17 : 8);
   }
+  return version;
+}
 
+}  // namespace
+
+Result<JarInfo> inspect_jar(const std::filesystem::path& path, const InspectOptions& options) {
+  WB_TRY(check_readable(path));
+  WB_ASSIGN_OR_RETURN(util::ArchiveReader a, open_zip(path));
+  JarInfo info;
+  info.path = path;
+  std::optional<std::string> manifest_text;
+  WB_TRY(read_entries(a.get(), path, info, manifest_text));
+  if (manifest_text) {
+    auto parsed = parse_manifest(*manifest_text);
+    if (!parsed.ok()) return parsed.error().with_context(display(path));
+    info.manifest = std::move(parsed).value();
+  }
+  WB_TRY(read_manifest_attributes(path, options, info));
+  info.java_version = java_version_needed(info);
   if (info.is_spring_boot() && info.find(info.layers_index_path) != nullptr) {
     WB_ASSIGN_OR_RETURN(auto reader, EntryReader::open(path));
     WB_ASSIGN_OR_RETURN(info.layers_index, reader->read_all(info.layers_index_path));
