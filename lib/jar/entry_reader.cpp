@@ -53,8 +53,8 @@ struct EntryReader::State {
   std::string name;
   bool open = false;
   ZipEntry cur;
-  uint64_t pos = 0;         // file offset of the next compressed byte
-  uint64_t cleft = 0;       // compressed bytes left
+  uint64_t pos = 0;    // file offset of the next compressed byte
+  uint64_t cleft = 0;  // compressed bytes left
   uint64_t produced = 0;
   uint32_t crc = 0;
   z_stream z{};
@@ -84,8 +84,17 @@ struct EntryReader::State {
     return {};
   }
 
-  util::Status index() {
-    // The end-of-central-directory record is in the last 22 + 65535 bytes.
+  // Where the central directory is and how many entries it says it has.
+  struct CentralDirectory {
+    uint64_t count = 0;
+    uint64_t size = 0;
+    uint64_t offset = 0;  // as recorded (before any shift)
+    uint64_t end = 0;     // where it really ends: the end record
+  };
+
+  // Reads the end-of-central-directory record (in the last 22 + 65535 bytes), and the zip64 one
+  // when a locator precedes it.
+  util::Result<CentralDirectory> find_central_directory() {
     size_t tail_len = static_cast<size_t>(std::min<uint64_t>(file_size, 22 + 65535));
     if (tail_len < 22) return Error(ErrorCode::Usage, path.string() + " is not a jar (not a zip archive)");
     std::vector<unsigned char> tail(tail_len);
@@ -100,39 +109,58 @@ struct EntryReader::State {
     if (at == std::string::npos) return Error(ErrorCode::Usage, path.string() + " is not a jar (not a zip archive)");
     const uint64_t eocd_pos = file_size - tail_len + at;
     const unsigned char* e = &tail[at];
-    uint64_t count = le16(e + 10);
-    uint64_t cd_size = le32(e + 12);
-    uint64_t cd_offset = le32(e + 16);
-    uint64_t cd_end = eocd_pos;  // where the central directory really ends
-
-    if (eocd_pos >= 20) {
-      unsigned char loc[20];
-      WB_TRY(pread_all(eocd_pos - 20, loc, sizeof loc));
-      if (le32(loc) == kEocd64LocatorSig) {
-        // zip64: the real record sits just before the locator (its offset may be shifted, see below).
-        uint64_t rec_pos = eocd_pos - 20 - 56;
-        unsigned char rec[56];
-        WB_TRY(pread_all(rec_pos, rec, sizeof rec));
-        if (le32(rec) != kEocd64Sig) {  // a record with extensible data: trust the locator
-          rec_pos = le64(loc + 8);
-          WB_TRY(pread_all(rec_pos, rec, sizeof rec));
-          if (le32(rec) != kEocd64Sig) return corrupt("broken zip64 end record");
-        }
-        count = le64(rec + 32);
-        cd_size = le64(rec + 40);
-        cd_offset = le64(rec + 48);
-        cd_end = rec_pos;
-      }
+    CentralDirectory cd{le16(e + 10), le32(e + 12), le32(e + 16), eocd_pos};
+    if (eocd_pos < 20) return cd;
+    unsigned char loc[20];
+    WB_TRY(pread_all(eocd_pos - 20, loc, sizeof loc));
+    if (le32(loc) != kEocd64LocatorSig) return cd;
+    // zip64: the real record sits just before the locator (its offset may be shifted, see index()).
+    uint64_t rec_pos = eocd_pos - 20 - 56;
+    unsigned char rec[56];
+    WB_TRY(pread_all(rec_pos, rec, sizeof rec));
+    if (le32(rec) != kEocd64Sig) {  // a record with extensible data: trust the locator
+      rec_pos = le64(loc + 8);
+      WB_TRY(pread_all(rec_pos, rec, sizeof rec));
+      if (le32(rec) != kEocd64Sig) return corrupt("broken zip64 end record");
     }
-    if (cd_size > cd_end) return corrupt("the central directory does not fit");
-    // Bytes before the zip (a launch script) shift every recorded offset.
-    const uint64_t cd_pos = cd_end - cd_size;
-    if (cd_pos < cd_offset) return corrupt("the central directory is not where it says");
-    const uint64_t shift = cd_pos - cd_offset;
+    return CentralDirectory{le64(rec + 32), le64(rec + 40), le64(rec + 48), rec_pos};
+  }
 
-    std::vector<unsigned char> cd(static_cast<size_t>(cd_size));
+  // zip64 extended information: the fields that are 0xFFFFFFFF in the header, in order.
+  static void read_zip64_extra(const unsigned char* x, size_t extra_len, ZipEntry& z) {
+    for (size_t q = 0; q + 4 <= extra_len;) {
+      uint16_t id = le16(x + q), len = le16(x + q + 2);
+      if (q + 4 + len > extra_len) break;
+      if (id == 0x0001) {
+        const unsigned char* f = x + q + 4;
+        size_t left = len;
+        auto take = [&](uint64_t& field) {
+          if (left >= 8) {
+            field = le64(f);
+            f += 8;
+            left -= 8;
+          }
+        };
+        if (z.usize == 0xFFFFFFFFu) take(z.usize);
+        if (z.csize == 0xFFFFFFFFu) take(z.csize);
+        if (z.local_offset == 0xFFFFFFFFu) take(z.local_offset);
+      }
+      q += 4 + len;
+    }
+  }
+
+  // Reads the central directory into `entries`.
+  util::Status index() {
+    WB_ASSIGN_OR_RETURN(CentralDirectory dir, find_central_directory());
+    if (dir.size > dir.end) return corrupt("the central directory does not fit");
+    // Bytes before the zip (a launch script) shift every recorded offset.
+    const uint64_t cd_pos = dir.end - dir.size;
+    if (cd_pos < dir.offset) return corrupt("the central directory is not where it says");
+    const uint64_t shift = cd_pos - dir.offset;
+
+    std::vector<unsigned char> cd(static_cast<size_t>(dir.size));
     WB_TRY(pread_all(cd_pos, cd.data(), cd.size()));
-    entries.reserve(static_cast<size_t>(std::min<uint64_t>(count, 1u << 20)));
+    entries.reserve(static_cast<size_t>(std::min<uint64_t>(dir.count, 1u << 20)));
     size_t p = 0;
     while (p + 46 <= cd.size() && le32(&cd[p]) == kCentralSig) {
       const unsigned char* h = &cd[p];
@@ -146,27 +174,7 @@ struct EntryReader::State {
       z.local_offset = le32(h + 42);
       if (p + 46 + name_len + extra_len + comment_len > cd.size()) return corrupt("a truncated central directory");
       std::string name(reinterpret_cast<const char*>(h + 46), name_len);
-      // zip64 extended information: the fields that are 0xFFFFFFFF above, in order.
-      const unsigned char* x = h + 46 + name_len;
-      for (size_t q = 0; q + 4 <= extra_len;) {
-        uint16_t id = le16(x + q), len = le16(x + q + 2);
-        if (q + 4 + len > extra_len) break;
-        if (id == 0x0001) {
-          const unsigned char* f = x + q + 4;
-          size_t left = len;
-          auto take = [&](uint64_t& field) {
-            if (left >= 8) {
-              field = le64(f);
-              f += 8;
-              left -= 8;
-            }
-          };
-          if (z.usize == 0xFFFFFFFFu) take(z.usize);
-          if (z.csize == 0xFFFFFFFFu) take(z.csize);
-          if (z.local_offset == 0xFFFFFFFFu) take(z.local_offset);
-        }
-        q += 4 + len;
-      }
+      read_zip64_extra(h + 46 + name_len, extra_len, z);
       z.local_offset += shift;
       entries.emplace(std::move(name), z);  // the first of duplicate names wins, as with java
       p += 46 + name_len + extra_len + comment_len;
