@@ -221,74 +221,104 @@ Forbidden parse_forbidden(const std::string& message) {
   return f;
 }
 
-util::Error status_to_error(int http_status, const std::string& body) {
-  std::string message;
-  json details;
-  int code = http_status;
+namespace {
+
+// An error answer as read: a metav1.Status (its message, details and code) or another body.
+struct Answer {
+  bool is_status = false;
+  std::string message;  // the Status's message, trimmed
+  json details;         // the Status's details, when an object
+  int code = 0;         // the HTTP status, else the Status's code
+  std::string summary;  // one line: the message, or what the body says
+};
+
+Answer read_answer(int http_status, const std::string& body) {
+  Answer a;
+  a.code = http_status;
   json j = json::parse(body, nullptr, false);
-  bool is_status = !j.is_discarded() && j.is_object() && (j.value("kind", "") == "Status" || j.contains("message"));
-  if (is_status) {
-    if (j.contains("message") && j["message"].is_string()) message = util::trim(j["message"].get<std::string>());
-    if (j.contains("details") && j["details"].is_object()) details = j["details"];
-    if (code == 0 && j.contains("code") && j["code"].is_number_integer()) code = j["code"].get<int>();
+  a.is_status = !j.is_discarded() && j.is_object() && (j.value("kind", "") == "Status" || j.contains("message"));
+  if (a.is_status) {
+    if (j.contains("message") && j["message"].is_string()) a.message = util::trim(j["message"].get<std::string>());
+    if (j.contains("details") && j["details"].is_object()) a.details = j["details"];
+    if (a.code == 0 && j.contains("code") && j["code"].is_number_integer()) a.code = j["code"].get<int>();
   }
-  std::string summary = is_status ? message : summarize(body);
   // Messages must be one line.
-  summary = util::replace_all(summary, "\n", " ");
+  a.summary = util::replace_all(a.is_status ? a.message : summarize(body), "\n", " ");
+  return a;
+}
 
-  if (is_status)
-    if (auto refused = refused_fields(code, message)) return *refused;
+// A 400 or 422 whose details list causes: "<what> is invalid: field: message; ...".
+std::optional<std::string> invalid_words(const Answer& a) {
+  const json& details = a.details;
+  if ((a.code != 422 && a.code != 400) || !details.is_object() || !details.contains("causes") ||
+      !details["causes"].is_array() || details["causes"].empty())
+    return std::nullopt;
+  std::string prefix = a.summary;
+  size_t pos = prefix.find(" is invalid");
+  if (pos != std::string::npos)
+    prefix = prefix.substr(0, pos + 11);
+  else if (details.contains("name") && details["name"].is_string()) {
+    std::string kind = details.value("kind", "object");
+    prefix = kind + " \"" + details["name"].get<std::string>() + "\" is invalid";
+  } else {
+    prefix = "the object is invalid";
+  }
+  std::vector<std::string> parts;
+  for (const auto& c : details["causes"]) {
+    if (!c.is_object()) continue;
+    std::string field = c.value("field", "");
+    std::string msg = c.value("message", "");
+    parts.push_back(field.empty() ? msg : field + ": " + msg);
+  }
+  return prefix + ": " + util::join(parts, "; ");
+}
 
-  Error e;
-  e.http_status = code;
-  e.code = code_for(code);
-  switch (code) {
+// 401, 403 and 404, each in words of its own (with Forbidden or Missing facts).
+std::optional<Error> access_error(const Answer& a, Error e) {
+  switch (a.code) {
     case 401:
       e.message = "the server rejected your credentials (401 Unauthorized): your token may have expired; log in again";
       e.hint = "check the user of your kubeconfig context, or get a fresh kubeconfig";
       return e;
     case 403:
-      e.message = summary.empty() ? "access denied (403 Forbidden)" : summary;
+      e.message = a.summary.empty() ? "access denied (403 Forbidden)" : a.summary;
       e.hint = "ask your cluster administrator for access";
-      return std::move(e).with(parse_forbidden(summary));
+      return std::move(e).with(parse_forbidden(a.summary));
     case 404:
-      if (!is_status || summary.empty() || summary == "404 page not found")
+      if (!a.is_status || a.summary.empty() || a.summary == "404 page not found")
         e.message = "the server could not find the requested resource (404 Not Found)";
       else
-        e.message = summary;
-      if (details.is_object() && details.contains("name")) {
+        e.message = a.summary;
+      if (a.details.is_object() && a.details.contains("name")) {
         Missing missing;
-        missing.kind = details.value("kind", "");
-        missing.group = details.value("group", "");
-        missing.name = details.value("name", "");
+        missing.kind = a.details.value("kind", "");
+        missing.group = a.details.value("group", "");
+        missing.name = a.details.value("name", "");
         e.with(std::move(missing));
       }
       return e;
     default:
-      break;
+      return std::nullopt;
   }
-  if ((code == 422 || code == 400) && details.is_object() && details.contains("causes") &&
-      details["causes"].is_array() && !details["causes"].empty()) {
-    std::string prefix = summary;
-    size_t pos = prefix.find(" is invalid");
-    if (pos != std::string::npos)
-      prefix = prefix.substr(0, pos + 11);
-    else if (details.contains("name") && details["name"].is_string()) {
-      std::string kind = details.value("kind", "object");
-      prefix = kind + " \"" + details["name"].get<std::string>() + "\" is invalid";
-    } else {
-      prefix = "the object is invalid";
-    }
-    std::vector<std::string> parts;
-    for (const auto& c : details["causes"]) {
-      if (!c.is_object()) continue;
-      std::string field = c.value("field", "");
-      std::string msg = c.value("message", "");
-      parts.push_back(field.empty() ? msg : field + ": " + msg);
-    }
-    e.message = prefix + ": " + util::join(parts, "; ");
+}
+
+}  // namespace
+
+util::Error status_to_error(int http_status, const std::string& body) {
+  const Answer a = read_answer(http_status, body);
+  if (a.is_status)
+    if (auto refused = refused_fields(a.code, a.message)) return *refused;
+
+  Error e;
+  e.http_status = a.code;
+  e.code = code_for(a.code);
+  if (auto access = access_error(a, e)) return *std::move(access);
+  if (auto invalid = invalid_words(a)) {
+    e.message = *invalid;
     return e;
   }
+  const int code = a.code;
+  const std::string& summary = a.summary;
   if (code == 409 || code == 410 || code == 400 || code == 422) {
     e.message = summary.empty() ? "the server answered " + status_words(code) : summary;
     if (code == 400 && summary.find("previous terminated container") != std::string::npos) e.with(NoPreviousLog{});
