@@ -25,8 +25,18 @@ test_pkgs+=(busybox-static)
 # nghttpx: an HTTP/2 (ALPN h2) TLS proxy in front of the fake API server (tests/e2e/test_http2.py).
 test_pkgs+=(nghttp2-proxy)
 
+# --with-fuzz: the fuzz preset (tests/fuzz, scripts/fuzz.sh): clang-16 with libFuzzer and the
+# sanitizer runtimes, and llvm-symbolizer for readable crash reports.
+fuzz_pkgs=(clang-16 libclang-rt-16-dev libfuzzer-16-dev llvm-16)
+
 want=("${build_pkgs[@]}")
-if [[ "${1:-}" == "--with-tests" ]]; then want+=("${test_pkgs[@]}"); fi
+for arg in "$@"; do
+  case "$arg" in
+    --with-tests) want+=("${test_pkgs[@]}") ;;
+    --with-fuzz) want+=("${fuzz_pkgs[@]}") ;;
+    *) echo "install-deps: unknown option $arg (--with-tests, --with-fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${want[@]}"; do
