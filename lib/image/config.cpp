@@ -109,48 +109,50 @@ Result<BaseImage> load_image(oci::Registry& registry, const oci::Reference& ref,
   return image;
 }
 
-}  // namespace
-
-Result<Base> resolve_base(oci::Registry& registry, const oci::Reference& ref, const std::vector<std::string>& platforms) {
+Result<std::vector<Platform>> parse_platforms(const std::vector<std::string>& platforms) {
   std::vector<Platform> wanted;
   for (const std::string& text : platforms) {
     auto p = Platform::parse(text);
-    if (!p) return Error(ErrorCode::Usage, "'" + text + "' is not a platform", "write it like linux/amd64 or linux/arm64");
+    if (!p)
+      return Error(ErrorCode::Usage, "'" + text + "' is not a platform", "write it like linux/amd64 or linux/arm64");
     wanted.push_back(*p);
   }
-  WB_ASSIGN_OR_RETURN(oci::Registry::Manifest top, registry.get_manifest(ref));
-  WB_ASSIGN_OR_RETURN(json top_json, parse_json(top.bytes, "the manifest of base image " + ref.str()));
-  std::string mt = top.media_type.empty() ? top_json.value("mediaType", "") : top.media_type;
-  if (auto semi = mt.find(';'); semi != std::string::npos) mt = util::trim(mt.substr(0, semi));
+  return wanted;
+}
 
-  Base base;
-  base.ref = ref;
-  base.digest = top.digest.empty() ? oci::digest_of(top.bytes) : top.digest;
-  bool is_index = is_index_type(mt) || (mt.empty() && top_json.contains("manifests"));
-  if (!is_index) {
-    if (mt == oci::media::kDockerManifest) {
-      base.family = MediaFamily::Docker;
-    } else if (mt == oci::media::kOciManifest) {
-      base.family = MediaFamily::Oci;
-    } else if (mt.empty()) {
-      std::string cmt = top_json.contains("config") && top_json["config"].is_object()
-                            ? top_json["config"].value("mediaType", "") : "";
-      base.family = cmt == oci::media::kDockerConfig ? MediaFamily::Docker : MediaFamily::Oci;
-    } else {
-      return Error(ErrorCode::Failure, "base image " + ref.str() + " is a " + mt + ", not an image",
-                   "pick a base image published with a current tool");
-    }
-    WB_ASSIGN_OR_RETURN(BaseImage image, load_image(registry, ref, top.bytes, base.digest));
-    if (!wanted.empty() &&
-        std::none_of(wanted.begin(), wanted.end(), [&](const Platform& w) { return image.platform.matches(w); })) {
-      return Error(ErrorCode::NotFound, "base image " + ref.str() + " is " + image.platform.str() + ", not " +
-                                            util::join(platforms, ", "),
-                   "pick a multi-platform base image or drop the platform option");
-    }
-    base.images.push_back(std::move(image));
-    return base;
+// A base that is one image (no index): its family from its media type, and its platform checked.
+Status resolve_single_image(oci::Registry& registry, const std::string& mt, const json& top_json,
+                            const std::string& top_bytes, const std::vector<Platform>& wanted,
+                            const std::vector<std::string>& platforms, Base& base) {
+  const oci::Reference& ref = base.ref;
+  if (mt == oci::media::kDockerManifest) {
+    base.family = MediaFamily::Docker;
+  } else if (mt == oci::media::kOciManifest) {
+    base.family = MediaFamily::Oci;
+  } else if (mt.empty()) {
+    std::string cmt =
+        top_json.contains("config") && top_json["config"].is_object() ? top_json["config"].value("mediaType", "") : "";
+    base.family = cmt == oci::media::kDockerConfig ? MediaFamily::Docker : MediaFamily::Oci;
+  } else {
+    return Error(ErrorCode::Failure, "base image " + ref.str() + " is a " + mt + ", not an image",
+                 "pick a base image published with a current tool");
   }
+  WB_ASSIGN_OR_RETURN(BaseImage image, load_image(registry, ref, top_bytes, base.digest));
+  if (!wanted.empty() &&
+      std::none_of(wanted.begin(), wanted.end(), [&](const Platform& w) { return image.platform.matches(w); })) {
+    return Error(ErrorCode::NotFound,
+                 "base image " + ref.str() + " is " + image.platform.str() + ", not " + util::join(platforms, ", "),
+                 "pick a multi-platform base image or drop the platform option");
+  }
+  base.images.push_back(std::move(image));
+  return {};
+}
 
+// A base that is an index: the runnable platforms it lists (attestations and unknown/unknown
+// left out), those wanted loaded; a wanted one it lacks is NotFound, naming what it has.
+Status resolve_index(oci::Registry& registry, const std::string& mt, const json& top_json,
+                     const std::vector<Platform>& wanted, const std::vector<std::string>& platforms, Base& base) {
+  const oci::Reference& ref = base.ref;
   base.is_index = true;
   base.family = mt == oci::media::kDockerManifestList ? MediaFamily::Docker : MediaFamily::Oci;
   if (!top_json.contains("manifests") || !top_json["manifests"].is_array()) {
@@ -197,6 +199,26 @@ Result<Base> resolve_base(oci::Registry& registry, const oci::Reference& ref, co
   if (base.images.empty()) {
     return Error(ErrorCode::NotFound, "base image " + ref.str() + " lists no runnable platform");
   }
+  return {};
+}
+
+}  // namespace
+
+Result<Base> resolve_base(oci::Registry& registry, const oci::Reference& ref,
+                          const std::vector<std::string>& platforms) {
+  WB_ASSIGN_OR_RETURN(std::vector<Platform> wanted, parse_platforms(platforms));
+  WB_ASSIGN_OR_RETURN(oci::Registry::Manifest top, registry.get_manifest(ref));
+  WB_ASSIGN_OR_RETURN(json top_json, parse_json(top.bytes, "the manifest of base image " + ref.str()));
+  std::string mt = top.media_type.empty() ? top_json.value("mediaType", "") : top.media_type;
+  if (auto semi = mt.find(';'); semi != std::string::npos) mt = util::trim(mt.substr(0, semi));
+
+  Base base;
+  base.ref = ref;
+  base.digest = top.digest.empty() ? oci::digest_of(top.bytes) : top.digest;
+  if (is_index_type(mt) || (mt.empty() && top_json.contains("manifests")))
+    WB_TRY(resolve_index(registry, mt, top_json, wanted, platforms, base));
+  else
+    WB_TRY(resolve_single_image(registry, mt, top_json, top.bytes, wanted, platforms, base));
   return base;
 }
 
@@ -245,7 +267,8 @@ json build_config(const json& base_config, const jar::LayerPlan& plan, const std
   }
   if (!options.ports.empty()) {
     if (!cfg.contains("ExposedPorts") || !cfg["ExposedPorts"].is_object()) cfg["ExposedPorts"] = json::object();
-    for (const auto& p : options.ports) cfg["ExposedPorts"][p.find('/') == std::string::npos ? p + "/tcp" : p] = json::object();
+    for (const auto& p : options.ports)
+      cfg["ExposedPorts"][p.find('/') == std::string::npos ? p + "/tcp" : p] = json::object();
   }
 
   const std::string created = created_time(options);
@@ -263,8 +286,8 @@ json build_config(const json& base_config, const jar::LayerPlan& plan, const std
 json build_manifest(MediaFamily family, const oci::Descriptor& config, const json& base_manifest,
                     const std::vector<AppLayer>& layers) {
   json m = {{"schemaVersion", 2}, {"mediaType", manifest_media_type(family)}, {"config", config.to_json()}};
-  json all = base_manifest.contains("layers") && base_manifest["layers"].is_array() ? base_manifest["layers"]
-                                                                                     : json::array();
+  json all =
+      base_manifest.contains("layers") && base_manifest["layers"].is_array() ? base_manifest["layers"] : json::array();
   for (const AppLayer& l : layers) {
     all.push_back({{"mediaType", layer_media_type(family)}, {"digest", l.digest}, {"size", l.size}});
   }
