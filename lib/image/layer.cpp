@@ -26,7 +26,7 @@ namespace {
 constexpr size_t kChunk = 64 * 1024;
 
 struct TarEntry {
-  std::string name;  // "app/BOOT-INF/lib/x.jar", directories end with '/'
+  std::string name;                      // "app/BOOT-INF/lib/x.jar", directories end with '/'
   const jar::LayerItem* item = nullptr;  // null for directories
 };
 
@@ -116,10 +116,17 @@ struct LayerStream::Impl {
     return static_cast<Impl*>(self)->on_tar(buf, len);
   }
 
+  // The steps of LayerStream::step: copy a piece of the current entry's bytes; start the next
+  // entry (its header, and its source opened); end the tar and the gzip stream.
+  Status copy_some();
+  Status start_entry(const TarEntry& te);
+  Result<int64_t> open_source(const jar::LayerItem& item);
+  Status finish();
+
   Error archive_failure(const std::string& what) {
-    std::string why = !callback_error.empty() ? callback_error
+    std::string why = !callback_error.empty()           ? callback_error
                       : archive_error_string(tar.get()) ? archive_error_string(tar.get())
-                                                 : "unknown error";
+                                                        : "unknown error";
     return Error(ErrorCode::Failure, what + ": " + why);
   }
 };
@@ -179,86 +186,93 @@ Result<std::unique_ptr<LayerStream>> LayerStream::open(const std::filesystem::pa
   return std::unique_ptr<LayerStream>(new LayerStream(std::move(impl)));
 }
 
+Status LayerStream::Impl::copy_some() {
+  size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(chunk.size()), remaining + 1));
+  size_t got = 0;
+  if (file) {
+    got = std::fread(chunk.data(), 1, want, file);
+    if (got == 0 && std::ferror(file)) {
+      return Error(ErrorCode::Failure, "cannot read " + source_name + ": " + std::strerror(errno));
+    }
+  } else {
+    WB_ASSIGN_OR_RETURN(got, reader->read(chunk.data(), want));
+  }
+  if (static_cast<int64_t>(got) > remaining || (got == 0 && remaining > 0)) {
+    return Error(ErrorCode::Failure, source_name + " changed while the image was being built",
+                 "build again once the jar is written");
+  }
+  if (got == 0) {
+    if (file) std::fclose(file);
+    file = nullptr;
+    in_entry = false;
+    if (archive_write_finish_entry(tar.get()) != ARCHIVE_OK) return archive_failure("cannot write the layer tar");
+    return {};
+  }
+  if (archive_write_data(tar.get(), chunk.data(), got) < 0) return archive_failure("cannot write the layer tar");
+  remaining -= static_cast<int64_t>(got);
+  return {};
+}
+
+Result<int64_t> LayerStream::Impl::open_source(const jar::LayerItem& item) {
+  if (item.source == jar::LayerItem::Source::File) {
+    source_name = item.from;
+    file = std::fopen(item.from.c_str(), "rb");
+    if (!file) {
+      int err = errno;
+      return Error(err == ENOENT ? ErrorCode::NotFound : ErrorCode::Failure,
+                   "cannot read " + item.from + ": " + std::strerror(err));
+    }
+    std::error_code ec;
+    auto fs_size = std::filesystem::file_size(item.from, ec);
+    if (ec) return Error(ErrorCode::Failure, "cannot read " + item.from + ": " + ec.message());
+    return static_cast<int64_t>(fs_size);
+  }
+  source_name = item.from + " in " + jar.string();
+  WB_TRY(reader->seek(item.from));
+  return item.size;
+}
+
+Status LayerStream::Impl::start_entry(const TarEntry& te) {
+  int64_t size = 0;
+  if (te.item) {
+    WB_ASSIGN_OR_RETURN(size, open_source(*te.item));
+  }
+  util::ArchiveEntry e = util::new_archive_entry();
+  archive_entry_set_pathname_utf8(e.get(), te.name.c_str());
+  archive_entry_set_filetype(e.get(), te.item ? AE_IFREG : AE_IFDIR);
+  bool exec = te.item && (te.item->mode & 0111) != 0;
+  archive_entry_set_perm(e.get(), !te.item || exec ? 0755 : 0644);
+  archive_entry_set_size(e.get(), size);
+  archive_entry_set_mtime(e.get(), options.mtime, 0);
+  archive_entry_set_uid(e.get(), options.uid);
+  archive_entry_set_gid(e.get(), options.gid);
+  if (archive_write_header(tar.get(), e.get()) != ARCHIVE_OK) return archive_failure("cannot write the layer tar");
+  if (te.item) {
+    in_entry = true;
+    remaining = size;
+  }
+  return {};
+}
+
+Status LayerStream::Impl::finish() {
+  if (archive_write_close(tar.get()) != ARCHIVE_OK) return archive_failure("cannot finish the layer tar");
+  if (z_open) {
+    z.next_in = nullptr;
+    z.avail_in = 0;
+    if (!deflate_some(Z_FINISH)) return Error(ErrorCode::Failure, "gzip compression failed");
+    deflateEnd(&z);
+    z_open = false;
+  }
+  reader.reset();
+  return {};
+}
+
 Status LayerStream::step() {
   Impl& s = *impl_;
-  if (s.in_entry) {
-    size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(s.chunk.size()), s.remaining + 1));
-    size_t got = 0;
-    if (s.file) {
-      got = std::fread(s.chunk.data(), 1, want, s.file);
-      if (got == 0 && std::ferror(s.file)) {
-        return Error(ErrorCode::Failure, "cannot read " + s.source_name + ": " + std::strerror(errno));
-      }
-    } else {
-      WB_ASSIGN_OR_RETURN(got, s.reader->read(s.chunk.data(), want));
-    }
-    if (static_cast<int64_t>(got) > s.remaining || (got == 0 && s.remaining > 0)) {
-      return Error(ErrorCode::Failure, s.source_name + " changed while the image was being built",
-                   "build again once the jar is written");
-    }
-    if (got == 0) {
-      if (s.file) std::fclose(s.file);
-      s.file = nullptr;
-      s.in_entry = false;
-      if (archive_write_finish_entry(s.tar.get()) != ARCHIVE_OK) return s.archive_failure("cannot write the layer tar");
-      return {};
-    }
-    if (archive_write_data(s.tar.get(), s.chunk.data(), got) < 0)
-      return s.archive_failure("cannot write the layer tar");
-    s.remaining -= static_cast<int64_t>(got);
-    return {};
-  }
-
-  if (s.next < s.entries.size()) {
-    const TarEntry& te = s.entries[s.next++];
-    int64_t size = 0;
-    if (te.item) {
-      if (te.item->source == jar::LayerItem::Source::File) {
-        s.source_name = te.item->from;
-        s.file = std::fopen(te.item->from.c_str(), "rb");
-        if (!s.file) {
-          int err = errno;
-          return Error(err == ENOENT ? ErrorCode::NotFound : ErrorCode::Failure,
-                       "cannot read " + te.item->from + ": " + std::strerror(err));
-        }
-        std::error_code ec;
-        auto fs_size = std::filesystem::file_size(te.item->from, ec);
-        if (ec) return Error(ErrorCode::Failure, "cannot read " + te.item->from + ": " + ec.message());
-        size = static_cast<int64_t>(fs_size);
-      } else {
-        s.source_name = te.item->from + " in " + s.jar.string();
-        WB_TRY(s.reader->seek(te.item->from));
-        size = te.item->size;
-      }
-    }
-    util::ArchiveEntry e = util::new_archive_entry();
-    archive_entry_set_pathname_utf8(e.get(), te.name.c_str());
-    archive_entry_set_filetype(e.get(), te.item ? AE_IFREG : AE_IFDIR);
-    bool exec = te.item && (te.item->mode & 0111) != 0;
-    archive_entry_set_perm(e.get(), !te.item || exec ? 0755 : 0644);
-    archive_entry_set_size(e.get(), size);
-    archive_entry_set_mtime(e.get(), s.options.mtime, 0);
-    archive_entry_set_uid(e.get(), s.options.uid);
-    archive_entry_set_gid(e.get(), s.options.gid);
-    if (archive_write_header(s.tar.get(), e.get()) != ARCHIVE_OK)
-      return s.archive_failure("cannot write the layer tar");
-    if (te.item) {
-      s.in_entry = true;
-      s.remaining = size;
-    }
-    return {};
-  }
-
+  if (s.in_entry) return s.copy_some();
+  if (s.next < s.entries.size()) return s.start_entry(s.entries[s.next++]);
   // Everything written: end the tar, then the gzip stream.
-  if (archive_write_close(s.tar.get()) != ARCHIVE_OK) return s.archive_failure("cannot finish the layer tar");
-  if (s.z_open) {
-    s.z.next_in = nullptr;
-    s.z.avail_in = 0;
-    if (!s.deflate_some(Z_FINISH)) return Error(ErrorCode::Failure, "gzip compression failed");
-    deflateEnd(&s.z);
-    s.z_open = false;
-  }
-  s.reader.reset();
+  WB_TRY(s.finish());
   digests_.diff_id = "sha256:" + s.tar_sha.hex_digest();
   digests_.digest = s.output == Output::Tar ? digests_.diff_id : "sha256:" + s.out_sha.hex_digest();
   digests_.size = s.output == Output::Tar ? s.tar_size : s.out_size;
