@@ -83,6 +83,52 @@ std::string kube_source(Context& ctx, const k::RestConfig& c) {
   return s;
 }
 
+// -o json|yaml|name: the checks as data, and the exit status they lead to.
+void print_report_document(Context& ctx, const wbw::DoctorReport& report, int exit_code) {
+  const wbw::CheckResult* failure = report.first_failure();
+  json checks = json::array();
+  for (const auto& c : report.checks)
+    checks.push_back(
+        {{"id", c.id},
+         {"title", c.title},
+         {"state", wbw::check_state_name(c.state)},
+         {"detail", c.detail},
+         {"hint", c.hint},
+         {"error", c.state == wbw::CheckState::Fail ? json(util::error_code_name(c.code)) : json(nullptr)}});
+  json doc = {{"ok", failure == nullptr}, {"exitCode", exit_code}, {"checks", checks}};
+  std::vector<std::string> names;
+  for (const auto& c : report.checks)
+    if (c.state == wbw::CheckState::Fail) names.push_back(c.id);
+  print_result(
+      ctx, doc, [] { return Table{}; }, names);
+}
+
+// One line per check (a mark, the title, what was found), what to do under a failure or a
+// warning, and a last line that sums up.
+void print_report_lines(Context& ctx, const wbw::DoctorReport& report) {
+  const bool utf8 = utf8_locale(ctx);
+  const bool color = ctx.color_out();
+  size_t width = 0;
+  for (const auto& c : report.checks) width = std::max(width, c.title.size());
+  auto& out = ctx.out();
+  int failed = 0, warned = 0;
+  for (const auto& c : report.checks) {
+    if (c.state == wbw::CheckState::Fail) ++failed;
+    if (c.state == wbw::CheckState::Warn) ++warned;
+    std::string title = c.title + std::string(width - c.title.size(), ' ');
+    out << paint(color, mark_color(c.state), mark(c.state, utf8)) << ' ' << title << "  "
+        << (c.state == wbw::CheckState::Skip ? paint(color, "dim", c.detail) : c.detail) << '\n';
+    if (!c.hint.empty() && (c.state == wbw::CheckState::Fail || c.state == wbw::CheckState::Warn))
+      out << std::string(utf8 ? 2 : 7, ' ') << (utf8 ? "→ " : "-> ") << c.hint << '\n';
+  }
+  if (failed == 0)
+    out << (warned ? fmt::format("Ready, with {} warning{}.\n", warned, warned == 1 ? "" : "s")
+                   : std::string("Ready: everything wb needs is in place.\n"));
+  else
+    out << fmt::format("{} check{} failed; fix the first one first (the checks after it may depend on it).\n", failed,
+                       failed == 1 ? "" : "s");
+}
+
 Status run_doctor(const DoctorOptions& o, Context& ctx) {
   wbw::DoctorInputs in;
   auto settings = ctx.settings();
@@ -122,45 +168,10 @@ Status run_doctor(const DoctorOptions& o, Context& ctx) {
   const wbw::CheckResult* failure = report.first_failure();
   const int exit_code = failure ? util::exit_status(failure->code) : 0;
 
-  if (ctx.global.machine_output()) {
-    json checks = json::array();
-    for (const auto& c : report.checks)
-      checks.push_back(
-          {{"id", c.id},
-           {"title", c.title},
-           {"state", wbw::check_state_name(c.state)},
-           {"detail", c.detail},
-           {"hint", c.hint},
-           {"error", c.state == wbw::CheckState::Fail ? json(util::error_code_name(c.code)) : json(nullptr)}});
-    json doc = {{"ok", failure == nullptr}, {"exitCode", exit_code}, {"checks", checks}};
-    std::vector<std::string> names;
-    for (const auto& c : report.checks)
-      if (c.state == wbw::CheckState::Fail) names.push_back(c.id);
-    print_result(
-        ctx, doc, [] { return Table{}; }, names);
-  } else {
-    const bool utf8 = utf8_locale(ctx);
-    const bool color = ctx.color_out();
-    size_t width = 0;
-    for (const auto& c : report.checks) width = std::max(width, c.title.size());
-    auto& out = ctx.out();
-    int failed = 0, warned = 0;
-    for (const auto& c : report.checks) {
-      if (c.state == wbw::CheckState::Fail) ++failed;
-      if (c.state == wbw::CheckState::Warn) ++warned;
-      std::string title = c.title + std::string(width - c.title.size(), ' ');
-      out << paint(color, mark_color(c.state), mark(c.state, utf8)) << ' ' << title << "  "
-          << (c.state == wbw::CheckState::Skip ? paint(color, "dim", c.detail) : c.detail) << '\n';
-      if (!c.hint.empty() && (c.state == wbw::CheckState::Fail || c.state == wbw::CheckState::Warn))
-        out << std::string(utf8 ? 2 : 7, ' ') << (utf8 ? "→ " : "-> ") << c.hint << '\n';
-    }
-    if (failed == 0)
-      out << (warned ? fmt::format("Ready, with {} warning{}.\n", warned, warned == 1 ? "" : "s")
-                     : std::string("Ready: everything wb needs is in place.\n"));
-    else
-      out << fmt::format("{} check{} failed; fix the first one first (the checks after it may depend on it).\n", failed,
-                         failed == 1 ? "" : "s");
-  }
+  if (ctx.global.machine_output())
+    print_report_document(ctx, report, exit_code);
+  else
+    print_report_lines(ctx, report);
   if (!failure) return {};
   // The lines above said it all; exit with the first failure's status without another message.
   return Error(failure->code, "");

@@ -86,6 +86,87 @@ std::string item_name(const wbw::GcItem& item) {
   }
 }
 
+// What applying every plan did, over all apps.
+struct GcTotals {
+  size_t deleted = 0, not_deleted = 0;
+  bool refused = false;  // the registry refuses deletes (reported once)
+  std::string refusal;   // its words
+  std::optional<Error> failure;
+};
+
+// Applies the plans app by app (nothing with --dry-run), marking each item; after a failure the
+// remaining apps' deletes are not attempted.
+GcTotals apply_plans(k::Client& client, oci::Registry* registry, std::vector<AppRun>& runs, bool dry_run) {
+  GcTotals totals;
+  for (auto& run : runs) {
+    for (const auto& item : run.plan.items) run.status[&item] = item.keep ? "kept" : (dry_run ? "would delete" : "");
+    if (dry_run) continue;
+    if (totals.failure) {
+      for (const auto& item : run.plan.items)
+        if (!item.keep) run.status[&item] = "not deleted", ++totals.not_deleted;
+      continue;
+    }
+    auto outcome = wbw::apply_gc_plan(client, totals.refused ? nullptr : registry, run.plan);
+    for (const auto* item : outcome.deleted) run.status[item] = "deleted", ++totals.deleted;
+    for (const auto* item : outcome.not_deleted) run.status[item] = "not deleted", ++totals.not_deleted;
+    if (outcome.registry_refused && !totals.refused) {
+      totals.refused = true;
+      totals.refusal = outcome.registry_message;
+    }
+    if (outcome.failure) totals.failure = outcome.failure;
+  }
+  return totals;
+}
+
+json gc_document(const GcOptions& o, const std::string& ns, const wbw::RetentionPolicy& policy,
+                 std::vector<AppRun>& runs, const GcTotals& totals) {
+  json apps_doc = json::array();
+  for (auto& run : runs) {
+    json items = json::array();
+    for (const auto& item : run.plan.items) items.push_back(item_document(item, run.status[&item]));
+    apps_doc.push_back({{"app", run.plan.app},
+                        {"repository", run.plan.repository.empty() ? json(nullptr) : json(run.plan.repository)},
+                        {"items", items},
+                        {"notes", run.plan.notes}});
+  }
+  return {{"workspace", ns},
+          {"dryRun", o.dry_run},
+          {"retention", {{"images", policy.images}, {"configs", policy.configs}, {"revisions", policy.revisions}}},
+          {"apps", apps_doc},
+          {"deleted", totals.deleted},
+          {"notDeleted", totals.not_deleted},
+          {"registryRefusedDeletes", totals.refused ? json(totals.refusal) : json(nullptr)},
+          {"failure", totals.failure ? json(totals.failure->message) : json(nullptr)}};
+}
+
+// The table of every item and why, notes and a last line on stderr.
+void print_gc_table(Context& ctx, const GcOptions& o, const std::string& ns, bool no_apps, std::vector<AppRun>& runs,
+                    const GcTotals& totals) {
+  Table t{{"app", "kind", "name", "tags", "status", "why"}, {}, {}};
+  for (auto& run : runs)
+    for (const auto& item : run.plan.items)
+      t.rows.push_back({run.plan.app, wbw::gc_kind_name(item.kind), item_name(item),
+                        item.tags.empty() ? "-" : util::join(item.tags, ","), run.status[&item],
+                        util::join(item.reasons, "; ")});
+  for (auto& run : runs)
+    for (const auto& n : run.plan.notes)
+      if (!ctx.global.quiet) ctx.err() << "note: " << run.plan.app << ": " << n << '\n';
+  if (t.rows.empty()) {
+    if (!ctx.global.quiet)
+      ctx.err() << (no_apps ? fmt::format("No apps in workspace '{}'.\n", ns) : "Nothing to clean up.\n");
+  } else {
+    print_table(ctx, t);
+  }
+  if (ctx.global.quiet || totals.failure) return;
+  size_t would = 0;
+  for (auto& run : runs) would += run.plan.deletes();
+  const size_t deleted = totals.deleted, not_deleted = totals.not_deleted;
+  ctx.err() << (o.dry_run
+                    ? fmt::format("Dry run: {} thing{} would be deleted; nothing was.\n", would, would == 1 ? "" : "s")
+                    : fmt::format("Deleted {} thing{}{}.\n", deleted, deleted == 1 ? "" : "s",
+                                  not_deleted ? fmt::format(", {} not deleted", not_deleted) : ""));
+}
+
 Status run_gc(const GcOptions& o, Context& ctx) {
   WB_ASSIGN_OR_RETURN(auto settings, ctx.settings());
   WB_ASSIGN_OR_RETURN(auto ns, ctx.workspace());
@@ -104,93 +185,30 @@ Status run_gc(const GcOptions& o, Context& ctx) {
     runs.push_back({wbw::plan_gc(snapshot, policy), {}});
   }
 
-  // Then the deletes, app by app.
-  bool refused = false;
-  std::string refusal;
-  std::optional<Error> failure;
-  size_t deleted = 0, not_deleted = 0;
-  for (auto& run : runs) {
-    for (const auto& item : run.plan.items) run.status[&item] = item.keep ? "kept" : (o.dry_run ? "would delete" : "");
-    if (o.dry_run) continue;
-    if (failure) {
+  const GcTotals totals = apply_plans(*client, registry.get(), runs, o.dry_run);
+  if (totals.refused) {
+    size_t images_left = 0;
+    for (auto& run : runs)
       for (const auto& item : run.plan.items)
-        if (!item.keep) run.status[&item] = "not deleted", ++not_deleted;
-      continue;
-    }
-    auto outcome = wbw::apply_gc_plan(*client, refused ? nullptr : registry.get(), run.plan);
-    for (const auto* item : outcome.deleted) run.status[item] = "deleted", ++deleted;
-    for (const auto* item : outcome.not_deleted) run.status[item] = "not deleted", ++not_deleted;
-    if (outcome.registry_refused && !refused) {
-      refused = true;
-      refusal = outcome.registry_message;
-    }
-    if (outcome.failure) failure = outcome.failure;
-  }
-  size_t images_left = 0;
-  for (auto& run : runs)
-    for (const auto& item : run.plan.items)
-      if (item.kind == wbw::GcKind::Image && run.status[&item] == "not deleted") ++images_left;
-  if (refused)
-    ctx.warn(fmt::format("{}: {} image{} stay{}; the rest was cleaned up", refusal, images_left,
+        if (item.kind == wbw::GcKind::Image && run.status[&item] == "not deleted") ++images_left;
+    ctx.warn(fmt::format("{}: {} image{} stay{}; the rest was cleaned up", totals.refusal, images_left,
                          images_left == 1 ? "" : "s", images_left == 1 ? "s" : ""));
+  }
 
-  // The report.
   const auto format = ctx.global.format();
   if (format == OutputFormat::Name) {
     for (auto& run : runs)
       for (const auto& item : run.plan.items)
         if (run.status[&item] == "deleted" || run.status[&item] == "would delete")
           ctx.out() << wbw::gc_kind_name(item.kind) << "/" << run.plan.app << "/" << item.name << '\n';
+  } else if (format == OutputFormat::Json || format == OutputFormat::Yaml) {
+    print_result(ctx, gc_document(o, ns, policy, runs, totals), [] { return Table{}; });
   } else {
-    json apps_doc = json::array();
-    Table t{{"app", "kind", "name", "tags", "status", "why"}, {}, {}};
-    for (auto& run : runs) {
-      json items = json::array();
-      for (const auto& item : run.plan.items) {
-        items.push_back(item_document(item, run.status[&item]));
-        t.rows.push_back({run.plan.app, wbw::gc_kind_name(item.kind), item_name(item),
-                          item.tags.empty() ? "-" : util::join(item.tags, ","), run.status[&item],
-                          util::join(item.reasons, "; ")});
-      }
-      apps_doc.push_back({{"app", run.plan.app},
-                          {"repository", run.plan.repository.empty() ? json(nullptr) : json(run.plan.repository)},
-                          {"items", items},
-                          {"notes", run.plan.notes}});
-    }
-    json doc = {
-        {"workspace", ns},
-        {"dryRun", o.dry_run},
-        {"retention", {{"images", policy.images}, {"configs", policy.configs}, {"revisions", policy.revisions}}},
-        {"apps", apps_doc},
-        {"deleted", deleted},
-        {"notDeleted", not_deleted},
-        {"registryRefusedDeletes", refused ? json(refusal) : json(nullptr)},
-        {"failure", failure ? json(failure->message) : json(nullptr)}};
-    if (format == OutputFormat::Json || format == OutputFormat::Yaml) {
-      print_result(ctx, doc, [] { return Table{}; });
-    } else {
-      for (auto& run : runs)
-        for (const auto& n : run.plan.notes)
-          if (!ctx.global.quiet) ctx.err() << "note: " << run.plan.app << ": " << n << '\n';
-      if (t.rows.empty()) {
-        if (!ctx.global.quiet)
-          ctx.err() << (apps.empty() ? fmt::format("No apps in workspace '{}'.\n", ns) : "Nothing to clean up.\n");
-      } else {
-        print_table(ctx, t);
-      }
-      if (!ctx.global.quiet && !failure) {
-        size_t would = 0;
-        for (auto& run : runs) would += run.plan.deletes();
-        ctx.err() << (o.dry_run ? fmt::format("Dry run: {} thing{} would be deleted; nothing was.\n", would,
-                                              would == 1 ? "" : "s")
-                                : fmt::format("Deleted {} thing{}{}.\n", deleted, deleted == 1 ? "" : "s",
-                                              not_deleted ? fmt::format(", {} not deleted", not_deleted) : ""));
-      }
-    }
+    print_gc_table(ctx, o, ns, apps.empty(), runs, totals);
   }
-  if (failure) {
-    Error e = *failure;
-    e.message += fmt::format(" ({} deleted before it, {} not deleted)", deleted, not_deleted);
+  if (totals.failure) {
+    Error e = *totals.failure;
+    e.message += fmt::format(" ({} deleted before it, {} not deleted)", totals.deleted, totals.not_deleted);
     if (e.hint.empty()) e.hint = "run `wb gc --dry-run` to see what is left, then `wb gc` again";
     return e;
   }
