@@ -4,8 +4,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "fake_registry.hpp"
 #include "harness.hpp"
+#include "image/fake_registry.hpp"
 #include "jar/fixture_jars.hpp"
 #include "util/fs.hpp"
 #include "workbench/core/app.hpp"
@@ -29,7 +29,7 @@ json pod_template(const std::string& image) {
 struct PushedApp {
   std::vector<std::string> digests;  // of v1, v2, ...
 };
-PushedApp pushed_app(Harness& h, test::FullRegistry& registry, int revisions) {
+PushedApp pushed_app(Harness& h, test::FakeRegistry& registry, int revisions) {
   PushedApp app;
   for (int n = 1; n <= revisions; ++n)
     app.digests.push_back(registry.add_manifest(kRepo, fmt::format("v{}", n),
@@ -64,8 +64,8 @@ PushedApp pushed_app(Harness& h, test::FullRegistry& registry, int revisions) {
 }
 
 // An empty in-memory registry that every registry client of the run is.
-std::shared_ptr<test::FullRegistry> with_registry(Harness& h) {
-  auto registry = std::make_shared<test::FullRegistry>();
+std::shared_ptr<test::FakeRegistry> with_registry(Harness& h) {
+  auto registry = std::make_shared<test::FakeRegistry>();
   h.registry = registry;
   return registry;
 }
@@ -125,14 +125,14 @@ TEST_CASE("gc deletes the old version first and its image last", "[cli][gc]") {
   CHECK(contains(h.out.str(), "deleted"));
   CHECK(h.fake->objects.count("replicasets/shop-dev/orders-rs1") == 0);
   CHECK(h.fake->objects.count("replicasets/shop-dev/orders-rs2") == 1);
-  CHECK(registry->deleted == std::vector<std::string>{kRepo + "@" + app.digests[0]});
+  CHECK(registry->deleted == std::vector<std::string>{kImage + "@" + app.digests[0]});
   CHECK(registry->repos[kRepo].tags.count("v1") == 0);
   CHECK(registry->repos[kRepo].tags.count("v2") == 1);
 }
 
 TEST_CASE("gc against a registry that refuses deletes warns once and cleans the cluster", "[cli][gc]") {
   Harness h;
-  auto registry = std::make_shared<test::FullRegistry>();
+  auto registry = std::make_shared<test::FakeRegistry>();
   registry->deletes_refused = true;
   h.registry = registry;
   h.fake->removals = true;
