@@ -143,6 +143,205 @@ void plan_versions(GcPlan& plan, GcKind kind, const char* what,
   }
 }
 
+// The app's versions (ReplicaSets owned by the Deployment) and which of them stay.
+struct Revisions {
+  std::vector<RevisionInfo> ours;    // made by wb, newest first
+  std::vector<const json*> staying;  // templates of versions that stay (kept or not ours)
+  long current = 0;
+};
+
+// Keep or delete each version wb made: the current one, those with replicas and the
+// `policy.revisions` newest to roll back to stay. Versions not made by wb are never touched, but stay.
+Revisions plan_revisions(GcPlan& plan, const GcSnapshot& s, const RetentionPolicy& policy) {
+  Revisions out;
+  const std::string uid = str(s.deployment, "/metadata/uid");
+  std::vector<RevisionInfo>& revisions = out.ours;
+  std::vector<const json*> foreign;  // owned but not made by wb: never touched, but they stay
+  if (s.replica_sets.is_array()) {
+    for (const auto& rs : s.replica_sets) {
+      if (uid.empty() || !owned_by(rs, uid)) continue;
+      const long n = revision_number(rs);
+      if (n <= 0) continue;
+      if (!made_by_wb(rs)) {
+        foreign.push_back(&rs);
+        continue;
+      }
+      revisions.push_back({&rs, str(rs, "/metadata/name"), n, false});
+    }
+  }
+  std::sort(revisions.begin(), revisions.end(), [](const auto& a, const auto& b) { return a.number > b.number; });
+  long current = revision_number(s.deployment);
+  if (!revisions.empty() &&
+      std::none_of(revisions.begin(), revisions.end(), [&](const auto& r) { return r.number == current; }))
+    current = revisions.front().number;
+  out.current = current;
+  int old_kept = 0;
+  std::vector<const json*>& staying = out.staying;
+  for (const json* f : foreign) staying.push_back(f);
+  for (auto& r : revisions) {
+    GcItem item;
+    item.kind = GcKind::Revision;
+    item.name = r.name;
+    item.number = r.number;
+    item.objects.push_back({k::types::ReplicaSet, r.name});
+    r.current = r.number == current;
+    if (r.current) item.reasons.push_back("current version");
+    if (replicas_of(*r.rs) > 0 && !r.current) item.reasons.push_back("still has replicas");
+    if (!r.current) {
+      if (old_kept < policy.revisions) {
+        ++old_kept;
+        item.reasons.push_back(fmt::format("one of the {} newest versions to roll back to ({})", policy.revisions,
+                                           retention_words(policy.revisions, "revisions")));
+      }
+    }
+    item.keep = !item.reasons.empty();
+    if (!item.keep)
+      item.reasons.push_back(fmt::format("older than the {} newest versions to roll back to ({})", policy.revisions,
+                                         retention_words(policy.revisions, "revisions")));
+    if (item.keep) staying.push_back(r.rs);
+    plan.items.push_back(std::move(item));
+  }
+  return out;
+}
+
+using VersionObjects = std::map<int, std::vector<std::pair<k::ResourceType, std::string>>>;
+
+// Keep or delete config versions (ConfigMaps and Secrets) and routes versions (ConfigMaps): the
+// newest stay, and so does every config version the app or a staying version uses and the routes
+// version the Ingress shows.
+void plan_config_and_routes(GcPlan& plan, const GcSnapshot& s, const RetentionPolicy& policy,
+                            const std::vector<const json*>& staying) {
+  VersionObjects config_objects;
+  VersionObjects routes_objects;
+  auto mine = [&](const json& obj) { return made_by_wb(obj) && meta_string(obj, "labels", labels::kName) == s.app; };
+  if (s.config_maps.is_array()) {
+    for (const auto& cm : s.config_maps) {
+      if (!mine(cm)) continue;
+      const std::string name = str(cm, "/metadata/name");
+      if (!meta_string(cm, "labels", kConfigVersionLabel).empty()) {
+        if (int n = config_version_number(cm, s.app); n > 0) config_objects[n].push_back({k::types::ConfigMap, name});
+      } else if (!meta_string(cm, "labels", kRoutesVersionLabel).empty()) {
+        if (int n = static_cast<int>(to_long(meta_string(cm, "labels", kRoutesVersionLabel))); n > 0)
+          routes_objects[n].push_back({k::types::ConfigMap, name});
+      }
+    }
+  }
+  if (s.secrets.is_array()) {
+    for (const auto& sec : s.secrets) {
+      if (!mine(sec) || meta_string(sec, "labels", kConfigVersionLabel).empty()) continue;
+      if (int n = config_version_number(sec, s.app); n > 0)
+        config_objects[n].push_back({k::types::Secret, str(sec, "/metadata/name")});
+    }
+  }
+  std::map<int, std::vector<std::string>> config_users;  // version -> who uses it
+  if (int v = referenced_config_version(at(s.deployment, "/spec/template"), s.app); v > 0)
+    config_users[v].push_back("the app's current settings use it");
+  for (const json* rs : staying) {
+    if (int v = referenced_config_version(at(*rs, "/spec/template"), s.app); v > 0)
+      config_users[v].push_back(fmt::format("revision {} uses it", revision_number(*rs)));
+  }
+  plan_versions(plan, GcKind::Config, "config", config_objects, policy.configs, config_users,
+                "no kept version uses it");
+
+  const int live_routes =
+      s.ingress.is_object() ? static_cast<int>(to_long(meta_string(s.ingress, "annotations", kRoutesVersionAnnotation)))
+                            : 0;
+  std::map<int, std::vector<std::string>> routes_users;
+  if (live_routes > 0) routes_users[live_routes].push_back("the app's Ingress shows it");
+  plan_versions(plan, GcKind::Routes, "routes", routes_objects, policy.configs, routes_users, "not live");
+}
+
+// Who uses each image of the repository, and the newest version that ran it.
+struct ImageUse {
+  std::map<std::string, long> last_ran;                   // digest -> newest revision that ran it
+  std::map<std::string, std::vector<std::string>> users;  // digest -> reasons it is in use
+};
+
+// The images staying versions, the Deployment, live pods and the push just made use.
+ImageUse image_use(const GcSnapshot& s, const Revisions& revs, const ImageResolver& resolve) {
+  ImageUse use;
+  auto& last_ran = use.last_ran;
+  auto& users = use.users;
+  const long current = revs.current;
+  auto add_user = [&](const std::string& digest, const std::string& why) {
+    if (digest.empty()) return;
+    auto& u = users[digest];
+    if (std::find(u.begin(), u.end(), why) == u.end()) u.push_back(why);
+  };
+  for (const auto& r : revs.ours)
+    for (const auto& img : template_images(at(*r.rs, "/spec/template")))
+      if (auto d = resolve.digest_of(img); !d.empty()) last_ran[d] = std::max(last_ran[d], r.number);
+  for (const json* rs : revs.staying) {
+    const long n = revision_number(*rs);
+    for (const auto& img : template_images(at(*rs, "/spec/template")))
+      add_user(resolve.digest_of(img), n == current ? fmt::format("revision {} (current) runs it", n)
+                                                    : fmt::format("revision {} (to roll back to) runs it", n));
+  }
+  for (const auto& img : template_images(at(s.deployment, "/spec/template"))) {
+    auto d = resolve.digest_of(img);
+    add_user(d, "the app's Deployment names it");
+    if (!d.empty() && !last_ran.count(d)) last_ran[d] = current + 1;  // not rolled out yet: the newest
+  }
+  if (s.pods.is_array()) {
+    for (const auto& pod : s.pods) {
+      const std::string phase = str(pod, "/status/phase");
+      if (phase == "Succeeded" || phase == "Failed") continue;
+      const std::string why = fmt::format("pod {} uses it", str(pod, "/metadata/name"));
+      for (const auto& img : template_images(pod)) add_user(resolve.digest_of(img), why);
+      for (const char* p : {"/status/containerStatuses", "/status/initContainerStatuses"}) {
+        const json& st = at(pod, p);
+        if (!st.is_array()) continue;
+        for (const auto& c : st) {
+          if (!c.is_object()) continue;
+          add_user(resolve.digest_of(c.value("imageID", "")), why);
+          add_user(resolve.digest_of(c.value("image", "")), why);
+        }
+      }
+    }
+  }
+  for (const auto& d : s.just_pushed) add_user(d, "just pushed");
+  return use;
+}
+
+// Keep or delete each image, newest (by the version that last ran it, then by tag) first: the
+// `policy.images` newest and every one in use stay.
+void plan_images(GcPlan& plan, const GcSnapshot& s, const RetentionPolicy& policy, ImageUse use) {
+  auto& last_ran = use.last_ran;
+  auto& users = use.users;
+  std::vector<const RepositoryImage*> order;
+  for (const auto& img : s.images) order.push_back(&img);
+  std::sort(order.begin(), order.end(), [&](const RepositoryImage* a, const RepositoryImage* b) {
+    auto ra = last_ran.find(a->digest), rb = last_ran.find(b->digest);
+    const bool ha = ra != last_ran.end(), hb = rb != last_ran.end();
+    if (ha != hb) return ha;
+    if (ha && ra->second != rb->second) return ra->second > rb->second;
+    const std::string ta = greatest_tag(a->tags), tb = greatest_tag(b->tags);
+    if (ta != tb) return natural_less(tb, ta);
+    return a->digest < b->digest;
+  });
+  int rank = 0;
+  for (const RepositoryImage* img : order) {
+    GcItem item;
+    item.kind = GcKind::Image;
+    item.name = img->digest;
+    item.tags = img->tags;
+    std::sort(item.tags.begin(), item.tags.end(), natural_less);
+    if (rank++ < policy.images)
+      item.reasons.push_back(
+          fmt::format("one of the {} newest images ({})", policy.images, retention_words(policy.images, "images")));
+    for (const auto& u : users[img->digest]) item.reasons.push_back(u);
+    item.keep = !item.reasons.empty();
+    if (!item.keep) {
+      auto ran = last_ran.find(img->digest);
+      item.reasons.push_back(fmt::format(
+          "older than the {} newest images ({}); {}", policy.images, retention_words(policy.images, "images"),
+          ran == last_ran.end() ? std::string("no version of the app ran it")
+                                : fmt::format("last ran in revision {}, which is not kept", ran->second)));
+    }
+    plan.items.push_back(std::move(item));
+  }
+}
+
 }  // namespace
 
 RetentionPolicy retention_policy(const Settings& settings) {
@@ -177,176 +376,15 @@ GcPlan plan_gc(const GcSnapshot& s, const RetentionPolicy& policy) {
   plan.app = s.app;
   plan.workspace = s.workspace;
   plan.repository = s.repository;
-  const std::string uid = str(s.deployment, "/metadata/uid");
-  const json deployment_template = at(s.deployment, "/spec/template");
-
-  // ---- versions (ReplicaSets owned by the Deployment)
-  std::vector<RevisionInfo> revisions;
-  std::vector<const json*> foreign;  // owned but not made by wb: never touched, but they stay
-  if (s.replica_sets.is_array()) {
-    for (const auto& rs : s.replica_sets) {
-      if (uid.empty() || !owned_by(rs, uid)) continue;
-      const long n = revision_number(rs);
-      if (n <= 0) continue;
-      if (!made_by_wb(rs)) {
-        foreign.push_back(&rs);
-        continue;
-      }
-      revisions.push_back({&rs, str(rs, "/metadata/name"), n, false});
-    }
-  }
-  std::sort(revisions.begin(), revisions.end(), [](const auto& a, const auto& b) { return a.number > b.number; });
-  long current = revision_number(s.deployment);
-  if (!revisions.empty() &&
-      std::none_of(revisions.begin(), revisions.end(), [&](const auto& r) { return r.number == current; }))
-    current = revisions.front().number;
-  int old_kept = 0;
-  std::vector<const json*> staying;  // templates of versions that stay (kept or not ours)
-  for (const json* f : foreign) staying.push_back(f);
-  for (auto& r : revisions) {
-    GcItem item;
-    item.kind = GcKind::Revision;
-    item.name = r.name;
-    item.number = r.number;
-    item.objects.push_back({k::types::ReplicaSet, r.name});
-    r.current = r.number == current;
-    if (r.current) item.reasons.push_back("current version");
-    if (replicas_of(*r.rs) > 0 && !r.current) item.reasons.push_back("still has replicas");
-    if (!r.current) {
-      if (old_kept < policy.revisions) {
-        ++old_kept;
-        item.reasons.push_back(fmt::format("one of the {} newest versions to roll back to ({})", policy.revisions,
-                                           retention_words(policy.revisions, "revisions")));
-      }
-    }
-    item.keep = !item.reasons.empty();
-    if (!item.keep)
-      item.reasons.push_back(fmt::format("older than the {} newest versions to roll back to ({})", policy.revisions,
-                                         retention_words(policy.revisions, "revisions")));
-    if (item.keep) staying.push_back(r.rs);
-    plan.items.push_back(std::move(item));
-  }
-
-  // ---- config versions
-  std::map<int, std::vector<std::pair<k::ResourceType, std::string>>> config_objects;
-  std::map<int, std::vector<std::pair<k::ResourceType, std::string>>> routes_objects;
-  auto mine = [&](const json& obj) { return made_by_wb(obj) && meta_string(obj, "labels", labels::kName) == s.app; };
-  if (s.config_maps.is_array()) {
-    for (const auto& cm : s.config_maps) {
-      if (!mine(cm)) continue;
-      const std::string name = str(cm, "/metadata/name");
-      if (!meta_string(cm, "labels", kConfigVersionLabel).empty()) {
-        if (int n = config_version_number(cm, s.app); n > 0) config_objects[n].push_back({k::types::ConfigMap, name});
-      } else if (!meta_string(cm, "labels", kRoutesVersionLabel).empty()) {
-        if (int n = static_cast<int>(to_long(meta_string(cm, "labels", kRoutesVersionLabel))); n > 0)
-          routes_objects[n].push_back({k::types::ConfigMap, name});
-      }
-    }
-  }
-  if (s.secrets.is_array()) {
-    for (const auto& sec : s.secrets) {
-      if (!mine(sec) || meta_string(sec, "labels", kConfigVersionLabel).empty()) continue;
-      if (int n = config_version_number(sec, s.app); n > 0)
-        config_objects[n].push_back({k::types::Secret, str(sec, "/metadata/name")});
-    }
-  }
-  std::map<int, std::vector<std::string>> config_users;  // version -> who uses it
-  if (int v = referenced_config_version(deployment_template, s.app); v > 0)
-    config_users[v].push_back("the app's current settings use it");
-  for (const json* rs : staying) {
-    if (int v = referenced_config_version(at(*rs, "/spec/template"), s.app); v > 0)
-      config_users[v].push_back(fmt::format("revision {} uses it", revision_number(*rs)));
-  }
-  plan_versions(plan, GcKind::Config, "config", config_objects, policy.configs, config_users,
-                "no kept version uses it");
-
-  // ---- routes versions
-  const int live_routes =
-      s.ingress.is_object() ? static_cast<int>(to_long(meta_string(s.ingress, "annotations", kRoutesVersionAnnotation)))
-                            : 0;
-  std::map<int, std::vector<std::string>> routes_users;
-  if (live_routes > 0) routes_users[live_routes].push_back("the app's Ingress shows it");
-  plan_versions(plan, GcKind::Routes, "routes", routes_objects, policy.configs, routes_users, "not live");
-
-  // ---- images
+  const Revisions revisions = plan_revisions(plan, s, policy);
+  plan_config_and_routes(plan, s, policy, revisions.staying);
   if (s.repository.empty()) {
     plan.notes.push_back("no registry configured (registry.host): images are not cleaned up");
     return plan;
   }
   if (!s.images_listed) return plan;
-  ImageResolver resolve(s.repository, s.images);
-  std::map<std::string, long> last_ran;                   // digest -> newest revision that ran it
-  std::map<std::string, std::vector<std::string>> users;  // digest -> reasons it is in use
-  auto add_user = [&](const std::string& digest, const std::string& why) {
-    if (digest.empty()) return;
-    auto& u = users[digest];
-    if (std::find(u.begin(), u.end(), why) == u.end()) u.push_back(why);
-  };
-  for (const auto& r : revisions)
-    for (const auto& img : template_images(at(*r.rs, "/spec/template")))
-      if (auto d = resolve.digest_of(img); !d.empty()) last_ran[d] = std::max(last_ran[d], r.number);
-  for (const json* rs : staying) {
-    const long n = revision_number(*rs);
-    for (const auto& img : template_images(at(*rs, "/spec/template")))
-      add_user(resolve.digest_of(img), n == current ? fmt::format("revision {} (current) runs it", n)
-                                                    : fmt::format("revision {} (to roll back to) runs it", n));
-  }
-  for (const auto& img : template_images(deployment_template)) {
-    auto d = resolve.digest_of(img);
-    add_user(d, "the app's Deployment names it");
-    if (!d.empty() && !last_ran.count(d)) last_ran[d] = current + 1;  // not rolled out yet: the newest
-  }
-  if (s.pods.is_array()) {
-    for (const auto& pod : s.pods) {
-      const std::string phase = str(pod, "/status/phase");
-      if (phase == "Succeeded" || phase == "Failed") continue;
-      const std::string why = fmt::format("pod {} uses it", str(pod, "/metadata/name"));
-      for (const auto& img : template_images(pod)) add_user(resolve.digest_of(img), why);
-      for (const char* p : {"/status/containerStatuses", "/status/initContainerStatuses"}) {
-        const json& st = at(pod, p);
-        if (!st.is_array()) continue;
-        for (const auto& c : st) {
-          if (!c.is_object()) continue;
-          add_user(resolve.digest_of(c.value("imageID", "")), why);
-          add_user(resolve.digest_of(c.value("image", "")), why);
-        }
-      }
-    }
-  }
-  for (const auto& d : s.just_pushed) add_user(d, "just pushed");
-
-  std::vector<const RepositoryImage*> order;
-  for (const auto& img : s.images) order.push_back(&img);
-  std::sort(order.begin(), order.end(), [&](const RepositoryImage* a, const RepositoryImage* b) {
-    auto ra = last_ran.find(a->digest), rb = last_ran.find(b->digest);
-    const bool ha = ra != last_ran.end(), hb = rb != last_ran.end();
-    if (ha != hb) return ha;
-    if (ha && ra->second != rb->second) return ra->second > rb->second;
-    const std::string ta = greatest_tag(a->tags), tb = greatest_tag(b->tags);
-    if (ta != tb) return natural_less(tb, ta);
-    return a->digest < b->digest;
-  });
-  int rank = 0;
-  for (const RepositoryImage* img : order) {
-    GcItem item;
-    item.kind = GcKind::Image;
-    item.name = img->digest;
-    item.tags = img->tags;
-    std::sort(item.tags.begin(), item.tags.end(), natural_less);
-    if (rank++ < policy.images)
-      item.reasons.push_back(
-          fmt::format("one of the {} newest images ({})", policy.images, retention_words(policy.images, "images")));
-    for (const auto& u : users[img->digest]) item.reasons.push_back(u);
-    item.keep = !item.reasons.empty();
-    if (!item.keep) {
-      auto ran = last_ran.find(img->digest);
-      item.reasons.push_back(fmt::format(
-          "older than the {} newest images ({}); {}", policy.images, retention_words(policy.images, "images"),
-          ran == last_ran.end() ? std::string("no version of the app ran it")
-                                : fmt::format("last ran in revision {}, which is not kept", ran->second)));
-    }
-    plan.items.push_back(std::move(item));
-  }
+  const ImageResolver resolve(s.repository, s.images);
+  plan_images(plan, s, policy, image_use(s, revisions, resolve));
   return plan;
 }
 
