@@ -196,193 +196,245 @@ std::string server_version(const std::string& body) {
   return j.value("gitVersion", "");
 }
 
-}  // namespace
+using Checks = std::vector<CheckResult>;
 
-DoctorReport run_doctor(const DoctorInputs& in) {
-  DoctorReport report;
-  auto& out = report.checks;
-
-  // ---- the profile
-  const Settings* settings = nullptr;
+// The profile: read, or why not. Null when it could not be read.
+const Settings* check_profile(const DoctorInputs& in, Checks& out) {
   if (!in.settings) {
     out.push_back(failed("profile", "profile", in.settings.error(), "fix the file, or choose another with --profile"));
-  } else {
-    settings = *in.settings;
-    std::string name = settings && !settings->profile_name.empty() ? settings->profile_name : "";
-    out.push_back({"profile", "profile", CheckState::Ok,
-                   name.empty() ? "none (built-in defaults; `wb profile init` makes one)" : name, "",
-                   ErrorCode::Failure});
+    return nullptr;
   }
+  const Settings* settings = *in.settings;
+  std::string name = settings && !settings->profile_name.empty() ? settings->profile_name : "";
+  out.push_back({"profile", "profile", CheckState::Ok,
+                 name.empty() ? "none (built-in defaults; `wb profile init` makes one)" : name, "",
+                 ErrorCode::Failure});
+  return settings;
+}
 
-  // ---- Kubernetes: kubeconfig, server, identity, workspace, clock
+// What the Kubernetes checks learned, for the checks after them.
+struct KubeAccess {
   std::optional<k::RestConfig> config;
-  if (in.load_kube) {
-    auto loaded = in.load_kube();
-    if (loaded) {
-      out.push_back({"kubeconfig", "kubeconfig found", CheckState::Ok, in.kube_source ? in.kube_source(*loaded) : "",
-                     "", ErrorCode::Failure});
-      config = std::move(loaded).value();
-    } else {
-      out.push_back(failed("kubeconfig", "kubeconfig found", loaded.error(),
-                           "ask your platform team for a kubeconfig; put it in ~/.kube/config or point KUBECONFIG "
-                           "(or --kubeconfig) at it"));
-    }
-  }
   std::shared_ptr<k::Client> client;
   std::optional<util::TimePoint> server_time;
-  bool server_ok = false, identity_ok = false;
-  if (!config) {
+  bool server_ok = false;
+  bool identity_ok = false;
+};
+
+void check_kubeconfig(const DoctorInputs& in, KubeAccess& kube, Checks& out) {
+  if (!in.load_kube) return;
+  auto loaded = in.load_kube();
+  if (loaded) {
+    out.push_back({"kubeconfig", "kubeconfig found", CheckState::Ok, in.kube_source ? in.kube_source(*loaded) : "", "",
+                   ErrorCode::Failure});
+    kube.config = std::move(loaded).value();
+  } else {
+    out.push_back(failed("kubeconfig", "kubeconfig found", loaded.error(),
+                         "ask your platform team for a kubeconfig; put it in ~/.kube/config or point KUBECONFIG "
+                         "(or --kubeconfig) at it"));
+  }
+}
+
+// The API server answers /version (a refusal counts as an answer); its Date header is the clock's.
+void check_server(const DoctorInputs& in, KubeAccess& kube, Checks& out) {
+  if (!kube.config) {
     out.push_back(skipped("server", "server reachable", "a kubeconfig"));
-  } else {
-    const std::string server = config->server;
-    client = in.make_kube(*config);
-    auto r = client->raw("GET", "/version");
-    if (r) {
-      server_ok = true;
-      if (auto d = r->headers.get("date")) server_time = http::parse_http_date(*d);
-      std::string v = server_version(r->body);
-      out.push_back({"server", "server reachable", CheckState::Ok,
-                     v.empty() ? server : fmt::format("{} (Kubernetes {})", server, v), "", ErrorCode::Failure});
-    } else if (r.error().http_status == 401 || r.error().http_status == 403) {
-      server_ok = true;  // it answered; who-you-are says why it refuses
-      out.push_back({"server", "server reachable", CheckState::Ok,
-                     fmt::format("{} (it answered {})", server, r.error().http_status), "", ErrorCode::Failure});
-    } else {
-      out.push_back(failed("server", "server reachable", r.error(),
-                           "check the server address in your kubeconfig, and your network, VPN or proxy"));
-    }
+    return;
   }
-  if (!server_ok) {
+  const std::string server = kube.config->server;
+  kube.client = in.make_kube(*kube.config);
+  auto r = kube.client->raw("GET", "/version");
+  if (r) {
+    kube.server_ok = true;
+    if (auto d = r->headers.get("date")) kube.server_time = http::parse_http_date(*d);
+    std::string v = server_version(r->body);
+    out.push_back({"server", "server reachable", CheckState::Ok,
+                   v.empty() ? server : fmt::format("{} (Kubernetes {})", server, v), "", ErrorCode::Failure});
+  } else if (r.error().http_status == 401 || r.error().http_status == 403) {
+    kube.server_ok = true;  // it answered; who-you-are says why it refuses
+    out.push_back({"server", "server reachable", CheckState::Ok,
+                   fmt::format("{} (it answered {})", server, r.error().http_status), "", ErrorCode::Failure});
+  } else {
+    out.push_back(failed("server", "server reachable", r.error(),
+                         "check the server address in your kubeconfig, and your network, VPN or proxy"));
+  }
+}
+
+// Who the server says you are (a SelfSubjectReview), or the kubeconfig's user on servers too old to say.
+void check_identity(KubeAccess& kube, Checks& out) {
+  if (!kube.server_ok) {
     out.push_back(skipped("identity", "who you are", "server reachable"));
-  } else {
-    auto type = client->prefer({k::types::SelfSubjectReview, k::types::SelfSubjectReviewV1beta1});
-    const std::string hint =
-        "your credentials are expired or wrong: get a fresh kubeconfig (or token) from your "
-        "platform team";
-    if (type) {
-      json review = {{"apiVersion", type->api_version()}, {"kind", "SelfSubjectReview"}};
-      auto answer = client->create(*type, "", review);
-      if (answer) {
-        identity_ok = true;
-        const json user = answer->value("/status/userInfo"_json_pointer, json::object());
-        std::vector<std::string> groups;
-        for (const auto& g : user.value("groups", json::array()))
-          if (g.is_string() && g.get<std::string>() != "system:authenticated") groups.push_back(g.get<std::string>());
-        std::string name = user.value("username", "");
-        out.push_back({"identity", "who you are", CheckState::Ok,
-                       groups.empty() ? name : fmt::format("{} (groups: {})", name, util::join(groups, ", ")), "",
-                       ErrorCode::Failure});
-      } else {
-        out.push_back(
-            failed("identity", "who you are", answer.error(), answer.error().code == ErrorCode::Auth ? hint : ""));
-      }
-    } else if (type.error().code == ErrorCode::NotFound) {
-      // Before Kubernetes 1.27 the server cannot say; the workspace check still proves the credentials.
-      identity_ok = true;
-      out.push_back({"identity", "who you are", CheckState::Ok,
-                     fmt::format("kubeconfig user '{}' (the server is too old to say more)",
-                                 config->user_name.empty() ? "(service account)" : config->user_name),
-                     "", ErrorCode::Failure});
-    } else {
-      out.push_back(failed("identity", "who you are", type.error(), type.error().code == ErrorCode::Auth ? hint : ""));
-    }
+    return;
   }
-  if (!identity_ok) {
+  auto type = kube.client->prefer({k::types::SelfSubjectReview, k::types::SelfSubjectReviewV1beta1});
+  const std::string hint =
+      "your credentials are expired or wrong: get a fresh kubeconfig (or token) from your "
+      "platform team";
+  if (type) {
+    json review = {{"apiVersion", type->api_version()}, {"kind", "SelfSubjectReview"}};
+    auto answer = kube.client->create(*type, "", review);
+    if (answer) {
+      kube.identity_ok = true;
+      const json user = answer->value("/status/userInfo"_json_pointer, json::object());
+      std::vector<std::string> groups;
+      for (const auto& g : user.value("groups", json::array()))
+        if (g.is_string() && g.get<std::string>() != "system:authenticated") groups.push_back(g.get<std::string>());
+      std::string name = user.value("username", "");
+      out.push_back({"identity", "who you are", CheckState::Ok,
+                     groups.empty() ? name : fmt::format("{} (groups: {})", name, util::join(groups, ", ")), "",
+                     ErrorCode::Failure});
+    } else {
+      out.push_back(
+          failed("identity", "who you are", answer.error(), answer.error().code == ErrorCode::Auth ? hint : ""));
+    }
+  } else if (type.error().code == ErrorCode::NotFound) {
+    // Before Kubernetes 1.27 the server cannot say; the workspace check still proves the credentials.
+    kube.identity_ok = true;
+    out.push_back({"identity", "who you are", CheckState::Ok,
+                   fmt::format("kubeconfig user '{}' (the server is too old to say more)",
+                               kube.config->user_name.empty() ? "(service account)" : kube.config->user_name),
+                   "", ErrorCode::Failure});
+  } else {
+    out.push_back(failed("identity", "who you are", type.error(), type.error().code == ErrorCode::Auth ? hint : ""));
+  }
+}
+
+// Kubernetes: kubeconfig, server, identity, workspace; each skipped when the one before failed.
+KubeAccess check_kubernetes(const DoctorInputs& in, Checks& out) {
+  KubeAccess kube;
+  check_kubeconfig(in, kube, out);
+  check_server(in, kube, out);
+  check_identity(kube, out);
+  if (!kube.identity_ok) {
     out.push_back(skipped("workspace", "workspace access", "who you are"));
   } else {
-    out.push_back(workspace_check(*client, in.workspace.empty() ? config->namespace_ : in.workspace));
+    out.push_back(workspace_check(*kube.client, in.workspace.empty() ? kube.config->namespace_ : in.workspace));
   }
+  return kube;
+}
 
-  // ---- the registry: reachable, push allowed, base images readable
-  const std::string host = settings ? settings->text("registry.host") : "";
+// What the registry checks learned, for the checks after them.
+struct RegistryAccess {
+  std::string host;
   std::unique_ptr<oci::Registry> registry;
-  bool registry_ok = false;
+  bool ok = false;
+};
+
+void check_registry_reachable(const DoctorInputs& in, const Settings* settings, RegistryAccess& reg, Checks& out) {
   if (!settings) {
     out.push_back(skipped("registry", "registry reachable", "a profile"));
-  } else if (host.empty()) {
+  } else if (reg.host.empty()) {
     out.push_back({"registry", "registry reachable", CheckState::Skip,
                    "no registry in the profile (registry.host): `wb push jar` writes local images", "",
                    ErrorCode::Failure});
   } else {
-    registry = in.make_registry();
-    auto st = registry->ping(host);
+    reg.registry = in.make_registry();
+    auto st = reg.registry->ping(reg.host);
     if (st) {
-      registry_ok = true;
-      out.push_back({"registry", "registry reachable", CheckState::Ok, host, "", ErrorCode::Failure});
+      reg.ok = true;
+      out.push_back({"registry", "registry reachable", CheckState::Ok, reg.host, "", ErrorCode::Failure});
     } else {
       out.push_back(failed("registry", "registry reachable", st.error(),
                            "check registry.host (and registry.ca / registry.insecure) with `wb profile show "
                            "--resolved`, and your network"));
     }
   }
-  if (!registry_ok) {
-    out.push_back(skipped("push", "registry push allowed", host.empty() ? "a registry" : "registry reachable"));
-  } else {
-    std::string project = settings->text("registry.project");
-    while (!project.empty() && project.back() == '/') project.pop_back();
-    const std::string repo = host + "/" + (project.empty() ? "" : project + "/") + in.app;
-    auto ref = oci::parse_reference(repo);
-    if (!ref) {
-      out.push_back(failed("push", "registry push allowed", ref.error(), "check registry.host and registry.project"));
-    } else {
-      auto st = registry->check_push(*ref);
-      if (st)
-        out.push_back({"push", "registry push allowed", CheckState::Ok, ref->name(), "", ErrorCode::Failure});
-      else
-        out.push_back(failed("push", "registry push allowed", st.error(), ""));
-    }
+}
+
+// The registry lets you push to the app's repository.
+void check_push(const DoctorInputs& in, const Settings* settings, RegistryAccess& reg, Checks& out) {
+  if (!reg.ok) {
+    out.push_back(skipped("push", "registry push allowed", reg.host.empty() ? "a registry" : "registry reachable"));
+    return;
   }
+  std::string project = settings->text("registry.project");
+  while (!project.empty() && project.back() == '/') project.pop_back();
+  const std::string repo = reg.host + "/" + (project.empty() ? "" : project + "/") + in.app;
+  auto ref = oci::parse_reference(repo);
+  if (!ref) {
+    out.push_back(failed("push", "registry push allowed", ref.error(), "check registry.host and registry.project"));
+  } else {
+    auto st = reg.registry->check_push(*ref);
+    if (st)
+      out.push_back({"push", "registry push allowed", CheckState::Ok, ref->name(), "", ErrorCode::Failure});
+    else
+      out.push_back(failed("push", "registry push allowed", st.error(), ""));
+  }
+}
+
+// Every base image the profile names (local layouts aside) is readable; the first that is not fails.
+void check_base_images(const DoctorInputs& in, const Settings* settings, RegistryAccess& reg, Checks& out) {
   const auto bases = settings ? settings->get_map("baseImages") : std::map<std::string, std::string>{};
   if (!settings) {
     out.push_back(skipped("base-image", "base image readable", "a profile"));
-  } else if (bases.empty()) {
+    return;
+  }
+  if (bases.empty()) {
     out.push_back({"base-image", "base image readable", CheckState::Skip,
                    "no baseImages in the profile: pass --base to `wb push jar`", "", ErrorCode::Failure});
-  } else {
-    std::vector<std::string> read;
-    std::optional<CheckResult> bad;
-    bool skip = false;
-    for (const auto& [java, image] : bases) {
-      if (image.rfind("oci:", 0) == 0) continue;  // a local layout: nothing to reach
-      auto ref = oci::parse_reference(image);
-      if (!ref) {
-        bad = failed("base-image", "base image readable", ref.error(), "fix baseImages in your profile");
-        break;
-      }
-      if (ref->registry == host && !registry_ok) {
-        skip = true;
-        continue;
-      }
-      if (!registry) registry = in.make_registry();
-      auto d = registry->head_manifest(*ref);
-      if (!d) {
-        Error e = d.error();
-        std::string hint = e.code == ErrorCode::NotFound
-                               ? fmt::format(
-                                     "the base image for Java {} is missing: ask your platform team, or fix "
-                                     "baseImages in your profile (`wb profile show --resolved`)",
-                                     java)
-                               : e.hint;
-        e.message = fmt::format("base image {} (Java {}): {}", image, java, e.message);
-        bad = failed("base-image", "base image readable", e, hint);
-        break;
-      }
-      read.push_back(image);
-    }
-    if (bad)
-      out.push_back(*bad);
-    else if (read.empty() && skip)
-      out.push_back(skipped("base-image", "base image readable", "registry reachable"));
-    else
-      out.push_back(
-          {"base-image", "base image readable", CheckState::Ok, util::join(read, ", "), "", ErrorCode::Failure});
+    return;
   }
+  std::vector<std::string> read;
+  std::optional<CheckResult> bad;
+  bool skip = false;
+  for (const auto& [java, image] : bases) {
+    if (image.rfind("oci:", 0) == 0) continue;  // a local layout: nothing to reach
+    auto ref = oci::parse_reference(image);
+    if (!ref) {
+      bad = failed("base-image", "base image readable", ref.error(), "fix baseImages in your profile");
+      break;
+    }
+    if (ref->registry == reg.host && !reg.ok) {
+      skip = true;
+      continue;
+    }
+    if (!reg.registry) reg.registry = in.make_registry();
+    auto d = reg.registry->head_manifest(*ref);
+    if (!d) {
+      Error e = d.error();
+      std::string hint = e.code == ErrorCode::NotFound
+                             ? fmt::format(
+                                   "the base image for Java {} is missing: ask your platform team, or fix "
+                                   "baseImages in your profile (`wb profile show --resolved`)",
+                                   java)
+                             : e.hint;
+      e.message = fmt::format("base image {} (Java {}): {}", image, java, e.message);
+      bad = failed("base-image", "base image readable", e, hint);
+      break;
+    }
+    read.push_back(image);
+  }
+  if (bad)
+    out.push_back(*bad);
+  else if (read.empty() && skip)
+    out.push_back(skipped("base-image", "base image readable", "registry reachable"));
+  else
+    out.push_back(
+        {"base-image", "base image readable", CheckState::Ok, util::join(read, ", "), "", ErrorCode::Failure});
+}
 
-  // ---- the clock, from the API server's answer
-  if (!server_ok)
+// The registry: reachable, push allowed, base images readable.
+void check_registry(const DoctorInputs& in, const Settings* settings, Checks& out) {
+  RegistryAccess reg;
+  reg.host = settings ? settings->text("registry.host") : "";
+  check_registry_reachable(in, settings, reg, out);
+  check_push(in, settings, reg, out);
+  check_base_images(in, settings, reg, out);
+}
+
+}  // namespace
+
+DoctorReport run_doctor(const DoctorInputs& in) {
+  DoctorReport report;
+  auto& out = report.checks;
+  const Settings* settings = check_profile(in, out);
+  const KubeAccess kube = check_kubernetes(in, out);
+  check_registry(in, settings, out);
+  // The clock, from the API server's answer.
+  if (!kube.server_ok)
     out.push_back(skipped("clock", "clock in sync", "server reachable"));
   else
-    out.push_back(clock_check(server_time, in.now(), in.skew_warn, in.skew_fail));
+    out.push_back(clock_check(kube.server_time, in.now(), in.skew_warn, in.skew_fail));
   return report;
 }
 
