@@ -157,6 +157,94 @@ Status write_dotenv(const std::string& file, const wbw::PushPlan& plan, const im
   return {};
 }
 
+// GitOps: the checkout must hold the app (and be clean) before anything is uploaded.
+Result<std::optional<GitopsApp>> open_gitops(const PushJarOptions& o, const wbw::PushPlan& plan, Context& ctx) {
+  std::optional<GitopsApp> gitops;
+  if (!o.gitops.on()) return gitops;
+  if (o.no_deploy) return Error(ErrorCode::Usage, "--no-deploy and --gitops contradict each other", "pick one");
+  if (plan.target.kind != wbw::PushTarget::Kind::Registry)
+    return Error(ErrorCode::Usage, fmt::format("--gitops needs a registry target, not {}", plan.target.str()),
+                 "the cluster pulls the image from a registry: set registry.host or pass --to REGISTRY/REPO");
+  WB_ASSIGN_OR_RETURN(auto target, open_gitops_app(ctx, o.gitops, plan.app));
+  gitops.emplace(std::move(target));
+  return gitops;
+}
+
+// Where the app is rolled (no client when it is not).
+struct DeployTarget {
+  std::string ns;
+  kube::Client* client = nullptr;
+};
+
+// Deploying: the app must exist before anything is uploaded.
+Result<DeployTarget> find_app_to_deploy(const wbw::PushPlan& plan, Context& ctx) {
+  DeployTarget t;
+  WB_ASSIGN_OR_RETURN(t.ns, ctx.workspace());
+  WB_ASSIGN_OR_RETURN(t.client, ctx.kube());
+  auto app = wbw::read_app(*t.client, t.ns, plan.app);
+  if (!app) {
+    Error e = wbw::refused_in_workspace(std::move(app).error(), t.ns, /*changing=*/true);  // to deploy
+    if (e.code == ErrorCode::NotFound)
+      e.hint = fmt::format("run `wb app create {}` first, or pass --no-deploy to push only", plan.app);
+    return e;
+  }
+  return t;
+}
+
+Result<img::PushResult> push_image(const PushJarOptions& o, const wbw::PushPlan& plan, const wbw::Settings* settings,
+                                   bool lines, Context& ctx) {
+  // Progress: lines in GitLab CI even without a terminal; a redrawn status line only on one.
+  PushProgress progress(ctx, ctx.show_progress() && !ctx.in_gitlab_ci() && ctx.global.verbose == 0);
+  wbw::PushRun run;
+  run.make_registry = [&ctx, settings, &plan] { return ctx.registry(*settings, plan.target, ctx.http_options()); };
+  run.cache_file = wbw::layer_cache_file(ctx.env);
+  run.parallel = o.parallel;
+  run.observer = lines ? &progress : nullptr;
+  LogSection section(ctx, "wb_push_jar", fmt::format("Pushing {} to {}", plan.jar_name, plan.target.str()));
+  return wbw::push_plan(plan, run);
+}
+
+// Rolls the app to the pushed image and waits for it (unless it is stopped); what happened goes into doc.
+Status roll_app(const PushJarOptions& o, const wbw::PushPlan& plan, const img::PushResult& result,
+                const DeployTarget& to, const wbw::Settings& settings, bool lines, Context& ctx, json& doc) {
+  const std::string& ns = to.ns;
+  kube::Client* client = to.client;
+  LogSection section(ctx, "wb_deploy",
+                     fmt::format("Rolling app {} in workspace {} to {}", plan.app, ns, short_digest(result.digest)));
+  const std::string image = plan.target.ref.with_digest(result.digest);
+  auto change = change_info(ctx, *client, wbw::push_change_cause(plan));
+  WB_ASSIGN_OR_RETURN(auto deployed, wbw::deploy_image(*client, ns, plan.app, image, plan, change));
+  std::string state_words;
+  std::string revision;
+  if (deployed.stopped) {
+    if (!ctx.global.quiet)
+      ctx.err() << fmt::format("note: {} is stopped; start it with `wb app start {}`\n", plan.app, plan.app);
+    auto state = wbw::read_state(*client, ns, plan.app);
+    state_words = "Stopped";
+    if (state) revision = state->revision;
+  } else {
+    WaitFlags flags;
+    flags.timeout = o.timeout;
+    auto state = wait_for_app(ctx, *client, ns, plan.app, flags);
+    if (!state) return std::move(state).error();
+    state_words = state->summary();
+    revision = state->revision;
+    if (lines)
+      ctx.err() << fmt::format("{}: {}{}\n", plan.app, state_words,
+                               deployed.changed ? "" : " (it ran this image already)");
+  }
+  doc["deployed"] = {{"app", plan.app},
+                     {"workspace", ns},
+                     {"image", image},
+                     {"changed", deployed.changed},
+                     {"revision", number_or_null(revision)},
+                     {"state", state_words}};
+  // retention.auto: clean up after a push that deployed (the cluster says what is in use).
+  if (settings.get_bool("retention.auto"))
+    doc["retention"] = retention_after_push(ctx, *client, ns, plan.app, result.digest);
+  return {};
+}
+
 Status run_push_jar(const PushJarOptions& o, Context& ctx) {
   WB_ASSIGN_OR_RETURN(auto settings, ctx.settings());
   wbw::PushEnvironment env{ctx.env, ctx.cwd, wbw::git_answers(ctx.git_runner(), ctx.cwd)};
@@ -165,51 +253,15 @@ Status run_push_jar(const PushJarOptions& o, Context& ctx) {
     if (!ctx.global.quiet) ctx.err() << "note: " << n << '\n';
   for (const auto& w : plan.warnings) ctx.warn(w);
 
-  // GitOps: the checkout must hold the app (and be clean) before anything is uploaded.
-  std::optional<GitopsApp> gitops;
-  if (o.gitops.on()) {
-    if (o.no_deploy) return Error(ErrorCode::Usage, "--no-deploy and --gitops contradict each other", "pick one");
-    if (plan.target.kind != wbw::PushTarget::Kind::Registry)
-      return Error(ErrorCode::Usage, fmt::format("--gitops needs a registry target, not {}", plan.target.str()),
-                   "the cluster pulls the image from a registry: set registry.host or pass --to REGISTRY/REPO");
-    WB_ASSIGN_OR_RETURN(auto target, open_gitops_app(ctx, o.gitops, plan.app));
-    gitops.emplace(std::move(target));
-  }
-
-  // Deploying: the app must exist before anything is uploaded.
+  WB_ASSIGN_OR_RETURN(std::optional<GitopsApp> gitops, open_gitops(o, plan, ctx));
   const bool deploy = !gitops && !o.no_deploy && plan.target.kind == wbw::PushTarget::Kind::Registry;
-  std::string ns;
-  kube::Client* client = nullptr;
+  DeployTarget to;
   if (deploy) {
-    WB_ASSIGN_OR_RETURN(ns, ctx.workspace());
-    WB_ASSIGN_OR_RETURN(client, ctx.kube());
-    auto app = wbw::read_app(*client, ns, plan.app);
-    if (!app) {
-      Error e = wbw::refused_in_workspace(std::move(app).error(), ns, /*changing=*/true);  // to deploy
-      if (e.code == ErrorCode::NotFound)
-        e.hint = fmt::format("run `wb app create {}` first, or pass --no-deploy to push only", plan.app);
-      return e;
-    }
+    WB_ASSIGN_OR_RETURN(to, find_app_to_deploy(plan, ctx));
   }
 
-  // Progress: lines in GitLab CI even without a terminal; a redrawn status line only on one.
-  const bool ci = ctx.in_gitlab_ci();
-  const bool lines = !ctx.global.quiet && !ctx.global.machine_output() && (ctx.show_progress() || ci);
-  PushProgress progress(ctx, ctx.show_progress() && !ci && ctx.global.verbose == 0);
-
-  wbw::PushRun run;
-  run.make_registry = [&ctx, settings, &plan] { return ctx.registry(*settings, plan.target, ctx.http_options()); };
-  run.cache_file = wbw::layer_cache_file(ctx.env);
-  run.parallel = o.parallel;
-  run.observer = lines ? &progress : nullptr;
-
-  img::PushResult result;
-  {
-    LogSection section(ctx, "wb_push_jar", fmt::format("Pushing {} to {}", plan.jar_name, plan.target.str()));
-    auto pushed = wbw::push_plan(plan, run);
-    if (!pushed) return std::move(pushed).error();
-    result = std::move(*pushed);
-  }
+  const bool lines = !ctx.global.quiet && !ctx.global.machine_output() && (ctx.show_progress() || ctx.in_gitlab_ci());
+  WB_ASSIGN_OR_RETURN(img::PushResult result, push_image(o, plan, settings, lines, ctx));
   const std::string reference = wbw::pushed_reference(plan, result);
   if (!o.dotenv_out.empty()) WB_TRY(write_dotenv(o.dotenv_out, plan, result, reference));
 
@@ -220,42 +272,7 @@ Status run_push_jar(const PushJarOptions& o, Context& ctx) {
   if (gitops) {
     WB_ASSIGN_OR_RETURN(doc["gitops"], gitops_set_image(ctx, *gitops, plan, reference, result.digest));
   }
-
-  if (deploy) {
-    LogSection section(ctx, "wb_deploy",
-                       fmt::format("Rolling app {} in workspace {} to {}", plan.app, ns, short_digest(result.digest)));
-    const std::string image = plan.target.ref.with_digest(result.digest);
-    auto change = change_info(ctx, *client, wbw::push_change_cause(plan));
-    WB_ASSIGN_OR_RETURN(auto deployed, wbw::deploy_image(*client, ns, plan.app, image, plan, change));
-    std::string state_words;
-    std::string revision;
-    if (deployed.stopped) {
-      if (!ctx.global.quiet)
-        ctx.err() << fmt::format("note: {} is stopped; start it with `wb app start {}`\n", plan.app, plan.app);
-      auto state = wbw::read_state(*client, ns, plan.app);
-      state_words = "Stopped";
-      if (state) revision = state->revision;
-    } else {
-      WaitFlags flags;
-      flags.timeout = o.timeout;
-      auto state = wait_for_app(ctx, *client, ns, plan.app, flags);
-      if (!state) return std::move(state).error();
-      state_words = state->summary();
-      revision = state->revision;
-      if (lines)
-        ctx.err() << fmt::format("{}: {}{}\n", plan.app, state_words,
-                                 deployed.changed ? "" : " (it ran this image already)");
-    }
-    doc["deployed"] = {{"app", plan.app},
-                       {"workspace", ns},
-                       {"image", image},
-                       {"changed", deployed.changed},
-                       {"revision", number_or_null(revision)},
-                       {"state", state_words}};
-    // retention.auto: clean up after a push that deployed (the cluster says what is in use).
-    if (settings->get_bool("retention.auto"))
-      doc["retention"] = retention_after_push(ctx, *client, ns, plan.app, result.digest);
-  }
+  if (deploy) WB_TRY(roll_app(o, plan, result, to, *settings, lines, ctx, doc));
 
   if (format == OutputFormat::Json) print_json(ctx, doc);
   if (format == OutputFormat::Yaml) print_yaml(ctx, doc);
