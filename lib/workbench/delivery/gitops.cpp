@@ -376,18 +376,83 @@ Result<ConfigContent> config_version_in(const CheckoutApp& app, int n) {
       "roll back to one it holds; it keeps the newest retention.configs versions");
 }
 
+namespace {
+
+// The app's config versions in the checkout: number -> file.
+std::map<int, std::string> config_version_files(const CheckoutApp& app) {
+  std::map<int, std::string> versions;
+  for (const auto& [file, obj] : app.objects) {
+    if (obj.value("kind", "") != "ConfigMap") continue;
+    const int n = config_version_number(obj, app.app);
+    if (n > 0 && str_at(obj, "/metadata/name") == config_map_name(app.app, n)) versions[n] = file;
+  }
+  return versions;
+}
+
+// The Deployment pointed at config `version`; a Secret it used (kept in the cluster) stays, with a warning.
+json deployment_at_version(const CheckoutApp& app, const json& deployment, int version, const ConfigContent& content,
+                           std::vector<std::string>& warnings) {
+  json d = deployment;
+  json& tmpl = d["spec"]["template"];
+  std::vector<json> kept_secret_refs;
+  if (const json* c = app_container(tmpl, app.app)) {
+    const std::regex secret_re("^" + app.app + "-secret-v[0-9]+$");
+    for (const auto& f : c->value("envFrom", json::array())) {
+      const std::string name = str_at(f, "/secretRef/name");
+      if (!name.empty() && std::regex_match(name, secret_re)) kept_secret_refs.push_back(f);
+    }
+  }
+  point_template_to_config(tmpl, app.app, version, content);
+  if (!kept_secret_refs.empty()) {
+    for (auto& c : tmpl["spec"]["containers"])
+      if (c.value("name", "") == app.app || tmpl["spec"]["containers"].size() == 1)
+        for (const auto& f : kept_secret_refs) {
+          c["envFrom"].push_back(f);
+          warnings.push_back(fmt::format("the app keeps its secret values from {} (in the cluster, not in git)",
+                                         str_at(f, "/secretRef/name")));
+        }
+  }
+  return d;
+}
+
+// The Deployment file's text with config `base`'s names renamed to `version`'s, so comments and
+// layout stay; "" unless it parses back to exactly `wanted`.
+std::string deployment_text_renamed(const CheckoutApp& app, int base, int version, const json& wanted) {
+  if (base <= 0) return "";
+  std::string edited = app.texts.at(app.deployment_file);
+  const std::string from = config_map_name(app.app, base), to = config_map_name(app.app, version);
+  for (size_t at = edited.find(from); at != std::string::npos; at = edited.find(from, at + to.size())) {
+    const size_t end = at + from.size();
+    if (end < edited.size() && (std::isalnum(static_cast<unsigned char>(edited[end])) || edited[end] == '-'))
+      continue;  // orders-config-v1 inside orders-config-v12
+    edited.replace(at, from.size(), to);
+  }
+  auto back = parse_yaml(edited, app.deployment_file);
+  if (!back || back->size() != 1 || (*back)[0] != wanted) edited.clear();
+  return edited;
+}
+
+// The kustomization listing `added` instead of the files dropped.
+json kustomization_with(const CheckoutApp& app, const std::set<std::string>& dropped_files, const std::string& added) {
+  auto resources = resources_of(app.kustomization);
+  resources.erase(std::remove_if(resources.begin(), resources.end(),
+                                 [&](const std::string& r) { return dropped_files.count(r) > 0; }),
+                  resources.end());
+  resources.push_back(added);
+  json kust = app.kustomization;
+  set_resources(kust, resources);
+  return kust;
+}
+
+}  // namespace
+
 Result<ConfigCommit> config_change(const CheckoutApp& app, const ConfigChange& change, const std::string& who,
                                    int keep) {
   ConfigCommit out;
   if (change.secret || (change.replace_with && !change.replace_with->secrets.empty()))
     return Error(ErrorCode::Usage, "secret values cannot go into a git repository (--secret with --gitops)",
                  "set secrets without --gitops (they stay in the cluster), or use your secret tooling");
-  std::map<int, std::string> versions;  // number -> file
-  for (const auto& [file, obj] : app.objects) {
-    if (obj.value("kind", "") != "ConfigMap") continue;
-    const int n = config_version_number(obj, app.app);
-    if (n > 0 && str_at(obj, "/metadata/name") == config_map_name(app.app, n)) versions[n] = file;
-  }
+  const std::map<int, std::string> versions = config_version_files(app);
   ConfigContent base;
   if (!versions.empty()) {
     out.base = versions.rbegin()->first;
@@ -411,63 +476,21 @@ Result<ConfigCommit> config_change(const CheckoutApp& app, const ConfigChange& c
     return Error(ErrorCode::Conflict, fmt::format("{} exists already", rel_path(app.dir / cm_file, app.root)),
                  "list it in the kustomization or remove it");
 
-  // The Deployment: pointed at the new version; a Secret it used (kept in the cluster) stays.
-  json d = deployment;
-  json& tmpl = d["spec"]["template"];
-  std::vector<json> kept_secret_refs;
-  if (const json* c = app_container(tmpl, app.app)) {
-    const std::regex secret_re("^" + app.app + "-secret-v[0-9]+$");
-    for (const auto& f : c->value("envFrom", json::array())) {
-      const std::string name = str_at(f, "/secretRef/name");
-      if (!name.empty() && std::regex_match(name, secret_re)) kept_secret_refs.push_back(f);
-    }
-  }
-  point_template_to_config(tmpl, app.app, out.version, content);
-  if (!kept_secret_refs.empty()) {
-    for (auto& c : tmpl["spec"]["containers"])
-      if (c.value("name", "") == app.app || tmpl["spec"]["containers"].size() == 1)
-        for (const auto& f : kept_secret_refs) {
-          c["envFrom"].push_back(f);
-          out.warnings.push_back(fmt::format("the app keeps its secret values from {} (in the cluster, not in git)",
-                                             str_at(f, "/secretRef/name")));
-        }
-  }
+  const json d = deployment_at_version(app, deployment, out.version, content, out.warnings);
 
   // Retention in the repository: the newest `keep`, always the new one.
   std::vector<int> existing;
   for (const auto& [n, file] : versions) existing.push_back(n);
   existing.push_back(out.version);
   out.dropped = config_versions_to_delete(existing, {out.version}, keep);
-
-  auto resources = resources_of(app.kustomization);
   std::set<std::string> dropped_files;
   for (int n : out.dropped) dropped_files.insert(versions.at(n));
-  resources.erase(std::remove_if(resources.begin(), resources.end(),
-                                 [&](const std::string& r) { return dropped_files.count(r) > 0; }),
-                  resources.end());
-  resources.push_back(cm_file);
-  json kust = app.kustomization;
-  set_resources(kust, resources);
+  const json kust = kustomization_with(app, dropped_files, cm_file);
 
   auto rel = [&](const std::string& f) { return rel_path(app.dir / f, app.root); };
   out.changes.files[rel(cm_file)] = to_yaml(cm);
   if (d != deployment) {
-    // Where only the version names changed, edit them in the text so comments and layout stay;
-    // the edit is used only when it parses back to exactly the object wanted.
-    const std::string& text = app.texts.at(app.deployment_file);
-    std::string edited;
-    if (out.base > 0) {
-      edited = text;
-      const std::string from = config_map_name(app.app, out.base), to = config_map_name(app.app, out.version);
-      for (size_t at = edited.find(from); at != std::string::npos; at = edited.find(from, at + to.size())) {
-        const size_t end = at + from.size();
-        if (end < edited.size() && (std::isalnum(static_cast<unsigned char>(edited[end])) || edited[end] == '-'))
-          continue;  // orders-config-v1 inside orders-config-v12
-        edited.replace(at, from.size(), to);
-      }
-      auto back = parse_yaml(edited, app.deployment_file);
-      if (!back || back->size() != 1 || (*back)[0] != d) edited.clear();
-    }
+    const std::string edited = deployment_text_renamed(app, out.base, out.version, d);
     out.changes.files[rel(app.deployment_file)] = edited.empty() ? to_yaml(d) : edited;
   }
   out.changes.files[rel(kKustomization)] = to_yaml(kust);
