@@ -1,5 +1,7 @@
 // wb app create: an app (Deployment + Service) from wb.yaml's app section and flags; the other
 // verbs are in app_lifecycle.cpp and app_revisions.cpp.
+#include "workbench/core/app.hpp"
+
 #include <fmt/format.h>
 
 #include <ostream>
@@ -9,7 +11,6 @@
 #include "output.hpp"
 #include "util/fs.hpp"
 #include "util/strings.hpp"
-#include "workbench/core/app.hpp"
 #include "workbench/app/lifecycle.hpp"
 
 namespace wb::cli::commands {
@@ -98,7 +99,8 @@ std::string label_of(const json& obj, const char* key) {
 
 // Remembers the replicas `wb app start` gives the app: from --replicas or wb.yaml, else what the app
 // remembered, else the profile's defaults.replicas.
-void remember_replicas(json& deployment, const wbw::AppSpec& spec, const json* existing, const wbw::Settings& settings) {
+void remember_replicas(json& deployment, const wbw::AppSpec& spec, const json* existing,
+                       const wbw::Settings& settings) {
   std::string n;
   if (spec.replicas && *spec.replicas > 0) n = std::to_string(*spec.replicas);
   if (n.empty() && existing)
@@ -107,100 +109,97 @@ void remember_replicas(json& deployment, const wbw::AppSpec& spec, const json* e
   deployment["metadata"]["annotations"][wbw::annotations::kReplicas] = n;
 }
 
-Status run_create(const CreateOptions& o, Context& ctx) {
-  WB_ASSIGN_OR_RETURN(ResolvedSpec resolved, resolve_spec(o, ctx));
-  wbw::AppSpec& spec = resolved.spec;
-  WB_ASSIGN_OR_RETURN(auto settings, ctx.settings());
-  wbw::BuildContext build;
-
-  if (o.dry_run) {
-    // No cluster: the workspace comes from -w, WB_WORKSPACE, wb.yaml or the profile.
-    if (auto ws = settings->get("workspace")) {
-      spec.workspace = *ws;
-    } else {
-      spec.workspace = "default";
-      if (!ctx.global.quiet)
-        ctx.err() << "note: no workspace chosen; the objects say 'default' (pass -w WORKSPACE or set one in your "
-                     "profile)\n";
-    }
-    WB_ASSIGN_OR_RETURN(auto objects, wbw::build_objects(spec, *settings, build));
-    for (const auto& w : objects.warnings) ctx.warn(w);
-    remember_replicas(objects.deployment, spec, nullptr, *settings);
-    wbw::record_change(objects.deployment, {"", "create", ""});
-    print_objects(ctx, {objects.deployment, objects.service});
-    return {};
+// --dry-run: the objects printed, no cluster asked; the workspace comes from -w, WB_WORKSPACE, wb.yaml or the
+// profile.
+Status print_dry_run(wbw::AppSpec& spec, const wbw::Settings& settings, Context& ctx) {
+  if (auto ws = settings.get("workspace")) {
+    spec.workspace = *ws;
+  } else {
+    spec.workspace = "default";
+    if (!ctx.global.quiet)
+      ctx.err() << "note: no workspace chosen; the objects say 'default' (pass -w WORKSPACE or set one in your "
+                   "profile)\n";
   }
+  WB_ASSIGN_OR_RETURN(auto objects, wbw::build_objects(spec, settings, wbw::BuildContext{}));
+  for (const auto& w : objects.warnings) ctx.warn(w);
+  remember_replicas(objects.deployment, spec, nullptr, settings);
+  wbw::record_change(objects.deployment, {"", "create", ""});
+  print_objects(ctx, {objects.deployment, objects.service});
+  return {};
+}
 
-  WB_ASSIGN_OR_RETURN(spec.workspace, ctx.workspace());
-  WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
+// What exists already: the Deployment is the app; a Service of that name must be ours.
+struct Existing {
+  std::optional<json> deployment;
+  bool service = false;
+};
+
+Result<Existing> read_existing(k::Client& client, const wbw::AppSpec& spec, bool update) {
   const std::string& ws = spec.workspace;
-
-  // What exists already: the Deployment is the app; a Service of that name must be ours.
-  std::optional<json> existing;
-  if (auto cur = client->get(k::types::Deployment, ws, spec.name)) {
-    existing = std::move(*cur);
+  Existing existing;
+  if (auto cur = client.get(k::types::Deployment, ws, spec.name)) {
+    existing.deployment = std::move(*cur);
   } else if (cur.error().code != ErrorCode::NotFound) {
     return app_error(std::move(cur).error(), "read", spec.name, ws);
   }
-  if (existing && !o.update)
+  if (existing.deployment && !update)
     return Error(ErrorCode::Conflict, fmt::format("app '{}' exists already in workspace '{}'", spec.name, ws),
                  "pass --update to change it, or `wb app set`");
-  bool service_exists = false;
-  if (auto svc = client->get(k::types::Service, ws, spec.name)) {
+  if (auto svc = client.get(k::types::Service, ws, spec.name)) {
     if (label_of(*svc, wbw::labels::kManagedBy) != "wb")
       return Error(ErrorCode::Conflict,
                    fmt::format("workspace '{}' has a Service '{}' that wb did not create", ws, spec.name),
                    "pick another app name, or ask who owns that Service");
-    service_exists = true;
+    existing.service = true;
   } else if (svc.error().code != ErrorCode::NotFound) {
     return app_error(std::move(svc).error(), "read", spec.name, ws);
   }
+  return existing;
+}
 
-  if (existing) {
-    // An update keeps what `wb push`, `wb app start` and the creator put there: the image (and
-    // what push learnt from it), the replicas, the version and the creator.
-    const json& cur = *existing;
-    int current_replicas = cur.value("/spec/replicas"_json_pointer, 0);
-    build.replicas = current_replicas > 0 && spec.replicas ? *spec.replicas : current_replicas;
-    const json containers = cur.value("/spec/template/spec/containers"_json_pointer, json::array());
-    for (const auto& c : containers) {
-      if (c.value("name", "") != spec.name && containers.size() != 1) continue;
-      if (spec.image.empty()) spec.image = c.value("image", "");
-      if (c.value("/securityContext/runAsNonRoot"_json_pointer, false)) build.image_user_non_root = true;
-      if (!resolved.spring_boot_said)
-        spec.spring_boot =
-            c.value("/readinessProbe/httpGet/path"_json_pointer, std::string()) == "/actuator/health/readiness";
-    }
-    build.version = label_of(cur, wbw::labels::kVersion);
-    build.creator =
-        cur.value("/metadata/annotations"_json_pointer, json::object()).value(wbw::labels::kCreator, "");
-  } else {
-    build.creator = server_username(*client);
+// An update keeps what `wb push`, `wb app start` and the creator put there: the image (and what push
+// learnt from it), the replicas, the version and the creator.
+void keep_from_existing(const json& cur, ResolvedSpec& resolved, wbw::BuildContext& build) {
+  wbw::AppSpec& spec = resolved.spec;
+  int current_replicas = cur.value("/spec/replicas"_json_pointer, 0);
+  build.replicas = current_replicas > 0 && spec.replicas ? *spec.replicas : current_replicas;
+  const json containers = cur.value("/spec/template/spec/containers"_json_pointer, json::array());
+  for (const auto& c : containers) {
+    if (c.value("name", "") != spec.name && containers.size() != 1) continue;
+    if (spec.image.empty()) spec.image = c.value("image", "");
+    if (c.value("/securityContext/runAsNonRoot"_json_pointer, false)) build.image_user_non_root = true;
+    if (!resolved.spring_boot_said)
+      spec.spring_boot =
+          c.value("/readinessProbe/httpGet/path"_json_pointer, std::string()) == "/actuator/health/readiness";
   }
+  build.version = label_of(cur, wbw::labels::kVersion);
+  build.creator = cur.value("/metadata/annotations"_json_pointer, json::object()).value(wbw::labels::kCreator, "");
+}
 
-  WB_ASSIGN_OR_RETURN(auto objects, wbw::build_objects(spec, *settings, build));
-  for (const auto& w : objects.warnings) ctx.warn(w);
-  remember_replicas(objects.deployment, spec, existing ? &*existing : nullptr, *settings);
-  if (existing) wbw::keep_other_parts(objects.deployment, *existing);
-  if (!existing || objects.deployment["spec"]["template"] != (*existing)["spec"]["template"])
-    wbw::record_change(objects.deployment, change_info(ctx, *client, existing ? "update" : "create"));
-
-  // Server-side apply for creating too: wb then owns every field it sets, so a later --update
-  // removes what it no longer sets (an old port) instead of merging it in.
+// Server-side apply for creating too: wb then owns every field it sets, so a later --update removes what
+// it no longer sets (an old port) instead of merging it in.
+Result<std::vector<json>> apply_objects(k::Client& client, const wbw::AppObjects& objects, const wbw::AppSpec& spec,
+                                        const Existing& existing) {
+  const std::string& ws = spec.workspace;
   std::vector<json> results;
-  const char* verb = existing ? "update" : "create";
-  auto d = client->apply(k::types::Deployment, ws, objects.deployment, /*force=*/existing.has_value());
+  const char* verb = existing.deployment ? "update" : "create";
+  auto d = client.apply(k::types::Deployment, ws, objects.deployment, /*force=*/existing.deployment.has_value());
   if (!d) return app_error(std::move(d).error(), verb, spec.name, ws);
   results.push_back(std::move(*d));
-  auto s = client->apply(k::types::Service, ws, objects.service, /*force=*/existing || service_exists);
+  auto s = client.apply(k::types::Service, ws, objects.service, /*force=*/existing.deployment || existing.service);
   if (!s) return app_error(std::move(s).error(), verb, spec.name, ws);
   results.push_back(std::move(*s));
+  return results;
+}
 
+void print_created(Context& ctx, const std::vector<json>& results, const wbw::AppObjects& objects,
+                   const wbw::AppSpec& spec, bool updated) {
   if (ctx.global.machine_output()) {
     print_objects(ctx, results);
-    return {};
+    return;
   }
-  if (existing) {
+  const std::string& ws = spec.workspace;
+  if (updated) {
     int replicas = objects.deployment["spec"]["replicas"].get<int>();
     ctx.out() << fmt::format("Updated app '{}' in workspace '{}' ({})\n", spec.name, ws,
                              replicas > 0 ? fmt::format("running, {} replicas", replicas) : std::string("stopped"));
@@ -208,6 +207,33 @@ Status run_create(const CreateOptions& o, Context& ctx) {
     ctx.out() << fmt::format("Created app '{}' in workspace '{}' (stopped; next: `wb push jar ... --app {}`)\n",
                              spec.name, ws, spec.name);
   }
+}
+
+Status run_create(const CreateOptions& o, Context& ctx) {
+  WB_ASSIGN_OR_RETURN(ResolvedSpec resolved, resolve_spec(o, ctx));
+  wbw::AppSpec& spec = resolved.spec;
+  WB_ASSIGN_OR_RETURN(auto settings, ctx.settings());
+  if (o.dry_run) return print_dry_run(spec, *settings, ctx);
+
+  WB_ASSIGN_OR_RETURN(spec.workspace, ctx.workspace());
+  WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
+  WB_ASSIGN_OR_RETURN(Existing existing, read_existing(*client, spec, o.update));
+  const json* cur = existing.deployment ? &*existing.deployment : nullptr;
+  wbw::BuildContext build;
+  if (cur)
+    keep_from_existing(*cur, resolved, build);
+  else
+    build.creator = server_username(*client);
+
+  WB_ASSIGN_OR_RETURN(auto objects, wbw::build_objects(spec, *settings, build));
+  for (const auto& w : objects.warnings) ctx.warn(w);
+  remember_replicas(objects.deployment, spec, cur, *settings);
+  if (cur) wbw::keep_other_parts(objects.deployment, *cur);
+  if (!cur || objects.deployment["spec"]["template"] != (*cur)["spec"]["template"])
+    wbw::record_change(objects.deployment, change_info(ctx, *client, cur ? "update" : "create"));
+
+  WB_ASSIGN_OR_RETURN(auto results, apply_objects(*client, objects, spec, existing));
+  print_created(ctx, results, objects, spec, cur != nullptr);
   return {};
 }
 
@@ -222,8 +248,8 @@ void register_app(CLI::App& app, Context& ctx, Action& action) {
   c->add_option("name", o->name,
                 "App name: lower-case letters, digits and '-', at most 47 characters (default: app.name in wb.yaml)");
   auto* port = c->add_option("--port", o->port, "HTTP port the app listens on (default 8080)")->type_name("N");
-  auto* replicas = c->add_option("--replicas", o->replicas, "Replicas when started (default: the profile's)")
-                       ->type_name("N");
+  auto* replicas =
+      c->add_option("--replicas", o->replicas, "Replicas when started (default: the profile's)")->type_name("N");
   c->add_option("--cpu", o->cpu, "CPU limit, e.g. 500m or 2 (default: the profile's)")->type_name("QUANTITY");
   c->add_option("--memory", o->memory, "Memory limit, e.g. 512Mi or 2Gi; the JVM heap is 75% of it")
       ->type_name("QUANTITY");
@@ -232,12 +258,14 @@ void register_app(CLI::App& app, Context& ctx, Action& action) {
       ->allow_extra_args(false);
   c->add_option("--health", o->health, "HTTP path for health probes (default: Spring Boot actuator, else TCP)")
       ->type_name("PATH");
-  auto* trace = c->add_flag("--trace,!--no-trace", o->trace, "Trace with the SkyWalking agent (default: the profile's)");
-  auto* spring_boot = c->add_flag("--spring-boot,!--no-spring-boot", o->spring_boot,
-                                  "Probe the Spring Boot actuator's readiness and liveness groups (`wb push` detects it)");
+  auto* trace =
+      c->add_flag("--trace,!--no-trace", o->trace, "Trace with the SkyWalking agent (default: the profile's)");
+  auto* spring_boot =
+      c->add_flag("--spring-boot,!--no-spring-boot", o->spring_boot,
+                  "Probe the Spring Boot actuator's readiness and liveness groups (`wb push` detects it)");
   c->add_option("--route-host", o->route_host, "Public host name of the app's route")->type_name("HOST");
-  auto* description = c->add_option("--description", o->description, "What the app does (shown in KubeSphere)")
-                          ->type_name("TEXT");
+  auto* description =
+      c->add_option("--description", o->description, "What the app does (shown in KubeSphere)")->type_name("TEXT");
   c->add_flag("--update", o->update, "Change the app if it exists (keeps its image and replicas)");
   c->add_flag("--dry-run", o->dry_run, "Print the objects (YAML; -o json for a List) without contacting the cluster");
   c->callback([o, port, replicas, trace, spring_boot, description, &ctx, &action] {
