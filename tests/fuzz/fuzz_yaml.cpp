@@ -23,18 +23,28 @@ bool has_nan(const nlohmann::json& j) {
 }
 
 // Strings that are not UTF-8 are written with U+FFFD in their place (JSON text is UTF-8), so
-// they cannot come back as they were; the round trips are checked on UTF-8 input only.
+// they cannot come back as they were; the round trips are checked on UTF-8 input only. NUL bytes
+// count as not UTF-8 here: yaml-cpp takes text that starts "X\0\0\0" or "\0X" for UTF-32/16.
 bool valid_utf8(const std::string& s) {
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
   for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
+    const unsigned c = byte(i);
+    if (c == 0) return false;
     if (c < 0x80) {
       ++i;
       continue;
     }
-    const size_t more = (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 0;
-    if (more == 0 || i + more >= s.size()) return false;
-    for (size_t k = 1; k <= more; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+    // RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF.
+    size_t more = 0;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) more = 1;
+    else if (c >= 0xE0 && c <= 0xEF) more = 2, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4) more = 3, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    else return false;
+    if (i + more >= s.size()) return false;
+    if (byte(i + 1) < lo || byte(i + 1) > hi) return false;
+    for (size_t k = 2; k <= more; ++k)
+      if ((byte(i + k) >> 6) != 2) return false;
     i += more + 1;
   }
   return true;
