@@ -48,10 +48,8 @@ const char* replica_color(const std::string& replica) {
   return palette[h % (sizeof(palette) / sizeof(palette[0]))];
 }
 
-Status run_logs(const LogsFlags& f, Context& ctx) {
-  const auto format = ctx.global.format();
-  if (format != OutputFormat::Table && format != OutputFormat::Json)
-    return Error(ErrorCode::Usage, "wb logs prints lines or JSON lines: use -o json or no -o");
+// The flags as the library's options (the line and flush callbacks are set by the caller).
+Result<wbw::LogsOptions> logs_options(const LogsFlags& f, Context& ctx) {
   wbw::LogsOptions o;
   o.app = f.app;
   o.follow = f.follow;
@@ -82,6 +80,46 @@ Status run_logs(const LogsFlags& f, Context& ctx) {
       return Error(ErrorCode::Usage, fmt::format("--grep '{}' is not a regular expression: {}", f.grep, e.what()));
     }
   }
+  return o;
+}
+
+// One log line or event as printed, with its newline, into buf (reused from line to line).
+void render_line(std::string& buf, const wbw::LogLine& l, const LogsFlags& f, bool json_lines, bool color) {
+  buf.clear();
+  if (json_lines) {
+    json j;
+    j["time"] = l.time;
+    j["replica"] = l.replica;
+    if (l.event) {
+      j["event"] = true;
+      j["type"] = l.warning ? "Warning" : "Normal";
+    } else {
+      j["container"] = l.container;
+    }
+    j["message"] = l.message;
+    buf = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  } else if (l.event) {
+    std::string who = l.replica.empty() ? f.app : l.replica;
+    std::string text = "* " + l.message;
+    if (f.timestamps && !l.time.empty()) text = l.time + " " + text;
+    buf = paint(color, "dim", who) + " " + paint(color, l.warning ? "yellow" : "bold", text);
+  } else {
+    if (color) {
+      buf.append("\033[").append(replica_color(l.replica)).append("m").append(l.replica).append("\033[0m ");
+    } else {
+      buf.append(l.replica).append(1, ' ');
+    }
+    if (f.timestamps && !l.time.empty()) buf.append(l.time).append(1, ' ');
+    buf.append(l.message);
+  }
+  buf += '\n';
+}
+
+Status run_logs(const LogsFlags& f, Context& ctx) {
+  const auto format = ctx.global.format();
+  if (format != OutputFormat::Table && format != OutputFormat::Json)
+    return Error(ErrorCode::Usage, "wb logs prints lines or JSON lines: use -o json or no -o");
+  WB_ASSIGN_OR_RETURN(wbw::LogsOptions o, logs_options(f, ctx));
   WB_ASSIGN_OR_RETURN(auto ns, ctx.workspace());
   WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
 
@@ -91,34 +129,7 @@ Status run_logs(const LogsFlags& f, Context& ctx) {
   auto& out = ctx.out();
   std::string buf;
   auto on_line = [&](const wbw::LogLine& l) {
-    buf.clear();
-    if (json_lines) {
-      json j;
-      j["time"] = l.time;
-      j["replica"] = l.replica;
-      if (l.event) {
-        j["event"] = true;
-        j["type"] = l.warning ? "Warning" : "Normal";
-      } else {
-        j["container"] = l.container;
-      }
-      j["message"] = l.message;
-      buf = j.dump(-1, ' ', false, json::error_handler_t::replace);
-    } else if (l.event) {
-      std::string who = l.replica.empty() ? f.app : l.replica;
-      std::string text = "* " + l.message;
-      if (f.timestamps && !l.time.empty()) text = l.time + " " + text;
-      buf = paint(color, "dim", who) + " " + paint(color, l.warning ? "yellow" : "bold", text);
-    } else {
-      if (color) {
-        buf.append("\033[").append(replica_color(l.replica)).append("m").append(l.replica).append("\033[0m ");
-      } else {
-        buf.append(l.replica).append(1, ' ');
-      }
-      if (f.timestamps && !l.time.empty()) buf.append(l.time).append(1, ' ');
-      buf.append(l.message);
-    }
-    buf += '\n';
+    render_line(buf, l, f, json_lines, color);
     out.write(buf.data(), static_cast<std::streamsize>(buf.size()));
   };
   o.on_flush = [&] { out.flush(); };
