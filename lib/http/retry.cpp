@@ -16,7 +16,10 @@ std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string
   // Every HTTP-date form starts with a day name; curl_getdate alone would also take "10" or "now".
   if (v.empty() || !std::isalpha(static_cast<unsigned char>(v[0]))) return std::nullopt;
   const time_t when = curl_getdate(v.c_str(), nullptr);
-  if (when < 0) return std::nullopt;
+  // A date the clock cannot hold (after 2262 with nanosecond ticks) is no date, not an overflow.
+  const auto latest =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::time_point::max().time_since_epoch());
+  if (when < 0 || when >= latest.count()) return std::nullopt;
   return std::chrono::system_clock::from_time_t(when);
 }
 

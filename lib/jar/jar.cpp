@@ -163,7 +163,7 @@ Result<std::string> read_manifest_entry(archive* a, const std::filesystem::path&
     la_ssize_t n = archive_read_data(a, buf, sizeof buf);
     if (n < 0)
       return Error(ErrorCode::Usage,
-                   "cannot read META-INF/MANIFEST.MF in " + display(path) + ": " + archive_error_string(a));
+                   "cannot read META-INF/MANIFEST.MF in " + display(path) + ": " + util::archive_error(a));
     if (n == 0) break;
     text.append(buf, static_cast<size_t>(n));
     if (text.size() > (1u << 20))
@@ -198,7 +198,7 @@ Status read_entries(archive* a, const std::filesystem::path& path, JarInfo& info
     if (r == ARCHIVE_EOF) break;
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
       if (!any_entry) return Error(ErrorCode::Usage, display(path) + " is not a jar (not a zip archive)");
-      return Error(ErrorCode::Usage, "cannot read " + display(path) + ": " + archive_error_string(a));
+      return Error(ErrorCode::Usage, "cannot read " + display(path) + ": " + util::archive_error(a));
     }
     any_entry = true;
     const char* name_c = archive_entry_pathname_utf8(e);

@@ -29,4 +29,9 @@ ArchiveEntry new_archive_entry() {
   return e;
 }
 
+std::string archive_error(archive* a) {
+  const char* text = a ? archive_error_string(a) : nullptr;
+  return text && *text ? text : "unknown error";
+}
+
 }  // namespace wb::util

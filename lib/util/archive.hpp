@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 struct archive;
 struct archive_entry;
@@ -32,5 +33,9 @@ using ArchiveEntry = std::unique_ptr<archive_entry, ArchiveEntryFree>;
 ArchiveReader new_archive_reader();
 ArchiveWriter new_archive_writer();
 ArchiveEntry new_archive_entry();
+
+// What libarchive says went wrong with `a`, or "unknown error" when it says nothing (it may
+// return no text, e.g. for a damaged entry header).
+std::string archive_error(archive* a);
 
 }  // namespace wb::util

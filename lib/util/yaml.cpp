@@ -1,10 +1,12 @@
 #include "util/yaml.hpp"
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "util/numbers.hpp"
 #include "util/strings.hpp"
@@ -146,6 +148,45 @@ json node_to_json(const YAML::Node& n) {
   }
 }
 
+// Sees where each document starts, and nothing else.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// More documents than any file wb reads has.
+constexpr size_t kMaxDocuments = 10000;
+
+// yaml-cpp 0.7 (Debian's) can start the same document again and again without reading on (text
+// such as ","; its issue 1040), and YAML::LoadAll would then allocate until memory runs out. A
+// first pass that builds nothing stops where a document starts where the one before it did.
+Status check_progress(const std::string& text, const std::string& file_name, const std::string& hint) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts seen;
+  while (parser.HandleNextDocument(seen)) {
+    const size_t n = seen.starts.size();
+    if (n >= 2 && seen.starts[n - 1].pos == seen.starts[n - 2].pos) {
+      const YAML::Mark& at = seen.starts.back();
+      return Error(
+          ErrorCode::Usage,
+          fmt::format("{}:{}:{}: not YAML (nothing here starts a value)", file_name, at.line + 1, at.column + 1), hint);
+    }
+    if (n > kMaxDocuments)
+      return Error(ErrorCode::Usage, fmt::format("{}: more than {} YAML documents", file_name, kMaxDocuments), hint);
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string to_yaml(const json& value) {
@@ -174,6 +215,7 @@ std::string yaml_quoted(const std::string& text) {
 Result<std::vector<json>> parse_yaml(const std::string& text, const std::string& file_name, const std::string& hint) {
   std::vector<json> out;
   try {
+    WB_TRY(check_progress(text, file_name, hint));
     for (const auto& doc : YAML::LoadAll(text)) {
       if (!doc || doc.IsNull()) continue;
       out.push_back(node_to_json(doc));

@@ -149,17 +149,24 @@ Status check_symlink_target(std::string_view entry_name, const std::string& entr
   if (link.empty()) return refused(entry_name, t, "it is a symlink to nothing");
   if (link.front() == '/')
     return refused(entry_name, t, fmt::format("a symlink to '{}' would lead outside {}", shown(link), where));
-  // Resolve lexically from the symlink's directory.
+  // Resolve lexically from the symlink's directory. '..' may only lead the link: after a name it
+  // climbs out of whatever that name is, and the name may be (or later become) another symlink of
+  // this copy ("b -> ." then "a -> b/.." is the folder above the copy).
   auto parts = components(entry);
   if (!parts.empty()) parts.pop_back();
+  bool named = false;
   for (auto& c : util::split(link, '/')) {
     if (c.empty() || c == ".") continue;
     if (c == "..") {
       if (parts.empty())
         return refused(entry_name, t, fmt::format("a symlink to '{}' would lead outside {}", shown(link), where));
+      if (named)
+        return refused(entry_name, t,
+                       fmt::format("a symlink to '{}' could lead outside {} ('..' after a name)", shown(link), where));
       parts.pop_back();
     } else {
       parts.push_back(c);
+      named = true;
     }
   }
   return {};

@@ -3,7 +3,6 @@
 #include "workbench/versions/config.hpp"
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
@@ -12,6 +11,7 @@
 #include "util/encoding.hpp"
 #include "util/numbers.hpp"
 #include "util/strings.hpp"
+#include "util/yaml.hpp"
 #include "workbench/core/app.hpp"
 #include "workbench/core/json_fields.hpp"
 
@@ -24,8 +24,6 @@ namespace {
 
 using fields::at;
 using fields::meta_string;
-
-
 
 bool has_extension(const std::string& name, std::initializer_list<const char*> exts) {
   std::string lower = util::to_lower(name);
@@ -76,15 +74,17 @@ Status check_config_key(const std::string& key) {
 Status check_config_file_name(const std::string& name) {
   static const std::regex valid("^[-._a-zA-Z0-9]+$");
   if (!std::regex_match(name, valid) || name == "." || name == ".." || name.size() > 253)
-    return Error(ErrorCode::Usage, fmt::format("'{}' cannot be a config file name (letters, digits, '-', '_', '.')", name));
-  if (name.find('.') == std::string::npos || name.front() == '.' || name.back() == '.')
     return Error(ErrorCode::Usage,
-                 fmt::format("config file '{}' needs an extension (application.yml, application.properties, ...)", name));
+                 fmt::format("'{}' cannot be a config file name (letters, digits, '-', '_', '.')", name));
+  if (name.find('.') == std::string::npos || name.front() == '.' || name.back() == '.')
+    return Error(
+        ErrorCode::Usage,
+        fmt::format("config file '{}' needs an extension (application.yml, application.properties, ...)", name));
   return {};
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> parse_env_file(const std::string& text,
-                                                                      const std::string& file_name) {
+                                                                        const std::string& file_name) {
   std::vector<std::pair<std::string, std::string>> out;
   int line_no = 0;
   for (std::string line : util::split(text, '\n')) {
@@ -121,7 +121,8 @@ Result<std::vector<std::pair<std::string, std::string>>> parse_env_file(const st
       }
       if (!closed) return bad(fmt::format("the value of {} has no closing {}", key, q));
       std::string after = util::trim(rest.substr(i + 1));
-      if (!after.empty() && after[0] != '#') return bad(fmt::format("unexpected text after the quoted value of {}", key));
+      if (!after.empty() && after[0] != '#')
+        return bad(fmt::format("unexpected text after the quoted value of {}", key));
     } else {
       auto hash = rest.find(" #");
       value = util::trim(hash == std::string::npos ? rest : rest.substr(0, hash));
@@ -161,13 +162,7 @@ Status check_properties(const std::string& text, const std::string& file_name) {
 }
 
 Status check_yaml(const std::string& text, const std::string& file_name) {
-  try {
-    (void)YAML::LoadAll(text);
-  } catch (const YAML::Exception& e) {
-    return Error(ErrorCode::Usage,
-                 fmt::format("{}:{}:{}: {}", file_name, e.mark.line + 1, e.mark.column + 1, e.msg),
-                 "fix the file; nothing was changed");
-  }
+  WB_TRY(util::parse_yaml(text, file_name, "fix the file; nothing was changed"));
   return {};
 }
 
@@ -232,7 +227,8 @@ Status check_config_size(const ConfigContent& c) {
 
 json config_map_object(const std::string& app, const std::string& ns, int n, const ConfigContent& c,
                        const VersionMeta& meta, bool immutable) {
-  json obj = {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+  json obj = {{"apiVersion", "v1"},
+              {"kind", "ConfigMap"},
               {"metadata", version_metadata(config_map_name(app, n), app, ns, n, meta)}};
   if (!c.secrets.empty()) obj["metadata"]["annotations"][kConfigSecretAnnotation] = config_secret_name(app, n);
   json data = json::object();
@@ -248,7 +244,9 @@ json config_map_object(const std::string& app, const std::string& ns, int n, con
 json config_secret_object(const std::string& app, const std::string& ns, int n, const ConfigContent& c,
                           const VersionMeta& meta, bool immutable) {
   if (c.secrets.empty()) return nullptr;
-  json obj = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"type", "Opaque"},
+  json obj = {{"apiVersion", "v1"},
+              {"kind", "Secret"},
+              {"type", "Opaque"},
               {"metadata", version_metadata(config_secret_name(app, n), app, ns, n, meta)}};
   json data = json::object();
   for (const auto& [k, v] : c.secrets) data[k] = util::base64_encode(v);
@@ -259,7 +257,8 @@ json config_secret_object(const std::string& app, const std::string& ns, int n, 
 
 int config_version_number(const json& object, const std::string& app) {
   if (auto n = parse_number(meta_string(object, "labels", kConfigVersionLabel))) return *n;
-  const std::string name = at(object, "/metadata/name").is_string() ? at(object, "/metadata/name").get<std::string>() : "";
+  const std::string name =
+      at(object, "/metadata/name").is_string() ? at(object, "/metadata/name").get<std::string>() : "";
   for (const char* middle : {"-config-v", "-secret-v"}) {
     std::string prefix = app + middle;
     if (name.rfind(prefix, 0) == 0)
@@ -272,7 +271,8 @@ ConfigVersion config_version_from(const json& cm, const json& secret) {
   ConfigVersion v;
   const std::string app = meta_string(cm, "labels", labels::kName);
   v.number = config_version_number(cm, app);
-  v.when = at(cm, "/metadata/creationTimestamp").is_string() ? at(cm, "/metadata/creationTimestamp").get<std::string>() : "";
+  v.when =
+      at(cm, "/metadata/creationTimestamp").is_string() ? at(cm, "/metadata/creationTimestamp").get<std::string>() : "";
   v.who = meta_string(cm, "annotations", annotations::kChangedBy);
   v.cause = meta_string(cm, "annotations", annotations::kChangeCause);
   v.change = meta_string(cm, "annotations", kConfigChangeAnnotation);
@@ -425,8 +425,10 @@ std::vector<ConfigDiffEntry> diff_config(const ConfigContent& from, const Config
         if (!secret && !file) e.old_value = v;
       } else if (it->second != v) {
         e.kind = ConfigDiffEntry::Kind::Changed;
-        if (file) e.lines = line_diff(v, it->second);
-        else if (!secret) e.old_value = v, e.new_value = it->second;
+        if (file)
+          e.lines = line_diff(v, it->second);
+        else if (!secret)
+          e.old_value = v, e.new_value = it->second;
       } else {
         continue;
       }

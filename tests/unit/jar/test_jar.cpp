@@ -2,9 +2,8 @@
 #include <archive_entry.h>
 #include <unistd.h>
 
-#include <functional>
-
 #include <catch2/catch.hpp>
+#include <functional>
 
 #include "jar/fixture_jars.hpp"
 #include "jar/jar.hpp"
@@ -29,7 +28,8 @@ std::vector<std::string> layer_names(const jar::LayerPlan& plan) {
 }
 
 // Writes a zip with the given (name, content) entries.
-std::filesystem::path write_zip(const std::string& file, const std::vector<std::pair<std::string, std::string>>& entries) {
+std::filesystem::path write_zip(const std::string& file,
+                                const std::vector<std::pair<std::string, std::string>>& entries) {
   auto path = std::filesystem::temp_directory_path() / (file + "-" + std::to_string(getpid()) + ".jar");
   archive* a = archive_write_new();
   archive_write_set_format_zip(a);
@@ -157,7 +157,9 @@ TEST_CASE("inspect errors say what is wrong with the file") {
 }
 
 TEST_CASE("layers.idx parsing") {
-  auto idx = jar::parse_layers_index("- \"dependencies\":\n  - \"BOOT-INF/lib/a.jar\"\n- \"application\":\n  - \"META-INF/\"\n  - \"BOOT-INF/classes/\"\n");
+  auto idx = jar::parse_layers_index(
+      "- \"dependencies\":\n  - \"BOOT-INF/lib/a.jar\"\n- \"application\":\n  - \"META-INF/\"\n  - "
+      "\"BOOT-INF/classes/\"\n");
   REQUIRE(idx.ok());
   REQUIRE(idx->size() == 2);
   CHECK((*idx)[0].first == "dependencies");
@@ -174,11 +176,12 @@ TEST_CASE("plan a Spring Boot jar from its layers.idx") {
   auto plan = jar::plan_layers(*info);
   REQUIRE(plan.ok());
   CHECK(plan->spring_boot);
-  CHECK(plan->java_args == std::vector<std::string>{"-cp", "/app", "org.springframework.boot.loader.launch.JarLauncher"});
+  CHECK(plan->java_args ==
+        std::vector<std::string>{"-cp", "/app", "org.springframework.boot.loader.launch.JarLauncher"});
   CHECK(plan->working_dir == "/app");
   CHECK(plan->java_version == 17);
-  REQUIRE(layer_names(*plan) ==
-          std::vector<std::string>{"dependencies", "spring-boot-loader", "snapshot-dependencies", "config", "application"});
+  REQUIRE(layer_names(*plan) == std::vector<std::string>{"dependencies", "spring-boot-loader", "snapshot-dependencies",
+                                                         "config", "application"});
   CHECK(names(plan->layers[0]) == std::vector<std::string>{"/app/BOOT-INF/lib/dep-1.0.jar"});
   CHECK(names(plan->layers[1]) ==
         std::vector<std::string>{"/app/org/springframework/boot/loader/launch/JarLauncher.class"});
@@ -334,7 +337,7 @@ TEST_CASE("a large dependencies layer is split into size-balanced hash buckets")
   auto plan = jar::plan_layers(info);
   REQUIRE(plan.ok());
   REQUIRE(layer_names(*plan) == std::vector<std::string>{"dependencies-1", "dependencies-2", "dependencies-3",
-                                                          "dependencies-4", "spring-boot-loader", "application"});
+                                                         "dependencies-4", "spring-boot-loader", "application"});
   std::vector<std::string> all;
   for (int b = 0; b < 4; ++b) {
     auto part = names(plan->layers[b]);
@@ -446,4 +449,13 @@ TEST_CASE("splitting is stable: a class change touches only application, a new j
     CHECK(std::find(after.begin(), after.end(), "/app/BOOT-INF/lib/brand-new-lib-2.3.jar") != after.end());
   }
   CHECK(differing == 1);
+}
+
+TEST_CASE("a zip whose later entry header libarchive refuses without words is a usage error") {
+  // Found by fuzzing: libarchive gave no error text, and wb read a null pointer into the message.
+  const auto path = std::filesystem::path(WB_SOURCE_DIR) / "tests/fuzz/corpus/jar/crash-null-archive-error-string.jar";
+  auto info = jar::inspect_jar(path);
+  REQUIRE_FALSE(info);
+  CHECK(info.error().code == util::ErrorCode::Usage);
+  CHECK(info.error().message.find("cannot read") != std::string::npos);
 }

@@ -52,3 +52,13 @@ TEST_CASE("parse_yaml names the file, line and column of what does not parse", "
   REQUIRE(docs);
   CHECK(*docs == std::vector<json>{json{{"a", 1}}, json{{"b", "2"}}});
 }
+
+TEST_CASE("parse_yaml refuses text yaml-cpp would read for ever", "[yaml]") {
+  // Found by fuzzing: "," made yaml-cpp 0.7's LoadAll start the same document again and again.
+  for (const std::string text : {",", "a: 1\n---\n,"}) {
+    auto r = parse_yaml(text, "x.yaml", "fix it");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == wb::util::ErrorCode::Usage);
+    CHECK(r.error().message.rfind("x.yaml:", 0) == 0);
+  }
+}

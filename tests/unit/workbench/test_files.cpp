@@ -189,6 +189,11 @@ TEST_CASE("extract_tar refuses by name and writes nothing after the bad entry") 
        "refused 'logs/in/x' from the container: it would be written through the symlink 'logs/in'"},
       {{{"logs/self", AE_IFLNK, "", "ok.txt"}, {"logs/self", AE_IFREG, "x"}},
        "refused 'logs/self' from the container: it would be written through the symlink 'logs/self'"},
+      // Each link alone stays inside; together "a" is the folder above the copy (found by fuzzing).
+      {{{"logs/b", AE_IFLNK, "", "."}, {"logs/a", AE_IFLNK, "", "b/../.."}},
+       "refused 'logs/a' from the container: a symlink to 'b/../..' could lead outside"},
+      {{{"logs/a", AE_IFLNK, "", "b/../.."}, {"logs/b", AE_IFLNK, "", "."}},
+       "refused 'logs/a' from the container: a symlink to 'b/../..' could lead outside"},
       {{{"logs/h", AE_IFREG, "", "", "../outside/x"}}, "a hard link to '../outside/x' would lead outside"},
       {{{"logs/h", AE_IFREG, "", "", "logs/missing"}}, "not a file of this copy"},
       {{{"logs/dev", AE_IFCHR}}, "it is a device node"},
