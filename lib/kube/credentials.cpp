@@ -62,16 +62,18 @@ class ExecSource : public CredentialSource {
     const ExecConfig& x = o_.exec;
     std::string mode = x.interactive_mode.empty() ? "IfAvailable" : x.interactive_mode;
     if (mode == "Always" && !o_.stdin_is_tty)
-      return Error(ErrorCode::Auth, "exec credential plugin '" + x.command + "' (user '" + o_.user_name +
-                                        "') needs an interactive terminal (interactiveMode: Always), but stdin is "
-                                        "not a terminal",
+      return Error(ErrorCode::Auth,
+                   "exec credential plugin '" + x.command + "' (user '" + o_.user_name +
+                       "') needs an interactive terminal (interactiveMode: Always), but stdin is "
+                       "not a terminal",
                    "run the command in a terminal, or log in with the plugin first");
     nlohmann::json info = {{"apiVersion", x.api_version},
                            {"kind", "ExecCredential"},
                            {"spec", {{"interactive", mode != "Never" && o_.stdin_is_tty}}}};
     if (o_.cluster_info) info["spec"]["cluster"] = *o_.cluster_info;
 
-    WB_ASSIGN_OR_RETURN(std::string out, o_.runner(x, info.dump()));
+    WB_ASSIGN_OR_RETURN(std::string out,
+                        o_.runner(x, info.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
     WB_ASSIGN_OR_RETURN(auto parsed, parse(out));
     cached_ = parsed.first;
     expiry_ = parsed.second;
@@ -87,8 +89,8 @@ class ExecSource : public CredentialSource {
 
  private:
   Error bad(const std::string& what) const {
-    return Error(ErrorCode::Auth, "exec credential plugin '" + o_.exec.command + "' (user '" + o_.user_name +
-                                      "') returned " + what);
+    return Error(ErrorCode::Auth,
+                 "exec credential plugin '" + o_.exec.command + "' (user '" + o_.user_name + "') returned " + what);
   }
 
   Result<std::pair<Credentials, std::optional<util::TimePoint>>> parse(const std::string& out) const {
@@ -114,8 +116,7 @@ class ExecSource : public CredentialSource {
     c.client_key_data = str("clientKeyData");
     if (c.client_cert_data.empty() != c.client_key_data.empty())
       return bad("only one of clientCertificateData and clientKeyData");
-    if (c.bearer_token.empty() && c.client_cert_data.empty())
-      return bad("neither a token nor a client certificate");
+    if (c.bearer_token.empty() && c.client_cert_data.empty()) return bad("neither a token nor a client certificate");
     std::optional<util::TimePoint> expiry;
     std::string exp = str("expirationTimestamp");
     if (!exp.empty()) {
@@ -191,15 +192,14 @@ ExecPluginRunner default_exec_plugin_runner(bool stdin_is_tty, std::shared_ptr<u
       if (run.start_error == ENOENT)
         return Error(ErrorCode::Auth, "exec credential plugin '" + exec.command + "' not found", hint);
       return Error(ErrorCode::Auth,
-                   "cannot run exec credential plugin '" + exec.command + "': " + std::strerror(run.start_error),
-                   hint);
+                   "cannot run exec credential plugin '" + exec.command + "': " + std::strerror(run.start_error), hint);
     }
     if (run.timed_out)
       return Error(ErrorCode::Timeout, "exec credential plugin '" + exec.command + "' did not finish in time");
     if (run.succeeded()) return run.out;
     std::string tail = last_line(run.err);
-    std::string how = run.signal ? "killed by signal " + std::to_string(run.signal)
-                                 : "exit status " + std::to_string(run.exit_code);
+    std::string how =
+        run.signal ? "killed by signal " + std::to_string(run.signal) : "exit status " + std::to_string(run.exit_code);
     Error e(ErrorCode::Auth, "exec credential plugin '" + exec.command + "' failed (" + how + ")" +
                                  (tail.empty() ? std::string() : ": " + tail));
     if (run.exit_code == 127 && !exec.install_hint.empty()) e.hint = util::trim(exec.install_hint);

@@ -59,8 +59,33 @@ bool literal_safe(const std::string& s) {
   return true;
 }
 
+// Control characters (a carriage return, a tab at the end, ...) survive only in a double-quoted
+// scalar, where they are escaped; plain, a reader drops or folds them.
+bool has_control(const std::string& s) {
+  for (unsigned char c : s)
+    if ((c < 0x20 && c != '\n') || c == 0x7f) return true;
+  return false;
+}
+
+// The line breaks YAML 1.1 knows beyond \n and \r: NEL (U+0085), LS (U+2028), PS (U+2029). Written
+// raw, a reader takes them for a break; they must be escaped.
+bool has_unicode_break(const std::string& s) {
+  return s.find("\xC2\x85") != std::string::npos || s.find("\xE2\x80\xA8") != std::string::npos ||
+         s.find("\xE2\x80\xA9") != std::string::npos;
+}
+
 void emit_string(YAML::Emitter& out, const std::string& s, bool key) {
   const bool multi_line = s.find('\n') != std::string::npos;
+  if (has_unicode_break(s)) {
+    out.SetOutputCharset(YAML::EscapeNonAscii);
+    out << YAML::DoubleQuoted << s;
+    out.SetOutputCharset(YAML::EmitNonAscii);
+    return;
+  }
+  if (has_control(s)) {
+    out << YAML::DoubleQuoted << s;
+    return;
+  }
   if (!key && multi_line && literal_safe(s))
     out << YAML::Literal << s;
   else if (multi_line || needs_quotes(s))

@@ -62,3 +62,13 @@ TEST_CASE("parse_yaml refuses text yaml-cpp would read for ever", "[yaml]") {
     CHECK(r.error().message.rfind("x.yaml:", 0) == 0);
   }
 }
+
+TEST_CASE("to_yaml double-quotes text with control characters, so it reads back the same", "[yaml]") {
+  // Found by fuzzing: "\r\r\r\r" was written plain and read back as something else.
+  for (const std::string s : {"\r\r\r\r", "a\tb\t", "x\x01y", "one\r\ntwo\r\n", "nel\xC2\x85ls\xE2\x80\xA8\u00e9"}) {
+    CAPTURE(s);
+    auto back = parse_yaml(to_yaml(nlohmann::json{{"v", s}}), "v.yaml", "");
+    REQUIRE(back);
+    CHECK(back->at(0)["v"] == s);
+  }
+}
