@@ -16,12 +16,30 @@
 #include "util/process.hpp"
 #include "util/strings.hpp"
 #include "workbench/core/app.hpp"
+#include "workbench/delivery/push_jar_internal.hpp"
 
 namespace wb::workbench {
 
 namespace fs = std::filesystem;
 using util::Error;
 using util::ErrorCode;
+
+namespace push_detail {
+
+std::optional<std::string> env_value(const EnvLookup& env, const std::string& name) {
+  if (!env) return std::nullopt;
+  auto v = env(name);
+  if (!v || v->empty()) return std::nullopt;
+  return v;
+}
+
+oci::Reference layout_ref(const fs::path& dir, const std::string& name, const std::string& tag) {
+  return oci::Reference{"oci:" + dir.string(), name, tag, ""};
+}
+
+}  // namespace push_detail
+
+using namespace push_detail;
 
 namespace {
 
@@ -52,22 +70,10 @@ class TempDir {
   fs::path path_;
 };
 
-std::optional<std::string> env_value(const EnvLookup& env, const std::string& name) {
-  if (!env) return std::nullopt;
-  auto v = env(name);
-  if (!v || v->empty()) return std::nullopt;
-  return v;
-}
-
 // A label value (Kubernetes): at most 63 of [A-Za-z0-9_.-], alphanumeric at both ends.
 bool is_label_value(const std::string& v) {
   static const std::regex re("^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$");
   return std::regex_match(v, re);
-}
-
-// The oci:/tar: stand-in reference of a local layout (its registry and repository are ignored).
-oci::Reference layout_ref(const fs::path& dir, const std::string& name, const std::string& tag) {
-  return oci::Reference{"oci:" + dir.string(), name, tag, ""};
 }
 
 // An empty base image (linux/amd64, no layers) in a fresh layout, tagged "scratch".

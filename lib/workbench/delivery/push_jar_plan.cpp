@@ -9,21 +9,16 @@
 #include "util/strings.hpp"
 #include "workbench/core/app.hpp"
 #include "workbench/delivery/push_jar.hpp"
+#include "workbench/delivery/push_jar_internal.hpp"
 
 namespace wb::workbench {
 
 namespace fs = std::filesystem;
 using util::Error;
 using util::ErrorCode;
+using namespace push_detail;
 
 namespace {
-
-std::optional<std::string> env_value(const EnvLookup& env, const std::string& name) {
-  if (!env) return std::nullopt;
-  auto v = env(name);
-  if (!v || v->empty()) return std::nullopt;
-  return v;
-}
 
 fs::path absolute_from(const fs::path& p, const fs::path& cwd) {
   if (p.is_absolute() || cwd.empty()) return p.lexically_normal();
@@ -45,11 +40,6 @@ bool reference_has_tag(const std::string& text) {
   auto slash = s.rfind('/');
   std::string last = slash == std::string::npos ? s : s.substr(slash + 1);
   return last.find(':') != std::string::npos;
-}
-
-// The oci:/tar: stand-in reference of a local layout (its registry and repository are ignored).
-oci::Reference layout_ref(const fs::path& dir, const std::string& name, const std::string& tag) {
-  return oci::Reference{"oci:" + dir.string(), name, tag, ""};
 }
 
 }  // namespace

@@ -21,6 +21,15 @@ json items_of(const json& list) { return list.value("items", json::array()); }
 
 bool same_subject(const json& a, const json& b) { return who_of(a) == who_of(b); }
 
+bool add_subject(json& binding, const json& subject) {
+  json& subs = binding["subjects"];
+  if (!subs.is_array()) subs = json::array();
+  for (const auto& s : subs)
+    if (same_subject(s, subject)) return false;
+  subs.push_back(subject);
+  return true;
+}
+
 json role_binding(const std::string& ns, const std::string& name, Role role, const std::string& cluster_role,
                   const json& subjects) {
   return {{"apiVersion", "rbac.authorization.k8s.io/v1"},
@@ -36,14 +45,7 @@ json role_binding(const std::string& ns, const std::string& name, Role role, con
 // Adds a subject to binding `name` in ns (creating it).
 Status add_to_binding(kube::Client& client, const std::string& ns, Role role, const json& subject) {
   const std::string name = binding_of(role);
-  auto st = modify_binding(client, t::RoleBinding, ns, name, [&](json& b) {
-    json& subs = b["subjects"];
-    if (!subs.is_array()) subs = json::array();
-    for (const auto& s : subs)
-      if (same_subject(s, subject)) return false;
-    subs.push_back(subject);
-    return true;
-  });
+  auto st = modify_binding(client, t::RoleBinding, ns, name, [&](json& b) { return add_subject(b, subject); });
   // Not found, or not even allowed to read it: creating it is what is wanted (and, when refused,
   // what the refusal should be about).
   if (st || (st.error().http_status != 404 && st.error().http_status != 403)) return st;

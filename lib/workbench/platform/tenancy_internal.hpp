@@ -26,6 +26,8 @@ json labels_wb();
 std::string name_of(const json& o);
 json items_of(const json& list);
 bool same_subject(const json& a, const json& b);
+// Adds `subject` to a binding's subjects unless it is there; false when it was (nothing to write).
+bool add_subject(json& binding, const json& subject);
 
 // Reads, changes and writes a binding, retrying on a conflicting concurrent write.
 // `change` returns false when nothing needs writing. NotFound is passed on.

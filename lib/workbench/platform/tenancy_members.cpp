@@ -32,14 +32,8 @@ Result<RecordsOutcome> add_tenant_member(kube::Client& client, const std::string
   WB_ASSIGN_OR_RETURN(auto info, get_tenant(client, tenant));
   const json subject = subject_for(who);
   if (role == Role::TenantAdmin) {
-    auto st = modify_binding(client, t::ClusterRoleBinding, "", tenant_role_name(tenant), [&](json& b) {
-      json& subs = b["subjects"];
-      if (!subs.is_array()) subs = json::array();
-      for (const auto& s : subs)
-        if (same_subject(s, subject)) return false;
-      subs.push_back(subject);
-      return true;
-    });
+    auto st = modify_binding(client, t::ClusterRoleBinding, "", tenant_role_name(tenant),
+                             [&](json& b) { return add_subject(b, subject); });
     if (!st && st.error().http_status == 404) return tenant_not_found(tenant);
     WB_TRY(st);
   }
