@@ -6,18 +6,22 @@
 # What crashed is kept in build/fuzz/crashes/<name>/; a new regression input goes into
 # tests/fuzz/corpus/<name>/ as crash-<what>.
 #
-#   scripts/fuzz.sh [SECONDS] [--install] [--jobs N] [--no-build] [NAME...]
+#   scripts/fuzz.sh [SECONDS] [--install] [--jobs N] [--no-build] [--seed N] [NAME...]
 #     --install   install clang-16 and libFuzzer first (scripts/install-deps.sh --with-fuzz)
 #     --jobs N    run N targets at once (default 1; a machine has 2 cores)
 #     --no-build  use what build/fuzz has
 #     --keep-going  go on after a crash (libFuzzer's fork mode), to find more than the first bug
+#     --seed N    libFuzzer's random seed (default: a new one each run). CI passes a fixed seed: its
+#                 few seconds then explore the same inputs on every run, so a red fuzz stage means
+#                 a change broke a parser, not that the dice found an old bug; longer runs with
+#                 new seeds are the campaigns that look for new bugs
 #     --skip-open   leave out targets with a bug found and not fixed yet (tests/fuzz/open/<name>/
 #                   holds its input): they would find it again at once (CI uses this; ctest runs
 #                   those inputs and fails when one stops crashing)
 #     NAME...     only these targets (e.g. yaml tar_extract); default: all
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=60 install=0 jobs=1 build=1 keep_going=0 skip_open=0 only=()
+seconds=60 install=0 jobs=1 build=1 keep_going=0 skip_open=0 seed=0 only=()
 while (($#)); do
   case "$1" in
     --install) install=1 ;;
@@ -25,8 +29,9 @@ while (($#)); do
     --no-build) build=0 ;;
     --keep-going) keep_going=1 ;;
     --skip-open) skip_open=1 ;;
+    --seed) seed="$2"; shift ;;
     [0-9]*) seconds="$1" ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) only+=("$1") ;;
   esac
   shift
@@ -72,6 +77,7 @@ run_one() {
   cp -r tests/fuzz/corpus/"$name"/. "$work/corpus/" 2>/dev/null || true
   local args=(-max_total_time="$seconds" -print_final_stats=1 -timeout=20 -rss_limit_mb=2048
               -artifact_prefix="$crashes/")
+  if ((seed)); then args+=(-seed="$seed"); fi
   if [[ -f tests/fuzz/dict/$name.dict ]]; then args+=(-dict="tests/fuzz/dict/$name.dict"); fi
   if ((keep_going)); then args+=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1); fi
   set +e

@@ -44,8 +44,11 @@ std::optional<TimePoint> parse_rfc3339(std::string_view text) {
   tm.tm_min = mi;
   tm.tm_sec = s;
   time_t t = timegm(&tm);
-  // system_clock counts nanoseconds in 64 bits: beyond ~2262 saturate instead of wrapping.
+  // system_clock counts nanoseconds in 64 bits (1677 to 2262). No server stamps anything before
+  // 1970, and a time that far back would overflow every age computed from it (now - t): refuse it.
+  // Beyond ~2262 saturate instead of wrapping.
   constexpr time_t kMaxSeconds = 9'000'000'000;
+  if (t - offset < 0) return std::nullopt;
   if (t - offset > kMaxSeconds) return TimePoint::max();
   auto tp = Clock::from_time_t(t - offset);
   return tp + std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(nanos));

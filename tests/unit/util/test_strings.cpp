@@ -71,6 +71,12 @@ TEST_CASE("rfc3339 and ages", "[util]") {
   auto far = parse_rfc3339("2999-01-01T00:00:00Z");
   REQUIRE(far);
   CHECK(*far > Clock::now());
+  // Before 1970 no server stamps anything, and before 1677 system_clock cannot hold it (fuzzing
+  // found an exec credential expiring in 1015 overflowing it): no time, not a wrapped one.
+  CHECK_FALSE(parse_rfc3339("1015-01-02T03:04:05Z"));
+  CHECK_FALSE(parse_rfc3339("1969-12-31T23:59:59Z"));
+  CHECK_FALSE(parse_rfc3339("1970-01-01T00:30:00+01:00"));
+  REQUIRE(parse_rfc3339("1970-01-01T00:00:00Z"));
   CHECK(format_age(std::chrono::seconds(30)) == "30s");
   CHECK(format_age(std::chrono::seconds(3 * 86400)) == "3d");
 }
