@@ -2,12 +2,12 @@
 #include <fmt/format.h>
 
 #include "commands/commands.hpp"
+#include "kube/identity.hpp"
 #include "output.hpp"
 #include "util/strings.hpp"
 
 namespace wb::cli::commands {
 
-using util::ErrorCode;
 namespace k = wb::kube;
 
 namespace {
@@ -16,29 +16,22 @@ Status run_whoami(Context& ctx) {
   WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
   const auto& cfg = client->config();
   json out = {{"server", cfg.server}, {"context", cfg.context_name}, {"inCluster", cfg.in_cluster}};
-  auto type = client->prefer({k::types::SelfSubjectReview, k::types::SelfSubjectReviewV1beta1});
-  if (type) {
-    json review = {{"apiVersion", type->api_version()}, {"kind", "SelfSubjectReview"}};
-    WB_ASSIGN_OR_RETURN(auto answer, client->create(*type, "", review));
-    const json user = answer.value("/status/userInfo"_json_pointer, json::object());
-    out["username"] = user.value("username", "");
-    out["groups"] = user.value("groups", json::array());
+  WB_ASSIGN_OR_RETURN(auto who, k::who_am_i(*client));
+  if (who) {
+    out["username"] = who->username;
+    out["groups"] = who->groups;
     out["known"] = true;
-  } else if (type.error().code == ErrorCode::NotFound) {
+  } else {
     out["known"] = false;
     out["kubeconfigUser"] = cfg.user_name;
-  } else {
-    return type.error();
   }
   if (ctx.global.machine_output()) {
     print_result(ctx, out, [] { return Table{}; }, {out.value("username", cfg.user_name)});
     return {};
   }
-  if (out["known"].get<bool>()) {
-    std::vector<std::string> groups;
-    for (const auto& g : out["groups"]) groups.push_back(g.get<std::string>());
-    ctx.out() << fmt::format("You are {}", out["username"].get<std::string>());
-    if (!groups.empty()) ctx.out() << fmt::format(" (groups: {})", util::join(groups, ", "));
+  if (who) {
+    ctx.out() << fmt::format("You are {}", who->username);
+    if (!who->groups.empty()) ctx.out() << fmt::format(" (groups: {})", util::join(who->groups, ", "));
     ctx.out() << fmt::format(" on {}\n", cfg.server);
   } else {
     ctx.out() << fmt::format(

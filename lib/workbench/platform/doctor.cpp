@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "http/http.hpp"
+#include "kube/identity.hpp"
 #include "oci/registry_client.hpp"
 #include "util/strings.hpp"
 #include "workbench/platform/tenancy.hpp"
@@ -266,36 +267,28 @@ void check_identity(KubeAccess& kube, Checks& out) {
     out.push_back(skipped("identity", "who you are", "server reachable"));
     return;
   }
-  auto type = kube.client->prefer({k::types::SelfSubjectReview, k::types::SelfSubjectReviewV1beta1});
   const std::string hint =
       "your credentials are expired or wrong: get a fresh kubeconfig (or token) from your "
       "platform team";
-  if (type) {
-    json review = {{"apiVersion", type->api_version()}, {"kind", "SelfSubjectReview"}};
-    auto answer = kube.client->create(*type, "", review);
-    if (answer) {
-      kube.identity_ok = true;
-      const json user = answer->value("/status/userInfo"_json_pointer, json::object());
-      std::vector<std::string> groups;
-      for (const auto& g : user.value("groups", json::array()))
-        if (g.is_string() && g.get<std::string>() != "system:authenticated") groups.push_back(g.get<std::string>());
-      std::string name = user.value("username", "");
-      out.push_back({"identity", "who you are", CheckState::Ok,
-                     groups.empty() ? name : fmt::format("{} (groups: {})", name, util::join(groups, ", ")), "",
-                     ErrorCode::Failure});
-    } else {
-      out.push_back(
-          failed("identity", "who you are", answer.error(), answer.error().code == ErrorCode::Auth ? hint : ""));
-    }
-  } else if (type.error().code == ErrorCode::NotFound) {
+  auto who = k::who_am_i(*kube.client);
+  if (!who) {
+    out.push_back(failed("identity", "who you are", who.error(), who.error().code == ErrorCode::Auth ? hint : ""));
+  } else if (*who) {
+    kube.identity_ok = true;
+    std::vector<std::string> groups;
+    for (const auto& g : (*who)->groups)
+      if (g != "system:authenticated") groups.push_back(g);
+    const std::string& name = (*who)->username;
+    out.push_back({"identity", "who you are", CheckState::Ok,
+                   groups.empty() ? name : fmt::format("{} (groups: {})", name, util::join(groups, ", ")), "",
+                   ErrorCode::Failure});
+  } else {
     // Before Kubernetes 1.27 the server cannot say; the workspace check still proves the credentials.
     kube.identity_ok = true;
     out.push_back({"identity", "who you are", CheckState::Ok,
                    fmt::format("kubeconfig user '{}' (the server is too old to say more)",
                                kube.config->user_name.empty() ? "(service account)" : kube.config->user_name),
                    "", ErrorCode::Failure});
-  } else {
-    out.push_back(failed("identity", "who you are", type.error(), type.error().code == ErrorCode::Auth ? hint : ""));
   }
 }
 

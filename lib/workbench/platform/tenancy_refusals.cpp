@@ -3,6 +3,7 @@
 
 #include <regex>
 
+#include "kube/identity.hpp"
 #include "workbench/core/json_fields.hpp"
 #include "workbench/platform/tenancy.hpp"
 #include "workbench/platform/tenancy_internal.hpp"
@@ -37,12 +38,8 @@ Result<std::optional<Role>> role_in(kube::Client& client, const std::string& ns)
 }
 
 std::string server_user(kube::Client& client) {
-  auto type = client.prefer({t::SelfSubjectReview, t::SelfSubjectReviewV1beta1});
-  if (!type) return "";
-  json review = {{"apiVersion", type->api_version()}, {"kind", "SelfSubjectReview"}};
-  auto answer = client.create(*type, "", review);
-  if (!answer) return "";
-  return answer->value("/status/userInfo/username"_json_pointer, std::string());
+  auto who = kube::who_am_i(client);
+  return who && *who ? (*who)->username : std::string();
 }
 
 // The tenant a tenant-boundary denial names: its message is wb's own (the policy's
