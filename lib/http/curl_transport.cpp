@@ -23,7 +23,6 @@ using detail::Tracer;
 using util::Error;
 using util::ErrorCode;
 
-constexpr std::chrono::seconds kMaxRetryAfter{60};
 constexpr size_t kMaxIdleHandles = 8;
 
 // Easy handles not in use; a handle keeps its live connections between requests.
@@ -94,6 +93,8 @@ struct Attempt {
   std::optional<Error> reader_error;
   bool sink_stopped = false;
   bool transient = false;  // the transport failure may go away on a retry
+  size_t header_bytes = 0, header_lines = 0;
+  enum class Overflow { None, Headers, Body } overflow = Overflow::None;  // a limit stopped the transfer
   std::string trace_out, trace_in;
   size_t trace_out_total = 0, trace_in_total = 0;
   bool trace_out_flushed = false;
@@ -132,6 +133,11 @@ void end_of_header_block(Attempt& a) {
 }
 
 size_t read_header_line(Attempt& a, std::string_view line) {
+  a.header_bytes += line.size();
+  if (a.header_bytes > kMaxHeaderBytes || ++a.header_lines > kMaxHeaderLines) {
+    a.overflow = Attempt::Overflow::Headers;
+    return 0;
+  }
   if (line.substr(0, 5) == "HTTP/") {
     a.block = Headers();
     a.block_status = parse_status_line(line);
@@ -153,8 +159,21 @@ size_t on_header(char* data, size_t size, size_t count, void* userp) {
   return guarded(a, size_t{0}, [&] { return read_header_line(a, std::string_view(data, size * count)); });
 }
 
+bool is_success(int status) { return status >= 200 && status < 300; }
+
+// How much of the answer being read may be kept in Response::body.
+size_t body_limit(const Attempt& a) {
+  return is_success(a.response.status) ? a.req.max_body : std::min(a.req.max_body, kMaxErrorBody);
+}
+
 size_t take_body(Attempt& a, char* data, size_t n) {
   if (a.swallow || !a.req.on_body) {
+    const size_t room = body_limit(a) - std::min(body_limit(a), a.response.body.size());
+    if (n > room) {
+      a.response.body.append(data, room);
+      a.overflow = Attempt::Overflow::Body;
+      return 0;
+    }
     a.response.body.append(data, n);
     return n;
   }
@@ -319,7 +338,9 @@ class CurlTransport final : public Transport {
     const CURLcode rc = curl_easy_perform(c);
     state.client_cert_requested = h->client_cert_requested;
     state.answered_before = answered_.load();
-    if (rc != CURLE_OK) {
+    // An error answer cut at its limit is still the answer (its status is what matters).
+    const bool cut_error_answer = a.overflow == Attempt::Overflow::Body && !is_success(a.response.status);
+    if (rc != CURLE_OK && !cut_error_answer) {
       error = failure(c, rc, state, target, a, timeout);
       a.transient = detail::is_retryable_curl_error(rc, state);
     }
@@ -348,9 +369,27 @@ class CurlTransport final : public Transport {
   Error failure(CURL* c, CURLcode rc, const detail::TransferState& state, const Target& target, const Attempt& a,
                 std::chrono::milliseconds timeout) const {
     if (a.reader_error) return *a.reader_error;
+    if (a.overflow == Attempt::Overflow::Headers)
+      return too_large(target,
+                       "more than " + size_words(kMaxHeaderBytes) + " of headers (or more than " +
+                           std::to_string(kMaxHeaderLines) + " lines)",
+                       kMaxHeaderBytes);
+    // libcurl refuses one header line longer than CURL_MAX_HTTP_HEADER, as running out of memory.
+    if (rc == CURLE_OUT_OF_MEMORY && a.header_lines > 0 && !a.final_seen)
+      return too_large(target, "a header line longer than " + size_words(CURL_MAX_HTTP_HEADER), CURL_MAX_HTTP_HEADER);
+    if (a.overflow == Attempt::Overflow::Body)
+      return too_large(target, "an answer larger than " + size_words(a.req.max_body), a.req.max_body);
     if (a.sink_stopped || (rc == CURLE_WRITE_ERROR && a.req.on_body))
       return Error(ErrorCode::Interrupted, "stopped reading the response from " + target.origin);
     return detail::describe_curl_error(c, rc, state, target, timeout);
+  }
+
+  static Error too_large(const Target& target, const std::string& what, size_t limit) {
+    TransportFailure f;
+    f.kind = TransportFailure::Kind::TooLarge;
+    f.origin = f.named = target.origin;
+    f.limit = limit;
+    return Error(ErrorCode::Failure, target.origin + " sent " + what + ": not read further").with(std::move(f));
   }
 
   static void finish(CURL* c, Attempt& a, CURLcode rc) {
@@ -397,7 +436,8 @@ class CurlTransport final : public Transport {
 
   std::chrono::milliseconds retry_delay(int attempt, const Attempt& a) const {
     if (auto header = a.response.headers.get("retry-after"); header && a.swallow) {
-      if (auto after = parse_retry_after(*header)) return std::min<std::chrono::milliseconds>(*after, kMaxRetryAfter);
+      if (auto after = parse_retry_after(*header))
+        return retry_after_delay(*after, options_.retry_after_max, random01());
     }
     return backoff_delay(attempt, options_.retry_base_delay, options_.retry_max_delay, random01());
   }

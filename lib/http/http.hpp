@@ -60,6 +60,8 @@ struct ClientOptions {
   int max_retries = 4;                              // retries for idempotent requests
   std::chrono::milliseconds retry_base_delay{250};  // exponential backoff with jitter from here
   std::chrono::milliseconds retry_max_delay{10000};
+  // The longest Retry-After (429, 503) waited for; a server asking for more is asked again then.
+  std::chrono::milliseconds retry_after_max{60000};
   int verbosity = 0;  // 0 quiet; 1 requests; 2 + headers; 3 + bodies
   TraceSink trace;    // where -v lines go
   std::string user_agent = "wb";
@@ -70,6 +72,15 @@ using BodyReader = std::function<Result<size_t>(char* buf, size_t size)>;
 // Receives response body pieces as they arrive. Return false to stop (the request then ends
 // with ErrorCode::Interrupted unless the callback itself recorded why).
 using BodySink = std::function<bool(std::string_view chunk)>;
+
+// The most bytes of an answer kept in memory (Response::body) unless a request says otherwise;
+// error answers (not 2xx) are kept only up to kMaxErrorBody, the rest is not read.
+inline constexpr size_t kDefaultMaxBody = size_t{256} << 20;
+inline constexpr size_t kMaxErrorBody = size_t{1} << 20;
+// The most header bytes and header lines (status lines included, redirects and 1xx answers
+// counted together) one request reads before giving up on the server.
+inline constexpr size_t kMaxHeaderBytes = size_t{256} << 10;
+inline constexpr size_t kMaxHeaderLines = 500;
 
 struct Request {
   std::string method = "GET";
@@ -92,6 +103,9 @@ struct Request {
   // was (idempotent = false) cannot have.
   bool fresh_connection = false;
   bool follow_redirects = true;
+  // A 2xx answer longer than this (when buffered in Response::body, not on_body) fails with
+  // TransportFailure::Kind::TooLarge; an error answer is cut to min(max_body, kMaxErrorBody).
+  size_t max_body = kDefaultMaxBody;
 };
 
 struct Response {
@@ -129,7 +143,8 @@ struct TransportFailure : util::ErrorDetail {
     TlsHandshake,       // the TLS handshake failed otherwise
     Broken,             // the connection broke off (transient: an idempotent request may repeat)
     TooManyRedirects,
-    BadUrl,  // the URL is not an http(s) URL
+    BadUrl,    // the URL is not an http(s) URL
+    TooLarge,  // the answer's headers or body went past a limit (`limit`): not read further
     Other
   };
   Kind kind = Kind::Other;
@@ -138,7 +153,11 @@ struct TransportFailure : util::ErrorDetail {
   // or "" when the message names neither (a hostname mismatch names the host it checked).
   std::string named;
   int curl_code = 0;  // the libcurl code behind it (CURLcode); 0 when curl did not run
+  size_t limit = 0;   // TooLarge: the limit in bytes the answer went past
 };
+
+// A size limit as words: "4 MiB", "256 KiB", "100 bytes".
+std::string size_words(size_t bytes);
 
 // A WebSocket upgrade the server answered with something other than 101: its status and body.
 // The error's http_status is the status too.
@@ -199,5 +218,10 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
 // in [50%, 100%]. `random01` supplies a value in [0,1) (tests pass a fixed one).
 std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds base, std::chrono::milliseconds max,
                                         double random01);
+
+// The wait before retrying an answer that said Retry-After `after`: at most `max`, plus up to 10%
+// jitter (so clients told the same time do not all come back at once; jitter only adds).
+std::chrono::milliseconds retry_after_delay(std::chrono::milliseconds after, std::chrono::milliseconds max,
+                                            double random01);
 
 }  // namespace wb::http

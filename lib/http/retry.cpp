@@ -1,4 +1,5 @@
-// Retry timing and HTTP dates (see http.hpp: parse_http_date, parse_retry_after, backoff_delay).
+// Retry timing, HTTP dates and sizes in words (see http.hpp: parse_http_date, parse_retry_after,
+// backoff_delay, retry_after_delay, size_words).
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -43,6 +44,20 @@ std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds b
   const double full = std::min(grown, cap);
   const double jitter = 0.5 + 0.5 * std::clamp(random01, 0.0, 1.0);
   return std::chrono::milliseconds(static_cast<int64_t>(std::llround(full * jitter)));
+}
+
+std::chrono::milliseconds retry_after_delay(std::chrono::milliseconds after, std::chrono::milliseconds max,
+                                            double random01) {
+  const auto wait = std::clamp(after, std::chrono::milliseconds(0), max);
+  const double jitter = 0.1 * std::clamp(random01, 0.0, 1.0);
+  return wait +
+         std::chrono::milliseconds(static_cast<int64_t>(std::llround(static_cast<double>(wait.count()) * jitter)));
+}
+
+std::string size_words(size_t bytes) {
+  if (bytes >= (size_t{1} << 20) && bytes % (size_t{1} << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  if (bytes >= 1024 && bytes % 1024 == 0) return std::to_string(bytes >> 10) + " KiB";
+  return std::to_string(bytes) + (bytes == 1 ? " byte" : " bytes");
 }
 
 }  // namespace wb::http

@@ -1,5 +1,6 @@
 // Watching: the newline-delimited event stream of one watch, and list_watch's list, watch,
 // resume and re-list loop.
+#include <algorithm>
 #include <map>
 
 #include "kube/client_internal.hpp"
@@ -12,26 +13,35 @@ namespace wb::kube::detail {
 
 namespace {
 
+// The longest watch event read (an object is at most ~1.5 MiB in etcd; its JSON a little more).
+constexpr size_t kMaxWatchEventBytes = size_t{16} << 20;
+
 // Splits a newline-delimited JSON stream that arrives in arbitrary pieces.
 class WatchDecoder {
  public:
   // Calls `emit` for every complete event; stops early (returning its error/false) if it says so.
+  // An event longer than kMaxWatchEventBytes is an error.
   template <class F>
   Result<bool> feed(std::string_view chunk, F&& emit) {
     buffer_.append(chunk);
     size_t start = 0;
     while (true) {
-      size_t nl = buffer_.find('\n', start);
+      size_t nl = buffer_.find('\n', std::max(start, scanned_));
       if (nl == std::string::npos) break;
       std::string_view line(buffer_.data() + start, nl - start);
       start = nl + 1;
       WB_ASSIGN_OR_RETURN(bool go_on, one(line, emit));
       if (!go_on) {
         buffer_.erase(0, start);
+        scanned_ = 0;
         return false;
       }
     }
     buffer_.erase(0, start);
+    scanned_ = buffer_.size();  // no newline in there: the next search starts after it
+    if (buffer_.size() > kMaxWatchEventBytes)
+      return Error(ErrorCode::Failure, "the Kubernetes API sent a watch event larger than " +
+                                           http::size_words(kMaxWatchEventBytes) + ": not read further");
     return true;
   }
   // The stream ended: a last event without a newline still counts.
@@ -39,6 +49,7 @@ class WatchDecoder {
   Result<bool> finish(F&& emit) {
     std::string rest;
     rest.swap(buffer_);
+    scanned_ = 0;
     return one(rest, emit);
   }
 
@@ -57,6 +68,7 @@ class WatchDecoder {
   }
 
   std::string buffer_;
+  size_t scanned_ = 0;  // the first bytes of buffer_ known to hold no newline
 };
 
 std::string object_key(const json& object) {

@@ -161,7 +161,11 @@ Result<CachedToken> Client::fetch_token(Host& h, const Reference& ref, const Cre
     if (!creds.anonymous())
       req.headers.add("Authorization", "Basic " + util::base64_encode(creds.username + ":" + creds.password));
   }
+  req.max_body = kMaxTokenBytes;
   auto r = h.transport->send(req);
+  if (!r && is_too_large(r.error()))
+    return Error(ErrorCode::Failure, "token service " + realm + " sent a token answer larger than " +
+                                         http::size_words(kMaxTokenBytes) + " for " + ref.registry);
   if (!r) return r.error().with_context("cannot get a token for " + ref.registry + " from " + realm);
   const std::string action = scopes.empty() ? "pull" : join_actions(scopes.front());
   if (r->status == 401 || r->status == 403) return auth_error(*r, ref, action, creds);
@@ -249,10 +253,14 @@ Error Client::error_for(const http::Response& r, const Reference& ref, const std
     std::string msg = what + " not found in registry " + ref.registry;
     return Error(ErrorCode::NotFound, msg + summary, "", 404);
   }
+  if (r.status == 429)
+    return Error(ErrorCode::Unavailable,
+                 "registry " + ref.registry + " answered 429 (too many requests) for " + what + summary,
+                 "the registry limits how often it may be asked: wait a while, then run the command again", 429);
   if (transient_status(r.status))
     return Error(ErrorCode::Unavailable,
-                 "registry " + ref.registry + " answered " + std::to_string(r.status) + " for " + what + summary, "",
-                 r.status);
+                 "registry " + ref.registry + " answered " + std::to_string(r.status) + " for " + what + summary,
+                 r.status == 503 ? "the registry is unavailable for now: try again later" : "", r.status);
   return Error(ErrorCode::Failure,
                "registry " + ref.registry + " answered " + std::to_string(r.status) + " for " + what + summary, "",
                r.status);

@@ -27,11 +27,23 @@ std::string repo_scope(const Reference& ref, const std::string& actions) {
 
 bool transient_status(int status) { return status == 429 || status >= 500; }
 
+bool is_too_large(const Error& e) {
+  const auto* f = e.detail<http::TransportFailure>();
+  return f && f->kind == http::TransportFailure::Kind::TooLarge;
+}
+
 Result<Registry::Manifest> Client::get_manifest(const Reference& ref) {
   http::Request req;
   req.url = "/v2/" + ref.repository + "/manifests/" + ref.tag_or_digest();
   req.headers.add("Accept", kManifestAccept);
-  WB_ASSIGN_OR_RETURN(http::Response r, call(ref, std::move(req), {repo_scope(ref, "pull")}));
+  req.max_body = kMaxManifestBytes;
+  auto got = call(ref, std::move(req), {repo_scope(ref, "pull")});
+  if (!got && is_too_large(got.error()))
+    return Error(ErrorCode::Failure,
+                 "registry " + ref.registry + " sent a manifest for " + ref.str() + " larger than " +
+                     http::size_words(kMaxManifestBytes),
+                 "the distribution spec's limit: wb reads no bigger manifest (is this an image?)");
+  WB_ASSIGN_OR_RETURN(http::Response r, std::move(got));
   if (r.status != 200) return error_for(r, ref, "pull", "manifest " + ref.str());
   Manifest m;
   m.bytes = std::move(r.body);

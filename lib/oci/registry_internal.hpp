@@ -26,6 +26,12 @@ constexpr const char* kManifestAccept =
     "application/vnd.docker.distribution.manifest.list.v2+json";
 constexpr const char* kOctetStream = "application/octet-stream";
 constexpr auto kDefaultTokenLifetime = std::chrono::seconds(60);
+// The largest manifest read (the distribution spec's recommended limit) and token answer.
+constexpr size_t kMaxManifestBytes = size_t{4} << 20;
+constexpr size_t kMaxTokenBytes = size_t{1} << 20;
+
+// True when `e` is the transport refusing to read an answer past Request::max_body.
+bool is_too_large(const Error& e);
 
 // The scope that grants `actions` ("pull", "pull,push") on ref's repository.
 std::string repo_scope(const Reference& ref, const std::string& actions);

@@ -10,12 +10,15 @@ Prints `READY <port> <tls_port> <mtls_port> <cert_dir>` and serves until stdin c
 Endpoints (all ports):
   /status/<code>              answers with that status
   /flaky/<id>/<n>             first n requests for <id>: 503 (?code=) with Retry-After (?retry_after=, 'none'); then 200
-  /count/<id>                 how many requests /flaky or /cut saw for <id>
+  /count/<id>                 how many requests /flaky or /cut saw for <id>, and when (/flaky)
   /cut/<id>/<n>               first n requests: headers and part of the body, then the connection drops
   /slow?s=<seconds>           answers after a delay
   /echo                       method, headers, body length/sha256 (and body when small), client port as JSON
   /big/<bytes>                streams <bytes> bytes; byte i is i % 251
   /redirect/<n>               302 chains down to /redirect/0 (200)
+  /endless/<code>             that status, and a body that never ends (?type= its Content-Type)
+  /endless-headers            200, then header lines that never end (?one_line: one line that never ends)
+  /v2/, /v2/<repo>/manifests/<ref>  a minimal registry: see registry_ping and registry_manifest
   /ws/echo                    websocket echo; chooses v5.channel.k8s.io when offered, else the first offer
   /ws/headers                 websocket that sends the request headers as one JSON text message
   /ws/fragmented              sends "Hel" + ping + "lo " + "world" as fragments; then "pong:<data>" once pong arrives
@@ -34,6 +37,7 @@ import struct
 import sys
 import tempfile
 import threading
+import time
 
 from aiohttp import WSMsgType, web
 from cryptography import x509
@@ -42,6 +46,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 counts = collections.Counter()
+times = collections.defaultdict(list)  # id -> monotonic seconds of each /flaky request
 
 
 # --- certificates -------------------------------------------------------------------------------
@@ -102,6 +107,7 @@ async def flaky(request):
     key, n = request.match_info["id"], int(request.match_info["n"])
     await request.read()
     counts[key] += 1
+    times[key].append(time.monotonic())
     if counts[key] <= n:
         after = request.query.get("retry_after", "1")
         headers = {} if after == "none" else {"Retry-After": after}
@@ -110,7 +116,8 @@ async def flaky(request):
 
 
 async def count(request):
-    return web.json_response({"count": counts[request.match_info["id"]]})
+    key = request.match_info["id"]
+    return web.json_response({"count": counts[key], "times": times[key]})
 
 
 async def cut(request):
@@ -160,6 +167,67 @@ async def big(request):
         sent += len(chunk)
     await resp.write_eof()
     return resp
+
+
+async def endless(request):
+    """An answer with the given status whose body never ends (until the client goes away)."""
+    return await endless_body(request, int(request.match_info["code"]))
+
+
+async def endless_body(request, code):
+    resp = web.StreamResponse(status=code)
+    resp.content_type = request.query.get("type", "application/octet-stream")
+    await resp.prepare(request)
+    chunk = b"x" * 65536
+    while not request.transport.is_closing():
+        await resp.write(chunk)
+    return resp
+
+
+async def endless_headers(request):
+    """A status line, then header lines for ever (raw bytes: aiohttp would not send them); with
+    ?one_line, one header line that never ends."""
+    t = request.transport
+    t.write(b"HTTP/1.1 200 OK\r\n")
+    one_line = "one_line" in request.query
+    if one_line:
+        t.write(b"X-Long: ")
+    n = 0
+    while not t.is_closing():
+        if t.get_write_buffer_size() > 1 << 20:
+            await asyncio.sleep(0.01)
+            continue
+        t.write(b"y" * 100 if one_line else b"X-Filler-%d: %s\r\n" % (n, b"y" * 100))
+        n += 1
+        await asyncio.sleep(0)
+    return web.Response()  # not sent: the connection is gone
+
+
+def registry_url(request, path):
+    return "http://127.0.0.1:%d%s" % (request.transport.get_extra_info("sockname")[1], path)
+
+
+async def registry_ping(request):
+    """/v2/ of a minimal registry: anonymous on 127.0.0.1, a token service on localhost."""
+    if request.host.startswith("localhost"):
+        realm = registry_url(request, "/endless/200")
+        return web.json_response({}, status=401, headers={
+            "WWW-Authenticate": 'Bearer realm="%s",service="test"' % realm})
+    return web.json_response({})
+
+
+async def registry_manifest(request):
+    """Manifests: `big` never ends; `throttled-<id>` is 429 and `busy-<id>` 503, with Retry-After
+    (the ?-less tag: seconds), counted and timed as <id>."""
+    repo, tag = request.match_info["repo"], request.match_info["ref"]
+    if repo == "big":
+        return await endless_body(request, 200)
+    kind, _, key = repo.partition("-")
+    counts[key] += 1
+    times[key].append(time.monotonic())
+    code = {"throttled": 429, "busy": 503}.get(kind, 404)
+    return web.Response(status=code, headers={"Retry-After": tag},
+                        text='{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}')
 
 
 async def redirect(request):
@@ -241,6 +309,10 @@ def make_app():
     r.add_route("*", "/echo", echo)
     r.add_get("/big/{bytes}", big)
     r.add_get("/redirect/{n}", redirect)
+    r.add_get("/endless/{code}", endless)
+    r.add_get("/endless-headers", endless_headers)
+    r.add_get("/v2/", registry_ping)
+    r.add_get("/v2/{repo}/manifests/{ref}", registry_manifest)
     r.add_get("/ws/echo", ws_echo)
     r.add_get("/ws/headers", ws_headers)
     r.add_get("/ws/fragmented", ws_fragmented)

@@ -125,3 +125,20 @@ TEST_CASE("backoff grows, is capped and jitters within [50%, 100%]", "[http][ret
     CHECK(d <= milliseconds(400));
   }
 }
+
+TEST_CASE("Retry-After is waited up to a cap, plus up to 10% jitter", "[http][retry]") {
+  const milliseconds cap(60000);
+  CHECK(retry_after_delay(milliseconds(1000), cap, 0.0) == milliseconds(1000));
+  CHECK(retry_after_delay(milliseconds(1000), cap, 0.999999) == milliseconds(1100));
+  CHECK(retry_after_delay(milliseconds(0), cap, 0.7) == milliseconds(0));
+  CHECK(retry_after_delay(std::chrono::hours(1), cap, 0.0) == cap);
+  CHECK(retry_after_delay(std::chrono::hours(1), cap, 0.5) == milliseconds(63000));
+  CHECK(retry_after_delay(milliseconds(-5), cap, 0.5) == milliseconds(0));
+}
+
+TEST_CASE("sizes of limits in words", "[http]") {
+  CHECK(size_words(4u << 20) == "4 MiB");
+  CHECK(size_words(256u << 10) == "256 KiB");
+  CHECK(size_words(1000) == "1000 bytes");
+  CHECK(size_words(1) == "1 byte");
+}

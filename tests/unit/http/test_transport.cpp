@@ -551,3 +551,117 @@ TEST_CASE("an exception in a callback reaches the caller after the transfer", "[
   r.on_body = nullptr;
   CHECK(t->send(r)->status == 200);  // the pooled handle still works
 }
+
+namespace {
+
+// When the test server saw each /flaky request for `id`, in seconds.
+std::vector<double> server_times(const std::string& id) {
+  auto t = make_transport({});
+  return nlohmann::json::parse(get(*t, TestServer::get().url("/count/" + id)).body)["times"].get<std::vector<double>>();
+}
+
+const TransportFailure* failure_of(const Result<Response>& r) {
+  return r ? nullptr : r.error().detail<TransportFailure>();
+}
+
+}  // namespace
+
+TEST_CASE("429 and 503 are waited on, not hammered: Retry-After up to a cap, jittered backoff",
+          "[http][server][retry]") {
+  auto& srv = TestServer::get();
+  SECTION("Retry-After: 1 spaces the retries by 1 to 1.1 s; the last answer comes back") {
+    auto t = make_transport(fast_retries(3));
+    auto res = get(*t, srv.url("/flaky/ra-spaced/10?code=429&retry_after=1"));
+    CHECK(res.status == 429);
+    const auto times = server_times("ra-spaced");
+    REQUIRE(times.size() == 4);
+    for (size_t i = 1; i < times.size(); ++i) {
+      INFO("gap " << i);
+      CHECK(times[i] - times[i - 1] >= 0.98);
+      CHECK(times[i] - times[i - 1] <= 1.1 + 0.3);
+    }
+  }
+  SECTION("a Retry-After beyond retry_after_max is waited that long only") {
+    ClientOptions o = fast_retries(2);
+    o.retry_after_max = milliseconds(200);
+    auto t = make_transport(o);
+    const auto start = Clock::now();
+    CHECK(get(*t, srv.url("/flaky/ra-capped/10?code=503&retry_after=3600")).status == 503);
+    CHECK(ms_since(start) < 3000);
+    const auto times = server_times("ra-capped");
+    REQUIRE(times.size() == 3);
+    for (size_t i = 1; i < times.size(); ++i) {
+      CHECK(times[i] - times[i - 1] >= 0.19);
+      CHECK(times[i] - times[i - 1] <= 0.22 + 0.3);
+    }
+  }
+  SECTION("without Retry-After the waits grow from the base, each in [50%, 100%] of its step") {
+    ClientOptions o;
+    o.max_retries = 3;
+    o.retry_base_delay = milliseconds(200);
+    o.retry_max_delay = milliseconds(500);
+    auto t = make_transport(o);
+    CHECK(get(*t, srv.url("/flaky/ra-backoff/10?code=429&retry_after=none")).status == 429);
+    const auto times = server_times("ra-backoff");
+    REQUIRE(times.size() == 4);
+    const double steps[] = {0.2, 0.4, 0.5};
+    for (size_t i = 1; i < times.size(); ++i) {
+      INFO("gap " << i);
+      CHECK(times[i] - times[i - 1] >= steps[i - 1] * 0.5 - 0.01);
+      CHECK(times[i] - times[i - 1] <= steps[i - 1] + 0.3);
+    }
+  }
+}
+
+TEST_CASE("a server cannot make wb read an answer without end", "[http][server][limits]") {
+  auto& srv = TestServer::get();
+  auto t = make_transport({});
+  SECTION("a 2xx body past max_body fails, naming the limit") {
+    Request r;
+    r.url = srv.url("/endless/200");
+    r.max_body = size_t{1} << 20;
+    auto res = t->send(r);
+    REQUIRE_FALSE(res);
+    CHECK(res.error().message == srv.url("") + " sent an answer larger than 1 MiB: not read further");
+    REQUIRE(failure_of(res));
+    CHECK(failure_of(res)->kind == TransportFailure::Kind::TooLarge);
+    CHECK(failure_of(res)->limit == size_t{1} << 20);
+  }
+  SECTION("an endless error answer is cut at kMaxErrorBody and keeps its status") {
+    Request r;
+    r.url = srv.url("/endless/403");
+    auto res = t->send(r);
+    REQUIRE(res);
+    CHECK(res->status == 403);
+    CHECK(res->body.size() == kMaxErrorBody);
+  }
+  SECTION("headers without end stop: many lines at kMaxHeaderBytes, one line at libcurl's limit") {
+    const std::pair<std::string, std::string> cases[] = {
+        {"/endless-headers", "sent more than 256 KiB of headers"},
+        {"/endless-headers?one_line", "sent a header line longer than 100 KiB"}};
+    for (const auto& [path, words] : cases) {
+      Request r;
+      r.url = srv.url(path);
+      auto res = t->send(r);
+      INFO(path);
+      REQUIRE_FALSE(res);
+      CHECK_THAT(res.error().message, Catch::Contains(words));
+      REQUIRE(failure_of(res));
+      CHECK(failure_of(res)->kind == TransportFailure::Kind::TooLarge);
+    }
+  }
+  SECTION("a streamed body is the caller's to bound: all of it arrives") {
+    Request r;
+    r.url = srv.url("/big/100000");
+    r.max_body = 1000;
+    size_t got = 0;
+    r.on_body = [&](std::string_view chunk) {
+      got += chunk.size();
+      return true;
+    };
+    auto res = t->send(r);
+    REQUIRE(res);
+    CHECK(got == 100000);
+  }
+  CHECK(get(*t, srv.url("/status/204")).status == 204);  // the transport still works
+}

@@ -477,6 +477,27 @@ TEST_CASE("watch parses events split across chunks, several per chunk, bookmarks
   fake->verify();
 }
 
+TEST_CASE("a watch event longer than 16 MiB ends the watch, read in linear time", "[client][watch][limits]") {
+  auto fake = std::make_shared<FakeTransport>();
+  std::vector<std::string> chunks{R"({"type":"ADDED","object":{"metadata":{"name":"a","resourceVersion":"11"}}})"
+                                  "\n{\"type\":\"ADDED\",\"object\":{\"x\":\""};
+  // 20 MiB of one event in 4 KiB pieces (each piece rescanning all before it would take minutes).
+  for (int i = 0; i < 20 * 256; ++i) chunks.push_back(std::string(4096, 'x'));
+  fake->stream("/api/v1/namespaces/ns/pods?watch=1&allowWatchBookmarks=true", std::move(chunks));
+  auto client = make_client(config_with(), fake);
+  int seen = 0;
+  const auto start = std::chrono::steady_clock::now();
+  auto r = client->watch(types::Pod, "ns", WatchOptions{}, [&](const WatchEvent&) {
+    ++seen;
+    return true;
+  });
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message == "the Kubernetes API sent a watch event larger than 16 MiB: not read further");
+  CHECK(r.error().code == ErrorCode::Failure);  // not a broken stream to reconnect to
+  CHECK(seen == 1);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+}
+
 TEST_CASE("watch: ERROR 410 is Conflict/410; on_event false stops cleanly; HTTP errors", "[client][watch]") {
   auto fake = std::make_shared<FakeTransport>();
   fake->stream(
