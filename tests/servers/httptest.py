@@ -286,6 +286,17 @@ async def ws_fragmented(request):
     return ws
 
 
+async def ws_huge(request):
+    """A binary frame that claims to carry 1 TiB, then bytes until the client goes away."""
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    request.transport.write(struct.pack("!BBQ", 0x82, 127, 1 << 40))
+    while not request.transport.is_closing():
+        request.transport.write(b"x" * 65536)
+        await asyncio.sleep(0.01)
+    return ws
+
+
 async def ws_close(request):
     ws = web.WebSocketResponse()
     await ws.prepare(request)
@@ -317,6 +328,7 @@ def make_app():
     r.add_get("/ws/headers", ws_headers)
     r.add_get("/ws/fragmented", ws_fragmented)
     r.add_get("/ws/close", ws_close)
+    r.add_get("/ws/huge", ws_huge)
     r.add_get("/ws/reject", ws_reject)
     return app
 

@@ -203,3 +203,13 @@ TEST_CASE("websocket sends from one thread while another receives", "[ws][server
   CHECK(received == n);
   CHECK(ws->close().ok());
 }
+
+TEST_CASE("a frame claiming 1 TiB is refused at its header, not read", "[ws][server][limits]") {
+  auto t = make_transport({});
+  auto ws = open(*t, ws_url("/ws/huge"));
+  const auto start = std::chrono::steady_clock::now();
+  auto m = ws->receive(milliseconds(5000));
+  REQUIRE_FALSE(m.ok());
+  CHECK(m.error().message.find("frame of 1099511627776 bytes is too large") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+}

@@ -198,3 +198,15 @@ TEST_CASE("apply_mask matches the byte-wise definition at every length and offse
     }
   }
 }
+
+TEST_CASE("a message of fragments longer than the limit is refused once it passes it", "[ws][limits]") {
+  MessageReader reader(false, 1000);
+  reader.feed(encode_frame(Opcode::Binary, std::string(600, 'x'), false, std::nullopt));
+  auto first = reader.next();
+  REQUIRE(first.ok());
+  CHECK_FALSE(first->has_value());
+  reader.feed(encode_frame(Opcode::Continuation, std::string(600, 'x'), true, std::nullopt));
+  auto r = reader.next();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message.find("message too large") != std::string::npos);
+}
