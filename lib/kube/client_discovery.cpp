@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "kube/client_internal.hpp"
+#include "util/json.hpp"
 #include "util/strings.hpp"
 
 namespace wb::kube::detail {
@@ -22,7 +23,7 @@ Result<std::vector<std::string>> HttpClient::group_version_resources(const std::
     WB_ASSIGN_OR_RETURN(json j, parse_json(*resp, "discovery"));
     if (j.contains("resources") && j["resources"].is_array())
       for (const auto& res : j["resources"]) {
-        std::string n = res.is_object() ? res.value("name", "") : "";
+        std::string n = res.is_object() ? util::json_value(res, "name", "") : "";
         if (!n.empty() && n.find('/') == std::string::npos) names.push_back(n);
       }
   }
@@ -41,7 +42,7 @@ Result<Discovery> HttpClient::discovery() {
   Discovery d;
   WB_ASSIGN_OR_RETURN(auto vresp, call({"GET", "/version"}));
   WB_ASSIGN_OR_RETURN(json v, parse_json(vresp, "version"));
-  d.git_version = v.value("gitVersion", "");
+  d.git_version = util::json_value(v, "gitVersion", "");
   auto leading_int = [](const std::string& s) {
     int n = 0;
     for (char ch : s) {
@@ -50,8 +51,8 @@ Result<Discovery> HttpClient::discovery() {
     }
     return n;
   };
-  d.major = leading_int(v.value("major", ""));
-  d.minor = leading_int(v.value("minor", ""));
+  d.major = leading_int(util::json_value(v, "major", ""));
+  d.minor = leading_int(util::json_value(v, "minor", ""));
   if ((d.major == 0 || d.minor == 0) && d.git_version.size() > 1 && d.git_version[0] == 'v') {
     auto parts = util::split(d.git_version.substr(1), '.');
     if (parts.size() >= 2) {
@@ -73,12 +74,12 @@ Result<Discovery> HttpClient::discovery() {
   if (aj.contains("groups") && aj["groups"].is_array()) {
     for (const auto& g : aj["groups"]) {
       if (!g.is_object()) continue;
-      std::string name = g.value("name", "");
+      std::string name = util::json_value(g, "name", "");
       if (g.contains("preferredVersion") && g["preferredVersion"].is_object())
-        d.preferred_versions[name] = g["preferredVersion"].value("version", "");
+        d.preferred_versions[name] = util::json_value(g["preferredVersion"], "version", "");
       if (g.contains("versions") && g["versions"].is_array())
         for (const auto& ver : g["versions"])
-          if (ver.is_object() && ver.contains("groupVersion")) gvs.push_back(ver.value("groupVersion", ""));
+          if (ver.is_object() && ver.contains("groupVersion")) gvs.push_back(util::json_value(ver, "groupVersion", ""));
     }
   }
   for (const auto& gv : gvs) {

@@ -8,6 +8,7 @@
 
 #include "kube/kubeconfig.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 #include "util/process.hpp"
 #include "util/strings.hpp"
 
@@ -100,10 +101,11 @@ class ExecSource : public CredentialSource {
       if (first.size() > 80) first = first.substr(0, 80) + "...";
       return bad("output that is not an ExecCredential JSON object" + (first.empty() ? "" : ": " + first));
     }
-    std::string api = j.value("apiVersion", "");
+    std::string api = util::json_value(j, "apiVersion", "");
     if (api != o_.exec.api_version)
       return bad("apiVersion '" + api + "', but the kubeconfig asks for '" + o_.exec.api_version + "'");
-    if (j.value("kind", "") != "ExecCredential") return bad("kind '" + j.value("kind", "") + "', not ExecCredential");
+    if (util::json_value(j, "kind", "") != "ExecCredential")
+      return bad("kind '" + util::json_value(j, "kind", "") + "', not ExecCredential");
     auto st = j.find("status");
     if (st == j.end() || !st->is_object()) return bad("an ExecCredential without status");
     auto str = [&](const char* k) -> std::string {

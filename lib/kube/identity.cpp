@@ -1,5 +1,7 @@
 #include "kube/identity.hpp"
 
+#include "kube/fields.hpp"
+
 namespace wb::kube {
 
 Result<std::optional<UserInfo>> who_am_i(Client& client) {
@@ -10,7 +12,7 @@ Result<std::optional<UserInfo>> who_am_i(Client& client) {
   }
   json review = {{"apiVersion", type->api_version()}, {"kind", "SelfSubjectReview"}};
   WB_ASSIGN_OR_RETURN(auto answer, client.create(*type, "", review));
-  const json user = answer.value("/status/userInfo"_json_pointer, json::object());
+  const json& user = fields::at(answer, "/status/userInfo");
   UserInfo info;
   if (auto name = user.find("username"); name != user.end() && name->is_string()) info.username = *name;
   if (auto groups = user.find("groups"); groups != user.end() && groups->is_array())

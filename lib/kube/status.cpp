@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "util/json.hpp"
 #include "util/strings.hpp"
 
 namespace wb::kube {
@@ -236,7 +237,8 @@ Answer read_answer(int http_status, const std::string& body) {
   Answer a;
   a.code = http_status;
   json j = json::parse(body, nullptr, false);
-  a.is_status = !j.is_discarded() && j.is_object() && (j.value("kind", "") == "Status" || j.contains("message"));
+  a.is_status =
+      !j.is_discarded() && j.is_object() && (util::json_value(j, "kind", "") == "Status" || j.contains("message"));
   if (a.is_status) {
     if (j.contains("message") && j["message"].is_string()) a.message = util::trim(j["message"].get<std::string>());
     if (j.contains("details") && j["details"].is_object()) a.details = j["details"];
@@ -258,7 +260,7 @@ std::optional<std::string> invalid_words(const Answer& a) {
   if (pos != std::string::npos)
     prefix = prefix.substr(0, pos + 11);
   else if (details.contains("name") && details["name"].is_string()) {
-    std::string kind = details.value("kind", "object");
+    std::string kind = util::json_value(details, "kind", "object");
     prefix = kind + " \"" + details["name"].get<std::string>() + "\" is invalid";
   } else {
     prefix = "the object is invalid";
@@ -266,8 +268,8 @@ std::optional<std::string> invalid_words(const Answer& a) {
   std::vector<std::string> parts;
   for (const auto& c : details["causes"]) {
     if (!c.is_object()) continue;
-    std::string field = c.value("field", "");
-    std::string msg = c.value("message", "");
+    std::string field = util::json_value(c, "field", "");
+    std::string msg = util::json_value(c, "message", "");
     parts.push_back(field.empty() ? msg : field + ": " + msg);
   }
   return prefix + ": " + util::join(parts, "; ");
@@ -291,9 +293,9 @@ std::optional<Error> access_error(const Answer& a, Error e) {
         e.message = a.summary;
       if (a.details.is_object() && a.details.contains("name")) {
         Missing missing;
-        missing.kind = a.details.value("kind", "");
-        missing.group = a.details.value("group", "");
-        missing.name = a.details.value("name", "");
+        missing.kind = util::json_value(a.details, "kind", "");
+        missing.group = util::json_value(a.details, "group", "");
+        missing.name = util::json_value(a.details, "name", "");
         e.with(std::move(missing));
       }
       return e;

@@ -16,6 +16,7 @@
 #include "util/encoding.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 #include "util/strings.hpp"
 
 namespace wb::oci {
@@ -233,9 +234,9 @@ Result<std::string> OciLayout::put_manifest(const Reference& ref, const std::str
   bool listed = false;
   for (const json& m : manifests) {
     const bool same_tag = !ref.tag.empty() && m.contains("annotations") && m["annotations"].is_object() &&
-                          m["annotations"].value(kRefNameAnnotation, "") == ref.tag;
+                          util::json_value(m["annotations"], kRefNameAnnotation, "") == ref.tag;
     if (same_tag) continue;
-    if (ref.tag.empty() && m.value("digest", "") == d.digest) listed = true;
+    if (ref.tag.empty() && util::json_value(m, "digest", "") == d.digest) listed = true;
     kept.push_back(m);
   }
   if (!listed) {
@@ -254,7 +255,7 @@ Status OciLayout::delete_manifest(const Reference& ref) {
   json kept = json::array();
   bool removed = false;
   for (const json& m : index["manifests"]) {
-    if (m.value("digest", "") == ref.digest)
+    if (util::json_value(m, "digest", "") == ref.digest)
       removed = true;
     else
       kept.push_back(m);

@@ -8,6 +8,7 @@
 
 #include "oci/registry_internal.hpp"
 #include "util/encoding.hpp"
+#include "util/json.hpp"
 #include "util/numbers.hpp"
 #include "util/strings.hpp"
 
@@ -398,8 +399,8 @@ std::string summarize_registry_errors(const std::string& body) {
   std::vector<std::string> parts;
   for (const json& e : j["errors"]) {
     if (!e.is_object()) continue;
-    std::string code = e.value("code", "");
-    std::string message = e.value("message", "");
+    std::string code = util::json_value(e, "code", "");
+    std::string message = util::json_value(e, "message", "");
     std::string part = code;
     if (!message.empty()) part += (part.empty() ? "" : ": ") + message;
     if (e.contains("detail") && !e["detail"].is_null()) {

@@ -37,6 +37,9 @@ bool is_special_word(const std::string& s) {
 // A string that a plain scalar would turn into another type (or that starts like a number).
 bool needs_quotes(const std::string& s) {
   if (s.empty() || is_special_word(s)) return true;
+  // "---" and "..." start and end documents: a plain scalar beginning with them at the start of a
+  // line would be read as a marker.
+  if (s.rfind("---", 0) == 0 || s.rfind("...", 0) == 0) return true;
   // Numbers in any YAML 1.1 spelling (1_000, 0x1f, 0o17, 1e3, .5, 1:30 sexagesimal) and dates.
   static const std::regex number(
       "^[-+]?(\\.[0-9]+|[0-9][0-9_]*(\\.[0-9_]*)?)([eE][-+]?[0-9]+)?$|"

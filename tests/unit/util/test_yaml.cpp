@@ -72,3 +72,17 @@ TEST_CASE("to_yaml double-quotes text with control characters, so it reads back 
     CHECK(back->at(0)["v"] == s);
   }
 }
+
+TEST_CASE("to_yaml quotes text that starts like a document marker", "[yaml]") {
+  // Found by fuzzing: the document " ..." is the text "...", written plain at the start of a line
+  // it read back as the end of the document (null).
+  for (const std::string s : {"...", "---", "... more", "--- x", "...."}) {
+    CAPTURE(s);
+    for (const nlohmann::json& doc : {nlohmann::json(s), nlohmann::json{{"v", s}}, nlohmann::json::array({s})}) {
+      auto back = parse_yaml(to_yaml(doc), "v.yaml", "");
+      REQUIRE(back);
+      REQUIRE(back->size() == 1);
+      CHECK(back->at(0) == doc);
+    }
+  }
+}
