@@ -9,12 +9,8 @@
 #include "commands/commands.hpp"
 #include "commands/gitops_flags.hpp"
 #include "output.hpp"
-#include "util/numbers.hpp"
 #include "util/strings.hpp"
-#include "workbench/app/lifecycle.hpp"
-#include "workbench/core/json_fields.hpp"
 #include "workbench/versions/config.hpp"
-#include "workbench/versions/routes.hpp"
 
 namespace wb::cli::commands {
 
@@ -22,7 +18,6 @@ using util::Error;
 using util::ErrorCode;
 namespace wbw = wb::workbench;
 namespace gops = wb::workbench::gitops;
-namespace k = wb::kube;
 
 namespace {
 
@@ -38,58 +33,22 @@ std::filesystem::path checkout_path(Context& ctx, const std::string& dir) {
   return p.lexically_normal();
 }
 
-// GET that treats "not there" as null.
-Result<json> get_optional(k::Client& client, const k::ResourceType& type, const std::string& ns,
-                          const std::string& name) {
-  auto r = client.get(type, ns, name);
-  if (r) return std::move(*r);
-  if (r.error().code == ErrorCode::NotFound) return json(nullptr);
-  return wbw::refused_in_workspace(std::move(r).error(), ns);
-}
-
 Status run_export(const ExportOptions& o, Context& ctx) {
   WB_ASSIGN_OR_RETURN(auto ns, ctx.workspace());
   WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
-  WB_ASSIGN_OR_RETURN(auto deployment, wbw::read_app(*client, ns, o.app));
-  std::vector<json> objects = {deployment};
+  WB_ASSIGN_OR_RETURN(auto found, gops::read_cluster_app(*client, ns, o.app));
   std::vector<std::string> warnings;
-
-  WB_ASSIGN_OR_RETURN(auto service, get_optional(*client, k::types::Service, ns, o.app));
-  if (!service.is_null()) objects.push_back(service);
-
-  // Routes: the Ingress and the routes version it shows.
-  if (auto type = client->prefer({k::types::IngressV1, k::types::IngressV1beta1})) {
-    WB_ASSIGN_OR_RETURN(auto ingress, get_optional(*client, *type, ns, o.app));
-    if (!ingress.is_null()) {
-      objects.push_back(ingress);
-      const std::string v = wbw::fields::meta_string(ingress, "annotations", wbw::kRoutesVersionAnnotation);
-      if (auto n = util::parse_int<int>(v, "", 0)) {
-        WB_ASSIGN_OR_RETURN(auto routes,
-                            get_optional(*client, k::types::ConfigMap, ns, wbw::routes_map_name(o.app, *n)));
-        if (!routes.is_null()) objects.push_back(routes);
-      }
-    }
-  }
-
-  // The config version the app uses (its Secret stays in the cluster).
-  const int uses = wbw::referenced_config_version(wbw::fields::at(deployment, "/spec/template"), o.app);
-  if (uses > 0) {
-    WB_ASSIGN_OR_RETURN(auto cm, get_optional(*client, k::types::ConfigMap, ns, wbw::config_map_name(o.app, uses)));
-    if (cm.is_null()) {
-      warnings.push_back(fmt::format("the app uses config v{}, which is gone from the cluster", uses));
-    } else {
-      objects.push_back(cm);
-      const std::string secret = wbw::fields::meta_string(cm, "annotations", wbw::kConfigSecretAnnotation);
-      if (!secret.empty())
-        warnings.push_back(
-            fmt::format("secret {} stays in the cluster: secret values never go into git; the "
-                        "Deployment keeps referring to it",
-                        secret));
-    }
-  }
+  if (found.missing_config_version > 0)
+    warnings.push_back(
+        fmt::format("the app uses config v{}, which is gone from the cluster", found.missing_config_version));
+  if (!found.kept_secret.empty())
+    warnings.push_back(
+        fmt::format("secret {} stays in the cluster: secret values never go into git; the "
+                    "Deployment keeps referring to it",
+                    found.kept_secret));
 
   const std::filesystem::path root = checkout_path(ctx, o.to);
-  WB_ASSIGN_OR_RETURN(auto written, gops::write_app(root, ns, o.app, objects));
+  WB_ASSIGN_OR_RETURN(auto written, gops::write_app(root, ns, o.app, found.objects));
   for (const auto& w : warnings) ctx.warn(w);
   if (ctx.global.machine_output() && ctx.global.format() != OutputFormat::Name) {
     print_result(ctx,
@@ -140,15 +99,7 @@ Result<GitopsApp> open_gitops_app(Context& ctx, const GitopsFlags& flags, const 
 }
 
 std::string gitops_who(Context& ctx, const GitopsApp& target) {
-  if (ctx.in_gitlab_ci() && ctx.env)
-    if (auto login = ctx.env("GITLAB_USER_LOGIN"); login && !login->empty()) return *login;
-  if (auto r = target.git(target.commit.root, {"config", "user.name"}); r && r->exit_code == 0) {
-    std::string name = util::trim(r->out);
-    if (!name.empty()) return name;
-  }
-  if (ctx.env)
-    if (auto user = ctx.env("USER")) return *user;
-  return "";
+  return gops::change_author(target.git, target.commit.root, ctx.env, ctx.in_gitlab_ci());
 }
 
 Result<json> commit_gitops(Context& ctx, GitopsApp& target, const gops::FileChanges& changes,
@@ -203,43 +154,26 @@ namespace wb::cli::commands {
 
 Result<json> gitops_set_image(Context& ctx, GitopsApp& target, const wbw::PushPlan& plan, const std::string& image,
                               const std::string& digest) {
-  WB_ASSIGN_OR_RETURN(auto changes, gops::image_change(target.app, image));
-  gops::MessageFacts facts;
-  facts.workspace = target.app.workspace;
-  facts.app = target.app.app;
-  facts.jar = plan.jar_name;
-  facts.version = plan.provenance.version;
-  facts.image = image;
-  facts.digest = digest;
-  facts.source_commit = plan.provenance.revision;
-  facts.pipeline = plan.provenance.pipeline;
-  facts.who = gitops_who(ctx, target);
-  return commit_gitops(ctx, target, changes, gops::commit_message(facts));
+  gops::PushedImage pushed;
+  pushed.image = image;
+  pushed.digest = digest;
+  pushed.jar = plan.jar_name;
+  pushed.version = plan.provenance.version;
+  pushed.source_commit = plan.provenance.revision;
+  pushed.pipeline = plan.provenance.pipeline;
+  WB_ASSIGN_OR_RETURN(auto planned, gops::image_commit(target.app, pushed, gitops_who(ctx, target)));
+  return commit_gitops(ctx, target, planned.changes, planned.message);
 }
 
 Status gitops_config_set(Context& ctx, const GitopsFlags& flags, const std::string& app, wbw::ConfigChange change,
                          int rollback_to) {
   WB_ASSIGN_OR_RETURN(auto settings, ctx.settings());
   WB_ASSIGN_OR_RETURN(auto target, open_gitops_app(ctx, flags, app));
-  if (rollback_to > 0) {
-    WB_ASSIGN_OR_RETURN(auto content, gops::config_version_in(target.app, rollback_to));
-    change.replace_with = std::move(content);
-  }
-  const std::string who = gitops_who(ctx, target);
-  WB_ASSIGN_OR_RETURN(auto made, gops::config_change(target.app, change, who, settings->get_int("retention.configs")));
+  WB_ASSIGN_OR_RETURN(auto plan, gops::config_commit(target.app, change, rollback_to, gitops_who(ctx, target),
+                                                     settings->get_int("retention.configs"), ctx.env));
+  const auto& made = plan.made;
   for (const auto& w : made.warnings) ctx.warn(w);
-  gops::MessageFacts facts;
-  facts.workspace = target.app.workspace;
-  facts.app = app;
-  facts.config_version = made.version;
-  facts.change = made.change;
-  facts.reason = change.message;
-  if (ctx.env) {
-    if (auto sha = ctx.env("CI_COMMIT_SHA")) facts.source_commit = *sha;
-    if (auto url = ctx.env("CI_PIPELINE_URL")) facts.pipeline = *url;
-  }
-  facts.who = who;
-  WB_ASSIGN_OR_RETURN(auto committed, commit_gitops(ctx, target, made.changes, gops::commit_message(facts)));
+  WB_ASSIGN_OR_RETURN(auto committed, commit_gitops(ctx, target, made.changes, plan.message));
   const int v = made.version;
   const auto format = ctx.global.format();
   if (format == OutputFormat::Name) {

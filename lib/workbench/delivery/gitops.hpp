@@ -28,10 +28,11 @@
 #include <string>
 #include <vector>
 
+#include "kube/client.hpp"
 #include "util/process.hpp"
 #include "util/result.hpp"
-#include "workbench/versions/config.hpp"
 #include "workbench/core/profile.hpp"
+#include "workbench/versions/config.hpp"
 
 namespace wb::workbench::gitops {
 
@@ -176,5 +177,46 @@ struct MessageFacts {
   std::string who;
 };
 std::string commit_message(const MessageFacts& facts);
+
+// ---------------------------------------------------------------- the changes wb commits
+
+// What `wb export` writes of an app in the cluster: its Deployment, Service, Ingress and the routes
+// version it shows, and the config version the app uses (its Secret stays in the cluster).
+struct ClusterApp {
+  std::vector<json> objects;
+  int missing_config_version = 0;  // the app uses this config version, which is gone from the cluster
+  std::string kept_secret;         // the used config version's Secret: referred to, never exported
+};
+// NotFound when there is no such app; refusals in the workspace's words.
+Result<ClusterApp> read_cluster_app(kube::Client& client, const std::string& ns, const std::string& app);
+
+// Who changes the app, for commit messages: GITLAB_USER_LOGIN in GitLab CI, else git's user.name
+// in the checkout, else $USER ("" when none of them says).
+std::string change_author(const GitRunner& git, const fs::path& root, const EnvLookup& env, bool in_gitlab_ci);
+
+// A commit about to be made: its files and whole message.
+struct PlannedCommit {
+  FileChanges changes;
+  std::string message;
+};
+
+// What `wb push jar --gitops` pushed, for the commit message.
+struct PushedImage {
+  std::string image;                    // by digest: what the Deployment will name
+  std::string digest, jar, version;     // the manifest digest; the jar's file name and version
+  std::string source_commit, pipeline;  // the source revision and CI pipeline URL, when known
+};
+// The checkout's Deployment pointed at the pushed image (no changes when it already names it).
+Result<PlannedCommit> image_commit(const CheckoutApp& app, const PushedImage& pushed, const std::string& who);
+
+// `wb config set --gitops` (config_change plus its message; CI_COMMIT_SHA and CI_PIPELINE_URL from
+// `env` go into the message). `rollback_to` > 0 (`wb config rollback --gitops`): the change is the
+// whole content of that version as the checkout holds it.
+struct ConfigPlan {
+  ConfigCommit made;
+  std::string message;
+};
+Result<ConfigPlan> config_commit(const CheckoutApp& app, ConfigChange change, int rollback_to, const std::string& who,
+                                 int keep, const EnvLookup& env);
 
 }  // namespace wb::workbench::gitops
