@@ -1,5 +1,6 @@
 #include "fakes.hpp"
 #include "http/http.hpp"
+#include "http/test_server.hpp"
 #include "kube/client.hpp"
 #include "util/encoding.hpp"
 
@@ -475,6 +476,18 @@ TEST_CASE("watch parses events split across chunks, several per chunk, bookmarks
   REQUIRE(fake->requests[0].timeout.has_value());
   CHECK(fake->requests[0].timeout->count() == 60000);
   fake->verify();
+}
+
+TEST_CASE("an error answer that never ends is one short line with its status", "[client][limits]") {
+  RestConfig rc = config_with();
+  rc.server = wb::test::TestServer::get().url("");
+  auto client = make_client(rc);  // libcurl against the test server, whose 403 body never ends
+  const auto start = std::chrono::steady_clock::now();
+  auto r = client->raw("GET", "/endless/403", "", "");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().http_status == 403);
+  CHECK(r.error().message.size() < 400);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
 }
 
 TEST_CASE("a watch event longer than 16 MiB ends the watch, read in linear time", "[client][watch][limits]") {
