@@ -421,6 +421,35 @@ class StreamCuts(AppLogs):
         self.assertEqual([m for m in messages if not m.startswith(("Starting", "container"))], want, err)
         self.assertIn("reconnecting", err)
 
+    def test_follow_over_many_cuts_loses_and_repeats_no_numbered_line(self):
+        pod = self.pods()[0]
+        numbered = []
+
+        def say_numbered(count):
+            lines = ["seq %05d" % (len(numbered) + i) for i in range(count)]
+            numbered.extend(lines)
+            self.say(pod, "".join(line + "\n" for line in lines))
+
+        with Follower(self, "--replica", pod) as f:
+            for round in range(12):
+                say_numbered(20)
+                f.wait_for(numbered[-1], timeout=10, required=False)
+                if round % 3 == 2:
+                    # The stream wb opens next breaks inside its second line, too.
+                    status, body = cluster.request(
+                        "POST", "/fake/v1/namespaces/%s/pods/%s/log-cut?afterBytes=50&count=1" % (self.ns, pod))
+                    self.assertEqual(status, 200, body)
+                self.cut_follow_stream(pod)
+                say_numbered(5)  # while the stream is down
+            say_numbered(3)
+            f.wait_for(numbered[-1], timeout=15, required=False)
+            time.sleep(0.5)
+        err = f.finish()
+        got = [m for m in f.messages() if m.startswith("seq ")]
+        self.assertEqual(len(got), len(numbered), err)
+        self.assertEqual(got, numbered, err)
+        self.assertIn("reconnecting", err)
+
     def test_follow_tail_0_resumes_a_stream_that_broke_before_any_line(self):
         pod = self.pods()[0]
         self.say(pod, "old 1\nold 2\n")
