@@ -257,6 +257,27 @@ class ConfigOnCluster(WbTestCase):
         self.assertEqual(cms[1]["data"], {"FIRST": "1", "SECOND": "2"})
         self.assertEqual(self.config_refs()[0], ["orders-config-v2"])
 
+    def test_two_writers_over_five_rounds_keep_every_change_and_number_versions_without_gaps(self):
+        self.assertExit(self.run_wb("app", "create", self.app), 0)
+        base = [WB_BIN, "--kubeconfig", self.kubeconfig, "-w", self.ns, "config", "set", self.app]
+        want = {}
+        for round in range(1, 6):
+            procs = []
+            for key in ("FIRST_%d" % round, "SECOND_%d" % round):
+                want[key] = str(round)
+                procs.append(subprocess.Popen(base + ["%s=%d" % (key, round)], env=self.env(), cwd=self.workdir,
+                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            for p in procs:
+                out, err = p.communicate(timeout=60)
+                self.assertEqual(p.returncode, 0, out + err)
+        cms = self.config_maps()
+        versions = [int(c["metadata"]["labels"]["wb.dev/config-version"]) for c in cms]
+        # Ten changes, ten versions: none lost, none numbered twice (older ones may be let go).
+        self.assertEqual(versions, list(range(11 - len(versions), 11)), versions)
+        self.assertEqual([c["metadata"]["name"] for c in cms], ["orders-config-v%d" % v for v in versions])
+        self.assertEqual(cms[-1]["data"], want)
+        self.assertEqual(self.config_refs()[0], ["orders-config-v10"])
+
     def test_secrets_are_never_printed(self):
         self.assertExit(self.run_wb("app", "create", self.app), 0)
         r = self.run_wb("-vvv", "config", "set", self.app, "--secret", "DB_PASSWORD=" + SECRET_VALUE,
