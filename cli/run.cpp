@@ -58,6 +58,7 @@ void build_cli(CLI::App& app, Context& ctx, Action& action) {
   commands::register_route(app, ctx, action);
   commands::register_logs(app, ctx, action);
   commands::register_files(app, ctx, action);
+  commands::register_shell(app, ctx, action);
   commands::register_gc(app, ctx, action);
   commands::register_export(app, ctx, action);
   commands::register_doctor(app, ctx, action);
@@ -168,6 +169,7 @@ int run_cli(const std::vector<std::string>& args, Context& ctx) {
   }
   Status st = action();
   if (!st.ok()) {
+    if (const auto* remote = st.error().detail<RemoteExit>()) return remote->status;
     // An error without a message: the command already said what went wrong (e.g. wb doctor).
     if (st.error().message.empty()) return util::exit_status(st.error().code);
     const Error err = commands::explain_error(ctx, st.error());

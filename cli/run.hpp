@@ -18,6 +18,12 @@ using Action = std::function<Status()>;
 // in `action` (run after parsing, so errors are handled in one place).
 using Registrar = void (*)(CLI::App& app, Context& ctx, Action& action);
 
+// The facts of an error that stands for a remote command's own exit status (wb shell): run_cli
+// exits with `status` and prints nothing.
+struct RemoteExit : util::ErrorDetail {
+  int status = 1;
+};
+
 // Builds the whole command tree (also used to generate completions and man pages).
 void build_cli(CLI::App& app, Context& ctx, Action& action);
 

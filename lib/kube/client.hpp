@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -95,6 +96,7 @@ struct ExecResult {
 };
 
 // A running exec. Reads must be drained by the caller through the sinks given to exec().
+// write_stdin, close_stdin and resize may be called from one other thread while wait() runs.
 class ExecSession {
  public:
   virtual ~ExecSession() = default;
@@ -103,6 +105,8 @@ class ExecSession {
   virtual util::Status write_stdin(std::string_view data) = 0;
   // Signals end of stdin (v5: close frame for channel 0; v4: not possible -> Failure returned).
   virtual util::Status close_stdin() = 0;
+  // Tells the remote terminal (an exec with tty) its window size in columns and rows (channel 4).
+  virtual util::Status resize(uint16_t width, uint16_t height) = 0;
   // Pumps incoming frames into the sinks until the command exits; returns its result.
   virtual Result<ExecResult> wait() = 0;
 };

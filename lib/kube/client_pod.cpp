@@ -38,6 +38,11 @@ class WsExecSession : public ExecSession {
     return ws_->send_binary(std::string_view("\xff\x00", 2));
   }
 
+  util::Status resize(uint16_t width, uint16_t height) override {
+    json size = {{"Width", width}, {"Height", height}};
+    return ws_->send_binary('\x04' + size.dump());
+  }
+
   Result<ExecResult> wait() override {
     while (true) {
       auto msg = ws_->receive();

@@ -1,8 +1,12 @@
 """pods/exec over WebSocket (channel.k8s.io v4/v5) running real commands chrooted into the pod's
 directory tree."""
 import asyncio
+import fcntl
+import json
 import os
+import struct
 import subprocess
+import termios
 
 from aiohttp import WSMsgType, web
 
@@ -172,11 +176,21 @@ async def handle_exec(server, request, ns, name, sub):
         argv = sh + ["-c", 'cd "$0" && exec "$@"', spec_c["workingDir"]] + argv
     # No forked parent (unshare --fork) that would hold the pipes: the pumps see the command close them.
     full = ["unshare", "--mount", "--", "/bin/sh", "-c", SCRIPT, "sh", root] + argv
-    proc = await asyncio.create_subprocess_exec(
-        *full, stdin=asyncio.subprocess.PIPE if want_stdin else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=(asyncio.subprocess.STDOUT if tty else asyncio.subprocess.PIPE),
-        env=env, limit=1 << 20, start_new_session=True)
+    term = None
+    if tty:
+        # As the kubelet does: the command's controlling terminal is a pty whose size channel 4 sets.
+        term, slave = os.openpty()
+        proc = await asyncio.create_subprocess_exec(
+            *full, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+        os.close(slave)
+        proc_out = _PtyReader(term)
+    else:
+        proc = await asyncio.create_subprocess_exec(
+            *full, stdin=asyncio.subprocess.PIPE if want_stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=env, limit=1 << 20, start_new_session=True)
+        proc_out = proc.stdout
 
     cut = rt.exec_cut.get(container)
     sent = {"bytes": 0, "cut": False}
@@ -243,7 +257,16 @@ async def handle_exec(server, request, ns, name, sub):
                     if not data:
                         continue
                     ch = data[0]
-                    if ch == 0 and want_stdin and not stdin_closed:
+                    if ch == 0 and want_stdin and term is not None:
+                        await asyncio.get_running_loop().run_in_executor(None, _write_all, term, data[1:])
+                    elif ch == 4 and term is not None:
+                        try:
+                            size = json.loads(data[1:])
+                            fcntl.ioctl(term, termios.TIOCSWINSZ,
+                                        struct.pack("HHHH", int(size["Height"]), int(size["Width"]), 0, 0))
+                        except (ValueError, KeyError, TypeError, OSError):
+                            pass
+                    elif ch == 0 and want_stdin and not stdin_closed:
                         try:
                             proc.stdin.write(data[1:])
                             await proc.stdin.drain()
@@ -262,7 +285,7 @@ async def handle_exec(server, request, ns, name, sub):
             return "cancelled"
 
     reader = asyncio.ensure_future(read_ws())
-    pumps = [asyncio.ensure_future(pump(proc.stdout, 1, want_stdout))]
+    pumps = [asyncio.ensure_future(pump(proc_out, 1, want_stdout))]
     if not tty:
         pumps.append(asyncio.ensure_future(pump(proc.stderr, 2, want_stderr)))
     done_all = asyncio.ensure_future(asyncio.gather(*pumps))
@@ -275,8 +298,12 @@ async def handle_exec(server, request, ns, name, sub):
             pass
         await proc.wait()
         done_all.cancel()
+        if term is not None:
+            os.close(term)
         return ws
     code = await proc.wait()
+    if term is not None:
+        os.close(term)
     reader.cancel()
     if sent["cut"]:
         try:
@@ -304,6 +331,28 @@ async def handle_exec(server, request, ns, name, sub):
     except (ConnectionResetError, RuntimeError):
         pass
     return ws
+
+
+class _PtyReader:
+    """The pty's master side as a stream: read() returns b"" once the command and its children closed
+    the terminal (EIO)."""
+
+    def __init__(self, fd):
+        self.fd = fd
+
+    async def read(self, n):
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, os.read, self.fd, n)
+        except OSError:
+            return b""
+
+
+def _write_all(fd, data):
+    while data:
+        try:
+            data = data[os.write(fd, data):]
+        except OSError:
+            return
 
 
 async def _drain_ws(ws):

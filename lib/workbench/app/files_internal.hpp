@@ -1,4 +1,4 @@
-// Private to files*.cpp: choosing the replica a copy or listing talks to, and running a command in it.
+// Private to files*.cpp and shell.cpp: choosing the replica a copy, listing or shell talks to, and running a command in it.
 #pragma once
 
 #include <cstddef>
