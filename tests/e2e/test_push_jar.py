@@ -697,5 +697,103 @@ class PushAndDeploy(PushCase):
             self.assertEqual(self.answers(), {"1"})  # the old version still serves
 
 
+
+class PushOverCutConnections(PushCase):
+    """Pushes through tests/servers/cutproxy.py --total: the connection is cut at offsets spread over
+    the whole upload (inside PATCH and PUT bodies; once past it, GET and HEAD requests are dropped
+    before their answer). A tag, if the registry has it, must name a complete image; pushing again
+    without the cuts completes the image, which skopeo then pulls (checking every digest)."""
+
+    METHODS = "PATCH,PUT,GET,HEAD"
+    MANIFEST_ACCEPT = OCI_MANIFEST + ", application/vnd.docker.distribution.manifest.v2+json"
+
+    def proxy(self, *args):
+        p = subprocess.Popen([sys.executable, os.path.join(SOURCE_DIR, "tests", "servers", "cutproxy.py"),
+                              "--target", plain_reg.host, "--total", "--methods", self.METHODS, *args],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        self.addCleanup(self.stop_proxy, p)
+        ready = p.stdout.readline().split()
+        self.assertEqual(ready[:1], ["READY"], p.stderr.read() if not ready else ready)
+        return "127.0.0.1:" + ready[1], p
+
+    @staticmethod
+    def stop_proxy(p):
+        """Stops the proxy; returns the cuts it logged."""
+        if p.poll() is None:
+            p.stdin.close()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if p.stderr.closed:
+            return []
+        cuts = [l for l in p.stderr.read().splitlines() if l.startswith("CUT ")]
+        p.stdout.close()
+        p.stderr.close()
+        return cuts
+
+    def push_to(self, registry, app):
+        self.write_profile(registry=registry, bases={"17": "%s/base/java:17" % plain_reg.host})
+        return self.push(os.path.join(jars, "boot.jar"), "--app", app, "--no-deploy", "-o", "json", timeout=180)
+
+    def complete_image(self, repo, tag):
+        """None when the registry has no such tag; else the manifest's digest, after checking that
+        every blob it names is there with its size."""
+        base = "http://%s/v2/%s" % (plain_reg.host, repo)
+        try:
+            with urllib.request.urlopen(urllib.request.Request(
+                    "%s/manifests/%s" % (base, tag), headers={"Accept": self.MANIFEST_ACCEPT}), timeout=30) as r:
+                body = r.read()
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                return None
+            raise
+        m = json.loads(body)
+        for d in [m["config"]] + m["layers"]:
+            try:
+                with urllib.request.urlopen(urllib.request.Request(
+                        "%s/blobs/%s" % (base, d["digest"]), method="HEAD"), timeout=30) as r:
+                    self.assertEqual(int(r.headers["Content-Length"]), d["size"], d)
+            except urllib.error.HTTPError as e:
+                self.fail("%s:%s names blob %s, which the registry answers %d" % (repo, tag, d["digest"], e.code))
+        return sha256(body)
+
+    def test_a_push_cut_anywhere_never_tags_a_partial_image_and_a_rerun_completes_it(self):
+        tag = "0.0.1-SNAPSHOT"  # boot.jar's Implementation-Version
+        host, _ = self.proxy("--cut-after", str(1 << 40))
+        whole = self.push_to(host, "whole-" + uuid.uuid4().hex[:6])
+        self.assertExit(whole, 0)
+        total = sum(l["size"] for l in json.loads(whole.out)["layers"])
+        for i, fraction in enumerate((0.02, 0.15, 0.3, 0.45, 0.6, 0.75, 0.9, 0.995)):
+            offset = int(total * fraction)
+            # Even rounds: three cuts, which wb may ride out by resuming; odd rounds: every request
+            # past the offset is cut, so the push must fail.
+            cuts = "3" if i % 2 == 0 else "-1"
+            app = "cut%d-%s" % (i, uuid.uuid4().hex[:6])
+            repo = "shop/" + app
+            host, proxy = self.proxy("--cut-after", str(offset), "--cuts", cuts)
+            r = self.push_to(host, app)
+            made = self.stop_proxy(proxy)
+            what = "cut at byte %d of %d, %s cuts %s: %s" % (offset, total, cuts, made, r.err)
+            self.assertTrue(made, what)
+            state = self.complete_image(repo, tag)
+            if r.code == 0:
+                self.assertEqual(state, json.loads(r.out)["digest"], what)
+            else:
+                self.assertEqual(len([l for l in r.err.splitlines() if l.startswith("error:")]), 1, what)
+            if cuts == "-1":
+                self.assertNotEqual(r.code, 0, what)
+                self.assertIsNone(state, what)
+            again = self.push_to(plain_reg.host, app)
+            self.assertExit(again, 0)
+            digest = json.loads(again.out)["digest"]
+            self.assertEqual(self.complete_image(repo, tag), digest, what)
+            pulled = os.path.join(self.workdir, "pulled-%d" % i)
+            skopeo("copy", "--src-tls-verify=false", "docker://%s/%s:%s" % (plain_reg.host, repo, tag),
+                   "oci:%s:%s" % (pulled, tag))
+
+
 if __name__ == "__main__":
     unittest.main()

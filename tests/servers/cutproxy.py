@@ -8,6 +8,10 @@ bytes of the request body have been forwarded, the proxy drops both sides of the
 (at most `cuts` times in all; -1 = always). Requests are followed on keep-alive connections by
 their Content-Length. Prints `READY <port>` and serves until stdin closes. Each cut is logged on
 stderr as `CUT <method> <path> after <n> bytes`.
+
+With --total, `cut-after` is an offset into all the request bodies of the listed methods together
+(a push's whole upload): the request whose body crosses it is cut there, and once it is passed a
+request of a listed method without a body (GET, HEAD) is dropped before it gets an answer.
 """
 import argparse
 import asyncio
@@ -16,6 +20,24 @@ import sys
 
 class State:
     cuts_left = 1
+    total = 0  # request body bytes of the listed methods forwarded so far (--total)
+
+
+def cut_offset(method, length, methods, args):
+    """Where in this request's body to cut it (0 for a request without one), or None."""
+    if method not in methods or State.cuts_left == 0:
+        return None
+    if not args.total:
+        return args.cut_after if length > args.cut_after else None
+    if length == 0:
+        return 0 if State.total >= args.cut_after else None
+    return max(0, args.cut_after - State.total) if State.total + length > args.cut_after else None
+
+
+def note_cut(method, path, at):
+    if State.cuts_left > 0:
+        State.cuts_left -= 1
+    print("CUT %s %s after %d bytes" % (method, path, at), file=sys.stderr, flush=True)
 
 
 async def pump_responses(reader, writer):
@@ -61,7 +83,6 @@ async def handle(client_reader, client_writer, args):
                     return
                 buf += data
             head, buf = buf.split(b"\r\n\r\n", 1)
-            up_writer.write(head + b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
             method, path = lines[0].split(" ")[0], lines[0].split(" ")[1]
             length = 0
@@ -69,7 +90,12 @@ async def handle(client_reader, client_writer, args):
                 name, _, value = line.partition(":")
                 if name.strip().lower() == "content-length":
                     length = int(value.strip())
-            cut = method in methods and State.cuts_left != 0 and length > args.cut_after
+            cut = cut_offset(method, length, methods, args)
+            if cut is not None and length == 0:
+                note_cut(method, path, 0)
+                client_writer.transport.abort()
+                return
+            up_writer.write(head + b"\r\n\r\n")
             sent = 0
             while sent < length:
                 if not buf:
@@ -77,19 +103,21 @@ async def handle(client_reader, client_writer, args):
                     if not buf:
                         return
                 take = min(len(buf), length - sent)
-                if cut and sent + take >= args.cut_after:
-                    take = args.cut_after - sent
+                if cut is not None and sent + take >= cut:
+                    take = cut - sent
                     up_writer.write(buf[:take])
                     await up_writer.drain()
-                    if State.cuts_left > 0:
-                        State.cuts_left -= 1
-                    print("CUT %s %s after %d bytes" % (method, path, args.cut_after), file=sys.stderr, flush=True)
+                    if method in methods:
+                        State.total += take
+                    note_cut(method, path, cut)
                     up_writer.transport.abort()
                     client_writer.transport.abort()
                     return
                 up_writer.write(buf[:take])
                 buf = buf[take:]
                 sent += take
+                if method in methods:
+                    State.total += take
             await up_writer.drain()
     except (ConnectionError, ValueError, IndexError):
         pass
@@ -104,6 +132,7 @@ async def main():
     p.add_argument("--cut-after", type=int, required=True)
     p.add_argument("--cuts", type=int, default=1)
     p.add_argument("--methods", default="PATCH,PUT")
+    p.add_argument("--total", action="store_true", help="cut-after counts all request bodies together")
     args = p.parse_args()
     State.cuts_left = args.cuts
     server = await asyncio.start_server(lambda r, w: handle(r, w, args), "127.0.0.1", 0)
