@@ -1,6 +1,7 @@
 // A pod's log stream (pods/log) and commands run in it (pods/exec over a WebSocket, with the
 // v5/v4 channel protocol).
 #include "kube/client_internal.hpp"
+#include "util/json.hpp"
 #include "util/numbers.hpp"
 #include "util/strings.hpp"
 
@@ -84,16 +85,16 @@ class WsExecSession : public ExecSession {
   static Result<ExecResult> to_result(const json& st) {
     ExecResult r;
     if (!st.is_object()) return Error(ErrorCode::Unavailable, "the server sent an invalid exec status");
-    std::string status = st.value("status", "");
+    std::string status = util::json_value(st, "status", "");
     if (status == "Success") return r;
-    std::string reason = st.value("reason", "");
+    std::string reason = util::json_value(st, "reason", "");
     std::string message = st.contains("message") && st["message"].is_string() ? st["message"].get<std::string>() : "";
     if (reason == "NonZeroExitCode" && st.contains("details") && st["details"].is_object()) {
       const json& d = st["details"];
       if (d.contains("causes") && d["causes"].is_array()) {
         for (const auto& c : d["causes"]) {
-          if (!c.is_object() || c.value("reason", "") != "ExitCode") continue;
-          std::string m = c.value("message", "");
+          if (!c.is_object() || util::json_value(c, "reason", "") != "ExitCode") continue;
+          std::string m = util::json_value(c, "message", "");
           if (auto code = util::parse_int<int>(util::trim(m), "")) {
             r.exit_code = *code;
             return r;
