@@ -34,7 +34,7 @@ _wb_cmd() {
     "app history") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "app rollback") _wb_s="" _wb_f="-h --help --dry-run --no-wait -v --verbose -q --quiet --no-color -y --yes" _wb_v="--to --timeout --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "push") _wb_s="jar" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
-    "push jar") _wb_s="" _wb_f="-h --help --no-deploy --git-push -v --verbose -q --quiet --no-color -y --yes" _wb_v="--app -t --tag --to --base --platform --jvm-flag --env --timeout --dotenv-out --parallel --gitops --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="jars" ;;
+    "push jar") _wb_s="" _wb_f="-h --help --no-deploy --git-push -v --verbose -q --quiet --no-color -y --yes" _wb_v="--app -t --tag --to --base --platform --jvm-flag --env --compression --timeout --dotenv-out --parallel --gitops --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="jars" ;;
     "config") _wb_s="set get history diff rollback" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "config set") _wb_s="" _wb_f="-h --help --secret --no-wait --git-push -v --verbose -q --quiet --no-color -y --yes" _wb_v="--file --env-file --unset -m --message --timeout --gitops --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps none+" ;;
     "config get") _wb_s="" _wb_f="-h --help --show-secrets -v --verbose -q --quiet --no-color -y --yes" _wb_v="--version --file --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
@@ -165,6 +165,7 @@ _wb_kind() {
     "app set/--trace") _wb_k='=on,off,true,false,yes,no' ;;
     "app rollback/--to") _wb_k='@revisions' ;;
     "push jar/--app"|"doctor/--app") _wb_k='@apps' ;;
+    "push jar/--compression") _wb_k='=auto,gzip,none' ;;
     "push jar/--gitops"|"config set/--gitops"|"config rollback/--gitops"|"export/--to") _wb_k='dirs' ;;
     "config get/--version"|"config rollback/--to") _wb_k='@configs' ;;
     "route rollback/--to") _wb_k='@routes' ;;

@@ -316,6 +316,11 @@ void register_push(CLI::App& app, Context& ctx, Action& action) {
   v->add_option("--env", o->request.env, "Environment variable NAME=VALUE in the image (repeatable)")
       ->type_name("NAME=VALUE")
       ->allow_extra_args(false);
+  v->add_option("--compression", o->request.compression,
+                "How layers are stored: auto (gzip those that shrink), gzip or none (default: the profile's "
+                "push.compression, else auto)")
+      ->type_name("MODE")
+      ->check(CLI::IsMember({"auto", "gzip", "none"}));
   v->add_flag("--no-deploy", o->no_deploy, "Push only; leave the app as it is");
   v->add_option("--timeout", o->timeout,
                 "Give up waiting for the rollout after this long, exit 6 (default " +

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "image/layer.hpp"
+#include "util/json.hpp"
 #include "util/strings.hpp"
 
 namespace wb::image {
@@ -19,8 +20,9 @@ const char* index_media_type(MediaFamily f) {
 const char* config_media_type(MediaFamily f) {
   return f == MediaFamily::Docker ? oci::media::kDockerConfig : oci::media::kOciConfig;
 }
-const char* layer_media_type(MediaFamily f) {
-  return f == MediaFamily::Docker ? oci::media::kDockerLayerGzip : oci::media::kOciLayerGzip;
+const char* layer_media_type(MediaFamily f, bool gzip) {
+  if (f == MediaFamily::Docker) return gzip ? oci::media::kDockerLayerGzip : oci::media::kDockerLayer;
+  return gzip ? oci::media::kOciLayerGzip : oci::media::kOciLayer;
 }
 
 std::string Platform::str() const {
@@ -42,9 +44,9 @@ std::optional<Platform> Platform::parse(const std::string& text) {
 Platform Platform::from_json(const json& j) {
   Platform p;
   if (!j.is_object()) return p;
-  p.os = j.value("os", "");
-  p.architecture = j.value("architecture", "");
-  p.variant = j.value("variant", "");
+  p.os = util::json_value(j, "os", "");
+  p.architecture = util::json_value(j, "architecture", "");
+  p.variant = util::json_value(j, "variant", "");
   return p;
 }
 
@@ -91,7 +93,8 @@ Result<BaseImage> load_image(oci::Registry& registry, const oci::Reference& ref,
                              const std::string& manifest_digest) {
   const std::string what = "base image " + ref.str();
   WB_ASSIGN_OR_RETURN(json manifest, parse_json(manifest_bytes, "the manifest of " + what));
-  if (manifest.value("schemaVersion", 0) != 2 || !manifest.contains("config") || !manifest["config"].is_object()) {
+  if (util::json_value(manifest, "schemaVersion", 0) != 2 || !manifest.contains("config") ||
+      !manifest["config"].is_object()) {
     return Error(ErrorCode::Failure, what + " uses a manifest format wb cannot build on (only Docker schema 2 and OCI)",
                  "pick a base image published with a current tool");
   }
@@ -130,8 +133,9 @@ Status resolve_single_image(oci::Registry& registry, const std::string& mt, cons
   } else if (mt == oci::media::kOciManifest) {
     base.family = MediaFamily::Oci;
   } else if (mt.empty()) {
-    std::string cmt =
-        top_json.contains("config") && top_json["config"].is_object() ? top_json["config"].value("mediaType", "") : "";
+    std::string cmt = top_json.contains("config") && top_json["config"].is_object()
+                          ? util::json_value(top_json["config"], "mediaType", "")
+                          : "";
     base.family = cmt == oci::media::kDockerConfig ? MediaFamily::Docker : MediaFamily::Oci;
   } else {
     return Error(ErrorCode::Failure, "base image " + ref.str() + " is a " + mt + ", not an image",
@@ -209,7 +213,7 @@ Result<Base> resolve_base(oci::Registry& registry, const oci::Reference& ref,
   WB_ASSIGN_OR_RETURN(std::vector<Platform> wanted, parse_platforms(platforms));
   WB_ASSIGN_OR_RETURN(oci::Registry::Manifest top, registry.get_manifest(ref));
   WB_ASSIGN_OR_RETURN(json top_json, parse_json(top.bytes, "the manifest of base image " + ref.str()));
-  std::string mt = top.media_type.empty() ? top_json.value("mediaType", "") : top.media_type;
+  std::string mt = top.media_type.empty() ? util::json_value(top_json, "mediaType", "") : top.media_type;
   if (auto semi = mt.find(';'); semi != std::string::npos) mt = util::trim(mt.substr(0, semi));
 
   Base base;
@@ -289,7 +293,7 @@ json build_manifest(MediaFamily family, const oci::Descriptor& config, const jso
   json all =
       base_manifest.contains("layers") && base_manifest["layers"].is_array() ? base_manifest["layers"] : json::array();
   for (const AppLayer& l : layers) {
-    all.push_back({{"mediaType", layer_media_type(family)}, {"digest", l.digest}, {"size", l.size}});
+    all.push_back({{"mediaType", layer_media_type(family, l.gzip)}, {"digest", l.digest}, {"size", l.size}});
   }
   m["layers"] = all;
   return m;

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "image/layer.hpp"
 #include "jar/plan.hpp"
 #include "oci/oci.hpp"
 #include "util/result.hpp"
@@ -27,7 +28,7 @@ enum class MediaFamily { Docker, Oci };
 const char* manifest_media_type(MediaFamily f);
 const char* index_media_type(MediaFamily f);
 const char* config_media_type(MediaFamily f);
-const char* layer_media_type(MediaFamily f);
+const char* layer_media_type(MediaFamily f, bool gzip = true);  // gzip: a gzipped tar, else the plain tar
 
 // "linux/amd64", "linux/arm64/v8". An arm64 without variant equals arm64/v8.
 struct Platform {
@@ -72,6 +73,7 @@ struct ImageOptions {
   bool created_now = false;                  // "created" = clock() (the digest then changes every build)
   std::function<util::TimePoint()> clock;    // for created_now; default: the system clock
   int gzip_level = 1;
+  Compression compression = Compression::Auto;  // of the application layers
   int uid = 0;  // owner of the application's files (0 = root, like Jib)
   int gid = 0;
   std::string java = "java";                 // the java launcher, found on the base's PATH
@@ -98,6 +100,7 @@ struct AppLayer {
   std::string diff_id;
   std::string digest;
   int64_t size = 0;
+  bool gzip = true;  // a gzipped tar (else the plain tar, whose digest is its diff_id)
 };
 
 // The base config with wb's Entrypoint (java, flags, the plan's java args), Cmd, WorkingDir,

@@ -306,6 +306,114 @@ http::BodyReader body_reader(LayerStream& stream) {
   return [&stream](char* buf, size_t size) { return stream.read(buf, size); };
 }
 
+std::optional<Compression> parse_compression(std::string_view text) {
+  if (text == "auto") return Compression::Auto;
+  if (text == "gzip") return Compression::Gzip;
+  if (text == "none") return Compression::None;
+  return std::nullopt;
+}
+
+const char* compression_name(Compression c) {
+  switch (c) {
+    case Compression::Auto:
+      return "auto";
+    case Compression::Gzip:
+      return "gzip";
+    case Compression::None:
+      return "none";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr size_t kSampleFiles = 8;
+constexpr size_t kSampleBytes = 32 * 1024;
+
+// The first bytes of one file of a layer.
+Result<std::string> sample_of(const jar::LayerItem& item, jar::EntryReader* reader) {
+  std::string buf(kSampleBytes, '\0');
+  size_t got = 0;
+  if (item.source == jar::LayerItem::Source::File) {
+    std::FILE* f = std::fopen(item.from.c_str(), "rb");
+    if (!f) return Error(ErrorCode::Failure, "cannot read " + item.from + ": " + std::strerror(errno));
+    got = std::fread(buf.data(), 1, buf.size(), f);
+    std::fclose(f);
+  } else {
+    WB_TRY(reader->seek(item.from));
+    while (got < buf.size()) {
+      WB_ASSIGN_OR_RETURN(size_t n, reader->read(buf.data() + got, buf.size() - got));
+      if (n == 0) break;
+      got += n;
+    }
+  }
+  buf.resize(got);
+  return buf;
+}
+
+// True unless deflating the layer's sample saves less than a tenth.
+Result<bool> worth_gzip(const jar::Layer& layer, jar::EntryReader* reader) {
+  std::vector<const jar::LayerItem*> items;
+  for (const jar::LayerItem& item : layer.items) items.push_back(&item);
+  const size_t n = std::min(kSampleFiles, items.size());
+  std::partial_sort(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(n), items.end(),
+                    [](const jar::LayerItem* a, const jar::LayerItem* b) {
+                      return a->size != b->size ? a->size > b->size : a->to < b->to;
+                    });
+  uLong in = 0;
+  uLong out = 0;
+  std::vector<Bytef> packed(compressBound(kSampleBytes));
+  for (size_t i = 0; i < n; ++i) {
+    WB_ASSIGN_OR_RETURN(std::string sample, sample_of(*items[i], reader));
+    uLongf len = static_cast<uLongf>(packed.size());
+    if (compress2(packed.data(), &len, reinterpret_cast<const Bytef*>(sample.data()), sample.size(), 1) != Z_OK) {
+      return Error(ErrorCode::Failure, "gzip compression failed");
+    }
+    in += sample.size();
+    out += len;
+  }
+  return in == 0 || out * 10 < in * 9;
+}
+
+}  // namespace
+
+Result<LayerChoice> choose_layer_output(const std::filesystem::path& jar, const jar::Layer& layer,
+                                        const LayerOptions& options, Compression compression) {
+  std::unique_ptr<jar::EntryReader> reader;
+  if (std::any_of(layer.items.begin(), layer.items.end(),
+                  [](const jar::LayerItem& i) { return i.source == jar::LayerItem::Source::JarEntry; })) {
+    WB_ASSIGN_OR_RETURN(reader, jar::EntryReader::open(jar));
+  }
+  LayerChoice choice;
+  bool gzip = compression == Compression::Gzip;
+  if (compression == Compression::Auto) {
+    WB_ASSIGN_OR_RETURN(gzip, worth_gzip(layer, reader.get()));
+  }
+  choice.output = gzip ? LayerStream::Output::Gzip : LayerStream::Output::Tar;
+
+  util::Sha256 h;
+  auto add = [&h](const std::string& field) { h.update(field.data(), field.size() + 1); };  // with its NUL
+  add("wb-layer-1");
+  add(gzip ? "gzip-" + std::to_string(options.gzip_level) : "tar");
+  add(std::to_string(options.mtime) + "/" + std::to_string(options.uid) + "/" + std::to_string(options.gid));
+  for (const jar::LayerItem& item : layer.items) {
+    add(item.to);
+    add(item.from);
+    add(std::to_string(item.size) + "/" + std::to_string(item.mode));
+    if (item.source == jar::LayerItem::Source::JarEntry) {
+      add("crc " + std::to_string(reader->crc_of(item.from).value_or(0)));
+    } else {
+      std::error_code ec;
+      auto size = std::filesystem::file_size(item.from, ec);
+      auto time = std::filesystem::last_write_time(item.from, ec);
+      add("file " + std::to_string(ec ? -1 : static_cast<int64_t>(size)) + "/" +
+          std::to_string(ec ? 0 : time.time_since_epoch().count()));
+    }
+  }
+  choice.key = "sha256:" + h.hex_digest();
+  return choice;
+}
+
 Result<LayerDigests> compute_diff_id(const std::filesystem::path& jar, const jar::Layer& layer,
                                      const LayerOptions& options) {
   WB_ASSIGN_OR_RETURN(auto stream, LayerStream::open(jar, layer, options, LayerStream::Output::Tar));

@@ -1,12 +1,14 @@
 // One image layer built from a layering plan: a reproducible tar (sorted entries, explicit parent
-// directories, fixed mtime and owners, normalised modes), gzip-compressed, produced on demand
-// (pull-style, for a streaming upload) while its digests are computed in the same pass.
+// directories, fixed mtime and owners, normalised modes), gzip-compressed or not, produced on
+// demand (pull-style, for a streaming upload) while its digests are computed in the same pass.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "http/http.hpp"
 #include "jar/plan.hpp"
@@ -64,6 +66,26 @@ class LayerStream {
   bool finished_ = false;
   LayerDigests digests_;
 };
+
+// How application layers are compressed (the profile's push.compression): gzip or none for every
+// layer, or auto: each layer gzipped unless its bytes are compressed already (dependency jars).
+enum class Compression { Auto, Gzip, None };
+// "auto", "gzip", "none"; nullopt for anything else.
+std::optional<Compression> parse_compression(std::string_view text);
+const char* compression_name(Compression c);
+
+// What is decided about a layer before it is produced, from the jar's directory and a sample.
+struct LayerChoice {
+  LayerStream::Output output = LayerStream::Output::Gzip;
+  // Names the layer's content and how it is built without reading its bytes: paths, sizes, modes,
+  // the jar's CRC-32 of each entry, a file's size and time, the options and output. Equal keys
+  // make equal layers likely (worth hashing the layer to skip it), never certain.
+  std::string key;
+};
+// Auto gzips a layer unless deflating a sample of it (the first 32 KiB of each of its 8 biggest
+// files) saves less than a tenth: the same jar always gets the same choice.
+Result<LayerChoice> choose_layer_output(const std::filesystem::path& jar, const jar::Layer& layer,
+                                        const LayerOptions& options, Compression compression);
 
 // An http::BodyReader over a stream (which must outlive the reader).
 http::BodyReader body_reader(LayerStream& stream);

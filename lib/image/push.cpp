@@ -12,6 +12,7 @@
 #include "util/byte_pipe.hpp"
 #include "util/fs.hpp"
 #include "util/interrupt.hpp"
+#include "util/json.hpp"
 #include "util/stop.hpp"
 
 namespace wb::image {
@@ -39,14 +40,12 @@ namespace {
 
 constexpr size_t kCacheMaxEntries = 2000;
 
-std::string cache_key(const std::string& diff_id, int level) { return diff_id + "/gzip-" + std::to_string(level); }
-
 template <class Entry>
 void load_cache_file(const std::filesystem::path& file, std::map<std::string, Entry>& into) {
   auto text = util::read_file(file);
   if (!text.ok()) return;
   json j = json::parse(*text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("version", 0) != 1 || !j.contains("layers") ||
+  if (j.is_discarded() || !j.is_object() || util::json_value(j, "version", 0) != 1 || !j.contains("layers") ||
       !j["layers"].is_object()) {
     return;  // a cache: unreadable means empty
   }
@@ -57,11 +56,13 @@ void load_cache_file(const std::filesystem::path& file, std::map<std::string, En
       continue;
     }
     std::string digest = v["digest"].get<std::string>();
-    if (!oci::is_valid_digest(digest)) continue;
+    std::string diff_id = util::json_value(v, "diffId", "");
+    if (!oci::is_valid_digest(digest) || !oci::is_valid_digest(diff_id)) continue;  // older wb's entries
     Entry e;
+    e.diff_id = diff_id;
     e.digest = digest;
     e.size = v["size"].get<int64_t>();
-    e.time = v.value("time", int64_t{0});
+    e.time = util::json_value(v, "time", int64_t{0});
     into.emplace(it.key(), e);
   }
 }
@@ -72,16 +73,16 @@ LayerCache::LayerCache(std::filesystem::path file) : file_(std::move(file)) {
   if (!file_.empty()) load_cache_file(file_, entries_);
 }
 
-std::optional<LayerCache::Hit> LayerCache::find(const std::string& diff_id, int gzip_level) const {
+std::optional<LayerCache::Hit> LayerCache::find(const std::string& key) const {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = entries_.find(cache_key(diff_id, gzip_level));
+  auto it = entries_.find(key);
   if (it == entries_.end()) return std::nullopt;
-  return Hit{it->second.digest, it->second.size};
+  return Hit{it->second.diff_id, it->second.digest, it->second.size};
 }
 
-void LayerCache::put(const std::string& diff_id, int gzip_level, const std::string& digest, int64_t size) {
+void LayerCache::put(const std::string& key, const Hit& layer) {
   std::lock_guard<std::mutex> lock(mu_);
-  entries_[cache_key(diff_id, gzip_level)] = Entry{digest, size, static_cast<int64_t>(std::time(nullptr))};
+  entries_[key] = Entry{layer.diff_id, layer.digest, layer.size, static_cast<int64_t>(std::time(nullptr))};
   dirty_ = true;
 }
 
@@ -98,7 +99,8 @@ Status LayerCache::save() {
     for (size_t i = 0; i + kCacheMaxEntries < by_time.size(); ++i) merged.erase(by_time[i].second);
   }
   json layers = json::object();
-  for (const auto& [k, v] : merged) layers[k] = {{"digest", v.digest}, {"size", v.size}, {"time", v.time}};
+  for (const auto& [k, v] : merged)
+    layers[k] = {{"diffId", v.diff_id}, {"digest", v.digest}, {"size", v.size}, {"time", v.time}};
   WB_TRY(util::write_file_atomic(file_, json({{"version", 1}, {"layers", layers}}).dump(1) + "\n"));
   dirty_ = false;
   return {};
@@ -232,7 +234,7 @@ Result<std::vector<json>> distinct_base_layers(const Base& base, const oci::Refe
   std::set<std::string> seen;
   for (const BaseImage& img : base.images) {
     for (const json& l : img.manifest["layers"]) {
-      std::string d = l.is_object() ? l.value("digest", "") : "";
+      std::string d = l.is_object() ? util::json_value(l, "digest", "") : "";
       if (!oci::is_valid_digest(d)) {
         return Error(ErrorCode::Failure, "base image " + base_ref.str() + " has a layer without a valid digest");
       }
@@ -303,8 +305,9 @@ class ImagePush {
     rep.name = "base";
     rep.from_base = true;
     rep.digest = l["digest"].get<std::string>();
-    rep.size = l.value("size", int64_t{0});
-    const std::string media_type = l.value("mediaType", std::string(layer_media_type(family_)));
+    rep.size = util::json_value(l, "size", int64_t{0});
+    const std::string media_type = util::json_value(l, "mediaType", std::string(layer_media_type(family_)));
+    rep.media_type = media_type;
     progress_.call([&](PushObserver& o) { o.on_layer_started(rep.name, rep.digest, rep.size); });
     if (l.contains("urls")) return finished(rep, LayerFate::Skipped);  // foreign layer: never pushed
     WB_ASSIGN_OR_RETURN(bool has, target_.has_blob(target_ref_, rep.digest));
@@ -337,35 +340,39 @@ class ImagePush {
     return check_digest("base layer " + rep.digest, rep.digest, put->digest);
   }
 
-  // Skipped when the cache knows its compressed digest and the target has that blob; else
-  // built, compressed and uploaded in one pass.
+  // Skipped when an earlier build made a layer of the same key, the tar still hashes to its
+  // diff_id and the target has its digest; else built, hashed and uploaded in one pass.
   Status push_app_layer(size_t i) {
     const jar::Layer& layer = plan_.layers[i];
     LayerReport& rep = result_.layers[base_layers_.size() + i];
     rep.name = layer.name;
     progress_.call([&](PushObserver& o) { o.on_layer_started(rep.name, "", -1); });
-    // The cheap pass: the tar's digest, without compressing.
-    WB_ASSIGN_OR_RETURN(LayerDigests pass1, compute_diff_id(plan_.jar, layer, layer_options_));
-    if (cancel_.stop()) return cancel_.error();
-    rep.diff_id = pass1.diff_id;
-    if (auto hit = cache_.find(pass1.diff_id, io_.gzip_level)) {
-      WB_ASSIGN_OR_RETURN(bool has, target_.has_blob(target_ref_, hit->digest));
-      if (has) {
-        rep.digest = hit->digest;
-        rep.size = hit->size;
-        return finished(rep, LayerFate::Skipped);
+    WB_ASSIGN_OR_RETURN(LayerChoice choice, choose_layer_output(plan_.jar, layer, layer_options_, io_.compression));
+    const bool gzip = choice.output == LayerStream::Output::Gzip;
+    rep.media_type = layer_media_type(family_, gzip);
+    if (auto known = cache_.find(choice.key)) {
+      WB_ASSIGN_OR_RETURN(LayerDigests tar, compute_diff_id(plan_.jar, layer, layer_options_));
+      if (cancel_.stop()) return cancel_.error();
+      if (tar.diff_id == known->diff_id) {
+        WB_ASSIGN_OR_RETURN(bool has, target_.has_blob(target_ref_, known->digest));
+        if (has) {
+          rep.diff_id = known->diff_id;
+          rep.digest = known->digest;
+          rep.size = known->size;
+          return finished(rep, LayerFate::Skipped);
+        }
       }
     }
-    WB_TRY(upload_app_layer(layer, rep, pass1.diff_id));
+    WB_TRY(upload_app_layer(layer, rep, choice));
     return finished(rep, LayerFate::Uploaded);
   }
 
-  // Compresses while uploading; the digest is known at the end.
-  Status upload_app_layer(const jar::Layer& layer, LayerReport& rep, const std::string& diff_id) {
+  // Builds the layer while uploading it; its digests are known at the end.
+  Status upload_app_layer(const jar::Layer& layer, LayerReport& rep, const LayerChoice& choice) {
     std::shared_ptr<LayerStream> stream;
     auto done = std::make_shared<std::atomic<int64_t>>(0);
     oci::Registry::BlobOpener open = [&]() -> Result<http::BodyReader> {
-      WB_ASSIGN_OR_RETURN(auto s, LayerStream::open(plan_.jar, layer, layer_options_, LayerStream::Output::Gzip));
+      WB_ASSIGN_OR_RETURN(auto s, LayerStream::open(plan_.jar, layer, layer_options_, choice.output));
       stream = std::shared_ptr<LayerStream>(std::move(s));
       *done = 0;
       return http::BodyReader([s = stream, done, this, &rep](char* buf, size_t size) -> Result<size_t> {
@@ -376,20 +383,17 @@ class ImagePush {
         return n;
       });
     };
-    auto put = target_.put_blob(target_ref_, open, -1, "", layer_media_type(family_));
+    auto put = target_.put_blob(target_ref_, open, -1, "", rep.media_type);
     if (!put.ok()) return std::move(put).error().with_context("uploading layer " + layer.name);
     if (!stream || !stream->finished()) {
       return Error(ErrorCode::Failure, "the upload of layer " + layer.name + " ended before the layer did");
     }
     const LayerDigests& d = stream->digests();
-    if (d.diff_id != diff_id) {
-      return Error(ErrorCode::Failure, plan_.jar.string() + " changed while the image was being built",
-                   "build again once the jar is written");
-    }
     WB_TRY(check_digest("layer " + layer.name, d.digest, put->digest));
+    rep.diff_id = d.diff_id;
     rep.digest = d.digest;
     rep.size = d.size;
-    cache_.put(d.diff_id, io_.gzip_level, d.digest, d.size);
+    cache_.put(choice.key, LayerCache::Hit{d.diff_id, d.digest, d.size});
     return {};
   }
 
@@ -398,7 +402,7 @@ class ImagePush {
     std::vector<AppLayer> app_layers;
     for (size_t i = 0; i < plan_.layers.size(); ++i) {
       const LayerReport& r = result_.layers[base_layers_.size() + i];
-      app_layers.push_back(AppLayer{r.name, r.diff_id, r.digest, r.size});
+      app_layers.push_back(AppLayer{r.name, r.diff_id, r.digest, r.size, r.media_type == layer_media_type(family_)});
     }
     progress_.call([&](PushObserver& o) { o.on_step("pushing manifests"); });
     std::vector<PlatformManifest> manifests;

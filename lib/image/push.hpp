@@ -1,5 +1,6 @@
 // Building and pushing a jar's image: base layers are skipped, mounted or copied; application
-// layers are skipped when the registry has them, else streamed (compressed while uploading);
+// layers are skipped when the registry has them, else built, hashed (and gzipped, when worth it)
+// while they are uploaded, in one pass;
 // then the config, the manifest per platform and, last, the index/tags, so a failed push never
 // tags a partial image.
 #pragma once
@@ -21,7 +22,7 @@
 namespace wb::image {
 
 enum class LayerFate {
-  Uploaded,  // compressed and streamed to the registry
+  Uploaded,  // built and streamed to the registry
   Skipped,   // the registry had it
   Mounted,   // mounted from the base image's repository (same registry)
   Copied,    // read from the base registry and written to the target
@@ -32,7 +33,8 @@ struct LayerReport {
   std::string name;     // the plan's layer name, or "base"
   std::string digest;
   std::string diff_id;  // application layers only
-  int64_t size = 0;     // compressed
+  int64_t size = 0;     // as stored (gzipped or not)
+  std::string media_type;
   LayerFate fate = LayerFate::Uploaded;
   bool from_base = false;
 };
@@ -64,18 +66,21 @@ class PushObserver {
   virtual void on_layer_finished(const LayerReport& /*report*/) {}
 };
 
-// Maps diff_id (+ gzip level) -> (digest, size) of layers compressed by earlier builds, so a warm
-// push needs only the uncompressed pass to learn it can skip a layer. A JSON file; thread-safe.
+// Maps a layer's key (LayerChoice::key) -> (diff_id, digest, size) of the layer earlier builds
+// made of it. A known key is worth one hashing pass (is the tar still that diff_id? then the
+// registry may have the digest); an unknown one goes straight to the upload. A JSON file;
+// thread-safe.
 class LayerCache {
  public:
   // "" = no cache (nothing is read or written).
   explicit LayerCache(std::filesystem::path file);
   struct Hit {
+    std::string diff_id;
     std::string digest;
     int64_t size = 0;
   };
-  std::optional<Hit> find(const std::string& diff_id, int gzip_level) const;
-  void put(const std::string& diff_id, int gzip_level, const std::string& digest, int64_t size);
+  std::optional<Hit> find(const std::string& key) const;
+  void put(const std::string& key, const Hit& layer);
   // Merges into the file on disk (another build may have written it meanwhile) and writes it
   // atomically; keeps the newest 2000 entries.
   Status save();
@@ -84,6 +89,7 @@ class LayerCache {
   std::filesystem::path file_;
   mutable std::mutex mu_;
   struct Entry {
+    std::string diff_id;
     std::string digest;
     int64_t size = 0;
     int64_t time = 0;

@@ -297,6 +297,12 @@ Status EntryReader::seek(const std::string& entry_path) {
 
 Result<size_t> EntryReader::read(char* buf, size_t size) { return st_->read(buf, size); }
 
+std::optional<uint32_t> EntryReader::crc_of(const std::string& entry_path) const {
+  auto it = st_->entries.find(entry_path);
+  if (it == st_->entries.end()) return std::nullopt;
+  return it->second.crc;
+}
+
 Result<std::string> EntryReader::read_all(const std::string& entry_path) {
   WB_TRY(seek(entry_path));
   std::string out;

@@ -91,6 +91,8 @@ class EntryReader {
   Result<size_t> read(char* buf, size_t size);
   // Reads a whole (small) entry.
   Result<std::string> read_all(const std::string& entry_path);
+  // The CRC-32 the central directory gives `entry_path` (nothing is read); nullopt when absent.
+  std::optional<uint32_t> crc_of(const std::string& entry_path) const;
 
  private:
   struct State;

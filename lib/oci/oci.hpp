@@ -32,6 +32,7 @@ inline constexpr const char* kDockerManifest = "application/vnd.docker.distribut
 inline constexpr const char* kDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json";
 inline constexpr const char* kDockerConfig = "application/vnd.docker.container.image.v1+json";
 inline constexpr const char* kDockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+inline constexpr const char* kDockerLayer = "application/vnd.docker.image.rootfs.diff.tar";
 }  // namespace media
 
 // A parsed image reference, by the docker reference grammar:

@@ -35,6 +35,11 @@ struct RegistryOptions {
   // held in memory while in flight.
   int64_t chunk_size = 16 << 20;
   int64_t monolithic_max = 16 << 20;
+  // Bigger blobs go up in streamed PATCHes instead (chunked transfer encoding and no
+  // Content-Range, as docker push sends them): each takes up to `chunk_size` bytes from the source
+  // while it is sent, so nothing but the first `monolithic_max` bytes is held. After a failure the
+  // upload goes on where the registry stands, reading the source again up to there.
+  bool stream_uploads = false;
   // Tries per upload when requests fail transiently (connection cut, 5xx): each resumes at the
   // offset the registry confirms, or restarts the upload (re-opening the source).
   int upload_attempts = 5;

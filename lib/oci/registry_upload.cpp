@@ -1,6 +1,7 @@
 // Blob uploads: monolithic (POST, PUT) or chunked (PATCH), resumed at the offset the registry
 // confirms or restarted from a re-opened source after transient failures.
 #include <algorithm>
+#include <cstring>
 
 #include "oci/registry_internal.hpp"
 #include "util/encoding.hpp"
@@ -72,24 +73,27 @@ class BlobStream {
     return {};
   }
 
-  // Up to `max` bytes; fewer only at the end.
+  // Up to `max` bytes; fewer only at the end. The buffer grows with what arrives.
   Result<std::string> read(size_t max) {
     std::string out;
-    if (eof_) return out;
-    out.resize(max);
-    size_t got = 0;
-    while (got < max) {
-      WB_ASSIGN_OR_RETURN(size_t n, reader_(out.data() + got, max - got));
-      if (n == 0) {
-        eof_ = true;
-        break;
-      }
-      got += std::min(n, max - got);
+    while (out.size() < max && !eof_) {
+      const size_t old = out.size();
+      out.resize(old + std::min(max - old, kStep));
+      WB_ASSIGN_OR_RETURN(size_t n, read_into(out.data() + old, out.size() - old));
+      out.resize(old + n);
     }
-    out.resize(got);
-    hasher_->update(out);
-    pos_ += static_cast<int64_t>(got);
     return out;
+  }
+
+  // Up to `size` bytes into buf (one read of the source); 0 at the end.
+  Result<size_t> read_into(char* buf, size_t size) {
+    if (eof_ || size == 0) return size_t{0};
+    WB_ASSIGN_OR_RETURN(size_t n, reader_(buf, size));
+    n = std::min(n, size);
+    if (n == 0) eof_ = true;
+    hasher_->update(buf, n);
+    pos_ += static_cast<int64_t>(n);
+    return n;
   }
 
   bool eof() const { return eof_; }
@@ -101,6 +105,8 @@ class BlobStream {
   }
 
  private:
+  static constexpr size_t kStep = 64 * 1024;
+
   const Registry::BlobOpener& open_;
   http::BodyReader reader_;
   std::unique_ptr<util::Sha256> hasher_;
@@ -204,9 +210,10 @@ Status Client::upload_monolithic(const Reference& repo, const std::string& data,
   }
 }
 
-// A blob going up in PATCH chunks of options_.chunk_size through one upload session. After a
-// failure it continues where the registry says it stands, or starts over with a new session
-// and the source from its start.
+// A blob going up in PATCH chunks of options_.chunk_size through one upload session: chunks held
+// and sent with their Content-Range, or (options_.stream_uploads) streamed from the source as they
+// are sent. After a failure it continues where the registry says it stands, or starts over with
+// a new session and the source from its start.
 class ChunkedUpload {
  public:
   ChunkedUpload(Client& client, const Reference& repo, BlobStream& src, std::string pending, int64_t size,
@@ -219,18 +226,27 @@ class ChunkedUpload {
         known_digest_(known_digest),
         media_type_(media_type),
         what_("uploading blob " + (known_digest.empty() ? std::string("") : known_digest + " ") + "to " + repo.name()),
-        chunk_size_(static_cast<size_t>(client.options_.chunk_size)) {}
+        chunk_size_(static_cast<size_t>(client.options_.chunk_size)),
+        streamed_(client.options_.stream_uploads) {}
 
   Result<Descriptor> run() {
     WB_ASSIGN_OR_RETURN(url_, client_.start_upload(repo_));
     while (true) {
-      if (confirmed_ == chunk_end()) {
-        chunk_start_ = confirmed_;
-        WB_ASSIGN_OR_RETURN(chunk_, next_chunk());
-      }
-      if (!chunk_.empty()) {
-        WB_TRY(send_chunk());
-        continue;
+      if (streamed_) {
+        WB_ASSIGN_OR_RETURN(bool more, has_more());
+        if (more) {
+          WB_TRY(stream_patch());
+          continue;
+        }
+      } else {
+        if (confirmed_ == chunk_end()) {
+          chunk_start_ = confirmed_;
+          WB_ASSIGN_OR_RETURN(chunk_, next_chunk());
+        }
+        if (!chunk_.empty()) {
+          WB_TRY(send_chunk());
+          continue;
+        }
       }
       WB_ASSIGN_OR_RETURN(std::optional<Descriptor> d, close_session());
       if (d) return *d;
@@ -238,6 +254,66 @@ class ChunkedUpload {
   }
 
  private:
+  static constexpr size_t kLookahead = 64 * 1024;
+
+  // Streamed: whether the source has bytes left to send (read ahead into pending_ to know).
+  Result<bool> has_more() {
+    if (pending_pos_ < pending_.size()) return true;
+    WB_ASSIGN_OR_RETURN(pending_, src_.read(kLookahead));
+    pending_pos_ = 0;
+    return !pending_.empty();
+  }
+
+  // Bytes of the blob taken from the source and handed to a request.
+  int64_t handed_out() const { return src_.pos() - static_cast<int64_t>(pending_.size() - pending_pos_); }
+
+  // Streamed: one PATCH of up to chunk_size_ bytes read from the source while it is sent.
+  Status stream_patch() {
+    const size_t start_pos = pending_pos_;
+    size_t sent = 0;
+    bool from_source = false;  // read past pending_: the body cannot be sent again
+    http::Request req;
+    req.method = "PATCH";
+    req.url = url_;
+    req.headers.add("Content-Type", kOctetStream);
+    req.idempotent = false;  // retried here, with the registry's view of the upload
+    req.body_reader = [&](char* buf, size_t size) -> Result<size_t> {
+      size = std::min(size, chunk_size_ - sent);
+      size_t n = 0;
+      if (pending_pos_ < pending_.size()) {
+        n = std::min(size, pending_.size() - pending_pos_);
+        std::memcpy(buf, pending_.data() + pending_pos_, n);
+        pending_pos_ += n;
+      } else if (size > 0) {
+        from_source = true;
+        WB_ASSIGN_OR_RETURN(n, src_.read_into(buf, size));
+      }
+      sent += n;
+      return n;
+    };
+    req.rewind = [&] {  // a 401 before the body: send it again with credentials
+      if (from_source) return false;
+      pending_pos_ = start_pos;
+      sent = 0;
+      return true;
+    };
+    auto r = client_.call(repo_, std::move(req), {repo_scope(repo_, "pull,push")});
+    return after_patch(r, confirmed_ + static_cast<int64_t>(sent));
+  }
+
+  // Streamed: goes on at `stored`, reading the source again up to there when it is behind.
+  Status resume_stream_at(int64_t stored, const Error& cause) {
+    if (stored == handed_out()) {
+      confirmed_ = stored;
+      return {};
+    }
+    if (stored > handed_out() || !src_.open_at(stored)) return restart(cause);
+    pending_.clear();
+    pending_pos_ = 0;
+    confirmed_ = stored;
+    return {};
+  }
+
   int64_t chunk_end() const { return chunk_start_ + static_cast<int64_t>(chunk_.size()); }
 
   // What was read ahead first, then the source.
@@ -260,11 +336,17 @@ class ChunkedUpload {
     const std::string range = std::to_string(confirmed_) + "-" + std::to_string(end - 1);
     auto r =
         client_.send_bytes(repo_, "PATCH", url_, chunk_.substr(static_cast<size_t>(confirmed_ - chunk_start_)), range);
+    return after_patch(r, end);
+  }
+
+  // The answer to a PATCH of the bytes up to `end`: on to the next ones, or after a failure on
+  // from where the registry stands, or over from the start.
+  Status after_patch(const Result<http::Response>& r, int64_t end) {
     if (r && r->status == 202) {
       if (auto loc = r->headers.get("location"); loc && !loc->empty()) url_ = resolve_location(url_, *loc);
       auto stored = stored_bytes(r->headers);
       if (stored && *stored != end) {
-        WB_TRY(resume_at(*stored, Error(ErrorCode::Failure, "registry stored an unexpected amount")));
+        WB_TRY(resume(*stored, Error(ErrorCode::Failure, "registry stored an unexpected amount")));
       } else {
         confirmed_ = end;
       }
@@ -275,7 +357,11 @@ class ChunkedUpload {
     const Error cause = r ? Error(ErrorCode::Unavailable, "registry answered " + std::to_string(r->status)) : r.error();
     if (session_lost(r)) return restart(cause);
     std::optional<int64_t> stored = ask_stored();
-    return stored ? resume_at(*stored, cause) : restart(cause);
+    return stored ? resume(*stored, cause) : restart(cause);
+  }
+
+  Status resume(int64_t stored, const Error& cause) {
+    return streamed_ ? resume_stream_at(stored, cause) : resume_at(stored, cause);
   }
 
   // Asks where the upload stands: the bytes the registry holds, when it says.
@@ -336,13 +422,14 @@ class ChunkedUpload {
   Client& client_;
   const Reference& repo_;
   BlobStream& src_;
-  std::string pending_;  // read ahead (to tell a small blob from a big one), sent first
+  std::string pending_;  // read ahead (to tell a small blob from a big one, or the end), sent first
   size_t pending_pos_ = 0;
   const int64_t size_;
   const std::string& known_digest_;
   const std::string& media_type_;
   const std::string what_;
   const size_t chunk_size_;
+  const bool streamed_;
   int failures_ = 0;
   std::string url_;          // the upload session
   int64_t confirmed_ = 0;    // bytes the registry holds

@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tarfile
 import tempfile
 import time
 import unittest
@@ -38,6 +39,7 @@ from wbtest import (FakeCluster, Registry, WbTestCase, LEAN_APPS, REAL_KUBECONFI
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+OCI_TAR_LAYER = "application/vnd.oci.image.layer.v1.tar"
 SECTION = re.compile(r"section_start:\d+:wb_push_jar")
 
 jars = None       # dir with the fixture jars
@@ -212,9 +214,14 @@ class PushToRegistry(PushCase):
         raw = self.inspect("docker://%s:0.0.1-SNAPSHOT" % repo, "--raw")
         self.assertEqual(raw["mediaType"], OCI_MANIFEST)  # follows the (OCI) base
         self.assertEqual(len(raw["layers"]), 6)
-        self.assertTrue(all(l["mediaType"] == OCI_LAYER for l in raw["layers"]))
+        self.assertEqual(raw["layers"][0]["mediaType"], OCI_LAYER)  # the base's, as it was
+        self.assertEqual(raw["layers"][-1]["mediaType"], OCI_LAYER)  # auto: the classes shrink, so gzipped
+        self.assertTrue(all(l["mediaType"] in (OCI_LAYER, OCI_TAR_LAYER) for l in raw["layers"]))
         self.assertEqual([l["digest"] for l in raw["layers"]], [l["digest"] for l in doc["layers"]])
         config = self.inspect("docker://%s@%s" % (repo, doc["digest"]), "--config")
+        for l, diff_id in zip(raw["layers"], config["rootfs"]["diff_ids"]):
+            if l["mediaType"] == OCI_TAR_LAYER:
+                self.assertEqual(l["digest"], diff_id)  # a plain tar is its own diff_id
         c = config["config"]
         self.assertEqual(c["Entrypoint"], ["java", "-cp", "/app", "org.springframework.boot.loader.launch.JarLauncher"])
         self.assertEqual(c["WorkingDir"], "/app")
@@ -243,6 +250,39 @@ class PushToRegistry(PushCase):
         other_home = self.push_json(os.path.join(jars, "boot.jar"), "--app", app, "--no-deploy",
                                     env={"XDG_CACHE_HOME": os.path.join(self.home, "other-cache")})
         self.assertEqual(other_home["digest"], first["digest"])
+
+    def test_compression_from_the_flag_and_the_profile(self):
+        app = "orders-" + uuid.uuid4().hex[:6]
+        repo = "%s/shop/%s" % (plain_reg.host, app)
+        doc = self.push_json(os.path.join(jars, "boot.jar"), "--app", app, "--no-deploy", "--compression", "none")
+        raw = self.inspect("docker://%s@%s" % (repo, doc["digest"]), "--raw")
+        config = self.inspect("docker://%s@%s" % (repo, doc["digest"]), "--config")
+        self.assertEqual([l["mediaType"] for l in raw["layers"][1:]], [OCI_TAR_LAYER] * 5)
+        self.assertEqual([l["digest"] for l in raw["layers"][1:]], config["rootfs"]["diff_ids"][1:])
+        # skopeo copies it out as it is (dir:), checking every blob against its digest; the tars read back.
+        out = os.path.join(self.home, "plain-layers")
+        skopeo("copy", "--src-tls-verify=false", "docker://%s@%s" % (repo, doc["digest"]), "dir:" + out)
+        with tarfile.open(os.path.join(out, raw["layers"][-1]["digest"][7:]), "r:") as t:
+            self.assertIn("app/BOOT-INF/classes/com/example/App.class", t.getnames())
+
+        self.write_profile(registry=plain_reg.host, bases={"17": self.base}, extra="push:\n  compression: gzip\n")
+        doc_none = doc
+        doc = self.push_json(os.path.join(jars, "boot.jar"), "--app", app, "--no-deploy", "--tag", "gz")
+        raw = self.inspect("docker://%s:gz" % repo, "--raw")
+        self.assertEqual([l["mediaType"] for l in raw["layers"]], [OCI_LAYER] * 6)
+        # --compression wins over the profile; the same jar gives the same image again.
+        again = self.push_json(os.path.join(jars, "boot.jar"), "--app", app, "--no-deploy", "--compression", "none")
+        self.assertEqual(again["digest"], doc_none["digest"])
+        self.assertEqual(set(self.fates(again).values()), {"skipped"}, again)
+
+        self.write_profile(registry=plain_reg.host, bases={"17": self.base}, extra="push:\n  compression: zstd\n")
+        r = self.push(os.path.join(jars, "boot.jar"), "--app", app, "--no-deploy")
+        self.assertExit(r, 2)
+        self.assertIn("push.compression 'zstd'", r.err)
+        self.assertIn("is not auto, gzip or none", r.err)
+        r = self.push(os.path.join(jars, "boot.jar"), "--app", app, "--no-deploy", "--compression", "xz")
+        self.assertExit(r, 2)
+        self.assertIn("--compression", r.err)
 
     def test_plain_jar_text_output_and_dotenv(self):
         dotenv = os.path.join(self.home, "push.env")
@@ -493,12 +533,12 @@ class RunsForReal(PushCase):
                                CONTAINERS_REGISTRIES_CONF=os.path.join(conf, "registries.conf"))
         self.addCleanup(shutil.rmtree, conf, True)
 
-    def run_image(self, jar, tag):
+    def run_image(self, jar, tag, *flags):
         if not PODMAN:
-            return self.run_on_cluster(jar, tag)
+            return self.run_on_cluster(jar, tag, *flags)
         out = os.path.join(self.home, tag + ".tar")
         r = self.push(os.path.join(jars, jar), "--to", "tar:" + out, "--tag", tag,
-                      "--base", "oci:%s:17" % self.layout, profile=None, timeout=600)
+                      "--base", "oci:%s:17" % self.layout, *flags, profile=None, timeout=600)
         self.assertExit(r, 0)
         load = subprocess.run(["podman", "load", "-i", out], capture_output=True, text=True, timeout=600,
                               env=self.podman_env)
@@ -509,11 +549,12 @@ class RunsForReal(PushCase):
         self.assertEqual(run.returncode, 0, run.stderr)
         return run.stdout
 
-    def run_on_cluster(self, jar, tag):
+    def run_on_cluster(self, jar, tag, *flags):
         """Pushes JAR on the real JRE base into WB_TEST_REGISTRY and runs it once as a pod; its log."""
         c = get_cluster()
         r = self.push(os.path.join(jars, jar), "--no-deploy", "--base", real_images()["jre"],
-                      "--to", "%s/wb-test/runs-%s" % (REAL_REGISTRY, tag), "--tag", tag, profile=None, timeout=600)
+                      "--to", "%s/wb-test/runs-%s" % (REAL_REGISTRY, tag), "--tag", tag, *flags, profile=None,
+                      timeout=600)
         self.assertExit(r, 0)
         image = r.out.strip()
         ns = c.namespace("runs")
@@ -539,6 +580,10 @@ class RunsForReal(PushCase):
 
     def test_spring_boot_shaped_jar_runs_exploded_with_its_dependencies(self):
         self.assertIn("boot app v1: greetings from dep-1.0 and foo-2.0-SNAPSHOT", self.run_image("boot.jar", "boot"))
+
+    def test_uncompressed_layers_run(self):
+        self.assertIn("boot app v1: greetings from dep-1.0 and foo-2.0-SNAPSHOT",
+                      self.run_image("boot.jar", "boot-plain", "--compression", "none"))
 
 
 # ---------------------------------------------------------------- deploying

@@ -52,6 +52,9 @@ inline constexpr SettingInfo kSettings[] = {
     {"registry.ca", SettingInfo::Type::String, "", "CA certificate file for the registry's TLS"},
     {"registry.insecure", SettingInfo::Type::Bool, "false", "allow plain HTTP or unverified TLS to the registry"},
     {"registry.pullSecret", SettingInfo::Type::String, "", "image pull secret name set on apps"},
+    {"push.compression", SettingInfo::Type::String, "auto",
+     "how pushed layers are stored: auto (gzip a layer unless its bytes are compressed already, as dependency "
+     "jars are), gzip, or none"},
     {"baseImages", SettingInfo::Type::Map, "",
      "base image by Java major version, e.g. baseImages: {\"17\": reg/java:17}"},
     {"route.domain", SettingInfo::Type::String, "", "apps get <app>.<workspace>.<domain> routes"},

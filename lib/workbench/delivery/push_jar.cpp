@@ -109,6 +109,10 @@ oci::RegistryOptions registry_options(const Settings& settings, const PushTarget
                                       http::ClientOptions http) {
   oci::RegistryOptions o;
   o.http = std::move(http);
+  // Blobs over 1 MiB are streamed from their source as they go up: a push holds about 1 MiB per
+  // layer in flight, whatever the jar's size.
+  o.stream_uploads = true;
+  o.monolithic_max = int64_t{1} << 20;
   if (auto ca = settings.get("registry.ca"); ca && !ca->empty()) o.http.tls.ca_file = util::expand_home(*ca).string();
   const std::string host = settings.text("registry.host");
   if (settings.get_bool("registry.insecure")) {

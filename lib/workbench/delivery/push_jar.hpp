@@ -85,6 +85,7 @@ struct PushRequest {
   std::string platform;                // --platform: "" or "all" = every platform of the base; else a comma list
   std::vector<std::string> jvm_flags;  // --jvm-flag
   std::vector<std::string> env;        // --env NAME=VALUE
+  std::string compression;             // --compression: auto|gzip|none; "" = the profile's push.compression
 };
 
 // The world around the command: environment variables, the working directory and git.

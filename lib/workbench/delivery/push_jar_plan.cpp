@@ -340,9 +340,26 @@ Status choose_base(PushPlan& plan, const PushRequest& req, const Settings& setti
   return {};
 }
 
-// Image options: the build time, JVM flags, --env, the port and the platforms.
-Status set_image_options(PushPlan& plan, const PushRequest& req, const PushEnvironment& env, const AppOverrides& file) {
+// How layers are stored: --compression, else push.compression.
+Result<image::Compression> choose_compression(const PushRequest& req, const Settings& settings) {
+  if (!req.compression.empty()) {
+    if (auto c = image::parse_compression(req.compression)) return *c;
+    return Error(ErrorCode::Usage, fmt::format("--compression '{}' is not auto, gzip or none", req.compression));
+  }
+  const std::string value = settings.text("push.compression");
+  if (auto c = image::parse_compression(value)) return *c;
+  auto it = settings.all().find("push.compression");
+  const std::string origin =
+      it != settings.all().end() && !it->second.origin.empty() ? " (" + it->second.origin + ")" : "";
+  return Error(ErrorCode::Usage, fmt::format("push.compression '{}'{} is not auto, gzip or none", value, origin),
+               "set it to auto (the default), gzip or none");
+}
+
+// Image options: the build time, JVM flags, --env, the port, the platforms and the compression.
+Status set_image_options(PushPlan& plan, const PushRequest& req, const Settings& settings, const PushEnvironment& env,
+                         const AppOverrides& file) {
   image::ImageOptions& io = plan.image;
+  WB_ASSIGN_OR_RETURN(io.compression, choose_compression(req, settings));
   if (auto sde = env_value(env.env, "SOURCE_DATE_EPOCH")) {
     auto v = util::parse_int<int64_t>(*sde, "", 0);
     if (!v)
@@ -404,7 +421,7 @@ Result<PushPlan> plan_push(const PushRequest& req, const Settings& settings, con
   WB_TRY(choose_target(plan, req, settings, env));
   WB_TRY(choose_tags(plan, req, env));
   WB_TRY(choose_base(plan, req, settings, env));
-  WB_TRY(set_image_options(plan, req, env, file));
+  WB_TRY(set_image_options(plan, req, settings, env, file));
   set_labels(plan, env);
   return plan;
 }

@@ -44,6 +44,11 @@ inline std::string gunzip(const std::string& gz) {
   return out;
 }
 
+// The tar of a layer blob: gunzipped when its media type says gzip, else as it is.
+inline std::string layer_tar(const std::string& blob, const std::string& media_type) {
+  return media_type.size() >= 4 && media_type.compare(media_type.size() - 4, 4, "gzip") == 0 ? gunzip(blob) : blob;
+}
+
 struct TarItem {
   std::string name;
   unsigned type = 0;  // AE_IFREG, AE_IFDIR

@@ -1,6 +1,8 @@
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include <catch2/catch.hpp>
@@ -273,4 +275,51 @@ TEST_CASE("a missing jar or file is an error, not a broken layer") {
 
   jar::Layer bad{"x", {jar::LayerItem{jar::LayerItem::Source::File, plan.jar.string(), "/app/../etc/x", 3, 0}}};
   CHECK_FALSE(LayerStream::open(plan.jar, bad, LayerOptions{}).ok());
+}
+
+TEST_CASE("auto compression: compressed bytes stay a plain tar, text is gzipped; the key follows the content") {
+  auto plan = plan_for("plain.jar");
+  const auto dir = std::filesystem::temp_directory_path() / ("wb-layer-choice-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  auto write = [&](const std::string& name, const std::string& bytes) {
+    std::ofstream(dir / name, std::ios::binary) << bytes;
+    return jar::LayerItem{jar::LayerItem::Source::File, (dir / name).string(), "/app/" + name,
+                          static_cast<int64_t>(bytes.size()), 0644};
+  };
+  std::string noise(200000, '\0');
+  uint64_t x = 88172645463325252ull;
+  for (char& c : noise) {  // xorshift: bytes no compressor shrinks
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    c = static_cast<char>(x);
+  }
+  std::string text;
+  while (text.size() < 200000) text += "spring.datasource.url=jdbc:postgresql://db/orders\n";
+  jar::Layer deps{"dependencies", {write("dep.jar", noise)}};
+  jar::Layer app{"application", {write("application.properties", text)}};
+
+  using Output = LayerStream::Output;
+  auto choose = [&](const jar::Layer& l, image::Compression c) {
+    auto r = image::choose_layer_output(plan.jar, l, LayerOptions{}, c);
+    REQUIRE(r.ok());
+    return *r;
+  };
+  CHECK(choose(deps, image::Compression::Auto).output == Output::Tar);
+  CHECK(choose(app, image::Compression::Auto).output == Output::Gzip);
+  CHECK(choose(app, image::Compression::None).output == Output::Tar);
+  CHECK(choose(deps, image::Compression::Gzip).output == Output::Gzip);
+
+  // The key: the same for the same files and choice, another for other bytes or another choice.
+  const std::string key = choose(deps, image::Compression::Auto).key;
+  CHECK(choose(deps, image::Compression::Auto).key == key);
+  CHECK(choose(deps, image::Compression::Gzip).key != key);
+  noise[100] ^= 1;  // same size: the file's time tells
+  deps.items[0] = write("dep.jar", noise);
+  std::filesystem::last_write_time(dir / "dep.jar",
+                                   std::filesystem::file_time_type::clock::now() + std::chrono::seconds(5));
+  CHECK(choose(deps, image::Compression::Auto).key != key);
+
+  CHECK(image::parse_compression("none") == image::Compression::None);
+  CHECK(image::parse_compression("auto") == image::Compression::Auto);
+  CHECK(image::parse_compression("zstd") == std::nullopt);
+  std::filesystem::remove_all(dir);
 }

@@ -97,7 +97,6 @@ TEST_CASE("push: Docker base, layers.idx, fates, config, then a warm push upload
   json base_m = reg.manifest_json("library/temurin", reg.repos["library/temurin"].tags["17"]);
   CHECK(m["layers"][0] == base_m["layers"][0]);
   CHECK(m["layers"][1] == base_m["layers"][1]);
-  for (size_t i = 2; i < 7; ++i) CHECK(m["layers"][i]["mediaType"] == oci::media::kDockerLayerGzip);
   CHECK(m["layers"][6]["digest"] == r->layers.back().digest);
 
   // The config: entrypoint from the plan, base Cmd gone, env merged, history and diff_ids appended.
@@ -114,6 +113,17 @@ TEST_CASE("push: Docker base, layers.idx, fates, config, then a warm push upload
   CHECK(c["created"] == "1980-01-01T00:00:01Z");
   REQUIRE(c["rootfs"]["diff_ids"].size() == 7);
   CHECK(c["rootfs"]["diff_ids"][6] == r->layers.back().diff_id);
+  // Docker's layer types, gzipped or plain (auto): a plain tar's digest is its diff_id.
+  for (size_t i = 2; i < 7; ++i) {
+    INFO(i);
+    const std::string type = m["layers"][i]["mediaType"];
+    CHECK(type == r->layers[i].media_type);
+    if (type == oci::media::kDockerLayer)
+      CHECK(m["layers"][i]["digest"] == c["rootfs"]["diff_ids"][i]);
+    else
+      CHECK(type == oci::media::kDockerLayerGzip);
+  }
+  CHECK(m["layers"][6]["mediaType"] == oci::media::kDockerLayerGzip);  // the classes shrink
   REQUIRE(c["history"].size() == 7);
   CHECK(c["history"][2]["created_by"] == "wb: dependencies");
   CHECK(c["history"][6]["created_by"] == "wb: application");
@@ -163,6 +173,39 @@ TEST_CASE("push: reproducible across pushes; SOURCE_DATE_EPOCH changes the image
   opts.image.created_now = true;
   opts.image.clock = [] { return util::TimePoint(std::chrono::seconds(1800000000)); };
   CHECK(push(opts) != b);
+}
+
+TEST_CASE("push: compression none stores plain tars (digest = diff_id), gzip gzips every layer") {
+  auto plan = plan_for("boot.jar");
+  for (auto c : {image::Compression::None, image::Compression::Gzip}) {
+    INFO(image::compression_name(c));
+    image::PushOptions opts;
+    opts.image.compression = c;
+    std::string first;
+    for (int round = 0; round < 2; ++round) {  // the same jar, the same image
+      FakeRegistry reg;
+      add_base(reg, "library/temurin", "17", false, {"linux/amd64"}, false);
+      auto r = image::push_image(reg, kTarget, {}, reg, kBase, plan, opts);
+      REQUIRE(r.ok());
+      if (round == 1) CHECK(r->digest == first);
+      first = r->digest;
+      json m = reg.manifest_json("shop/orders", r->digest);
+      json cfg = reg.blob_json("shop/orders", m["config"]["digest"].get<std::string>());
+      for (size_t i = 2; i < m["layers"].size(); ++i) {
+        const json& l = m["layers"][i];
+        const std::string& blob = reg.repos["shop/orders"].blobs.at(l["digest"].get<std::string>());
+        CHECK(static_cast<size_t>(l["size"].get<int64_t>()) == blob.size());
+        if (c == image::Compression::None) {
+          CHECK(l["mediaType"] == oci::media::kOciLayer);
+          CHECK(l["digest"] == cfg["rootfs"]["diff_ids"][i]);
+          CHECK_FALSE(read_tar(blob).empty());
+        } else {
+          CHECK(l["mediaType"] == oci::media::kOciLayerGzip);
+          CHECK(oci::digest_of(gunzip(blob)) == cfg["rootfs"]["diff_ids"][i]);
+        }
+      }
+    }
+  }
 }
 
 TEST_CASE("push: an OCI base gives OCI media types; a base in another registry is copied") {
@@ -303,7 +346,8 @@ TEST_CASE("the pushed image runs: layers extracted, entrypoint executed with jav
     TempDir root;
     json m = reg.manifest_json("shop/orders", r->digest);
     for (size_t i = 2; i < m["layers"].size(); ++i) {
-      std::string tar = gunzip(reg.repos["shop/orders"].blobs.at(m["layers"][i]["digest"].get<std::string>()));
+      std::string tar = layer_tar(reg.repos["shop/orders"].blobs.at(m["layers"][i]["digest"].get<std::string>()),
+                                  m["layers"][i]["mediaType"]);
       auto file = root.path / ("layer" + std::to_string(i) + ".tar");
       std::ofstream(file, std::ios::binary) << tar;
       REQUIRE(std::system(("tar -xf '" + file.string() + "' -C '" + root.path.string() + "'").c_str()) == 0);

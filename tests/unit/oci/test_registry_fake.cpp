@@ -529,3 +529,65 @@ TEST_CASE("registry client: a Link loop is refused, not followed forever") {
   REQUIRE_FALSE(tags.ok());
   CHECK_THAT(tags.error().message, Catch::Contains("Link loop"));
 }
+
+TEST_CASE("registry client: streamed uploads read the source while sending and go on after a cut") {
+  const std::string data = random_bytes(3500, 21);
+  int opened = 0;
+  Registry::BlobOpener opener = [&]() -> wb::util::Result<wb::http::BodyReader> {
+    ++opened;
+    auto off = std::make_shared<size_t>(0);
+    return wb::http::BodyReader([&, off](char* b, size_t n) -> wb::util::Result<size_t> {
+      size_t k = std::min({n, data.size() - *off, size_t{700}});  // short reads
+      std::memcpy(b, data.data() + *off, k);
+      *off += k;
+      return k;
+    });
+  };
+  auto patches = [](const FakeRegistry& fake) {
+    std::vector<size_t> sizes;
+    for (const auto& s : fake.seen)
+      if (s.method == "PATCH") {
+        CHECK(s.content_range.empty());  // a stream: no range, no length
+        sizes.push_back(s.body_size);
+      }
+    return sizes;
+  };
+  FakeRegistry fake;
+  RegistryOptions o = options_for(fake);
+  o.stream_uploads = true;
+  o.chunk_size = 1000;
+  o.monolithic_max = 500;
+  const Reference repo = R("registry.example.com/shop/orders");
+
+  SECTION("small blobs go up in one PUT, big ones in PATCHes of at most chunk_size") {
+    auto client = make_registry_client(o);
+    REQUIRE(put_blob_data(*client, repo, data.substr(0, 500), media::kOciLayer).ok());
+    CHECK(count(fake, "PATCH") == 0);
+    auto d = client->put_blob(repo, opener, -1, "", media::kOciLayer);
+    REQUIRE(d.ok());
+    CHECK(d->digest == digest_of(data));
+    CHECK(d->size == 3500);
+    CHECK(fake.blobs.at(d->digest) == data);
+    CHECK(patches(fake) == std::vector<size_t>{1000, 1000, 1000, 500});
+    CHECK(opened == 1);
+  }
+  SECTION("a cut PATCH goes on where the registry stands, reading the source again up to there") {
+    fake.cut_patch_after = {300};
+    auto client = make_registry_client(o);
+    auto d = client->put_blob(repo, opener, -1, "", media::kOciLayer);
+    REQUIRE(d.ok());
+    CHECK(fake.blobs.at(d->digest) == data);
+    CHECK(patches(fake) == std::vector<size_t>{1000, 1000, 1000, 1000, 200});
+    CHECK(opened == 2);
+  }
+  SECTION("a session lost with the cut starts over") {
+    fake.cut_patch_after = {300};
+    fake.forget_uploads_on_cut = true;
+    auto client = make_registry_client(o);
+    auto d = client->put_blob(repo, opener, -1, "", media::kOciLayer);
+    REQUIRE(d.ok());
+    CHECK(fake.blobs.at(d->digest) == data);
+    CHECK(count(fake, "POST") == 2);
+    CHECK(opened == 2);
+  }
+}
