@@ -26,10 +26,11 @@ import sys
 import tarfile
 import tempfile
 import time
+import unittest
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import WB_BIN, FakeCluster, WbTestCase, real_images  # noqa: E402
+from wbtest import SOURCE_DIR, WB_BIN, FakeCluster, WbTestCase, real_images  # noqa: E402
 
 IMAGE = "registry.local/shop/orders@sha256:" + "a" * 64
 KUBECTL = shutil.which("kubectl")
@@ -659,6 +660,56 @@ class CpFiles(WbTestCase):
         self.assertOneLineError(r, 7, "kept breaking while copying '/app/big.bin'")
         self.assertEqual(sorted(os.listdir(self.local)), ["data"])
         self.exec_cut(0, 0)
+
+    def cut_proxy(self, cut_after):
+        """tests/servers/cutproxy.py --raw in front of the API server, cutting the first connection
+        that sends `cut_after` bytes; returns (a kubeconfig through it, a function that stops it
+        and returns the cuts it made)."""
+        p = subprocess.Popen([sys.executable, os.path.join(SOURCE_DIR, "tests", "servers", "cutproxy.py"), "--raw",
+                              "--target", "127.0.0.1:%d" % cluster.port, "--cut-after", str(cut_after)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ready = p.stdout.readline().split()
+        self.assertEqual(ready[:1], ["READY"])
+
+        def stop():
+            if p.poll() is None:
+                p.stdin.close()
+                p.wait(timeout=10)
+            cuts = [l for l in p.stderr.read().splitlines() if l.startswith("CUT ")]
+            p.stdout.close()
+            p.stderr.close()
+            return cuts
+
+        self.addCleanup(lambda: p.poll() is not None or stop())
+        with open(cluster.kubeconfig) as f:
+            text = f.read().replace(cluster.server, "https://127.0.0.1:" + ready[1])
+        path = os.path.join(self.home, "kubeconfig-cut")
+        with open(path, "w") as f:
+            f.write(text)
+        return path, stop
+
+    # An open bug (lib/workbench/app/files_upload.cpp): `tar xf - -C DIR` extracts straight under the
+    # final names, so an upload cut mid-file leaves the part that arrived as big.bin. When it is
+    # fixed (extract beside, then rename), this test passes and unittest reports the unexpected
+    # success: drop the decorator then.
+    @unittest.expectedFailure
+    def test_upload_cut_mid_file_leaves_no_partial_file_under_its_name(self):
+        cluster.skip_unless_fake(self, "a proxy cutting the fake API server's 127.0.0.1 port")
+        data = os.urandom(6 * 1024 * 1024)
+        src = os.path.join(self.local, "big.bin")
+        with open(src, "wb") as f:
+            f.write(data)
+        kubeconfig, stop = self.cut_proxy(2 * 1024 * 1024)
+        r = self.wb("--kubeconfig", kubeconfig, "-w", self.ns, "cp-files", src, self.app + ":/app/big.bin")
+        cuts = stop()
+        self.assertEqual(len(cuts), 1, r.err)
+        target = self.in_pod("/app/big.bin")
+        if r.code == 0:
+            self.assertEqual(read(target), data)
+        else:
+            self.assertOneLineError(r, r.code, "")
+            self.assertFalse(os.path.exists(target), "a partial file under the final name after: " + r.err)
+        self.assertEqual([n for n in os.listdir(self.in_pod("/app")) if "wb-part" in n], [])
 
     # ------------------------------------------------------------ kubectl cp, same files
     def test_kubectl_cp_same_files(self):

@@ -12,6 +12,9 @@ stderr as `CUT <method> <path> after <n> bytes`.
 With --total, `cut-after` is an offset into all the request bodies of the listed methods together
 (a push's whole upload): the request whose body crosses it is cut there, and once it is passed a
 request of a listed method without a body (GET, HEAD) is dropped before it gets an answer.
+
+With --raw nothing is parsed (TLS passes through): a connection is cut once `cut-after` bytes went
+from the client to the target on it (a big upload over a WebSocket, say).
 """
 import argparse
 import asyncio
@@ -54,6 +57,24 @@ async def pump_responses(reader, writer):
         writer.close()
 
 
+async def pump_raw(client_reader, client_writer, up_writer, args):
+    sent = 0
+    while True:
+        data = await client_reader.read(65536)
+        if not data:
+            return
+        if State.cuts_left != 0 and sent + len(data) >= args.cut_after:
+            up_writer.write(data[:args.cut_after - sent])
+            await up_writer.drain()
+            note_cut("raw", "-", args.cut_after)
+            up_writer.transport.abort()
+            client_writer.transport.abort()
+            return
+        up_writer.write(data)
+        await up_writer.drain()
+        sent += len(data)
+
+
 async def handle(client_reader, client_writer, args):
     host, port = args.target.rsplit(":", 1)
     try:
@@ -65,6 +86,9 @@ async def handle(client_reader, client_writer, args):
     methods = set(args.methods.split(","))
     buf = b""
     try:
+        if args.raw:
+            await pump_raw(client_reader, client_writer, up_writer, args)
+            return
         first = await client_reader.read(65536)
         if first[:1] == b"\x16":  # a TLS handshake: not ours to parse, pass it through
             up_writer.write(first)
@@ -133,6 +157,7 @@ async def main():
     p.add_argument("--cuts", type=int, default=1)
     p.add_argument("--methods", default="PATCH,PUT")
     p.add_argument("--total", action="store_true", help="cut-after counts all request bodies together")
+    p.add_argument("--raw", action="store_true", help="cut-after counts a connection's bytes, unparsed")
     args = p.parse_args()
     State.cuts_left = args.cuts
     server = await asyncio.start_server(lambda r, w: handle(r, w, args), "127.0.0.1", 0)
