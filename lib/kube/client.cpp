@@ -4,6 +4,7 @@
 #include "kube/client.hpp"
 
 #include <mutex>
+#include <set>
 
 #include "http/http.hpp"
 #include "kube/client_internal.hpp"
@@ -78,6 +79,7 @@ Result<json> HttpClient::list(const ResourceType& type, const std::string& ns, c
     ListOptions o = options;
     json result;
     bool gone = false;
+    std::set<std::string> tokens;  // continue tokens followed: one coming back is a loop
     while (true) {
       auto page = list_page(type, ns, o);
       if (!page) {
@@ -96,6 +98,9 @@ Result<json> HttpClient::list(const ResourceType& type, const std::string& ns, c
         for (auto& item : p["items"]) result["items"].push_back(std::move(item));
       }
       if (next.empty()) break;
+      if (!tokens.insert(next).second)
+        return Error(ErrorCode::Failure, "the Kubernetes API sent the list of " + type.plural +
+                                             " in a loop (a continue token came back): not read further");
       o.continue_token = next;
     }
     if (gone) {

@@ -201,6 +201,9 @@ Result<std::vector<std::string>> Client::list_tags(const Reference& repo) {
     if (!seen_urls.insert(url).second)
       return Error(ErrorCode::Failure, "registry " + repo.registry + " sent the same page of tags of " + repo.name() +
                                            " twice (a Link loop)");
+    if (seen_urls.size() > kMaxTagPages)
+      return Error(ErrorCode::Failure, "registry " + repo.registry + " sent more than " + std::to_string(kMaxTagPages) +
+                                           " pages of tags of " + repo.name() + ": not read further");
     http::Request req;
     req.url = url;
     WB_ASSIGN_OR_RETURN(http::Response r, call(repo, std::move(req), {repo_scope(repo, "pull")}));

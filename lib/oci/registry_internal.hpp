@@ -29,6 +29,8 @@ constexpr auto kDefaultTokenLifetime = std::chrono::seconds(60);
 // The largest manifest read (the distribution spec's recommended limit) and token answer.
 constexpr size_t kMaxManifestBytes = size_t{4} << 20;
 constexpr size_t kMaxTokenBytes = size_t{1} << 20;
+// The most pages of a tag list followed (Link after Link): 100,000 tags at the default page size.
+constexpr size_t kMaxTagPages = 1000;
 
 // True when `e` is the transport refusing to read an answer past Request::max_body.
 bool is_too_large(const Error& e);

@@ -18,7 +18,7 @@ Endpoints (all ports):
   /redirect/<n>               302 chains down to /redirect/0 (200)
   /endless/<code>             that status, and a body that never ends (?type= its Content-Type)
   /endless-headers            200, then header lines that never end (?one_line: one line that never ends)
-  /v2/, /v2/<repo>/manifests/<ref>  a minimal registry: see registry_ping and registry_manifest
+  /v2/, /v2/<repo>/manifests/<ref>, /v2/<repo>/tags/list  a minimal registry: see registry_*
   /ws/echo                    websocket echo; chooses v5.channel.k8s.io when offered, else the first offer
   /ws/headers                 websocket that sends the request headers as one JSON text message
   /ws/fragmented              sends "Hel" + ping + "lo " + "world" as fragments; then "pong:<data>" once pong arrives
@@ -230,6 +230,13 @@ async def registry_manifest(request):
                         text='{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}')
 
 
+async def registry_tags(request):
+    """Tag lists: `endless` links to a next page for ever, each page a new URL."""
+    page = int(request.query.get("last", "0"))
+    link = '</v2/%s/tags/list?n=1&last=%d>; rel="next"' % (request.match_info["repo"], page + 1)
+    return web.json_response({"name": request.match_info["repo"], "tags": ["t%d" % page]}, headers={"Link": link})
+
+
 async def redirect(request):
     n = int(request.match_info["n"])
     if n == 0:
@@ -324,6 +331,7 @@ def make_app():
     r.add_get("/endless-headers", endless_headers)
     r.add_get("/v2/", registry_ping)
     r.add_get("/v2/{repo}/manifests/{ref}", registry_manifest)
+    r.add_get("/v2/{repo}/tags/list", registry_tags)
     r.add_get("/ws/echo", ws_echo)
     r.add_get("/ws/headers", ws_headers)
     r.add_get("/ws/fragmented", ws_fragmented)

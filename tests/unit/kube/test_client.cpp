@@ -319,6 +319,22 @@ TEST_CASE("list restarts once when a continue token expired (410)", "[client]") 
   fake->verify();
 }
 
+TEST_CASE("a list whose continue tokens come back is a loop, not followed for ever", "[client][limits]") {
+  auto fake = std::make_shared<FakeTransport>();
+  const std::string item = R"(,"items":[{"metadata":{"name":"a"}}]})";
+  fake->on("GET", "/api/v1/configmaps?limit=1", 200, R"({"metadata":{"continue":"x"})" + item);
+  fake->on("GET", "/api/v1/configmaps?limit=1&continue=x", 200, R"({"metadata":{"continue":"y"})" + item);
+  fake->on("GET", "/api/v1/configmaps?limit=1&continue=y", 200, R"({"metadata":{"continue":"x"})" + item);
+  auto client = make_client(config_with(), fake);
+  ListOptions o;
+  o.limit = 1;
+  auto r = client->list(types::ConfigMap, "", o);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message ==
+        "the Kubernetes API sent the list of configmaps in a loop (a continue token came back): not read further");
+  fake->verify();
+}
+
 TEST_CASE("mutating calls: create, update, merge_patch, apply, remove, dry run", "[client]") {
   auto fake = std::make_shared<FakeTransport>();
   json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "c"}, {"namespace", "ns"}}}};

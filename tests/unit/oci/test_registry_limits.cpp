@@ -85,3 +85,11 @@ TEST_CASE("a registry answering 503 with a Retry-After of an hour is asked again
   REQUIRE(times.size() == 3);
   for (size_t i = 1; i < times.size(); ++i) CHECK(times[i] - times[i - 1] >= 0.29);
 }
+
+TEST_CASE("a tag list that links to a next page for ever stops after 1000 pages", "[registry][limits]") {
+  auto reg = make_registry_client(options());
+  auto tags = reg->list_tags(parse_reference(registry() + "/endless").value());
+  REQUIRE_FALSE(tags);
+  CHECK(tags.error().message == "registry " + registry() + " sent more than 1000 pages of tags of " + registry() +
+                                    "/endless: not read further");
+}
