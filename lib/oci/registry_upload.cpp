@@ -277,6 +277,9 @@ class ChunkedUpload {
     req.url = url_;
     req.headers.add("Content-Type", kOctetStream);
     req.idempotent = false;  // retried here, with the registry's view of the upload
+    // libcurl repeats a request whose kept-alive connection died, which needs the body from its
+    // start: a stream gets a connection of its own, and a cut is ours to handle.
+    req.fresh_connection = true;
     req.body_reader = [&](char* buf, size_t size) -> Result<size_t> {
       size = std::min(size, chunk_size_ - sent);
       size_t n = 0;

@@ -6,8 +6,9 @@
 Forwards every connection to the target. For requests whose method is listed, once `cut-after`
 bytes of the request body have been forwarded, the proxy drops both sides of the connection
 (at most `cuts` times in all; -1 = always). Requests are followed on keep-alive connections by
-their Content-Length. Prints `READY <port>` and serves until stdin closes. Each cut is logged on
-stderr as `CUT <method> <path> after <n> bytes`.
+their Content-Length, or their chunks (Transfer-Encoding: chunked, as streamed uploads are sent;
+the bytes counted are the chunks' data). Prints `READY <port>` and serves until stdin closes. Each
+cut is logged on stderr as `CUT <method> <path> after <n> bytes`.
 
 With --total, `cut-after` is an offset into all the request bodies of the listed methods together
 (a push's whole upload): the request whose body crosses it is cut there, and once it is passed a
@@ -35,6 +36,13 @@ def cut_offset(method, length, methods, args):
     if length == 0:
         return 0 if State.total >= args.cut_after else None
     return max(0, args.cut_after - State.total) if State.total + length > args.cut_after else None
+
+
+def chunked_cut_offset(method, methods, args):
+    """Where in this chunked request's body (of unknown length) to cut it, or None."""
+    if method not in methods or State.cuts_left == 0:
+        return None
+    return max(0, args.cut_after - State.total) if args.total else args.cut_after
 
 
 def note_cut(method, path, at):
@@ -75,6 +83,56 @@ async def pump_raw(client_reader, client_writer, up_writer, args):
         sent += len(data)
 
 
+async def read_more(reader, buf):
+    data = await reader.read(65536)
+    if not data:
+        raise ConnectionError("the client went away")
+    return buf + data
+
+
+async def forward_chunked(reader, client_writer, up_writer, buf, method, path, cut, counted):
+    """Forwards one chunked body, cutting it after `cut` bytes of data (None: never); returns the
+    bytes read past it, or None once the connection was cut."""
+    sent = 0
+    while True:
+        while b"\r\n" not in buf:
+            buf = await read_more(reader, buf)
+        line, buf = buf.split(b"\r\n", 1)
+        up_writer.write(line + b"\r\n")
+        size = int(line.split(b";")[0].strip(), 16)
+        if size == 0:  # trailer lines, then an empty one
+            while True:
+                while b"\r\n" not in buf:
+                    buf = await read_more(reader, buf)
+                trailer, buf = buf.split(b"\r\n", 1)
+                up_writer.write(trailer + b"\r\n")
+                if not trailer:
+                    await up_writer.drain()
+                    return buf
+        left = size + 2  # the data and its CRLF
+        while left > 0:
+            if not buf:
+                buf = await read_more(reader, buf)
+            take = min(len(buf), left)
+            data = min(take, max(0, left - 2))
+            if cut is not None and sent + data >= cut:
+                up_writer.write(buf[:cut - sent])
+                await up_writer.drain()
+                if counted:
+                    State.total += cut - sent
+                note_cut(method, path, cut)
+                up_writer.transport.abort()
+                client_writer.transport.abort()
+                return None
+            up_writer.write(buf[:take])
+            buf = buf[take:]
+            left -= take
+            sent += data
+            if counted:
+                State.total += data
+        await up_writer.drain()
+
+
 async def handle(client_reader, client_writer, args):
     host, port = args.target.rsplit(":", 1)
     try:
@@ -110,10 +168,20 @@ async def handle(client_reader, client_writer, args):
             lines = head.decode("latin-1").split("\r\n")
             method, path = lines[0].split(" ")[0], lines[0].split(" ")[1]
             length = 0
+            chunked = False
             for line in lines[1:]:
                 name, _, value = line.partition(":")
                 if name.strip().lower() == "content-length":
                     length = int(value.strip())
+                if name.strip().lower() == "transfer-encoding" and "chunked" in value.lower():
+                    chunked = True
+            if chunked:
+                up_writer.write(head + b"\r\n\r\n")
+                buf = await forward_chunked(client_reader, client_writer, up_writer, buf, method, path,
+                                            chunked_cut_offset(method, methods, args), method in methods)
+                if buf is None:
+                    return
+                continue
             cut = cut_offset(method, length, methods, args)
             if cut is not None and length == 0:
                 note_cut(method, path, 0)

@@ -39,6 +39,7 @@ class FakeRegistry : public oci::Registry {
   std::optional<util::Error> check_push_error;  // what check_push answers
   // Counters and records.
   int blob_puts = 0;
+  std::vector<std::string> blobs_read;  // digests get_blob was asked for
   int mounts = 0;
   int manifest_puts = 0;
   std::vector<std::string> deleted;  // "registry/repository@digest"
@@ -67,6 +68,7 @@ class FakeRegistry : public oci::Registry {
     std::string bytes;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      blobs_read.push_back(digest);
       auto& blobs = repos[repo.repository].blobs;
       auto b = blobs.find(digest);
       if (b == blobs.end()) return Error(ErrorCode::NotFound, "blob " + digest + " not found", "", 404);

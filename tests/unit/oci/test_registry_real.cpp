@@ -293,6 +293,21 @@ TEST_CASE("real registry: pushes survive connections cut mid-body", "[registry]"
     auto raw = skopeo({"inspect", "--raw", "--tls-verify=false", "docker://" + server.host() + "/cut/app:1"});
     CHECK(raw.status == 0);
   }
+  SECTION("a streamed PATCH cut after 3 MB goes on where the registry stands") {
+    PythonServer proxy("cutproxy.py", {"--target", server.host(), "--cut-after", std::to_string(3 << 20)});
+    o.stream_uploads = true;
+    auto client = make_registry_client(o);
+    const Reference ref = R(proxy.host() + "/cut/stream:1");
+    const std::string data = random_bytes(12 << 20, 34);
+    auto pushed = push_image(*client, ref, {data});
+    INFO(proxy.log());
+    INFO((pushed.ok() ? "" : pushed.error().message));
+    REQUIRE(pushed.ok());
+    CHECK_THAT(proxy.log(), Catch::Contains("CUT PATCH"));
+    CHECK(blob_digest_by_get(*client, ref, digest_of(data)) == digest_of(data));
+    auto raw = skopeo({"inspect", "--raw", "--tls-verify=false", "docker://" + server.host() + "/cut/stream:1"});
+    CHECK(raw.status == 0);
+  }
   SECTION("a monolithic PUT cut after 100 kB") {
     PythonServer proxy("cutproxy.py", {"--target", server.host(), "--cut-after", "100000", "--methods", "PUT"});
     auto client = make_registry_client(o);
