@@ -26,7 +26,6 @@ import sys
 import tarfile
 import tempfile
 import time
-import unittest
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
@@ -517,6 +516,51 @@ class CpFiles(WbTestCase):
         finally:
             cluster.request("POST", "/fake/v1/settings", {"execV5": 1})
 
+    # ------------------------------------------------------------ uploads over what is there
+    def check_upload_over_existing(self):
+        """A directory uploaded onto one that exists merges into it as tar would (files replaced,
+        others kept); a file replaces a file and a symlink (not what it points to); no staging
+        folder is left."""
+        self.pod_write("/app/data/old.txt", b"old\n")
+        self.pod_write("/app/data/keep.txt", b"kept\n")
+        self.pod_write("/app/data/sub/deep.txt", b"deep\n")
+        self.pod_write("/app/target.txt", b"pointed at\n")
+        self.pod_sh('ln -s target.txt /app/link.txt')
+        base = os.path.join(self.local, "data")
+        os.makedirs(os.path.join(base, "sub"))
+        for rel, data in (("old.txt", b"new\n"), ("new.txt", b"fresh\n"), ("sub/more.txt", b"more\n")):
+            with open(os.path.join(base, rel), "wb") as f:
+                f.write(data)
+        os.chmod(os.path.join(base, "old.txt"), 0o600)
+        os.utime(os.path.join(base, "old.txt"), (1610000000, 1610000000))
+        r = self.run_wb("cp-files", "-r", base, self.app + ":/app")
+        self.assertExit(r, 0)
+        for path, data in (("old.txt", b"new\n"), ("keep.txt", b"kept\n"), ("new.txt", b"fresh\n"),
+                           ("sub/deep.txt", b"deep\n"), ("sub/more.txt", b"more\n")):
+            self.assertEqual(self.pod_read("/app/data/" + path), data, path)
+        self.assertEqual(self.pod_stat("/app/data/old.txt"), (0o600, 1610000000))
+        one = os.path.join(self.local, "one.txt")
+        with open(one, "wb") as f:
+            f.write(b"one\n")
+        r = self.run_wb("cp-files", one, self.app + ":/app/data/keep.txt")
+        self.assertExit(r, 0)
+        self.assertEqual(self.pod_read("/app/data/keep.txt"), b"one\n")
+        r = self.run_wb("cp-files", one, self.app + ":/app/link.txt")
+        self.assertExit(r, 0)
+        self.assertEqual(self.pod_read("/app/link.txt"), b"one\n")
+        self.assertEqual(self.pod_read("/app/target.txt"), b"pointed at\n")
+        for d in ("/app", "/app/data", "/app/data/sub"):
+            self.assertEqual([n for n in self.pod_listdir(d) if "wb-upload" in n], [], d)
+
+    def test_upload_over_existing_files(self):
+        self.check_upload_over_existing()
+
+    def test_busybox_upload_over_existing_files(self):
+        if not cluster.real and not os.path.exists("/usr/bin/busybox"):
+            self.skipTest("busybox-static is not installed")
+        self.use_busybox()
+        self.check_upload_over_existing()
+
     # ------------------------------------------------------------ v4 exec protocol
     def test_upload_and_download_over_v4(self):
         # An API server before 1.30 offers v4.channel.k8s.io at most: no stdin close signal, so
@@ -688,11 +732,8 @@ class CpFiles(WbTestCase):
             f.write(text)
         return path, stop
 
-    # An open bug (lib/workbench/app/files_upload.cpp): `tar xf - -C DIR` extracts straight under the
-    # final names, so an upload cut mid-file leaves the part that arrived as big.bin. When it is
-    # fixed (extract beside, then rename), this test passes and unittest reports the unexpected
-    # success: drop the decorator then.
-    @unittest.expectedFailure
+    # tar extracts into a staging folder beside the destination (/app/.wb-upload-*), and only a whole
+    # archive is moved under its final name; a cut one is removed.
     def test_upload_cut_mid_file_leaves_no_partial_file_under_its_name(self):
         cluster.skip_unless_fake(self, "a proxy cutting the fake API server's 127.0.0.1 port")
         data = os.urandom(6 * 1024 * 1024)
@@ -709,7 +750,7 @@ class CpFiles(WbTestCase):
         else:
             self.assertOneLineError(r, r.code, "")
             self.assertFalse(os.path.exists(target), "a partial file under the final name after: " + r.err)
-        self.assertEqual([n for n in os.listdir(self.in_pod("/app")) if "wb-part" in n], [])
+        self.assertEqual([n for n in os.listdir(self.in_pod("/app")) if "wb-part" in n or "wb-upload" in n], [])
 
     # ------------------------------------------------------------ kubectl cp, same files
     def test_kubectl_cp_same_files(self):

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <random>
 
 #include "util/archive.hpp"
 #include "util/fd.hpp"
@@ -40,6 +41,7 @@ struct Upload {
   CopyResult* result = nullptr;
   CopyProgress progress;
   const CopyOptions* options = nullptr;
+  std::string prefix;  // put before every name in the archive (the staging folder)
 
   Status flush() {
     if (buffer.empty()) return {};
@@ -84,7 +86,7 @@ Status add_path(struct archive* a, Upload& u, const fs::path& path, const std::s
   }
   util::ArchiveEntry entry = util::new_archive_entry();
   struct archive_entry* e = entry.get();
-  archive_entry_set_pathname(e, name.c_str());
+  archive_entry_set_pathname(e, (u.prefix + name).c_str());
   archive_entry_set_perm(e, st.st_mode & 07777);
   archive_entry_set_mtime(e, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
   archive_entry_set_uid(e, 0);
@@ -248,11 +250,13 @@ Result<std::pair<std::string, std::string>> remote_destination(k::Client& client
   return split_remote(remote);
 }
 
-// Writes the local path as a tar stream to the session's stdin, counting into `res`.
-Status send_tar(k::ExecSession& session, const CopyOptions& o, const LocalSource& src, const std::string& name,
-                CopyResult& res) {
+// Writes the local path as a tar stream to the session's stdin, named `prefix` + `name`,
+// counting into `res`.
+Status send_tar(k::ExecSession& session, const CopyOptions& o, const LocalSource& src, const std::string& prefix,
+                const std::string& name, CopyResult& res) {
   Upload u;
   u.session = &session;
+  u.prefix = prefix;
   u.result = &res;
   u.options = &o;
   if (S_ISREG(src.st.st_mode)) u.progress.total = local_size(o.local);
@@ -268,6 +272,57 @@ Status send_tar(k::ExecSession& session, const CopyOptions& o, const LocalSource
   if (sent && archive_write_close(a) != ARCHIVE_OK) sent = archive_failed(a, u, o.local.string());
   if (sent) sent = u.flush();
   return sent;
+}
+
+// A folder beside the destination for tar to extract into: nothing lands under its final name
+// before the whole archive has arrived.
+std::string staging_name() {
+  std::random_device rd;
+  return fmt::format(".wb-upload-{:08x}{:08x}", rd(), rd());
+}
+
+// Removes what a failed upload left in the replica (best effort: the connection may be gone).
+void remove_remote(k::Client& client, const std::string& ns, const Target& t, const std::string& path) {
+  (void)run_capture(client, ns, t.name, t.container, {"rm", "-rf", "--", path});
+}
+
+// sh -c SCRIPT sh STAGE DIR NAME: moves STAGE/NAME to DIR/NAME with one rename (`mv -f`), merging
+// a directory into one already there entry by entry as tar would (its mtime copied over), then
+// removes STAGE. A symlink at the destination is replaced, not followed.
+constexpr const char* kPutInPlace = R"(m() {
+  if [ -d "$1" ] && [ ! -L "$1" ] && [ -d "$2" ] && [ ! -L "$2" ]; then
+    for c in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+      if [ -e "$c" ] || [ -L "$c" ]; then m "$c" "$2/${c##*/}" || return 1; fi
+    done
+    touch -r "$1" "$2" 2>/dev/null
+    return 0
+  fi
+  if [ -L "$2" ]; then rm -f "$2" || return 1; fi
+  if [ -d "$2" ]; then echo "cannot overwrite directory '$2' with a file" >&2; return 1; fi
+  mv -f "$1" "$2"
+}
+m "$1/$3" "$2/$3"; s=$?; rm -rf "$1"; exit $s)";
+
+// Puts an upload extracted into `stage` in place as `dir`/`name`; the stage is removed either way.
+Status put_in_place(k::Client& client, const std::string& ns, const Target& t, const std::string& stage,
+                    const std::string& dir, const std::string& name) {
+  const std::string final_path = (dir == "/" ? "/" : dir + "/") + name;
+  auto discard = [&] { remove_remote(client, ns, t, stage); };
+  auto moved = run_capture(client, ns, t.name, t.container, {"sh", "-c", kPutInPlace, "sh", stage, dir, name});
+  if (moved && no_such_command(moved->result)) {
+    // No shell: a single rename, which is all a new name needs.
+    moved = run_capture(client, ns, t.name, t.container, {"mv", "-f", "--", stage + "/" + name, final_path});
+    discard();
+  }
+  if (!moved) {
+    discard();
+    return std::move(moved).error();
+  }
+  if (!moved->result.failure_message.empty() || moved->result.exit_code != 0) {
+    discard();
+    return exec_error("mv", t, *moved);
+  }
+  return {};
 }
 
 // The replica has no tar: a single file still goes with dd, which stops at the end of stdin, and
@@ -302,6 +357,10 @@ Result<CopyResult> copy_to_app(k::Client& client, const std::string& ns, const C
   res.replica = t.replica;
   res.method = "tar";
   res.written = (dir == "/" ? "/" : dir + "/") + name;
+  // tar makes the staging folder from the entries' names (STAGE/NAME...), and put_in_place moves
+  // NAME out of it once tar has read the whole archive.
+  const std::string stage_name = staging_name();
+  const std::string stage = (dir == "/" ? "/" : dir + "/") + stage_name;
   Captured c;
   k::ExecOptions eo;
   eo.container = t.container;
@@ -313,17 +372,27 @@ Result<CopyResult> copy_to_app(k::Client& client, const std::string& ns, const C
   };
   auto session = client.exec(ns, t.name, eo, collect, collect);
   if (!session) return std::move(session).error();
-  const Status sent = send_tar(**session, o, src, name, res);
+  const Status sent = send_tar(**session, o, src, stage_name + "/", name, res);
   // v5 closes stdin; on v4 tar stops at the archive's end marker.
   if (sent) (void)(*session)->close_stdin();
   auto r = (*session)->wait();
-  if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
   if (r) c.result = *r;
-  if (r && no_such_command(c.result))
+  std::optional<Error> failed;
+  if (util::interrupted())
+    failed = Error(ErrorCode::Interrupted, "interrupted");
+  else if (r && no_such_command(c.result))
     return upload_without_tar(client, ns, t, o, src, dir, name, (*session)->protocol(), res);
-  if (r && (!c.result.failure_message.empty() || c.result.exit_code != 0)) return exec_error("tar", t, c);
-  if (!sent) return sent.error();
-  if (!r) return std::move(r).error();
+  else if (r && (!c.result.failure_message.empty() || c.result.exit_code != 0))
+    failed = exec_error("tar", t, c);
+  else if (!sent)
+    failed = sent.error();
+  else if (!r)
+    failed = std::move(r).error();
+  if (failed) {
+    remove_remote(client, ns, t, stage);
+    return *failed;
+  }
+  WB_TRY(put_in_place(client, ns, t, stage, dir, name));
   return res;
 }
 
