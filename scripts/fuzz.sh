@@ -6,10 +6,12 @@
 # What crashed is kept in build/fuzz/crashes/<name>/; a new regression input goes into
 # tests/fuzz/corpus/<name>/ as crash-<what>.
 #
-#   scripts/fuzz.sh [SECONDS] [--install] [--jobs N] [--no-build] [--seed N] [NAME...]
+#   scripts/fuzz.sh [SECONDS] [--install] [--jobs N] [--no-build] [--build-dir DIR] [--seed N] [NAME...]
 #     --install   install clang-16 and libFuzzer first (scripts/install-deps.sh --with-fuzz)
 #     --jobs N    run N targets at once (default 1; a machine has 2 cores)
 #     --no-build  use what build/fuzz has
+#     --build-dir DIR  the build tree holding tests/fuzz/fuzz_* (default build/fuzz; CI uses
+#                 build/sanitize, where the whole suite and the fuzz targets are one build)
 #     --keep-going  go on after a crash (libFuzzer's fork mode), to find more than the first bug
 #     --seed N    libFuzzer's random seed (default: a new one each run). CI passes a fixed seed: its
 #                 few seconds then explore the same inputs on every run, so a red fuzz stage means
@@ -21,23 +23,23 @@
 #     NAME...     only these targets (e.g. yaml tar_extract); default: all
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=60 install=0 jobs=1 build=1 keep_going=0 skip_open=0 seed=0 only=()
+seconds=60 install=0 jobs=1 build=1 keep_going=0 skip_open=0 seed=0 only=() out=build/fuzz
 while (($#)); do
   case "$1" in
     --install) install=1 ;;
     --jobs) jobs="$2"; shift ;;
     --no-build) build=0 ;;
+    --build-dir) out="$2"; shift ;;
     --keep-going) keep_going=1 ;;
     --skip-open) skip_open=1 ;;
     --seed) seed="$2"; shift ;;
     [0-9]*) seconds="$1" ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) only+=("$1") ;;
   esac
   shift
 done
 if ((install)); then scripts/install-deps.sh --with-fuzz; fi
-out=build/fuzz
 if ((build)); then
   start=$SECONDS
   cmake --preset fuzz >/dev/null
