@@ -9,8 +9,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <random>
+#include <thread>
 
 #include "util/archive.hpp"
 #include "util/fd.hpp"
@@ -41,7 +43,6 @@ struct Upload {
   CopyResult* result = nullptr;
   CopyProgress progress;
   const CopyOptions* options = nullptr;
-  std::string prefix;  // put before every name in the archive (the staging folder)
 
   Status flush() {
     if (buffer.empty()) return {};
@@ -86,7 +87,7 @@ Status add_path(struct archive* a, Upload& u, const fs::path& path, const std::s
   }
   util::ArchiveEntry entry = util::new_archive_entry();
   struct archive_entry* e = entry.get();
-  archive_entry_set_pathname(e, (u.prefix + name).c_str());
+  archive_entry_set_pathname(e, name.c_str());
   archive_entry_set_perm(e, st.st_mode & 07777);
   archive_entry_set_mtime(e, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
   archive_entry_set_uid(e, 0);
@@ -250,13 +251,11 @@ Result<std::pair<std::string, std::string>> remote_destination(k::Client& client
   return split_remote(remote);
 }
 
-// Writes the local path as a tar stream to the session's stdin, named `prefix` + `name`,
-// counting into `res`.
-Status send_tar(k::ExecSession& session, const CopyOptions& o, const LocalSource& src, const std::string& prefix,
-                const std::string& name, CopyResult& res) {
+// Writes the local path as a tar stream to the session's stdin, counting into `res`.
+Status send_tar(k::ExecSession& session, const CopyOptions& o, const LocalSource& src, const std::string& name,
+                CopyResult& res) {
   Upload u;
   u.session = &session;
-  u.prefix = prefix;
   u.result = &res;
   u.options = &o;
   if (S_ISREG(src.st.st_mode)) u.progress.total = local_size(o.local);
@@ -282,8 +281,13 @@ std::string staging_name() {
 }
 
 // Removes what a failed upload left in the replica (best effort: the connection may be gone).
+// Once more after a moment if it failed: a tar still writing can fill a folder as rm empties it.
 void remove_remote(k::Client& client, const std::string& ns, const Target& t, const std::string& path) {
-  (void)run_capture(client, ns, t.name, t.container, {"rm", "-rf", "--", path});
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto rm = run_capture(client, ns, t.name, t.container, {"rm", "-rf", "--", path});
+    if (!rm || (rm->result.failure_message.empty() && rm->result.exit_code == 0)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 
 // sh -c SCRIPT sh STAGE DIR NAME: moves STAGE/NAME to DIR/NAME with one rename (`mv -f`), merging
@@ -357,22 +361,29 @@ Result<CopyResult> copy_to_app(k::Client& client, const std::string& ns, const C
   res.replica = t.replica;
   res.method = "tar";
   res.written = (dir == "/" ? "/" : dir + "/") + name;
-  // tar makes the staging folder from the entries' names (STAGE/NAME...), and put_in_place moves
-  // NAME out of it once tar has read the whole archive.
-  const std::string stage_name = staging_name();
-  const std::string stage = (dir == "/" ? "/" : dir + "/") + stage_name;
+  // tar extracts into a staging folder (put_in_place moves NAME out of it once tar has read the
+  // whole archive). Made here, not by tar from the entries' names: after a cut, removing it stops
+  // a tar that is still writing, which cannot make files in a removed folder.
+  const std::string stage = (dir == "/" ? "/" : dir + "/") + staging_name();
+  WB_ASSIGN_OR_RETURN(auto made, run_capture(client, ns, t.name, t.container, {"mkdir", "-m", "700", "--", stage}));
+  // (No mkdir: tar is asked anyway, so that an image with neither gets the no-tar answer.)
+  if (!no_such_command(made.result) && (!made.result.failure_message.empty() || made.result.exit_code != 0))
+    return exec_error("mkdir", t, made);
   Captured c;
   k::ExecOptions eo;
   eo.container = t.container;
   eo.stdin = true;
-  eo.command = {"tar", "xf", "-", "-C", dir};
+  eo.command = {"tar", "xf", "-", "-C", stage};
   auto collect = [&](std::string_view d) {
     if (c.err.size() < kKeepStderr) c.err.append(d);
     return true;
   };
   auto session = client.exec(ns, t.name, eo, collect, collect);
-  if (!session) return std::move(session).error();
-  const Status sent = send_tar(**session, o, src, stage_name + "/", name, res);
+  if (!session) {
+    remove_remote(client, ns, t, stage);
+    return std::move(session).error();
+  }
+  const Status sent = send_tar(**session, o, src, name, res);
   // v5 closes stdin; on v4 tar stops at the archive's end marker.
   if (sent) (void)(*session)->close_stdin();
   auto r = (*session)->wait();
@@ -380,9 +391,10 @@ Result<CopyResult> copy_to_app(k::Client& client, const std::string& ns, const C
   std::optional<Error> failed;
   if (util::interrupted())
     failed = Error(ErrorCode::Interrupted, "interrupted");
-  else if (r && no_such_command(c.result))
+  else if (r && no_such_command(c.result)) {
+    remove_remote(client, ns, t, stage);
     return upload_without_tar(client, ns, t, o, src, dir, name, (*session)->protocol(), res);
-  else if (r && (!c.result.failure_message.empty() || c.result.exit_code != 0))
+  } else if (r && (!c.result.failure_message.empty() || c.result.exit_code != 0))
     failed = exec_error("tar", t, c);
   else if (!sent)
     failed = sent.error();
