@@ -13,10 +13,10 @@
 #     --build-dir DIR  the build tree holding tests/fuzz/fuzz_* (default build/fuzz; CI uses
 #                 build/sanitize, where the whole suite and the fuzz targets are one build)
 #     --keep-going  go on after a crash (libFuzzer's fork mode), to find more than the first bug
-#     --seed N    libFuzzer's random seed (default: a new one each run). CI passes a fixed seed: its
-#                 few seconds then explore the same inputs on every run, so a red fuzz stage means
-#                 a change broke a parser, not that the dice found an old bug; longer runs with
-#                 new seeds are the campaigns that look for new bugs
+#     --seed N    libFuzzer's random seed (default: a new one each run). CI passes a fixed seed so
+#                 its few seconds start down the same mutations each run (not byte for byte: seeds
+#                 of equal size run in the order the directory lists them); any crash it finds is
+#                 a bug, fixed and kept in the corpus. Long runs with new seeds are the campaigns
 #     --skip-open   leave out targets with a bug found and not fixed yet (tests/fuzz/open/<name>/
 #                   holds its input): they would find it again at once (CI uses this; ctest runs
 #                   those inputs and fails when one stops crashing)
