@@ -186,6 +186,9 @@ class WebSocket {
   virtual Result<WsMessage> receive(std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) = 0;
   // Sends a close frame (if not sent yet) and waits briefly for the peer's.
   virtual Status close(uint16_t code = 1000, std::string_view reason = {}) = 0;
+  // From now on a send that has to wait for room (the peer stopped reading) gives up with
+  // Unavailable, also one waiting already; sends that need no wait still go out. Any thread.
+  virtual void stop_waiting_to_send() {}
 };
 
 class Transport {

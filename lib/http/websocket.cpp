@@ -114,6 +114,8 @@ class CurlWebSocket final : public WebSocket {
     }
   }
 
+  void stop_waiting_to_send() override { no_send_wait_ = true; }
+
   Status close(uint16_t code, std::string_view reason) override {
     if (!ws::valid_close_code(code))
       return Error(ErrorCode::Usage, "invalid websocket close code " + std::to_string(code));
@@ -330,6 +332,9 @@ class CurlWebSocket final : public WebSocket {
   Status wait_socket(short events, Deadline deadline) const {
     while (true) {
       if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
+      if (events == POLLOUT && no_send_wait_)
+        return with_failure(Error(ErrorCode::Unavailable, target_.origin + " stopped reading the websocket connection"),
+                            Kind::Broken, target_);
       auto slice = std::chrono::milliseconds(100);
       if (deadline) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
@@ -359,6 +364,7 @@ class CurlWebSocket final : public WebSocket {
   std::timed_mutex recv_mu_;  // one receiver at a time
   std::atomic<bool> close_sent_{false};
   std::atomic<bool> close_received_{false};
+  std::atomic<bool> no_send_wait_{false};
 };
 
 int on_connect_progress(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) { return util::interrupted() ? 1 : 0; }

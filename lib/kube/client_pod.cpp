@@ -15,7 +15,9 @@ class WsExecSession : public ExecSession {
   WsExecSession(std::unique_ptr<http::WebSocket> ws, StreamSink out, StreamSink err)
       : ws_(std::move(ws)), out_(std::move(out)), err_(std::move(err)), protocol_(ws_->subprotocol()) {}
   ~WsExecSession() override {
-    if (!closed_) (void)ws_->close();
+    if (closed_) return;
+    ws_->stop_waiting_to_send();
+    (void)ws_->close();
   }
 
   const std::string& protocol() const override { return protocol_; }
@@ -48,6 +50,7 @@ class WsExecSession : public ExecSession {
     while (true) {
       auto msg = ws_->receive();
       if (!msg) {
+        ws_->stop_waiting_to_send();
         closed_ = true;
         if (msg.error().code == ErrorCode::Interrupted) return msg.error();
         return Error(
@@ -55,6 +58,7 @@ class WsExecSession : public ExecSession {
             "the connection to the pod closed before the command's exit status arrived: " + msg.error().message);
       }
       if (msg->kind == http::WsMessage::Kind::Close) {
+        ws_->stop_waiting_to_send();
         closed_ = true;
         return Error(ErrorCode::Unavailable,
                      "the connection to the pod closed before the command's exit status arrived");
@@ -66,6 +70,7 @@ class WsExecSession : public ExecSession {
         if (payload.empty()) continue;
         const StreamSink& sink = channel == 1 ? out_ : err_;
         if (sink && !sink(payload)) {
+          ws_->stop_waiting_to_send();
           (void)ws_->close();
           closed_ = true;
           return Error(ErrorCode::Interrupted, "stopped reading the command's output");
@@ -74,6 +79,7 @@ class WsExecSession : public ExecSession {
         status_text_.append(payload);
         json st = json::parse(status_text_, nullptr, false);
         if (st.is_discarded()) continue;  // the status may come in pieces
+        ws_->stop_waiting_to_send();      // stdin the command left unread must not hold the close
         (void)ws_->close();
         closed_ = true;
         return to_result(st);

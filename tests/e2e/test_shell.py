@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -162,6 +163,21 @@ class Shell(WbTestCase):
         with tarfile.open(fileobj=io.BytesIO(p.stdout)) as tf:
             self.assertEqual(tf.extractfile("wbsh/a.bin").read(), b"hello\0world")
 
+    def test_ctrl_c_in_a_pipe_stops_wb(self):
+        proc = subprocess.Popen([WB_BIN, "--kubeconfig", cluster.kubeconfig, "-w", ns, "shell", APP, "--", "sh", "-c",
+                                 "echo started; sleep 60"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=self.env(), cwd=self.workdir)
+        try:
+            self.assertEqual(proc.stdout.readline(), b"started\n")
+            proc.send_signal(signal.SIGINT)
+            self.assertEqual(proc.wait(timeout=10), 130)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            for f in (proc.stdin, proc.stdout, proc.stderr):
+                f.close()
+
     def run_cat(self, src, dst):
         """`wb shell APP -- cat < SRC > DST`; returns (seconds, peak RSS in KiB)."""
         with open(src, "rb") as fin, open(dst, "wb") as fout:
@@ -198,7 +214,10 @@ class Shell(WbTestCase):
         self.assertEqual(sha256(back), sha256(big))
         print("\n100 MiB through `wb shell -- cat`: %.1f s, peak RSS %d MiB (1 MiB: %d MiB)"
               % (secs, rss // 1024, base // 1024), file=sys.stderr)
-        self.assertLess(rss - base, 16 * 1024)  # memory stays flat
+        # Memory stays flat; under AddressSanitizer (the asan preset sets ASAN_OPTIONS) freed memory
+        # sits in its quarantine (256 MiB), so RSS says nothing there.
+        if "ASAN_OPTIONS" not in os.environ:
+            self.assertLess(rss - base, 16 * 1024)
 
     # ------------------------------------------------------------------ a terminal
     def test_terminal_size_follows_the_window(self):
