@@ -489,6 +489,31 @@ class StreamCuts(AppLogs):
                          ["recent 1", "recent 2", "later"], err)
         self.assertIn("reconnecting", err)
 
+    def test_a_line_over_a_mebibyte_comes_in_pieces_without_loss_or_repeats(self):
+        # wb holds at most 1 MiB of a line that has not ended (a peer that never sends a newline
+        # cannot make it hold more): a longer line is passed on in pieces of 1 MiB, in order.
+        cluster.skip_unless_fake(self, "cutting a log stream in the middle of a line")
+        pod = self.pods()[1]  # kubectl, not cutting lines, reads the first: test_kubectl_logs_same_lines
+        long_line = "".join("%07d," % i for i in range(330000))  # 2.5 MiB
+        self.say(pod, "before long\n" + long_line + "\nafter long\n")
+        for extra in ([], ["-o", "json", "--tail", "3"]):  # resumed by counting lines, then by timestamps
+            # The next read breaks 1.5 MiB in: inside the long line, after its first piece was shown.
+            status, body = cluster.request("POST", "/fake/v1/namespaces/%s/pods/%s/log-cut?afterBytes=%d&count=1"
+                                           % (self.ns, pod, 3 << 19))
+            self.assertEqual(status, 200, body)
+            r = self.run_wb("logs", self.app, "--replica", pod, *extra)
+            self.assertExit(r, 0)
+            if extra:
+                messages = [json.loads(l)["message"] for l in r.out.splitlines()]
+            else:
+                messages = [l.split(" ", 1)[1] for l in r.out.splitlines()]
+            i = messages.index("before long")
+            # (The cap counts the server's timestamp, asked for with --tail: a piece is at most 1 MiB.)
+            self.assertEqual([len(m) > (1 << 20) - 40 for m in messages[i + 1:i + 4]], [True, True, False], extra)
+            self.assertEqual("".join(messages[i + 1:i + 4]), long_line, extra)
+            self.assertEqual(messages[i + 4:], ["after long"], extra)
+            self.assertEqual(r.err.count("reconnecting"), 1, r.err)
+
     def test_read_resumes_a_broken_stream_without_timestamps(self):
         pod = self.pods()[0]
         self.say(pod, "".join("line %04d of the log\n" % i for i in range(3000)))

@@ -117,7 +117,7 @@ class ReplicaLog {
         if (wait_for_kubelet(a.head)) continue;
         return;
       }
-      if (a.held) splitter_.feed(a.head, [this](std::string_view raw) { handle(raw); });
+      if (a.held) splitter_.feed(a.head, [this](std::string_view raw) { handle(raw, splitter_.continues_cut()); });
       end_of_answer(a.status);
       if (!o_.follow) {
         if (read_again(a.status)) continue;
@@ -188,9 +188,9 @@ class ReplicaLog {
         a.head.append(chunk);
         if (a.head.find('\n') == std::string::npos && a.head.size() < 1024) return !hub_.stop.stop_requested();
         a.held = false;
-        splitter_.feed(a.head, [this](std::string_view raw) { handle(raw); });
+        splitter_.feed(a.head, [this](std::string_view raw) { handle(raw, splitter_.continues_cut()); });
       } else {
-        splitter_.feed(chunk, [this](std::string_view raw) { handle(raw); });
+        splitter_.feed(chunk, [this](std::string_view raw) { handle(raw, splitter_.continues_cut()); });
       }
       flush();
       return !hub_.stop.stop_requested();
@@ -198,17 +198,39 @@ class ReplicaLog {
     return a;
   }
 
-  // One line: skipped when already passed on (or filtered out), else into the batch.
-  void handle(std::string_view raw) {
+  // One line, or a piece of one over LineSplitter::kMaxLine (`continued`: not its first): skipped
+  // when already passed on (or filtered out), else into the batch.
+  void handle(std::string_view raw, bool continued) {
     std::string_view stamp, message = raw;
-    if (stamps_) {
-      std::tie(stamp, message) = split_log_timestamp(raw);
-      if (!stamp.empty()) {
-        if (auto nanos = parse_log_time(stamp); nanos && !resume_.accept(*nanos)) return;
+    if (continued) {
+      if (skip_pieces_ > 0) {
+        --skip_pieces_;  // passed on before the break
+        return;
       }
-    } else if (lines_seen_++ < skip_) {
-      return;  // passed on before the break
+    } else {
+      bool seen = false, newest = false;  // passed on before the break; the last line that was
+      if (stamps_) {
+        std::tie(stamp, message) = split_log_timestamp(raw);
+        if (auto nanos = stamp.empty() ? std::nullopt : parse_log_time(stamp); nanos && !resume_.accept(*nanos)) {
+          seen = true;
+          newest = resume_.newest_passed(*nanos);
+        }
+      } else {
+        seen = lines_seen_ < skip_;
+        newest = lines_seen_ + 1 == skip_;
+        ++lines_seen_;
+      }
+      if (seen) {
+        // A line cut short by the break goes on after the pieces already passed on.
+        skip_pieces_ = newest && broken_pieces_ > 0 ? broken_pieces_ - 1 : SIZE_MAX;
+        if (newest) pieces_ = broken_pieces_;
+        return;
+      }
+      skip_pieces_ = 0;
+      pieces_ = 0;
+      broken_pieces_ = 0;
     }
+    ++pieces_;
     if (o_.grep && !std::regex_search(message.begin(), message.end(), *o_.grep)) return;
     warned_ = false;  // lines flow again: the next break gets its own notice
     if (used_ == batch_.size()) {
@@ -245,11 +267,15 @@ class ReplicaLog {
   void end_of_answer(const Status& st) {
     if (st) {
       // A clean end: an unterminated last line is whole as far as the server is concerned.
+      const bool continued = splitter_.continues_cut();
       std::string rest = splitter_.take_rest();
-      if (!rest.empty()) handle(rest);
+      if (!rest.empty()) handle(rest, continued);
       flush();
     } else {
-      (void)splitter_.take_rest();  // a broken stream: the line comes again on the reconnect
+      // A broken stream: the line comes again on the reconnect (of one over the cap, the pieces
+      // not passed on yet).
+      if (splitter_.continues_cut() && skip_pieces_ == 0) broken_pieces_ = pieces_;
+      (void)splitter_.take_rest();
     }
     if (!stamps_) skip_ = std::max(skip_, lines_seen_);
   }
@@ -296,6 +322,11 @@ class ReplicaLog {
   util::StopAny stop_;
   ResumePoint resume_;
   LineSplitter splitter_;
+  // Pieces of a line over LineSplitter::kMaxLine: passed on of the line being read, passed on of
+  // the line a break cut short, still to skip of the line being read (passed on before a break).
+  size_t pieces_ = 0;
+  size_t broken_pieces_ = 0;
+  size_t skip_pieces_ = 0;
   // Reused across batches: no allocation per line once the strings have grown.
   std::vector<LogLine> batch_;
   size_t used_ = 0;

@@ -69,40 +69,65 @@ std::string pick_container(const kube::json& pod, const std::string& app, const 
 // ---------------------------------------------------------------- pieces (exposed for tests)
 
 // Cuts a byte stream into whole lines; a line split across chunks is kept until its end arrives.
+// A line longer than kMaxLine bytes is passed on in pieces of kMaxLine (the last one ending at
+// the newline), so a peer that never sends a newline cannot make it hold more than that.
 class LineSplitter {
  public:
-  // Calls emit(line) (without '\n', a trailing '\r' removed) for each complete line in `chunk`.
+  // 1 MiB: far above any real log line (containerd splits lines at 16 KiB and the kubelet joins
+  // them again; a long JSON log line or stack trace is tens of KiB), small per replica stream.
+  static constexpr size_t kMaxLine = 1 << 20;
+
+  // Calls emit(line) (without '\n', a trailing '\r' removed) for each complete line in `chunk`,
+  // and emit(piece) for each kMaxLine bytes of a longer line (nothing removed).
   template <class F>
   void feed(std::string_view chunk, F&& emit) {
     size_t start = 0;
-    while (true) {
-      size_t nl = chunk.find('\n', start);
-      if (nl == std::string_view::npos) break;
-      std::string_view piece = chunk.substr(start, nl - start);
-      if (partial_.empty()) {
-        emit(strip_cr(piece));
+    while (start < chunk.size()) {
+      const size_t nl = chunk.find('\n', start);
+      const size_t room = kMaxLine - partial_.size();
+      size_t len = (nl == std::string_view::npos ? chunk.size() : nl) - start;
+      if (nl != std::string_view::npos && len > 0 && chunk[nl - 1] == '\r') --len;  // "\r\n" ends it
+      if (len > room) {
+        take(chunk.substr(start, room), false, emit);
+        start += room;
+      } else if (nl != std::string_view::npos) {
+        take(chunk.substr(start, nl - start), true, emit);
+        start = nl + 1;
       } else {
-        partial_.append(piece);
-        std::string line = std::move(partial_);
-        partial_.clear();
-        emit(strip_cr(line));
+        partial_.append(chunk.substr(start));
+        break;
       }
-      start = nl + 1;
     }
-    partial_.append(chunk.substr(start));
   }
+  // Whether the line being passed on continues one cut at kMaxLine (call from emit).
+  bool continues_cut() const { return continues_; }
   // The unterminated rest (a stream that ended without '\n'); clears it.
   std::string take_rest() {
     std::string r = std::move(partial_);
     partial_.clear();
+    continues_ = false;
     return r;
   }
 
  private:
+  // Passes on what is held plus `piece`: a whole line (`ended`), or a cut one.
+  template <class F>
+  void take(std::string_view piece, bool ended, F& emit) {
+    if (partial_.empty()) {
+      emit(ended ? strip_cr(piece) : piece);
+    } else {
+      partial_.append(piece);
+      std::string line = std::move(partial_);
+      partial_.clear();
+      emit(ended ? strip_cr(line) : std::string_view(line));
+    }
+    continues_ = !ended;
+  }
   static std::string_view strip_cr(std::string_view s) {
     return !s.empty() && s.back() == '\r' ? s.substr(0, s.size() - 1) : s;
   }
   std::string partial_;
+  bool continues_ = false;  // the last piece passed on was cut at kMaxLine
 };
 
 // A server timestamp as nanoseconds since the epoch ("2024-05-01T10:00:00.123456789Z");
@@ -131,6 +156,8 @@ class ResumePoint {
   // Starts counting the lines of a new connection at the newest timestamp again.
   void begin_replay() { replayed_at_last_ = 0; }
   bool empty() const { return !last_.has_value(); }
+  // Whether a line stamped `nanos` that accept() just refused is the newest line passed on.
+  bool newest_passed(int64_t nanos) const { return last_ && nanos == *last_ && replayed_at_last_ == count_at_last_; }
   // sinceTime for a reconnect: the newest timestamp rounded down to the second (RFC 3339).
   std::string since_time() const;
 

@@ -21,6 +21,46 @@ TEST_CASE("LineSplitter emits whole lines only, joining pieces across chunks") {
   CHECK(s.take_rest().empty());
 }
 
+TEST_CASE("LineSplitter passes a line longer than its cap on in pieces, holding at most the cap") {
+  constexpr size_t cap = LineSplitter::kMaxLine;
+  LineSplitter s;
+  std::vector<std::string> lines;
+  std::vector<bool> continued;
+  auto emit = [&](std::string_view l) {
+    lines.emplace_back(l);
+    continued.push_back(s.continues_cut());
+  };
+  // A peer that never sends a newline: 2.5 caps in 64 KiB chunks, then the line's end.
+  std::string sent;
+  for (size_t i = 0; sent.size() < cap * 5 / 2; ++i) {
+    std::string chunk(64 << 10, static_cast<char>('a' + i % 26));
+    sent += chunk;
+    s.feed(chunk, emit);
+  }
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0].size() == cap);
+  CHECK(lines[1].size() == cap);
+  CHECK(continued == std::vector<bool>{false, true});
+  s.feed("\r\nnext\n", emit);
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[0] + lines[1] + lines[2] == sent);  // nothing lost or repeated; the "\r\n" ends it
+  CHECK(continued == std::vector<bool>{false, true, true, false});
+  CHECK(lines[3] == "next");
+
+  // A line of exactly the cap is one line, whether its end comes with it or after.
+  lines.clear();
+  s.feed(std::string(cap, 'x') + "\n", emit);
+  s.feed(std::string(cap, 'y'), emit);
+  s.feed("\r\n", emit);
+  CHECK(lines == std::vector<std::string>{std::string(cap, 'x'), std::string(cap, 'y')});
+  // One byte over: a piece of the cap, then that byte; a '\r' in the middle of a cut is kept.
+  lines.clear();
+  s.feed(std::string(cap - 1, 'z') + "\rq\n", emit);
+  CHECK(lines == std::vector<std::string>{std::string(cap - 1, 'z') + "\r", "q"});
+  CHECK(s.take_rest().empty());
+  CHECK_FALSE(s.continues_cut());
+}
+
 TEST_CASE("log timestamps parse to nanoseconds and split off the message") {
   auto t = parse_log_time("2024-05-01T10:00:00.123456789Z");
   REQUIRE(t);
