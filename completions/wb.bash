@@ -7,7 +7,7 @@
 # _wb_f (flags), _wb_v (options that take a value), _wb_p (kinds of its positional arguments).
 _wb_cmd() {
   case "$1" in
-    "") _wb_s="version help profile workspace whoami app push config route logs cp-files files shell gc export doctor platform tenant member robot completion" _wb_f="-h --help --help-all -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
+    "") _wb_s="version help profile workspace whoami app push config route logs cp-files files shell jvm gc export doctor platform tenant member robot completion" _wb_f="-h --help --help-all -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "version") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "help") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="help+" ;;
     "profile") _wb_s="init list use show" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
@@ -53,6 +53,8 @@ _wb_cmd() {
     "files") _wb_s="ls" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "files ls") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--replica -c --container --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="apppath" ;;
     "shell") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--replica -c --container --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps none+" ;;
+    "jvm") _wb_s="threads" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
+    "jvm threads") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--replica -c --container --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "gc") _wb_s="" _wb_f="-h --help --dry-run -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "export") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--to --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "doctor") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--app --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
@@ -92,6 +94,7 @@ _wb_sub() {
     "/cp-files") _wb_n=cp-files ;;
     "/files") _wb_n=files ;;
     "/shell") _wb_n=shell ;;
+    "/jvm") _wb_n=jvm ;;
     "/gc") _wb_n=gc ;;
     "/export") _wb_n=export ;;
     "/doctor") _wb_n=doctor ;;
@@ -138,6 +141,7 @@ _wb_sub() {
     "route/rollback") _wb_n=rollback ;;
     "route/add-external") _wb_n=add-external ;;
     "files/ls") _wb_n=ls ;;
+    "jvm/threads") _wb_n=threads ;;
     "platform/init") _wb_n=init ;;
     "tenant/create") _wb_n=create ;;
     "tenant/list") _wb_n=list ;;

@@ -19,6 +19,7 @@ void register_route(CLI::App& app, Context& ctx, Action& action);
 void register_logs(CLI::App& app, Context& ctx, Action& action);
 void register_files(CLI::App& app, Context& ctx, Action& action);
 void register_shell(CLI::App& app, Context& ctx, Action& action);
+void register_jvm(CLI::App& app, Context& ctx, Action& action);
 void register_gc(CLI::App& app, Context& ctx, Action& action);
 void register_export(CLI::App& app, Context& ctx, Action& action);
 void register_doctor(CLI::App& app, Context& ctx, Action& action);
