@@ -487,6 +487,23 @@ def test_jars():
     return out
 
 
+def start_app(cluster, ns, app, fake_image, replicas=1):
+    """Creates APP in NS and starts it with REPLICAS replicas, on the test server's real image on a
+    real cluster (else on FAKE_IMAGE), and waits until they are ready."""
+    home = os.path.join(cluster.dir, "home")
+    os.makedirs(home, exist_ok=True)
+
+    def wb(*args):
+        p = subprocess.run([WB_BIN, "--kubeconfig", cluster.kubeconfig, "-w", ns] + list(args), capture_output=True,
+                           text=True, timeout=300, cwd=home, env={"HOME": home, "PATH": os.environ["PATH"]})
+        assert p.returncode == 0, (args, p.stdout, p.stderr)
+
+    wb("app", "create", app, "--replicas", str(replicas))
+    status, body = cluster.set_app_image(ns, app, real_images()["server"] if cluster.real else fake_image)
+    assert status == 200, body
+    wb("app", "start", app, "--no-wait")
+    cluster.wait_ready(ns, "app.kubernetes.io/name=" + app)
+
 def real_images():
     """Images that really run, pushed into WB_TEST_REGISTRY under wb-test/ once per run:
     jre (the JRE base), server and server-v2 (the test HTTP server jar on it, pushed by wb; two
