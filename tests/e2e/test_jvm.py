@@ -89,6 +89,13 @@ class JvmThreads(WbTestCase):
             self.assert_dump(dumps[pod])
             self.assertEqual(dumps[pod].count("Full thread dump"), 1)
 
+    def test_a_replica_without_java_is_one_line_exit_3(self):
+        self.needs_jvm()
+        start_app(cluster, ns, "web", IMAGE, real_image="busybox")
+        r = self.threads("web")
+        self.assertOneLineError(r, 3, "runs no Java process")
+        self.assertEqual(r.out, "")
+
     def test_no_such_app_or_replica_is_one_line_exit_3(self):
         r = self.threads("nope")
         self.assertOneLineError(r, 3, "nope")

@@ -487,9 +487,9 @@ def test_jars():
     return out
 
 
-def start_app(cluster, ns, app, fake_image, replicas=1):
-    """Creates APP in NS and starts it with REPLICAS replicas, on the test server's real image on a
-    real cluster (else on FAKE_IMAGE), and waits until they are ready."""
+def start_app(cluster, ns, app, fake_image, replicas=1, real_image="server"):
+    """Creates APP in NS and starts it with REPLICAS replicas, on real_images()[REAL_IMAGE] (the test
+    server) on a real cluster, else on FAKE_IMAGE, and waits until they are ready."""
     home = os.path.join(cluster.dir, "home")
     os.makedirs(home, exist_ok=True)
 
@@ -499,7 +499,7 @@ def start_app(cluster, ns, app, fake_image, replicas=1):
         assert p.returncode == 0, (args, p.stdout, p.stderr)
 
     wb("app", "create", app, "--replicas", str(replicas))
-    status, body = cluster.set_app_image(ns, app, real_images()["server"] if cluster.real else fake_image)
+    status, body = cluster.set_app_image(ns, app, real_images()[real_image] if cluster.real else fake_image)
     assert status == 200, body
     wb("app", "start", app, "--no-wait")
     cluster.wait_ready(ns, "app.kubernetes.io/name=" + app)

@@ -69,7 +69,7 @@ Result<std::string> signal_jvm(k::Client& client, const std::string& ns, const f
                  "a thread dump needs a base image with /bin/sh and kill (any JRE image but distroless has them)");
   if (c.result.exit_code == kNoJava)
     return Error(ErrorCode::NotFound, fmt::format("replica {} runs no Java process", t.replica),
-                 fmt::format("`wb logs {}` shows what it runs", t.replica));
+                 "a thread dump needs the JVM in the app's container (`-c CONTAINER` names another one)");
   if (!c.result.failure_message.empty() || c.result.exit_code != 0)
     return files_detail::exec_error("signalling the JVM", t, c);
   return files_detail::first_line(c.out);
