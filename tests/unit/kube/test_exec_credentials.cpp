@@ -7,9 +7,9 @@
 
 using namespace wb;
 using namespace wb::kube;
+using util::ErrorCode;
 using wb::kube::test::read_text;
 using wb::kube::test::TempDir;
-using util::ErrorCode;
 using json = nlohmann::json;
 
 namespace {
@@ -298,7 +298,7 @@ TEST_CASE("exec plugin process: what it gets (terminal, environment, time) and h
   CHECK(s.env == std::vector<std::pair<std::string, std::string>>{
                      {"CORP_REALM", "prod"}, {"KUBERNETES_EXEC_INFO", "{\"kind\":\"ExecCredential\"}"}});
   CHECK(s.stdin_from == util::ProcessInput::Inherit);  // it may prompt
-  CHECK(s.on_stderr);                                   // and the prompt is shown
+  CHECK(s.on_stderr);                                  // and the prompt is shown
   CHECK(s.timeout == std::chrono::minutes(10));
 
   auto without_tty = default_exec_plugin_runner(false, processes);
@@ -332,5 +332,45 @@ TEST_CASE("exec plugin process: what it gets (terminal, environment, time) and h
     r.err = "one\ntwo\n";
     return r;
   };
-  CHECK(without_tty(exec, "{}").error().message == "exec credential plugin 'corp-login' failed (killed by signal 15): two");
+  CHECK(without_tty(exec, "{}").error().message ==
+        "exec credential plugin 'corp-login' failed (killed by signal 15): two");
+}
+
+TEST_CASE("exec plugin: bytes that are not UTF-8 and times before 1970 from the kubeconfig and the plugin",
+          "[exec][fuzz]") {
+  // Found by fuzzing: a server URL with bytes that are not UTF-8 made building KUBERNETES_EXEC_INFO
+  // throw (json::dump) and wb terminate; an expirationTimestamp in the year 1015 overflowed the clock.
+  TempDir d;
+  auto f = d.write("config",
+                   "current-context: x\n"
+                   "clusters: [{name: c, cluster: {server: \"https://api\xff\xfe.example:6443\"}}]\n"
+                   "users:\n- name: u\n  user:\n    exec:\n"
+                   "      apiVersion: client.authentication.k8s.io/v1\n"
+                   "      command: get-token\n"
+                   "      interactiveMode: Never\n"
+                   "      provideClusterInfo: true\n"
+                   "contexts: [{name: x, context: {cluster: c, user: u}}]\n");
+  std::string info;
+  std::string expiry = "2030-01-01T01:00:00Z";
+  auto runner = [&](const ExecConfig&, const std::string& i) -> Result<std::string> {
+    info = i;
+    return cred_json(kV1, "tok", expiry);
+  };
+  FakeClock clock;
+  auto rc = resolve_file(f, runner, &clock, false);
+  INFO((rc ? std::string() : rc.error().message));
+  REQUIRE(rc.ok());
+  REQUIRE(rc->credentials);
+  auto c = rc->credentials->get();
+  REQUIRE(c.ok());
+  CHECK(c->bearer_token == "tok");
+  auto sent = json::parse(info, nullptr, false);
+  REQUIRE_FALSE(sent.is_discarded());  // valid JSON, the bad bytes replaced
+  CHECK(sent["spec"]["cluster"]["server"].get<std::string>().find(".example:6443") != std::string::npos);
+
+  expiry = "1015-01-02T03:04:05Z";
+  rc->credentials->invalidate();
+  auto bad = rc->credentials->get();
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.find("invalid expirationTimestamp '1015-01-02T03:04:05Z'") != std::string::npos);
 }
