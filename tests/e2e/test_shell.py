@@ -20,7 +20,7 @@ import termios
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import WB_BIN, FakeCluster, WbTestCase, real_images  # noqa: E402
+from wbtest import WB_BIN, FakeCluster, WbTestCase, start_app  # noqa: E402
 
 IMAGE = "registry.local/shop/orders@sha256:" + "a" * 64
 APP = "orders"
@@ -36,20 +36,7 @@ def setUpModule():
             status, body = cluster.request("POST", "/fake/v1/settings", {"readinessDelay": 0.1})
             assert status == 200, body
         ns = cluster.namespace("shell")
-        home = os.path.join(cluster.dir, "home")
-        os.makedirs(home, exist_ok=True)
-        image = real_images()["server"] if cluster.real else IMAGE
-
-        def wb(*args):
-            p = subprocess.run([WB_BIN, "--kubeconfig", cluster.kubeconfig, "-w", ns] + list(args), capture_output=True,
-                               text=True, timeout=300, cwd=home, env={"HOME": home, "PATH": os.environ["PATH"]})
-            assert p.returncode == 0, (args, p.stdout, p.stderr)
-
-        wb("app", "create", APP, "--replicas", "1")
-        status, body = cluster.set_app_image(ns, APP, image)
-        assert status == 200, body
-        wb("app", "start", APP, "--no-wait")
-        cluster.wait_ready(ns, "app.kubernetes.io/name=" + APP)
+        start_app(cluster, ns, APP, IMAGE)
     except BaseException:
         cluster.stop()
         raise

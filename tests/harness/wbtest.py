@@ -504,6 +504,7 @@ def start_app(cluster, ns, app, fake_image, replicas=1, real_image="server"):
     wb("app", "start", app, "--no-wait")
     cluster.wait_ready(ns, "app.kubernetes.io/name=" + app)
 
+
 def real_images():
     """Images that really run, pushed into WB_TEST_REGISTRY under wb-test/ once per run:
     jre (the JRE base), server and server-v2 (the test HTTP server jar on it, pushed by wb; two
