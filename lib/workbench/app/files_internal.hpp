@@ -1,4 +1,5 @@
-// Private to files*.cpp and shell.cpp: choosing the replica a copy, listing or shell talks to, and running a command in it.
+// Private to lib/workbench/app (files*.cpp, shell.cpp, jvm.cpp): choosing the replica a copy, listing,
+// shell or thread dump talks to, and running a command in it.
 #pragma once
 
 #include <cstddef>
