@@ -16,6 +16,7 @@
 #include "util/process.hpp"
 #include "util/strings.hpp"
 #include "workbench/core/app.hpp"
+#include "workbench/delivery/gc.hpp"
 #include "workbench/delivery/push_jar_internal.hpp"
 
 namespace wb::workbench {
@@ -322,6 +323,11 @@ Result<DeployResult> deploy_image(kube::Client& client, const std::string& ns, c
   if (!written) return std::move(written).error();
   out.deployment = std::move(*written);
   out.stopped = out.deployment.value("/spec/replicas"_json_pointer, 0) == 0;
+  // Each push is a version to roll back to: wait (briefly) until the deployment controller has
+  // made it one. Pushes quicker than the controller (a stopped app, a CI loop) would otherwise
+  // replace a template it never saw, leaving that image with no version and ranked as old by
+  // retention.
+  if (out.changed) wait_until_observed(client, ns, app, std::chrono::seconds(10));
   return out;
 }
 
