@@ -29,7 +29,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import SOURCE_DIR, WB_BIN, FakeCluster, WbTestCase, real_images  # noqa: E402
+from wbtest import SOURCE_DIR, WB_BIN, FakeCluster, WbTestCase, file_sha256, real_images  # noqa: E402
 
 IMAGE = "registry.local/shop/orders@sha256:" + "a" * 64
 KUBECTL = shutil.which("kubectl")
@@ -781,13 +781,6 @@ class CpFiles(WbTestCase):
                     h.update(chunk)
             return h.hexdigest()
 
-        def sha256(path):
-            h = hashlib.sha256()
-            with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-            return h.hexdigest()
-
         def run(*args):
             proc = subprocess.Popen([WB_BIN, "--kubeconfig", self.kubeconfig, "-w", self.ns] + list(args),
                                     env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.workdir)
@@ -823,7 +816,7 @@ class CpFiles(WbTestCase):
             os.unlink(orig)
             report("upload", secs, rss, base_up)
             secs, rss = run("cp-files", self.app + ":/app/big.bin", self.local)
-            self.assertEqual(sha256(got), want)
+            self.assertEqual(file_sha256(got), want)
             report("download", secs, rss, base_down)
             os.unlink(got)
             self.pod_sh("rm -f /app/big.bin")
@@ -835,11 +828,11 @@ class CpFiles(WbTestCase):
         _, base_down = run("cp-files", self.app + ":/app/small.bin", self.local)
         _, base_up = run("cp-files", os.path.join(self.local, "small.bin"), self.app + ":/app/small-up.bin")
         secs, rss = run("cp-files", self.app + ":/app/big.bin", self.local)
-        self.assertEqual(sha256(got), want)
+        self.assertEqual(file_sha256(got), want)
         report("download", secs, rss, base_down)
         os.unlink(p)
         secs, rss = run("cp-files", got, self.app + ":/app/big.bin")
-        self.assertEqual(sha256(p), want)
+        self.assertEqual(file_sha256(p), want)
         report("upload", secs, rss, base_up)
         os.unlink(p)
         os.unlink(got)

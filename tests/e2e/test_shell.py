@@ -7,7 +7,6 @@ has the local window's size and follows a resize, Ctrl-C reaches the remote proc
 the local terminal is as it was afterwards. Only the fake can speak the older v4 exec protocol.
 """
 import fcntl
-import hashlib
 import io
 import os
 import select
@@ -20,7 +19,7 @@ import termios
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import WB_BIN, FakeCluster, WbTestCase, start_app  # noqa: E402
+from wbtest import WB_BIN, FakeCluster, WbTestCase, file_sha256, start_app  # noqa: E402
 
 IMAGE = "registry.local/shop/orders@sha256:" + "a" * 64
 APP = "orders"
@@ -179,13 +178,6 @@ class Shell(WbTestCase):
         return time.time() - t0, usage.ru_maxrss
 
     def test_binary_round_trip_100mib(self):
-        def sha256(path):
-            h = hashlib.sha256()
-            with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-            return h.hexdigest()
-
         block = os.urandom(1 << 20)
         small, big = os.path.join(self.home, "small.bin"), os.path.join(self.home, "big.bin")
         with open(small, "wb") as f:
@@ -195,10 +187,10 @@ class Shell(WbTestCase):
                 f.write(block[i:] + block[:i])  # every byte value, no run the network could squeeze
         back = os.path.join(self.home, "back.bin")
         _, base = self.run_cat(small, back)
-        self.assertEqual(sha256(back), sha256(small))
+        self.assertEqual(file_sha256(back), file_sha256(small))
         secs, rss = self.run_cat(big, back)
         self.assertEqual(os.path.getsize(back), 100 << 20)
-        self.assertEqual(sha256(back), sha256(big))
+        self.assertEqual(file_sha256(back), file_sha256(big))
         print("\n100 MiB through `wb shell -- cat`: %.1f s, peak RSS %d MiB (1 MiB: %d MiB)"
               % (secs, rss // 1024, base // 1024), file=sys.stderr)
         # Memory stays flat; under AddressSanitizer (the asan preset sets ASAN_OPTIONS) freed memory

@@ -16,6 +16,7 @@ deleted when the module ends. scripts/test-real.sh runs the suite this way.
 """
 import base64
 import fcntl
+import hashlib
 import json
 import os
 import pty
@@ -486,6 +487,14 @@ def test_jars():
                 raise RuntimeError("could not build the test jars: " + p.stderr[-2000:])
     return out
 
+
+def file_sha256(path):
+    """The sha256 of a file's bytes, read in 1 MiB pieces (hex)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 def start_app(cluster, ns, app, fake_image, replicas=1, real_image="server"):
     """Creates APP in NS and starts it with REPLICAS replicas, on real_images()[REAL_IMAGE] (the test
