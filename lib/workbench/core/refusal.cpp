@@ -65,4 +65,12 @@ util::Error refused_app(util::Error e, const std::string& verb, const std::strin
   return with_refusal(std::move(e), server_facts(e), v, {"deployments", "apps"}, ns);
 }
 
+util::Result<nlohmann::json> get_if_exists(kube::Client& client, const kube::ResourceType& type, const std::string& ns,
+                                           const std::string& name) {
+  auto r = client.get(type, ns, name);
+  if (r) return std::move(*r);
+  if (r.error().code == util::ErrorCode::NotFound) return nlohmann::json(nullptr);
+  return refused_in_workspace(std::move(r).error(), ns);
+}
+
 }  // namespace wb::workbench

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "kube/client.hpp"
 #include "kube/status.hpp"
 #include "util/result.hpp"
 
@@ -15,9 +16,9 @@ struct Refusal : kube::Forbidden {
   std::string workspace;  // "" at the cluster scope
   // Asked of the server by tenancy::explain_refusal (explained = true once it has been):
   bool explained = false;
-  std::string tenant;               // the workspace's tenant ("" when it cannot be told)
-  std::optional<std::string> role;  // the user's wb role there ("developer", "tenant-admin"); "" none;
-                                    // nullopt when it cannot be told
+  std::string tenant;                  // the workspace's tenant ("" when it cannot be told)
+  std::optional<std::string> role;     // the user's wb role there ("developer", "tenant-admin"); "" none;
+                                       // nullopt when it cannot be told
   bool cluster_role_outdated = false;  // wb's role allows it; this cluster's copy of the role does not
   bool no_role_allows = false;         // no role a tenant admin can give allows it
 };
@@ -30,5 +31,8 @@ struct Refusal : kube::Forbidden {
 util::Error refused_in_workspace(util::Error e, const std::string& ns, bool changing = false);
 // A 403 met while doing `verb` ("create", "delete", "update") to an app in workspace `ns`.
 util::Error refused_app(util::Error e, const std::string& verb, const std::string& ns);
+// GET of an app's part in workspace `ns`: null when it is not there, a 403 as refused_in_workspace.
+util::Result<nlohmann::json> get_if_exists(kube::Client& client, const kube::ResourceType& type, const std::string& ns,
+                                           const std::string& name);
 
 }  // namespace wb::workbench

@@ -17,25 +17,16 @@ using util::ErrorCode;
 
 namespace {
 
-// GET that treats "not there" as null.
-Result<json> get_optional(k::Client& client, const k::ResourceType& type, const std::string& ns,
-                          const std::string& name) {
-  auto r = client.get(type, ns, name);
-  if (r) return std::move(*r);
-  if (r.error().code == ErrorCode::NotFound) return json(nullptr);
-  return refused_in_workspace(std::move(r).error(), ns);
-}
-
 // The Ingress and the routes version it shows, when the app has routes.
 Status read_routes(k::Client& client, const std::string& ns, const std::string& app, std::vector<json>& objects) {
   auto type = client.prefer({k::types::IngressV1, k::types::IngressV1beta1});
   if (!type) return {};
-  WB_ASSIGN_OR_RETURN(auto ingress, get_optional(client, *type, ns, app));
+  WB_ASSIGN_OR_RETURN(auto ingress, get_if_exists(client, *type, ns, app));
   if (ingress.is_null()) return {};
   objects.push_back(ingress);
   const std::string v = fields::meta_string(ingress, "annotations", kRoutesVersionAnnotation);
   if (auto n = util::parse_int<int>(v, "", 0)) {
-    WB_ASSIGN_OR_RETURN(auto routes, get_optional(client, k::types::ConfigMap, ns, routes_map_name(app, *n)));
+    WB_ASSIGN_OR_RETURN(auto routes, get_if_exists(client, k::types::ConfigMap, ns, routes_map_name(app, *n)));
     if (!routes.is_null()) objects.push_back(routes);
   }
   return {};
@@ -47,12 +38,12 @@ Result<ClusterApp> read_cluster_app(k::Client& client, const std::string& ns, co
   ClusterApp out;
   WB_ASSIGN_OR_RETURN(auto deployment, workbench::read_app(client, ns, app));
   out.objects.push_back(deployment);
-  WB_ASSIGN_OR_RETURN(auto service, get_optional(client, k::types::Service, ns, app));
+  WB_ASSIGN_OR_RETURN(auto service, get_if_exists(client, k::types::Service, ns, app));
   if (!service.is_null()) out.objects.push_back(service);
   WB_TRY(read_routes(client, ns, app, out.objects));
   const int uses = referenced_config_version(fields::at(deployment, "/spec/template"), app);
   if (uses > 0) {
-    WB_ASSIGN_OR_RETURN(auto cm, get_optional(client, k::types::ConfigMap, ns, config_map_name(app, uses)));
+    WB_ASSIGN_OR_RETURN(auto cm, get_if_exists(client, k::types::ConfigMap, ns, config_map_name(app, uses)));
     if (cm.is_null()) {
       out.missing_config_version = uses;
     } else {

@@ -23,10 +23,7 @@ json items(const json& list) { return list.value("items", json::array()); }
 Result<json> secret_of(k::Client& client, const std::string& ns, const json& cm) {
   const std::string name = fields::meta_string(cm, "annotations", kConfigSecretAnnotation);
   if (name.empty()) return json(nullptr);
-  auto s = client.get(k::types::Secret, ns, name);
-  if (s) return std::move(*s);
-  if (s.error().code == ErrorCode::NotFound) return json(nullptr);
-  return refused_in_workspace(std::move(s).error(), ns);
+  return get_if_exists(client, k::types::Secret, ns, name);
 }
 
 // The newest version (number 0 and empty content when there is none).
