@@ -10,6 +10,7 @@
 #include "commands/commands.hpp"
 #include "output.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 #include "util/strings.hpp"
 #include "workbench/app/lifecycle.hpp"
 
@@ -94,7 +95,7 @@ Error app_error(Error e, const std::string& verb, const std::string& app, const 
 }
 
 std::string label_of(const json& obj, const char* key) {
-  return obj.value("/metadata/labels"_json_pointer, json::object()).value(key, "");
+  return util::json_value(util::json_at(obj, "/metadata/labels", json::object()), key, "");
 }
 
 // Remembers the replicas `wb app start` gives the app: from --replicas or wb.yaml, else what the app
@@ -104,7 +105,8 @@ void remember_replicas(json& deployment, const wbw::AppSpec& spec, const json* e
   std::string n;
   if (spec.replicas && *spec.replicas > 0) n = std::to_string(*spec.replicas);
   if (n.empty() && existing)
-    n = existing->value("/metadata/annotations"_json_pointer, json::object()).value(wbw::annotations::kReplicas, "");
+    n = util::json_value(util::json_at(*existing, "/metadata/annotations", json::object()), wbw::annotations::kReplicas,
+                         "");
   if (n.empty()) n = std::to_string(std::max(1, settings.get_int("defaults.replicas")));
   deployment["metadata"]["annotations"][wbw::annotations::kReplicas] = n;
 }
@@ -161,19 +163,20 @@ Result<Existing> read_existing(k::Client& client, const wbw::AppSpec& spec, bool
 // learnt from it), the replicas, the version and the creator.
 void keep_from_existing(const json& cur, ResolvedSpec& resolved, wbw::BuildContext& build) {
   wbw::AppSpec& spec = resolved.spec;
-  int current_replicas = cur.value("/spec/replicas"_json_pointer, 0);
+  int current_replicas = util::json_at(cur, "/spec/replicas", 0);
   build.replicas = current_replicas > 0 && spec.replicas ? *spec.replicas : current_replicas;
-  const json containers = cur.value("/spec/template/spec/containers"_json_pointer, json::array());
+  const json containers = util::json_at(cur, "/spec/template/spec/containers", json::array());
   for (const auto& c : containers) {
     if (c.value("name", "") != spec.name && containers.size() != 1) continue;
     if (spec.image.empty()) spec.image = c.value("image", "");
-    if (c.value("/securityContext/runAsNonRoot"_json_pointer, false)) build.image_user_non_root = true;
+    if (util::json_at(c, "/securityContext/runAsNonRoot", false)) build.image_user_non_root = true;
     if (!resolved.spring_boot_said)
       spec.spring_boot =
-          c.value("/readinessProbe/httpGet/path"_json_pointer, std::string()) == "/actuator/health/readiness";
+          util::json_at(c, "/readinessProbe/httpGet/path", std::string()) == "/actuator/health/readiness";
   }
   build.version = label_of(cur, wbw::labels::kVersion);
-  build.creator = cur.value("/metadata/annotations"_json_pointer, json::object()).value(wbw::labels::kCreator, "");
+  build.creator =
+      util::json_value(util::json_at(cur, "/metadata/annotations", json::object()), wbw::labels::kCreator, "");
 }
 
 // Server-side apply for creating too: wb then owns every field it sets, so a later --update removes what

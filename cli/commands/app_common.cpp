@@ -7,6 +7,7 @@
 #include <ostream>
 
 #include "output.hpp"
+#include "util/json.hpp"
 #include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
@@ -116,7 +117,7 @@ Result<wbw::AppState> wait_for_app(Context& ctx, k::Client& client, const std::s
 
 json status_document(const std::string& ns, const wbw::AppDetails& d, const wbw::Settings* settings) {
   const std::string app = wbw::fields::str(d.deployment, "/metadata/name");
-  const json tmpl = d.deployment.value("/spec/template"_json_pointer, json::object());
+  const json tmpl = util::json_at(d.deployment, "/spec/template", json::object());
   const auto& s = d.state;
   json replicas = json::array();
   for (const auto& r : s.replicas)

@@ -17,6 +17,7 @@
 #include "commands/commands.hpp"
 #include "output.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
 
@@ -226,7 +227,7 @@ Status run_restart(const RunOptions& o, Context& ctx) {
   const auto change = change_info(ctx, *client, "restart");
   const std::string now = util::format_rfc3339(ctx.now());
   auto mutate = [&](json& d) -> Status {
-    if (d.value("/spec/replicas"_json_pointer, 0) == 0)
+    if (util::json_at(d, "/spec/replicas", 0) == 0)
       return Error(ErrorCode::Usage, fmt::format("app '{}' is stopped; `wb app start {}` starts it", o.name, o.name));
     d["spec"]["template"]["metadata"]["annotations"][wbw::annotations::kRestartedAt] = now;
     wbw::record_change(d, change);

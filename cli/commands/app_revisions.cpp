@@ -6,6 +6,7 @@
 #include "commands/app_common.hpp"
 #include "commands/commands.hpp"
 #include "output.hpp"
+#include "util/json.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
 
@@ -86,7 +87,7 @@ Status run_set(const SetOptions& o, Context& ctx) {
   // server's defaults make a local comparison useless, so ask it (a dry-run apply).
   auto trial = client->apply(k::types::Deployment, ns, objects.deployment, /*force=*/true, /*dry_run=*/true);
   if (!trial) return wbw::refused_in_workspace(std::move(trial).error(), ns);
-  if (trial->value("/spec/template"_json_pointer, json()) != current.value("/spec/template"_json_pointer, json()))
+  if (util::json_at(*trial, "/spec/template", json()) != util::json_at(current, "/spec/template", json()))
     wbw::record_change(objects.deployment, change_info(ctx, *client, cause));
   // The same server-side apply as `wb app create --update`: wb owns what it sets.
   auto d = client->apply(k::types::Deployment, ns, objects.deployment, /*force=*/true);
@@ -189,10 +190,10 @@ Status run_rollback(const RollbackOptions& o, Context& ctx) {
   }
   const std::string line = fmt::format("{} is back on revision {} ({}): {{state}}", o.name, target.number,
                                        target.version.empty() ? target.image : target.version);
-  if (written.value("/spec/replicas"_json_pointer, 0) == 0 || o.wait.no_wait) {
+  if (util::json_at(written, "/spec/replicas", 0) == 0 || o.wait.no_wait) {
     if (ctx.global.machine_output()) return report_app(ctx, *client, ns, o.name, "");
     ctx.out() << fmt::format("Rolled {} back to revision {}{}\n", o.name, target.number,
-                             written.value("/spec/replicas"_json_pointer, 0) == 0 ? " (stopped)" : "");
+                             util::json_at(written, "/spec/replicas", 0) == 0 ? " (stopped)" : "");
     return {};
   }
   WB_TRY(wait_for_app(ctx, *client, ns, o.name, o.wait));

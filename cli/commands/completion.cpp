@@ -36,7 +36,6 @@ namespace {
 
 namespace k = wb::kube;
 using json = nlohmann::json;
-using nlohmann::literals::operator""_json_pointer;
 namespace wbw = wb::workbench;
 
 // Ends the process quietly (exit 0, nothing printed) if the work takes longer than `limit`: a

@@ -13,6 +13,7 @@
 #include "commands/gitops_flags.hpp"
 #include "output.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 #include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
@@ -73,13 +74,13 @@ Status write_and_roll(Context& ctx, const std::string& app, const wbw::ConfigCha
   const auto who = change_info(ctx, *client, cause);
   WB_ASSIGN_OR_RETURN(auto written, wbw::write_config_version(*client, ns, app, change, who.who,
                                                               wbw::server_has_immutable_config(*client)));
-  const int used_before = wbw::referenced_config_version(before.value("/spec/template"_json_pointer, json::object()), app);
+  const int used_before = wbw::referenced_config_version(util::json_at(before, "/spec/template", json::object()), app);
   if (used_before > 0 && written.base > used_before && !change.replace_with)
     ctx.warn(fmt::format("{} ran config v{}; this change builds on the newest version, v{}", app, used_before,
                          written.base));
   WB_ASSIGN_OR_RETURN(auto pointing, wbw::point_app_to_config(*client, ns, app, written.version, who));
   const int v = written.version.number;
-  const int replicas = pointing.deployment.value("/spec/replicas"_json_pointer, 0);
+  const int replicas = util::json_at(pointing.deployment, "/spec/replicas", 0);
   if (pointing.changed && replicas > 0 && !wait.no_wait) WB_TRY(wait_for_app(ctx, *client, ns, app, wait));
   // After the rollout: the revisions the cluster keeps for rollback are settled by then.
   std::vector<int> deleted;
@@ -195,7 +196,7 @@ Status run_get(const GetOptions& o, Context& ctx) {
   WB_ASSIGN_OR_RETURN(auto ns, ctx.workspace());
   WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
   WB_ASSIGN_OR_RETURN(auto d, wbw::read_app(*client, ns, o.app));
-  const int uses = wbw::referenced_config_version(d.value("/spec/template"_json_pointer, json::object()), o.app);
+  const int uses = wbw::referenced_config_version(util::json_at(d, "/spec/template", json::object()), o.app);
   wbw::ConfigVersion v;
   if (!o.version.empty()) {
     WB_ASSIGN_OR_RETURN(int n, version_arg(o.version));
@@ -253,7 +254,7 @@ Status run_history(const std::string& app, Context& ctx) {
   WB_ASSIGN_OR_RETURN(auto ns, ctx.workspace());
   WB_ASSIGN_OR_RETURN(auto client, ctx.kube());
   WB_ASSIGN_OR_RETURN(auto d, wbw::read_app(*client, ns, app));
-  const int uses = wbw::referenced_config_version(d.value("/spec/template"_json_pointer, json::object()), app);
+  const int uses = wbw::referenced_config_version(util::json_at(d, "/spec/template", json::object()), app);
   WB_ASSIGN_OR_RETURN(auto versions, wbw::read_config_versions(*client, ns, app));
   if (versions.empty() && !ctx.global.machine_output()) {
     ctx.err() << fmt::format("App '{}' has no config yet; `wb config set {} KEY=VALUE` adds some.\n", app, app);

@@ -9,6 +9,7 @@
 
 #include "commands/commands.hpp"
 #include "output.hpp"
+#include "util/json.hpp"
 #include "util/strings.hpp"
 #include "workbench/app/lifecycle.hpp"
 #include "workbench/core/app.hpp"
@@ -47,7 +48,7 @@ Result<std::vector<std::string>> apps_to_clean(k::Client& client, const std::str
   if (!list) return wbw::refused_in_workspace(std::move(list).error(), ns);
   std::vector<std::string> out;
   for (const auto& d : list->value("items", json::array()))
-    out.push_back(d.value("/metadata/name"_json_pointer, std::string()));
+    out.push_back(util::json_at(d, "/metadata/name", std::string()));
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -10,6 +10,7 @@
 #include "commands/app_common.hpp"
 #include "commands/commands.hpp"
 #include "output.hpp"
+#include "util/json.hpp"
 #include "util/numbers.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
@@ -40,10 +41,10 @@ json routes_json(const std::vector<wbw::Route>& routes) {
 // The port of the app's Service (else the container's, else 8080).
 int app_port(k::Client& client, const std::string& ns, const std::string& app, const json& deployment) {
   if (auto svc = client.get(k::types::Service, ns, app)) {
-    auto ports = svc->value("/spec/ports"_json_pointer, json::array());
+    auto ports = util::json_at(*svc, "/spec/ports", json::array());
     if (!ports.empty()) return ports[0].value("port", wbw::kDefaultAppPort);
   }
-  if (const json* c = wbw::app_container(deployment.value("/spec/template"_json_pointer, json::object()), app)) {
+  if (const json* c = wbw::app_container(util::json_at(deployment, "/spec/template", json::object()), app)) {
     auto ports = c->value("ports", json::array());
     if (!ports.empty()) return ports[0].value("containerPort", wbw::kDefaultAppPort);
   }

@@ -50,4 +50,43 @@ inline std::string json_value(const nlohmann::json& obj, std::string_view key, c
   return json_value<std::string>(obj, key, std::string(fallback));
 }
 
+// The value at a JSON pointer made of object keys ("/spec/template/metadata"), or nullptr when a
+// step is missing or not an object. Array indexes are not steps. Never throws.
+inline const nlohmann::json* json_find(const nlohmann::json& obj, std::string_view pointer) {
+  const nlohmann::json* at = &obj;
+  while (!pointer.empty()) {
+    if (pointer.front() != '/' || !at->is_object()) return nullptr;
+    pointer.remove_prefix(1);
+    const auto end = pointer.find('/');
+    const std::string_view key = pointer.substr(0, end);
+    auto it = at->find(key);
+    if (it == at->end()) return nullptr;
+    at = &*it;
+    pointer = end == std::string_view::npos ? std::string_view() : pointer.substr(end);
+  }
+  return at;
+}
+
+// json_value at a pointer of object keys: json_at(deployment, "/spec/replicas", 0). A missing step
+// or a value of another kind reads as `fallback` (for T = json: a JSON of another type than the
+// fallback's, when the fallback is an object or an array). Never throws.
+template <class T>
+T json_at(const nlohmann::json& obj, std::string_view pointer, T fallback) {
+  const auto slash = pointer.rfind('/');
+  if (slash == std::string_view::npos) return fallback;
+  const nlohmann::json* parent = json_find(obj, pointer.substr(0, slash));
+  if (!parent) return fallback;
+  if constexpr (std::is_same_v<T, nlohmann::json>) {
+    const nlohmann::json v = json_value<nlohmann::json>(*parent, pointer.substr(slash + 1), fallback);
+    if ((fallback.is_object() || fallback.is_array()) && v.type() != fallback.type()) return fallback;
+    return v;
+  } else {
+    return json_value<T>(*parent, pointer.substr(slash + 1), std::move(fallback));
+  }
+}
+
+inline std::string json_at(const nlohmann::json& obj, std::string_view pointer, const char* fallback) {
+  return json_at<std::string>(obj, pointer, std::string(fallback));
+}
+
 }  // namespace wb::util

@@ -7,6 +7,7 @@
 #include <cctype>
 
 #include "oci/registry_client.hpp"
+#include "util/json.hpp"
 #include "util/numbers.hpp"
 #include "util/stop.hpp"
 #include "util/strings.hpp"
@@ -567,8 +568,8 @@ bool wait_until_observed(k::Client& client, const std::string& ns, const std::st
   for (;;) {
     auto d = client.get(k::types::Deployment, ns, app);
     if (!d) return false;
-    if (d->value("/status/observedGeneration"_json_pointer, int64_t{0}) >=
-        d->value("/metadata/generation"_json_pointer, int64_t{0}))
+    if (util::json_at(*d, "/status/observedGeneration", int64_t{0}) >=
+        util::json_at(*d, "/metadata/generation", int64_t{0}))
       return true;
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());

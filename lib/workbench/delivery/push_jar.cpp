@@ -12,6 +12,7 @@
 #include "oci/auth.hpp"
 #include "oci/layout.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 #include "util/numbers.hpp"
 #include "util/process.hpp"
 #include "util/strings.hpp"
@@ -291,7 +292,7 @@ Result<bool> set_app_image(json& deployment, const std::string& app, const std::
   json& tmpl_meta = deployment["spec"]["template"]["metadata"];
   const bool same =
       container->value("image", "") == image &&
-      tmpl_meta.value("/annotations"_json_pointer, json::object()).value(annotations::kJar, "") == jar_name;
+      util::json_value(util::json_at(tmpl_meta, "/annotations", json::object()), annotations::kJar, "") == jar_name;
   if (same) return false;
   (*container)["image"] = image;
   auto annotate = [&](json& meta) {
@@ -322,7 +323,7 @@ Result<DeployResult> deploy_image(kube::Client& client, const std::string& ns, c
   // update_app writes even when nothing changed; that is harmless (no new version is made).
   if (!written) return std::move(written).error();
   out.deployment = std::move(*written);
-  out.stopped = out.deployment.value("/spec/replicas"_json_pointer, 0) == 0;
+  out.stopped = util::json_at(out.deployment, "/spec/replicas", 0) == 0;
   // Each push is a version to roll back to: wait (briefly) until the deployment controller has
   // made it one. Pushes quicker than the controller (a stopped app, a CI loop) would otherwise
   // replace a template it never saw, leaving that image with no version and ranked as old by

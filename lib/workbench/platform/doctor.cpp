@@ -10,6 +10,7 @@
 #include "http/http.hpp"
 #include "kube/identity.hpp"
 #include "oci/registry_client.hpp"
+#include "util/json.hpp"
 #include "util/strings.hpp"
 #include "workbench/platform/tenancy.hpp"
 
@@ -85,7 +86,7 @@ Result<bool> may(k::Client& client, const std::string& verb, const std::string& 
                  {"kind", "SelfSubjectAccessReview"},
                  {"spec", {{"resourceAttributes", attrs}}}};
   WB_ASSIGN_OR_RETURN(auto answer, client.create(k::types::SelfSubjectAccessReview, "", review));
-  return answer.value("/status/allowed"_json_pointer, false);
+  return util::json_at(answer, "/status/allowed", false);
 }
 
 struct Right {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "util/json.hpp"
 #include "workbench/core/app.hpp"
 #include "workbench/core/json_fields.hpp"
 #include "workbench/platform/tenancy.hpp"
@@ -123,7 +124,7 @@ Result<bool> can(kube::Client& client, const std::string& verb, const std::strin
       {"spec",
        {{"resourceAttributes", {{"namespace", ns}, {"verb", verb}, {"group", group}, {"resource", resource}}}}}};
   WB_ASSIGN_OR_RETURN(json a, client.create(t::SelfSubjectAccessReview, "", review));
-  return a.value("/status/allowed"_json_pointer, false);
+  return util::json_at(a, "/status/allowed", false);
 }
 
 }  // namespace detail
