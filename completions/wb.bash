@@ -53,8 +53,10 @@ _wb_cmd() {
     "files") _wb_s="ls" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "files ls") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--replica -c --container --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="apppath" ;;
     "shell") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--replica -c --container --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps none+" ;;
-    "jvm") _wb_s="threads" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
+    "jvm") _wb_s="threads heap jfr" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "jvm threads") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--replica -c --container --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
+    "jvm heap") _wb_s="" _wb_f="-h --help --live --all -v --verbose -q --quiet --no-color -y --yes" _wb_v="--replica -c --container --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps none" ;;
+    "jvm jfr") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--replica -c --container --duration --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps none" ;;
     "gc") _wb_s="" _wb_f="-h --help --dry-run -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "export") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--to --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "doctor") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--app --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
@@ -142,6 +144,8 @@ _wb_sub() {
     "route/add-external") _wb_n=add-external ;;
     "files/ls") _wb_n=ls ;;
     "jvm/threads") _wb_n=threads ;;
+    "jvm/heap") _wb_n=heap ;;
+    "jvm/jfr") _wb_n=jfr ;;
     "platform/init") _wb_n=init ;;
     "tenant/create") _wb_n=create ;;
     "tenant/list") _wb_n=list ;;

@@ -13,6 +13,7 @@
 #include <ostream>
 
 #include "commands/commands.hpp"
+#include "commands/copy_progress.hpp"
 #include "output.hpp"
 #include "util/time.hpp"
 
@@ -23,59 +24,6 @@ using util::ErrorCode;
 namespace wbw = wb::workbench;
 
 namespace {
-
-std::string human_bytes(double n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (n >= 1024 && u < 4) {
-    n /= 1024;
-    ++u;
-  }
-  return u == 0 ? fmt::format("{:.0f} {}", n, units[u]) : fmt::format("{:.1f} {}", n, units[u]);
-}
-
-// One progress line on stderr, redrawn at most ten times a second.
-class ProgressLine {
- public:
-  explicit ProgressLine(Context& ctx) : ctx_(ctx), enabled_(ctx.show_progress()), start_(ctx.ticks()) {}
-  void update(const wbw::CopyProgress& p) {
-    if (!enabled_) return;
-    auto now = ctx_.ticks();
-    if (drawn_ && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    double secs = std::chrono::duration<double>(now - start_).count();
-    double rate = secs > 0 ? static_cast<double>(p.bytes) / secs : 0;
-    std::string line = human_bytes(static_cast<double>(p.bytes));
-    if (p.total && *p.total > 0) {
-      line += fmt::format(" of {} ({:.0f}%)", human_bytes(static_cast<double>(*p.total)),
-                          100.0 * static_cast<double>(p.bytes) / static_cast<double>(*p.total));
-    }
-    line += fmt::format("  {}/s", human_bytes(rate));
-    if (p.resumes > 0 && !p.restarted)
-      line += fmt::format("  (resumed{})", p.resumes > 1 ? fmt::format(" {}x", p.resumes) : "");
-    if (p.restarted) line += "  (started over)";
-    if (p.total && rate > 0 && *p.total > p.bytes) {
-      auto eta = std::chrono::seconds(static_cast<int64_t>(static_cast<double>(*p.total - p.bytes) / rate));
-      line += "  ETA " + util::format_age(eta);
-    }
-    if (!p.current.empty()) {
-      std::string cur = p.current.size() > 40 ? "..." + p.current.substr(p.current.size() - 37) : p.current;
-      line += "  " + cur;
-    }
-    ctx_.err() << "\r\033[2K" << line << std::flush;
-    drawn_ = true;
-  }
-  ~ProgressLine() {
-    if (drawn_) ctx_.err() << "\r\033[2K" << std::flush;
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-  Context& ctx_;
-  bool enabled_;
-  bool drawn_ = false;
-  Clock::time_point start_, last_;
-};
 
 struct CpFlags {
   std::string from, to;

@@ -496,9 +496,10 @@ def file_sha256(path):
             h.update(chunk)
     return h.hexdigest()
 
-def start_app(cluster, ns, app, fake_image, replicas=1, real_image="server"):
-    """Creates APP in NS and starts it with REPLICAS replicas, on real_images()[REAL_IMAGE] (the test
-    server) on a real cluster, else on FAKE_IMAGE, and waits until they are ready."""
+def start_app(cluster, ns, app, fake_image, replicas=1, real_image="server", create_args=(), patch=None):
+    """Creates APP in NS (`wb app create` with CREATE_ARGS too) and starts it with REPLICAS replicas,
+    on real_images()[REAL_IMAGE] (the test server) on a real cluster, else on FAKE_IMAGE, and waits
+    until they are ready. PATCH (a strategic merge patch of its Deployment) is applied before the start."""
     home = os.path.join(cluster.dir, "home")
     os.makedirs(home, exist_ok=True)
 
@@ -507,9 +508,13 @@ def start_app(cluster, ns, app, fake_image, replicas=1, real_image="server"):
                            text=True, timeout=300, cwd=home, env={"HOME": home, "PATH": os.environ["PATH"]})
         assert p.returncode == 0, (args, p.stdout, p.stderr)
 
-    wb("app", "create", app, "--replicas", str(replicas))
+    wb("app", "create", app, "--replicas", str(replicas), *create_args)
     status, body = cluster.set_app_image(ns, app, real_images()[real_image] if cluster.real else fake_image)
     assert status == 200, body
+    if patch:
+        status, body = cluster.request("PATCH", "/apis/apps/v1/namespaces/%s/deployments/%s" % (ns, app), patch,
+                                       content_type="application/strategic-merge-patch+json")
+        assert status == 200, body
     wb("app", "start", app, "--no-wait")
     cluster.wait_ready(ns, "app.kubernetes.io/name=" + app)
 

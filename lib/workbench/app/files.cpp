@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+#include <thread>
+
 #include "util/strings.hpp"
 #include "workbench/app/files_internal.hpp"
 #include "workbench/app/lifecycle.hpp"
@@ -45,6 +48,14 @@ Result<Captured> run_capture(k::Client& client, const std::string& ns, const std
   return c;
 }
 
+void remove_remote(k::Client& client, const std::string& ns, const Target& t, const std::string& path) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto rm = run_capture(client, ns, t.name, t.container, {"rm", "-rf", "--", path});
+    if (!rm || (rm->result.failure_message.empty() && rm->result.exit_code == 0)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
 Result<Target> pick_pod(k::Client& client, const std::string& ns, const std::string& app, const std::string& replica,
                         const std::string& container) {
   WB_ASSIGN_OR_RETURN(auto pods, app_pods(client, ns, app));
@@ -53,7 +64,8 @@ Result<Target> pick_pod(k::Client& client, const std::string& ns, const std::str
   for (const auto& p : pods) {
     if (!replica_matches(p, app, replica)) continue;
     int score = 0;
-    if (fields::str(p, "/status/phase") == "Running") score += 2;
+    if (fields::str(p, "/status/phase") == "Running" && !p.contains("/metadata/deletionTimestamp"_json_pointer))
+      score += 2;
     for (const auto& c : p.value("/status/conditions"_json_pointer, json::array()))
       if (c.value("type", "") == "Ready" && c.value("status", "") == "True") score += 1;
     if (score > best_score) {

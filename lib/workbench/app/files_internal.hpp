@@ -37,6 +37,10 @@ struct Target {
   std::string name, replica, container;
 };
 
+// Removes `path` (rm -rf) in the replica, best effort (the connection may be gone); once more
+// after a moment if it failed: a tar still writing can fill a folder as rm empties it.
+void remove_remote(kube::Client& client, const std::string& ns, const Target& t, const std::string& path);
+
 // The asked-for replica of the app, else the best one (running and ready first); not found names
 // the next step.
 util::Result<Target> pick_pod(kube::Client& client, const std::string& ns, const std::string& app,

@@ -9,10 +9,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <random>
-#include <thread>
 
 #include "util/archive.hpp"
 #include "util/fd.hpp"
@@ -278,16 +276,6 @@ Status send_tar(k::ExecSession& session, const CopyOptions& o, const LocalSource
 std::string staging_name() {
   std::random_device rd;
   return fmt::format(".wb-upload-{:08x}{:08x}", rd(), rd());
-}
-
-// Removes what a failed upload left in the replica (best effort: the connection may be gone).
-// Once more after a moment if it failed: a tar still writing can fill a folder as rm empties it.
-void remove_remote(k::Client& client, const std::string& ns, const Target& t, const std::string& path) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    auto rm = run_capture(client, ns, t.name, t.container, {"rm", "-rf", "--", path});
-    if (!rm || (rm->result.failure_message.empty() && rm->result.exit_code == 0)) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
 }
 
 // sh -c SCRIPT sh STAGE DIR NAME: moves STAGE/NAME to DIR/NAME with one rename (`mv -f`), merging

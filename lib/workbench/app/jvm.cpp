@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "util/stop.hpp"
 #include "util/time.hpp"
 #include "workbench/app/files_internal.hpp"
@@ -77,16 +79,122 @@ Result<std::string> signal_jvm(k::Client& client, const std::string& ns, const f
 
 }  // namespace
 
-std::string signal_jvm_script() {
-  return R"(for d in /proc/[0-9]*; do
+// Shell text that sets pid and exe to the container's JVM (PID 1 first), skipping the JVMs of wb's
+// own clients; both empty when no process runs Java.
+constexpr const char* kFindJvm = R"sh(pid= exe=
+for d in /proc/[0-9]*; do
   n=${d#/proc/}
   [ "$n" = "$$" ] && continue
-  exe=$(readlink "$d/exe" 2>/dev/null) || exe=$(tr '\0' '\n' < "$d/cmdline" 2>/dev/null | head -n 1)
-  case "$exe" in
-    */java|java) kill -QUIT "$n" || exit 4; echo "$n"; exit 0;;
+  e=$(readlink "$d/exe" 2>/dev/null) || e=$(tr '\0' '\n' < "$d/cmdline" 2>/dev/null | head -n 1)
+  case "$e" in
+    */java|java)
+      case "$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null)" in *WbAttach*|*sun.tools.jcmd*) continue;; esac
+      pid=$n exe=$e
+      break;;
   esac
 done
-exit 3)";
+)sh";
+
+std::string signal_jvm_script() {
+  return std::string(kFindJvm) + R"sh([ -n "$pid" ] || exit 3
+kill -QUIT "$pid" || exit 4
+echo "$pid")sh";
+}
+
+std::string jvm_command_script() {
+  // Our clients are small JVMs in the app's memory limit; the platform's JAVA_TOOL_OPTIONS (the
+  // tracing agent, the heap share) are the app's, not theirs.
+  return std::string(R"sh(size=$1 cmd=$2
+unset JAVA_TOOL_OPTIONS JDK_JAVA_OPTIONS _JAVA_OPTIONS
+dir=$(mktemp -d /tmp/.wb-attach.XXXXXX) || exit 8
+trap 'rm -rf "$dir"' EXIT
+head -c "$size" > "$dir/WbAttach.class" || exit 8
+)sh") + kFindJvm +
+         R"sh([ -n "$pid" ] || exit 3
+case "$(tr '\0' ' ' < "/proc/$pid/cmdline") $(tr '\0' ' ' < "/proc/$pid/environ" 2>/dev/null)" in
+  *-XX:+DisableAttachMechanism*) exit 6;;
+esac
+small="-Xmx16m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto"
+jcmd=${exe%/*}/jcmd
+[ -x "$jcmd" ] || jcmd=$(command -v jcmd) || jcmd=
+if [ -n "$jcmd" ]; then
+  echo jcmd
+  "$jcmd" $(for f in $small; do printf ' -J%s' "$f"; done) "$pid" "$cmd"
+  exit
+fi
+echo attach
+sock=/tmp/.java_pid$pid
+if [ ! -S "$sock" ]; then
+  trigger=/tmp/.attach_pid$pid
+  { : > "$trigger"; } 2>/dev/null || { trigger=/proc/$pid/cwd/.attach_pid$pid; : > "$trigger" || exit 7; }
+  kill -QUIT "$pid" || { rm -f "$trigger"; exit 4; }
+  i=0
+  while [ ! -S "$sock" ] && [ $i -lt 100 ]; do sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done
+  rm -f "$trigger"
+  [ -S "$sock" ] || exit 5
+fi
+"$exe" $small -cp "$dir" WbAttach "$sock" "$cmd")sh";
+}
+
+std::optional<uint64_t> heap_used_bytes(std::string_view heap_info) {
+  uint64_t kib = 0;
+  bool seen = false;
+  LineSplitter lines;
+  auto on_line = [&](std::string_view line) {
+    const auto text = line.substr(std::min(line.size(), line.find_first_not_of(' ')));
+    if (starts_with(text, "Metaspace") || starts_with(text, "class space")) return;
+    for (size_t at = text.find("used "); at != std::string_view::npos; at = text.find("used ", at + 1)) {
+      size_t i = at + 5, digits = 0;
+      uint64_t n = 0;
+      for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++digits) n = n * 10 + (text[i] - '0');
+      if (digits == 0 || i >= text.size() || text[i] != 'K') continue;
+      kib += n;
+      seen = true;
+    }
+  };
+  lines.feed(heap_info, on_line);
+  if (auto rest = lines.take_rest(); !rest.empty()) on_line(rest);
+  if (!seen) return std::nullopt;
+  return kib * 1024;
+}
+
+std::optional<uint64_t> df_available_bytes(std::string_view df) {
+  // "Filesystem 1024-blocks Used Available Capacity Mounted on", then one line of numbers.
+  const auto nl = df.find('\n');
+  if (nl == std::string_view::npos) return std::nullopt;
+  std::vector<std::string_view> fields;
+  std::string_view rest = df.substr(nl + 1);
+  rest = rest.substr(0, rest.find('\n'));
+  while (!rest.empty()) {
+    const auto start = rest.find_first_not_of(" \t");
+    if (start == std::string_view::npos) break;
+    rest.remove_prefix(start);
+    const auto end = std::min(rest.size(), rest.find_first_of(" \t"));
+    fields.push_back(rest.substr(0, end));
+    rest.remove_prefix(end);
+  }
+  if (fields.size() < 6) return std::nullopt;
+  uint64_t kib = 0;
+  for (char c : fields[3]) {
+    if (c < '0' || c > '9') return std::nullopt;
+    kib = kib * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return kib * 1024;
+}
+
+std::optional<AttachReply> parse_attach_reply(std::string_view reply) {
+  const auto nl = reply.find('\n');
+  if (nl == std::string_view::npos || nl == 0) return std::nullopt;
+  std::string_view code = reply.substr(0, nl);
+  const bool negative = code.front() == '-';
+  if (negative) code.remove_prefix(1);
+  if (code.empty() || code.size() > 9) return std::nullopt;
+  int n = 0;
+  for (char c : code) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  return AttachReply{negative ? -n : n, std::string(reply.substr(nl + 1))};
 }
 
 DumpScan scan_thread_dump(std::string_view log, int64_t not_before_nanos) {

@@ -1,6 +1,10 @@
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 
+#include "temp_dir.hpp"
 #include "workbench/app/jvm.hpp"
 #include "workbench/app/logs.hpp"
 
@@ -82,4 +86,85 @@ TEST_CASE("scan_thread_dump tells a dump still being written from a whole one") 
     CHECK_FALSE(s.started);
     CHECK(s.text.empty());
   }
+}
+
+TEST_CASE("heap_used_bytes sums the heap's spaces, not Metaspace") {
+  const char* serial =
+      " def new generation   total 19648K, used 1405K [0x00000000fc000000, 0x00000000fd550000, 0x00000000fd550000)\n"
+      "  eden space 17472K,   8% used [0x00000000fc000000, 0x00000000fc15f798, 0x00000000fd110000)\n"
+      "  from space 2176K,   0% used [0x00000000fd110000, 0x00000000fd110000, 0x00000000fd330000)\n"
+      " tenured generation   total 43712K, used 300K [0x00000000fd550000, 0x0000000100000000)\n"
+      "   the space 43712K,   0% used [0x00000000fd550000, 0x00000000fd550000, 0x00000000fd550200)\n"
+      " Metaspace       used 137K, committed 384K, reserved 1114112K\n"
+      "  class space    used 4K, committed 128K, reserved 1048576K\n";
+  CHECK(heap_used_bytes(serial) == (1405 + 300) * 1024ULL);
+  const char* g1 =
+      " garbage-first heap   total 65536K, used 42449K [0x00000000fc000000, 0x0000000100000000)\n"
+      "  region size 1024K, 2 young (2048K), 1 survivors (1024K)\n"
+      " Metaspace       used 78K, committed 320K, reserved 1114112K\n"
+      "  class space    used 3K, committed 128K, reserved 1048576K";  // no line end at the end
+  CHECK(heap_used_bytes(g1) == 42449 * 1024ULL);
+  // ZGC counts in M: nothing to go by, so no check.
+  CHECK_FALSE(heap_used_bytes(" ZHeap           used 8M, capacity 32M, max capacity 64M\n"));
+  CHECK_FALSE(heap_used_bytes(""));
+}
+
+TEST_CASE("df_available_bytes reads df -Pk of GNU and busybox") {
+  CHECK(df_available_bytes("Filesystem     1024-blocks    Used Available Capacity Mounted on\n"
+                           "overlay           61202244 9470600  48593112      17% /tmp\n") == 48593112 * 1024ULL);
+  CHECK(df_available_bytes("Filesystem           1024-blocks    Used Available Capacity Mounted on\n"
+                           "tmpfs                     2048         0      2048   0% /tmp\n") == 2048 * 1024ULL);
+  CHECK_FALSE(df_available_bytes("df: /tmp: No such file or directory\n"));
+  CHECK_FALSE(df_available_bytes("Filesystem 1024-blocks Used Available Capacity Mounted on\nnone - - - - /tmp\n"));
+}
+
+TEST_CASE("parse_attach_reply splits the result code from the output") {
+  auto ok = parse_attach_reply("0\nDumping heap to /tmp/x.hprof ...\nHeap dump file created\n");
+  REQUIRE(ok);
+  CHECK(ok->code == 0);
+  CHECK(ok->output == "Dumping heap to /tmp/x.hprof ...\nHeap dump file created\n");
+  auto refused = parse_attach_reply("-1\njava.lang.IllegalArgumentException: Unknown diagnostic command\n");
+  REQUIRE(refused);
+  CHECK(refused->code == -1);
+  CHECK(refused->output.rfind("java.lang.IllegalArgumentException", 0) == 0);
+  CHECK_FALSE(parse_attach_reply(""));
+  CHECK_FALSE(parse_attach_reply("0"));
+  CHECK_FALSE(parse_attach_reply("\n0\n"));
+  CHECK_FALSE(parse_attach_reply("Exception in thread \"main\"\n"));
+}
+
+namespace {
+
+// What `SHELL -n` (parse only) says of a script: 0 when it reads as shell.
+int shell_parse(const std::string& shell, const std::string& script) {
+  wb::test::TempDir dir;
+  const auto path = dir.path() / "script.sh";
+  std::ofstream(path) << script;
+  return std::system((shell + " -n '" + path.string() + "' 2>/dev/null").c_str());
+}
+
+}  // namespace
+
+TEST_CASE("the scripts run in containers read as POSIX shell (dash, busybox)") {
+  for (const std::string shell : {"dash", "busybox sh"}) {
+    if (std::system(("command -v " + shell.substr(0, shell.find(' ')) + " >/dev/null").c_str()) != 0) continue;
+    INFO(shell);
+    CHECK(shell_parse(shell, jvm_command_script()) == 0);
+    CHECK(shell_parse(shell, signal_jvm_script()) == 0);
+    CHECK(shell_parse(shell, "case x in") != 0);  // the check can fail
+  }
+  // What the script promises: the platform's JVM options stay the app's, attach is tried before the signal.
+  const std::string s = jvm_command_script();
+  CHECK(s.find("unset JAVA_TOOL_OPTIONS") != std::string::npos);
+  CHECK(s.find("-XX:+DisableAttachMechanism*) exit 6") != std::string::npos);
+  CHECK(s.find("/tmp/.attach_pid$pid") < s.find("kill -QUIT"));
+}
+
+TEST_CASE("the embedded attach client is the committed class, for Java 16") {
+  std::ifstream in(std::string(WB_SOURCE_DIR) + "/lib/workbench/app/jvm_attach/WbAttach.class", std::ios::binary);
+  const std::string committed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(committed.size() > 8);
+  CHECK(attach_client_class() == committed);
+  CHECK(committed.substr(0, 4) == "\xCA\xFE\xBA\xBE");
+  CHECK(static_cast<unsigned char>(committed[7]) == 60);  // class file major version 60: Java 16
 }
