@@ -561,6 +561,27 @@ class CpFiles(WbTestCase):
         self.use_busybox()
         self.check_upload_over_existing()
 
+    def test_upload_is_one_exec_and_works_without_a_shell(self):
+        """An upload is a look at the destination and one exec that unpacks and puts the result in
+        place (each exec costs the node a container runtime start); in an image without sh the same
+        files arrive through separate mkdir, tar and mv."""
+        cluster.skip_unless_fake(self, "counting the execs, and an image without sh")
+        spec = self.make_tree(os.path.join(self.local, "tree"))
+        cluster.request("DELETE", "/fake/v1/requests")
+        r = self.run_wb("cp-files", "-r", os.path.join(self.local, "tree"), self.app + ":/app/one")
+        self.assertExit(r, 0)
+        self.assertSameTree(spec, self.in_pod("/app/one"))
+        self.assertEqual([q.split("&")[0] for q, _, _ in self.exec_bytes()], ["command=ls", "command=sh"])
+        status, body = cluster.request(
+            "PATCH", "/api/v1/namespaces/%s/pods/%s" % (self.ns, self.pod),
+            {"metadata": {"annotations": {"fake.wb.dev/behaviour": "nosh"}}},
+            content_type="application/merge-patch+json")
+        self.assertEqual(status, 200, body)
+        r = self.run_wb("cp-files", "-r", os.path.join(self.local, "tree"), self.app + ":/app/two")
+        self.assertExit(r, 0)
+        self.assertSameTree(spec, self.in_pod("/app/two"))
+        self.assertEqual([n for n in self.pod_listdir("/app") if "wb-upload" in n], [])
+
     # ------------------------------------------------------------ v4 exec protocol
     def test_upload_and_download_over_v4(self):
         # An API server before 1.30 offers v4.channel.k8s.io at most: no stdin close signal, so

@@ -161,7 +161,8 @@ async def handle_exec(server, request, ns, name, sub):
         argv = ["/usr/bin/busybox", applet] + argv[1:]
     else:
         exe = resolve(root, command[0])
-    if exe is None or ("notar" in behaviours and os.path.basename(command[0]) == "tar"):
+    missing = {"notar": "tar", "nosh": "sh"}
+    if exe is None or any(b in behaviours and os.path.basename(command[0]) == missing[b] for b in missing):
         await finish(_not_found_status(command[0]))
         return ws
     spec_c = next((x for x in pod["spec"].get("containers") or [] if x.get("name") == container), {})
@@ -175,7 +176,10 @@ async def handle_exec(server, request, ns, name, sub):
         sh = ["/usr/bin/busybox", "sh"] if "busybox" in behaviours else ["/bin/sh"]
         argv = sh + ["-c", 'cd "$0" && exec "$@"', spec_c["workingDir"]] + argv
     # No forked parent (unshare --fork) that would hold the pipes: the pumps see the command close them.
-    full = ["unshare", "--mount", "--", "/bin/sh", "-c", SCRIPT, "sh", root] + argv
+    script = SCRIPT
+    if "notar" in behaviours:  # not for a shell's commands either
+        script = script.replace('|| exit 126\n', '|| exit 126\nmount --bind /dev/null "$R/usr/bin/tar" || exit 126\n', 1)
+    full = ["unshare", "--mount", "--", "/bin/sh", "-c", script, "sh", root] + argv
     term = None
     if tty:
         # As the kubelet does: the command's controlling terminal is a pty whose size channel 4 sets.
