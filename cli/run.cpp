@@ -59,6 +59,7 @@ void build_cli(CLI::App& app, Context& ctx, Action& action) {
   commands::register_logs(app, ctx, action);
   commands::register_files(app, ctx, action);
   commands::register_shell(app, ctx, action);
+  commands::register_port_forward(app, ctx, action);
   commands::register_jvm(app, ctx, action);
   commands::register_gc(app, ctx, action);
   commands::register_export(app, ctx, action);

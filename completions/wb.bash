@@ -7,7 +7,7 @@
 # _wb_f (flags), _wb_v (options that take a value), _wb_p (kinds of its positional arguments).
 _wb_cmd() {
   case "$1" in
-    "") _wb_s="version help profile workspace whoami app push config route logs cp-files files shell jvm gc export doctor platform tenant member robot completion" _wb_f="-h --help --help-all -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
+    "") _wb_s="version help profile workspace whoami app push config route logs cp-files files shell port-forward jvm gc export doctor platform tenant member robot completion" _wb_f="-h --help --help-all -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "version") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "help") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="help+" ;;
     "profile") _wb_s="init list use show" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
@@ -21,7 +21,7 @@ _wb_cmd() {
     "workspace create") _wb_s="" _wb_f="-h --help --no-network-policy --dry-run -v --verbose -q --quiet --no-color -y --yes" _wb_v="--tenant --cpu --memory --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="none" ;;
     "workspace delete") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@workspaces" ;;
     "whoami") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
-    "app") _wb_s="create list status start stop restart scale delete set history rollback" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
+    "app") _wb_s="create list status start stop restart scale delete set history rollback open" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "app create") _wb_s="" _wb_f="-h --help --trace --no-trace --spring-boot --no-spring-boot --update --dry-run -v --verbose -q --quiet --no-color -y --yes" _wb_v="--port --replicas --cpu --memory --env --health --route-host --description --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="none" ;;
     "app list") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "app status") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--dotenv-out --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
@@ -33,6 +33,7 @@ _wb_cmd() {
     "app set") _wb_s="" _wb_f="-h --help --dry-run --no-wait -v --verbose -q --quiet --no-color -y --yes" _wb_v="--memory --cpu --replicas --env --unset-env --trace --port --health --timeout --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "app history") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "app rollback") _wb_s="" _wb_f="-h --help --dry-run --no-wait -v --verbose -q --quiet --no-color -y --yes" _wb_v="--to --timeout --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
+    "app open") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "push") _wb_s="jar" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "push jar") _wb_s="" _wb_f="-h --help --no-deploy --git-push -v --verbose -q --quiet --no-color -y --yes" _wb_v="--app -t --tag --to --base --platform --jvm-flag --env --compression --timeout --dotenv-out --parallel --gitops --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="jars" ;;
     "config") _wb_s="set get history diff rollback" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
@@ -53,6 +54,7 @@ _wb_cmd() {
     "files") _wb_s="ls" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "files ls") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--replica -c --container --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="apppath" ;;
     "shell") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--replica -c --container --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps none+" ;;
+    "port-forward") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--address --replica --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps none+" ;;
     "jvm") _wb_s="threads heap jfr" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="" ;;
     "jvm threads") _wb_s="" _wb_f="-h --help -v --verbose -q --quiet --no-color -y --yes" _wb_v="--replica -c --container --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps" ;;
     "jvm heap") _wb_s="" _wb_f="-h --help --live --all -v --verbose -q --quiet --no-color -y --yes" _wb_v="--replica -c --container --profile --kubeconfig --context -w --workspace -o --output --request-timeout" _wb_p="@apps none" ;;
@@ -96,6 +98,7 @@ _wb_sub() {
     "/cp-files") _wb_n=cp-files ;;
     "/files") _wb_n=files ;;
     "/shell") _wb_n=shell ;;
+    "/port-forward") _wb_n=port-forward ;;
     "/jvm") _wb_n=jvm ;;
     "/gc") _wb_n=gc ;;
     "/export") _wb_n=export ;;
@@ -129,6 +132,7 @@ _wb_sub() {
     "app/set") _wb_n=set ;;
     "app/history") _wb_n=history ;;
     "app/rollback") _wb_n=rollback ;;
+    "app/open") _wb_n=open ;;
     "push/jar") _wb_n=jar ;;
     "config/set") _wb_n=set ;;
     "config/get") _wb_n=get ;;

@@ -19,6 +19,8 @@ void register_route(CLI::App& app, Context& ctx, Action& action);
 void register_logs(CLI::App& app, Context& ctx, Action& action);
 void register_files(CLI::App& app, Context& ctx, Action& action);
 void register_shell(CLI::App& app, Context& ctx, Action& action);
+// wb port-forward, and wb app open (so after register_app).
+void register_port_forward(CLI::App& app, Context& ctx, Action& action);
 void register_jvm(CLI::App& app, Context& ctx, Action& action);
 void register_gc(CLI::App& app, Context& ctx, Action& action);
 void register_export(CLI::App& app, Context& ctx, Action& action);

@@ -113,6 +113,24 @@ class ExecSession {
 
 using StreamSink = std::function<bool(std::string_view data)>;  // false = stop
 
+// One TCP connection to a port of a pod through pods/portforward over WebSocket
+// (v4.channel.k8s.io: channel 0 carries the data, channel 1 the server's error text). There is no
+// half-close: either side ends the whole connection. send() may run on one thread while receive()
+// runs on another; close() on either.
+class PortForwardConnection {
+ public:
+  virtual ~PortForwardConnection() = default;
+  // Sends bytes to the pod's port; Unavailable once the connection has ended.
+  virtual util::Status send(std::string_view data) = 0;
+  // The next bytes from the pod's port, waiting at most `timeout` (0: no limit); "" once the pod's
+  // side closed the connection (or close() was called). Errors: Timeout when nothing came in time,
+  // Failure with the server's words from the error channel (e.g. nothing listens on the port),
+  // Unavailable when the connection broke.
+  virtual Result<std::string> receive(std::chrono::milliseconds timeout) = 0;
+  // Ends the connection.
+  virtual void close() = 0;
+};
+
 // Discovered API surface, cached per Client.
 struct Discovery {
   std::string git_version;   // "v1.32.0"
@@ -170,10 +188,18 @@ class Client {
   // pods/log: streams raw bytes to `sink` (lines as the server sends them).
   virtual Status pod_logs(const std::string& ns, const std::string& pod, const LogOptions& options,
                           const StreamSink& sink) = 0;
-  // pods/exec over WebSocket, offering v5 then v4. stdout/stderr go to the sinks.
+  // pods/exec over WebSocket, offering v5 then v4. stdout/stderr go to the sinks. A refused
+  // upgrade is the server's words (with Forbidden or Missing facts, else http::UpgradeRefused).
   virtual Result<std::unique_ptr<ExecSession>> exec(const std::string& ns, const std::string& pod,
                                                    const ExecOptions& options, StreamSink on_stdout,
                                                    StreamSink on_stderr) = 0;
+  // pods/portforward over WebSocket: one TCP connection to `port` of the pod. A refused upgrade
+  // is as with exec().
+  virtual Result<std::unique_ptr<PortForwardConnection>> port_forward(const std::string& ns, const std::string& pod,
+                                                                      uint16_t port) {
+    (void)ns, (void)pod, (void)port;
+    return util::Error(util::ErrorCode::Failure, "this client cannot forward ports");
+  }
 
   // Escape hatch for paths not covered above (subresources, reviews). `path` starts with '/'.
   virtual Result<http::Response> raw(const std::string& method, const std::string& path, const std::string& body = {},

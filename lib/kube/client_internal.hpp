@@ -1,5 +1,6 @@
 // Private to lib/kube: the HTTP client behind make_client, whose parts live in client.cpp
-// (requests and CRUD), client_watch.cpp, client_pod.cpp (logs and exec) and client_discovery.cpp.
+// (requests and CRUD), client_watch.cpp, client_pod.cpp (logs and exec), client_portforward.cpp and
+// client_discovery.cpp.
 #pragma once
 
 #include <atomic>
@@ -69,6 +70,14 @@ class HttpClient : public Client {
   Status pod_logs(const std::string& ns, const std::string& pod, const LogOptions& o, const StreamSink& sink) override;
   Result<std::unique_ptr<ExecSession>> exec(const std::string& ns, const std::string& pod, const ExecOptions& o,
                                             StreamSink on_stdout, StreamSink on_stderr) override;
+  Result<std::unique_ptr<PortForwardConnection>> port_forward(const std::string& ns, const std::string& pod,
+                                                              uint16_t port) override;
+
+  // A WebSocket upgrade of GET `path` (client_pod.cpp), credentials refreshed once on a 401. A
+  // refusal is the server's words with the code for its status, and its facts (Forbidden,
+  // Missing), else http::UpgradeRefused.
+  Result<std::unique_ptr<http::WebSocket>> upgrade(const std::string& path, const std::vector<std::string>& protocols,
+                                                   const std::string& accept = {});
 
  private:
   // One request to the API server, as call() sends it.

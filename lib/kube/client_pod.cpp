@@ -172,15 +172,21 @@ Result<std::unique_ptr<ExecSession>> HttpClient::exec(const std::string& ns, con
       .add("stderr", o.stderr ? "true" : "false")
       .add("tty", o.tty ? "true" : "false");
   std::string path = resource_path(types::Pod, ns, pod) + "/exec" + q.str();
+  WB_ASSIGN_OR_RETURN(auto ws, upgrade(path, {"v5.channel.k8s.io", "v4.channel.k8s.io"}));
+  return std::unique_ptr<ExecSession>(
+      std::make_unique<WsExecSession>(std::move(ws), std::move(on_stdout), std::move(on_stderr)));
+}
+
+Result<std::unique_ptr<http::WebSocket>> HttpClient::upgrade(const std::string& path,
+                                                             const std::vector<std::string>& protocols,
+                                                             const std::string& accept) {
   for (int attempt = 0;; ++attempt) {
     WB_ASSIGN_OR_RETURN(Credentials creds, credentials());
     WB_ASSIGN_OR_RETURN(auto transport, transport_for(creds));
     http::Request req = base_request("GET", path, creds);
-    auto ws = transport->open_websocket(req, {"v5.channel.k8s.io", "v4.channel.k8s.io"});
-    if (ws) {
-      return std::unique_ptr<ExecSession>(
-          std::make_unique<WsExecSession>(std::move(*ws), std::move(on_stdout), std::move(on_stderr)));
-    }
+    if (!accept.empty()) req.headers.set("Accept", accept);
+    auto ws = transport->open_websocket(req, protocols);
+    if (ws) return std::move(*ws);
     const Error& e = ws.error();
     const auto* refused = e.detail<http::UpgradeRefused>();
     if (!refused) return transport_error(e);
@@ -188,7 +194,9 @@ Result<std::unique_ptr<ExecSession>> HttpClient::exec(const std::string& ns, con
       config_.credentials->invalidate();
       continue;
     }
-    return in_pod_words(upgrade_error(*refused, e));
+    Error refusal = in_pod_words(upgrade_error(*refused, e));
+    if (!refusal.facts) refusal.with(*refused);  // Forbidden and Missing say more
+    return refusal;
   }
 }
 

@@ -519,7 +519,8 @@ class Server:
         if sub == "scale":
             return await self.h_scale(request, r, ns, name)
         if sub == "portforward":
-            raise bad_request("Upgrade request required")
+            import portforward
+            return await portforward.handle_portforward(self, request, ns, name)
         if sub in ("binding", "eviction"):
             return await self.h_eviction(request, r, ns, name, sub)
         if m == "GET":

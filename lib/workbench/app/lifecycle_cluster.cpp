@@ -107,7 +107,8 @@ Result<AppDetails> describe_app(k::Client& client, const std::string& ns, const 
     if (!ports.empty()) port = ports[0].value("port", 0);
   }
   if (port == 0) {
-    if (const json* c = app_container(out.deployment.value("/spec/template"_json_pointer, json::object()), app)) {
+    const json pod_template = out.deployment.value("/spec/template"_json_pointer, json::object());
+    if (const json* c = app_container(pod_template, app)) {
       auto ports = c->value("ports", json::array());
       if (!ports.empty()) port = ports[0].value("containerPort", 0);
     }
