@@ -214,17 +214,22 @@ Result<JvmFileResult> flight_recording(k::Client& client, const std::string& ns,
   RemoteFile file(client, ns, t, fmt::format("{}/.wb-jfr-{}.jfr", kDumpDir, id));
   // The JVM ends the recording by itself a minute after its time should wb be gone by then.
   const auto bound = std::chrono::duration_cast<std::chrono::seconds>(o.duration).count() + 61;
-  WB_ASSIGN_OR_RETURN(auto started, run_jvm_command(client, ns, t,
-                                                    fmt::format("JFR.start name={} duration={}s filename={}", name,
-                                                                bound, file.path())));
-  WB_TRY(expect(t, started, "Started recording", "starting the recording"));
+  auto started = run_jvm_command(client, ns, t,
+                                 fmt::format("JFR.start name={} duration={}s filename={}", name, bound, file.path()));
+  if (!started) {
+    // Ctrl-C while it started: the JVM may be recording already; end that before its file is removed.
+    if (started.error().code == ErrorCode::Interrupted)
+      (void)despite_interrupt([&] { return run_jvm_command(client, ns, t, fmt::format("JFR.stop name={}", name)); });
+    return std::move(started).error();
+  }
+  WB_TRY(expect(t, *started, "Started recording", "starting the recording"));
   if (o.on_started) o.on_started(t.replica);
   (void)util::sleep_for(o.duration);  // Ctrl-C ends the recording early
   return despite_interrupt([&]() -> Result<JvmFileResult> {
     WB_ASSIGN_OR_RETURN(auto stopped,
                         run_jvm_command(client, ns, t, fmt::format("JFR.stop name={} filename={}", name, file.path())));
     WB_TRY(expect(t, stopped, "Stopped recording", "stopping the recording"));
-    WB_ASSIGN_OR_RETURN(auto got, fetch(client, ns, o.app, t, file, o.local, o.on_progress, started.via, ".jfr"));
+    WB_ASSIGN_OR_RETURN(auto got, fetch(client, ns, o.app, t, file, o.local, o.on_progress, started->via, ".jfr"));
     std::ifstream in(got.written, std::ios::binary);
     char magic[4] = {};
     if (!in.read(magic, 4) || std::string_view(magic, 4) != std::string_view("FLR\0", 4))
