@@ -87,6 +87,25 @@ def tearDownModule():
         cluster.stop()
 
 
+def read_response(sock):
+    """One HTTP/1.1 response with a Content-Length from a kept-alive socket (headers and body may
+    come in separate reads)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    while length and len(body) < int(length.group(1)):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
 def get(url, timeout=60):
     with urllib.request.urlopen(url, timeout=timeout) as resp:
         return resp.status, resp.read().decode()
@@ -192,7 +211,7 @@ class PortForward(WbTestCase):
         kept = socket.create_connection((host, int(port)), timeout=120)
         self.addCleanup(kept.close)
         kept.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        self.assertIn(b"hello from", kept.recv(65536))
+        self.assertIn(b"hello from", read_response(kept))
 
         status, body = cluster.set_app_image(ns, APP, real_images()["server-v2"] if cluster.real else IMAGE_V2)
         self.assertEqual(status, 200, body)
