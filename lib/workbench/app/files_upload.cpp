@@ -9,8 +9,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <random>
+#include <thread>
 
 #include "util/archive.hpp"
 #include "util/fd.hpp"
@@ -315,10 +318,13 @@ std::string put_in_place_script() {
 // sh -c SCRIPT sh STAGE DIR NAME MARKER: the whole upload in one exec (each exec costs the node
 // a runc start). tar extracts stdin into STAGE, made first; NAME is moved into place only if the
 // archive's last entry, MARKER, arrived, so a cut stream leaves nothing under the final name.
+// The script prints a line when tar is about to read: wb sends nothing before it, because a
+// command that ends while stdin is still being sent can hang the exec (seen on containerd 1.6).
 // Exit status: 127 no tar, 126 STAGE not made, 124 the move failed, else tar's (125: no MARKER).
 std::string unpack_in_place_script() {
   return std::string(kMoveIntoPlace) + R"(command -v tar >/dev/null 2>&1 || exit 127
 mkdir -m 700 -- "$1" || exit 126
+echo ready
 tar xf - -C "$1"; s=$?
 if [ $s -eq 0 ] && [ ! -e "$1/$4" ]; then s=125; fi
 if [ $s -ne 0 ]; then rm -rf "$1"; exit $s; fi
@@ -378,30 +384,58 @@ struct TarRun {
 };
 
 // Runs `command` in the replica and writes the local path's archive (named `name`, then `marker`)
-// to its stdin; the session's own failure to start is the error.
+// to its stdin, after the command's first line of output when `await_ready` (it ended without one:
+// nothing is sent); the session's own failure to start is the error.
 Result<TarRun> run_tar(k::Client& client, const std::string& ns, const Target& t, const CopyOptions& o,
                        const LocalSource& src, const std::string& name, std::vector<std::string> command,
-                       const std::string& marker, CopyResult& res) {
+                       const std::string& marker, bool await_ready, CopyResult& res) {
   TarRun run;
   k::ExecOptions eo;
   eo.container = t.container;
   eo.stdin = true;
   eo.command = std::move(command);
-  auto collect = [&run](std::string_view d) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool ready = false, ended = false;
+  auto on_stdout = [&](std::string_view d) {
+    if (d.find('\n') != std::string_view::npos) {
+      std::lock_guard<std::mutex> lock(mu);
+      ready = true;
+      cv.notify_all();
+    }
+    return true;
+  };
+  auto on_stderr = [&run](std::string_view d) {
     if (run.c.err.size() < kKeepStderr) run.c.err.append(d);
     return true;
   };
-  auto session = client.exec(ns, t.name, eo, collect, collect);
+  auto session = client.exec(ns, t.name, eo, on_stdout, on_stderr);
   if (!session) return std::move(session).error();
-  run.sent = send_tar(**session, o, src, name, marker, res);
+  k::ExecSession& exec = **session;
+  Result<k::ExecResult> waited = Error(ErrorCode::Failure, "not waited");
+  std::thread pump([&] {
+    waited = exec.wait();
+    std::lock_guard<std::mutex> lock(mu);
+    ended = true;
+    cv.notify_all();
+  });
+  bool go = true;
+  if (await_ready) {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return ready || ended; });
+    go = ready;
+  }
+  run.sent =
+      go ? send_tar(exec, o, src, name, marker, res)
+         : Status(Error(ErrorCode::Failure, fmt::format("replica {} ended the upload before it began", t.replica)));
   // v5 closes stdin; on v4 tar stops at the archive's end marker.
-  if (run.sent) (void)(*session)->close_stdin();
-  auto r = (*session)->wait();
-  if (r)
-    run.c.result = *r;
+  if (run.sent) (void)exec.close_stdin();
+  pump.join();
+  if (waited)
+    run.c.result = *waited;
   else
-    run.not_waited = std::move(r).error();
-  run.protocol = (*session)->protocol();
+    run.not_waited = std::move(waited).error();
+  run.protocol = exec.protocol();
   return run;
 }
 
@@ -429,7 +463,7 @@ Result<CopyResult> upload_in_steps(k::Client& client, const std::string& ns, con
   if (!no_such_command(made.result) && (!made.result.failure_message.empty() || made.result.exit_code != 0))
     return exec_error("mkdir", t, made);
   const CopyResult fresh = res;
-  auto run = run_tar(client, ns, t, o, src, name, {"tar", "xf", "-", "-C", stage}, "", res);
+  auto run = run_tar(client, ns, t, o, src, name, {"tar", "xf", "-", "-C", stage}, "", false, res);
   if (run && !util::interrupted() && missing_command(*run)) {
     remove_remote(client, ns, t, stage);
     return upload_without_tar(client, ns, t, o, src, dir, name, run->protocol, fresh);
@@ -460,9 +494,9 @@ Result<CopyResult> copy_to_app(k::Client& client, const std::string& ns, const C
   // whole archive has arrived.
   const std::string marker = staging_name();
   const std::string stage = (dir == "/" ? "/" : dir + "/") + marker;
-  WB_ASSIGN_OR_RETURN(auto run,
-                      run_tar(client, ns, t, o, src, name,
-                              {"sh", "-c", unpack_in_place_script(), "sh", stage, dir, name, marker}, marker, res));
+  WB_ASSIGN_OR_RETURN(
+      auto run, run_tar(client, ns, t, o, src, name,
+                        {"sh", "-c", unpack_in_place_script(), "sh", stage, dir, name, marker}, marker, true, res));
   if (!util::interrupted() && missing_command(run))  // no sh
     return upload_in_steps(client, ns, t, o, src, dir, name, stage, fresh);
   if (!util::interrupted() && !run.not_waited && run.c.result.failure_message.empty() && run.c.result.exit_code == 127)
