@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "util/json.hpp"
 #include "util/strings.hpp"
 #include "workbench/app/files_internal.hpp"
 #include "workbench/app/lifecycle.hpp"
@@ -56,6 +57,14 @@ void remove_remote(k::Client& client, const std::string& ns, const Target& t, co
   }
 }
 
+bool pod_ready(const json& pod) {
+  for (const auto& c : util::json_at(pod, "/status/conditions", json::array()))
+    if (util::json_value(c, "type", "") == "Ready" && util::json_value(c, "status", "") == "True") return true;
+  return false;
+}
+
+bool pod_terminating(const json& pod) { return util::json_find(pod, "/metadata/deletionTimestamp") != nullptr; }
+
 Result<Target> pick_pod(k::Client& client, const std::string& ns, const std::string& app, const std::string& replica,
                         const std::string& container) {
   WB_ASSIGN_OR_RETURN(auto pods, app_pods(client, ns, app));
@@ -64,10 +73,8 @@ Result<Target> pick_pod(k::Client& client, const std::string& ns, const std::str
   for (const auto& p : pods) {
     if (!replica_matches(p, app, replica)) continue;
     int score = 0;
-    if (fields::str(p, "/status/phase") == "Running" && !p.contains("/metadata/deletionTimestamp"_json_pointer))
-      score += 2;
-    for (const auto& c : p.value("/status/conditions"_json_pointer, json::array()))
-      if (c.value("type", "") == "Ready" && c.value("status", "") == "True") score += 1;
+    if (fields::str(p, "/status/phase") == "Running" && !pod_terminating(p)) score += 2;
+    if (pod_ready(p)) score += 1;
     if (score > best_score) {
       best = &p;
       best_score = score;

@@ -27,12 +27,6 @@ constexpr int kNoJava = 3;
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
-bool pod_ready(const json& pod) {
-  for (const auto& c : pod.value("/status/conditions"_json_pointer, json::array()))
-    if (c.value("type", "") == "Ready" && c.value("status", "") == "True") return true;
-  return false;
-}
-
 // One scan step over a dump line; returns false when the line is past the dump's end.
 bool take_dump_line(DumpScan& s, std::string_view line, bool& in_heap) {
   if (!s.refs_seen) {
@@ -227,7 +221,7 @@ Result<std::vector<std::string>> thread_dump_pods(k::Client& client, const std::
   WB_ASSIGN_OR_RETURN(auto pods, app_pods(client, ns, o.app));
   std::vector<std::string> names;
   for (const auto& p : pods)
-    if (pod_ready(p)) names.push_back(fields::str(p, "/metadata/name"));
+    if (files_detail::pod_ready(p)) names.push_back(fields::str(p, "/metadata/name"));
   if (names.empty())
     return Error(ErrorCode::NotFound, fmt::format("app '{}' has no ready replica to take a thread dump of", o.app),
                  fmt::format("`wb app status {}` tells why; `--replica NAME` takes one that is not ready", o.app));

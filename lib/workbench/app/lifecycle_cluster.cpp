@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "util/interrupt.hpp"
+#include "util/json.hpp"
 #include "util/stop.hpp"
 #include "util/strings.hpp"
 #include "workbench/app/lifecycle.hpp"
@@ -90,9 +91,9 @@ Result<AppDetails> describe_app(k::Client& client, const std::string& ns, const 
     mine.label_selector = selector_of(app, false);
     for (const auto& ing : items(client.list(*ingress, ns, mine))) {
       std::vector<std::string> tls_hosts;
-      for (const auto& t : ing.value("/spec/tls"_json_pointer, json::array()))
+      for (const auto& t : util::json_at(ing, "/spec/tls", json::array()))
         for (const auto& h : t.value("hosts", json::array())) tls_hosts.push_back(h.get<std::string>());
-      for (const auto& rule : ing.value("/spec/rules"_json_pointer, json::array())) {
+      for (const auto& rule : util::json_at(ing, "/spec/rules", json::array())) {
         std::string host = rule.value("host", "");
         if (host.empty()) continue;
         bool tls = std::find(tls_hosts.begin(), tls_hosts.end(), host) != tls_hosts.end();
@@ -103,11 +104,11 @@ Result<AppDetails> describe_app(k::Client& client, const std::string& ns, const 
   }
   int port = 0;
   if (auto svc = client.get(k::types::Service, ns, app); svc && made_by_wb(*svc)) {
-    auto ports = svc->value("/spec/ports"_json_pointer, json::array());
+    auto ports = util::json_at(*svc, "/spec/ports", json::array());
     if (!ports.empty()) port = ports[0].value("port", 0);
   }
   if (port == 0) {
-    const json pod_template = out.deployment.value("/spec/template"_json_pointer, json::object());
+    const json pod_template = util::json_at(out.deployment, "/spec/template", json::object());
     if (const json* c = app_container(pod_template, app)) {
       auto ports = c->value("ports", json::array());
       if (!ports.empty()) port = ports[0].value("containerPort", 0);
@@ -181,7 +182,7 @@ Result<std::vector<OwnedObject>> objects_of_app(k::Client& client, const std::st
     if (!list) return refused_in_workspace(std::move(list).error(), ns, true);
     for (const auto& obj : items(list)) {
       if (!made_by_wb(obj)) continue;  // the selector says so; a second look costs nothing
-      out.push_back({type, obj.value("/metadata/name"_json_pointer, std::string())});
+      out.push_back({type, util::json_at(obj, "/metadata/name", std::string())});
     }
   }
   return out;

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "util/fd.hpp"
+#include "util/json.hpp"
 #include "util/numbers.hpp"
 #include "workbench/app/files_internal.hpp"
 #include "workbench/app/lifecycle.hpp"
@@ -48,7 +49,7 @@ std::optional<uint16_t> port_number(const std::string& text, uint16_t min) {
 // The app's container port (the first one named on its container), else the default.
 Result<uint16_t> app_port(k::Client& client, const std::string& ns, const std::string& app) {
   WB_ASSIGN_OR_RETURN(auto deployment, read_app(client, ns, app));
-  const json pod_template = deployment.value("/spec/template"_json_pointer, json::object());
+  const json pod_template = util::json_at(deployment, "/spec/template", json::object());
   if (const json* c = app_container(pod_template, app)) {
     auto ports = c->value("ports", json::array());
     if (!ports.empty()) {
@@ -59,18 +60,11 @@ Result<uint16_t> app_port(k::Client& client, const std::string& ns, const std::s
   return static_cast<uint16_t>(kDefaultAppPort);
 }
 
-bool ready(const json& pod) {
-  if (pod.contains("/metadata/deletionTimestamp"_json_pointer)) return false;
-  for (const auto& c : pod.value("/status/conditions"_json_pointer, json::array()))
-    if (c.value("type", "") == "Ready" && c.value("status", "") == "True") return true;
-  return false;
-}
-
 // The replica asked for, else a ready one.
 Result<files_detail::Target> pick_replica(k::Client& client, const std::string& ns, const std::string& app,
                                           const std::string& replica) {
   auto t = files_detail::pick_pod(client, ns, app, replica, "");
-  if (!replica.empty() || (t && ready(t->pod))) return t;
+  if (!replica.empty() || (t && files_detail::pod_ready(t->pod) && !files_detail::pod_terminating(t->pod))) return t;
   if (!t && t.error().code != ErrorCode::NotFound) return t;
   return Error(ErrorCode::NotFound, fmt::format("app '{}' has no ready replica to forward to", app),
                t ? fmt::format("`wb app status {}` says why", app) : fmt::format("`wb app start {}` starts it", app));
