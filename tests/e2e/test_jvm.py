@@ -14,7 +14,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import WB_BIN, FakeCluster, WbTestCase, start_app  # noqa: E402
+from wbtest import WB_BIN, WbTestCase, cluster_with_app, start_app  # noqa: E402
 
 IMAGE = "registry.local/shop/orders@sha256:" + "a" * 64
 APP = "orders"
@@ -24,16 +24,7 @@ ns = None
 
 def setUpModule():
     global cluster, ns
-    cluster = FakeCluster()
-    try:
-        if not cluster.real:
-            status, body = cluster.request("POST", "/fake/v1/settings", {"readinessDelay": 0.1})
-            assert status == 200, body
-        ns = cluster.namespace("jvm")
-        start_app(cluster, ns, APP, IMAGE, replicas=2)
-    except BaseException:
-        cluster.stop()
-        raise
+    cluster, ns = cluster_with_app("jvm", APP, IMAGE, replicas=2)
 
 
 def tearDownModule():

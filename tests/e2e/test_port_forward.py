@@ -20,7 +20,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import WB_BIN, FakeCluster, WbTestCase, free_port, real_images, start_app  # noqa: E402
+from wbtest import FakeCluster, WB_BIN, WbTestCase, cluster_with_app, free_port, real_images, start_app  # noqa: E402
 
 IMAGE = "registry.local/shop/orders@sha256:" + "a" * 64
 IMAGE_V2 = "registry.local/shop/orders@sha256:" + "b" * 64
@@ -67,13 +67,8 @@ def serve_pods():
 
 def setUpModule():
     global cluster, ns
-    cluster = FakeCluster()
+    cluster, ns = cluster_with_app("pf", APP, IMAGE, replicas=REPLICAS)
     try:
-        if not cluster.real:
-            status, body = cluster.request("POST", "/fake/v1/settings", {"readinessDelay": 0.1})
-            assert status == 200, body
-        ns = cluster.namespace("pf")
-        start_app(cluster, ns, APP, IMAGE, replicas=REPLICAS)
         serve_pods()
     except BaseException:
         cluster.stop()

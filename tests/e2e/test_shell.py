@@ -19,7 +19,7 @@ import termios
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import WB_BIN, FakeCluster, WbTestCase, file_sha256, start_app  # noqa: E402
+from wbtest import WB_BIN, WbTestCase, cluster_with_app, file_sha256  # noqa: E402
 
 IMAGE = "registry.local/shop/orders@sha256:" + "a" * 64
 APP = "orders"
@@ -29,16 +29,7 @@ ns = None
 
 def setUpModule():
     global cluster, ns
-    cluster = FakeCluster()
-    try:
-        if not cluster.real:
-            status, body = cluster.request("POST", "/fake/v1/settings", {"readinessDelay": 0.1})
-            assert status == 200, body
-        ns = cluster.namespace("shell")
-        start_app(cluster, ns, APP, IMAGE)
-    except BaseException:
-        cluster.stop()
-        raise
+    cluster, ns = cluster_with_app("shell", APP, IMAGE)
 
 
 def tearDownModule():

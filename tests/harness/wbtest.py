@@ -519,6 +519,23 @@ def start_app(cluster, ns, app, fake_image, replicas=1, real_image="server", cre
     cluster.wait_ready(ns, "app.kubernetes.io/name=" + app)
 
 
+def cluster_with_app(ns_prefix, app, fake_image, replicas=1):
+    """A FakeCluster (real with WB_TEST_KUBECONFIG) with APP started in a namespace of its own (fake
+    pods ready after 0.1 s), for a module's setUpModule. Stops the cluster if anything fails;
+    returns (cluster, ns)."""
+    cluster = FakeCluster()
+    try:
+        if not cluster.real:
+            status, body = cluster.request("POST", "/fake/v1/settings", {"readinessDelay": 0.1})
+            assert status == 200, body
+        ns = cluster.namespace(ns_prefix)
+        start_app(cluster, ns, app, fake_image, replicas=replicas)
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster, ns
+
+
 def real_images():
     """Images that really run, pushed into WB_TEST_REGISTRY under wb-test/ once per run:
     jre (the JRE base), server and server-v2 (the test HTTP server jar on it, pushed by wb; two
