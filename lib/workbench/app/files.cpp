@@ -29,15 +29,17 @@ std::string first_line(const std::string& text) {
 }
 
 Result<Captured> run_capture(k::Client& client, const std::string& ns, const std::string& pod,
-                             const std::string& container, std::vector<std::string> command) {
+                             const std::string& container, std::vector<std::string> command,
+                             std::optional<std::string_view> input, size_t max_stdout) {
   Captured c;
   k::ExecOptions eo;
   eo.container = container;
   eo.command = std::move(command);
+  eo.stdin = input.has_value();
   auto session = client.exec(
       ns, pod, eo,
       [&](std::string_view d) {
-        if (c.out.size() < (64 << 20)) c.out.append(d);
+        if (c.out.size() < max_stdout) c.out.append(d);
         return true;
       },
       [&](std::string_view d) {
@@ -45,6 +47,7 @@ Result<Captured> run_capture(k::Client& client, const std::string& ns, const std
         return true;
       });
   if (!session) return std::move(session).error();
+  if (input && (*session)->write_stdin(*input)) (void)(*session)->close_stdin();
   WB_ASSIGN_OR_RETURN(c.result, (*session)->wait());
   return c;
 }

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -27,9 +28,13 @@ inline bool no_such_command(const kube::ExecResult& r) { return r.no_such_comman
 // The first line of `text`, trimmed.
 std::string first_line(const std::string& text);
 
-// Runs `command` in a container of `pod`, keeping its output (stdout up to 64 MiB).
+// Runs `command` in a container of `pod`, keeping its output (stdout up to `max_stdout`). With
+// `input`, sends it to the command's stdin and closes stdin; the outcome comes from the command
+// even when it did not read it.
 util::Result<Captured> run_capture(kube::Client& client, const std::string& ns, const std::string& pod,
-                                   const std::string& container, std::vector<std::string> command);
+                                   const std::string& container, std::vector<std::string> command,
+                                   std::optional<std::string_view> input = std::nullopt,
+                                   size_t max_stdout = size_t{64} << 20);
 
 // The replica a copy talks to.
 struct Target {

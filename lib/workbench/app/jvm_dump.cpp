@@ -90,25 +90,11 @@ Result<CommandOutput> command_outcome(const Target& t, const Captured& c) {
 Result<CommandOutput> run_jvm_command(k::Client& client, const std::string& ns, const Target& t,
                                       const std::string& command) {
   const std::string_view cls = attach_client_class();
-  Captured c;
-  k::ExecOptions eo;
-  eo.container = t.container;
-  eo.stdin = true;
-  eo.command = {"/bin/sh", "-c", jvm_command_script(), "sh", std::to_string(cls.size()), command};
-  auto session = client.exec(
-      ns, t.name, eo,
-      [&](std::string_view d) {
-        if (c.out.size() < (16 << 20)) c.out.append(d);
-        return true;
-      },
-      [&](std::string_view d) {
-        if (c.err.size() < kKeepStderr) c.err.append(d);
-        return true;
-      });
-  if (!session) return std::move(session).error();
-  // The script reads exactly the class; its outcome (even one that never read it) comes from wait().
-  if ((*session)->write_stdin(cls)) (void)(*session)->close_stdin();
-  WB_ASSIGN_OR_RETURN(c.result, (*session)->wait());
+  // The script reads exactly the class.
+  WB_ASSIGN_OR_RETURN(
+      auto c, run_capture(client, ns, t.name, t.container,
+                          {"/bin/sh", "-c", jvm_command_script(), "sh", std::to_string(cls.size()), command}, cls,
+                          size_t{16} << 20));
   return command_outcome(t, c);
 }
 
