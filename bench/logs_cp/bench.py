@@ -42,7 +42,7 @@ if REAL:
 sys.path.insert(0, os.path.join(SRC, "tests", "harness"))
 from wbtest import FakeCluster, file_sha256, real_images  # noqa: E402
 
-WB = os.environ.get("WB_BIN") or os.path.join(SRC, "build", "default", "cli", "wb")
+WB = os.path.abspath(os.environ.get("WB_BIN") or os.path.join(SRC, "build", "default", "cli", "wb"))
 IMAGE = "registry.local/shop/orders@sha256:" + "a" * 64
 LINE = "2024-05-01 10:00:00.000 INFO  [main] com.example.orders.OrderService - order %08d accepted\n"
 

@@ -533,8 +533,9 @@ class CpFiles(WbTestCase):
                 f.write(data)
         os.chmod(os.path.join(base, "old.txt"), 0o600)
         os.utime(os.path.join(base, "old.txt"), (1610000000, 1610000000))
-        r = self.run_wb("cp-files", "-r", base, self.app + ":/app")
+        r = self.run_wb("-o", "json", "cp-files", "-r", base, self.app + ":/app/")
         self.assertExit(r, 0)
+        self.assertEqual(json.loads(r.out)["to"], "/app/data")
         for path, data in (("old.txt", b"new\n"), ("keep.txt", b"kept\n"), ("new.txt", b"fresh\n"),
                            ("sub/deep.txt", b"deep\n"), ("sub/more.txt", b"more\n")):
             self.assertEqual(self.pod_read("/app/data/" + path), data, path)
@@ -542,8 +543,9 @@ class CpFiles(WbTestCase):
         one = os.path.join(self.local, "one.txt")
         with open(one, "wb") as f:
             f.write(b"one\n")
-        r = self.run_wb("cp-files", one, self.app + ":/app/data/keep.txt")
+        r = self.run_wb("-o", "json", "cp-files", one, self.app + ":/app/data/keep.txt")
         self.assertExit(r, 0)
+        self.assertEqual(json.loads(r.out)["to"], "/app/data/keep.txt")
         self.assertEqual(self.pod_read("/app/data/keep.txt"), b"one\n")
         r = self.run_wb("cp-files", one, self.app + ":/app/link.txt")
         self.assertExit(r, 0)
@@ -555,6 +557,48 @@ class CpFiles(WbTestCase):
     def test_upload_over_existing_files(self):
         self.check_upload_over_existing()
 
+    def check_refused_replacements(self):
+        """A directory onto a file is refused before anything is sent (exit 2); a file onto a
+        directory of its name fails after the stream (exit 1). Either way what was there stays and
+        no staging folder is left."""
+        self.pod_write("/app/plain.txt", b"plain\n")
+        self.pod_write("/app/box/one.txt/inner.txt", b"inner\n")
+        tree = os.path.join(self.local, "tree")
+        os.makedirs(tree)
+        with open(os.path.join(tree, "a.txt"), "wb") as f:
+            f.write(b"a\n")
+        r = self.run_wb("cp-files", "-r", tree, self.app + ":/app/plain.txt")
+        self.assertExit(r, 2)
+        self.assertIn("'/app/plain.txt' is a file in replica", r.err)
+        self.assertIn("a directory cannot replace it", r.err)
+        self.assertEqual(self.pod_read("/app/plain.txt"), b"plain\n")
+        one = os.path.join(self.local, "one.txt")
+        with open(one, "wb") as f:
+            f.write(b"one\n")
+        r = self.run_wb("cp-files", one, self.app + ":/app/box")
+        self.assertExit(r, 1)
+        self.assertIn("cannot overwrite directory '/app/box/one.txt' with a file", r.err)
+        self.assertEqual(self.pod_read("/app/box/one.txt/inner.txt"), b"inner\n")
+        for d in ("/app", "/app/box"):
+            self.assertEqual([n for n in self.pod_listdir(d) if "wb-upload" in n], [], d)
+        if cluster.real:
+            return  # the root of the module's shared container is left alone
+        # Into the root: the staging folder is made there and removed.
+        r = self.run_wb("-o", "json", "cp-files", one, self.app + ":/")
+        self.assertExit(r, 0)
+        self.assertEqual(json.loads(r.out)["to"], "/one.txt")
+        self.assertEqual(self.pod_read("/one.txt"), b"one\n")
+        self.assertEqual([n for n in self.pod_listdir("/") if "wb-upload" in n], [])
+
+    def test_refused_replacements(self):
+        self.check_refused_replacements()
+
+    def test_busybox_refused_replacements(self):
+        if not cluster.real and not os.path.exists("/usr/bin/busybox"):
+            self.skipTest("busybox-static is not installed")
+        self.use_busybox()
+        self.check_refused_replacements()
+
     def test_busybox_upload_over_existing_files(self):
         if not cluster.real and not os.path.exists("/usr/bin/busybox"):
             self.skipTest("busybox-static is not installed")
@@ -562,16 +606,16 @@ class CpFiles(WbTestCase):
         self.check_upload_over_existing()
 
     def test_upload_is_one_exec_and_works_without_a_shell(self):
-        """An upload is a look at the destination and one exec that unpacks and puts the result in
-        place (each exec costs the node a container runtime start); in an image without sh the same
-        files arrive through separate mkdir, tar and mv."""
+        """An upload is one exec that looks at the destination, unpacks and puts the result in place
+        (each exec costs the node a container runtime start); in an image without sh the same files
+        arrive through a look at the destination and separate mkdir, tar and mv."""
         cluster.skip_unless_fake(self, "counting the execs, and an image without sh")
         spec = self.make_tree(os.path.join(self.local, "tree"))
         cluster.request("DELETE", "/fake/v1/requests")
         r = self.run_wb("cp-files", "-r", os.path.join(self.local, "tree"), self.app + ":/app/one")
         self.assertExit(r, 0)
         self.assertSameTree(spec, self.in_pod("/app/one"))
-        self.assertEqual([q.split("&")[0] for q, _, _ in self.exec_bytes()], ["command=ls", "command=sh"])
+        self.assertEqual([q.split("&")[0] for q, _, _ in self.exec_bytes()], ["command=sh"])
         status, body = cluster.request(
             "PATCH", "/api/v1/namespaces/%s/pods/%s" % (self.ns, self.pod),
             {"metadata": {"annotations": {"fake.wb.dev/behaviour": "nosh"}}},

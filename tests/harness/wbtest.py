@@ -34,7 +34,7 @@ import urllib.error
 import ssl
 
 SOURCE_DIR = os.environ.get("WB_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-WB_BIN = os.environ.get("WB_BIN") or os.path.join(SOURCE_DIR, "build", "default", "cli", "wb")
+WB_BIN = os.path.abspath(os.environ.get("WB_BIN") or os.path.join(SOURCE_DIR, "build", "default", "cli", "wb"))
 PYTHON = "/usr/bin/python3"
 REAL_KUBECONFIG = os.environ.get("WB_TEST_KUBECONFIG", "")
 REAL_REGISTRY = os.environ.get("WB_TEST_REGISTRY", "")

@@ -315,20 +315,31 @@ std::string put_in_place_script() {
   return std::string(kMoveIntoPlace) + R"(m "$1/$3" "$2/$3"; s=$?; rm -rf "$1"; exit $s)";
 }
 
-// sh -c SCRIPT sh STAGE DIR NAME MARKER: the whole upload in one exec (each exec costs the node
-// a runc start). tar extracts stdin into STAGE, made first; NAME is moved into place only if the
-// archive's last entry, MARKER, arrived, so a cut stream leaves nothing under the final name.
-// The script prints a line when tar is about to read: wb sends nothing before it, because a
-// command that ends while stdin is still being sent can hang the exec (seen on containerd 1.6).
-// Exit status: 127 no tar, 126 STAGE not made, 124 the move failed, else tar's (125: no MARKER).
+// sh -c SCRIPT sh DEST NAME MARKER [d]: the whole upload in one exec (each exec costs the node a
+// runc start), the destination decided in it too: into DEST as NAME when DEST is a directory (not
+// a symlink), else as DEST itself; "d" says the local path is a directory, which cannot replace
+// a file. tar extracts stdin into a staging folder named MARKER beside where the copy lands (made
+// first); the copy is moved into place only if the archive's last entry, MARKER, arrived, so a
+// cut stream leaves nothing under the final name. The script prints "ready d" (into DEST) or
+// "ready f" (as DEST) when tar is about to read: wb sends nothing before it, because a command
+// that ends while stdin is still being sent can hang the exec (seen on containerd 1.6).
+// Exit status before that line: 123 a directory onto a file, 127 no tar, 126 the staging folder
+// not made; after it: 124 the move failed, 125 no MARKER, else tar's.
 std::string unpack_in_place_script() {
-  return std::string(kMoveIntoPlace) + R"(command -v tar >/dev/null 2>&1 || exit 127
-mkdir -m 700 -- "$1" || exit 126
-echo ready
-tar xf - -C "$1"; s=$?
-if [ $s -eq 0 ] && [ ! -e "$1/$4" ]; then s=125; fi
-if [ $s -ne 0 ]; then rm -rf "$1"; exit $s; fi
-m "$1/$3" "$2/$3"; s=$?; rm -rf "$1"; [ $s -eq 0 ] || exit 124)";
+  return std::string(kMoveIntoPlace) + R"(if [ -d "$1" ] && [ ! -L "$1" ]; then
+  d=${1%/}/ n=$2 k=d
+else
+  if [ -n "$4" ] && { [ -e "$1" ] || [ -L "$1" ]; }; then exit 123; fi
+  case $1 in */*) d=${1%/*}/ ;; *) d= ;; esac
+  n=${1##*/} k=f
+fi
+command -v tar >/dev/null 2>&1 || exit 127
+mkdir -m 700 -- "$d$3" || exit 126
+echo "ready $k"
+tar xf - -C "$d$3"; s=$?
+if [ $s -eq 0 ] && [ ! -e "$d$3/$3" ]; then s=125; fi
+if [ $s -ne 0 ]; then rm -rf "$d$3"; exit $s; fi
+m "$d$3/$2" "$d$n"; s=$?; rm -rf "$d$3"; [ $s -eq 0 ] || exit 124)";
 }
 
 // Puts an upload extracted into `stage` in place as `dir`/`name`; the stage is removed either way.
@@ -378,6 +389,7 @@ Result<CopyResult> upload_without_tar(k::Client& client, const std::string& ns, 
 // not arrive.
 struct TarRun {
   Status sent;
+  std::string first_line;  // the command's first line of output, once whole
   std::optional<Error> not_waited;
   Captured c;
   std::string protocol;
@@ -385,7 +397,8 @@ struct TarRun {
 
 // Runs `command` in the replica and writes the local path's archive (named `name`, then `marker`)
 // to its stdin, after the command's first line of output when `await_ready` (it ended without one:
-// nothing is sent); the session's own failure to start is the error.
+// nothing is sent); the session's own failure to start is the error. Output after the first line
+// is dropped.
 Result<TarRun> run_tar(k::Client& client, const std::string& ns, const Target& t, const CopyOptions& o,
                        const LocalSource& src, const std::string& name, std::vector<std::string> command,
                        const std::string& marker, bool await_ready, CopyResult& res) {
@@ -397,9 +410,14 @@ Result<TarRun> run_tar(k::Client& client, const std::string& ns, const Target& t
   std::mutex mu;
   std::condition_variable cv;
   bool ready = false, ended = false;
+  std::string line;
   auto on_stdout = [&](std::string_view d) {
-    if (d.find('\n') != std::string_view::npos) {
+    if (ready) return true;
+    const auto nl = d.find('\n');
+    if (line.size() < 4096) line.append(d.substr(0, std::min(nl, size_t{4096})));
+    if (nl != std::string_view::npos) {
       std::lock_guard<std::mutex> lock(mu);
+      run.first_line = line;
       ready = true;
       cv.notify_all();
     }
@@ -482,30 +500,47 @@ Result<CopyResult> upload_in_steps(k::Client& client, const std::string& ns, con
 Result<CopyResult> copy_to_app(k::Client& client, const std::string& ns, const CopyOptions& o) {
   WB_ASSIGN_OR_RETURN(LocalSource src, local_source(o));
   WB_ASSIGN_OR_RETURN(Target t, pick_pod(client, ns, o.app, o.replica, o.container));
-  WB_ASSIGN_OR_RETURN(auto where, remote_destination(client, ns, t, strip_trailing_slashes(o.remote), src));
-  const auto& [dir, name] = where;
+  const std::string remote = strip_trailing_slashes(o.remote);
 
   CopyResult res;
   res.replica = t.replica;
   res.method = "tar";
-  res.written = (dir == "/" ? "/" : dir + "/") + name;
   const CopyResult fresh = res;
-  // tar extracts into a staging folder beside the destination; NAME is moved out of it once the
+  // One exec: the script looks at the destination, makes a staging folder beside where the copy
+  // lands, says which it chose, and tar extracts into the folder; NAME is moved out of it once the
   // whole archive has arrived.
   const std::string marker = staging_name();
-  const std::string stage = (dir == "/" ? "/" : dir + "/") + marker;
-  WB_ASSIGN_OR_RETURN(
-      auto run, run_tar(client, ns, t, o, src, name,
-                        {"sh", "-c", unpack_in_place_script(), "sh", stage, dir, name, marker}, marker, true, res));
-  if (!util::interrupted() && missing_command(run))  // no sh
-    return upload_in_steps(client, ns, t, o, src, dir, name, stage, fresh);
-  if (!util::interrupted() && !run.not_waited && run.c.result.failure_message.empty() && run.c.result.exit_code == 127)
-    return upload_without_tar(client, ns, t, o, src, dir, name, run.protocol, fresh);
+  std::vector<std::string> command = {"sh", "-c", unpack_in_place_script(), "sh", remote, src.name, marker};
+  if (S_ISDIR(src.st.st_mode)) command.push_back("d");
+  WB_ASSIGN_OR_RETURN(auto run, run_tar(client, ns, t, o, src, src.name, std::move(command), marker, true, res));
+  const bool chosen = run.first_line == "ready d" || run.first_line == "ready f";
+  const bool ended_early = !util::interrupted() && !run.not_waited && run.c.result.failure_message.empty() && !chosen;
+  // No sh, or no tar: the destination is looked at with a separate exec, then the fallbacks.
+  if (!util::interrupted() && (missing_command(run) || (ended_early && run.c.result.exit_code == 127))) {
+    WB_ASSIGN_OR_RETURN(auto where, remote_destination(client, ns, t, remote, src));
+    const auto& [dir, name] = where;
+    CopyResult again = fresh;
+    again.written = (dir == "/" ? "/" : dir + "/") + name;
+    if (missing_command(run))
+      return upload_in_steps(client, ns, t, o, src, dir, name, (dir == "/" ? "/" : dir + "/") + marker, again);
+    return upload_without_tar(client, ns, t, o, src, dir, name, run.protocol, again);
+  }
+  if (ended_early && run.c.result.exit_code == 123)
+    return Error(ErrorCode::Usage,
+                 fmt::format("'{}' is a file in replica {}; a directory cannot replace it", remote, t.replica));
   if (auto failed = tar_failure(run, t)) {
-    // The script removes the stage itself; not when the connection broke before it ended.
-    if (run.not_waited || !run.sent || util::interrupted()) remove_remote(client, ns, t, stage);
+    // The script removes the staging folder itself; not when the connection broke before it ended
+    // (where it is, beside DEST or in it, is known only from the ready line).
+    if (run.not_waited || !run.sent || util::interrupted()) {
+      if (run.first_line != "ready f") remove_remote(client, ns, t, (remote == "/" ? "/" : remote + "/") + marker);
+      if (run.first_line != "ready d") {
+        const auto [dir, name] = split_remote(remote);
+        remove_remote(client, ns, t, (dir == "/" ? "/" : dir + "/") + marker);
+      }
+    }
     return *failed;
   }
+  res.written = run.first_line == "ready d" ? (remote == "/" ? "/" : remote + "/") + src.name : remote;
   return res;
 }
 
