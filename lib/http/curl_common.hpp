@@ -111,6 +111,10 @@ util::Result<std::unique_ptr<WebSocket>> open_websocket(const ClientOptions& opt
                                                         const Request& request,
                                                         const std::vector<std::string>& protocols);
 
+// Opens a connection upgraded to `protocol` (see Transport::open_upgraded).
+util::Result<std::unique_ptr<UpgradedConnection>> open_upgraded(const ClientOptions& options, bool answered_before,
+                                                                const Request& request, const std::string& protocol);
+
 // Elapsed milliseconds since `start`, as text ("123 ms").
 std::string elapsed_text(std::chrono::steady_clock::time_point start);
 

@@ -316,6 +316,11 @@ class CurlTransport final : public Transport {
     return detail::open_websocket(options_, answered_.load(), request, protocols);
   }
 
+  Result<std::unique_ptr<UpgradedConnection>> open_upgraded(const Request& request,
+                                                            const std::string& protocol) override {
+    return detail::open_upgraded(options_, answered_.load(), request, protocol);
+  }
+
  private:
   // One try. Sets `error` on a transport failure; otherwise a.response holds the answer.
   void perform(const Request& req, const Target& target, Attempt& a, std::optional<Error>& error) {

@@ -191,6 +191,21 @@ class WebSocket {
   virtual void stop_waiting_to_send() {}
 };
 
+// A connection that an HTTP/1.1 upgrade handed over to a protocol the caller speaks (SPDY/3.1 for
+// pods/exec). write() may run on one thread while read() runs on another.
+class UpgradedConnection {
+ public:
+  virtual ~UpgradedConnection() = default;
+  // The 101 answer's headers.
+  virtual const Headers& headers() const = 0;
+  // Bytes from the peer into buf (0 = the peer closed the connection), waiting at most `timeout`
+  // (0: no limit): Timeout, Unavailable when it broke, Interrupted on Ctrl-C.
+  virtual Result<size_t> read(char* buf, size_t size, std::chrono::milliseconds timeout) = 0;
+  virtual Status write(std::string_view data) = 0;
+  // As WebSocket::stop_waiting_to_send().
+  virtual void stop_waiting_to_send() = 0;
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -202,6 +217,11 @@ class Transport {
   // A non-101 answer is an Error with http_status set and UpgradeRefused facts.
   virtual Result<std::unique_ptr<WebSocket>> open_websocket(const Request& request,
                                                             const std::vector<std::string>& protocols) = 0;
+  // Sends `request` (method, URL, headers; no body) as an HTTP/1.1 upgrade to `protocol` and hands
+  // the connection over after a 101 whose Upgrade header names it. A non-101 answer is an Error as
+  // for open_websocket. Transports without it (test fakes) answer Failure.
+  virtual Result<std::unique_ptr<UpgradedConnection>> open_upgraded(const Request& request,
+                                                                    const std::string& protocol);
 };
 
 // The libcurl transport. Connections are reused across requests of one Transport.

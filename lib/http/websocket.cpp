@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "http/curl_common.hpp"
+#include "http/upgraded.hpp"
 #include "http/ws_frame.hpp"
 #include "util/encoding.hpp"
 #include "util/interrupt.hpp"
@@ -25,8 +26,6 @@ using Clock = std::chrono::steady_clock;
 using Deadline = std::optional<Clock::time_point>;
 using Kind = TransportFailure::Kind;
 
-constexpr size_t kMaxHandshakeBytes = 64 * 1024;
-constexpr std::chrono::seconds kDefaultHandshakeTimeout{30};
 constexpr std::chrono::seconds kCloseWait{2};
 
 std::string random_bytes(size_t n) {
@@ -36,12 +35,6 @@ std::string random_bytes(size_t n) {
   return out;
 }
 
-bool has_token(const std::string& list, std::string_view token) {
-  for (const std::string& part : util::split(list, ','))
-    if (util::iequals(util::trim(part), token)) return true;
-  return false;
-}
-
 ErrorCode code_for_status(int status) {
   if (status == 401 || status == 403) return ErrorCode::Auth;
   if (status == 404) return ErrorCode::NotFound;
@@ -49,54 +42,10 @@ ErrorCode code_for_status(int status) {
   return ErrorCode::Failure;
 }
 
-// Decodes a complete chunked body; returns what could be decoded.
-std::string dechunk(std::string_view raw) {
-  std::string out;
-  size_t pos = 0;
-  while (pos < raw.size()) {
-    size_t eol = raw.find("\r\n", pos);
-    if (eol == std::string_view::npos) break;
-    size_t size = 0;  // hex digits, then maybe ";extension"
-    std::from_chars(raw.data() + pos, raw.data() + eol, size, 16);
-    if (size == 0) break;
-    out.append(raw.substr(eol + 2, size));
-    pos = eol + 2 + size + 2;
-  }
-  return out;
-}
-
-struct HttpHead {
-  int status = 0;
-  std::string reason;
-  Headers headers;
-};
-
-HttpHead parse_head(std::string_view head) {
-  HttpHead h;
-  std::vector<std::string> lines = util::split(head, '\n');
-  for (size_t i = 0; i < lines.size(); ++i) {
-    std::string line = util::trim(lines[i]);
-    if (i == 0) {
-      std::vector<std::string> parts = util::split(line, ' ');
-      if (parts.size() >= 2) h.status = util::parse_int<int>(parts[1], "").value_or(0);
-      if (parts.size() >= 3) h.reason = line.substr(parts[0].size() + parts[1].size() + 2);
-    } else if (size_t colon = line.find(':'); colon != std::string::npos) {
-      h.headers.add(util::trim(line.substr(0, colon)), util::trim(line.substr(colon + 1)));
-    }
-  }
-  return h;
-}
-
 class CurlWebSocket final : public WebSocket {
  public:
-  CurlWebSocket(EasyHandle handle, std::unique_ptr<TransferState> state, Target target, const ClientOptions& options)
-      : state_(std::move(state)),
-        handle_(std::move(handle)),
-        target_(std::move(target)),
-        options_(options),
-        tracer_(options_) {
-    curl_easy_getinfo(handle_->get(), CURLINFO_ACTIVESOCKET, &socket_);
-  }
+  CurlWebSocket(std::unique_ptr<UpgradedSocket> sock, const ClientOptions& options)
+      : sock_(std::move(sock)), options_(options) {}
 
   const std::string& subprotocol() const override { return subprotocol_; }
   Status send_binary(std::string_view data) override { return send_frame(ws::Opcode::Binary, data); }
@@ -114,7 +63,7 @@ class CurlWebSocket final : public WebSocket {
     }
   }
 
-  void stop_waiting_to_send() override { no_send_wait_ = true; }
+  void stop_waiting_to_send() override { sock_->stop_waiting_to_send(); }
 
   Status close(uint16_t code, std::string_view reason) override {
     if (!ws::valid_close_code(code))
@@ -138,29 +87,10 @@ class CurlWebSocket final : public WebSocket {
   // Sends the upgrade request and checks the answer. Bytes after the answer's head are kept.
   Status handshake(const Request& req, const std::vector<std::string>& protocols, Deadline deadline) {
     const std::string key = util::base64_encode(random_bytes(16));
-    const std::string request = upgrade_request(req, protocols, key);
-    const auto start = Clock::now();
-    if (tracer_.enabled(1)) tracer_.line("> GET " + redact_text(req.url) + " (websocket)");
-    if (tracer_.enabled(2)) tracer_.header_block('>', request.substr(request.find('\n') + 1));
-    WB_TRY(write_all(request));
-    std::string data;
-    size_t head_end = std::string::npos;
-    while ((head_end = data.find("\r\n\r\n")) == std::string::npos) {
-      if (data.size() > kMaxHandshakeBytes)
-        return with_failure(
-            Error(ErrorCode::Failure, "websocket handshake with " + target_.origin + " failed: answer too large"),
-            Kind::Other, target_);
-      WB_ASSIGN_OR_RETURN(size_t n, read_into(data, deadline));
-      if (n == 0)
-        return with_failure(
-            Error(ErrorCode::Unavailable, target_.origin + " closed the connection during the websocket handshake"),
-            Kind::Broken, target_);
-    }
-    HttpHead head = parse_head(std::string_view(data).substr(0, head_end));
-    if (tracer_.enabled(1)) tracer_.line("< " + std::to_string(head.status) + " (" + elapsed_text(start) + ")");
-    if (tracer_.enabled(2)) tracer_.header_block('<', data.substr(data.find('\n') + 1, head_end - data.find('\n')));
-    std::string rest = data.substr(head_end + 4);
-    if (head.status != 101) return refusal(head, std::move(rest), deadline);
+    std::string rest;
+    WB_ASSIGN_OR_RETURN(HttpHead head,
+                        sock_->upgrade(upgrade_request(req, protocols, key),
+                                       "> GET " + redact_text(req.url) + " (websocket)", deadline, rest));
     WB_TRY(check_upgrade(head, key, protocols));
     reader_.feed(rest);
     return {};
@@ -169,7 +99,7 @@ class CurlWebSocket final : public WebSocket {
  private:
   std::string upgrade_request(const Request& req, const std::vector<std::string>& protocols,
                               const std::string& key) const {
-    std::string r = "GET " + target_.path_query + " HTTP/1.1\r\nHost: " + target_.host_header +
+    std::string r = "GET " + sock_->target().path_query + " HTTP/1.1\r\nHost: " + sock_->target().host_header +
                     "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
                     "\r\nSec-WebSocket-Version: 13\r\n";
     if (!protocols.empty()) r += "Sec-WebSocket-Protocol: " + util::join(protocols, ", ") + "\r\n";
@@ -185,8 +115,9 @@ class CurlWebSocket final : public WebSocket {
 
   Status check_upgrade(const HttpHead& head, const std::string& key, const std::vector<std::string>& protocols) {
     auto fail = [&](const std::string& why) {
-      return with_failure(Error(ErrorCode::Failure, "websocket handshake with " + target_.origin + " failed: " + why),
-                          Kind::Other, target_);
+      return sock_->failure(
+          Error(ErrorCode::Failure, "websocket handshake with " + sock_->target().origin + " failed: " + why),
+          Kind::Other);
     };
     if (!util::iequals(head.headers.get("upgrade").value_or(""), "websocket") ||
         !has_token(head.headers.get("connection").value_or(""), "upgrade"))
@@ -197,22 +128,6 @@ class CurlWebSocket final : public WebSocket {
     if (!subprotocol_.empty() && std::find(protocols.begin(), protocols.end(), subprotocol_) == protocols.end())
       return fail("the server chose subprotocol '" + subprotocol_ + "', which was not offered");
     return {};
-  }
-
-  // A non-101 answer: an Error carrying the status and the body.
-  Error refusal(const HttpHead& head, std::string body, Deadline deadline) {
-    const bool chunked = has_token(head.headers.get("transfer-encoding").value_or(""), "chunked");
-    const auto length = head.headers.get("content-length");
-    const size_t want = length ? util::parse_int<size_t>(*length, "").value_or(0) : kMaxHandshakeBytes;
-    const Deadline body_deadline = std::min(deadline.value_or(Clock::now() + kCloseWait), Clock::now() + kCloseWait);
-    while (body.size() < std::min(want, kMaxHandshakeBytes) &&
-           !(chunked && body.find("0\r\n\r\n") != std::string::npos)) {
-      auto n = read_into(body, body_deadline);
-      if (!n || *n == 0) break;
-    }
-    if (chunked) body = dechunk(body);
-    if (length) body = body.substr(0, want);
-    return upgrade_refused_error(target_.origin, head.status, head.reason, body);
   }
 
   // The next data or close message from bytes already received; answers pings.
@@ -256,12 +171,12 @@ class CurlWebSocket final : public WebSocket {
 
   Status read_more(Deadline deadline) {
     char buf[65536];
-    WB_ASSIGN_OR_RETURN(size_t n, read_some(buf, sizeof buf, deadline));
+    WB_ASSIGN_OR_RETURN(size_t n, sock_->read_some(buf, sizeof buf, deadline));
     if (n == 0) {
       close_received_ = true;
-      return with_failure(
-          Error(ErrorCode::Unavailable, target_.origin + " closed the websocket connection without a close frame"),
-          Kind::Broken, target_);
+      return sock_->failure(Error(ErrorCode::Unavailable,
+                                  sock_->target().origin + " closed the websocket connection without a close frame"),
+                            Kind::Broken);
     }
     reader_.feed(std::string_view(buf, n));
     return {};
@@ -278,121 +193,30 @@ class CurlWebSocket final : public WebSocket {
     std::copy(bytes.begin(), bytes.end(), key.begin());
     std::lock_guard<std::mutex> lock(send_mu_);
     ws::encode_frame_into(frame_, op, payload, true, key);
-    Status st = write_all(frame_);
+    Status st = sock_->write_all(frame_);
     if (frame_.capacity() > (1u << 20)) std::string().swap(frame_);  // do not keep a huge one
     return st;
   }
 
-  Result<size_t> read_into(std::string& out, Deadline deadline) {
-    char buf[65536];
-    WB_ASSIGN_OR_RETURN(size_t n, read_some(buf, sizeof buf, deadline));
-    out.append(buf, n);
-    return n;
-  }
-
-  // Reads what is available (0 = the peer closed); waits with poll when nothing is.
-  Result<size_t> read_some(char* buf, size_t size, Deadline deadline) {
-    while (true) {
-      size_t got = 0;
-      CURLcode rc;
-      {
-        std::lock_guard<std::mutex> lock(io_mu_);
-        rc = curl_easy_recv(handle_->get(), buf, size, &got);
-      }
-      if (rc == CURLE_OK) return got;
-      if (rc != CURLE_AGAIN) return broken();
-      WB_TRY(wait_socket(POLLIN, deadline));
-    }
-  }
-
-  Status write_all(std::string_view data) {
-    while (!data.empty()) {
-      size_t sent = 0;
-      CURLcode rc;
-      {
-        std::lock_guard<std::mutex> lock(io_mu_);
-        rc = curl_easy_send(handle_->get(), data.data(), data.size(), &sent);
-      }
-      if (rc == CURLE_OK)
-        data.remove_prefix(sent);
-      else if (rc == CURLE_AGAIN)
-        WB_TRY(wait_socket(POLLOUT, std::nullopt));
-      else
-        return broken();
-    }
-    return {};
-  }
-
-  Error broken() const {
-    return with_failure(Error(ErrorCode::Unavailable, "the websocket connection to " + target_.origin + " broke off"),
-                        Kind::Broken, target_);
-  }
-
-  // Polls in short slices so that Ctrl-C and the deadline are noticed.
-  Status wait_socket(short events, Deadline deadline) const {
-    while (true) {
-      if (util::interrupted()) return Error(ErrorCode::Interrupted, "interrupted");
-      if (events == POLLOUT && no_send_wait_)
-        return with_failure(Error(ErrorCode::Unavailable, target_.origin + " stopped reading the websocket connection"),
-                            Kind::Broken, target_);
-      auto slice = std::chrono::milliseconds(100);
-      if (deadline) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
-        if (left.count() <= 0)
-          return with_failure(Error(ErrorCode::Timeout, "no websocket message from " + target_.origin + " in time"),
-                              Kind::Timeout, target_);
-        slice = std::min(slice, left);
-      }
-      pollfd pfd{static_cast<int>(socket_), events, 0};
-      int r = ::poll(&pfd, 1, static_cast<int>(slice.count()));
-      if (r > 0) return {};
-      if (r < 0 && errno != EINTR) return broken();
-    }
-  }
-
-  std::unique_ptr<TransferState> state_;  // referenced by the handle's options: outlives it
-  EasyHandle handle_;
-  Target target_;
+  std::unique_ptr<UpgradedSocket> sock_;
   const ClientOptions options_;
-  const Tracer tracer_;
-  curl_socket_t socket_ = CURL_SOCKET_BAD;
   std::string subprotocol_;
   ws::MessageReader reader_;
-  std::mutex io_mu_;          // one curl_easy_send/recv at a time (TLS state is shared)
   std::mutex send_mu_;        // one frame at a time
   std::string frame_;         // under send_mu_: the frame being sent, reused
   std::timed_mutex recv_mu_;  // one receiver at a time
   std::atomic<bool> close_sent_{false};
   std::atomic<bool> close_received_{false};
-  std::atomic<bool> no_send_wait_{false};
 };
-
-int on_connect_progress(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) { return util::interrupted() ? 1 : 0; }
 
 }  // namespace
 
 util::Result<std::unique_ptr<WebSocket>> open_websocket(const ClientOptions& options, bool answered_before,
                                                         const Request& request,
                                                         const std::vector<std::string>& protocols) {
-  ensure_curl_initialized();
-  WB_ASSIGN_OR_RETURN(Target target, make_target(request.url, options.tls));
-  auto handle = std::make_unique<Easy>();
-  CURL* h = handle->get();
-  auto state = std::make_unique<TransferState>();
-  apply_connection_options(*handle, options, target, *state);
-  curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
-  curl_easy_setopt(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
-  curl_easy_setopt(h, CURLOPT_HTTPPROXYTUNNEL, 1L);
-  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_connect_progress);
-  const CURLcode rc = curl_easy_perform(h);
-  state->client_cert_requested = handle->client_cert_requested;
-  state->answered_before = answered_before;
-  if (rc != CURLE_OK) return describe_curl_error(h, rc, *state, target, options.connect_timeout);
-  const auto timeout = request.timeout.value_or(options.request_timeout);
-  const Deadline deadline =
-      Clock::now() + (timeout.count() > 0 ? timeout : std::chrono::milliseconds(kDefaultHandshakeTimeout));
-  auto ws = std::make_unique<CurlWebSocket>(std::move(handle), std::move(state), std::move(target), options);
+  WB_ASSIGN_OR_RETURN(auto sock, UpgradedSocket::connect(options, answered_before, request, "websocket"));
+  const Deadline deadline = UpgradedSocket::handshake_deadline(options, request);
+  auto ws = std::make_unique<CurlWebSocket>(std::move(sock), options);
   WB_TRY(ws->handshake(request, protocols, deadline));
   return std::unique_ptr<WebSocket>(std::move(ws));
 }

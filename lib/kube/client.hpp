@@ -86,6 +86,11 @@ struct ExecOptions {
   bool stdout = true;
   bool stderr = true;
   bool tty = false;
+  // Moves many bytes (cp-files): over SPDY/3.1 where the server takes it, which kube-apiserver
+  // proxies as it is instead of translating each WebSocket frame (twice the upload throughput on
+  // 1.32); a server or proxy that refuses it gets the WebSocket, and this client does not ask
+  // again. Not with tty.
+  bool bulk = false;
 };
 
 // Result of a finished exec.
@@ -103,8 +108,11 @@ class ExecSession {
   // The negotiated channel protocol ("v5.channel.k8s.io" or "v4.channel.k8s.io").
   virtual const std::string& protocol() const = 0;
   virtual util::Status write_stdin(std::string_view data) = 0;
-  // Signals end of stdin (v5: close frame for channel 0; v4: not possible -> Failure returned).
+  // Signals end of stdin (v5: close frame for channel 0; SPDY: the stream's FIN; v4 over a
+  // WebSocket: not possible -> Failure returned).
   virtual util::Status close_stdin() = 0;
+  // Whether close_stdin() can work on this session.
+  virtual bool can_close_stdin() const { return protocol() == "v5.channel.k8s.io"; }
   // Tells the remote terminal (an exec with tty) its window size in columns and rows (channel 4).
   virtual util::Status resize(uint16_t width, uint16_t height) = 0;
   // Pumps incoming frames into the sinks until the command exits; returns its result.

@@ -33,6 +33,9 @@ class Query {
 // A response body as JSON ({} when empty); Unavailable when it is not JSON.
 Result<json> parse_json(const http::Response& resp, const std::string& what);
 
+// An exec's outcome from the Status the server sends on its error channel (client_pod.cpp).
+Result<ExecResult> exec_result_from_status(const json& st);
+
 class HttpClient : public Client {
  public:
   HttpClient(RestConfig config, std::shared_ptr<http::Transport> transport, TransportFactory factory,
@@ -78,6 +81,9 @@ class HttpClient : public Client {
   // Missing), else http::UpgradeRefused.
   Result<std::unique_ptr<http::WebSocket>> upgrade(const std::string& path, const std::vector<std::string>& protocols,
                                                    const std::string& accept = {});
+  // pods/exec at `path` over SPDY/3.1 (client_exec_spdy.cpp); any failure means: use the WebSocket.
+  Result<std::unique_ptr<ExecSession>> exec_spdy(const std::string& path, const ExecOptions& o, StreamSink on_stdout,
+                                                 StreamSink on_stderr);
 
  private:
   // One request to the API server, as call() sends it.
@@ -136,6 +142,8 @@ class HttpClient : public Client {
   std::map<std::string, std::vector<std::string>> gv_cache_;
   std::optional<Discovery> discovery_;
 
+  // A bulk exec over SPDY failed once (a server or proxy without it): WebSockets from then on.
+  std::atomic<bool> spdy_refused_{false};
   // The server's clock minus ours, in nanoseconds, from the latest Date header.
   std::atomic<int64_t> clock_offset_{0};
   std::atomic<bool> clock_known_{false};

@@ -82,41 +82,12 @@ class WsExecSession : public ExecSession {
         ws_->stop_waiting_to_send();      // stdin the command left unread must not hold the close
         (void)ws_->close();
         closed_ = true;
-        return to_result(st);
+        return exec_result_from_status(st);
       }
     }
   }
 
  private:
-  static Result<ExecResult> to_result(const json& st) {
-    ExecResult r;
-    if (!st.is_object()) return Error(ErrorCode::Unavailable, "the server sent an invalid exec status");
-    std::string status = util::json_value(st, "status", "");
-    if (status == "Success") return r;
-    std::string reason = util::json_value(st, "reason", "");
-    std::string message = st.contains("message") && st["message"].is_string() ? st["message"].get<std::string>() : "";
-    if (reason == "NonZeroExitCode" && st.contains("details") && st["details"].is_object()) {
-      const json& d = st["details"];
-      if (d.contains("causes") && d["causes"].is_array()) {
-        for (const auto& c : d["causes"]) {
-          if (!c.is_object() || util::json_value(c, "reason", "") != "ExitCode") continue;
-          std::string m = util::json_value(c, "message", "");
-          if (auto code = util::parse_int<int>(util::trim(m), "")) {
-            r.exit_code = *code;
-            return r;
-          }
-        }
-      }
-    }
-    r.exit_code = -1;
-    r.failure_message = message.empty() ? "the command failed" : message;
-    // The runtime's words for a missing executable (containerd/runc: `exec: "tar": executable file
-    // not found in $PATH`, or `no such file or directory` for a path).
-    r.no_such_command = message.find("executable file not found") != std::string::npos ||
-                        message.find("no such file or directory") != std::string::npos;
-    return r;
-  }
-
   std::unique_ptr<http::WebSocket> ws_;
   StreamSink out_, err_;
   std::string protocol_;
@@ -133,6 +104,35 @@ Error upgrade_error(const http::UpgradeRefused& refused, const Error& e) {
 }
 
 }  // namespace
+
+Result<ExecResult> exec_result_from_status(const json& st) {
+  ExecResult r;
+  if (!st.is_object()) return Error(ErrorCode::Unavailable, "the server sent an invalid exec status");
+  std::string status = util::json_value(st, "status", "");
+  if (status == "Success") return r;
+  std::string reason = util::json_value(st, "reason", "");
+  std::string message = st.contains("message") && st["message"].is_string() ? st["message"].get<std::string>() : "";
+  if (reason == "NonZeroExitCode" && st.contains("details") && st["details"].is_object()) {
+    const json& d = st["details"];
+    if (d.contains("causes") && d["causes"].is_array()) {
+      for (const auto& c : d["causes"]) {
+        if (!c.is_object() || util::json_value(c, "reason", "") != "ExitCode") continue;
+        std::string m = util::json_value(c, "message", "");
+        if (auto code = util::parse_int<int>(util::trim(m), "")) {
+          r.exit_code = *code;
+          return r;
+        }
+      }
+    }
+  }
+  r.exit_code = -1;
+  r.failure_message = message.empty() ? "the command failed" : message;
+  // The runtime's words for a missing executable (containerd/runc: `exec: "tar": executable file
+  // not found in $PATH`, or `no such file or directory` for a path).
+  r.no_such_command = message.find("executable file not found") != std::string::npos ||
+                      message.find("no such file or directory") != std::string::npos;
+  return r;
+}
 
 Status HttpClient::pod_logs(const std::string& ns, const std::string& pod, const LogOptions& o,
                             const StreamSink& sink) {
@@ -172,6 +172,17 @@ Result<std::unique_ptr<ExecSession>> HttpClient::exec(const std::string& ns, con
       .add("stderr", o.stderr ? "true" : "false")
       .add("tty", o.tty ? "true" : "false");
   std::string path = resource_path(types::Pod, ns, pod) + "/exec" + q.str();
+  if (o.bulk && !o.tty && !spdy_refused_) {
+    auto spdy = exec_spdy(path, o, on_stdout, on_stderr);
+    if (spdy || spdy.error().code == ErrorCode::Interrupted) return spdy;
+    // A server or proxy without SPDY (or one that broke it): the WebSocket says what is wrong, if
+    // anything is. Refusals about the credentials or the pod (401, 403, 404) say nothing about
+    // SPDY, so later copies ask for it again.
+    const int status = spdy.error().http_status;
+    if (status != 401 && status != 403 && status != 404) spdy_refused_ = true;
+    if (options_.verbosity >= 1 && options_.trace)
+      options_.trace("* exec over SPDY/3.1 failed (" + spdy.error().message + "); using a WebSocket");
+  }
   WB_ASSIGN_OR_RETURN(auto ws, upgrade(path, {"v5.channel.k8s.io", "v4.channel.k8s.io"}));
   return std::unique_ptr<ExecSession>(
       std::make_unique<WsExecSession>(std::move(ws), std::move(on_stdout), std::move(on_stderr)));

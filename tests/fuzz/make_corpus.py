@@ -145,10 +145,10 @@ def tars():
     put_tar("absolute.tar", [{"name": "/tmp/wb-fuzz-abs.txt", "data": "out"}])
     put_tar("symlink-out.tar", [{"name": "link", "type": "symlink", "link": "../.."},
                                 {"name": "link/escape.txt", "data": "through the link"}])
-    # An open bug (see open/README.md): "b/.." is lexically inside, but b is ".", so a leads out.
+    # A bug fuzzing found, fixed (see open/README.md): "b/.." is lexically inside, but b is ".", so
+    # a led out.
     put_tar("crash-symlink-chain-escapes.tar", [{"name": "b", "type": "symlink", "link": "."},
-                                                {"name": "a", "type": "symlink", "link": "b/.."}],
-            where="../open/tar_extract")
+                                                {"name": "a", "type": "symlink", "link": "b/.."}])
     put_tar("hardlink-out.tar", [{"name": "passwd", "type": "hardlink", "link": "/etc/passwd"},
                                  {"name": "up", "type": "hardlink", "link": "../outer-file"}])
     put_tar("replace-with-link.tar", [{"name": "f", "data": "first"}, {"name": "f", "type": "symlink", "link": "/etc"},
@@ -174,6 +174,32 @@ def ws(opcode, payload, fin=True, mask=None):
         payload = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
         head += bytes(mask)
     return head + payload
+
+
+def spdy_data(stream, payload, fin=False):
+    return struct.pack(">II", stream & 0x7FFFFFFF, (1 if fin else 0) << 24 | len(payload)) + payload
+
+
+def spdy_control(typ, payload, version=3, flags=0):
+    return struct.pack(">II", 0x80000000 | version << 16 | typ, flags << 24 | len(payload)) + payload
+
+
+def spdy_exec():
+    """What kube's exec server sends on a SPDY/3.1 connection (first byte: the chunk size)."""
+    status_ok = b'{"metadata":{},"status":"Success"}'
+    status_3 = (b'{"metadata":{},"status":"Failure","reason":"NonZeroExitCode",'
+                b'"details":{"causes":[{"reason":"ExitCode","message":"3"}]}}')
+    replies = b"".join(spdy_control(2, struct.pack(">I", i) + b"\x78\x01") for i in (1, 3, 5, 7))
+    put("spdy_exec", "success.bin", bytes([0x0f]) + replies + spdy_data(5, b"hello\n") +
+        spdy_data(5, b"", True) + spdy_data(7, b"", True) + spdy_data(1, status_ok, True) +
+        spdy_control(3, struct.pack(">II", 3, 5)))
+    put("spdy_exec", "exit3-split-status.bin", bytes([0x02]) + replies + spdy_data(7, b"oops\n") +
+        spdy_data(1, status_3[:10]) + spdy_data(1, status_3[10:], True) + spdy_control(7, struct.pack(">II", 7, 0)))
+    put("spdy_exec", "ping-settings-window.bin", bytes([0xff]) + spdy_control(6, struct.pack(">I", 2)) +
+        spdy_control(4, struct.pack(">III", 1, 4, 65536)) + spdy_control(9, struct.pack(">II", 3, 65536)) +
+        spdy_data(1, status_ok))
+    put("spdy_exec", "wrong-version.bin", bytes([0x07]) + spdy_control(2, struct.pack(">I", 1), version=2))
+    put("spdy_exec", "cut-mid-frame.bin", bytes([0x00]) + replies + struct.pack(">II", 5, 1000) + b"short")
 
 
 def ws_frames():
@@ -391,6 +417,7 @@ def main():
     manifests()
     tars()
     ws_frames()
+    spdy_exec()
     texts()
 
 

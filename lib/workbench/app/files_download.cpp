@@ -53,6 +53,7 @@ Result<Fetched> fetch_into(k::Client& client, const std::string& ns, const Targe
   Captured c;
   k::ExecOptions eo;
   eo.container = t.container;
+  eo.bulk = true;
   const std::string what = command.front();
   eo.command = std::move(command);
   auto session = client.exec(
@@ -277,6 +278,7 @@ class TarDownload {
     util::BytePipe queue(kQueueBytes);
     k::ExecOptions eo;
     eo.container = t_.container;
+    eo.bulk = true;
     eo.command = {"tar", "cf", "-", "-C", dir_, base_};
     auto session = client_.exec(
         ns_, t_.name, eo, [&](std::string_view d) { return queue.write(d); },

@@ -158,6 +158,7 @@ Result<CopyResult> dd_upload(k::Client& client, const std::string& ns, const Tar
   k::ExecOptions eo;
   eo.container = t.container;
   eo.stdin = true;
+  eo.bulk = true;
   eo.command = {"sh", "-c", "dd of=\"$1\" bs=65536; exit $?", "sh", part};
   auto collect = [&](std::string_view d) {
     if (c.err.size() < kKeepStderr) c.err.append(d);
@@ -366,15 +367,15 @@ Status put_in_place(k::Client& client, const std::string& ns, const Target& t, c
 }
 
 // The replica has no tar: a single file still goes with dd, which stops at the end of stdin, and
-// only v5 can signal that.
+// only v5 (or SPDY) can signal that.
 Result<CopyResult> upload_without_tar(k::Client& client, const std::string& ns, const Target& t, const CopyOptions& o,
                                       const LocalSource& src, const std::string& dir, const std::string& name,
-                                      const std::string& protocol, CopyResult res) {
+                                      const std::string& protocol, bool closable, CopyResult res) {
   if (!S_ISREG(src.st.st_mode))
     return Error(ErrorCode::Failure,
                  fmt::format("replica {} has no `tar`, which copying a directory into it needs", t.replica),
                  "copy single files instead (wb uses `dd` for those), or add tar to the image");
-  if (protocol != "v5.channel.k8s.io")
+  if (!closable)
     return Error(ErrorCode::Failure,
                  fmt::format("replica {} has no `tar`, and without it a file can only be sent by closing the "
                              "command's stdin, which the API server's exec protocol ({}) cannot do",
@@ -393,6 +394,7 @@ struct TarRun {
   std::optional<Error> not_waited;
   Captured c;
   std::string protocol;
+  bool closable = false;  // the session could close the command's stdin
 };
 
 // Runs `command` in the replica and writes the local path's archive (named `name`, then `marker`)
@@ -406,6 +408,7 @@ Result<TarRun> run_tar(k::Client& client, const std::string& ns, const Target& t
   k::ExecOptions eo;
   eo.container = t.container;
   eo.stdin = true;
+  eo.bulk = true;
   eo.command = std::move(command);
   std::mutex mu;
   std::condition_variable cv;
@@ -454,6 +457,7 @@ Result<TarRun> run_tar(k::Client& client, const std::string& ns, const Target& t
   else
     run.not_waited = std::move(waited).error();
   run.protocol = exec.protocol();
+  run.closable = exec.can_close_stdin();
   return run;
 }
 
@@ -484,7 +488,7 @@ Result<CopyResult> upload_in_steps(k::Client& client, const std::string& ns, con
   auto run = run_tar(client, ns, t, o, src, name, {"tar", "xf", "-", "-C", stage}, "", false, res);
   if (run && !util::interrupted() && missing_command(*run)) {
     remove_remote(client, ns, t, stage);
-    return upload_without_tar(client, ns, t, o, src, dir, name, run->protocol, fresh);
+    return upload_without_tar(client, ns, t, o, src, dir, name, run->protocol, run->closable, fresh);
   }
   std::optional<Error> failed = run ? tar_failure(*run, t) : std::optional<Error>(std::move(run).error());
   if (failed) {
@@ -523,7 +527,7 @@ Result<CopyResult> copy_to_app(k::Client& client, const std::string& ns, const C
     again.written = (dir == "/" ? "/" : dir + "/") + name;
     if (missing_command(run))
       return upload_in_steps(client, ns, t, o, src, dir, name, (dir == "/" ? "/" : dir + "/") + marker, again);
-    return upload_without_tar(client, ns, t, o, src, dir, name, run.protocol, again);
+    return upload_without_tar(client, ns, t, o, src, dir, name, run.protocol, run.closable, again);
   }
   if (ended_early && run.c.result.exit_code == 123)
     return Error(ErrorCode::Usage,

@@ -61,7 +61,7 @@ class InputPump {
         continue;
       }
       in_open = false;  // the end (or a descriptor that cannot be read: the same to the command)
-      if (session_.protocol() == "v5.channel.k8s.io") (void)session_.close_stdin();
+      if (session_.can_close_stdin()) (void)session_.close_stdin();
     }
   }
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -71,6 +72,36 @@ inline http::WsMessage binary(unsigned char channel, std::string_view payload) {
   return m;
 }
 
+// A connection upgraded to SPDY: `incoming` is what the server sends (read hands it out in pieces
+// of `piece` bytes, then reports the connection closed), `written` what the client wrote.
+struct FakeUpgradedState {
+  http::Headers headers;
+  std::string incoming;
+  size_t piece = 7;
+  std::string written;
+};
+
+class FakeUpgraded : public http::UpgradedConnection {
+ public:
+  explicit FakeUpgraded(std::shared_ptr<FakeUpgradedState> s) : s_(std::move(s)) {}
+  const http::Headers& headers() const override { return s_->headers; }
+  util::Result<size_t> read(char* buf, size_t size, std::chrono::milliseconds) override {
+    const size_t n = std::min({size, s_->piece, s_->incoming.size() - at_});
+    std::copy_n(s_->incoming.data() + at_, n, buf);
+    at_ += n;
+    return n;
+  }
+  util::Status write(std::string_view data) override {
+    s_->written.append(data);
+    return {};
+  }
+  void stop_waiting_to_send() override {}
+
+ private:
+  std::shared_ptr<FakeUpgradedState> s_;
+  size_t at_ = 0;
+};
+
 struct Stub {
   std::string method;
   std::string path;                      // path?query after the server URL
@@ -116,6 +147,27 @@ class FakeTransport : public http::Transport {
     return st;
   }
   void websocket_error(std::string path, util::Error e) { ws_stubs_.push_back(WsStub{std::move(path), nullptr, e, false}); }
+  // The next SPDY/3.1 upgrade of `path` succeeds, choosing `channel_protocol`; without one, an
+  // upgrade fails as a transport that cannot (or a server that refuses) would.
+  std::shared_ptr<FakeUpgradedState> spdy(std::string path, std::string channel_protocol = "v4.channel.k8s.io") {
+    auto st = std::make_shared<FakeUpgradedState>();
+    st->headers.add("X-Stream-Protocol-Version", std::move(channel_protocol));
+    spdy_stubs_.emplace_back(std::move(path), st);
+    return st;
+  }
+
+  util::Result<std::unique_ptr<http::UpgradedConnection>> open_upgraded(const http::Request& req,
+                                                                       const std::string& protocol) override {
+    requests.push_back(req);
+    upgrades.push_back(protocol);
+    for (auto it = spdy_stubs_.begin(); it != spdy_stubs_.end(); ++it) {
+      if (server_ + it->first != req.url) continue;
+      auto st = it->second;
+      spdy_stubs_.erase(it);
+      return std::unique_ptr<http::UpgradedConnection>(std::make_unique<FakeUpgraded>(st));
+    }
+    return util::Error(util::ErrorCode::Failure, "upgrade refused", "", 400);
+  }
 
   util::Result<http::Response> send(const http::Request& req) override {
     requests.push_back(req);
@@ -169,11 +221,13 @@ class FakeTransport : public http::Transport {
   std::vector<http::Request> requests;
   std::vector<std::string> unexpected;
   std::vector<std::string> offered_protocols;
+  std::vector<std::string> upgrades;  // protocols asked of open_upgraded, in order
 
  private:
   std::string server_;
   std::deque<Stub> stubs_;  // deque: references returned by on() stay valid
   std::deque<WsStub> ws_stubs_;
+  std::vector<std::pair<std::string, std::shared_ptr<FakeUpgradedState>>> spdy_stubs_;
 };
 
 }  // namespace wb::kube::test
