@@ -166,8 +166,13 @@ class FakeTransport : public http::Transport {
       spdy_stubs_.erase(it);
       return std::unique_ptr<http::UpgradedConnection>(std::make_unique<FakeUpgraded>(st));
     }
-    return util::Error(util::ErrorCode::Failure, "upgrade refused", "", 400);
+    if (spdy_refusals_.empty()) return util::Error(util::ErrorCode::Failure, "upgrade refused", "", 400);
+    auto e = spdy_refusals_.front();
+    spdy_refusals_.pop_front();
+    return e;
   }
+  // The next SPDY upgrades that find no stub fail with these errors, in order (then: 400).
+  void spdy_refusal(util::Error e) { spdy_refusals_.push_back(std::move(e)); }
 
   util::Result<http::Response> send(const http::Request& req) override {
     requests.push_back(req);
@@ -228,6 +233,7 @@ class FakeTransport : public http::Transport {
   std::deque<Stub> stubs_;  // deque: references returned by on() stay valid
   std::deque<WsStub> ws_stubs_;
   std::vector<std::pair<std::string, std::shared_ptr<FakeUpgradedState>>> spdy_stubs_;
+  std::deque<util::Error> spdy_refusals_;
 };
 
 }  // namespace wb::kube::test

@@ -288,3 +288,29 @@ TEST_CASE("exec: without SPDY a bulk exec uses the WebSocket, and the client doe
   CHECK(other->upgrades.empty());
   other->verify();
 }
+
+TEST_CASE("exec: a SPDY refusal about the credentials or the pod does not keep the client off SPDY",
+          "[client][spdy]") {
+  auto fake = std::make_shared<FakeTransport>();
+  auto client = client_for(fake);
+  ExecOptions o;
+  o.container = "web";
+  o.command = {"cat"};
+  o.stdin = true;
+  o.bulk = true;
+  fake->spdy_refusal(util::Error(ErrorCode::NotFound, "pods \"web-1\" not found", "", 404));
+  auto ws = fake->websocket(kPath, "v5.channel.k8s.io");
+  ws->incoming.push_back(binary(3, kSuccess));
+  auto first = client->exec("shop", "web-1", o, nullptr, nullptr);
+  REQUIRE(first);
+  REQUIRE((*first)->wait());
+  // The next copy asks for SPDY again, and gets it.
+  auto conn = fake->spdy(kPath);
+  conn->incoming = data_frame(1, kSuccess, spdy::kFlagFin);
+  auto second = client->exec("shop", "web-1", o, nullptr, nullptr);
+  REQUIRE(second);
+  CHECK((*second)->can_close_stdin());
+  REQUIRE((*second)->wait());
+  CHECK(fake->upgrades == std::vector<std::string>{"SPDY/3.1", "SPDY/3.1"});
+  fake->verify();
+}
