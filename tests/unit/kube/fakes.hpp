@@ -16,6 +16,7 @@
 
 #include "temp_dir.hpp"
 #include "http/http.hpp"
+#include "kube/client.hpp"
 
 namespace wb::kube::test {
 
@@ -235,5 +236,13 @@ class FakeTransport : public http::Transport {
   std::vector<std::pair<std::string, std::shared_ptr<FakeUpgradedState>>> spdy_stubs_;
   std::deque<util::Error> spdy_refusals_;
 };
+
+// A client of https://k8s.test:6443 with a static token, over `fake`.
+inline std::unique_ptr<Client> client_for(std::shared_ptr<FakeTransport> fake) {
+  RestConfig rc;
+  rc.server = "https://k8s.test:6443";
+  rc.credentials = static_token_source("t0k3n");
+  return make_client(rc, std::move(fake));
+}
 
 }  // namespace wb::kube::test

@@ -10,6 +10,7 @@ using namespace wb;
 using namespace wb::kube;
 using util::ErrorCode;
 using wb::kube::test::binary;
+using wb::kube::test::client_for;
 using wb::kube::test::FakeTransport;
 
 namespace {
@@ -17,13 +18,6 @@ namespace {
 constexpr const char* kPath =
     "/api/v1/namespaces/shop/pods/web-1/exec?command=cat&container=web&stdin=true&stdout=true"
     "&stderr=true&tty=false";
-
-std::unique_ptr<Client> client_for(std::shared_ptr<FakeTransport> fake) {
-  RestConfig rc;
-  rc.server = "https://k8s.test:6443";
-  rc.credentials = static_token_source("t0k3n");
-  return make_client(rc, std::move(fake));
-}
 
 std::string be32(uint32_t v) {
   return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
@@ -81,6 +75,16 @@ std::string pairs(const std::vector<std::pair<std::string, std::string>>& h) {
   for (const auto& [n, v] : h)
     out += be32(static_cast<uint32_t>(n.size())) + n + be32(static_cast<uint32_t>(v.size())) + v;
   return out;
+}
+
+// `cat` in container web with stdin, as a copy runs it.
+ExecOptions bulk_cat() {
+  ExecOptions o;
+  o.container = "web";
+  o.command = {"cat"};
+  o.stdin = true;
+  o.bulk = true;
+  return o;
 }
 
 const std::string kSuccess = R"({"metadata":{},"status":"Success"})";
@@ -158,11 +162,7 @@ TEST_CASE("exec: a bulk exec goes over SPDY: its streams, stdin with FIN, output
                    data_frame(5, "", spdy::kFlagFin) + data_frame(7, "", spdy::kFlagFin) +
                    data_frame(1, status.substr(0, 20)) + data_frame(1, status.substr(20), spdy::kFlagFin);
   auto client = client_for(fake);
-  ExecOptions o;
-  o.container = "web";
-  o.command = {"cat"};
-  o.stdin = true;
-  o.bulk = true;
+  ExecOptions o = bulk_cat();
   std::string out, err;
   auto session = client->exec(
       "shop", "web-1", o,
@@ -218,11 +218,7 @@ TEST_CASE("exec: a bulk exec goes over SPDY: its streams, stdin with FIN, output
 
 TEST_CASE("exec: a server that closes a SPDY exec before its status is an error, after it is not", "[client][spdy]") {
   auto fake = std::make_shared<FakeTransport>();
-  ExecOptions o;
-  o.container = "web";
-  o.command = {"cat"};
-  o.stdin = true;
-  o.bulk = true;
+  ExecOptions o = bulk_cat();
   auto client = client_for(fake);
   {
     auto conn = fake->spdy(kPath);
@@ -250,11 +246,7 @@ TEST_CASE("exec: a server that closes a SPDY exec before its status is an error,
 TEST_CASE("exec: without SPDY a bulk exec uses the WebSocket, and the client does not ask again", "[client][spdy]") {
   auto fake = std::make_shared<FakeTransport>();
   auto client = client_for(fake);
-  ExecOptions o;
-  o.container = "web";
-  o.command = {"cat"};
-  o.stdin = true;
-  o.bulk = true;
+  ExecOptions o = bulk_cat();
   for (int i = 0; i < 2; ++i) {
     auto ws = fake->websocket(kPath, "v5.channel.k8s.io");
     ws->incoming.push_back(binary(1, "from the websocket"));
@@ -289,15 +281,10 @@ TEST_CASE("exec: without SPDY a bulk exec uses the WebSocket, and the client doe
   other->verify();
 }
 
-TEST_CASE("exec: a SPDY refusal about the credentials or the pod does not keep the client off SPDY",
-          "[client][spdy]") {
+TEST_CASE("exec: a SPDY refusal about the credentials or the pod does not keep the client off SPDY", "[client][spdy]") {
   auto fake = std::make_shared<FakeTransport>();
   auto client = client_for(fake);
-  ExecOptions o;
-  o.container = "web";
-  o.command = {"cat"};
-  o.stdin = true;
-  o.bulk = true;
+  ExecOptions o = bulk_cat();
   fake->spdy_refusal(util::Error(ErrorCode::NotFound, "pods \"web-1\" not found", "", 404));
   auto ws = fake->websocket(kPath, "v5.channel.k8s.io");
   ws->incoming.push_back(binary(3, kSuccess));

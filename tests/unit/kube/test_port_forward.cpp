@@ -6,18 +6,12 @@ using namespace wb;
 using namespace wb::kube;
 using util::ErrorCode;
 using wb::kube::test::binary;
+using wb::kube::test::client_for;
 using wb::kube::test::FakeTransport;
 
 namespace {
 
 constexpr const char* kPath = "/api/v1/namespaces/shop/pods/web-1/portforward?ports=8080";
-
-std::unique_ptr<Client> client_for(std::shared_ptr<FakeTransport> fake) {
-  RestConfig rc;
-  rc.server = "https://k8s.test:6443";
-  rc.credentials = static_token_source("t0k3n");
-  return make_client(rc, std::move(fake));
-}
 
 const std::string kPort8080("\x90\x1f", 2);
 
