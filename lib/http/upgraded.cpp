@@ -104,10 +104,22 @@ UpgradedSocket::Clock::time_point UpgradedSocket::handshake_deadline(const Clien
   return Clock::now() + (timeout.count() > 0 ? timeout : std::chrono::milliseconds(kDefaultHandshakeTimeout));
 }
 
-util::Result<HttpHead> UpgradedSocket::upgrade(const std::string& head_text, const std::string& trace_line,
-                                               Deadline deadline, std::string& rest) {
+util::Result<HttpHead> UpgradedSocket::upgrade(const Request& req, const Headers& extra, Deadline deadline,
+                                               std::string& rest) {
+  std::string head_text = req.method + " " + target_.path_query + " HTTP/1.1\r\nHost: " + target_.host_header +
+                          "\r\nUpgrade: " + what_ + "\r\nConnection: Upgrade\r\n";
+  for (const auto& [name, value] : extra.items()) head_text += name + ": " + value + "\r\n";
+  if (!req.headers.get("user-agent")) head_text += "User-Agent: " + options_.user_agent + "\r\n";
+  if (req.method != "GET" && !req.headers.get("content-length")) head_text += "Content-Length: 0\r\n";
+  for (const auto& [name, value] : req.headers.items()) {
+    const std::string lower = util::to_lower(name);
+    if (lower == "host" || lower == "upgrade" || lower == "connection" || lower.rfind("sec-websocket-", 0) == 0)
+      continue;
+    head_text += name + ": " + value + "\r\n";
+  }
+  head_text += "\r\n";
   const auto start = Clock::now();
-  if (tracer_.enabled(1)) tracer_.line(trace_line);
+  if (tracer_.enabled(1)) tracer_.line("> " + req.method + " " + redact_text(req.url) + " (" + what_ + ")");
   if (tracer_.enabled(2)) tracer_.header_block('>', head_text.substr(head_text.find('\n') + 1));
   WB_TRY(write_all(head_text));
   std::string data;
@@ -252,22 +264,9 @@ class CurlUpgraded final : public UpgradedConnection {
 util::Result<std::unique_ptr<UpgradedConnection>> open_upgraded(const ClientOptions& options, bool answered_before,
                                                                 const Request& request, const std::string& protocol) {
   WB_ASSIGN_OR_RETURN(auto sock, UpgradedSocket::connect(options, answered_before, request, protocol));
-  const Target& t = sock->target();
-  std::string head = request.method + " " + t.path_query + " HTTP/1.1\r\nHost: " + t.host_header +
-                     "\r\nConnection: Upgrade\r\nUpgrade: " + protocol + "\r\n";
-  if (!request.headers.get("user-agent")) head += "User-Agent: " + options.user_agent + "\r\n";
-  if (request.method != "GET" && !request.headers.get("content-length")) head += "Content-Length: 0\r\n";
-  for (const auto& [name, value] : request.headers.items()) {
-    const std::string lower = util::to_lower(name);
-    if (lower == "host" || lower == "upgrade" || lower == "connection") continue;
-    head += name + ": " + value + "\r\n";
-  }
-  head += "\r\n";
   std::string rest;
-  WB_ASSIGN_OR_RETURN(
-      HttpHead answer,
-      sock->upgrade(head, "> " + request.method + " " + redact_text(request.url) + " (" + protocol + ")",
-                    UpgradedSocket::handshake_deadline(options, request), rest));
+  WB_ASSIGN_OR_RETURN(HttpHead answer,
+                      sock->upgrade(request, {}, UpgradedSocket::handshake_deadline(options, request), rest));
   if (!util::iequals(answer.headers.get("upgrade").value_or(""), protocol) ||
       !has_token(answer.headers.get("connection").value_or(""), "upgrade"))
     return sock->failure(

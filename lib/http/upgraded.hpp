@@ -36,10 +36,12 @@ class UpgradedSocket {
   // The deadline for the upgrade's answer: the request's timeout, else the client's, else 30 s.
   static Clock::time_point handshake_deadline(const ClientOptions& options, const Request& request);
 
-  // Sends `head` (a whole HTTP/1.1 request head) and reads the answer's head; the bytes after it
-  // are appended to `rest`. A non-101 answer is upgrade_refused_error() with its body.
-  util::Result<HttpHead> upgrade(const std::string& head, const std::string& trace_line, Deadline deadline,
-                                 std::string& rest);
+  // Sends `req` (method, URL, headers; no body) as an upgrade to what() with the protocol's own
+  // `extra` headers (the request's Host, Upgrade, Connection and Sec-WebSocket-* are left out; a
+  // User-Agent is added unless it has one; Content-Length: 0 unless it is a GET) and reads the
+  // answer's head; the bytes after it are appended to `rest`. A non-101 answer is
+  // upgrade_refused_error() with its body.
+  util::Result<HttpHead> upgrade(const Request& req, const Headers& extra, Deadline deadline, std::string& rest);
 
   // Reads what is available (0 = the peer closed); waits with poll when nothing is.
   util::Result<size_t> read_some(char* buf, size_t size, Deadline deadline);

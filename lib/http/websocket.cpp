@@ -44,8 +44,7 @@ ErrorCode code_for_status(int status) {
 
 class CurlWebSocket final : public WebSocket {
  public:
-  CurlWebSocket(std::unique_ptr<UpgradedSocket> sock, const ClientOptions& options)
-      : sock_(std::move(sock)), options_(options) {}
+  explicit CurlWebSocket(std::unique_ptr<UpgradedSocket> sock) : sock_(std::move(sock)) {}
 
   const std::string& subprotocol() const override { return subprotocol_; }
   Status send_binary(std::string_view data) override { return send_frame(ws::Opcode::Binary, data); }
@@ -88,31 +87,17 @@ class CurlWebSocket final : public WebSocket {
   Status handshake(const Request& req, const std::vector<std::string>& protocols, Deadline deadline) {
     const std::string key = util::base64_encode(random_bytes(16));
     std::string rest;
-    WB_ASSIGN_OR_RETURN(HttpHead head,
-                        sock_->upgrade(upgrade_request(req, protocols, key),
-                                       "> GET " + redact_text(req.url) + " (websocket)", deadline, rest));
+    Headers extra{{"Sec-WebSocket-Key", key}, {"Sec-WebSocket-Version", "13"}};
+    if (!protocols.empty()) extra.add("Sec-WebSocket-Protocol", util::join(protocols, ", "));
+    Request get = req;
+    get.method = "GET";
+    WB_ASSIGN_OR_RETURN(HttpHead head, sock_->upgrade(get, extra, deadline, rest));
     WB_TRY(check_upgrade(head, key, protocols));
     reader_.feed(rest);
     return {};
   }
 
  private:
-  std::string upgrade_request(const Request& req, const std::vector<std::string>& protocols,
-                              const std::string& key) const {
-    std::string r = "GET " + sock_->target().path_query + " HTTP/1.1\r\nHost: " + sock_->target().host_header +
-                    "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-                    "\r\nSec-WebSocket-Version: 13\r\n";
-    if (!protocols.empty()) r += "Sec-WebSocket-Protocol: " + util::join(protocols, ", ") + "\r\n";
-    if (!req.headers.get("user-agent")) r += "User-Agent: " + options_.user_agent + "\r\n";
-    for (const auto& [name, value] : req.headers.items()) {
-      const std::string lower = util::to_lower(name);
-      if (lower == "host" || lower == "upgrade" || lower == "connection" || lower.rfind("sec-websocket-", 0) == 0)
-        continue;
-      r += name + ": " + value + "\r\n";
-    }
-    return r + "\r\n";
-  }
-
   Status check_upgrade(const HttpHead& head, const std::string& key, const std::vector<std::string>& protocols) {
     auto fail = [&](const std::string& why) {
       return sock_->failure(
@@ -199,7 +184,6 @@ class CurlWebSocket final : public WebSocket {
   }
 
   std::unique_ptr<UpgradedSocket> sock_;
-  const ClientOptions options_;
   std::string subprotocol_;
   ws::MessageReader reader_;
   std::mutex send_mu_;        // one frame at a time
@@ -216,7 +200,7 @@ util::Result<std::unique_ptr<WebSocket>> open_websocket(const ClientOptions& opt
                                                         const std::vector<std::string>& protocols) {
   WB_ASSIGN_OR_RETURN(auto sock, UpgradedSocket::connect(options, answered_before, request, "websocket"));
   const Deadline deadline = UpgradedSocket::handshake_deadline(options, request);
-  auto ws = std::make_unique<CurlWebSocket>(std::move(sock), options);
+  auto ws = std::make_unique<CurlWebSocket>(std::move(sock));
   WB_TRY(ws->handshake(request, protocols, deadline));
   return std::unique_ptr<WebSocket>(std::move(ws));
 }

@@ -133,6 +133,10 @@ std::pair<std::string, std::string> split_remote(const std::string& path) {
   return {dir, path.substr(slash + 1)};
 }
 
+std::string remote_child(const std::string& dir, const std::string& name) {
+  return (dir == "/" ? "/" : dir + "/") + name;
+}
+
 Error exec_error(const std::string& what, const Target& t, const Captured& c) {
   if (!c.result.failure_message.empty())
     return Error(ErrorCode::Failure,

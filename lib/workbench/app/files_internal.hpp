@@ -64,6 +64,8 @@ std::string strip_trailing_slashes(std::string p);
 
 // "/app/logs/a.txt" -> {"/app/logs", "a.txt"}; "/" -> {"/", "."}.
 std::pair<std::string, std::string> split_remote(const std::string& path);
+// `name` in remote directory `dir` ("/" + name in the root).
+std::string remote_child(const std::string& dir, const std::string& name);
 
 // "WHAT in replica R failed ..." with the exec's failure, or the exit code and stderr's first line.
 util::Error exec_error(const std::string& what, const Target& t, const Captured& c);

@@ -149,9 +149,8 @@ Status add_path(struct archive* a, Upload& u, const fs::path& path, const std::s
 // closes an exec's stdin once the command's stdout or stderr ends, dropping what had not reached it.
 Result<CopyResult> dd_upload(k::Client& client, const std::string& ns, const Target& t, const CopyOptions& o,
                              const struct stat& st, const std::string& dir, const std::string& name, CopyResult res) {
-  const std::string base = dir == "/" ? "/" : dir + "/";
-  const std::string final_path = base + name;
-  const std::string part = base + "." + name.substr(0, 200) + ".wb-part";
+  const std::string final_path = remote_child(dir, name);
+  const std::string part = remote_child(dir, "." + name.substr(0, 200) + ".wb-part");
   util::Fd file(::open(o.local.c_str(), O_RDONLY | O_CLOEXEC));
   if (!file) return Error(ErrorCode::Failure, fmt::format("cannot read '{}': {}", o.local.string(), strerror(errno)));
   Captured c;
@@ -346,7 +345,7 @@ m "$d$3/$2" "$d$n"; s=$?; rm -rf "$d$3"; [ $s -eq 0 ] || exit 124)";
 // Puts an upload extracted into `stage` in place as `dir`/`name`; the stage is removed either way.
 Status put_in_place(k::Client& client, const std::string& ns, const Target& t, const std::string& stage,
                     const std::string& dir, const std::string& name) {
-  const std::string final_path = (dir == "/" ? "/" : dir + "/") + name;
+  const std::string final_path = remote_child(dir, name);
   auto discard = [&] { remove_remote(client, ns, t, stage); };
   auto moved =
       run_capture(client, ns, t.name, t.container, {"sh", "-c", put_in_place_script(), "sh", stage, dir, name});
@@ -524,27 +523,28 @@ Result<CopyResult> copy_to_app(k::Client& client, const std::string& ns, const C
     WB_ASSIGN_OR_RETURN(auto where, remote_destination(client, ns, t, remote, src));
     const auto& [dir, name] = where;
     CopyResult again = fresh;
-    again.written = (dir == "/" ? "/" : dir + "/") + name;
+    again.written = remote_child(dir, name);
     if (missing_command(run))
-      return upload_in_steps(client, ns, t, o, src, dir, name, (dir == "/" ? "/" : dir + "/") + marker, again);
+      return upload_in_steps(client, ns, t, o, src, dir, name, remote_child(dir, marker), again);
     return upload_without_tar(client, ns, t, o, src, dir, name, run.protocol, run.closable, again);
   }
   if (ended_early && run.c.result.exit_code == 123)
     return Error(ErrorCode::Usage,
                  fmt::format("'{}' is a file in replica {}; a directory cannot replace it", remote, t.replica));
+  // Where the script put the copy (and its staging folder): into DEST, or as DEST.
+  const auto into = std::make_pair(remote, src.name);
+  const auto as = split_remote(remote);
   if (auto failed = tar_failure(run, t)) {
     // The script removes the staging folder itself; not when the connection broke before it ended
     // (where it is, beside DEST or in it, is known only from the ready line).
     if (run.not_waited || !run.sent || util::interrupted()) {
-      if (run.first_line != "ready f") remove_remote(client, ns, t, (remote == "/" ? "/" : remote + "/") + marker);
-      if (run.first_line != "ready d") {
-        const auto [dir, name] = split_remote(remote);
-        remove_remote(client, ns, t, (dir == "/" ? "/" : dir + "/") + marker);
-      }
+      if (run.first_line != "ready f") remove_remote(client, ns, t, remote_child(into.first, marker));
+      if (run.first_line != "ready d") remove_remote(client, ns, t, remote_child(as.first, marker));
     }
     return *failed;
   }
-  res.written = run.first_line == "ready d" ? (remote == "/" ? "/" : remote + "/") + src.name : remote;
+  const auto& [dir, name] = run.first_line == "ready d" ? into : as;
+  res.written = remote_child(dir, name);
   return res;
 }
 
