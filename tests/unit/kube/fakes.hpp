@@ -237,6 +237,14 @@ class FakeTransport : public http::Transport {
   std::deque<util::Error> spdy_refusals_;
 };
 
+// An output sink that appends what arrives to `into`.
+inline StreamSink append_to(std::string& into) {
+  return [&into](std::string_view d) {
+    into.append(d);
+    return true;
+  };
+}
+
 // A client of https://k8s.test:6443 with a static token, over `fake`.
 inline std::unique_ptr<Client> client_for(std::shared_ptr<FakeTransport> fake) {
   RestConfig rc;

@@ -7,6 +7,7 @@
 using namespace wb;
 using namespace wb::kube;
 using util::ErrorCode;
+using wb::kube::test::append_to;
 using wb::kube::test::binary;
 using wb::kube::test::FakeTransport;
 
@@ -789,16 +790,7 @@ TEST_CASE("exec v5: demux, stdin frames, close_stdin [255,0], exit code", "[clie
       R"({"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: error executing command [sh -c echo hi; exit 3], exit code 3","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}})"));
   auto client = make_client(config_with(), fake);
   std::string out, err;
-  auto s = client->exec(
-      "ns", "web-1", exec_options(),
-      [&](std::string_view d) {
-        out.append(d);
-        return true;
-      },
-      [&](std::string_view d) {
-        err.append(d);
-        return true;
-      });
+  auto s = client->exec("ns", "web-1", exec_options(), append_to(out), append_to(err));
   REQUIRE(s.ok());
   CHECK(fake->offered_protocols == std::vector<std::string>{"v5.channel.k8s.io", "v4.channel.k8s.io"});
   CHECK(header(fake->requests[0], "Authorization") == "Bearer t0k3n");
@@ -826,13 +818,7 @@ TEST_CASE("exec v4: success status; close_stdin is refused", "[client][exec]") {
   ws->incoming.push_back(binary(3, R"({"metadata":{},"status":"Success"})"));
   auto client = make_client(config_with(), fake);
   std::string out;
-  auto s = client->exec(
-      "ns", "web-1", exec_options(),
-      [&](std::string_view d) {
-        out.append(d);
-        return true;
-      },
-      nullptr);
+  auto s = client->exec("ns", "web-1", exec_options(), append_to(out), nullptr);
   REQUIRE(s.ok());
   CHECK((*s)->protocol() == "v4.channel.k8s.io");
   auto c = (*s)->close_stdin();

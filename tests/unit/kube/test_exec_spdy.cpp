@@ -9,6 +9,7 @@
 using namespace wb;
 using namespace wb::kube;
 using util::ErrorCode;
+using wb::kube::test::append_to;
 using wb::kube::test::binary;
 using wb::kube::test::client_for;
 using wb::kube::test::FakeTransport;
@@ -164,16 +165,7 @@ TEST_CASE("exec: a bulk exec goes over SPDY: its streams, stdin with FIN, output
   auto client = client_for(fake);
   ExecOptions o = bulk_cat();
   std::string out, err;
-  auto session = client->exec(
-      "shop", "web-1", o,
-      [&](std::string_view d) {
-        out.append(d);
-        return true;
-      },
-      [&](std::string_view d) {
-        err.append(d);
-        return true;
-      });
+  auto session = client->exec("shop", "web-1", o, append_to(out), append_to(err));
   REQUIRE(session);
   CHECK((*session)->can_close_stdin());
   CHECK((*session)->protocol() == "v4.channel.k8s.io");
@@ -252,13 +244,7 @@ TEST_CASE("exec: without SPDY a bulk exec uses the WebSocket, and the client doe
     ws->incoming.push_back(binary(1, "from the websocket"));
     ws->incoming.push_back(binary(3, kSuccess));
     std::string out;
-    auto session = client->exec(
-        "shop", "web-1", o,
-        [&](std::string_view d) {
-          out.append(d);
-          return true;
-        },
-        nullptr);
+    auto session = client->exec("shop", "web-1", o, append_to(out), nullptr);
     REQUIRE(session);
     CHECK((*session)->protocol() == "v5.channel.k8s.io");
     auto r = (*session)->wait();

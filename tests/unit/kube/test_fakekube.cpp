@@ -15,6 +15,7 @@
 using namespace wb;
 using namespace wb::kube;
 using wb::kube::test::TempDir;
+using wb::kube::test::append_to;
 using util::ErrorCode;
 
 extern char** environ;
@@ -186,14 +187,8 @@ TEST_CASE("Client against fakekube over real HTTPS", "[fakekube]") {
     eo.stdin = true;
     std::string out, err;
     auto s = client->exec(ns, "wb-exec", eo,
-                          [&](std::string_view d) {
-                            out.append(d);
-                            return true;
-                          },
-                          [&](std::string_view d) {
-                            err.append(d);
-                            return true;
-                          });
+                          append_to(out),
+                          append_to(err));
     INFO((s ? std::string() : s.error().message));
     REQUIRE(s.ok());
     CHECK((*s)->protocol() == "v5.channel.k8s.io");
