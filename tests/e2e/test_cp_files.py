@@ -501,20 +501,27 @@ class CpFiles(WbTestCase):
         r = self.run_wb("cp-files", "-r", self.local, self.app + ":/app/x.log")
         self.assertOneLineError(r, 1, "has no `tar`, which copying a directory into it needs")
 
-    def test_container_without_tar_over_v4(self):
-        # Under v4.channel.k8s.io stdin cannot be closed, so dd would never end: a clear error.
+    def test_container_without_tar_before_1_30(self):
+        """An API server before 1.30 offers exec v4.channel.k8s.io at most. Over SPDY the end of stdin
+        is a stream's FIN, so dd ends and the file lands; over a v4 WebSocket (a proxy without SPDY)
+        stdin cannot be closed, dd would never end: a clear error."""
         cluster.skip_unless_fake(self, "an API server before 1.30, which offers exec v4.channel.k8s.io at most")
         self.without_tar()
         up = os.path.join(self.local, "up.bin")
+        data = os.urandom(300000)
         with open(up, "wb") as f:
-            f.write(os.urandom(300000))
+            f.write(data)
         cluster.request("POST", "/fake/v1/settings", {"execV5": 0})
         try:
+            r = self.run_wb("cp-files", up, self.app + ":/app/x.bin")
+            self.assertExit(r, 0)
+            self.assertEqual(read(self.in_pod("/app/x.bin")), data)
+            cluster.request("POST", "/fake/v1/settings", {"execSpdy": 0})
             r = self.run_wb("cp-files", up, self.app + ":/app/y.bin")
             self.assertOneLineError(r, 1, "has no `tar`", "v4.channel.k8s.io", "cannot do")
             self.assertFalse(os.path.exists(self.in_pod("/app/y.bin")))
         finally:
-            cluster.request("POST", "/fake/v1/settings", {"execV5": 1})
+            cluster.request("POST", "/fake/v1/settings", {"execV5": 1, "execSpdy": 1})
 
     # ------------------------------------------------------------ uploads over what is there
     def check_upload_over_existing(self):
@@ -615,10 +622,18 @@ class CpFiles(WbTestCase):
         r = self.run_wb("cp-files", "-r", os.path.join(self.local, "tree"), self.app + ":/app/one")
         self.assertExit(r, 0)
         self.assertSameTree(spec, self.in_pod("/app/one"))
-        self.assertEqual([q.split("&")[0] for q, _, _ in self.exec_bytes()], ["command=sh"])
-        # A copy asks for SPDY first (a real API server proxies it untranslated); the fake, like a
-        # proxy without SPDY, refuses, and wb asks no more in that run.
-        self.assertEqual(self.spdy_execs(), ["command=sh"])
+        # Over SPDY (a real API server passes it through to the kubelet untranslated).
+        self.assertEqual(self.execs_by_transport(), [("POST", 101, "command=sh")])
+        # Behind a proxy without SPDY: one refused ask, then the same exec over a WebSocket.
+        cluster.request("POST", "/fake/v1/settings", {"execSpdy": 0})
+        try:
+            cluster.request("DELETE", "/fake/v1/requests")
+            r = self.run_wb("cp-files", "-r", os.path.join(self.local, "tree"), self.app + ":/app/ws")
+            self.assertExit(r, 0)
+            self.assertSameTree(spec, self.in_pod("/app/ws"))
+            self.assertEqual(self.execs_by_transport(), [("POST", 400, "command=sh"), ("GET", 101, "command=sh")])
+        finally:
+            cluster.request("POST", "/fake/v1/settings", {"execSpdy": 1})
         status, body = cluster.request(
             "PATCH", "/api/v1/namespaces/%s/pods/%s" % (self.ns, self.pod),
             {"metadata": {"annotations": {"fake.wb.dev/behaviour": "nosh"}}},
@@ -715,19 +730,18 @@ class CpFiles(WbTestCase):
         self.assertEqual(status, 200, body)
 
     def exec_bytes(self):
-        """Bytes the fake sent on the exec streams (WebSockets) of this test's pod, by command."""
-        _, body = cluster.request("GET", "/fake/v1/requests")
-        out = []
-        for e in body["items"]:
-            if e["path"].endswith("/pods/%s/exec" % self.pod) and e["method"] == "GET":
-                out.append((e["query"], e.get("execBytesOut", 0), e.get("execCut", False)))
-        return out
+        """Bytes the fake sent on the execs of this test's pod (SPDY or WebSocket), by command."""
+        return [(e["query"], e.get("execBytesOut", 0), e.get("execCut", False))
+                for e in self.exec_requests() if e.get("status") == 101]
 
-    def spdy_execs(self):
-        """Exec upgrades to SPDY asked of the fake for this test's pod (it refuses them)."""
+    def exec_requests(self):
+        """The fake's log entries of exec requests for this test's pod: POST asks for SPDY, GET for a
+        WebSocket; status 101 = the exec ran over it."""
         _, body = cluster.request("GET", "/fake/v1/requests")
-        return [e["query"].split("&")[0] for e in body["items"]
-                if e["path"].endswith("/pods/%s/exec" % self.pod) and e["method"] == "POST"]
+        return [e for e in body["items"] if e["path"].endswith("/pods/%s/exec" % self.pod)]
+
+    def execs_by_transport(self):
+        return [(e["method"], e.get("status"), e["query"].split("&")[0]) for e in self.exec_requests()]
 
     def test_interrupted_download_resumes(self):
         cluster.skip_unless_fake(self, "cutting an exec stream in the middle of a download")

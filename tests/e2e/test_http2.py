@@ -589,18 +589,15 @@ class OverHttp2(WbTestCase):
                 self.assertEqual(f.read(), "server:\n  port: 8080\n")
             self.assertEqual(stat.S_IMODE(os.stat(landed).st_mode), 0o640)
         entries = self.wb_entries()
-        # Exec is an HTTP/1.1 upgrade the proxy passed through, never h2: copies ask for SPDY first
-        # (POST; a real API server takes it, the fake refuses it with 400, and wb goes on over a
-        # WebSocket, GET); everything else (finding the replica) went over h2.
+        # Exec is an HTTP/1.1 upgrade the proxy passed through, never h2: copies go over SPDY (POST
+        # 101), other execs (finding what is there) over a WebSocket (GET 101); everything else
+        # (finding the replica) went over h2.
         execs = [e for e in entries if "/exec?" in e.path]
         self.assertTrue(execs, entries)
         self.assertEqual({e.alpn for e in execs}, {"http/1.1"}, execs)
-        refused = {("POST", "400")} if not cluster.real else set()
-        self.assertTrue({(e.method, e.status) for e in execs} <= {("POST", "101"), ("GET", "101")} | refused, execs)
-        self.assertTrue(any(e.status == "101" for e in execs), execs)
-        if cluster.real:  # every copy's exec over SPDY
-            self.assertEqual({e.method for e in execs if "command=cat" in e.path or "command=sh" in e.path},
-                             {"POST"}, execs)
+        self.assertTrue({(e.method, e.status) for e in execs} <= {("POST", "101"), ("GET", "101")}, execs)
+        self.assertEqual({e.method for e in execs if "command=cat" in e.path or "command=sh" in e.path},
+                         {"POST"}, execs)
         self.assertAllH2([e for e in entries if e not in execs], "cp-files (apart from exec)")
 
 

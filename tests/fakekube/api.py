@@ -43,6 +43,7 @@ DEFAULT_SETTINGS = {
     "bookmarkInterval": 1.0,
     "namespaceDeleteDelay": 0.1,
     "execV5": 1,             # 0: exec offers v4.channel.k8s.io at most (an API server before 1.30)
+    "execSpdy": 1,           # 0: exec over SPDY/3.1 is refused with 400 (a proxy that passes WebSockets only)
     "previousLogGap": 0,     # seconds after a crash that a previous-log read gets the kubelet's error text
 }
 

@@ -1,5 +1,5 @@
-"""pods/exec over WebSocket (channel.k8s.io v4/v5) running real commands chrooted into the pod's
-directory tree."""
+"""pods/exec over a WebSocket (channel.k8s.io v4/v5) or SPDY/3.1 (v4.channel.k8s.io, execspdy.py), running
+real commands chrooted into the pod's directory tree."""
 import asyncio
 import fcntl
 import json
@@ -10,6 +10,7 @@ import termios
 
 from aiohttp import WSMsgType, web
 
+import execspdy
 from kutil import ApiError, bad_request, jdump, not_found
 
 PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io",
@@ -102,43 +103,54 @@ async def handle_exec(server, request, ns, name, sub):
     command = q.getall("command", [])
     if sub == "exec" and not command:
         raise bad_request("you must specify at least 1 command")
-    if request.headers.get("Upgrade", "").lower() != "websocket":
-        if "spdy" in request.headers.get("Upgrade", "").lower():
-            raise ApiError(400, "BadRequest", "Upgrade request required: SPDY is not supported by this server")
+    upgrade = request.headers.get("Upgrade", "").lower()
+    spdy = upgrade.startswith("spdy/")
+    if spdy and not server.settings.get("execSpdy", 1):
+        raise ApiError(400, "BadRequest", "Upgrade request required: SPDY is not supported by this server")
+    if upgrade != "websocket" and not spdy:
         raise bad_request("Upgrade request required")
     rt = server.ctl.pod_rt(ns, name)
     c = rt.containers.get(container) if rt else None
     if rt is None or c is None or "running" not in c.state:
         raise bad_request(f'unable to upgrade connection: container not found ("{container}")')
-    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
-    supported = PROTOCOLS if server.settings.get("execV5", 1) else PROTOCOLS[1:]
-    proto = next((p for p in supported if p in offered), None)
-    if proto is None:
-        raise bad_request("unable to upgrade connection: no supported subprotocol; supported: "
-                          + ", ".join(supported[:2]))
     want_stdin = q.get("stdin") in ("1", "true")
-    want_stdout = q.get("stdout", "1") in ("1", "true")
+    want_stdout = q.get("stdout") in ("1", "true")
     want_stderr = q.get("stderr") in ("1", "true")
     tty = q.get("tty") in ("1", "true")
+    no_streams = "you must specify at least 1 of stdin, stdout, stderr"
+    if spdy:
+        if not (want_stdin or want_stdout or want_stderr):  # the kubelet's text, passed through
+            return web.Response(status=400, text=no_streams, content_type="text/plain")
+        refusal = execspdy.negotiate(request)
+        if refusal is not None:
+            return refusal
+        chan = execspdy.SpdyChannels(request, want_stdin, want_stdout, want_stderr and not tty, tty)
+    else:
+        offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+        supported = PROTOCOLS if server.settings.get("execV5", 1) else PROTOCOLS[1:]
+        proto = next((p for p in supported if p in offered), None)
+        if proto is None:
+            raise bad_request("unable to upgrade connection: no supported subprotocol; supported: "
+                              + ", ".join(supported[:2]))
+        chan = _WsChannels(proto)
     transport = request.transport
     entry = request.get("log_entry")
     if entry is not None:
         entry["execBytesOut"] = 0
-    ws = web.WebSocketResponse(protocols=[proto], max_msg_size=0, autoclose=False, autoping=True)
-    await ws.prepare(request)
-    v5 = proto == "v5.channel.k8s.io"
-    json_status = proto in ("v5.channel.k8s.io", "v4.channel.k8s.io")
+    if not await chan.start(request):
+        return chan.response
+    if not (want_stdin or want_stdout or want_stderr):
+        # The API server has upgraded the WebSocket before the kubelet refuses (seen on the kit).
+        msg = "unable to upgrade connection: " + no_streams
+        await chan.finish({"metadata": {}, "status": "Failure", "message": "Internal error occurred: " + msg,
+                           "reason": "InternalError", "details": {"causes": [{"message": msg}]}, "code": 500})
+        return chan.response
 
     async def send(ch, data):
-        if not ws.closed:
-            await ws.send_bytes(bytes([ch]) + data)
+        await chan.send(ch, data)
 
     async def finish(status):
-        if json_status:
-            await send(3, jdump(status).encode())
-        elif status.get("status") != "Success":
-            await send(3, status.get("message", "").encode())
-        await ws.close(code=1000)
+        await chan.finish(status)
 
     if sub == "attach":
         command = ["cat"] if want_stdin else ["sleep", "infinity"]
@@ -147,12 +159,12 @@ async def handle_exec(server, request, ns, name, sub):
     override = rt.exec_override.get(container)
     if override is not None and _is_tar_create(command):
         del rt.exec_override[container]
-        reader = asyncio.ensure_future(_drain_ws(ws))
+        reader = asyncio.ensure_future(_drain(chan))
         for i in range(0, len(override), 65536):
             await send(1, override[i:i + 65536])
         reader.cancel()
         await finish({"metadata": {}, "status": "Success"})
-        return ws
+        return chan.response
     argv = list(command)
     if "busybox" in behaviours:
         # An Alpine-like userland: every command is a busybox applet (or is not there).
@@ -164,7 +176,7 @@ async def handle_exec(server, request, ns, name, sub):
     missing = {"notar": "tar", "nosh": "sh"}
     if exe is None or any(b in behaviours and os.path.basename(command[0]) == missing[b] for b in missing):
         await finish(_not_found_status(command[0]))
-        return ws
+        return chan.response
     spec_c = next((x for x in pod["spec"].get("containers") or [] if x.get("name") == container), {})
     env = {"PATH": ENV_PATH, "HOSTNAME": name, "HOME": "/root"}
     if tty:
@@ -239,6 +251,8 @@ async def handle_exec(server, request, ns, name, sub):
                         entry["execBytesOut"] = sent["bytes"]
                 except (ConnectionResetError, RuntimeError):
                     enabled = False
+        if wanted and not sent["cut"]:
+            await chan.end(ch)
         # As containerd's CRI exec does: once an output stream the client asked for ends (the
         # command closed its stdout or stderr, e.g. GNU and busybox `dd of=FILE` reopen fd 1 as the
         # file), the command's stdin is closed; what the client sends after that is dropped.
@@ -255,35 +269,30 @@ async def handle_exec(server, request, ns, name, sub):
         nonlocal stdin_closed
         try:
             while True:
-                msg = await ws.receive()
-                if msg.type == WSMsgType.BINARY:
-                    data = msg.data
-                    if not data:
-                        continue
-                    ch = data[0]
-                    if ch == 0 and want_stdin and term is not None:
-                        await asyncio.get_running_loop().run_in_executor(None, _write_all, term, data[1:])
-                    elif ch == 4 and term is not None:
+                kind, data = await chan.receive()
+                if kind == "stdin" and want_stdin and term is not None:
+                    await asyncio.get_running_loop().run_in_executor(None, _write_all, term, data)
+                elif kind == "resize" and term is not None:
+                    try:
+                        size = json.loads(data)
+                        fcntl.ioctl(term, termios.TIOCSWINSZ,
+                                    struct.pack("HHHH", int(size["Height"]), int(size["Width"]), 0, 0))
+                    except (ValueError, KeyError, TypeError, OSError):
+                        pass
+                elif kind == "stdin" and want_stdin and not stdin_closed:
+                    try:
+                        proc.stdin.write(data)
+                        await proc.stdin.drain()
+                    except (BrokenPipeError, ConnectionResetError):
+                        stdin_closed = True
+                elif kind == "stdin_eof" and want_stdin:
+                    if not stdin_closed:
+                        stdin_closed = True
                         try:
-                            size = json.loads(data[1:])
-                            fcntl.ioctl(term, termios.TIOCSWINSZ,
-                                        struct.pack("HHHH", int(size["Height"]), int(size["Width"]), 0, 0))
-                        except (ValueError, KeyError, TypeError, OSError):
+                            proc.stdin.close()
+                        except Exception:
                             pass
-                    elif ch == 0 and want_stdin and not stdin_closed:
-                        try:
-                            proc.stdin.write(data[1:])
-                            await proc.stdin.drain()
-                        except (BrokenPipeError, ConnectionResetError):
-                            stdin_closed = True
-                    elif ch == 255 and v5 and len(data) > 1 and data[1] == 0 and want_stdin:
-                        if not stdin_closed:
-                            stdin_closed = True
-                            try:
-                                proc.stdin.close()
-                            except Exception:
-                                pass
-                elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                elif kind == "closed":
                     return "closed"
         except asyncio.CancelledError:
             return "cancelled"
@@ -304,7 +313,7 @@ async def handle_exec(server, request, ns, name, sub):
         done_all.cancel()
         if term is not None:
             os.close(term)
-        return ws
+        return chan.response
     code = await proc.wait()
     if term is not None:
         os.close(term)
@@ -314,7 +323,7 @@ async def handle_exec(server, request, ns, name, sub):
             await reader
         except BaseException:
             pass
-        return ws
+        return chan.response
     try:
         await reader
     except BaseException:
@@ -334,7 +343,52 @@ async def handle_exec(server, request, ns, name, sub):
         await finish(status)
     except (ConnectionResetError, RuntimeError):
         pass
-    return ws
+    return chan.response
+
+
+class _WsChannels:
+    """The exec's channels on a WebSocket: one frame per write, the channel number first."""
+
+    def __init__(self, proto):
+        self.proto = proto
+        self.v5 = proto == "v5.channel.k8s.io"
+        self.json_status = proto in ("v5.channel.k8s.io", "v4.channel.k8s.io")
+        self.response = web.WebSocketResponse(protocols=[proto], max_msg_size=0, autoclose=False, autoping=True)
+
+    async def start(self, request):
+        await self.response.prepare(request)
+        return True
+
+    async def send(self, ch, data):
+        if not self.response.closed:
+            await self.response.send_bytes(bytes([ch]) + data)
+
+    async def end(self, ch):
+        pass  # a WebSocket has no end of one channel
+
+    async def finish(self, status):
+        if self.json_status:
+            await self.send(3, jdump(status).encode())
+        elif status.get("status") != "Success":
+            await self.send(3, status.get("message", "").encode())
+        await self.response.close(code=1000)
+
+    async def receive(self):
+        """("stdin", bytes), ("stdin_eof", b""), ("resize", bytes) or ("closed", b"")."""
+        while True:
+            msg = await self.response.receive()
+            if msg.type == WSMsgType.BINARY:
+                data = msg.data
+                if not data:
+                    continue
+                if data[0] == 0:
+                    return "stdin", data[1:]
+                if data[0] == 4:
+                    return "resize", data[1:]
+                if data[0] == 255 and self.v5 and len(data) > 1 and data[1] == 0:
+                    return "stdin_eof", b""
+            elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                return "closed", b""
 
 
 class _PtyReader:
@@ -359,11 +413,9 @@ def _write_all(fd, data):
             return
 
 
-async def _drain_ws(ws):
+async def _drain(chan):
     try:
-        while True:
-            msg = await ws.receive()
-            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
-                return
+        while (await chan.receive())[0] != "closed":
+            pass
     except asyncio.CancelledError:
         pass

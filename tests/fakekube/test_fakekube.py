@@ -924,6 +924,71 @@ class FakeKubeTest(unittest.TestCase):
         out, code = self._exec("ex", "nt", ["tar", "cf", "-", "/app"])
         self.assertIn('exec: "tar": executable file not found', json.loads(out[3])["message"])
 
+    def test_exec_over_spdy(self):
+        """SPDY/3.1 exec as the kit's 1.32 API server + kubelet answer it (spdyclient.py against both):
+        a SYN_REPLY per stream, output ended by an empty FIN frame per stream, the status JSON on the
+        error stream, RST_STREAM on error and stdin, GOAWAY, close."""
+        import urllib.parse
+        import spdyclient
+        f = self.f
+        self._running_pod("exs", "p")
+        base = f"https://127.0.0.1:{f.port}/api/v1/namespaces/exs/pods/p/exec?"
+
+        def run(command, stdin=None, **kw):
+            q = [("command", c) for c in command] + [("stdout", "1"), ("stderr", "1")]
+            streams = ("error", "stdout", "stderr")
+            if stdin is not None:
+                q.append(("stdin", "1"))
+                streams = ("error", "stdin", "stdout", "stderr")
+            return spdyclient.run(base + urllib.parse.urlencode(q), f.token, f.info["ca"], stdin=stdin,
+                                  streams=streams, **kw)
+
+        r = run(["sh", "-c", "echo out; echo err >&2"], ping=True)
+        self.assertEqual(r["status"], 101, r["body"])
+        self.assertEqual(r["headers"]["x-stream-protocol-version"], ["v4.channel.k8s.io"])
+        self.assertEqual((r["out"], r["err"]), (b"out\n", b"err\n"))
+        self.assertEqual(r["exit"], {"metadata": {}, "status": "Success"})
+        frames = spdyclient.squeeze(r["frames"])
+        self.assertEqual(sorted(x[1] for x in frames if x[0] == "SYN_REPLY"), ["error", "stderr", "stdout"])
+        self.assertIn(("PING", None, 0), frames)
+        for kind in ("stdout", "stderr"):  # each output stream: data, then an empty frame with FIN
+            self.assertEqual([x for x in frames if x[0] == "DATA" and x[1] == kind],
+                             [("DATA", kind, 0), ("DATA", kind, 1)])
+        self.assertEqual(frames[-3:], [("DATA", "error", 0), ("RST_STREAM", "error", 0), ("GOAWAY", None, 0)])
+        # stdin (ended by FIN) through to the command; a non-zero exit as on the WebSocket
+        r = run(["sh", "-c", "cat > /tmp/in; wc -c < /tmp/in; exit 3"], stdin=b"y" * 300000)
+        self.assertEqual(r["out"].strip(), b"300000")
+        self.assertEqual(r["exit"]["reason"], "NonZeroExitCode")
+        self.assertEqual(r["exit"]["details"]["causes"], [{"reason": "ExitCode", "message": "3"}])
+        tail = [x for x in spdyclient.squeeze(r["frames"]) if x[0] in ("RST_STREAM", "GOAWAY")]
+        self.assertEqual(sorted(tail[:2]), [("RST_STREAM", "error", 0), ("RST_STREAM", "stdin", 0)])  # either order
+        self.assertEqual(tail[2:], [("GOAWAY", None, 0)])
+        root = f.req("GET", "/fake/v1/namespaces/exs/pods/p/root")[1]["path"]
+        self.assertEqual(os.path.getsize(os.path.join(root, "tmp/in")), 300000)
+        # 8 MiB in: reading pauses while the command lags and nothing is lost
+        r = run(["sh", "-c", "sleep 1; cat > /tmp/big; wc -c < /tmp/big"], stdin=os.urandom(1 << 23))
+        self.assertEqual(r["out"].strip(), str(1 << 23).encode())
+        r = run(["nosuchcmd"])
+        self.assertIn('exec: "nosuchcmd": executable file not found in $PATH', r["exit"]["message"])
+        # refusals as the kubelet writes them (text/plain, through the API server)
+        for query, protocols, status_wanted in (("command=true&stdout=1", (), 400),
+                                                ("command=true&stdout=1", ("v9.example",), 403),
+                                                ("command=true", ("v4.channel.k8s.io",), 400)):
+            s, status, headers, rest = spdyclient.connect(base + query, f.token, f.info["ca"], protocols=protocols)
+            s.close()
+            self.assertEqual(status, status_wanted, (query, protocols))
+            if status == 403:
+                self.assertEqual(headers["x-accepted-stream-protocol-versions"][0], "v4.channel.k8s.io")
+        # execSpdy=0: a proxy that passes WebSockets only
+        f.req("POST", "/fake/v1/settings", {"execSpdy": 0})
+        try:
+            self.assertEqual(run(["true"])["status"], 400)
+        finally:
+            f.req("POST", "/fake/v1/settings", {"execSpdy": 1})
+        execs = [e for e in f.req("GET", "/fake/v1/requests")[1]["items"]
+                 if e["path"] == "/api/v1/namespaces/exs/pods/p/exec"]
+        self.assertEqual([e["status"] for e in execs if e["method"] == "POST"][:4], [101, 101, 101, 101])
+
     def test_exec_cut_v4_only_and_log_cut_after_bytes(self):
         f = self.f
         self._running_pod("excut", "p")
