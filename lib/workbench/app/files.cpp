@@ -12,6 +12,7 @@
 #include "workbench/app/lifecycle.hpp"
 #include "workbench/app/logs.hpp"
 #include "workbench/core/json_fields.hpp"
+#include "workbench/core/status.hpp"
 
 namespace wb::workbench {
 
@@ -58,12 +59,6 @@ void remove_remote(k::Client& client, const std::string& ns, const Target& t, co
     if (!rm || (rm->result.failure_message.empty() && rm->result.exit_code == 0)) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-}
-
-bool pod_ready(const json& pod) {
-  for (const auto& c : util::json_at(pod, "/status/conditions", json::array()))
-    if (util::json_value(c, "type", "") == "Ready" && util::json_value(c, "status", "") == "True") return true;
-  return false;
 }
 
 bool pod_terminating(const json& pod) { return util::json_find(pod, "/metadata/deletionTimestamp") != nullptr; }

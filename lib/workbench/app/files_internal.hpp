@@ -46,8 +46,6 @@ struct Target {
 // after a moment if it failed: a tar still writing can fill a folder as rm empties it.
 void remove_remote(kube::Client& client, const std::string& ns, const Target& t, const std::string& path);
 
-// A pod's Ready condition is True (a terminating pod may still say so: see pod_terminating).
-bool pod_ready(const kube::json& pod);
 // The pod is being deleted (it has a deletionTimestamp).
 bool pod_terminating(const kube::json& pod);
 

@@ -11,6 +11,7 @@
 #include "workbench/app/lifecycle.hpp"
 #include "workbench/app/logs.hpp"
 #include "workbench/core/json_fields.hpp"
+#include "workbench/core/status.hpp"
 
 namespace wb::workbench {
 
@@ -221,7 +222,7 @@ Result<std::vector<std::string>> thread_dump_pods(k::Client& client, const std::
   WB_ASSIGN_OR_RETURN(auto pods, app_pods(client, ns, o.app));
   std::vector<std::string> names;
   for (const auto& p : pods)
-    if (files_detail::pod_ready(p)) names.push_back(fields::str(p, "/metadata/name"));
+    if (pod_ready(p)) names.push_back(fields::str(p, "/metadata/name"));
   if (names.empty())
     return Error(ErrorCode::NotFound, fmt::format("app '{}' has no ready replica to take a thread dump of", o.app),
                  fmt::format("`wb app status {}` tells why; `--replica NAME` takes one that is not ready", o.app));

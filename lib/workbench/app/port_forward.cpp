@@ -25,6 +25,7 @@
 #include "workbench/app/lifecycle.hpp"
 #include "workbench/core/app.hpp"
 #include "workbench/core/json_fields.hpp"
+#include "workbench/core/status.hpp"
 
 namespace wb::workbench {
 
@@ -64,7 +65,7 @@ Result<uint16_t> app_port(k::Client& client, const std::string& ns, const std::s
 Result<files_detail::Target> pick_replica(k::Client& client, const std::string& ns, const std::string& app,
                                           const std::string& replica) {
   auto t = files_detail::pick_pod(client, ns, app, replica, "");
-  if (!replica.empty() || (t && files_detail::pod_ready(t->pod) && !files_detail::pod_terminating(t->pod))) return t;
+  if (!replica.empty() || (t && pod_ready(t->pod) && !files_detail::pod_terminating(t->pod))) return t;
   if (!t && t.error().code != ErrorCode::NotFound) return t;
   return Error(ErrorCode::NotFound, fmt::format("app '{}' has no ready replica to forward to", app),
                t ? fmt::format("`wb app status {}` says why", app) : fmt::format("`wb app start {}` starts it", app));

@@ -98,6 +98,12 @@ Trouble pod_trouble(const std::string& app, const json& pod, int& restarts, std:
 
 }  // namespace
 
+bool pod_ready(const json& pod) {
+  for (const auto& cond : field(pod, "/status/conditions"))
+    if (cond.value("type", "") == "Ready" && cond.value("status", "") == "True") return true;
+  return false;
+}
+
 AppState compute_state(const std::string& app, const json& deployment, const json& replica_sets, const json& pods) {
   AppState s;
   s.desired = integer(deployment, "/spec/replicas", 1);
@@ -131,8 +137,7 @@ AppState compute_state(const std::string& app, const json& deployment, const jso
     ReplicaState r;
     r.name = str(pod, "/metadata/name");
     r.current = newest_hash.empty() || str(pod, "/metadata/labels/pod-template-hash") == newest_hash;
-    for (const auto& cond : field(pod, "/status/conditions"))
-      if (cond.value("type", "") == "Ready") r.ready = cond.value("status", "") == "True";
+    r.ready = pod_ready(pod);
     Trouble t = pod_trouble(app, pod, r.restarts, r.state);
     r.reason = t.why;
     if (r.current) {

@@ -54,6 +54,9 @@ struct AppState {
   std::string summary() const;
 };
 
+// The pod's Ready condition is True (a terminating pod may still say so).
+bool pod_ready(const json& pod);
+
 // Computes the state. `app` is the app name (for hints); `replica_sets` and `pods` are those
 // labelled for the app (others are ignored by owner/hash matching).
 AppState compute_state(const std::string& app, const json& deployment, const json& replica_sets, const json& pods);
