@@ -745,6 +745,20 @@ class CpFiles(WbTestCase):
 
     def test_interrupted_download_resumes(self):
         cluster.skip_unless_fake(self, "cutting an exec stream in the middle of a download")
+        self.check_interrupted_download_resumes()
+
+    def test_interrupted_download_resumes_over_websocket(self):
+        """The same behind a proxy without SPDY: the WebSocket that breaks (no close frame, no exit
+        status) is resumed the same way."""
+        cluster.skip_unless_fake(self, "cutting an exec stream in the middle of a download")
+        cluster.request("POST", "/fake/v1/settings", {"execSpdy": 0})
+        try:
+            self.check_interrupted_download_resumes()
+            self.assertEqual({(m, st) for m, st, _ in self.execs_by_transport()}, {("POST", 400), ("GET", 101)})
+        finally:
+            cluster.request("POST", "/fake/v1/settings", {"execSpdy": 1})
+
+    def check_interrupted_download_resumes(self):
         size = 50 * 1024 * 1024
         p = self.in_pod("/app/big.bin")
         h = hashlib.sha256()
