@@ -979,6 +979,21 @@ class FakeKubeTest(unittest.TestCase):
             self.assertEqual(status, status_wanted, (query, protocols))
             if status == 403:
                 self.assertEqual(headers["x-accepted-stream-protocol-versions"][0], "v4.channel.k8s.io")
+        # Over a WebSocket the same request is upgraded first and refused in the Status (as on the kit).
+        import aiohttp
+
+        async def ws_without_streams():
+            async with aiohttp.ClientSession() as sess:
+                async with sess.ws_connect(base + "command=true", protocols=["v5.channel.k8s.io"], ssl=f.ctx,
+                                           headers={"Authorization": f"Bearer {f.token}"}) as ws:
+                    got = [m.data async for m in ws if m.type == aiohttp.WSMsgType.BINARY]
+                    return got, ws.close_code
+        got, code = asyncio.run(ws_without_streams())
+        self.assertEqual(code, 1000)
+        st = json.loads(b"".join(m[1:] for m in got if m[:1] == b"\x03"))
+        self.assertEqual((st["reason"], st["code"]), ("InternalError", 500))
+        self.assertEqual(st["message"], "Internal error occurred: unable to upgrade connection: "
+                                        "you must specify at least 1 of stdin, stdout, stderr")
         # execSpdy=0: a proxy that passes WebSockets only
         f.req("POST", "/fake/v1/settings", {"execSpdy": 0})
         try:
