@@ -29,7 +29,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import SOURCE_DIR, WB_BIN, FakeCluster, WbTestCase, file_sha256, real_images  # noqa: E402
+from wbtest import SOURCE_DIR, WB_BIN, ConnectProxy, FakeCluster, WbTestCase, file_sha256, real_images  # noqa: E402
 
 IMAGE = "registry.local/shop/orders@sha256:" + "a" * 64
 KUBECTL = shutil.which("kubectl")
@@ -851,6 +851,38 @@ class CpFiles(WbTestCase):
             self.assertOneLineError(r, r.code, "")
             self.assertFalse(self.pod_exists("/app/big.bin"), "a partial file under the final name after: " + r.err)
         self.assertEqual([n for n in self.pod_listdir("/app") if "wb-part" in n or "wb-upload" in n], [])
+
+    # ------------------------------------------------------------ through a corporate proxy
+    def test_copies_through_the_kubeconfigs_proxy(self):
+        """A kubeconfig's proxy-url (an HTTP proxy that only tunnels, CONNECT) carries the copies'
+        upgraded connections (SPDY, or the WebSocket fallback) as well as the plain requests."""
+        import yaml
+        proxy = ConnectProxy()
+        self.addCleanup(proxy.close)
+        with open(cluster.kubeconfig) as f:
+            cfg = yaml.safe_load(f)
+        for c in cfg["clusters"]:
+            c["cluster"]["proxy-url"] = "http://127.0.0.1:%d" % proxy.port
+        kubeconfig = os.path.join(self.home, "kubeconfig-proxy")
+        with open(kubeconfig, "w") as f:
+            json.dump(cfg, f)
+        data = os.urandom(3 * 1024 * 1024)
+        src = os.path.join(self.local, "through.bin")
+        with open(src, "wb") as f:
+            f.write(data)
+        r = self.wb("--kubeconfig", kubeconfig, "-w", self.ns, "cp-files", src, self.app + ":/app/through.bin")
+        self.assertExit(r, 0)
+        self.assertEqual(self.pod_read("/app/through.bin"), data)
+        up = proxy.bytes_up
+        self.assertGreater(up, len(data))
+        down = proxy.bytes_down
+        back = os.path.join(self.local, "back.bin")
+        r = self.wb("--kubeconfig", kubeconfig, "-w", self.ns, "-v", "cp-files", self.app + ":/app/through.bin", back)
+        self.assertExit(r, 0)
+        self.assertEqual(read(back), data)
+        self.assertGreater(proxy.bytes_down - down, len(data))
+        self.assertNotIn("using a WebSocket", r.err)  # the copy itself went over SPDY, through the tunnel
+        self.assertEqual(set(proxy.targets), {cluster.server[len("https://"):]})
 
     # ------------------------------------------------------------ kubectl cp, same files
     def test_kubectl_cp_same_files(self):

@@ -9,18 +9,15 @@ groups, tenants and namespaces get names unique to the run (the cluster is share
 module grants "developers" may change what these tests see). Only the 1.18 server is the fake's."""
 import json
 import os
-import select
-import socket
 import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import unittest
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import FakeCluster, WbTestCase, REAL_KUBECONFIG, free_port  # noqa: E402
+from wbtest import ConnectProxy, FakeCluster, WbTestCase, REAL_KUBECONFIG, free_port  # noqa: E402
 
 ALICE_TOKEN = "alice-token-0123456789"
 BOB_TOKEN = "bob-token-9876543210"
@@ -239,56 +236,6 @@ class Workspaces(KubeTestCase):
             self.assertIn("You have no role in any workspace of tenant '%s' yet" % SHOP, r.err)
         else:
             self.assertOneLineError(r, 4, "you may not list the workspaces of tenant '%s'" % SHOP)
-
-
-class ConnectProxy:
-    """An HTTP proxy on a loopback port that only tunnels (CONNECT), as a corporate proxy in front
-    of a cluster does; remembers the targets it was asked for."""
-
-    def __init__(self):
-        self.targets = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._tunnel, args=(conn,), daemon=True).start()
-
-    def _tunnel(self, conn):
-        with conn:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
-            method, target = head.split(b" ")[:2]
-            if method != b"CONNECT":
-                conn.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
-                return
-            self.targets.append(target.decode())
-            host, port = target.decode().rsplit(":", 1)
-            with socket.create_connection((host, int(port)), timeout=10) as up:
-                conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                while True:
-                    ready, _, _ = select.select([conn, up], [], [], 30)
-                    if not ready:
-                        return
-                    for s in ready:
-                        data = s.recv(65536)
-                        if not data:
-                            return
-                        (up if s is conn else conn).sendall(data)
-
-    def close(self):
-        self.sock.close()
 
 
 class Proxies(KubeTestCase):

@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import uuid
 import time
 import unittest
@@ -66,6 +67,68 @@ def _yaml_load(path):
     import yaml  # Debian's python3-yaml
     with open(path) as f:
         return yaml.safe_load(f)
+
+
+class ConnectProxy:
+    """An HTTP proxy on a loopback port that only tunnels (CONNECT), as a corporate proxy in front
+    of a cluster does; remembers the targets it was asked for and counts the tunnels and the bytes
+    that went through them each way."""
+
+    def __init__(self):
+        self.targets = []
+        self.bytes_up = 0    # client -> server, through all tunnels
+        self.bytes_down = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(conn,), daemon=True).start()
+
+    def _tunnel(self, conn):
+        with conn:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            method, target = head.split(b" ")[:2]
+            if method != b"CONNECT":
+                conn.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+                return
+            self.targets.append(target.decode())
+            host, port = target.decode().rsplit(":", 1)
+            with socket.create_connection((host, int(port)), timeout=10) as up:
+                conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                while True:
+                    ready, _, _ = select.select([conn, up], [], [], 30)
+                    if not ready:
+                        return
+                    for s in ready:
+                        try:
+                            data = s.recv(65536)
+                            if not data:
+                                return
+                            (up if s is conn else conn).sendall(data)
+                        except OSError:  # a side reset the connection: the tunnel ends
+                            return
+                        with self.lock:
+                            if s is conn:
+                                self.bytes_up += len(data)
+                            else:
+                                self.bytes_down += len(data)
+
+    def close(self):
+        self.sock.close()
 
 
 class FakeCluster:
