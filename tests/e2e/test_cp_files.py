@@ -29,7 +29,8 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import SOURCE_DIR, WB_BIN, ConnectProxy, FakeCluster, WbTestCase, file_sha256, real_images  # noqa: E402
+from wbtest import (SOURCE_DIR, WB_BIN, ConnectProxy, FakeCluster, WbTestCase, file_sha256,  # noqa: E402
+                    kubeconfig_through_proxy, real_images)
 
 IMAGE = "registry.local/shop/orders@sha256:" + "a" * 64
 KUBECTL = shutil.which("kubectl")
@@ -856,16 +857,10 @@ class CpFiles(WbTestCase):
     def test_copies_through_the_kubeconfigs_proxy(self):
         """A kubeconfig's proxy-url (an HTTP proxy that only tunnels, CONNECT) carries the copies'
         upgraded connections (SPDY, or the WebSocket fallback) as well as the plain requests."""
-        import yaml
         proxy = ConnectProxy()
         self.addCleanup(proxy.close)
-        with open(cluster.kubeconfig) as f:
-            cfg = yaml.safe_load(f)
-        for c in cfg["clusters"]:
-            c["cluster"]["proxy-url"] = "http://127.0.0.1:%d" % proxy.port
-        kubeconfig = os.path.join(self.home, "kubeconfig-proxy")
-        with open(kubeconfig, "w") as f:
-            json.dump(cfg, f)
+        kubeconfig = kubeconfig_through_proxy(cluster.kubeconfig, os.path.join(self.home, "kubeconfig-proxy"),
+                                              "http://127.0.0.1:%d" % proxy.port)
         data = os.urandom(3 * 1024 * 1024)
         src = os.path.join(self.local, "through.bin")
         with open(src, "wb") as f:
@@ -873,8 +868,7 @@ class CpFiles(WbTestCase):
         r = self.wb("--kubeconfig", kubeconfig, "-w", self.ns, "cp-files", src, self.app + ":/app/through.bin")
         self.assertExit(r, 0)
         self.assertEqual(self.pod_read("/app/through.bin"), data)
-        up = proxy.bytes_up
-        self.assertGreater(up, len(data))
+        self.assertGreater(proxy.bytes_up, len(data))
         down = proxy.bytes_down
         back = os.path.join(self.local, "back.bin")
         r = self.wb("--kubeconfig", kubeconfig, "-w", self.ns, "-v", "cp-files", self.app + ":/app/through.bin", back)

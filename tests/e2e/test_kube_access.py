@@ -17,7 +17,7 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
-from wbtest import ConnectProxy, FakeCluster, WbTestCase, REAL_KUBECONFIG, free_port  # noqa: E402
+from wbtest import ConnectProxy, FakeCluster, kubeconfig_through_proxy, WbTestCase, REAL_KUBECONFIG, free_port  # noqa: E402
 
 ALICE_TOKEN = "alice-token-0123456789"
 BOB_TOKEN = "bob-token-9876543210"
@@ -241,11 +241,7 @@ class Workspaces(KubeTestCase):
 class Proxies(KubeTestCase):
     def with_proxy(self, proxy_url):
         cluster.kubeconfig_for(self.kc, token=ALICE_TOKEN)
-        with open(self.kc) as f:
-            cfg = json.load(f)
-        cfg["clusters"][0]["cluster"]["proxy-url"] = proxy_url
-        with open(self.kc, "w") as f:
-            json.dump(cfg, f)
+        kubeconfig_through_proxy(self.kc, self.kc, proxy_url)
 
     def test_proxy_url_of_the_kubeconfig_tunnels_to_the_server(self):
         proxy = ConnectProxy()

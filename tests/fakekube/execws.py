@@ -118,8 +118,9 @@ async def handle_exec(server, request, ns, name, sub):
     want_stderr = q.get("stderr") in ("1", "true")
     tty = q.get("tty") in ("1", "true")
     no_streams = "you must specify at least 1 of stdin, stdout, stderr"
+    any_stream = want_stdin or want_stdout or want_stderr
     if spdy:
-        if not (want_stdin or want_stdout or want_stderr):  # the kubelet's text, passed through
+        if not any_stream:  # the kubelet's text, passed through
             return web.Response(status=400, text=no_streams, content_type="text/plain")
         refusal = execspdy.negotiate(request)
         if refusal is not None:
@@ -139,18 +140,12 @@ async def handle_exec(server, request, ns, name, sub):
         entry["execBytesOut"] = 0
     if not await chan.start(request):
         return chan.response
-    if not (want_stdin or want_stdout or want_stderr):
+    if not any_stream:
         # The API server has upgraded the WebSocket before the kubelet refuses (seen on the kit).
         msg = "unable to upgrade connection: " + no_streams
         await chan.finish({"metadata": {}, "status": "Failure", "message": "Internal error occurred: " + msg,
                            "reason": "InternalError", "details": {"causes": [{"message": msg}]}, "code": 500})
         return chan.response
-
-    async def send(ch, data):
-        await chan.send(ch, data)
-
-    async def finish(status):
-        await chan.finish(status)
 
     if sub == "attach":
         command = ["cat"] if want_stdin else ["sleep", "infinity"]
@@ -161,9 +156,9 @@ async def handle_exec(server, request, ns, name, sub):
         del rt.exec_override[container]
         reader = asyncio.ensure_future(_drain(chan))
         for i in range(0, len(override), 65536):
-            await send(1, override[i:i + 65536])
+            await chan.send(1, override[i:i + 65536])
         reader.cancel()
-        await finish({"metadata": {}, "status": "Success"})
+        await chan.finish({"metadata": {}, "status": "Success"})
         return chan.response
     argv = list(command)
     if "busybox" in behaviours:
@@ -175,7 +170,7 @@ async def handle_exec(server, request, ns, name, sub):
         exe = resolve(root, command[0])
     missing = {"notar": "tar", "nosh": "sh"}
     if exe is None or any(b in behaviours and os.path.basename(command[0]) == missing[b] for b in missing):
-        await finish(_not_found_status(command[0]))
+        await chan.finish(_not_found_status(command[0]))
         return chan.response
     spec_c = next((x for x in pod["spec"].get("containers") or [] if x.get("name") == container), {})
     env = {"PATH": ENV_PATH, "HOSTNAME": name, "HOME": "/root"}
@@ -228,7 +223,7 @@ async def handle_exec(server, request, ns, name, sub):
                     rt.exec_cut.pop(container, None)
                 data = data[:max(0, cut[0] - sent["bytes"])]
                 if data:
-                    await send(ch, data)
+                    await chan.send(ch, data)
                     sent["bytes"] += len(data)
                     if entry is not None:
                         entry["execBytesOut"] = sent["bytes"]
@@ -245,7 +240,7 @@ async def handle_exec(server, request, ns, name, sub):
                 continue
             if enabled:
                 try:
-                    await send(ch, data)
+                    await chan.send(ch, data)
                     sent["bytes"] += len(data)
                     if entry is not None:
                         entry["execBytesOut"] = sent["bytes"]
@@ -340,7 +335,7 @@ async def handle_exec(server, request, ns, name, sub):
             code = 128 - code
         status = _exit_status(command, code)
     try:
-        await finish(status)
+        await chan.finish(status)
     except (ConnectionResetError, RuntimeError):
         pass
     return chan.response
@@ -350,7 +345,6 @@ class _WsChannels:
     """The exec's channels on a WebSocket: one frame per write, the channel number first."""
 
     def __init__(self, proto):
-        self.proto = proto
         self.v5 = proto == "v5.channel.k8s.io"
         self.json_status = proto in ("v5.channel.k8s.io", "v4.channel.k8s.io")
         self.response = web.WebSocketResponse(protocols=[proto], max_msg_size=0, autoclose=False, autoping=True)

@@ -69,6 +69,16 @@ def _yaml_load(path):
         return yaml.safe_load(f)
 
 
+def kubeconfig_through_proxy(src, dst, proxy_url):
+    """Writes to `dst` the kubeconfig `src` (YAML or JSON) with every cluster's proxy-url set."""
+    cfg = _yaml_load(src)
+    for c in cfg.get("clusters") or []:
+        c["cluster"]["proxy-url"] = proxy_url
+    with open(dst, "w") as f:
+        json.dump(cfg, f)
+    return dst
+
+
 class ConnectProxy:
     """An HTTP proxy on a loopback port that only tunnels (CONNECT), as a corporate proxy in front
     of a cluster does; remembers the targets it was asked for and counts the tunnels and the bytes
