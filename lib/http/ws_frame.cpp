@@ -12,22 +12,14 @@ namespace wb::http::ws {
 
 using util::Error;
 using util::ErrorCode;
+using util::get_be;
+using util::put_be;
 
 namespace {
 
 Error protocol_error(const std::string& what) { return Error(ErrorCode::Failure, "websocket protocol error: " + what); }
 
 bool known_opcode(uint8_t op) { return op <= 0x2 || (op >= 0x8 && op <= 0xA); }
-
-void put_be(std::string& out, uint64_t value, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out += static_cast<char>((value >> (8 * i)) & 0xFF);
-}
-
-uint64_t get_be(const std::string& buf, size_t pos, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(buf[pos + i]);
-  return v;
-}
 
 }  // namespace
 

@@ -3,20 +3,13 @@
 
 #include <algorithm>
 
+#include "util/encoding.hpp"
+
 namespace wb::kube::spdy {
 
 namespace {
 
-void put32(std::string& out, uint32_t v) {
-  out += static_cast<char>(v >> 24);
-  out += static_cast<char>(v >> 16);
-  out += static_cast<char>(v >> 8);
-  out += static_cast<char>(v);
-}
-
-uint32_t get32(const unsigned char* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
-}
+void put32(std::string& out, uint32_t v) { util::put_be(out, v, 4); }
 
 // The common 8-byte header: the first word (control bit + version + type, or the stream id),
 // then flags and the 24-bit length.
@@ -101,9 +94,8 @@ std::string ping(std::string_view payload) {
 
 util::Result<std::optional<Frame>> FrameReader::next() {
   if (buffer_.size() - offset_ < 8) return std::optional<Frame>();
-  const auto* p = reinterpret_cast<const unsigned char*>(buffer_.data() + offset_);
-  const uint32_t first = get32(p);
-  const uint32_t second = get32(p + 4);
+  const auto first = static_cast<uint32_t>(util::get_be(buffer_, offset_, 4));
+  const auto second = static_cast<uint32_t>(util::get_be(buffer_, offset_ + 4, 4));
   const uint32_t length = second & kMaxLength;
   if (buffer_.size() - offset_ < 8 + size_t{length}) return std::optional<Frame>();
   Frame f;
@@ -115,7 +107,8 @@ util::Result<std::optional<Frame>> FrameReader::next() {
       return util::Error(util::ErrorCode::Failure,
                          "the server sent a SPDY frame of version " + std::to_string(version) + ", not 3");
     f.type = static_cast<uint16_t>(first & 0xffff);
-    if (names_stream(f.type) && length >= 4) f.stream_id = get32(p + 8) & 0x7fffffffu;
+    if (names_stream(f.type) && length >= 4)
+      f.stream_id = static_cast<uint32_t>(util::get_be(buffer_, offset_ + 8, 4)) & 0x7fffffffu;
   } else {
     f.stream_id = first & 0x7fffffffu;
   }

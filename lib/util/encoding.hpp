@@ -1,6 +1,8 @@
-// Base64 and SHA-256 (OpenSSL EVP).
+// Base64, SHA-256 (OpenSSL EVP) and big-endian integers in byte strings.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +14,18 @@ std::string base64_encode(std::string_view data);
 std::optional<std::string> base64_decode(std::string_view text);
 // Decodes base64url (RFC 4648 §5, no padding), as used in JWTs.
 std::optional<std::string> base64url_decode(std::string_view text);
+
+// Appends the low `bytes` bytes of `value`, most significant first (network order).
+inline void put_be(std::string& out, uint64_t value, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out += static_cast<char>((value >> (8 * i)) & 0xFF);
+}
+
+// Reads `bytes` bytes at `pos` of `buf` as a big-endian number; the caller checks the length.
+inline uint64_t get_be(std::string_view buf, size_t pos, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(buf[pos + i]);
+  return v;
+}
 
 // Lower-case hex SHA-256 of `data`.
 std::string sha256_hex(std::string_view data);
