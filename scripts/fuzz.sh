@@ -67,7 +67,7 @@ if ((skip_open)); then
   names=("${kept[@]}")
 fi
 
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:symbolize=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:symbolize=1:handle_abort=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 
 # Runs one target; its log goes to build/fuzz/run/<name>.log.
@@ -102,14 +102,14 @@ failed=0
 printf '%-16s %10s %8s %7s %7s  %s\n' target runs runs/s cov corpus result
 for name in "${names[@]}"; do
   log="$out/run/$name.log" rc=$(cat "$out/run/$name.rc" 2>/dev/null || echo 99)
-  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 || true)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1 || true)
   if [[ -z "$runs" ]]; then  # fork mode: "#RUNS: cov: ... exec/s: N ... time: Ss"
-    runs=$(grep -oE '^#[0-9]+: cov' "$log" | tail -1 | tr -dc 0-9)
-    rate=$(grep -oE 'exec/s: [0-9]+' "$log" | tail -1 | tr -dc 0-9)
+    runs=$(grep -oE '^#[0-9]+: cov' "$log" | tail -1 | tr -dc 0-9 || true)
+    rate=$(grep -oE 'exec/s: [0-9]+' "$log" | tail -1 | tr -dc 0-9 || true)
   fi
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-  corp=$(grep -o 'corp: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
+  corp=$(grep -o 'corp: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
   found=$(find "$out/crashes/$name" -type f | wc -l)
   if [[ "$rc" == 0 && "$found" == 0 ]]; then
     result=ok
@@ -125,6 +125,17 @@ if ((failed)); then
     if [[ "$rc" != 0 ]]; then
       echo "---- $name: the report"
       grep -A30 -m1 -E '^==[0-9]+==ERROR|runtime error|^==[0-9]+== ERROR|deadly signal|ALARM' "$out/run/$name.log" || tail -30 "$out/run/$name.log"
+      # The inputs themselves, so a crash on a machine nobody can reach (CI) can be replayed:
+      # base64 -d > crash-x, then build/fuzz/tests/fuzz/fuzz_<name> crash-x.
+      for input in "$out/crashes/$name"/*; do
+        [[ -f "$input" ]] || continue
+        if (($(stat -c %s "$input") <= 16384)); then
+          echo "---- $name: $(basename "$input") as base64 ($(stat -c %s "$input") bytes)"
+          base64 -w 100 "$input"
+        else
+          echo "---- $name: $(basename "$input") is $(stat -c %s "$input") bytes, too big to print"
+        fi
+      done
     fi
   done
   exit 1

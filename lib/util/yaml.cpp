@@ -97,6 +97,10 @@ void emit_string(YAML::Emitter& out, const std::string& s, bool key) {
     out << s;
 }
 
+// Keys longer than this (in bytes) are written as explicit keys: 1024 characters over the 4 an
+// escaped byte (\x04) takes, with room for the quotes.
+constexpr std::size_t kLongestImplicitKey = 250;
+
 void emit(YAML::Emitter& out, const json& v) {
   switch (v.type()) {
     case json::value_t::object:
@@ -106,6 +110,9 @@ void emit(YAML::Emitter& out, const json& v) {
       }
       out << YAML::BeginMap;
       for (auto it = v.begin(); it != v.end(); ++it) {
+        // A YAML reader takes an implicit key ("key: value") of at most 1024 characters; a
+        // longer one (escaped, a byte may take 4) is written as an explicit key ("? key").
+        if (it.key().size() > kLongestImplicitKey) out << YAML::LongKey;
         out << YAML::Key;
         emit_string(out, it.key(), true);
         out << YAML::Value;

@@ -86,3 +86,23 @@ TEST_CASE("to_yaml quotes text that starts like a document marker", "[yaml]") {
     }
   }
 }
+
+TEST_CASE("to_yaml writes a key longer than a reader takes inline as an explicit key", "[yaml]") {
+  // Found by fuzzing (CI, seed 20261206): a key that escapes to over 1024 characters was written
+  // "key: value", and a YAML reader refuses an implicit key that long ("illegal map value").
+  const std::string plain(2000, 'k');
+  const std::string controls = "a" + std::string(300, '\x04') + "b";  // \x04 escapes to 4 characters
+  const std::string just_under(250, 'u');
+  for (const std::string& key : {plain, controls, just_under}) {
+    CAPTURE(key.size());
+    const nlohmann::json doc{{key, nullptr}, {"short", {{key, "v"}}}};
+    const std::string text = to_yaml(doc);
+    auto back = parse_yaml(text, "v.yaml", "");
+    REQUIRE(back);
+    REQUIRE(back->size() == 1);
+    CHECK(back->at(0) == doc);
+    // Short keys stay written the usual way (beside a key of over 1024 characters yaml-cpp writes
+    // every key of that map explicitly, which reads back the same).
+    if (key.size() < 1000) CHECK(("\n" + text).find("\nshort:\n") != std::string::npos);
+  }
+}
