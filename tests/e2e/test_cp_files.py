@@ -915,7 +915,7 @@ class CpFiles(WbTestCase):
             t0 = time.time()
             _, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(status)
-            out, err = proc.stdout.read(), proc.stderr.read()
+            _, err = proc.stdout.read(), proc.stderr.read()
             proc.stdout.close()
             proc.stderr.close()
             self.assertEqual(os.waitstatus_to_exitcode(status), 0, err)

@@ -25,7 +25,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tarfile
 import tempfile
 import time
 import unittest

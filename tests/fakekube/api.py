@@ -608,7 +608,7 @@ class Server:
             try:
                 body = pb.decode(raw)
             except Exception as e:
-                raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
+                raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
                                f"accepted media types include: application/json, application/yaml ({e})") from None
         else:
             if not raw:
@@ -1065,10 +1065,10 @@ class Server:
                 raise bad_request("strategic merge patch must be an object")
             new = patchmod.smp(cur, p)
         else:
-            raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
-                           f"accepted media types include: application/json-patch+json, "
-                           f"application/merge-patch+json, application/apply-patch+yaml, "
-                           f"application/strategic-merge-patch+json")
+            raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                           "accepted media types include: application/json-patch+json, "
+                           "application/merge-patch+json, application/apply-patch+yaml, "
+                           "application/strategic-merge-patch+json")
         if not isinstance(new, dict):
             raise bad_request("patch produced a non-object")
         fieldvalidation.check_patched(self, request, r, sub, raw, ct, p, new)

@@ -275,7 +275,7 @@ def parse_label_selector(s):
     for term in _split_top(s):
         t = term.strip()
         if not t:
-            raise bad_request(f"unable to parse requirement: found '', expected: identifier")
+            raise bad_request("unable to parse requirement: found '', expected: identifier")
         m = re.match(r"^([^\s!=()]+)\s+(in|notin)\s*\((.*)\)$", t)
         if m:
             vals = [v.strip() for v in m.group(3).split(",") if v.strip() != ""]
