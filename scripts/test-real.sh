@@ -52,6 +52,11 @@ cleanup() {
   made=$(comm -13 <(echo "$before") <(echo "$after") | grep . || true)
   if [[ -n "$made" ]]; then k delete $made >/dev/null 2>&1 || true; fi
   if [[ -z "$records_before" ]]; then k delete namespace wb-system --wait=false >/dev/null 2>&1 || true; fi
+  # What the harness kept for this run only: its users' keys and certificates, jars, image refs.
+  local cache=${WB_TEST_CACHE:-/var/tmp/wb-test-cache} kind
+  for kind in users jars images; do
+    rm -rf "$cache/$kind-$run_id" "$cache/$kind-$run_id.json" "$cache/$kind-$run_id.lock"
+  done
 }
 trap cleanup EXIT
 
