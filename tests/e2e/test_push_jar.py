@@ -741,6 +741,25 @@ class PushAndDeploy(PushCase):
             self.assertEqual(self.answers(), {"1"})  # the old version still serves
 
 
+    def test_tracing_on_a_base_without_the_agent_names_the_missing_jar(self):
+        """The test JRE base has no SkyWalking agent, as a plain JRE image would not: with tracing on
+        the JVM cannot start. wb names the missing agent and the way out, not only "keeps crashing"."""
+        if not self.cluster.real:
+            self.skipTest("needs a real JVM: the fake API server's pods run no Java (WB_TEST_KUBECONFIG runs it)")
+        self.assertExit(self.run_wb("app", "create", self.app, "--trace"), 0)
+        self.assertExit(self.run_wb("push", "jar", os.path.join(jars, self.jar1), "--app", self.app), 0)
+        r = self.run_wb("app", "start", self.app, "--timeout", "25s", timeout=120)
+        self.assertExit(r, 6)
+        err = [l for l in r.err.splitlines() if l.strip()]
+        self.assertTrue(err[0].startswith("error: app '%s' " % self.app), r.err)
+        self.assertIn("keeps crashing with exit code 1; the image has no Java agent at "
+                      "/skywalking/agent/skywalking-agent.jar", err[0])
+        self.assertIn("`wb app set %s --trace off` runs the app without it" % self.app, err[0])
+        self.assertIn("agent library failed to init: instrument", r.err)  # the JVM's own words below it
+        # The way out it names works.
+        self.assertExit(self.run_wb("app", "set", self.app, "--trace", "off", "--timeout", "180s"), 0)
+        self.assertEqual(self.answers(), {"1"})
+
 
 class PushOverCutConnections(PushCase):
     """Pushes through tests/servers/cutproxy.py --total: the connection is cut at offsets spread over

@@ -128,6 +128,11 @@ util::Result<AppState> wait_for_app(k::Client& client, const std::string& ns, co
   if (const auto* crashing = e.detail<Crashing>(); crashing && crashing->crash.reason != "OOMKilled") {
     Crashing facts = *crashing;
     facts.log_tail = crash_log_tail(client, ns, app, log_lines);
+    if (const std::string agent = missing_java_agent(facts.log_tail); !agent.empty())
+      e.hint = fmt::format(
+          "the image has no Java agent at {} (tracing needs a base image with the SkyWalking agent there); "
+          "`wb app set {} --trace off` runs the app without it",
+          agent, app);
     e.with(std::move(facts));
   }
   return e;

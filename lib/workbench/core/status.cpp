@@ -5,6 +5,7 @@
 #include "util/interrupt.hpp"
 #include "util/numbers.hpp"
 #include "util/stop.hpp"
+#include "util/strings.hpp"
 #include "workbench/core/json_fields.hpp"
 
 namespace wb::workbench {
@@ -81,6 +82,10 @@ Trouble pod_trouble(const std::string& app, const json& pod, int& restarts, std:
       if (crash.reason == "OOMKilled")
         return {"keeps being killed: out of memory",
                 fmt::format("give it more memory (`wb app set {} --memory ...`)", app), crash};
+      // Exit code 0: nothing failed, the program just ended (a main that returns, a batch job).
+      if (last.is_object() && crash.exit_code == 0)
+        return {"keeps exiting with code 0: its program ends, and an app must keep running",
+                fmt::format("see `wb logs {} --previous`", app), crash};
       return {fmt::format("keeps crashing with exit code {}", crash.exit_code),
               fmt::format("see `wb logs {} --previous`", app), crash};
     }
@@ -97,6 +102,18 @@ Trouble pod_trouble(const std::string& app, const json& pod, int& restarts, std:
 }
 
 }  // namespace
+
+std::string missing_java_agent(const std::vector<std::string>& log_tail) {
+  static constexpr std::string_view kMissing = "Error opening zip file or JAR manifest missing : ";
+  std::string agent;
+  for (const auto& line : log_tail) {
+    if (auto at = line.find(kMissing); at != std::string::npos)
+      agent = util::trim(line.substr(at + kMissing.size()));
+    else if (!agent.empty() && line.find("agent library failed to init") != std::string::npos)
+      return agent;
+  }
+  return "";
+}
 
 bool pod_ready(const json& pod) {
   for (const auto& cond : field(pod, "/status/conditions"))

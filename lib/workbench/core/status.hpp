@@ -92,4 +92,9 @@ struct Crashing : util::ErrorDetail {
 util::Result<AppState> wait_for_rollout(kube::Client& client, const std::string& ns, const std::string& app,
                                         const WaitOptions& options);
 
+// The Java agent a JVM could not load, read off a crashed container's last log lines: the path in
+// "Error opening zip file or JAR manifest missing : PATH" when "agent library failed to init"
+// follows (what every JVM prints for a -javaagent: whose jar is not there). "" for other crashes.
+std::string missing_java_agent(const std::vector<std::string>& log_tail);
+
 }  // namespace wb::workbench

@@ -62,6 +62,13 @@ TEST_CASE("crash loops are explained with the exit code and a hint", "[status]")
   CHECK(s.reason == "keeps crashing with exit code 3");
   CHECK(s.hint == "see `wb logs orders --previous`");
   CHECK(s.replicas.at(0).restarts == 4);
+
+  // A program that ends by itself (exit code 0, "Completed") did not crash: it says so.
+  cs["lastState"]["terminated"] = {{"exitCode", 0}, {"reason", "Completed"}};
+  s = compute_state("orders", deployment(1), json::array({rs("a", 1)}), json::array({pod("p", "a", false, cs)}));
+  CHECK(s.phase == Phase::Failing);
+  CHECK(s.reason == "keeps exiting with code 0: its program ends, and an app must keep running");
+  CHECK(s.hint == "see `wb logs orders --previous`");
 }
 
 TEST_CASE("out of memory, image pull and scheduling failures in words", "[status]") {
@@ -93,4 +100,20 @@ TEST_CASE("an old version's crash does not fail the new one", "[status]") {
                          json::array({pod("old", "a", false, cs), pod("new", "b", true)}));
   CHECK(s.phase == Phase::Updating);
   CHECK(s.reason.empty());
+}
+
+TEST_CASE("a crash because a -javaagent jar is not in the image names the jar", "[status]") {
+  // What a JRE 17 base without the SkyWalking agent printed on the kit for an app with tracing on.
+  const std::vector<std::string> tail = {
+      "Picked up JAVA_TOOL_OPTIONS: -XX:MaxRAMPercentage=75.0 -javaagent:/skywalking/agent/skywalking-agent.jar",
+      "Error opening zip file or JAR manifest missing : /skywalking/agent/skywalking-agent.jar",
+      "Error occurred during initialization of VM", "agent library failed to init: instrument"};
+  CHECK(missing_java_agent(tail) == "/skywalking/agent/skywalking-agent.jar");
+  // Other crashes, and the first line without the JVM's verdict, are not it.
+  CHECK(missing_java_agent({}).empty());
+  CHECK(missing_java_agent({"Exception in thread \"main\" java.lang.IllegalStateException: boom",
+                            "\tat orders.Main.main(Main.java:3)"})
+            .empty());
+  CHECK(missing_java_agent({tail[0], tail[1]}).empty());
+  CHECK(missing_java_agent({"agent library failed to init: instrument"}).empty());
 }
