@@ -119,7 +119,9 @@ Result<std::pair<json, std::vector<wbw::Revision>>> read_history(Context& ctx, c
   opts.label_selector = fmt::format("{}={}", wbw::labels::kName, app);
   auto rss = client->list(k::types::ReplicaSet, ns, opts);
   if (!rss) return wbw::refused_in_workspace(std::move(rss).error(), ns);
-  return std::make_pair(d, wbw::history(d, rss->value("items", json::array())));
+  // With the profile's base images, the version made by `app create` (base image, no jar) reads "-".
+  auto settings = ctx.settings();
+  return std::make_pair(d, wbw::history(d, rss->value("items", json::array()), settings ? *settings : nullptr));
 }
 
 Status run_history(const std::string& app, Context& ctx) {

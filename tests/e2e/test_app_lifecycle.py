@@ -183,6 +183,12 @@ class Lifecycle(AppOnCluster):
         r = self.run_wb("app", "status", "other", "-o", "json", env=with_bases)
         self.assertExit(r, 0)
         self.assertIsNone(json.loads(r.out)["version"])
+        # Its first version in the history is the base image, not a version of the app: "-".
+        r = self.run_wb("app", "history", "other", env=with_bases)
+        self.assertExit(r, 0)
+        self.assertEqual(len(r.out.splitlines()), 1, r.out)
+        row = r.out.split("\t")  # current, revision, when, who, image, config, cause
+        self.assertEqual((row[1], row[3], row[4], row[6].strip()), ("1", "alice", "-", "create"))
 
         self.set_image(GOOD_IMAGE)
         r = self.run_wb("app", "start", self.app)

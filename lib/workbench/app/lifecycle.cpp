@@ -319,7 +319,7 @@ std::vector<EventLine> app_events(const json& events, const std::string& app, co
 
 // ---------------------------------------------------------------- history and rollback
 
-std::vector<Revision> history(const json& deployment, const json& replica_sets) {
+std::vector<Revision> history(const json& deployment, const json& replica_sets, const Settings* settings) {
   const std::string uid = str(deployment, "/metadata/uid");
   const std::string app = str(deployment, "/metadata/name");
   std::vector<Revision> out;
@@ -336,7 +336,7 @@ std::vector<Revision> history(const json& deployment, const json& replica_sets) 
       r.pod_template["metadata"]["labels"].erase("pod-template-hash");
     }
     if (const json* c = app_container(r.pod_template, app)) r.image = c->value("image", "");
-    r.version = version_words(rs);
+    r.version = version_words(rs, settings);
     r.config = config_version(r.pod_template, app);
     out.push_back(std::move(r));
   }

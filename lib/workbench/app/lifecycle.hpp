@@ -114,7 +114,8 @@ struct Revision {
   json pod_template;  // with the pod-template-hash label removed
 };
 // The app's versions (ReplicaSets owned by the Deployment), oldest first.
-std::vector<Revision> history(const json& deployment, const json& replica_sets);
+std::vector<Revision> history(const json& deployment, const json& replica_sets,
+                              const Settings* settings = nullptr);
 // The template to roll back to: revision `to`, else the one before the current. NotFound naming
 // the known revisions when there is no such revision; Usage when `to` is the current one or
 // there is no earlier one.
