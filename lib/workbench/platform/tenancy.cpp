@@ -84,7 +84,8 @@ std::vector<json> developer_rules(bool endpoint_slices) {
       rule({"apps"}, {"replicasets"}, {"get", "list", "watch", "delete"}),
       rule({""}, {"services", "configmaps", "secrets"}, kWrite),
       rule({""}, {"pods"}, {"get", "list", "watch", "delete"}),
-      rule({""}, {"pods/exec"}, {"create", "get"}),  // wb cp-files
+      rule({""}, {"pods/exec"}, {"create", "get"}),         // wb cp-files, shell, jvm, files
+      rule({""}, {"pods/portforward"}, {"create", "get"}),  // wb port-forward, app open
       rule({"networking.k8s.io"}, {"ingresses"}, kWrite),
   };
   // External routes to IP targets. Where EndpointSlices exist, developers write those and may only

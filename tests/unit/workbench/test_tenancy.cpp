@@ -44,6 +44,8 @@ TEST_CASE("platform roles: tenant admins may bind exactly wb's roles; deployers 
   };
   CHECK(grants("wb:developer", "apps", "deployments", "delete"));
   CHECK(grants("wb:developer", "", "pods/exec", "create"));
+  CHECK(grants("wb:developer", "", "pods/portforward", "create"));
+  CHECK_FALSE(grants("wb:viewer", "", "pods/portforward", "create"));
   CHECK_FALSE(grants("wb:developer", "rbac.authorization.k8s.io", "rolebindings", "create"));
   CHECK(grants("wb:viewer", "", "pods/log", "get"));
   CHECK_FALSE(grants("wb:viewer", "", "configmaps", "update"));
