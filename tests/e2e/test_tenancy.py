@@ -669,29 +669,30 @@ class Tenancy(TenancyCase):
 
     def test_developer_forwards_ports_and_opens_a_shell(self):
         # wb:developer lacked pods/portforward: `wb port-forward` was refused to developers (found on
-        # the kit); a viewer stays refused.
+        # the kit); a viewer stays refused. (An app of its own: others push
+        # other jars into theirs.)
         alice, victor = U["alice"], U["victor"]
-        self.app_in(DEV, "billing", start=True)
+        self.app_in(DEV, "forwarded", start=True)
         self.assertExit(self.as_user("bob", "member", "add", alice, "--role", "developer", "-w", DEV), 0)
         self.assertExit(self.as_user("bob", "member", "add", victor, "--role", "viewer", "-w", DEV), 0)
         self.write_profile()
         proc = subprocess.Popen([WB_BIN, "--kubeconfig", self.kubeconfig("alice"), "-w", DEV, "port-forward",
-                                 "billing", "0:8080"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 "forwarded", "0:8080"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 cwd=self.workdir, env=self.env({"WB_PROFILE": "t"}))
         try:
             line = proc.stdout.readline()
-            self.assertRegex(line, r"^Forwarding http://127\.0\.0\.1:\d+ -> billing:8080$",
+            self.assertRegex(line, r"^Forwarding http://127\.0\.0\.1:\d+ -> forwarded:8080$",
                              "stderr: %s" % (proc.stderr.read() if proc.poll() is not None else ""))
         finally:
             proc.kill()
             proc.wait()
-        r = self.as_user("alice", "-w", DEV, "shell", "billing", "--", "echo", "in")
+        r = self.as_user("alice", "-w", DEV, "shell", "forwarded", "--", "echo", "in")
         if cluster.real:  # the fake's pods have no shell to run it in, only the exec's authorization
             self.assertExit(r, 0)
             self.assertEqual(r.out.strip(), "in")
         else:
             self.assertNotIn("cannot", r.err)
-        r = self.as_user("victor", "-w", DEV, "port-forward", "billing", "0:8080", timeout=60)
+        r = self.as_user("victor", "-w", DEV, "port-forward", "forwarded", "0:8080", timeout=60)
         self.assertForbidden(r, "you (%s) cannot" % victor, "you are a viewer there")
 
     def test_viewer_reads_logs_but_cannot_change_config(self):
