@@ -246,6 +246,17 @@ util::Result<AppState> wait_for_rollout(kube::Client& client, const std::string&
     const bool done = state.observed && ((state.phase == Phase::Running && state.old_replicas == 0) ||
                                          (state.phase == Phase::Stopped && state.desired == 0));
     if (done) return state;
+    // The whole timeout first: when fail_after is as long (a short --timeout), the wait has run
+    // out, whichever poll saw it, and says so the same way each time.
+    if (now() - start >= o.timeout) {
+      std::string why = state.reason.empty()
+                            ? fmt::format("{} ready of {} after {}s", state.ready, state.desired,
+                                          std::chrono::duration_cast<std::chrono::seconds>(o.timeout).count())
+                            : state.reason;
+      return not_ready(Error(ErrorCode::Timeout, fmt::format("app '{}' did not become ready in time: {}", app, why),
+                             state.hint.empty() ? fmt::format("see `wb app status {}`", app) : state.hint),
+                       app, state);
+    }
     if (state.phase == Phase::Failing) {
       if (!failing) failing_since = now();
       failing = true;
@@ -255,15 +266,6 @@ util::Result<AppState> wait_for_rollout(kube::Client& client, const std::string&
             app, state);
     } else {
       failing = false;
-    }
-    if (now() - start >= o.timeout) {
-      std::string why = state.reason.empty()
-                            ? fmt::format("{} ready of {} after {}s", state.ready, state.desired,
-                                          std::chrono::duration_cast<std::chrono::seconds>(o.timeout).count())
-                            : state.reason;
-      return not_ready(Error(ErrorCode::Timeout, fmt::format("app '{}' did not become ready in time: {}", app, why),
-                             state.hint.empty() ? fmt::format("see `wb app status {}`", app) : state.hint),
-                       app, state);
     }
     sleep(o.poll);  // Ctrl-C ends it at once
   }
