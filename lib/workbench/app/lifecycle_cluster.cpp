@@ -128,6 +128,13 @@ util::Result<AppState> wait_for_app(k::Client& client, const std::string& ns, co
   if (const auto* crashing = e.detail<Crashing>(); crashing && crashing->crash.reason != "OOMKilled") {
     Crashing facts = *crashing;
     facts.log_tail = crash_log_tail(client, ns, app, log_lines);
+    if (facts.log_tail.empty() && log_lines > 0) {
+      // No previous log to read (yet): the end of it the kubelet put in the pod's status serves.
+      for (auto& line : util::split(facts.crash.message, '\n'))
+        if (!util::trim(line).empty()) facts.log_tail.push_back(line);
+      if (facts.log_tail.size() > log_lines)
+        facts.log_tail.erase(facts.log_tail.begin(), facts.log_tail.end() - static_cast<long>(log_lines));
+    }
     if (const std::string agent = missing_java_agent(facts.log_tail); !agent.empty())
       e.hint = fmt::format(
           "the image has no Java agent at {} (tracing needs a base image with the SkyWalking agent there); "

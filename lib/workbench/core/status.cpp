@@ -78,7 +78,7 @@ Trouble pod_trouble(const std::string& app, const json& pod, int& restarts, std:
     if (reason == "CrashLoopBackOff" ||
         (reason.empty() && last.is_object() && cs.value("restartCount", 0) > 0 && !cs.value("ready", false))) {
       Crash crash{str(pod, "/metadata/name"), last.is_object() ? last.value("exitCode", 0) : 0,
-                  last.is_object() ? last.value("reason", "") : ""};
+                  last.is_object() ? last.value("reason", "") : "", last.is_object() ? last.value("message", "") : ""};
       if (crash.reason == "OOMKilled")
         return {"keeps being killed: out of memory",
                 fmt::format("give it more memory (`wb app set {} --memory ...`)", app), crash};

@@ -35,6 +35,9 @@ struct Crash {
   std::string replica;  // the pod's name
   int exit_code = 0;    // of its last run
   std::string reason;   // its last run's termination reason ("Error", "OOMKilled")
+  // Its last run's termination message: with wb's terminationMessagePolicy FallbackToLogsOnError,
+  // the end of its log when it failed (the kubelet keeps up to 80 lines / 2 KiB).
+  std::string message;
 };
 
 struct AppState {

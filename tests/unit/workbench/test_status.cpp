@@ -62,6 +62,13 @@ TEST_CASE("crash loops are explained with the exit code and a hint", "[status]")
   CHECK(s.reason == "keeps crashing with exit code 3");
   CHECK(s.hint == "see `wb logs orders --previous`");
   CHECK(s.replicas.at(0).restarts == 4);
+  CHECK(s.crash->message.empty());
+  // The end of its log the kubelet keeps in the status (FallbackToLogsOnError) comes with the crash.
+  cs["lastState"]["terminated"]["message"] = "Error occurred during initialization of VM\n";
+  s = compute_state("orders", deployment(1), json::array({rs("a", 1)}), json::array({pod("p", "a", false, cs)}));
+  REQUIRE(s.crash);
+  CHECK(s.crash->message == "Error occurred during initialization of VM\n");
+  CHECK(s.crash->exit_code == 3);
 
   // A program that ends by itself (exit code 0, "Completed") did not crash: it says so.
   cs["lastState"]["terminated"] = {{"exitCode", 0}, {"reason", "Completed"}};
