@@ -135,7 +135,10 @@ util::Result<AppState> wait_for_app(k::Client& client, const std::string& ns, co
       if (facts.log_tail.size() > log_lines)
         facts.log_tail.erase(facts.log_tail.begin(), facts.log_tail.end() - static_cast<long>(log_lines));
     }
-    if (const std::string agent = missing_java_agent(facts.log_tail); !agent.empty())
+    // The lines the kubelet kept in the status too: the log read may have caught another run.
+    std::string agent = missing_java_agent(facts.log_tail);
+    if (agent.empty()) agent = missing_java_agent(util::split(facts.crash.message, '\n'));
+    if (!agent.empty())
       e.hint = fmt::format(
           "the image has no Java agent at {} (tracing needs a base image with the SkyWalking agent there); "
           "`wb app set {} --trace off` runs the app without it",
