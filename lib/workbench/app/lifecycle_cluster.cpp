@@ -120,6 +120,19 @@ Result<AppDetails> describe_app(k::Client& client, const std::string& ns, const 
 
 std::string app_url(const AppDetails& details) { return details.routes.empty() ? details.address : details.routes[0]; }
 
+namespace {
+
+// The last `count` non-empty lines of `text`.
+std::vector<std::string> last_lines(const std::string& text, size_t count) {
+  std::vector<std::string> out;
+  for (auto& line : util::split(text, '\n'))
+    if (!line.empty()) out.push_back(line);
+  if (out.size() > count) out.erase(out.begin(), out.end() - static_cast<long>(count));
+  return out;
+}
+
+}  // namespace
+
 util::Result<AppState> wait_for_app(k::Client& client, const std::string& ns, const std::string& app,
                                     const WaitOptions& options, size_t log_lines) {
   auto state = wait_for_rollout(client, ns, app, options);
@@ -128,16 +141,12 @@ util::Result<AppState> wait_for_app(k::Client& client, const std::string& ns, co
   if (const auto* crashing = e.detail<Crashing>(); crashing && crashing->crash.reason != "OOMKilled") {
     Crashing facts = *crashing;
     facts.log_tail = crash_log_tail(client, ns, app, log_lines);
-    if (facts.log_tail.empty() && log_lines > 0) {
-      // No previous log to read (yet): the end of it the kubelet put in the pod's status serves.
-      for (auto& line : util::split(facts.crash.message, '\n'))
-        if (!util::trim(line).empty()) facts.log_tail.push_back(line);
-      if (facts.log_tail.size() > log_lines)
-        facts.log_tail.erase(facts.log_tail.begin(), facts.log_tail.end() - static_cast<long>(log_lines));
-    }
-    // The lines the kubelet kept in the status too: the log read may have caught another run.
+    // The end of the log the kubelet kept in the pod's status: shown when the previous log cannot
+    // be read (yet), and read for a missing agent too (the log read may have caught another run).
+    const std::vector<std::string> kept = last_lines(facts.crash.message, log_lines);
+    if (facts.log_tail.empty()) facts.log_tail = kept;
     std::string agent = missing_java_agent(facts.log_tail);
-    if (agent.empty()) agent = missing_java_agent(util::split(facts.crash.message, '\n'));
+    if (agent.empty()) agent = missing_java_agent(kept);
     if (!agent.empty())
       e.hint = fmt::format(
           "the image has no Java agent at {} (tracing needs a base image with the SkyWalking agent there); "
@@ -173,11 +182,7 @@ std::vector<std::string> crash_log_tail(k::Client& client, const std::string& ns
     // shortly, and show no tail rather than that text.
     if (attempt >= 40 || !util::sleep_for(std::chrono::milliseconds(250))) return {};
   }
-  std::vector<std::string> out;
-  for (auto& line : util::split(text, '\n'))
-    if (!line.empty()) out.push_back(line);
-  if (out.size() > lines) out.erase(out.begin(), out.end() - static_cast<long>(lines));
-  return out;
+  return last_lines(text, lines);
 }
 
 Result<std::vector<OwnedObject>> objects_of_app(k::Client& client, const std::string& ns, const std::string& app) {
