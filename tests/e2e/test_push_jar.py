@@ -741,32 +741,6 @@ class PushAndDeploy(PushCase):
             self.assertEqual(self.answers(), {"1"})  # the old version still serves
 
 
-    def test_tracing_on_a_base_without_the_agent_names_the_missing_jar(self):
-        """The test JRE base has no SkyWalking agent, as a plain JRE image would not: with tracing on
-        the JVM cannot start. wb names the missing agent and the way out, not only "keeps crashing"."""
-        if not self.cluster.real:
-            self.skipTest("needs a real JVM: the fake API server's pods run no Java (WB_TEST_KUBECONFIG runs it)")
-        self.assertExit(self.run_wb("app", "create", self.app, "--trace"), 0)
-        self.assertExit(self.run_wb("push", "jar", os.path.join(jars, self.jar1), "--app", self.app), 0)
-        # (60 s: wb gives up after 30 s of crashing.) Up to three waits: now and then the crash facts
-        # wb reads carry neither the previous log nor the kubelet's copy of its end (seen on the kit
-        # in 1 of 3 runs, cause not found yet); the words must come, and come whole.
-        for _ in range(3):
-            r = self.run_wb("app", "start", self.app, "--timeout", "60s", timeout=180)
-            self.assertExit(r, 6)
-            if "last lines of its log" in r.err:
-                break
-        err = [l for l in r.err.splitlines() if l.strip()]
-        self.assertTrue(err[0].startswith("error: app '%s' " % self.app), r.err)
-        self.assertIn("keeps crashing with exit code 1; the image has no Java agent at "
-                      "/skywalking/agent/skywalking-agent.jar", err[0], r.err)
-        self.assertIn("`wb app set %s --trace off` runs the app without it" % self.app, err[0])
-        self.assertIn("agent library failed to init: instrument", r.err)  # the JVM's own words below it
-        # The way out it names works.
-        self.assertExit(self.run_wb("app", "set", self.app, "--trace", "off", "--timeout", "180s"), 0)
-        self.assertEqual(self.answers(), {"1"})
-
-
 class PushOverCutConnections(PushCase):
     """Pushes through tests/servers/cutproxy.py --total: the connection is cut at offsets spread over
     the whole upload (inside PATCH and PUT bodies; once past it, GET and HEAD requests are dropped
